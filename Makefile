@@ -1,0 +1,41 @@
+# The front door; CMake is the build.
+#   make          build (release with debug info) into build/
+#   make run      build and run the quick-start demo
+#   make test     sanitizer build (ASan + UBSan) into build-asan/, run every test
+#   make bench    build and run tasker-bench
+#   make install  install into PREFIX (default /usr/local)
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test bench install clean fuzz
+
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j $(JOBS)
+
+run: build
+	@./build/quickstart
+
+test: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTASKER_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
+
+bench: build
+	@./build/tasker-bench $(BENCH_ARGS)
+
+fuzz: deps
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DTASKER_FUZZ=ON -DTASKER_TESTS=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+
+install: build
+	@cmake --install build
+
+clean:
+	rm -rf build build-asan build-fuzz

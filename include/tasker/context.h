@@ -1,0 +1,65 @@
+/* tasker: the handler's context.
+ *
+ * A handler receives a tasker_ctx for the one execution it runs. The context is valid
+ * until the handler returns and belongs to the library. Its functions are safe to call
+ * from the handler's thread and from threads the handler starts and joins before it
+ * returns.
+ *
+ * The outcome of a run:
+ *  - tasker_failed() wins over everything: once called, the run failed, with the first
+ *    failure's message as its error.
+ *  - Otherwise a nonzero return is a failure ("handler returned N"), even after
+ *    tasker_success(); its result is kept.
+ *  - Otherwise the run succeeded, with the last tasker_success() result, or null.
+ */
+#ifndef TASKER_CONTEXT_H
+#define TASKER_CONTEXT_H
+
+#include <tasker/tasker.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define TASKER_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define TASKER_PRINTF(f, a)
+#endif
+
+/* Records an event of the run (printf-style), stored as it happens. A message longer
+ * than the max_event_bytes option is cut and ends with "... [cut N bytes]". After
+ * max_events_per_exec events, further ones are counted, not stored, and one last event
+ * says how many were dropped. */
+int tasker_event(tasker_ctx *c, tasker_level level, const char *fmt, ...) TASKER_PRINTF(3, 4);
+
+/* Sets the run's result: valid JSON text (NULL = null) of at most max_json_bytes;
+ * otherwise TASKER_EINVAL and the result is unchanged. A second call replaces it. */
+int tasker_success(tasker_ctx *c, const char *result_json);
+
+/* Marks the run failed with a message (printf-style). The first message is the
+ * execution's error; each call is also recorded as an error event. */
+int tasker_failed(tasker_ctx *c, const char *fmt, ...) TASKER_PRINTF(2, 3);
+
+/* Fills C variables from the params, with a jansson json_unpack format:
+ *   tasker_bind(c, "{s:s, s?i}", "url", &url, "retries", &n)
+ * On a mismatch returns TASKER_EINVAL with a message naming the field and the expected
+ * type ("bind: field 'url': expected string, got integer"). Strings it yields stay
+ * valid until the handler returns. */
+int tasker_bind(tasker_ctx *c, const char *fmt, ...);
+
+/* The raw JSON params, the task id, the execution id: valid until the handler returns. */
+const char *tasker_param(tasker_ctx *c);
+const char *tasker_task_id(tasker_ctx *c);
+const char *tasker_exec_id(tasker_ctx *c);
+/* The scheduled occurrence this run serves (microseconds, UTC), or 0 when triggered. */
+int64_t tasker_scheduled_us(tasker_ctx *c);
+/* The udata given to tasker_register() for this handler. */
+void *tasker_udata(tasker_ctx *c);
+/* The handle running this execution. */
+tasker_t *tasker_handle(tasker_ctx *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TASKER_CONTEXT_H */

@@ -1,0 +1,152 @@
+/* tasker: the storage driver interface, for writing a custom driver.
+ *
+ * A driver is a struct whose first member is a tasker_storage; the base points at a
+ * table of operations (as SQLite's sqlite3_file points at its io methods). The core
+ * never knows which driver it talks to. The table is versioned: new operations are
+ * only ever appended, and the core checks `version` before calling one.
+ *
+ *   struct my_driver { tasker_storage base; ... };
+ *   static const tasker_storage_ops my_ops = { .version = TASKER_STORAGE_VERSION,
+ *                                              .name = "mine", .add_task = ..., ... };
+ *   struct my_driver *d = calloc(1, sizeof *d); d->base.ops = &my_ops;
+ *   tasker_t *t = tasker_new(&d->base, NULL);
+ *
+ * Rules every operation keeps (tests/storage_conformance.c checks them):
+ *  - Returns a tasker error code and sets the thread's message with tasker_set_error()
+ *    on failure. TASKER_ESTORAGE for any database failure.
+ *  - Is thread-safe: the core calls from many threads at once.
+ *  - Copies what it keeps; never keeps a pointer into an argument.
+ *  - Records returned are allocated with malloc; the core frees them with the
+ *    tasker_free_* and tasker_*_clear functions of tasker.h.
+ *  - A write is durable when it returns (as durable as the driver promises).
+ *  - Retention is the driver's: see add_task_exec.
+ * docs/storage.md explains each operation at length.
+ */
+#ifndef TASKER_STORAGE_H
+#define TASKER_STORAGE_H
+
+#include <tasker/tasker.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TASKER_STORAGE_VERSION 1
+
+typedef struct tasker_storage_ops tasker_storage_ops;
+
+/* What the core tells the driver before its first operation. */
+typedef struct tasker_storage_env {
+    int max_execs_per_task;    /* executions kept per task; negative = unlimited */
+    int64_t max_exec_age_s;    /* seconds kept, counted from queued_us; negative = unlimited */
+    tasker_clock_fn clock;     /* the clock for ages; never NULL once set by the core */
+    void *clock_udata;
+} tasker_storage_env;
+
+struct tasker_storage {
+    const tasker_storage_ops *ops;
+    tasker_storage_env env; /* filled by tasker_new() before any operation */
+};
+
+/* The driver's notion of now, through the core's (possibly injected) clock. */
+static inline int64_t tasker_storage_now_us(const tasker_storage *st)
+{
+    return st->env.clock(st->env.clock_udata);
+}
+
+/* Answers whether the node that started an execution is still alive. */
+typedef bool (*tasker_node_alive_fn)(const char *node_id, void *udata);
+
+struct tasker_storage_ops {
+    int version;      /* TASKER_STORAGE_VERSION the driver was written against */
+    const char *name; /* "memory", "sqlite", "mysql", ... */
+
+    /* Tasks. add_task inserts, or replaces handler, param and desc of the task with the
+     * same id (its schedules stay). remove_task deletes the task and its schedules;
+     * TASKER_ENOTFOUND if absent. get_task fills *out (TASKER_ENOTFOUND if absent).
+     * list_tasks returns all tasks ordered by task_id. */
+    int (*add_task)(tasker_storage *st, const tasker_task *task);
+    int (*remove_task)(tasker_storage *st, const char *task_id);
+    int (*get_task)(tasker_storage *st, const char *task_id, tasker_task *out);
+    int (*list_tasks)(tasker_storage *st, tasker_task **out, size_t *n);
+
+    /* Schedules. add_task_scheme inserts s (whose scheme_id is new) unless a schedule
+     * with the same task_id and cron exists: then it updates that one's misfire and
+     * overlap and keeps its id. Either way it copies the stored id into id_out.
+     * TASKER_ENOTFOUND when the task does not exist. remove_task_scheme:
+     * TASKER_ENOTFOUND when absent. list_task_schemes: all, ordered by scheme_id. */
+    int (*add_task_scheme)(tasker_storage *st, const tasker_task_scheme *s,
+                           char id_out[TASKER_ID_SIZE]);
+    int (*remove_task_scheme)(tasker_storage *st, const char *scheme_id);
+    int (*list_task_schemes)(tasker_storage *st, tasker_task_scheme **out, size_t *n);
+    /* Records that the schedule's occurrence fire_us has been handled (fired, skipped).
+     * Only moves forward: a fire_us not after the stored one is ignored (TASKER_OK).
+     * TASKER_ENOTFOUND when the schedule is gone. */
+    int (*set_scheme_fire)(tasker_storage *st, const char *scheme_id, int64_t fire_us);
+
+    /* Executions. add_task_exec stores a new execution (any status: pending for a run,
+     * skipped for a fire not run). TASKER_EEXISTS when exec_id exists, or when an
+     * execution with the same non-NULL scheme_id and scheduled_us exists: no
+     * occurrence can be stored twice. TASKER_ENOTFOUND when the task does not exist.
+     * Then it applies retention: of the task's executions only the newest
+     * env.max_execs_per_task are kept, and none whose queued_us is older than
+     * env.max_exec_age_s before now; pending and running executions are never pruned.
+     * Pruned executions lose their events with them. */
+    int (*add_task_exec)(tasker_storage *st, const tasker_task_exec *e);
+    /* Moves a pending execution to running, with start_us and node_id, as one
+     * compare-and-set: TASKER_ESTATE when it is not pending (another worker or process
+     * took it), TASKER_ENOTFOUND when absent. */
+    int (*start_task_exec)(tasker_storage *st, const char *exec_id, int64_t start_us,
+                           const char *node_id);
+    /* Records the outcome of an execution: status, end_us, success, result, error
+     * (other fields are ignored). TASKER_ENOTFOUND when absent. */
+    int (*update_task_exec)(tasker_storage *st, const tasker_task_exec *e);
+    int (*get_task_exec)(tasker_storage *st, const char *exec_id, tasker_task_exec *out);
+    /* task_id NULL = all executions. Newest first: queued_us descending, then exec_id
+     * descending. limit 0 = no limit. */
+    int (*list_task_execs)(tasker_storage *st, const char *task_id, size_t limit,
+                           tasker_task_exec **out, size_t *n);
+    /* Pending executions, oldest first (queued_us, then exec_id), at most limit
+     * (0 = no limit). */
+    int (*list_pending_execs)(tasker_storage *st, size_t limit, tasker_task_exec **out,
+                              size_t *n);
+    /* Marks interrupted (end_us = now, error "interrupted: node NODE stopped") every
+     * running execution whose node_id alive() says is dead. *n, when not NULL, gets how
+     * many were marked. */
+    int (*interrupt_dead)(tasker_storage *st, tasker_node_alive_fn alive, void *udata,
+                          size_t *n);
+
+    /* Events. add_task_event appends an event (its event_id is assigned by the driver
+     * and ignored here); TASKER_ENOTFOUND when the execution does not exist.
+     * list_task_events: oldest first (event_id ascending). */
+    int (*add_task_event)(tasker_storage *st, const tasker_task_event *ev);
+    int (*list_task_events)(tasker_storage *st, const char *exec_id,
+                            tasker_task_event **out, size_t *n);
+
+    /* Frees the driver and everything it holds. Called once, last. */
+    void (*close)(tasker_storage *st);
+};
+
+/* Records a message for the calling thread (printf-style) and returns err, so that a
+ * driver's error path is one line: return tasker_set_error(TASKER_ESTORAGE, "...");
+ * Thread-safe. */
+int tasker_set_error(int err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* The built-in drivers, for use with tasker_new(). Each returns NULL on failure with
+ * the thread's message set. */
+tasker_storage *tasker_memory_storage(void);
+/* path: a file name; options after '?' as in the DSN (see docs/storage.md). */
+tasker_storage *tasker_sqlite_storage(const char *path_and_options);
+/* url: "mysql://USER:PASS@HOST:PORT/DB[?socket=PATH&...]". */
+tasker_storage *tasker_mysql_storage(const char *url);
+/* Opens the driver a DSN names ("memory:", "sqlite:PATH", "mysql://..."). */
+tasker_storage *tasker_storage_open(const char *dsn);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TASKER_STORAGE_H */

@@ -1,0 +1,260 @@
+/* tasker: a persistent task scheduler for C.
+ *
+ * The public API: the handle, handlers, tasks, schedules, triggering, the schedule
+ * loop, and the queries over the stored history. The handler's own API is in
+ * tasker/context.h, the storage driver interface in tasker/storage.h and cron
+ * expressions in tasker/cron.h.
+ *
+ * Conventions, for every function here:
+ *  - Functions that can fail return an int: TASKER_OK (0) or a negative TASKER_E* code;
+ *    tasker_last_error() then holds a message for the calling thread.
+ *  - Functions returning a pointer return NULL on failure and set the same message.
+ *  - Every function is thread-safe unless its comment says otherwise. A handler may call
+ *    any of them except tasker_close() on its own handle.
+ *  - Strings passed in are copied; the caller keeps ownership of its arguments.
+ *  - Times are microseconds since the Unix epoch, UTC, in int64_t fields named *_us.
+ */
+#ifndef TASKER_TASKER_H
+#define TASKER_TASKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TASKER_VERSION "0.1.0"
+
+/* Ids (tasks, schedules, executions) are at most 63 bytes plus NUL. */
+#define TASKER_ID_SIZE 64
+#define TASKER_DEFAULT_MAX_EXECS 100          /* executions kept per task */
+#define TASKER_DEFAULT_MAX_EXEC_AGE_S 3600    /* seconds an execution is kept */
+#define TASKER_DEFAULT_MAX_JSON_BYTES (1 << 20)   /* params and results: 1 MiB */
+#define TASKER_DEFAULT_MAX_EVENT_BYTES 4096       /* one event message */
+#define TASKER_DEFAULT_MAX_EVENTS 1000            /* events kept per execution */
+
+/* ---- 2.1 Errors ------------------------------------------------------------------ */
+
+enum {
+    TASKER_OK = 0,
+    TASKER_EINVAL = -1,    /* bad argument, bad JSON, bad cron expression */
+    TASKER_ENOTFOUND = -2, /* no such task, schedule, execution or handler */
+    TASKER_EEXISTS = -3,   /* the record exists already */
+    TASKER_ESTORAGE = -4,  /* the driver or its database failed */
+    TASKER_ENOMEM = -5,    /* out of memory */
+    TASKER_ESTATE = -6,    /* wrong state for the call, e.g. tasker_run twice */
+    TASKER_ETIMEDOUT = -7  /* the wait ended before the execution did */
+};
+
+/* A static name for an error code ("TASKER_EINVAL"); never NULL. Thread-safe. */
+const char *tasker_strerror(int err);
+
+/* The detail of the last failure on the calling thread, e.g.
+ * "cron: field 'hour' (\"25\"): 25 is out of range 0-23". Never NULL ("" when none).
+ * The string belongs to the library and stays valid until the next failing call on
+ * this thread. */
+const char *tasker_last_error(void);
+
+/* ---- 2.2 The handle -------------------------------------------------------------- */
+
+typedef struct tasker tasker_t;
+typedef struct tasker_storage tasker_storage; /* see tasker/storage.h */
+
+/* A clock, for tests: returns the current time in microseconds since the epoch. */
+typedef int64_t (*tasker_clock_fn)(void *udata);
+
+/* Options. A zero field means its default: `tasker_options o = {0};` is the default
+ * configuration. */
+typedef struct tasker_options {
+    int workers;                /* handler threads; 0 = number of CPUs */
+    int max_execs_per_task;     /* 0 = 100; negative = unlimited */
+    int64_t max_exec_age_s;     /* 0 = 3600; negative = unlimited */
+    const char *node_id;        /* NULL = "hostname:pid"; copied */
+    size_t max_json_bytes;      /* params and results; 0 = 1 MiB */
+    size_t max_event_bytes;     /* an event message longer than this is cut; 0 = 4 KiB */
+    int max_events_per_exec;    /* 0 = 1000; negative = unlimited */
+    /* For tests: the clock the library reads (retention ages, the schedule loop, the
+     * times recorded). NULL = the system's real-time clock. After moving a fake clock
+     * forward, call tasker_wake() so the schedule loop re-reads it. */
+    tasker_clock_fn clock;
+    void *clock_udata;
+} tasker_options;
+
+/* Opens the store named by dsn: "memory:", "sqlite:PATH" or
+ * "mysql://USER:PASS@HOST:PORT/DB". Starts the worker pool, marks executions left
+ * `running` by a dead process as interrupted and queues those left `pending`.
+ * Returns NULL on failure; tasker_last_error() says why. Free with tasker_close(). */
+tasker_t *tasker_open(const char *dsn);
+
+/* tasker_open with options; opt may be NULL (defaults). */
+tasker_t *tasker_open_opts(const char *dsn, const tasker_options *opt);
+
+/* Opens the store named by $TASKER_DSN if set, else "sqlite:tasker.db". */
+tasker_t *tasker_default(void);
+
+/* Opens a handle over a custom storage driver. Takes ownership of st in every case:
+ * on failure st has been closed. opt may be NULL. */
+tasker_t *tasker_new(tasker_storage *st, const tasker_options *opt);
+
+/* Stops the schedule loop, waits for running handlers to return, and frees the handle.
+ * Executions still queued stay `pending` in the store and run after the next open.
+ * NULL is a no-op. Not to be called from a handler of the same handle. */
+void tasker_close(tasker_t *t);
+
+/* ---- 2.3 Handlers, tasks, schedules ---------------------------------------------- */
+
+typedef struct tasker_ctx tasker_ctx;             /* see tasker/context.h */
+typedef int (*tasker_handler)(tasker_ctx *c);     /* 0 = success, nonzero = failure */
+
+/* Registers fn under name (registering a name again replaces it). udata is handed to
+ * the handler through tasker_udata(). */
+int tasker_register(tasker_t *t, const char *name, tasker_handler fn, void *udata);
+
+/* Stores a task. An existing task with the same id is replaced (handler, params, desc),
+ * its schedules and history kept. param_json must be valid JSON; NULL means null.
+ * The handler need not be registered in this process. */
+int tasker_add_task(tasker_t *t, const char *task_id, const char *handler,
+                    const char *param_json);
+/* tasker_add_task with a human description (NULL = none). */
+int tasker_add_task_desc(tasker_t *t, const char *task_id, const char *handler,
+                         const char *param_json, const char *desc);
+/* Removes a task and its schedules. Its execution history stays until retention
+ * prunes it. TASKER_ENOTFOUND if there is no such task. */
+int tasker_remove_task(tasker_t *t, const char *task_id);
+
+/* What a schedule does with fires it missed while no scheduler ran. */
+typedef enum {
+    TASKER_MISFIRE_ONCE = 0, /* one catch-up run for any number of missed fires */
+    TASKER_MISFIRE_SKIP,     /* none; each missed fire is recorded as skipped */
+    TASKER_MISFIRE_ALL       /* every missed fire, up to TASKER_MISFIRE_ALL_MAX */
+} tasker_misfire;
+#define TASKER_MISFIRE_ALL_MAX 100
+
+/* What a schedule does when it fires while its previous run still runs. */
+typedef enum {
+    TASKER_OVERLAP_ALLOW = 0, /* run anyway */
+    TASKER_OVERLAP_FORBID     /* record the fire as skipped */
+} tasker_overlap;
+
+typedef struct tasker_schedule_opts {
+    tasker_misfire misfire;
+    tasker_overlap overlap;
+} tasker_schedule_opts;
+
+/* Adds a cron schedule (see tasker/cron.h) to a task. The same task and expression give
+ * one schedule: a second call returns the first one's id (and updates its policies).
+ * scheme_id, when not NULL, receives the schedule's id. TASKER_ENOTFOUND when the task
+ * does not exist, TASKER_EINVAL for a bad expression. */
+int tasker_add_task_schedule(tasker_t *t, const char *task_id, const char *cron,
+                             char scheme_id[TASKER_ID_SIZE]);
+/* tasker_add_task_schedule with misfire and overlap policies; opt NULL = defaults. */
+int tasker_add_task_schedule_opts(tasker_t *t, const char *task_id, const char *cron,
+                                  const tasker_schedule_opts *opt,
+                                  char scheme_id[TASKER_ID_SIZE]);
+/* Removes a schedule. TASKER_ENOTFOUND if there is none with that id. */
+int tasker_remove_task_schedule(tasker_t *t, const char *scheme_id);
+
+/* ---- 2.4 Running ----------------------------------------------------------------- */
+
+/* Queues a run of task_id. Returns once the execution record is stored as `pending`
+ * (committed, for persistent drivers); a worker then runs it. exec_id, when not NULL,
+ * receives the new execution's id. TASKER_ENOTFOUND if the task does not exist. */
+int tasker_trigger(tasker_t *t, const char *task_id, char exec_id[TASKER_ID_SIZE]);
+
+/* Waits until the execution has finished (success, failed, interrupted or skipped).
+ * TASKER_OK when finished, TASKER_ETIMEDOUT when timeout_ms passed first (negative =
+ * no limit), TASKER_ENOTFOUND if there is no such execution. */
+int tasker_wait(tasker_t *t, const char *exec_id, int timeout_ms);
+
+/* Starts the schedule loop in a background thread. TASKER_ESTATE if already started. */
+int tasker_start(tasker_t *t);
+/* tasker_start, then blocks until tasker_stop(). Returns TASKER_OK after a stop. */
+int tasker_run(tasker_t *t);
+/* Asks the schedule loop to stop and tasker_run to return. Async-signal-safe: a SIGINT
+ * handler may call it. Workers keep running until tasker_close(). */
+void tasker_stop(tasker_t *t);
+/* Makes the schedule loop re-read the clock and the schedules now. For tests that move
+ * an injected clock, and for programs that know the wall clock was set. */
+void tasker_wake(tasker_t *t);
+
+/* ---- 2.6 Records and queries ----------------------------------------------------- */
+
+typedef enum { TASKER_DEBUG, TASKER_NORMAL, TASKER_WARNING, TASKER_ERROR } tasker_level;
+
+typedef enum {
+    TASKER_EXEC_PENDING,
+    TASKER_EXEC_RUNNING,
+    TASKER_EXEC_SUCCESS,
+    TASKER_EXEC_FAILED,
+    TASKER_EXEC_INTERRUPTED,
+    TASKER_EXEC_SKIPPED /* a fire not run: overlap or misfire policy; error says why */
+} tasker_exec_status;
+
+typedef struct {
+    char *task_id, *handler, *desc, *param; /* desc may be NULL; param is JSON text */
+} tasker_task;
+
+typedef struct {
+    char *scheme_id, *task_id, *cron;
+    tasker_misfire misfire;
+    tasker_overlap overlap;
+    int64_t created_us;   /* when first added; @every intervals count from here */
+    int64_t last_fire_us; /* the last occurrence fired (or skipped); 0 = never */
+} tasker_task_scheme;
+
+typedef struct {
+    char *exec_id, *task_id;
+    char *scheme_id;           /* NULL when triggered */
+    int64_t scheduled_us;      /* the cron occurrence it serves; 0 when triggered */
+    int64_t queued_us;         /* when triggered or fired */
+    int64_t start_us, end_us;  /* 0 = not yet */
+    tasker_exec_status status;
+    bool success;
+    char *result;              /* JSON text or NULL */
+    char *error;               /* why it failed, was skipped or interrupted; or NULL */
+    char *node_id;             /* the node that ran it; NULL until started */
+} tasker_task_exec;
+
+typedef struct {
+    int64_t event_id; /* increases with insertion */
+    char *exec_id;
+    int64_t time_us;
+    tasker_level level;
+    char *message;
+} tasker_task_event;
+
+/* Each list function fills *out with a newly allocated array of *n records (NULL and 0
+ * when empty); the caller frees it with the matching tasker_free_* function. */
+int tasker_list_tasks(tasker_t *t, tasker_task **out, size_t *n);           /* by id */
+int tasker_list_schemes(tasker_t *t, tasker_task_scheme **out, size_t *n);  /* by id */
+/* A task's executions, newest first; task_id NULL = every task's. */
+int tasker_list_execs(tasker_t *t, const char *task_id, tasker_task_exec **out, size_t *n);
+/* One execution into *out; free its fields with tasker_exec_clear(). */
+int tasker_get_exec(tasker_t *t, const char *exec_id, tasker_task_exec *out);
+/* An execution's events, oldest first. */
+int tasker_list_events(tasker_t *t, const char *exec_id, tasker_task_event **out, size_t *n);
+
+/* Free an array returned by a list function, and its strings. NULL is a no-op. */
+void tasker_free_tasks(tasker_task *v, size_t n);
+void tasker_free_schemes(tasker_task_scheme *v, size_t n);
+void tasker_free_execs(tasker_task_exec *v, size_t n);
+void tasker_free_events(tasker_task_event *v, size_t n);
+/* Free the fields of one record, and zero it. */
+void tasker_task_clear(tasker_task *t);
+void tasker_scheme_clear(tasker_task_scheme *s);
+void tasker_exec_clear(tasker_task_exec *e);
+void tasker_event_clear(tasker_task_event *e);
+
+/* Names for enums: "pending", "success", ...; "debug", "normal", "warning", "error";
+ * "once", "skip", "all"; "allow", "forbid". Static strings. */
+const char *tasker_exec_status_name(tasker_exec_status s);
+const char *tasker_level_name(tasker_level l);
+const char *tasker_misfire_name(tasker_misfire m);
+const char *tasker_overlap_name(tasker_overlap o);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TASKER_TASKER_H */
