@@ -56,6 +56,8 @@ const char *tasker_exec_id(tasker_ctx *c);
 int64_t tasker_scheduled_us(tasker_ctx *c);
 /* The udata given to tasker_register() for this handler. */
 void *tasker_udata(tasker_ctx *c);
+/* True once tasker_interrupt() was called: a long handler should stop soon. */
+bool tasker_cancelled(tasker_ctx *c);
 /* The handle running this execution. */
 tasker_t *tasker_handle(tasker_ctx *c);
 

@@ -175,9 +175,22 @@ int tasker_run(tasker_t *t);
 /* Asks the schedule loop to stop and tasker_run to return. Async-signal-safe: a SIGINT
  * handler may call it. Workers keep running until tasker_close(). */
 void tasker_stop(tasker_t *t);
-/* Makes the schedule loop re-read the clock and the schedules now. For tests that move
- * an injected clock, and for programs that know the wall clock was set. */
+/* Makes the schedule loop re-read the clock and the schedules now, and picks up
+ * executions that other processes left pending in the store. For tests that move an
+ * injected clock, and for programs told that another process triggered a run. */
 void tasker_wake(tasker_t *t);
+
+/* Asks running handlers to stop: tasker_cancelled() becomes true in their contexts, and
+ * a run whose handler returns after this is recorded as interrupted. For a graceful
+ * shutdown after a grace period. New runs are still started; see tasker_stop(). */
+void tasker_interrupt(tasker_t *t);
+
+/* Waits until no handler of this handle is running and no run is queued in this
+ * process. TASKER_OK, or TASKER_ETIMEDOUT when timeout_ms (negative = no limit) passed. */
+int tasker_drain(tasker_t *t, int timeout_ms);
+
+/* The number of handlers running now in this process. */
+int tasker_running_count(tasker_t *t);
 
 /* ---- 2.6 Records and queries ----------------------------------------------------- */
 
