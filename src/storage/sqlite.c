@@ -27,6 +27,11 @@ void sq_format_error(sq_store *s, sqlite3 *db, char *buf, size_t size, const cha
 {
     const char *detail = db ? sqlite3_errmsg(db) : "out of memory";
     int code = db ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
+    if (code == SQLITE_NOTADB) {
+        snprintf(buf, size, "sqlite: %s: the file is not a SQLite database (%s)", s->path,
+                 what);
+        return;
+    }
     snprintf(buf, size, "sqlite: %s: %s: %s (%s)", s->path, what, detail,
              sqlite3_errstr(code));
 }
@@ -163,19 +168,16 @@ out:
     return rc;
 }
 
-/* The first statement that reads the file: it tells a database from something else
- * before anything is written to it. */
+/* Switches the file to WAL (readers never wait for the writer). A file that is not a
+ * database has failed before this, on the first statement that read its header, and
+ * nothing was written to it (test_sqlite_bad_input.c checks its bytes). */
 static int set_wal(sq_store *s, sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;
     int rc = TASKER_OK;
     if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
-        if (sqlite3_extended_errcode(db) == SQLITE_NOTADB)
-            rc = tasker_set_error(TASKER_ESTORAGE,
-                                  "sqlite: %s: the file is not a SQLite database", s->path);
-        else
-            rc = sq_fail(s, db, "switching to WAL mode");
+        rc = sq_fail(s, db, "switching to WAL mode");
     } else if (strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
         rc = tasker_set_error(TASKER_ESTORAGE, "sqlite: %s: cannot use WAL mode (got '%s')",
                               s->path, (const char *)sqlite3_column_text(st, 0));
