@@ -196,6 +196,7 @@ static void sq_close(tasker_storage *st)
     pthread_mutex_destroy(&s->queue_lock);
     pthread_mutex_destroy(&s->readers_lock);
     pthread_cond_destroy(&s->reader_freed);
+    pthread_cond_destroy(&s->gen_cond);
     free(s->path);
     free(s);
 }
@@ -234,6 +235,7 @@ static sq_store *store_new(void)
     pthread_mutex_init(&s->queue_lock, NULL);
     pthread_mutex_init(&s->readers_lock, NULL);
     pthread_cond_init(&s->reader_freed, NULL);
+    pthread_cond_init(&s->gen_cond, NULL);
     return s;
 }
 

@@ -8,6 +8,16 @@
  * or a WAL append (NORMAL) is paid once per batch, not once per row, and a caller
  * still returns only after its own write is committed.
  *
+ * Early acknowledgement: a start (the compare-and-set) and an event are answered once
+ * their statement has run in the open transaction, just before the COMMIT, and become
+ * durable with it; everything else (a trigger's execution, an outcome, tasks and
+ * schedules) is answered after the COMMIT. A worker thus waits for one commit per run
+ * (its outcome) instead of three, and the commit an outcome waits for holds that run's
+ * start and events, which are committed with it or before it. The one cost: a process
+ * that dies in the instant between the answer and the commit loses that start (the run
+ * is then still pending, and runs again after a reopen) or those events. A read first
+ * waits for the commit of every early answer given, so a thread reads what it wrote.
+ *
  * Every request is one statement (interrupt_dead, the one exception, wraps itself in a
  * savepoint), and SQLite undoes a failed statement on its own, so a request that fails
  * (a duplicate id, a missing task) leaves the others' writes in the transaction. An
@@ -36,11 +46,40 @@ static void rollback(sq_store *s)
     }
 }
 
+static bool acks_early(const sq_req *r)
+{
+    return r->kind == SQ_START_EXEC || r->kind == SQ_ADD_EVENT;
+}
+
+/* Answers the batch's early requests now (see the top of the file), and takes them out
+ * of the batch: once answered, a request's memory belongs to its caller again. */
+static void ack_early(sq_store *s, sq_req **batch, sq_req *self, uint64_t gen)
+{
+    bool any = false;
+    for (sq_req *r = *batch; r && !any; r = r->next) any = acks_early(r) && r != self;
+    if (!any) return;
+    pthread_mutex_lock(&s->queue_lock);
+    s->early_gen = gen;
+    for (sq_req **link = batch; *link;) {
+        sq_req *r = *link;
+        if (!acks_early(r) || r == self) {
+            link = &r->next;
+            continue;
+        }
+        *link = r->next;
+        r->done = true;
+        pthread_cond_signal(&r->cond);
+    }
+    pthread_mutex_unlock(&s->queue_lock);
+}
+
 /* One attempt at the batch: requests not yet final run in one transaction. Returns
  * TASKER_OK when committed. Otherwise *culprit is the request whose failure rolled the
  * transaction back, or NULL when the transaction itself failed (msg says why). */
-static int run_once(sq_store *s, sq_req *batch, sq_req **culprit, char *msg, size_t size)
+static int run_once(sq_store *s, sq_req **batchp, sq_req *self, uint64_t gen,
+                    sq_req **culprit, char *msg, size_t size)
 {
+    sq_req *batch = *batchp;
     *culprit = NULL;
     if (step_plain(s, W_BEGIN, "beginning a write transaction", msg, size) != TASKER_OK) {
         rollback(s);
@@ -58,19 +97,22 @@ static int run_once(sq_store *s, sq_req *batch, sq_req **culprit, char *msg, siz
         }
     }
     int rc = sq_retention(s, batch, msg, size);
+    if (rc == TASKER_OK) ack_early(s, batchp, self, gen);
     if (rc == TASKER_OK)
         rc = step_plain(s, W_COMMIT, "committing a write transaction", msg, size);
     if (rc != TASKER_OK) rollback(s);
     return rc;
 }
 
-/* Runs the batch until each request has its result. */
-static void run_batch(sq_store *s, sq_req *batch)
+/* Runs the batch until each request has its result. Requests answered early are taken
+ * out of *batchp. */
+static void run_batch(sq_store *s, sq_req **batchp, sq_req *self, uint64_t gen)
 {
     char msg[SQ_MSG_SIZE];
     for (;;) {
         sq_req *culprit = NULL;
-        int rc = run_once(s, batch, &culprit, msg, sizeof msg);
+        int rc = run_once(s, batchp, self, gen, &culprit, msg, sizeof msg);
+        sq_req *batch = *batchp;
         if (rc == TASKER_OK) return;
         if (culprit) {
             culprit->final = true;
@@ -91,11 +133,12 @@ static void run_batch(sq_store *s, sq_req *batch)
 static void lead(sq_store *s, sq_req *self)
 {
     s->leading = true;
+    uint64_t gen = ++s->batch_gen;
     sq_req *batch = s->queue_head;
     s->queue_head = s->queue_tail = NULL;
     pthread_mutex_unlock(&s->queue_lock);
 
-    run_batch(s, batch);
+    run_batch(s, &batch, self, gen);
 
     pthread_mutex_lock(&s->queue_lock);
     for (sq_req *r = batch; r;) {
@@ -104,6 +147,8 @@ static void lead(sq_store *s, sq_req *self)
         if (r != self) pthread_cond_signal(&r->cond);
         r = next;
     }
+    s->done_gen = gen;
+    if (s->gen_waiters) pthread_cond_broadcast(&s->gen_cond);
     s->leading = false;
     if (s->queue_head) pthread_cond_signal(&s->queue_head->cond);
 }
@@ -128,4 +173,16 @@ int sq_submit(sq_store *s, sq_req *r)
     pthread_cond_destroy(&r->cond);
     if (r->rc != TASKER_OK) return tasker_set_error(r->rc, "%s", r->msg);
     return TASKER_OK;
+}
+
+void sq_read_barrier(sq_store *s)
+{
+    pthread_mutex_lock(&s->queue_lock);
+    uint64_t target = s->early_gen;
+    if (s->done_gen < target) {
+        s->gen_waiters++;
+        while (s->done_gen < target) pthread_cond_wait(&s->gen_cond, &s->queue_lock);
+        s->gen_waiters--;
+    }
+    pthread_mutex_unlock(&s->queue_lock);
 }

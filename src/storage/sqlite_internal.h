@@ -121,9 +121,15 @@ typedef struct sq_store {
     sqlite3_stmt *wstmt[W_COUNT];
     int64_t last_age_prune_us; /* used only by the leader */
 
-    pthread_mutex_t queue_lock; /* guards queue_head/tail, leading, and sq_req.done */
+    pthread_mutex_t queue_lock; /* guards the queue, leading, the generations, sq_req.done */
     sq_req *queue_head, *queue_tail;
     bool leading; /* a thread is running a batch */
+    /* Batches are numbered. early_gen: the last batch that acknowledged a request before
+     * its commit; done_gen: the last batch whose commit has ended. A read waits until
+     * done_gen >= early_gen, so it sees every write acknowledged before it began. */
+    uint64_t batch_gen, early_gen, done_gen;
+    pthread_cond_t gen_cond;
+    int gen_waiters;
 
     pthread_mutex_t readers_lock; /* guards free_readers and n_readers */
     pthread_cond_t reader_freed;
@@ -160,6 +166,9 @@ int sq_exec_req(sq_store *s, sq_req *r);
 /* Retention for the tasks that gained executions in this batch, and age pruning when
  * due. Runs inside the transaction; TASKER_OK or TASKER_ESTORAGE with msg filled. */
 int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t msg_size);
+
+/* sqlite_commit.c: waits until every write acknowledged so far is committed. */
+void sq_read_barrier(sq_store *s);
 
 /* sqlite_read.c */
 sq_reader *sq_reader_get(sq_store *s);

@@ -195,6 +195,7 @@ static int query(sq_store *s, int which, const char *text, int limit_param, size
 {
     *out = NULL;
     *n = 0;
+    sq_read_barrier(s);
     sq_reader *rd = sq_reader_get(s);
     if (!rd) return TASKER_ESTORAGE;
     sqlite3_stmt *st = rd->stmt[which];
