@@ -58,6 +58,7 @@ enum {
     R_LIST_EXECS_ALL,
     R_LIST_PENDING,
     R_LIST_EVENTS,
+    R_EXEC_EXISTS,
     R_RUNNING_NODES,
     R_COUNT
 };

@@ -268,12 +268,34 @@ int sq_list_pending_execs(tasker_storage *st, size_t limit, tasker_task_exec **o
                  clear_exec, (void **)out, n);
 }
 
+static int exec_exists(sq_store *s, const char *exec_id, bool *found)
+{
+    sq_reader *rd = sq_reader_get(s);
+    if (!rd) return TASKER_ESTORAGE;
+    sqlite3_stmt *st = rd->stmt[R_EXEC_EXISTS];
+    sqlite3_bind_text(st, 1, exec_id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? TASKER_OK : sq_fail(s, rd->db, "reading");
+    *found = step == SQLITE_ROW;
+    sqlite3_reset(st);
+    sq_reader_put(s, rd);
+    return rc;
+}
+
 int sq_list_task_events(tasker_storage *st, const char *exec_id, tasker_task_event **out,
                         size_t *n)
 {
-    if (!exec_id) return tasker_set_error(TASKER_EINVAL, "sqlite: list_task_events: NULL");
-    return query((sq_store *)st, R_LIST_EVENTS, exec_id, 0, 0, sizeof **out, row_event,
-                 clear_event, (void **)out, n);
+    if (!exec_id || !out || !n)
+        return tasker_set_error(TASKER_EINVAL, "sqlite: list_task_events: NULL");
+    int rc = query((sq_store *)st, R_LIST_EVENTS, exec_id, 0, 0, sizeof **out, row_event,
+                   clear_event, (void **)out, n);
+    if (rc != TASKER_OK || *n > 0) return rc;
+    /* No events: an execution without any, or none at all. */
+    bool found;
+    if ((rc = exec_exists((sq_store *)st, exec_id, &found)) != TASKER_OK) return rc;
+    if (!found)
+        return tasker_set_error(TASKER_ENOTFOUND, "execution '%s' not found", exec_id);
+    return TASKER_OK;
 }
 
 static bool row_node(sqlite3_stmt *st, void *out)

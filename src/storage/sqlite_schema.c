@@ -101,7 +101,7 @@ const char *const sq_write_sql[W_COUNT] = {
                       " result = ?5, error = ?6 WHERE exec_id = ?1",
     [W_ADD_EVENT] = "INSERT INTO events(exec_id, time_us, level, message)"
                     " VALUES (?1, ?2, ?3, ?4)",
-    [W_INTERRUPT_NODE] = "UPDATE execs SET status = 4, end_us = ?2, error = ?3"
+    [W_INTERRUPT_NODE] = "UPDATE execs SET status = 4, end_us = ?2, success = 0, error = ?3"
                          " WHERE status = 1 AND status < 2 AND node_id IS ?1",
     [W_RET_NTH] = "SELECT queued_us, exec_id FROM execs WHERE task_id = ?1"
                   " ORDER BY queued_us DESC, exec_id DESC LIMIT 1 OFFSET ?2",
@@ -128,6 +128,7 @@ const char *const sq_read_sql[R_COUNT] = {
                        " ORDER BY queued_us, exec_id LIMIT ?1",
     [R_LIST_EVENTS] = "SELECT event_id, exec_id, time_us, level, message FROM events"
                       " WHERE exec_id = ?1 ORDER BY event_id",
+    [R_EXEC_EXISTS] = "SELECT 1 FROM execs WHERE exec_id = ?1",
     [R_RUNNING_NODES] = "SELECT DISTINCT node_id FROM execs"
                         " WHERE status = 1 AND status < 2",
 };
