@@ -236,6 +236,8 @@ static sq_store *store_new(void)
     pthread_mutex_init(&s->readers_lock, NULL);
     pthread_cond_init(&s->reader_freed, NULL);
     pthread_cond_init(&s->gen_cond, NULL);
+    static _Atomic uint64_t next_store_id = 1;
+    s->store_id = atomic_fetch_add(&next_store_id, 1);
     return s;
 }
 

@@ -9,14 +9,16 @@
  * still returns only after its own write is committed.
  *
  * Early acknowledgement: a start (the compare-and-set) and an event are answered once
- * their statement has run in the open transaction, just before the COMMIT, and become
+ * their statement has run in the open transaction, before the COMMIT, and become
  * durable with it; everything else (a trigger's execution, an outcome, tasks and
  * schedules) is answered after the COMMIT. A worker thus waits for one commit per run
  * (its outcome) instead of three, and the commit an outcome waits for holds that run's
  * start and events, which are committed with it or before it. The one cost: a process
  * that dies in the instant between the answer and the commit loses that start (the run
- * is then still pending, and runs again after a reopen) or those events. A read first
- * waits for the commit of every early answer given, so a thread reads what it wrote.
+ * is then still pending, and runs again after a reopen) or those events. A thread's
+ * read first waits for the commit of its own last early answer, so it reads what it
+ * wrote; other threads learn of a run's start and events through its outcome, which is
+ * answered after its commit.
  *
  * Every request is one statement (interrupt_dead, the one exception, wraps itself in a
  * savepoint), and SQLite undoes a failed statement on its own, so a request that fails
@@ -26,6 +28,7 @@
  */
 #include "sqlite_internal.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,6 +49,15 @@ static void rollback(sq_store *s)
     }
 }
 
+/* Hands a request back to its caller: wakes it if it sleeps, then marks it done, for
+ * a caller that spins on done without the lock may return (and its request vanish) as
+ * soon as it sees done. Called with queue_lock held. */
+static void finish(sq_req *r)
+{
+    pthread_cond_signal(&r->cond);
+    atomic_store_explicit(&r->done, true, memory_order_release);
+}
+
 static bool acks_early(const sq_req *r)
 {
     return r->kind == SQ_START_EXEC || r->kind == SQ_ADD_EVENT;
@@ -59,7 +71,7 @@ static void ack_early(sq_store *s, sq_req **batch, sq_req *self, uint64_t gen)
     for (sq_req *r = *batch; r && !any; r = r->next) any = acks_early(r) && r != self;
     if (!any) return;
     pthread_mutex_lock(&s->queue_lock);
-    s->early_gen = gen;
+    atomic_store(&s->early_gen, gen);
     for (sq_req **link = batch; *link;) {
         sq_req *r = *link;
         if (!acks_early(r) || r == self) {
@@ -67,37 +79,65 @@ static void ack_early(sq_store *s, sq_req **batch, sq_req *self, uint64_t gen)
             continue;
         }
         *link = r->next;
-        r->done = true;
-        pthread_cond_signal(&r->cond);
+        r->early_gen = gen;
+        finish(r);
     }
     pthread_mutex_unlock(&s->queue_lock);
 }
 
-/* One attempt at the batch: requests not yet final run in one transaction. Returns
- * TASKER_OK when committed. Otherwise *culprit is the request whose failure rolled the
- * transaction back, or NULL when the transaction itself failed (msg says why). */
-static int run_once(sq_store *s, sq_req **batchp, sq_req *self, uint64_t gen,
-                    sq_req **culprit, char *msg, size_t size)
+/* Runs the requests from r on; stops at one whose failure rolled the transaction back
+ * and returns it (NULL when none did). */
+static sq_req *exec_from(sq_store *s, sq_req *r)
 {
-    sq_req *batch = *batchp;
-    *culprit = NULL;
-    if (step_plain(s, W_BEGIN, "beginning a write transaction", msg, size) != TASKER_OK) {
-        rollback(s);
-        return TASKER_ESTORAGE;
-    }
-    for (sq_req *r = batch; r; r = r->next) {
+    for (; r; r = r->next) {
         if (r->final) continue; /* failed alone in an earlier attempt */
         r->rc = TASKER_OK;
         r->msg[0] = '\0';
         sq_exec_req(s, r);
         if (sqlite3_get_autocommit(s->wdb)) {
             if (r->rc == TASKER_OK) r->rc = TASKER_ESTORAGE;
-            *culprit = r;
-            return r->rc;
+            return r;
         }
     }
-    int rc = sq_retention(s, batch, msg, size);
-    if (rc == TASKER_OK) ack_early(s, batchp, self, gen);
+    return NULL;
+}
+
+/* Takes the requests queued since the batch began, appending them to *batchp. Returns
+ * the first taken, or NULL when none were queued. */
+static sq_req *take_more(sq_store *s, sq_req **batchp)
+{
+    pthread_mutex_lock(&s->queue_lock);
+    sq_req *more = s->queue_head;
+    s->queue_head = s->queue_tail = NULL;
+    pthread_mutex_unlock(&s->queue_lock);
+    if (!more) return NULL;
+    sq_req **link = batchp;
+    while (*link) link = &(*link)->next;
+    *link = more;
+    return more;
+}
+
+/* One attempt at the batch, in one transaction. Before committing, the leader answers
+ * the early requests and takes in what was queued meanwhile, a few rounds: a worker
+ * answered early comes back with its next write (its event, then its outcome) in time
+ * for the same commit, so a whole run can share one transaction. Returns TASKER_OK when
+ * committed. Otherwise *culprit is the request whose failure rolled the transaction
+ * back, or NULL when the transaction itself failed (msg says why). */
+static int run_once(sq_store *s, sq_req **batchp, sq_req *self, uint64_t gen,
+                    sq_req **culprit, char *msg, size_t size)
+{
+    *culprit = NULL;
+    if (step_plain(s, W_BEGIN, "beginning a write transaction", msg, size) != TASKER_OK) {
+        rollback(s);
+        return TASKER_ESTORAGE;
+    }
+    sq_req *todo = *batchp;
+    for (int round = 0; todo; round++) {
+        if ((*culprit = exec_from(s, todo))) return (*culprit)->rc;
+        ack_early(s, batchp, self, gen);
+        todo = round + 1 < SQ_BATCH_ROUNDS ? take_more(s, batchp) : NULL;
+    }
+    int rc = sq_retention(s, *batchp, msg, size);
     if (rc == TASKER_OK)
         rc = step_plain(s, W_COMMIT, "committing a write transaction", msg, size);
     if (rc != TASKER_OK) rollback(s);
@@ -143,14 +183,40 @@ static void lead(sq_store *s, sq_req *self)
     pthread_mutex_lock(&s->queue_lock);
     for (sq_req *r = batch; r;) {
         sq_req *next = r->next; /* r may be gone once it sees done */
-        r->done = true;
-        if (r != self) pthread_cond_signal(&r->cond);
+        if (r != self) finish(r);
+        else r->done = true;
         r = next;
     }
-    s->done_gen = gen;
+    atomic_store(&s->done_gen, gen);
     if (s->gen_waiters) pthread_cond_broadcast(&s->gen_cond);
     s->leading = false;
     if (s->queue_head) pthread_cond_signal(&s->queue_head->cond);
+}
+
+/* This thread's early answers: for each store it wrote to, the batch of its last one.
+ * A few slots suffice (a thread rarely writes to several stores); when a slot had to be
+ * reused, reads of a forgotten store wait for that store's last early answer of any
+ * thread instead. */
+#define EARLY_SLOTS 4
+static _Thread_local struct {
+    uint64_t store_id, gen;
+} early[EARLY_SLOTS];
+static _Thread_local bool early_forgot;
+static _Thread_local unsigned early_next;
+
+static void remember_early(uint64_t store_id, uint64_t gen)
+{
+    for (int i = 0; i < EARLY_SLOTS; i++) {
+        if (early[i].store_id == store_id || early[i].store_id == 0) {
+            early[i].store_id = store_id;
+            early[i].gen = gen;
+            return;
+        }
+    }
+    unsigned i = early_next++ % EARLY_SLOTS;
+    early_forgot = true;
+    early[i].store_id = store_id;
+    early[i].gen = gen;
 }
 
 int sq_submit(sq_store *s, sq_req *r)
@@ -158,6 +224,7 @@ int sq_submit(sq_store *s, sq_req *r)
     r->rc = TASKER_OK;
     r->done = false;
     r->final = false;
+    r->early_gen = 0;
     r->next = NULL;
     r->msg[0] = '\0';
     pthread_cond_init(&r->cond, NULL);
@@ -166,23 +233,36 @@ int sq_submit(sq_store *s, sq_req *r)
     if (s->queue_tail) s->queue_tail->next = r;
     else s->queue_head = r;
     s->queue_tail = r;
+    if (s->leading) {
+        /* A leader runs: its batch (or the next) will likely answer us within a few
+         * microseconds, sooner than a sleep and a wake-up would. */
+        pthread_mutex_unlock(&s->queue_lock);
+        for (int spin = 0; spin < SQ_SPIN_YIELDS; spin++) {
+            if (atomic_load_explicit(&r->done, memory_order_acquire)) goto answered;
+            sched_yield();
+        }
+        pthread_mutex_lock(&s->queue_lock);
+    }
     while (!r->done && s->leading) pthread_cond_wait(&r->cond, &s->queue_lock);
     if (!r->done) lead(s, r);
     pthread_mutex_unlock(&s->queue_lock);
+answered:
 
     pthread_cond_destroy(&r->cond);
+    if (r->early_gen) remember_early(s->store_id, r->early_gen);
     if (r->rc != TASKER_OK) return tasker_set_error(r->rc, "%s", r->msg);
     return TASKER_OK;
 }
 
 void sq_read_barrier(sq_store *s)
 {
+    uint64_t target = early_forgot ? atomic_load(&s->early_gen) : 0;
+    for (int i = 0; i < EARLY_SLOTS; i++)
+        if (early[i].store_id == s->store_id) target = early[i].gen;
+    if (atomic_load(&s->done_gen) >= target) return;
     pthread_mutex_lock(&s->queue_lock);
-    uint64_t target = s->early_gen;
-    if (s->done_gen < target) {
-        s->gen_waiters++;
-        while (s->done_gen < target) pthread_cond_wait(&s->gen_cond, &s->queue_lock);
-        s->gen_waiters--;
-    }
+    s->gen_waiters++;
+    while (atomic_load(&s->done_gen) < target) pthread_cond_wait(&s->gen_cond, &s->queue_lock);
+    s->gen_waiters--;
     pthread_mutex_unlock(&s->queue_lock);
 }

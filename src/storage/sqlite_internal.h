@@ -11,6 +11,7 @@
 #include <tasker/storage.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 
 /* The schema version this library writes (PRAGMA user_version). */
@@ -18,6 +19,10 @@
 #define SQ_MAX_READERS 8
 #define SQ_DEFAULT_BUSY_TIMEOUT_MS 10000
 #define SQ_MSG_SIZE 512
+/* Times the group-commit leader takes in newly queued requests before committing. */
+#define SQ_BATCH_ROUNDS 4
+/* Times a writer yields the CPU, waiting for a running leader, before it sleeps. */
+#define SQ_SPIN_YIELDS 50
 /* Age pruning over all tasks runs at most once per this interval. */
 #define SQ_AGE_PRUNE_INTERVAL_US 1000000
 
@@ -98,9 +103,10 @@ typedef struct sq_req {
     } u;
     char *id_out;       /* SQ_ADD_SCHEME: receives the stored scheme id */
     size_t count_out;   /* SQ_INTERRUPT: executions marked */
+    uint64_t early_gen; /* set when answered before its batch's commit */
     int rc;
     bool final;         /* leader only: its result stands, do not run it again */
-    bool done;          /* guarded by store->queue_lock */
+    _Atomic bool done;  /* set under store->queue_lock; may be read without it */
     pthread_cond_t cond; /* signalled when done, or when promoted to leader */
     struct sq_req *next;
     char msg[SQ_MSG_SIZE];
@@ -125,10 +131,13 @@ typedef struct sq_store {
     pthread_mutex_t queue_lock; /* guards the queue, leading, the generations, sq_req.done */
     sq_req *queue_head, *queue_tail;
     bool leading; /* a thread is running a batch */
-    /* Batches are numbered. early_gen: the last batch that acknowledged a request before
-     * its commit; done_gen: the last batch whose commit has ended. A read waits until
-     * done_gen >= early_gen, so it sees every write acknowledged before it began. */
-    uint64_t batch_gen, early_gen, done_gen;
+    /* Batches are numbered (batch_gen, by the leader). done_gen: the last batch whose
+     * commit has ended. A thread that got an early answer remembers its batch; its next
+     * read waits until done_gen reaches it, so a thread reads what it wrote. */
+    uint64_t store_id; /* unique per open store, for the thread's memory of its batch */
+    uint64_t batch_gen;
+    _Atomic uint64_t early_gen; /* the last batch that answered early (any thread's) */
+    _Atomic uint64_t done_gen;
     pthread_cond_t gen_cond;
     int gen_waiters;
 
