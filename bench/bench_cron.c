@@ -22,6 +22,8 @@ static const struct {
     {"CRON_TZ=America/New_York 0 30 2 * * *", "6 fields, 02:30 (DST gap)"},
     {"CRON_TZ=Australia/Lord_Howe 0 30 1 * * 1#2,5L", "2nd Monday, last Friday"},
     {"CRON_TZ=Europe/London 0 0 29 2 *", "29 Feb (leap years only)"},
+    {"CRON_TZ=America/Santiago @daily", "midnight, changes at midnight"},
+    {"@every 90s", "fixed interval"},
 };
 
 static void bench_one(const char *expr, const char *note)
@@ -47,8 +49,41 @@ static void bench_one(const char *expr, const char *note)
     tasker_cron_free(c);
 }
 
+/* How long "never fires" takes to say so: the whole 401-year search. */
+static void bench_not_found(void)
+{
+    tasker_cron *c = NULL;
+    int64_t next_us = 0;
+    int calls = 200;
+    if (tasker_cron_parse("CRON_TZ=America/New_York 0 0 30 2 *", &c) != TASKER_OK)
+        return;
+    int64_t start_ns = bench_now_ns();
+    for (int i = 0; i < calls; i++)
+        if (tasker_cron_next(c, BENCH_CRON_FROM_US, &next_us) != TASKER_ENOTFOUND)
+            break;
+    bench_row("cron next: 0 0 30 2 * (never)", (double)(bench_now_ns() - start_ns) / calls, "ns/call",
+              "TASKER_ENOTFOUND after 401 years");
+    tasker_cron_free(c);
+}
+
+/* Parsing, with the zone already cached (the first parse of a zone reads its file). */
+static void bench_parse(void)
+{
+    int calls = 100000, failed = 0;
+    int64_t start_ns = bench_now_ns();
+    for (int i = 0; i < calls; i++) {
+        tasker_cron *c = NULL;
+        failed += tasker_cron_parse("CRON_TZ=Europe/London 0 9 * * MON-FRI", &c) != TASKER_OK;
+        tasker_cron_free(c);
+    }
+    bench_row("cron parse: CRON_TZ=Europe/London 0 9 * * MON-FRI",
+              (double)(bench_now_ns() - start_ns) / calls, "ns/call", failed ? "parse failed" : "zone cached");
+}
+
 void bench_cron(void)
 {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         bench_one(cases[i].expr, cases[i].note);
+    bench_not_found();
+    bench_parse();
 }
