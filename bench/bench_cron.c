@@ -39,7 +39,8 @@ static void bench_one(const char *expr, const char *note)
     int calls = 0;
     for (; calls < BENCH_CRON_CALLS; calls++) {
         /* Instants spread over 2026-2035, as a scheduler asks from "now". */
-        int64_t after_us = BENCH_CRON_FROM_US + (int64_t)((uint64_t)calls * 2654435761U % BENCH_CRON_SPAN_S) * 1000000;
+        int64_t after_us = BENCH_CRON_FROM_US +
+                           (int64_t)((uint64_t)calls * 2654435761U % BENCH_CRON_SPAN_S) * 1000000;
         if (tasker_cron_next(c, after_us, &next_us) == TASKER_OK)
             sum_us += next_us; /* used, so the call is not optimised away */
     }
@@ -55,14 +56,12 @@ static void bench_not_found(void)
     tasker_cron *c = NULL;
     int64_t next_us = 0;
     int calls = 200;
-    if (tasker_cron_parse("CRON_TZ=America/New_York 0 0 30 2 *", &c) != TASKER_OK)
-        return;
+    if (tasker_cron_parse("CRON_TZ=America/New_York 0 0 30 2 *", &c) != TASKER_OK) return;
     int64_t start_ns = bench_now_ns();
     for (int i = 0; i < calls; i++)
-        if (tasker_cron_next(c, BENCH_CRON_FROM_US, &next_us) != TASKER_ENOTFOUND)
-            break;
-    bench_row("cron next: 0 0 30 2 * (never)", (double)(bench_now_ns() - start_ns) / calls, "ns/call",
-              "TASKER_ENOTFOUND after 401 years");
+        if (tasker_cron_next(c, BENCH_CRON_FROM_US, &next_us) != TASKER_ENOTFOUND) break;
+    bench_row("cron next: 0 0 30 2 * (never)", (double)(bench_now_ns() - start_ns) / calls,
+              "ns/call", "TASKER_ENOTFOUND after 401 years");
     tasker_cron_free(c);
 }
 
@@ -77,7 +76,8 @@ static void bench_parse(void)
         tasker_cron_free(c);
     }
     bench_row("cron parse: CRON_TZ=Europe/London 0 9 * * MON-FRI",
-              (double)(bench_now_ns() - start_ns) / calls, "ns/call", failed ? "parse failed" : "zone cached");
+              (double)(bench_now_ns() - start_ns) / calls, "ns/call",
+              failed ? "parse failed" : "zone cached");
 }
 
 void bench_cron(void)
