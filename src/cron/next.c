@@ -157,7 +157,7 @@ static int every_next(const tasker_cron *c, int64_t after_us, int64_t *next_us)
         next = c->anchor_us + ((__int128)after_us - c->anchor_us) / c->every_us * c->every_us +
                c->every_us;
     if (next > INT64_MAX)
-        return tasker_fail(TASKER_ENOTFOUND, "cron: next fire is beyond the year 292277");
+        return tasker_fail(TASKER_ENOTFOUND, "cron: next fire is past the int64 microsecond range");
     *next_us = (int64_t)next;
     return TASKER_OK;
 }
