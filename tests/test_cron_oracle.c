@@ -2,7 +2,9 @@
  * (or minute by minute), take each instant's UTC offset from glibc's localtime_r, and
  * apply the DST rules of docs/cron.md literally. Thousands of random expressions, started
  * near DST changes in zones with odd offsets and odd change times, must agree with the
- * jumping search. The fixed seed keeps the run reproducible. This test process sets TZ
+ * jumping search. Likewise the days a month's dom/dow fields select (L, W, LW, nL, n#k,
+ * Vixie's rule) against the rules written out day by day. The fixed seed keeps the run
+ * reproducible. This test process sets TZ
  * for itself (glibc needs it); the library never does. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -163,10 +165,111 @@ static void next_agrees_with_a_second_by_second_oracle(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* ---- the day rules, written out plainly ---- */
+
+static int weekday_of(int64_t year, int month, int day)
+{
+    struct tm tm = {.tm_year = (int)(year - 1900), .tm_mon = month - 1, .tm_mday = day};
+    time_t t = timegm(&tm);
+    gmtime_r(&t, &tm);
+    return tm.tm_wday;
+}
+
+/* The month's length, as timegm's normalisation sees it. */
+static int days_in(int64_t year, int month)
+{
+    int d = 28;
+    while (d < 31) {
+        struct tm tm = {.tm_year = (int)(year - 1900), .tm_mon = month - 1, .tm_mday = d + 1};
+        time_t t = timegm(&tm);
+        gmtime_r(&t, &tm);
+        if (tm.tm_mon != month - 1) break;
+        d++;
+    }
+    return d;
+}
+
+static int is_workday(int wd)
+{
+    return wd >= 1 && wd <= 5;
+}
+
+/* "nW": of the month's weekdays, the one nearest day n. */
+static int nearest_workday(int64_t year, int month, int n, int ndays)
+{
+    int best = 0;
+    for (int d = 1; d <= ndays; d++)
+        if (is_workday(weekday_of(year, month, d)) && (!best || abs(d - n) < abs(best - n)))
+            best = d;
+    return best;
+}
+
+static int dom_matches(const tasker_cron *c, int64_t year, int month, int day, int ndays)
+{
+    if (c->dom >> day & 1) return 1;
+    for (int n = 0; n <= 30; n++)
+        if ((c->dom_last >> n & 1) && day == ndays - n) return 1;
+    if (c->dom_last_weekday) {
+        int last = ndays;
+        while (!is_workday(weekday_of(year, month, last)))
+            last--;
+        if (day == last) return 1;
+    }
+    for (int n = 1; n <= 31; n++)
+        if ((c->dom_near >> n & 1) && n <= ndays && day == nearest_workday(year, month, n, ndays))
+            return 1;
+    return 0;
+}
+
+static int dow_matches(const tasker_cron *c, int wd, int day, int ndays)
+{
+    return (c->dow >> wd & 1) || ((c->dow_last >> wd & 1) && day + 7 > ndays) ||
+           (c->dow_nth[wd] >> ((day - 1) / 7) & 1);
+}
+
+static void month_days_follow_the_plain_rules(void **state)
+{
+    static const char *const doms[] = {"*",    "?",     "1",      "31",  "L",       "L-1", "L-30",
+                                       "LW",   "1W",    "15W",    "31W", "30W",     "*/2", "1-7",
+                                       "L,15", "1W,LW", "2W,L-3", "29",  "1,15,L-5"};
+    static const char *const dows[] = {"*",   "?",       "0",   "7",   "MON-FRI",
+                                       "5L",  "0L",      "1#1", "5#5", "2#2,4L",
+                                       "*/2", "SAT-SUN", "6#1", "1#5", "3L,3#1"};
+    int months = 0, failures = 0;
+    for (size_t i = 0; i < sizeof doms / sizeof doms[0]; i++) {
+        for (size_t j = 0; j < sizeof dows / sizeof dows[0]; j++) {
+            char expr[64];
+            tasker_cron *c = NULL;
+            snprintf(expr, sizeof expr, "0 0 %s * %s", doms[i], dows[j]);
+            assert_int_equal(tasker_cron_parse(expr, &c), TASKER_OK);
+            for (int64_t year = 1999; year <= 2030; year += 1 + (int64_t)rnd(3)) {
+                for (int month = 1; month <= 12; month++) {
+                    int ndays = days_in(year, month);
+                    uint32_t want = 0;
+                    for (int day = 1; day <= ndays; day++) {
+                        int d = dom_matches(c, year, month, day, ndays);
+                        int w = dow_matches(c, weekday_of(year, month, day), day, ndays);
+                        if (c->dom_star || c->dow_star ? d && w : d || w) want |= 1U << day;
+                    }
+                    uint32_t got = cron_month_days(c, year, month);
+                    if (got != want && failures++ < 10)
+                        printf("'%s' %lld-%02d: want %08x, got %08x\n", expr, (long long)year,
+                               month, want, got);
+                    months++;
+                }
+            }
+            tasker_cron_free(c);
+        }
+    }
+    printf("%d months checked\n", months);
+    assert_int_equal(failures, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(next_agrees_with_a_second_by_second_oracle),
+        cmocka_unit_test(month_days_follow_the_plain_rules),
     };
     setenv("TZ", "UTC", 1);
     return cmocka_run_group_tests(tests, NULL, NULL);
