@@ -37,7 +37,7 @@ typedef struct {
     const char *end;
 } item_ctx;
 
-static int fail_item(const item_ctx *x, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fail_item(const item_ctx *x, const char *fmt, ...)
 {
     char detail[256];
     va_list ap;
@@ -197,10 +197,8 @@ static int read_step(item_ctx *x, int *step)
 {
     const field_def *d = x->def;
     int span = d->step_max - d->min + 1;
-    const char *start = x->p;
     long long v = 0;
-    x->p++; /* the '/' */
-    start = x->p;
+    const char *start = ++x->p; /* past the '/' */
     while (x->p < x->end && is_digit(*x->p)) {
         if (v < 1000000) v = v * 10 + (*x->p - '0');
         x->p++;
