@@ -3,13 +3,16 @@
  * (SIGTERM, then SIGKILL after a grace), and the leader is reaped at the end.
  *
  * The group is always signalled before the leader is reaped: while the leader is a
- * zombie its pid (the group id) cannot be reused, so kill(-pid) cannot hit a stranger. */
+ * zombie its pid (the group id) cannot be reused, so kill(-pid) cannot hit a stranger.
+ * A pidfd in the poll set makes the leader's exit wake us at once; the tick only
+ * bounds how late a timeout or an interrupt is noticed. */
 #include "cli/shell.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +36,7 @@ typedef struct watch {
     int64_t deadline_ms; /* the timeout; 0 = none */
     int64_t kill_at_ms;  /* SIGKILL the group then; 0 = not stopping */
     int64_t give_up_ms;  /* stop reading output then; 0 = not yet set */
+    int pidfd;           /* readable once the leader exits; -1 if the kernel has none */
     bool exited, killed;
 } watch;
 
@@ -150,11 +154,12 @@ void shell_watch(tasker_ctx *c, pid_t pid, int out_fd, int err_fd, int64_t timeo
     memset(res, 0, sizeof *res);
     if (timeout_ms > 0) w.deadline_ms = mono_ms() + timeout_ms;
 
+    w.pidfd = pidfd_open(pid, 0);
     for (;;) {
         int64_t now = mono_ms();
         if (!step(&w, res, now)) break;
-        struct pollfd fds[2];
-        stream *by_fd[2];
+        struct pollfd fds[3];
+        stream *by_fd[3] = {NULL, NULL, NULL};
         nfds_t n = 0;
         stream *streams[] = {&w.out, &w.err};
         for (int i = 0; i < 2; i++) {
@@ -162,10 +167,13 @@ void shell_watch(tasker_ctx *c, pid_t pid, int out_fd, int err_fd, int64_t timeo
             fds[n] = (struct pollfd){.fd = streams[i]->fd, .events = POLLIN};
             by_fd[n++] = streams[i];
         }
+        /* Only until the exit is seen: an exited pidfd stays readable. */
+        if (w.pidfd >= 0 && !w.exited) fds[n++] = (struct pollfd){.fd = w.pidfd, .events = POLLIN};
         if (poll(fds, n, next_wait_ms(&w, now)) <= 0) continue;
         for (nfds_t i = 0; i < n; i++)
-            if (fds[i].revents) pump(c, by_fd[i]);
+            if (fds[i].revents && by_fd[i]) pump(c, by_fd[i]);
     }
+    if (w.pidfd >= 0) close(w.pidfd);
     /* Whatever the output's state, the leader has exited: reap it. */
     while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR) {
     }
