@@ -165,6 +165,18 @@ static void idle_task_history_is_aged_out_by_other_adds(void **state)
     assert_int_equal(count_execs(st, "busy"), 4);
 }
 
+static void huge_ages_mean_unlimited_without_overflow(void **state)
+{
+    fixture *f = *state;
+    tasker_storage *st = f->st;
+    st->env.max_exec_age_s = INT64_MAX;
+    add_task(st, "t");
+    assert_int_equal(add_exec(st, "a", "t", INT64_MIN + 1, TASKER_EXEC_SUCCESS), TASKER_OK);
+    f->now_us = INT64_MAX;
+    assert_int_equal(add_exec(st, "b", "t", T0_US, TASKER_EXEC_SUCCESS), TASKER_OK);
+    assert_int_equal(count_execs(st, "t"), 2);
+}
+
 /* interrupt_dead asks alive() without holding the store's lock. */
 static bool alive_asks_the_store(const char *node_id, void *udata)
 {
@@ -234,6 +246,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_large_pending_backlog_keeps_adds_cheap, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(idle_task_history_is_aged_out_by_other_adds, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(huge_ages_mean_unlimited_without_overflow, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(alive_callback_may_use_the_store, setup, teardown),
         cmocka_unit_test(a_store_works_before_the_core_sets_its_env),

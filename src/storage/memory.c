@@ -330,10 +330,16 @@ static void exec_free(mem_store *m, mexec *x)
 
 /* ---- retention -------------------------------------------------------------------- */
 
+/* Executions queued before this are too old; INT64_MIN when ages are unlimited (or so
+ * large that the cutoff would overflow, which means the same). */
 static int64_t age_cutoff_us(mem_store *m)
 {
-    if (m->base.env.max_exec_age_s < 0) return INT64_MIN;
-    return tasker_storage_now_us(&m->base) - m->base.env.max_exec_age_s * 1000000;
+    int64_t age_us, cutoff_us;
+    if (m->base.env.max_exec_age_s < 0 ||
+        __builtin_mul_overflow(m->base.env.max_exec_age_s, INT64_C(1000000), &age_us) ||
+        __builtin_sub_overflow(tasker_storage_now_us(&m->base), age_us, &cutoff_us))
+        return INT64_MIN;
+    return cutoff_us;
 }
 
 static void doom(mem_store *m, mexec *x)
