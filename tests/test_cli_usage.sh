@@ -100,7 +100,7 @@ run 0 "$TASKER" task add job --handler shell --param '{"cmd":"echo again"}' &&
     run 0 "$TASKER" task ls && has out "echo again" && lacks out "echo hi" &&
     ok "task add with an existing id replaces it"
 run 0 "$TASKER" task ls && line_is out 1 "TASK  HANDLER  PARAM                 DESC" &&
-    aligned out HANDLER shell && aligned out DESC "says hi" && ok "task ls prints an aligned table"
+    aligned out HANDLER shell && aligned out PARAM '{"cmd"' && ok "task ls prints an aligned table"
 run 0 "$TASKER" task ls --json && has out '"task_id": "job"' && has out '"cmd": "echo again"' &&
     ok "task ls --json nests the params as JSON"
 run 1 "$TASKER" task rm nosuch && has err "nosuch" && ok "task rm of a missing task fails (exit 1)"
@@ -109,7 +109,7 @@ run 1 "$TASKER" trigger nosuch && has err "nosuch" && ok "trigger of a missing t
 # ---- schedules -----------------------------------------------------------------------
 run 0 "$TASKER" schedule add job "*/10 * * * * *" --overlap forbid && id=$(cat "$TMP/out") &&
     [ -n "$id" ] && has err "next fire" && ok "schedule add prints the schedule id"
-run 0 "$TASKER" schedule add job '*/10' '*' '*' '*' '*' '*' && [ "$(cat "$TMP/out")" = "$id" ] &&
+run 0 "$TASKER" schedule add job '*/10' '*' '*' '*' '*' '*' --overlap forbid && [ "$(cat "$TMP/out")" = "$id" ] &&
     ok "an unquoted expression is joined; the same schedule twice is one"
 run 1 "$TASKER" schedule add ghost "@hourly" && has err "ghost" &&
     ok "a schedule for a missing task fails (exit 1)"

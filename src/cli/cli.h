@@ -44,6 +44,9 @@ int cli_bad_option(const char *cmd, int c, char **argv);
  * subcommand parses the rest. NULL when there is none. */
 const char *cli_take_subcommand(int *argc, char **argv);
 
+/* True when argv[1..argc) holds --help or -h (for a command given no subcommand). */
+bool cli_wants_help(int argc, char **argv);
+
 /* Parses a non-negative integer option value; false if it is not one. */
 bool cli_parse_int(const char *s, long min, long max, long *out);
 /* Joins argv[from..argc) with single spaces (a cron expression given unquoted).

@@ -218,7 +218,7 @@ int cmd_exec(cli_global *g, int argc, char **argv)
 {
     const char *sub = cli_take_subcommand(&argc, argv);
     if (!sub) {
-        if (g->help) return cli_help(exec_help);
+        if (g->help || cli_wants_help(argc, argv)) return cli_help(exec_help);
         return cli_usage_error("exec", "exec: expected ls or show");
     }
     if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) return exec_ls(g, argc, argv);

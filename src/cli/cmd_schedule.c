@@ -202,7 +202,7 @@ int cmd_schedule(cli_global *g, int argc, char **argv)
 {
     const char *sub = cli_take_subcommand(&argc, argv);
     if (!sub) {
-        if (g->help) return cli_help(schedule_help);
+        if (g->help || cli_wants_help(argc, argv)) return cli_help(schedule_help);
         return cli_usage_error("schedule", "schedule: expected add, ls or rm");
     }
     if (strcmp(sub, "add") == 0) return schedule_add(g, argc, argv);

@@ -136,7 +136,7 @@ int cmd_task(cli_global *g, int argc, char **argv)
 {
     const char *sub = cli_take_subcommand(&argc, argv);
     if (!sub) {
-        if (g->help) return cli_help(task_help);
+        if (g->help || cli_wants_help(argc, argv)) return cli_help(task_help);
         return cli_usage_error("task", "task: expected add, ls or rm");
     }
     if (strcmp(sub, "add") == 0) return task_add(g, argc, argv);

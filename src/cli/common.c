@@ -42,9 +42,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 int cli_lib_error(int err, const char *what)
 {
+    /* The library's messages say where already ("trigger: task 'x' not found"). */
     const char *detail = tasker_last_error();
-    if (!detail || !*detail) detail = tasker_strerror(err);
-    cli_errorf("%s: %s", what, detail);
+    if (detail && *detail) cli_errorf("%s", detail);
+    else cli_errorf("%s: %s", what, tasker_strerror(err));
     return err == TASKER_EINVAL ? CLI_USAGE : CLI_FAIL;
 }
 
@@ -69,6 +70,13 @@ const char *cli_take_subcommand(int *argc, char **argv)
         return a;
     }
     return NULL;
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return true;
+    return false;
 }
 
 bool cli_parse_int(const char *s, long min, long max, long *out)
