@@ -1,6 +1,7 @@
 /* `tasker schedule add|ls|rm`: cron schedules of tasks, listed with their next fire. */
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "cli/wakeup.h"
 
 #include <tasker/cron.h>
 
@@ -116,6 +117,8 @@ static int schedule_add(cli_global *g, int argc, char **argv)
         char next[FMT_TIME_SIZE];
         int64_t next_us = next_fire_us(cron, now_us());
         fmt_local_time_zone(next_us, next);
+        /* A running daemon reloads its schedules when woken. */
+        wakeup_send(g->dsn);
         printf("%s\n", id);
         fprintf(stderr, "schedule %s: task %s at '%s'; next fire %s\n", id, task_id, cron,
                 next_us ? next : "never");
@@ -194,6 +197,7 @@ static int schedule_rm(cli_global *g, int argc, char **argv)
         int err = tasker_remove_task_schedule(t, argv[i]);
         if (err != TASKER_OK) rc = cli_lib_error(err, "schedule rm");
     }
+    wakeup_send(g->dsn); /* a running daemon reloads its schedules when woken */
     tasker_close(t);
     return rc;
 }

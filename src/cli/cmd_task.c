@@ -1,6 +1,7 @@
 /* `tasker task add|ls|rm`: defining tasks. */
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "cli/wakeup.h"
 
 #include <string.h>
 
@@ -128,6 +129,7 @@ static int task_rm(cli_global *g, int argc, char **argv)
         int err = tasker_remove_task(t, argv[i]);
         if (err != TASKER_OK) rc = cli_lib_error(err, "task rm");
     }
+    wakeup_send(g->dsn); /* its schedules went with it: a running daemon reloads */
     tasker_close(t);
     return rc;
 }
