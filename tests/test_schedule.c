@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define S 1000000LL
 
@@ -58,7 +59,11 @@ static void open_at(const char *when, const char *name)
     fake_clock_set(&clock_, test_utc_us(when));
     atomic_store(&runs, 0);
     open_gate(false);
-    t = test_open(test_dsn(name), 4, &clock_);
+    /* unlimited retention: the clock jumps by days here */
+    tasker_options o = {.workers = 4, .max_execs_per_task = -1, .max_exec_age_s = -1,
+                        .clock = fake_clock_read, .clock_udata = &clock_};
+    t = tasker_open_opts(test_dsn(name), &o);
+    if (!t) fail_msg("open: %s", tasker_last_error());
     assert_int_equal(tasker_register(t, "count", count_handler, NULL), TASKER_OK);
     assert_int_equal(tasker_register(t, "gated", gated_handler, NULL), TASKER_OK);
 }

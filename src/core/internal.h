@@ -82,6 +82,7 @@ struct tasker {
     uint64_t done_gen;
 
     bool sched_ready, pool_ready; /* initialised, so close may tear them down */
+    bool node_registered;         /* counted in the process's open node ids */
     atomic_bool interrupted;
     /* tasker_stop is async-signal-safe: it only stores this flag and writes one byte to
      * a pipe, which the stop watcher thread turns into a condition-variable signal. */
