@@ -83,6 +83,28 @@ static int parse_add_options(cli_global *g, int argc, char **argv, tasker_schedu
     return -1;
 }
 
+/* Reports the schedule just added: its id on stdout (or JSON), its next fire on
+ * stderr. The stored record gives the creation time @every counts from. */
+static int report_added(const cli_global *g, tasker_t *t, const char *id)
+{
+    tasker_task_scheme *v = NULL;
+    size_t n = 0;
+    int rc = CLI_OK, err = tasker_list_schemes(t, &v, &n);
+    if (err != TASKER_OK) return cli_lib_error(err, "schedule add");
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i].scheme_id, id) != 0) continue;
+        int64_t next_us = next_fire_us(v[i].cron, v[i].created_us);
+        char next[FMT_TIME_SIZE];
+        fmt_local_time_zone(next_us, next);
+        if (g->json) rc = out_json(json_scheme(&v[i], next_us));
+        else printf("%s\n", id);
+        fprintf(stderr, "schedule %s: task %s at '%s'; next fire %s\n", id, v[i].task_id,
+                v[i].cron, next_us ? next : "never");
+    }
+    tasker_free_schemes(v, n);
+    return rc;
+}
+
 static int schedule_add(cli_global *g, int argc, char **argv)
 {
     tasker_schedule_opts so = {0};
@@ -94,37 +116,27 @@ static int schedule_add(cli_global *g, int argc, char **argv)
     const char *task_id = argv[optind];
     /* An unquoted expression arrives as several words; take them all. */
     char *cron = cli_join_args(argc, argv, optind + 1);
-    if (!cron) return CLI_FAIL;
-    /* Parse first: the cron engine's message says which field is wrong and why. */
     tasker_cron *expr = NULL;
+    tasker_t *t = NULL;
+    rc = CLI_FAIL;
+    if (!cron) goto out;
+    /* Parse first: the cron engine's message says which field is wrong and why. */
     int err = tasker_cron_parse(cron, &expr);
-    tasker_cron_free(expr);
     if (err != TASKER_OK) {
         rc = cli_lib_error(err, "schedule add");
-        free(cron);
-        return rc;
+        goto out;
     }
-    tasker_t *t = cli_open(g, -1);
-    if (!t) {
-        free(cron);
-        return CLI_FAIL;
-    }
+    if (!(t = cli_open(g, -1))) goto out;
     char id[TASKER_ID_SIZE];
-    err = tasker_add_task_schedule_opts(t, task_id, cron, &so, id);
-    if (err != TASKER_OK) {
+    if ((err = tasker_add_task_schedule_opts(t, task_id, cron, &so, id)) != TASKER_OK) {
         rc = cli_lib_error(err, "schedule add");
-    } else {
-        char next[FMT_TIME_SIZE];
-        int64_t next_us = next_fire_us(cron, now_us());
-        fmt_local_time_zone(next_us, next);
-        /* A running daemon reloads its schedules when woken. */
-        wakeup_send(g->dsn);
-        printf("%s\n", id);
-        fprintf(stderr, "schedule %s: task %s at '%s'; next fire %s\n", id, task_id, cron,
-                next_us ? next : "never");
-        rc = CLI_OK;
+        goto out;
     }
+    wakeup_send(g->dsn); /* a running daemon reloads its schedules when woken */
+    rc = report_added(g, t, id);
+out:
     tasker_close(t);
+    tasker_cron_free(expr);
     free(cron);
     return rc;
 }

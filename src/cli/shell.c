@@ -23,19 +23,26 @@ typedef struct shell_params {
     double timeout_s; /* 0 = none */
 } shell_params;
 
-static int bind_params(tasker_ctx *c, shell_params *p)
+/* Fills *p from the run's params; false (and the run failed, saying why) when they do
+ * not fit. */
+static bool bind_params(tasker_ctx *c, shell_params *p)
 {
     memset(p, 0, sizeof *p);
     if (tasker_bind(c, "{s:s, s?F, s?o, s?s}", "cmd", &p->cmd, "timeout", &p->timeout_s,
-                    "env", &p->env, "cwd", &p->cwd) != TASKER_OK)
-        return tasker_failed(c, "shell: params: %s", tasker_last_error()), -1;
-    if (p->timeout_s < 0)
-        return tasker_failed(c, "shell: params: field 'timeout': %g is negative", p->timeout_s),
-               -1;
+                    "env", &p->env, "cwd", &p->cwd) != TASKER_OK) {
+        tasker_failed(c, "shell: params: %s", tasker_last_error());
+        return false;
+    }
+    if (p->timeout_s < 0) {
+        tasker_failed(c, "shell: params: field 'timeout': %g is negative", p->timeout_s);
+        return false;
+    }
     if (p->env && json_is_null(p->env)) p->env = NULL;
-    if (p->env && !json_is_object(p->env))
-        return tasker_failed(c, "shell: params: field 'env': expected an object"), -1;
-    return 0;
+    if (p->env && !json_is_object(p->env)) {
+        tasker_failed(c, "shell: params: field 'env': expected an object");
+        return false;
+    }
+    return true;
 }
 
 /* "NAME=value" for one env param; NULL (and a failure) for a value that is not a
@@ -148,32 +155,31 @@ static int report(tasker_ctx *c, const shell_params *p, const shell_result *res)
     if (res->killed_leftovers)
         tasker_event(c, TASKER_WARNING,
                      "killed processes the command left running with its output open");
-    if (res->end == SHELL_END_TIMEOUT)
-        return tasker_failed(c, "command timed out after %gs; killed its process group",
-                             p->timeout_s), 1;
-    if (res->end == SHELL_END_CANCEL)
-        return tasker_failed(c, "run interrupted; killed the command's process group"), 1;
-    if (WIFEXITED(res->status)) {
+    if (res->end == SHELL_END_TIMEOUT) {
+        tasker_failed(c, "command timed out after %gs; killed its process group", p->timeout_s);
+    } else if (res->end == SHELL_END_CANCEL) {
+        tasker_failed(c, "run interrupted; killed the command's process group");
+    } else if (WIFEXITED(res->status)) {
         int code = WEXITSTATUS(res->status);
         char result[48];
         snprintf(result, sizeof result, "{\"exit_code\":%d}", code);
         tasker_success(c, result);
         if (code == 0) return 0;
-        return tasker_failed(c, "command exited with code %d", code), 1;
-    }
-    if (WIFSIGNALED(res->status)) {
+        tasker_failed(c, "command exited with code %d", code);
+    } else if (WIFSIGNALED(res->status)) {
         int sig = WTERMSIG(res->status);
         const char *abbrev = sigabbrev_np(sig);
-        return tasker_failed(c, "command killed by signal %d (SIG%s)", sig,
-                             abbrev ? abbrev : "?"), 1;
+        tasker_failed(c, "command killed by signal %d (SIG%s)", sig, abbrev ? abbrev : "?");
+    } else {
+        tasker_failed(c, "command ended with wait status %d", res->status);
     }
-    return tasker_failed(c, "command ended with wait status %d", res->status), 1;
+    return 1;
 }
 
 int shell_handler(tasker_ctx *c)
 {
     shell_params p;
-    if (bind_params(c, &p) != 0) return 1;
+    if (!bind_params(c, &p)) return 1;
     int rc = 1, out[2] = {-1, -1}, err[2] = {-1, -1};
     char **envp = build_env(c, p.env);
     if (!envp) {
