@@ -21,16 +21,18 @@ typedef struct cli_global {
 /* getopt_long entries for the global options; append them to each table. */
 #define CLI_OPT_DB 0x100
 #define CLI_OPT_JSON 0x101
-#define CLI_GLOBAL_OPTIONS                                                               \
-    {"db", required_argument, NULL, CLI_OPT_DB}, {"json", no_argument, NULL, CLI_OPT_JSON}, \
-        {"help", no_argument, NULL, 'h'}
+/* clang-format off */
+#define CLI_GLOBAL_OPTIONS                                                                         \
+    {"db", required_argument, NULL, CLI_OPT_DB},                                                   \
+    {"json", no_argument, NULL, CLI_OPT_JSON},                                                     \
+    {"help", no_argument, NULL, 'h'}
+/* clang-format on */
 
 /* Handles a global option seen by getopt_long; false when c is not one. */
 bool cli_global_option(cli_global *g, int c, const char *arg);
 
 /* Prints "tasker: <fmt>" to stderr, with a hint to run --help, and returns CLI_USAGE. */
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "tasker: <what>: <tasker_last_error()>" and returns the exit code for err:
  * CLI_USAGE for TASKER_EINVAL (the command line was wrong), else CLI_FAIL. */
 int cli_lib_error(int err, const char *what);

@@ -21,8 +21,7 @@ static const char cron_help[] =
     "  -n, --count N   how many fire times (1-1000)\n"
     "  --json          print JSON\n";
 
-static int print_fires(const cli_global *g, const char *expr_text, const int64_t *fires_us,
-                       long n)
+static int print_fires(const cli_global *g, const char *expr_text, const int64_t *fires_us, long n)
 {
     if (g->json) {
         json_t *arr = json_array();
@@ -30,9 +29,9 @@ static int print_fires(const cli_global *g, const char *expr_text, const int64_t
             char iso[FMT_TIME_SIZE], local[FMT_TIME_SIZE];
             fmt_iso_utc(fires_us[i], iso);
             fmt_local_time_zone(fires_us[i], local);
-            json_array_append_new(arr, json_pack("{s:I, s:s, s:s}", "time_us",
-                                                 (json_int_t)fires_us[i], "utc", iso,
-                                                 "local", local));
+            json_array_append_new(arr,
+                                  json_pack("{s:I, s:s, s:s}", "time_us", (json_int_t)fires_us[i],
+                                            "utc", iso, "local", local));
         }
         return out_json(json_pack("{s:s, s:o}", "cron", expr_text, "next", arr));
     }

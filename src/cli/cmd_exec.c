@@ -46,8 +46,8 @@ static int print_execs(const cli_global *g, tasker_task_exec *v, size_t n, unsig
                        long limit)
 {
     json_t *arr = g->json ? json_array() : NULL;
-    static const char *const headers[] = {"EXEC", "TASK", "STATUS", "QUEUED", "DURATION",
-                                          "RESULT / ERROR"};
+    static const char *const headers[] = {"EXEC",   "TASK",     "STATUS",
+                                          "QUEUED", "DURATION", "RESULT / ERROR"};
     out_table *tb = g->json ? NULL : table_new(6, headers);
     if (!arr && !tb) return CLI_FAIL;
     if (tb) table_set_max_width(tb, 5, 60);
@@ -63,9 +63,8 @@ static int print_execs(const cli_global *g, tasker_task_exec *v, size_t n, unsig
         char queued[FMT_TIME_SIZE], took[FMT_TIME_SIZE];
         fmt_local_time(v[i].queued_us, queued);
         fmt_exec_duration(&v[i], now, took);
-        const char *cells[] = {v[i].exec_id, v[i].task_id,
-                               tasker_exec_status_name(v[i].status), queued, took,
-                               fmt_exec_outcome(&v[i])};
+        const char *cells[] = {v[i].exec_id, v[i].task_id, tasker_exec_status_name(v[i].status),
+                               queued,       took,         fmt_exec_outcome(&v[i])};
         const cli_colour colours[] = {CLR_NONE, CLR_NONE, out_status_colour(v[i].status),
                                       CLR_NONE, CLR_NONE, CLR_NONE};
         table_add_row(tb, cells, colours);
@@ -89,8 +88,7 @@ static int exec_ls(cli_global *g, int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":hn:", options, NULL)) != -1) {
         if (cli_global_option(g, c, optarg)) continue;
         if (c == 'n' && !cli_parse_int(optarg, 0, 1000000000, &limit))
-            return cli_usage_error("exec ls", "exec ls: --limit '%s': expected a number",
-                                   optarg);
+            return cli_usage_error("exec ls", "exec ls: --limit '%s': expected a number", optarg);
         if (c == 's' && !(statuses = parse_statuses(optarg)))
             return cli_usage_error("exec ls",
                                    "exec ls: --status '%s': expected pending, running, "
@@ -106,8 +104,8 @@ static int exec_ls(cli_global *g, int argc, char **argv)
     tasker_task_exec *v = NULL;
     size_t n = 0;
     int err = tasker_list_execs(t, optind < argc ? argv[optind] : NULL, &v, &n);
-    int rc = err == TASKER_OK ? print_execs(g, v, n, statuses, limit)
-                              : cli_lib_error(err, "exec ls");
+    int rc =
+        err == TASKER_OK ? print_execs(g, v, n, statuses, limit) : cli_lib_error(err, "exec ls");
     tasker_free_execs(v, n);
     tasker_close(t);
     return rc;
@@ -180,13 +178,15 @@ static int show_exec(const cli_global *g, tasker_t *t, const tasker_task_exec *e
     int rc = CLI_OK;
     if (g->json) {
         json_t *o = json_exec(e), *arr = json_array();
-        for (size_t i = 0; i < n; i++) json_array_append_new(arr, json_event(&evs[i]));
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_event(&evs[i]));
         json_object_set_new(o, "events", arr);
         rc = out_json(o);
     } else {
         print_exec_record(e);
         printf("\n%sevents (%zu)%s\n", out_colour_on(CLR_BOLD), n, out_colour_off(CLR_BOLD));
-        for (size_t i = 0; i < n; i++) print_event(stdout, &evs[i]);
+        for (size_t i = 0; i < n; i++)
+            print_event(stdout, &evs[i]);
     }
     tasker_free_events(evs, n);
     return rc;
@@ -206,9 +206,12 @@ static int exec_show(cli_global *g, int argc, char **argv)
     if (!t) return CLI_FAIL;
     tasker_task_exec e = {0};
     int rc, err = find_exec(t, argv[optind], &e);
-    if (err == TASKER_EEXISTS) rc = CLI_FAIL; /* ambiguous; said so */
-    else if (err != TASKER_OK) rc = cli_lib_error(err, "exec show");
-    else rc = show_exec(g, t, &e);
+    if (err == TASKER_EEXISTS)
+        rc = CLI_FAIL; /* ambiguous; said so */
+    else if (err != TASKER_OK)
+        rc = cli_lib_error(err, "exec show");
+    else
+        rc = show_exec(g, t, &e);
     tasker_exec_clear(&e);
     tasker_close(t);
     return rc;

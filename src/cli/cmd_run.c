@@ -106,8 +106,7 @@ static void serve(tasker_t *t, int wake_fd)
     while (!stop_requests) {
         int n = poll(fds, wake_fd >= 0 ? 2 : 1, -1);
         if (n < 0 && errno != EINTR) break;
-        if (n > 0 && wake_fd >= 0 && fds[1].revents && wakeup_drain(wake_fd) > 0)
-            tasker_wake(t);
+        if (n > 0 && wake_fd >= 0 && fds[1].revents && wakeup_drain(wake_fd) > 0) tasker_wake(t);
     }
 }
 
@@ -117,8 +116,8 @@ static void shut_down(tasker_t *t, long grace_s)
 {
     int running = tasker_running_count(t);
     if (running > 0)
-        fprintf(stderr, "tasker: stopping; %d run(s) still going get %lds to finish\n",
-                running, grace_s);
+        fprintf(stderr, "tasker: stopping; %d run(s) still going get %lds to finish\n", running,
+                grace_s);
     sig_atomic_t seen = stop_requests;
     for (long waited_ms = 0; waited_ms < grace_s * 1000; waited_ms += 100) {
         if (tasker_drain(t, 100) == TASKER_OK) return;
@@ -139,11 +138,15 @@ static int open_wakeup(const cli_global *g)
     if (!wakeup_supported(g->dsn)) return -1;
     int fd = wakeup_listen(g->dsn);
     if (fd < 0 && errno == EADDRINUSE)
-        fprintf(stderr, "tasker: warning: another daemon already runs on %s; "
-                        "triggers will wake that one\n", g->dsn);
+        fprintf(stderr,
+                "tasker: warning: another daemon already runs on %s; "
+                "triggers will wake that one\n",
+                g->dsn);
     else if (fd < 0)
-        fprintf(stderr, "tasker: warning: no wakeup socket (%s); triggers are seen "
-                        "within a second\n", strerror(errno));
+        fprintf(stderr,
+                "tasker: warning: no wakeup socket (%s); triggers are seen "
+                "within a second\n",
+                strerror(errno));
     return fd;
 }
 
@@ -170,8 +173,7 @@ int cmd_run(cli_global *g, int argc, char **argv)
         goto out;
     }
     wake_fd = open_wakeup(g);
-    fprintf(stderr, "tasker: daemon running on %s (pid %d); Ctrl-C stops\n", g->dsn,
-            (int)getpid());
+    fprintf(stderr, "tasker: daemon running on %s (pid %d); Ctrl-C stops\n", g->dsn, (int)getpid());
     serve(t, wake_fd);
     shut_down(t, o.grace_s);
     rc = CLI_OK;

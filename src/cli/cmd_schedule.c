@@ -71,13 +71,11 @@ static int parse_add_options(cli_global *g, int argc, char **argv, tasker_schedu
         if (c == 'm' && parse_misfire(optarg, &so->misfire)) continue;
         if (c == 'o' && parse_overlap(optarg, &so->overlap)) continue;
         if (c == 'm')
-            return cli_usage_error("schedule add",
-                                   "schedule add: --misfire '%s': expected once, skip or all",
-                                   optarg);
+            return cli_usage_error(
+                "schedule add", "schedule add: --misfire '%s': expected once, skip or all", optarg);
         if (c == 'o')
-            return cli_usage_error("schedule add",
-                                   "schedule add: --overlap '%s': expected allow or forbid",
-                                   optarg);
+            return cli_usage_error(
+                "schedule add", "schedule add: --overlap '%s': expected allow or forbid", optarg);
         return cli_bad_option("schedule add", c, argv);
     }
     return -1;
@@ -96,10 +94,12 @@ static int report_added(const cli_global *g, tasker_t *t, const char *id)
         int64_t next_us = next_fire_us(v[i].cron, v[i].created_us);
         char next[FMT_TIME_SIZE];
         fmt_local_time_zone(next_us, next);
-        if (g->json) rc = out_json(json_scheme(&v[i], next_us));
-        else printf("%s\n", id);
-        fprintf(stderr, "schedule %s: task %s at '%s'; next fire %s\n", id, v[i].task_id,
-                v[i].cron, next_us ? next : "never");
+        if (g->json)
+            rc = out_json(json_scheme(&v[i], next_us));
+        else
+            printf("%s\n", id);
+        fprintf(stderr, "schedule %s: task %s at '%s'; next fire %s\n", id, v[i].task_id, v[i].cron,
+                next_us ? next : "never");
     }
     tasker_free_schemes(v, n);
     return rc;
@@ -150,7 +150,7 @@ static int print_schemes(const cli_global *g, tasker_task_scheme *s, size_t n)
                                   json_scheme(&s[i], next_fire_us(s[i].cron, s[i].created_us)));
         return out_json(arr);
     }
-    static const char *const headers[] = {"SCHEDULE", "TASK", "CRON", "NEXT FIRE",
+    static const char *const headers[] = {"SCHEDULE",  "TASK",    "CRON",   "NEXT FIRE",
                                           "LAST FIRE", "MISFIRE", "OVERLAP"};
     out_table *tb = table_new(7, headers);
     if (!tb) return CLI_FAIL;
@@ -160,7 +160,11 @@ static int print_schemes(const cli_global *g, tasker_task_scheme *s, size_t n)
         fmt_local_time(next_us, next);
         if (!next_us) strcpy(next, "never");
         fmt_local_time(s[i].last_fire_us, last);
-        const char *cells[] = {s[i].scheme_id, s[i].task_id, s[i].cron, next, last,
+        const char *cells[] = {s[i].scheme_id,
+                               s[i].task_id,
+                               s[i].cron,
+                               next,
+                               last,
                                tasker_misfire_name(s[i].misfire),
                                tasker_overlap_name(s[i].overlap)};
         table_add_row(tb, cells, NULL);
@@ -223,8 +227,6 @@ int cmd_schedule(cli_global *g, int argc, char **argv)
     }
     if (strcmp(sub, "add") == 0) return schedule_add(g, argc, argv);
     if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) return schedule_ls(g, argc, argv);
-    if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0)
-        return schedule_rm(g, argc, argv);
-    return cli_usage_error("schedule", "schedule: no subcommand '%s'; expected add, ls or rm",
-                           sub);
+    if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0) return schedule_rm(g, argc, argv);
+    return cli_usage_error("schedule", "schedule: no subcommand '%s'; expected add, ls or rm", sub);
 }

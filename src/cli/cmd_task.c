@@ -30,8 +30,7 @@ static int check_json(const char *what, const char *text)
         json_decref(v);
         return CLI_OK;
     }
-    cli_errorf("%s: invalid JSON at line %d, column %d: %s", what, err.line, err.column,
-               err.text);
+    cli_errorf("%s: invalid JSON at line %d, column %d: %s", what, err.line, err.column, err.text);
     return CLI_USAGE;
 }
 
@@ -47,10 +46,14 @@ static int task_add(cli_global *g, int argc, char **argv)
     optind = 0;
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         if (cli_global_option(g, c, optarg)) continue;
-        if (c == 'H') handler = optarg;
-        else if (c == 'p') param = optarg;
-        else if (c == 'd') desc = optarg;
-        else return cli_bad_option("task add", c, argv);
+        if (c == 'H')
+            handler = optarg;
+        else if (c == 'p')
+            param = optarg;
+        else if (c == 'd')
+            desc = optarg;
+        else
+            return cli_bad_option("task add", c, argv);
     }
     if (g->help) return cli_help(task_help);
     if (optind != argc - 1)
@@ -72,7 +75,8 @@ static int print_tasks(const cli_global *g, tasker_task *tasks, size_t n)
 {
     if (g->json) {
         json_t *arr = json_array();
-        for (size_t i = 0; arr && i < n; i++) json_array_append_new(arr, json_task(&tasks[i]));
+        for (size_t i = 0; arr && i < n; i++)
+            json_array_append_new(arr, json_task(&tasks[i]));
         return out_json(arr);
     }
     static const char *const headers[] = {"TASK", "HANDLER", "PARAM", "DESC"};

@@ -41,13 +41,16 @@ static int parse_options(cli_global *g, int argc, char **argv, trigger_opts *o)
     optind = 0;
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         if (cli_global_option(g, c, optarg)) continue;
-        if (c == 'w') o->wait = true;
-        else if (c == 'l') o->local = true;
+        if (c == 'w')
+            o->wait = true;
+        else if (c == 'l')
+            o->local = true;
         else if (c == 't') {
             if (!cli_parse_int(optarg, 0, 1000000, &o->timeout_s))
                 return cli_usage_error("trigger", "trigger: --timeout '%s': expected seconds",
                                        optarg);
-        } else return cli_bad_option("trigger", c, argv);
+        } else
+            return cli_bad_option("trigger", c, argv);
     }
     return -1;
 }
@@ -65,7 +68,8 @@ static int report_run(const cli_global *g, tasker_t *t, const tasker_task_exec *
     tasker_task_event *evs = NULL;
     size_t n = 0;
     if (tasker_list_events(t, e->exec_id, &evs, &n) == TASKER_OK)
-        for (size_t i = 0; i < n; i++) json_array_append_new(events, json_event(&evs[i]));
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(events, json_event(&evs[i]));
     tasker_free_events(evs, n);
     json_object_set_new(o, "events", events);
     return out_json(o) == CLI_OK ? rc : CLI_FAIL;
@@ -126,9 +130,12 @@ static int trigger_daemon(const cli_global *g, const char *task_id, const trigge
                 "tasker: no daemon is running on %s; exec %s stays pending until "
                 "`tasker run` starts (or use --local)\n",
                 g->dsn, exec_id);
-    if (o->wait) rc = follow(g, t, exec_id, o->timeout_s);
-    else if (g->json) rc = out_json(json_pack("{s:s, s:s}", "exec_id", exec_id, "status", "pending"));
-    else printf("%s\n", exec_id);
+    if (o->wait)
+        rc = follow(g, t, exec_id, o->timeout_s);
+    else if (g->json)
+        rc = out_json(json_pack("{s:s, s:s}", "exec_id", exec_id, "status", "pending"));
+    else
+        printf("%s\n", exec_id);
 out:
     tasker_close(t);
     return rc;

@@ -44,8 +44,10 @@ int cli_lib_error(int err, const char *what)
 {
     /* The library's messages say where already ("trigger: task 'x' not found"). */
     const char *detail = tasker_last_error();
-    if (detail && *detail) cli_errorf("%s", detail);
-    else cli_errorf("%s: %s", what, tasker_strerror(err));
+    if (detail && *detail)
+        cli_errorf("%s", detail);
+    else
+        cli_errorf("%s: %s", what, tasker_strerror(err));
     return err == TASKER_EINVAL ? CLI_USAGE : CLI_FAIL;
 }
 
@@ -94,7 +96,8 @@ char *cli_join_args(int argc, char **argv, int from)
 {
     if (from >= argc) return NULL;
     size_t len = 0;
-    for (int i = from; i < argc; i++) len += strlen(argv[i]) + 1;
+    for (int i = from; i < argc; i++)
+        len += strlen(argv[i]) + 1;
     char *s = malloc(len);
     if (!s) return NULL;
     s[0] = '\0';

@@ -33,8 +33,8 @@ void follow_catch_interrupt(void)
 
 bool exec_finished(tasker_exec_status s)
 {
-    return s == TASKER_EXEC_SUCCESS || s == TASKER_EXEC_FAILED ||
-           s == TASKER_EXEC_INTERRUPTED || s == TASKER_EXEC_SKIPPED;
+    return s == TASKER_EXEC_SUCCESS || s == TASKER_EXEC_FAILED || s == TASKER_EXEC_INTERRUPTED ||
+           s == TASKER_EXEC_SKIPPED;
 }
 
 void print_event(FILE *f, const tasker_task_event *ev)
@@ -45,8 +45,7 @@ void print_event(FILE *f, const tasker_task_event *ev)
     /* The clock part only: the date is in the run's header. */
     const char *clock_part = strlen(when) > 11 ? when + 11 : when;
     fprintf(f, "%s  %s%-7s%s  %s\n", clock_part, out_colour_on(colour),
-            tasker_level_name(ev->level), out_colour_off(colour),
-            ev->message ? ev->message : "");
+            tasker_level_name(ev->level), out_colour_off(colour), ev->message ? ev->message : "");
 }
 
 void print_run_line(FILE *f, const tasker_task_exec *e)
@@ -55,9 +54,9 @@ void print_run_line(FILE *f, const tasker_task_exec *e)
     fmt_local_time(e->end_us ? e->end_us : e->queued_us, when);
     fmt_exec_duration(e, now_us(), took);
     cli_colour colour = out_status_colour(e->status);
-    fprintf(f, "%s  %-16s  %s%-11s%s  %6s  exec %s  %s\n", when, e->task_id,
-            out_colour_on(colour), tasker_exec_status_name(e->status), out_colour_off(colour),
-            took, e->exec_id, fmt_exec_outcome(e));
+    fprintf(f, "%s  %-16s  %s%-11s%s  %6s  exec %s  %s\n", when, e->task_id, out_colour_on(colour),
+            tasker_exec_status_name(e->status), out_colour_off(colour), took, e->exec_id,
+            fmt_exec_outcome(e));
     fflush(f);
 }
 
@@ -86,8 +85,7 @@ static int print_new_events(tasker_t *t, const char *exec_id, int64_t *last_id, 
     return fresh;
 }
 
-int follow_exec(tasker_t *t, const char *exec_id, int timeout_ms, bool quiet,
-                tasker_task_exec *out)
+int follow_exec(tasker_t *t, const char *exec_id, int timeout_ms, bool quiet, tasker_task_exec *out)
 {
     int64_t deadline_us = timeout_ms < 0 ? 0 : now_us() + (int64_t)timeout_ms * 1000;
     int64_t last_event_id = -1;

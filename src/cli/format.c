@@ -22,7 +22,7 @@ bool out_colour_enabled(void)
 const char *out_colour_on(cli_colour c)
 {
     static const char *codes[] = {
-        [CLR_NONE] = "",          [CLR_RED] = "\033[31m", [CLR_GREEN] = "\033[32m",
+        [CLR_NONE] = "",           [CLR_RED] = "\033[31m",  [CLR_GREEN] = "\033[32m",
         [CLR_YELLOW] = "\033[33m", [CLR_CYAN] = "\033[36m", [CLR_DIM] = "\033[2m",
         [CLR_BOLD] = "\033[1m",
     };

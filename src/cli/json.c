@@ -50,10 +50,9 @@ json_t *json_task(const tasker_task *t)
 
 json_t *json_scheme(const tasker_task_scheme *s, int64_t next_us)
 {
-    json_t *o = json_pack("{s:s?, s:s?, s:s?, s:s, s:s}", "scheme_id", s->scheme_id,
-                          "task_id", s->task_id, "cron", s->cron, "misfire",
-                          tasker_misfire_name(s->misfire), "overlap",
-                          tasker_overlap_name(s->overlap));
+    json_t *o = json_pack("{s:s?, s:s?, s:s?, s:s, s:s}", "scheme_id", s->scheme_id, "task_id",
+                          s->task_id, "cron", s->cron, "misfire", tasker_misfire_name(s->misfire),
+                          "overlap", tasker_overlap_name(s->overlap));
     if (!o) return NULL;
     set_time(o, "created_us", "created_at", s->created_us);
     set_time(o, "last_fire_us", "last_fire_at", s->last_fire_us);
@@ -63,12 +62,11 @@ json_t *json_scheme(const tasker_task_scheme *s, int64_t next_us)
 
 json_t *json_exec(const tasker_task_exec *e)
 {
-    json_t *o = json_pack("{s:s?, s:s?, s:o, s:s, s:b, s:o, s:o, s:o}", "exec_id",
-                          e->exec_id, "task_id", e->task_id, "scheme_id",
-                          str_or_null(e->scheme_id), "status",
-                          tasker_exec_status_name(e->status), "success", e->success,
-                          "result", json_from_text(e->result), "error",
-                          str_or_null(e->error), "node_id", str_or_null(e->node_id));
+    json_t *o = json_pack("{s:s?, s:s?, s:o, s:s, s:b, s:o, s:o, s:o}", "exec_id", e->exec_id,
+                          "task_id", e->task_id, "scheme_id", str_or_null(e->scheme_id), "status",
+                          tasker_exec_status_name(e->status), "success", e->success, "result",
+                          json_from_text(e->result), "error", str_or_null(e->error), "node_id",
+                          str_or_null(e->node_id));
     if (!o) return NULL;
     set_time(o, "scheduled_us", "scheduled_at", e->scheduled_us);
     set_time(o, "queued_us", "queued_at", e->queued_us);
@@ -83,9 +81,8 @@ json_t *json_exec(const tasker_task_exec *e)
 
 json_t *json_event(const tasker_task_event *e)
 {
-    json_t *o = json_pack("{s:I, s:s?, s:s, s:s?}", "event_id", (json_int_t)e->event_id,
-                          "exec_id", e->exec_id, "level", tasker_level_name(e->level),
-                          "message", e->message);
+    json_t *o = json_pack("{s:I, s:s?, s:s, s:s?}", "event_id", (json_int_t)e->event_id, "exec_id",
+                          e->exec_id, "level", tasker_level_name(e->level), "message", e->message);
     if (!o) return NULL;
     set_time(o, "time_us", "time_at", e->time_us);
     return o;

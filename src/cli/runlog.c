@@ -54,7 +54,8 @@ static void *runlog_main(void *arg)
     runlog *log = arg;
     pthread_mutex_lock(&log->queue_lock);
     for (;;) {
-        while (!log->head && !log->stopping) pthread_cond_wait(&log->queue_cond, &log->queue_lock);
+        while (!log->head && !log->stopping)
+            pthread_cond_wait(&log->queue_cond, &log->queue_lock);
         entry *e = log->head;
         if (!e) break; /* stopping and nothing left */
         log->head = e->next;
@@ -92,8 +93,10 @@ void runlog_ended(runlog *log, const char *exec_id)
     if (!e) return; /* a line missing from the log; the record is still stored */
     snprintf(e->exec_id, sizeof e->exec_id, "%s", exec_id);
     pthread_mutex_lock(&log->queue_lock);
-    if (log->tail) log->tail->next = e;
-    else log->head = e;
+    if (log->tail)
+        log->tail->next = e;
+    else
+        log->head = e;
     log->tail = e;
     pthread_cond_signal(&log->queue_cond);
     pthread_mutex_unlock(&log->queue_lock);

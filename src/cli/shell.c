@@ -28,8 +28,8 @@ typedef struct shell_params {
 static bool bind_params(tasker_ctx *c, shell_params *p)
 {
     memset(p, 0, sizeof *p);
-    if (tasker_bind(c, "{s:s, s?F, s?o, s?s}", "cmd", &p->cmd, "timeout", &p->timeout_s,
-                    "env", &p->env, "cwd", &p->cwd) != TASKER_OK) {
+    if (tasker_bind(c, "{s:s, s?F, s?o, s?s}", "cmd", &p->cmd, "timeout", &p->timeout_s, "env",
+                    &p->env, "cwd", &p->cwd) != TASKER_OK) {
         tasker_failed(c, "shell: params: %s", tasker_last_error());
         return false;
     }
@@ -51,11 +51,14 @@ static char *env_entry(tasker_ctx *c, const char *name, json_t *v)
 {
     char *entry = NULL, num[64];
     const char *text;
-    if (json_is_string(v)) text = json_string_value(v);
+    if (json_is_string(v))
+        text = json_string_value(v);
     else if (json_is_integer(v))
         snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v)), text = num;
-    else if (json_is_real(v)) snprintf(num, sizeof num, "%.17g", json_real_value(v)), text = num;
-    else if (json_is_boolean(v)) text = json_is_true(v) ? "true" : "false";
+    else if (json_is_real(v))
+        snprintf(num, sizeof num, "%.17g", json_real_value(v)), text = num;
+    else if (json_is_boolean(v))
+        text = json_is_true(v) ? "true" : "false";
     else {
         tasker_failed(c, "shell: params: env '%s': expected a string, number or boolean", name);
         return NULL;
@@ -87,7 +90,8 @@ static char **build_env(tasker_ctx *c, json_t *env)
 {
     static const char *const extra_names[] = {"TASKER_TASK_ID", "TASKER_EXEC_ID", NULL};
     size_t n_inherited = 0;
-    while (environ[n_inherited]) n_inherited++;
+    while (environ[n_inherited])
+        n_inherited++;
     char **envp = calloc(n_inherited + (env ? json_object_size(env) : 0) + 3, sizeof *envp);
     if (!envp) return NULL;
     size_t n = 0;
@@ -101,20 +105,23 @@ static char **build_env(tasker_ctx *c, json_t *env)
     }
     const char *name;
     json_t *v;
-    json_object_foreach(env, name, v) {
+    json_object_foreach(env, name, v)
+    {
         if (json_is_null(v)) continue;
         if (!(envp[n++] = env_entry(c, name, v))) goto fail;
     }
     return envp;
 fail:
-    for (size_t i = 0; envp[i]; i++) free(envp[i]);
+    for (size_t i = 0; envp[i]; i++)
+        free(envp[i]);
     free(envp);
     return NULL;
 }
 
 static void free_env(char **envp)
 {
-    for (size_t i = 0; envp && envp[i]; i++) free(envp[i]);
+    for (size_t i = 0; envp && envp[i]; i++)
+        free(envp[i]);
     free(envp);
 }
 
@@ -140,7 +147,8 @@ static int spawn_shell(const shell_params *p, char **envp, int out_w, int err_w,
     posix_spawnattr_setsigmask(&attr, &mask);
     sigemptyset(&defaults);
     const int reset[] = {SIGPIPE, SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < sizeof reset / sizeof *reset; i++) sigaddset(&defaults, reset[i]);
+    for (size_t i = 0; i < sizeof reset / sizeof *reset; i++)
+        sigaddset(&defaults, reset[i]);
     posix_spawnattr_setsigdefault(&attr, &defaults);
     char *argv[] = {"/bin/sh", "-c", (char *)p->cmd, NULL};
     int rc = posix_spawn(pid, "/bin/sh", &fa, &attr, argv, envp);
@@ -201,8 +209,7 @@ int shell_handler(tasker_ctx *c)
     out[1] = err[1] = -1;
     if (spawn_err) {
         if (p.cwd)
-            tasker_failed(c, "shell: cannot start /bin/sh in '%s': %s", p.cwd,
-                          strerror(spawn_err));
+            tasker_failed(c, "shell: cannot start /bin/sh in '%s': %s", p.cwd, strerror(spawn_err));
         else
             tasker_failed(c, "shell: cannot start /bin/sh: %s", strerror(spawn_err));
         goto out;

@@ -25,7 +25,7 @@ typedef enum {
 
 typedef struct shell_result {
     shell_end end;
-    int status;          /* waitpid status of the leader */
+    int status;            /* waitpid status of the leader */
     bool killed_leftovers; /* processes still holding the output after the leader exited
                             * were killed */
 } shell_result;

@@ -17,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LINE_MAX_BYTES 4096  /* a longer line is recorded in pieces of this size */
-#define TICK_MS 100          /* how often a running command's deadline and cancel flag are checked */
-#define TERM_GRACE_MS 1000   /* SIGTERM to SIGKILL */
-#define LINGER_MS 1000       /* output left open by background processes after the leader exited */
+#define LINE_MAX_BYTES 4096 /* a longer line is recorded in pieces of this size */
+#define TICK_MS 100         /* how often a running command's deadline and cancel flag are checked */
+#define TERM_GRACE_MS 1000  /* SIGTERM to SIGKILL */
+#define LINGER_MS 1000      /* output left open by background processes after the leader exited */
 
 typedef struct stream {
     int fd; /* -1 once at end of file */
@@ -89,8 +89,7 @@ static bool leader_exited(pid_t pid)
     siginfo_t info;
     memset(&info, 0, sizeof info);
     /* WNOWAIT: look without reaping, so the group id stays reserved (see top). */
-    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0)
-        return errno == ECHILD;
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno == ECHILD;
     return info.si_pid == pid;
 }
 
@@ -113,17 +112,19 @@ static bool step(watch *w, shell_result *res, int64_t now)
     bool open = w->out.fd >= 0 || w->err.fd >= 0;
     if (!w->exited) w->exited = leader_exited(w->pid);
     if (res->end == SHELL_END_EXIT && !w->kill_at_ms && !w->exited) {
-        if (w->deadline_ms && now >= w->deadline_ms) res->end = SHELL_END_TIMEOUT;
-        else if (tasker_cancelled(w->c)) res->end = SHELL_END_CANCEL;
+        if (w->deadline_ms && now >= w->deadline_ms)
+            res->end = SHELL_END_TIMEOUT;
+        else if (tasker_cancelled(w->c))
+            res->end = SHELL_END_CANCEL;
         if (res->end != SHELL_END_EXIT) stop_group(w, now);
     }
-    if (w->kill_at_ms && !w->killed && (now >= w->kill_at_ms || w->exited))
-        kill_group(w, now);
+    if (w->kill_at_ms && !w->killed && (now >= w->kill_at_ms || w->exited)) kill_group(w, now);
     if (w->exited && !open) return false;
     if (w->exited && !w->killed) {
         /* Background processes of the command hold its output open: give them a
          * moment, then stop them, or the run would never end. */
-        if (!w->give_up_ms) w->give_up_ms = now + LINGER_MS;
+        if (!w->give_up_ms)
+            w->give_up_ms = now + LINGER_MS;
         else if (now >= w->give_up_ms) {
             kill_group(w, now);
             res->killed_leftovers = true;

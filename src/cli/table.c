@@ -8,9 +8,9 @@
 
 struct out_table {
     int ncols;
-    char **headers;     /* ncols */
-    int *max_width;     /* ncols; 0 = no limit */
-    char **cells;       /* nrows * ncols */
+    char **headers;      /* ncols */
+    int *max_width;      /* ncols; 0 = no limit */
+    char **cells;        /* nrows * ncols */
     cli_colour *colours; /* nrows * ncols */
     size_t nrows, cap;
 };
@@ -35,8 +35,7 @@ static char *cell_text(const char *s, int max_width)
     for (; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
         bool starts_char = (ch & 0xC0) != 0x80;
-        if (starts_char && max_width > 3 && w == (size_t)max_width - 3 &&
-            text_width(s + i) > 3) {
+        if (starts_char && max_width > 3 && w == (size_t)max_width - 3 && text_width(s + i) > 3) {
             memcpy(out + o, "...", 3);
             o += 3;
             break;
@@ -85,7 +84,8 @@ bool table_add_row(out_table *tb, const char *const *cells, const cli_colour *co
     for (int c = 0; c < tb->ncols; c++) {
         char *text = cell_text(cells[c], tb->max_width[c]);
         if (!text) {
-            while (c-- > 0) free(tb->cells[base + (size_t)c]);
+            while (c-- > 0)
+                free(tb->cells[base + (size_t)c]);
             return false;
         }
         tb->cells[base + (size_t)c] = text;
@@ -100,7 +100,8 @@ static void print_cell(FILE *f, const char *text, cli_colour colour, size_t widt
     fprintf(f, "%s%s%s", out_colour_on(colour), text, out_colour_off(colour));
     if (last) return;
     /* Two spaces between columns; no trailing blanks after the last one. */
-    for (size_t w = text_width(text); w < width + 2; w++) fputc(' ', f);
+    for (size_t w = text_width(text); w < width + 2; w++)
+        fputc(' ', f);
 }
 
 void table_print(const out_table *tb, FILE *f)
@@ -130,9 +131,11 @@ void table_print(const out_table *tb, FILE *f)
 void table_free(out_table *tb)
 {
     if (!tb) return;
-    for (size_t i = 0; i < tb->nrows * (size_t)tb->ncols; i++) free(tb->cells[i]);
+    for (size_t i = 0; i < tb->nrows * (size_t)tb->ncols; i++)
+        free(tb->cells[i]);
     if (tb->headers)
-        for (int c = 0; c < tb->ncols; c++) free(tb->headers[c]);
+        for (int c = 0; c < tb->ncols; c++)
+            free(tb->headers[c]);
     free(tb->headers);
     free(tb->max_width);
     free(tb->cells);

@@ -24,10 +24,12 @@ bool wakeup_supported(const char *dsn)
 static void canonical_sqlite(const char *path, char *out, size_t size)
 {
     char resolved[PATH_MAX], cwd[PATH_MAX];
-    if (realpath(path, resolved)) snprintf(out, size, "sqlite:%s", resolved);
+    if (realpath(path, resolved))
+        snprintf(out, size, "sqlite:%s", resolved);
     else if (path[0] != '/' && getcwd(cwd, sizeof cwd))
         snprintf(out, size, "sqlite:%s/%s", cwd, path);
-    else snprintf(out, size, "sqlite:%s", path);
+    else
+        snprintf(out, size, "sqlite:%s", path);
 }
 
 static uint64_t fnv1a64(const char *s)
@@ -84,7 +86,8 @@ int wakeup_drain(int fd)
 {
     char buf[64];
     int n = 0;
-    while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) >= 0) n++;
+    while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) >= 0)
+        n++;
     return n;
 }
 
