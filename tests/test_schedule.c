@@ -51,6 +51,7 @@ static const char *test_dsn(const char *name)
     const char *prefix = getenv("TASKER_TEST_DSN_PREFIX"); /* e.g. "sqlite:/tmp/x-" */
     if (!prefix) return "memory:";
     snprintf(dsn_buf, sizeof dsn_buf, "%s%s-%d.db", prefix, name, (int)getpid());
+    if (strncmp(dsn_buf, "sqlite:", 7) == 0) unlink(dsn_buf + 7);
     return dsn_buf;
 }
 

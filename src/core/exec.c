@@ -161,11 +161,7 @@ int tasker_wait(tasker_t *t, const char *exec_id, int timeout_ms)
                                    "after %d ms", exec_id, timeout_ms);
             if (left_ms < slice_ms) slice_ms = left_ms;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += (long)slice_ms * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
+        struct timespec until = tasker_mono_after_us(slice_ms * 1000);
         pthread_mutex_lock(&t->done_lock);
         while (t->done_gen == gen &&
                pthread_cond_timedwait(&t->done_cond, &t->done_lock, &until) != ETIMEDOUT) {

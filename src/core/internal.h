@@ -7,6 +7,7 @@
 #include <tasker/storage.h>
 
 #include <errno.h>
+#include <time.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -111,6 +112,10 @@ struct tasker_ctx {
 };
 
 /* time and ids (id.c) */
+/* Condition variables here time out on CLOCK_MONOTONIC, immune to wall-clock steps. */
+void tasker_cond_init_mono(pthread_cond_t *c);
+/* The CLOCK_MONOTONIC instant delay_us from now, for pthread_cond_timedwait. */
+struct timespec tasker_mono_after_us(int64_t delay_us);
 int64_t tasker_real_clock_us(void *udata);
 int64_t tasker_now_us(tasker_t *t);
 /* A new time-ordered id (UUIDv7 layout, 36 chars) into out. */

@@ -48,11 +48,7 @@ int tasker_sched_init(tasker_t *t)
 {
     sched *s = &t->sched;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    tasker_cond_init_mono(&s->cond);
     strset_init(&s->running_schemes);
     s->reload = true;
     t->sched_ready = true;
@@ -303,14 +299,7 @@ static void *sched_main(void *arg)
         if ((top = heap_top(&s->due)) && top->key - now_us < sleep_us) sleep_us = top->key - now_us;
         if (shared_store(t) && next_rescan_us - now_us < sleep_us) sleep_us = next_rescan_us - now_us;
         if (sleep_us < 0) sleep_us = 0;
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += sleep_us / 1000000;
-        until.tv_nsec += (long)(sleep_us % 1000000) * 1000;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = tasker_mono_after_us(sleep_us);
         if (!s->reload && !s->rescan && !s->stopping)
             pthread_cond_timedwait(&s->cond, &s->lock, &until);
     }

@@ -168,7 +168,7 @@ typedef struct {
  * meet) and changes to the same offset dropped. Returns how many. */
 static int year_transitions(const tz_rule *r, int64_t first, int n_years, transition *out)
 {
-    transition all[10];
+    transition all[6];
     int n = 0, kept = 0;
     for (int i = 0; i < n_years; i++) {
         int64_t year = first + i;
@@ -194,17 +194,17 @@ static int year_transitions(const tz_rule *r, int64_t first, int n_years, transi
 
 void tz_rule_span(const tz_rule *r, int64_t t_s, tz_span *out)
 {
-    transition tr[10];
+    transition tr[6];
     int64_t year;
     int month, day, n, k = -1;
     *out = (tz_span){INT64_MIN, INT64_MAX, r->std_off_s, r->std_off_s};
     if (!r->has_dst)
         return;
     civil_from_days(civil_floor_div(t_s, CIVIL_DAY_S), &year, &month, &day);
-    n = year_transitions(r, year - 2, 5, tr);
+    n = year_transitions(r, year - 1, 3, tr);
     for (int i = 0; i < n && tr[i].at_s <= t_s; i++)
         k = i;
-    if (k < 0) { /* cannot happen with two years of margin; keep the span honest */
+    if (k < 0) { /* only for rule times far beyond a day; keep the span honest */
         out->end_s = n > 0 ? tr[0].at_s : INT64_MAX;
         return;
     }
