@@ -52,10 +52,15 @@ static int print_execs(const cli_global *g, tasker_task_exec *v, size_t n, unsig
     if (!arr && !tb) return CLI_FAIL;
     if (tb) table_set_max_width(tb, 5, 60);
     int64_t now = now_us();
-    long shown = 0;
-    for (size_t i = 0; i < n && (limit == 0 || shown < limit); i++) {
+    long shown = 0, matching = 0;
+    for (size_t i = 0; i < n; i++) {
         if (statuses && !(statuses & (1u << v[i].status))) continue;
+        if (limit && shown >= limit) {
+            matching++; /* counted for the note below, not shown */
+            continue;
+        }
         shown++;
+        matching++;
         if (arr) {
             json_array_append_new(arr, json_exec(&v[i]));
             continue;
@@ -72,6 +77,9 @@ static int print_execs(const cli_global *g, tasker_task_exec *v, size_t n, unsig
     if (arr) return out_json(arr);
     table_print(tb, stdout);
     table_free(tb);
+    fflush(stdout); /* the note comes after the table on a terminal */
+    if (matching > shown)
+        fprintf(stderr, "(%ld of %ld shown; --limit 0 shows all)\n", shown, matching);
     return CLI_OK;
 }
 
