@@ -154,6 +154,14 @@ run 1 "$TASKER" cron "0 0 30 2 *" && has err "never fires" && ok "an expression 
 
 # ---- colour only on a terminal --------------------------------------------------------
 run 0 "$TASKER" exec ls && ! grep -q $'\033' "$TMP/out" && ok "no colour codes when stdout is not a terminal"
+if command -v script >/dev/null 2>&1; then
+    # script(1) gives the command a terminal.
+    script -qec "'$TASKER' exec ls" /dev/null >"$TMP/tty" 2>&1
+    grep -q $'\033\[1mEXEC' "$TMP/tty" && ok "colour on a terminal" || fail "no colour on a terminal: $(cat -v "$TMP/tty")"
+    NO_COLOR=1 script -qec "'$TASKER' exec ls" /dev/null >"$TMP/tty" 2>&1
+    ! grep -q $'\033' "$TMP/tty" && grep -q EXEC "$TMP/tty" && ok "NO_COLOR turns colour off on a terminal" ||
+        fail "NO_COLOR ignored: $(cat -v "$TMP/tty")"
+fi
 
 # ---- the store cannot be opened: exit 1 ------------------------------------------------
 run 1 "$TASKER" --db "sqlite:$TMP/no/such/dir/t.db" task ls && has err "tasker: " &&
