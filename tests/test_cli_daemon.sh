@@ -140,6 +140,27 @@ wait_for 5 gone "$(cat "$TMP/stubborn-child.pid")" && ok "the interrupted comman
 grep -q "interrupting 1 run" "$TMP/daemon.err" && ok "the daemon said it interrupted the run" ||
     fail "daemon stderr: $(cat "$TMP/daemon.err")"
 
+# ---- a daemon killed mid-run: the follower stops waiting; the next daemon interrupts it --
+start_daemon 1
+add orphaned "{\"cmd\":\"echo \$\$ > $TMP/orphan.pid; echo holding; sleep 30\"}"
+"$TASKER" trigger orphaned --wait >"$TMP/follow.out" 2>"$TMP/follow.err" &
+follower=$!
+wait_for 10 grep -q holding "$TMP/follow.out" || fail "orphaned did not start"
+kill -9 "$daemon_pid"
+{ wait "$daemon_pid"; } 2>/dev/null
+daemon_pid=""
+wait_for 10 gone "$follower" || fail "the follower still waits for a run whose daemon died"
+wait "$follower"
+code=$?
+[ "$code" = 1 ] && grep -q "is gone" "$TMP/follow.err" &&
+    ok "trigger --wait gives up (exit 1) when the daemon running the run dies" ||
+    fail "follower: exit $code, $(cat "$TMP/follow.err")"
+id=$("$TASKER" exec ls orphaned --limit 1 --json | sed -n 's/^ *"exec_id": "\(.*\)",$/\1/p')
+start_daemon 1
+status_is "$id" interrupted && ok "the next daemon records the dead daemon's run as interrupted" ||
+    fail "orphaned is $(status_of "$id")"
+stop_daemon
+
 if [ "$failures" -ne 0 ]; then
     echo "$failures failure(s)" >&2
     exit 1

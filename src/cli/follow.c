@@ -2,7 +2,11 @@
 #include "cli/follow.h"
 #include "cli/output.h"
 
+#include <tasker/storage.h>
+
+#include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,6 +89,23 @@ static int print_new_events(tasker_t *t, const char *exec_id, int64_t *last_id, 
     return fresh;
 }
 
+/* True when node_id names a process of this host that no longer exists (node ids are
+ * "hostname:pid" unless a program chose its own; any other shape counts as alive). */
+static bool node_gone(const char *node_id)
+{
+    const char *colon = node_id ? strrchr(node_id, ':') : NULL;
+    char host[256];
+    if (!colon || gethostname(host, sizeof host) != 0) return false;
+    host[sizeof host - 1] = '\0';
+    size_t host_len = strlen(host);
+    if ((size_t)(colon - node_id) != host_len || strncmp(node_id, host, host_len) != 0)
+        return false;
+    char *end;
+    long pid = strtol(colon + 1, &end, 10);
+    if (*end || pid <= 0) return false;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
 int follow_exec(tasker_t *t, const char *exec_id, int timeout_ms, bool quiet, tasker_task_exec *out)
 {
     int64_t deadline_us = timeout_ms < 0 ? 0 : now_us() + (int64_t)timeout_ms * 1000;
@@ -100,6 +121,13 @@ int follow_exec(tasker_t *t, const char *exec_id, int timeout_ms, bool quiet, ta
         int fresh = print_new_events(t, exec_id, &last_event_id, quiet, &err);
         if (err != TASKER_OK) return err;
         if (exec_finished(out->status)) return TASKER_OK;
+        /* A daemon killed mid-run leaves the run `running` until a tasker opens the
+         * store again: waiting for it would never end. */
+        if (out->status == TASKER_EXEC_RUNNING && node_gone(out->node_id))
+            return tasker_set_error(TASKER_ESTATE,
+                                    "exec %s: the process running it (%s) is gone; the run "
+                                    "will be marked interrupted when a daemon starts",
+                                    exec_id, out->node_id);
         if (interrupt_requests && !interrupted) {
             interrupted = true;
             fprintf(stderr, "tasker: interrupting the run (Ctrl-C again to leave now)\n");
