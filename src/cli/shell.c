@@ -188,6 +188,12 @@ int shell_handler(tasker_ctx *c)
 {
     shell_params p;
     if (!bind_params(c, &p)) return 1;
+    if (tasker_cancelled(c)) {
+        /* Queued behind others when the daemon was told to stop: do not start it only
+         * to kill it. */
+        tasker_failed(c, "run interrupted before the command started");
+        return 1;
+    }
     int rc = 1, out[2] = {-1, -1}, err[2] = {-1, -1};
     char **envp = build_env(c, p.env);
     if (!envp) {
