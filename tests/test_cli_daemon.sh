@@ -47,7 +47,7 @@ status_is() { [ "$(status_of "$1")" = "$2" ]; }
 start_daemon() {
     "$TASKER" run --grace "$1" >"$TMP/daemon.out" 2>"$TMP/daemon.err" &
     daemon_pid=$!
-    wait_for 20 grep -q "daemon running" "$TMP/daemon.err" ||
+    wait_for 20 grep -qs "daemon running" "$TMP/daemon.err" ||
         fail "the daemon did not start: $(cat "$TMP/daemon.err")"
 }
 # stop_daemon: SIGTERM, and wait for it; sets $daemon_code.
@@ -94,7 +94,7 @@ run 0 "$TASKER" trigger hello && id=$(cat "$TMP/out") &&
     wait_for 10 status_is "$id" success && ok "trigger without --wait prints the id; the run happens"
 run 0 "$TASKER" exec show "$id" && has out "hello from the daemon" && has out "node" &&
     ok "exec show prints the daemon's run and its output"
-wait_for 10 grep -q "$id" "$TMP/daemon.out" && grep "$id" "$TMP/daemon.out" | grep -q success &&
+wait_for 10 grep -qs "$id" "$TMP/daemon.out" && grep "$id" "$TMP/daemon.out" | grep -q success &&
     ok "the daemon logs each finished run" || fail "daemon log: $(cat "$TMP/daemon.out")"
 
 # ---- a timeout in the daemon -----------------------------------------------------------
@@ -145,7 +145,7 @@ start_daemon 1
 add orphaned "{\"cmd\":\"echo \$\$ > $TMP/orphan.pid; echo holding; sleep 30\"}"
 "$TASKER" trigger orphaned --wait >"$TMP/follow.out" 2>"$TMP/follow.err" &
 follower=$!
-wait_for 10 grep -q holding "$TMP/follow.out" || fail "orphaned did not start"
+wait_for 10 grep -qs holding "$TMP/follow.out" || fail "orphaned did not start"
 kill -9 "$daemon_pid"
 { wait "$daemon_pid"; } 2>/dev/null
 daemon_pid=""

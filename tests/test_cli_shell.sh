@@ -100,7 +100,7 @@ wait_for 5 gone "$(cat "$TMP/timeout-child.pid")" && ok "the command's children 
 add longrun "{\"cmd\":\"sleep 30 & echo \$! > $TMP/int-child.pid; echo waiting; wait\"}"
 "$TASKER" trigger longrun --local >"$TMP/int.out" 2>"$TMP/int.err" &
 pid=$!
-wait_for 20 grep -q waiting "$TMP/int.out" || fail "the long run did not start"
+wait_for 20 grep -qs waiting "$TMP/int.out" || fail "the long run did not start"
 kill -INT "$pid"
 wait "$pid"
 code=$?
