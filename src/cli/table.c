@@ -95,13 +95,22 @@ bool table_add_row(out_table *tb, const char *const *cells, const cli_colour *co
     return true;
 }
 
-static void print_cell(FILE *f, const char *text, cli_colour colour, size_t width, bool last)
+/* One row: two spaces between columns, each padded to its width; nothing after the
+ * last non-empty cell, so lines carry no trailing blanks. */
+static void print_row(FILE *f, char *const *cells, const cli_colour *colours, const size_t *width,
+                      int ncols)
 {
-    fprintf(f, "%s%s%s", out_colour_on(colour), text, out_colour_off(colour));
-    if (last) return;
-    /* Two spaces between columns; no trailing blanks after the last one. */
-    for (size_t w = text_width(text); w < width + 2; w++)
-        fputc(' ', f);
+    int last = ncols - 1;
+    while (last > 0 && cells[last][0] == '\0')
+        last--;
+    for (int c = 0; c <= last; c++) {
+        cli_colour colour = colours ? colours[c] : CLR_BOLD;
+        fprintf(f, "%s%s%s", out_colour_on(colour), cells[c], out_colour_off(colour));
+        if (c == last) break;
+        for (size_t w = text_width(cells[c]); w < width[c] + 2; w++)
+            fputc(' ', f);
+    }
+    fputc('\n', f);
 }
 
 void table_print(const out_table *tb, FILE *f)
@@ -115,15 +124,10 @@ void table_print(const out_table *tb, FILE *f)
             if (w > width[c]) width[c] = w;
         }
     }
-    for (int c = 0; c < tb->ncols; c++)
-        print_cell(f, tb->headers[c], CLR_BOLD, width[c], c == tb->ncols - 1);
-    fputc('\n', f);
+    print_row(f, tb->headers, NULL, width, tb->ncols); /* headers in bold */
     for (size_t r = 0; r < tb->nrows; r++) {
-        for (int c = 0; c < tb->ncols; c++) {
-            size_t i = r * (size_t)tb->ncols + (size_t)c;
-            print_cell(f, tb->cells[i], tb->colours[i], width[c], c == tb->ncols - 1);
-        }
-        fputc('\n', f);
+        size_t first = r * (size_t)tb->ncols;
+        print_row(f, tb->cells + first, tb->colours + first, width, tb->ncols);
     }
     free(width);
 }
