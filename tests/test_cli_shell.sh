@@ -57,6 +57,9 @@ grep -E "normal|warning" "$TMP/out" | awk '{print $3}' | tr '\n' ' ' >"$TMP/orde
 [ "$(cat "$TMP/order")" = "first careful no " ] && ok "exec show lists the events in order" ||
     fail "events out of order: $(cat "$TMP/order")"
 run 0 "$TASKER" exec show "${exec_id:0:20}" && has out "$exec_id" && ok "exec show takes an id prefix"
+"$TASKER" trigger lines --local >/dev/null
+run 1 "$TASKER" exec show "${exec_id:0:1}" && has err "matches 2 executions; give more of the id" &&
+    ok "exec show refuses an ambiguous prefix"
 run 0 "$TASKER" exec show "$exec_id" --json && [ "$(json_str out status)" = success ] &&
     has out '"message": "careful"' && has out '"level": "warning"' &&
     has out '"exit_code": 0' && ok "exec show --json has the record, result and events"
