@@ -92,9 +92,14 @@ bool tasker_pool_submit(tasker_t *t, job *j)
     return queued;
 }
 
+void tasker_pool_pickup_first(tasker_t *t)
+{
+    if (atomic_exchange(&t->pickup_due, false)) tasker_pool_pickup_pending(t);
+}
+
 int tasker_pool_pickup_pending(tasker_t *t)
 {
-    if (t->pool.nthreads == 0) return TASKER_OK;
+    if (t->pool.nthreads == 0 || t->opt.no_pickup) return TASKER_OK;
     tasker_task_exec *v = NULL;
     size_t n = 0;
     int rc = t->st->ops->list_pending_execs(t->st, 0, &v, &n);

@@ -132,7 +132,7 @@ tasker_t *tasker_new(tasker_storage *st, const tasker_options *opt)
     t->node_registered = true;
     if ((rc = tasker_sched_init(t)) != TASKER_OK) goto fail;
     if ((rc = tasker_pool_init(t)) != TASKER_OK) goto fail;
-    if (t->opt.workers > 0 && (rc = tasker_pool_pickup_pending(t)) != TASKER_OK) goto fail;
+    atomic_store(&t->pickup_due, true);
     return t;
 fail:;
     char msg[1024];
