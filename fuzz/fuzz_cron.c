@@ -10,13 +10,17 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const int64_t starts_us[] = {
-        0, 1767225600000000LL, -2208988800000000LL, 4102444800000000LL,
-        INT64_MIN, INT64_MAX, INT64_MAX - 86400000000LL * 400,
+        0,
+        1767225600000000LL,
+        -2208988800000000LL,
+        4102444800000000LL,
+        INT64_MIN,
+        INT64_MAX,
+        INT64_MAX - 86400000000LL * 400,
     };
     char *expr = malloc(size + 1);
     tasker_cron *c = NULL;
-    if (!expr)
-        return 0;
+    if (!expr) return 0;
     memcpy(expr, data, size);
     expr[size] = '\0';
     if (tasker_cron_parse(expr, &c) == TASKER_OK) {
@@ -25,10 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int64_t t_us = starts_us[i];
             for (int k = 0; k < 3; k++) {
                 int64_t next_us = 0;
-                if (tasker_cron_next(c, t_us, &next_us) != TASKER_OK)
-                    break;
-                if (next_us <= t_us)
-                    abort(); /* next must move strictly forward */
+                if (tasker_cron_next(c, t_us, &next_us) != TASKER_OK) break;
+                if (next_us <= t_us) abort(); /* next must move strictly forward */
                 t_us = next_us;
             }
         }

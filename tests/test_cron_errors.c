@@ -17,6 +17,8 @@ typedef struct {
     const char *message;
 } error_case;
 
+/* One row per line reads as a table. */
+// clang-format off
 static const error_case errors[] = {
     /* the shape of the expression */
     {"", "cron: expected 5 or 6 fields, got 0"},
@@ -113,6 +115,7 @@ static const error_case errors[] = {
     {"@every -5s", "cron: @every: bad duration '-5s' (use h, m, s, ms: 1h30m, 90s)"},
     {"@every 99999999999999h", "cron: @every: duration '99999999999999h' is too long"},
 };
+// clang-format on
 
 static void each_bad_expression_gives_its_message(void **state)
 {
@@ -121,12 +124,12 @@ static void each_bad_expression_gives_its_message(void **state)
     for (size_t i = 0; i < n; i++) {
         tasker_cron *c = (tasker_cron *)&failures; /* must be reset to NULL on failure */
         int rc = tasker_cron_parse(errors[i].expr, &c);
-        if (rc != TASKER_EINVAL || c != NULL || strcmp(tasker_last_error(), errors[i].message) != 0) {
+        if (rc != TASKER_EINVAL || c != NULL ||
+            strcmp(tasker_last_error(), errors[i].message) != 0) {
             printf("'%s': rc %d\n  want: %s\n  got:  %s\n", errors[i].expr, rc, errors[i].message,
                    tasker_last_error());
             failures++;
-            if (rc == TASKER_OK)
-                tasker_cron_free(c);
+            if (rc == TASKER_OK) tasker_cron_free(c);
         }
     }
     assert_int_equal(failures, 0);
@@ -174,7 +177,8 @@ static void instants_past_the_range_are_not_found(void **state)
     int64_t next_us = 0;
     assert_int_equal(tasker_cron_parse("* * * * *", &c), TASKER_OK);
     assert_int_equal(tasker_cron_next(c, INT64_MAX, &next_us), TASKER_ENOTFOUND);
-    assert_int_equal(tasker_cron_next(c, INT64_MAX - 86400LL * 1000000, &next_us), TASKER_ENOTFOUND);
+    assert_int_equal(tasker_cron_next(c, INT64_MAX - 86400LL * 1000000, &next_us),
+                     TASKER_ENOTFOUND);
     assert_int_equal(tasker_cron_next(c, INT64_MAX - 86400LL * 1000000 * 365, &next_us), TASKER_OK);
     assert_int_equal(tasker_cron_next(c, INT64_MIN, &next_us), TASKER_OK);
     assert_true(next_us < -9000000000000000000LL);

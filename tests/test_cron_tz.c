@@ -25,10 +25,10 @@
 #include "test_cron_util.h"
 
 static const char *const compared_zones[] = {
-    "America/New_York", "Europe/London",    "Australia/Lord_Howe", "Australia/Sydney",
-    "America/Santiago", "Asia/Kolkata",     "Europe/Dublin",       "Africa/Casablanca",
-    "Pacific/Apia",     "America/St_Johns", "Asia/Tehran",         "Pacific/Chatham",
-    "America/Sao_Paulo", "Europe/Moscow",   "Pacific/Kiritimati",  "UTC",
+    "America/New_York",  "Europe/London",    "Australia/Lord_Howe", "Australia/Sydney",
+    "America/Santiago",  "Asia/Kolkata",     "Europe/Dublin",       "Africa/Casablanca",
+    "Pacific/Apia",      "America/St_Johns", "Asia/Tehran",         "Pacific/Chatham",
+    "America/Sao_Paulo", "Europe/Moscow",    "Pacific/Kiritimati",  "UTC",
 };
 
 /* glibc's offset at t_s, with TZ set to zone for this process only. */
@@ -56,8 +56,9 @@ static void offsets_match_glibc_in_many_zones(void **state)
             tz_span_at(zone, t_s, &sp);
             if (sp.off_s != glibc_offset_s(t_s)) {
                 char buf[64];
-                fail_msg("%s at %s: ours %d, glibc %ld", name, test_format_us(t_s * 1000000, buf, sizeof buf),
-                         sp.off_s, glibc_offset_s(t_s));
+                fail_msg("%s at %s: ours %d, glibc %ld", name,
+                         test_format_us(t_s * 1000000, buf, sizeof buf), sp.off_s,
+                         glibc_offset_s(t_s));
             }
             assert_true(sp.start_s <= t_s && t_s < sp.end_s);
             checked++;
@@ -76,7 +77,8 @@ static void offsets_match_glibc_in_many_zones(void **state)
  * before start_s, and the next span starts where this one ends. */
 static void spans_join_up_across_table_and_footer(void **state)
 {
-    const char *names[] = {"America/New_York", "Australia/Lord_Howe", "America/Santiago", "Europe/London"};
+    const char *names[] = {"America/New_York", "Australia/Lord_Howe", "America/Santiago",
+                           "Europe/London"};
     for (size_t z = 0; z < 4; z++) {
         const tz_zone *zone = NULL;
         tz_span sp, before, after;
@@ -130,21 +132,28 @@ static void process_zone_comes_from_tz(void **state)
 {
     setenv("TZ", "America/New_York", 1);
     assert_string_equal(local_zone_name("30 2 * * *"), "America/New_York");
-    assert_int_equal(next_from("30 2 * * *", "2026-03-07 12:00 -05:00"), instant("2026-03-08 03:00 -04:00"));
+    assert_int_equal(next_from("30 2 * * *", "2026-03-07 12:00 -05:00"),
+                     instant("2026-03-08 03:00 -04:00"));
     setenv("TZ", ":Europe/London", 1);
     assert_string_equal(local_zone_name("0 0 * * *"), "Europe/London");
-    assert_int_equal(next_from("30 1 * * *", "2026-03-28 12:00 Z"), instant("2026-03-29 02:00 +01:00"));
+    assert_int_equal(next_from("30 1 * * *", "2026-03-28 12:00 Z"),
+                     instant("2026-03-29 02:00 +01:00"));
     setenv("TZ", ":/usr/share/zoneinfo/Asia/Kolkata", 1);
-    assert_int_equal(next_from("0 0 * * *", "2026-01-01 00:00 Z"), instant("2026-01-02 00:00 +05:30"));
+    assert_int_equal(next_from("0 0 * * *", "2026-01-01 00:00 Z"),
+                     instant("2026-01-02 00:00 +05:30"));
     /* A POSIX TZ string: the US rules written out. */
     setenv("TZ", "EST5EDT,M3.2.0,M11.1.0", 1);
-    assert_int_equal(next_from("30 2 * * *", "2026-03-07 12:00 -05:00"), instant("2026-03-08 03:00 -04:00"));
-    assert_int_equal(next_from("30 1 * * *", "2026-11-01 01:45 -04:00"), instant("2026-11-02 01:30 -05:00"));
+    assert_int_equal(next_from("30 2 * * *", "2026-03-07 12:00 -05:00"),
+                     instant("2026-03-08 03:00 -04:00"));
+    assert_int_equal(next_from("30 1 * * *", "2026-11-01 01:45 -04:00"),
+                     instant("2026-11-02 01:30 -05:00"));
     /* A southern POSIX rule with a 30-minute shift, as Lord Howe's. */
     setenv("TZ", "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0", 1);
-    assert_int_equal(next_from("15 2 * * *", "2026-10-03 12:00 +10:30"), instant("2026-10-04 02:30 +11:00"));
+    assert_int_equal(next_from("15 2 * * *", "2026-10-03 12:00 +10:30"),
+                     instant("2026-10-04 02:30 +11:00"));
     setenv("TZ", "<+0330>-3:30", 1);
-    assert_int_equal(next_from("0 0 * * *", "2026-01-01 00:00 Z"), instant("2026-01-02 00:00 +03:30"));
+    assert_int_equal(next_from("0 0 * * *", "2026-01-01 00:00 Z"),
+                     instant("2026-01-02 00:00 +03:30"));
     /* Empty, or nothing glibc would understand either: UTC. */
     setenv("TZ", "", 1);
     assert_string_equal(local_zone_name("0 0 * * *"), "UTC");
@@ -191,7 +200,8 @@ static void put64(unsigned char **p, int64_t v)
 }
 
 /* A header: magic, version, and the six counts (isut, isstd, leap, time, type, char). */
-static void put_header(unsigned char **p, char version, uint32_t timecnt, uint32_t typecnt, uint32_t charcnt)
+static void put_header(unsigned char **p, char version, uint32_t timecnt, uint32_t typecnt,
+                       uint32_t charcnt)
 {
     memcpy(*p, "TZif", 4);
     (*p)[4] = (unsigned char)version;
@@ -274,9 +284,11 @@ static int setup_tzdir(void **state)
     assert_int_equal(mkdir(sub, 0700), 0);
     write_zone("Test/V1", buf, build_v1(buf));
     /* No table at all: the footer's US rules alone. */
-    write_zone("Test/FooterOnly", buf, build_v2(buf, '2', NULL, 0, -18000, -18000, "EST5EDT,M3.2.0,M11.1.0"));
+    write_zone("Test/FooterOnly", buf,
+               build_v2(buf, '2', NULL, 0, -18000, -18000, "EST5EDT,M3.2.0,M11.1.0"));
     /* Version 3 with permanent DST in the footer (RFC 8536 3.3.1's own example). */
-    write_zone("Test/PermanentDst", buf, build_v2(buf, '3', NULL, 0, 14400, 14400, "XXX-3YYY,0/0,J365/25"));
+    write_zone("Test/PermanentDst", buf,
+               build_v2(buf, '3', NULL, 0, 14400, 14400, "XXX-3YYY,0/0,J365/25"));
     /* A table then a footer: +01:00, from 2001-09-09 on a rule of its own. */
     write_zone("Test/TableThenRule", buf,
                build_v2(buf, '2', &at_s, 1, 3600, 7200, "<+02>-2<+03>,M3.5.0/-1,M10.5.0/26"));
@@ -296,8 +308,8 @@ static int setup_tzdir(void **state)
 
 static int teardown_tzdir(void **state)
 {
-    const char *names[] = {"V1", "FooterOnly", "PermanentDst", "TableThenRule", "Empty",
-                           "NotTzif", "Truncated", "NoTypes", "BadIndex"};
+    const char *names[] = {"V1",      "FooterOnly", "PermanentDst", "TableThenRule", "Empty",
+                           "NotTzif", "Truncated",  "NoTypes",      "BadIndex"};
     char path[512];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/Test/%s", tzdir, names[i]);
@@ -325,7 +337,8 @@ static void version_1_file_is_read(void **state)
     assert_int_equal(offset_at("Test/V1", "2001-09-09 01:46:39 Z"), 3600);
     assert_int_equal(offset_at("Test/V1", "2001-09-09 01:46:40 Z"), 7200);
     assert_int_equal(offset_at("Test/V1", "2150-01-01 00:00 Z"), 7200);
-    assert_int_equal(next_from("CRON_TZ=Test/V1 0 0 * * *", "2026-01-01 00:00 Z"), instant("2026-01-02 00:00 +02:00"));
+    assert_int_equal(next_from("CRON_TZ=Test/V1 0 0 * * *", "2026-01-01 00:00 Z"),
+                     instant("2026-01-02 00:00 +02:00"));
 }
 
 static void footer_alone_gives_the_rules(void **state)
@@ -371,7 +384,8 @@ static void rule_times_may_be_negative_or_past_24h(void **state)
 
 static void broken_files_are_unknown_zones(void **state)
 {
-    const char *names[] = {"Test/Empty", "Test/NotTzif", "Test/Truncated", "Test/NoTypes", "Test/BadIndex", "Test"};
+    const char *names[] = {"Test/Empty",   "Test/NotTzif",  "Test/Truncated",
+                           "Test/NoTypes", "Test/BadIndex", "Test"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char expr[128], want[128];
         tasker_cron *c = NULL;
@@ -406,8 +420,8 @@ static void *parse_and_next_in_a_loop(void *arg)
 {
     static const char *const exprs[] = {
         "CRON_TZ=America/New_York 30 2 * * *", "CRON_TZ=Europe/Paris 0 9 * * MON-FRI",
-        "CRON_TZ=Asia/Tokyo 0 0 L * *", "CRON_TZ=Africa/Cairo */5 * * * *",
-        "CRON_TZ=America/Chicago 0 0 1 * *", "TZ=Europe/Berlin 15 3 * * *",
+        "CRON_TZ=Asia/Tokyo 0 0 L * *",        "CRON_TZ=Africa/Cairo */5 * * * *",
+        "CRON_TZ=America/Chicago 0 0 1 * *",   "TZ=Europe/Berlin 15 3 * * *",
     };
     long id = (long)(intptr_t)arg;
     long bad = 0;
@@ -431,7 +445,8 @@ static void zones_load_once_under_many_threads(void **state)
 {
     pthread_t threads[THREADS];
     for (long i = 0; i < THREADS; i++)
-        assert_int_equal(pthread_create(&threads[i], NULL, parse_and_next_in_a_loop, (void *)(intptr_t)i), 0);
+        assert_int_equal(
+            pthread_create(&threads[i], NULL, parse_and_next_in_a_loop, (void *)(intptr_t)i), 0);
     for (int i = 0; i < THREADS; i++) {
         void *bad = NULL;
         assert_int_equal(pthread_join(threads[i], &bad), 0);
@@ -453,8 +468,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(version_1_file_is_read, setup_tzdir, teardown_tzdir),
         cmocka_unit_test_setup_teardown(footer_alone_gives_the_rules, setup_tzdir, teardown_tzdir),
         cmocka_unit_test_setup_teardown(permanent_dst_has_no_gaps, setup_tzdir, teardown_tzdir),
-        cmocka_unit_test_setup_teardown(rule_times_may_be_negative_or_past_24h, setup_tzdir, teardown_tzdir),
-        cmocka_unit_test_setup_teardown(broken_files_are_unknown_zones, setup_tzdir, teardown_tzdir),
+        cmocka_unit_test_setup_teardown(rule_times_may_be_negative_or_past_24h, setup_tzdir,
+                                        teardown_tzdir),
+        cmocka_unit_test_setup_teardown(broken_files_are_unknown_zones, setup_tzdir,
+                                        teardown_tzdir),
         cmocka_unit_test(helpers_for_the_schedule_loop),
         cmocka_unit_test(zones_load_once_under_many_threads),
     };

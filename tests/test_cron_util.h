@@ -16,16 +16,13 @@ static inline int64_t test_instant_us(const char *text, int *ok)
     double sec = 0;
     char zone[16] = "";
     *ok = 0;
-    if (sscanf(text, "%d-%d-%d %d:%d%n", &year, &mon, &day, &hour, &min, &used) != 5)
-        return 0;
+    if (sscanf(text, "%d-%d-%d %d:%d%n", &year, &mon, &day, &hour, &min, &used) != 5) return 0;
     text += used;
     if (*text == ':') {
-        if (sscanf(text, ":%lf%n", &sec, &n) != 1)
-            return 0;
+        if (sscanf(text, ":%lf%n", &sec, &n) != 1) return 0;
         text += n;
     }
-    if (sscanf(text, " %15s", zone) != 1)
-        return 0;
+    if (sscanf(text, " %15s", zone) != 1) return 0;
     tm.tm_year = year - 1900;
     tm.tm_mon = mon - 1;
     tm.tm_mday = day;
@@ -36,8 +33,7 @@ static inline int64_t test_instant_us(const char *text, int *ok)
     if (strcmp(zone, "Z") != 0) {
         int oh = 0, om = 0;
         char sign = zone[0];
-        if ((sign != '+' && sign != '-') || sscanf(zone + 1, "%d:%d", &oh, &om) < 1)
-            return 0;
+        if ((sign != '+' && sign != '-') || sscanf(zone + 1, "%d:%d", &oh, &om) < 1) return 0;
         int64_t off_us = ((int64_t)oh * 3600 + om * 60) * 1000000;
         us -= sign == '+' ? off_us : -off_us;
     }

@@ -78,12 +78,8 @@ static int init_sync(tasker_t *t)
 {
     pthread_rwlock_init(&t->handlers_lock, NULL);
     pthread_mutex_init(&t->done_lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&t->done_cond, &ca);
-    pthread_cond_init(&t->run_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    tasker_cond_init_mono(&t->done_cond);
+    tasker_cond_init_mono(&t->run_cond);
     pthread_mutex_init(&t->run_lock, NULL);
     if (pipe2(t->stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
         return tasker_fail(TASKER_ESTATE, "open: cannot create the stop pipe: %s",
@@ -136,7 +132,7 @@ tasker_t *tasker_new(tasker_storage *st, const tasker_options *opt)
     t->node_registered = true;
     if ((rc = tasker_sched_init(t)) != TASKER_OK) goto fail;
     if ((rc = tasker_pool_init(t)) != TASKER_OK) goto fail;
-    if (t->opt.workers > 0 && (rc = tasker_pool_pickup_pending(t)) != TASKER_OK) goto fail;
+    atomic_store(&t->pickup_due, true);
     return t;
 fail:;
     char msg[1024];

@@ -38,10 +38,10 @@ static inline int64_t civil_days_from(int64_t year, int month, int day)
 {
     int64_t y = month <= 2 ? year - 1 : year;
     int64_t era = civil_floor_div(y, 400);
-    int64_t yoe = y - era * 400;                                  /* 0..399 */
+    int64_t yoe = y - era * 400; /* 0..399 */
     int64_t doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;          /* 0..146096 */
-    return era * 146097 + doe - 719468;                           /* 719468: 0000-03-01 to 1970 */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* 0..146096 */
+    return era * 146097 + doe - 719468;                  /* 719468: 0000-03-01 to 1970 */
 }
 
 /* The inverse of civil_days_from. */

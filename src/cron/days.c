@@ -11,10 +11,8 @@
 /* "nW": the weekday (Mon-Fri) nearest day n without leaving the month. */
 static int nearest_weekday(int n, int wd, int ndays)
 {
-    if (wd == 6)
-        return n > 1 ? n - 1 : n + 2; /* Saturday: Friday, or Monday the 3rd */
-    if (wd == 0)
-        return n < ndays ? n + 1 : n - 2; /* Sunday: Monday, or Friday before */
+    if (wd == 6) return n > 1 ? n - 1 : n + 2;     /* Saturday: Friday, or Monday the 3rd */
+    if (wd == 0) return n < ndays ? n + 1 : n - 2; /* Sunday: Monday, or Friday before */
     return n;
 }
 
@@ -24,15 +22,13 @@ static uint32_t dom_days(const tasker_cron *c, int ndays, int wd1, uint32_t vali
     int wd_last = (wd1 + ndays - 1) % 7;
     for (uint32_t bits = c->dom_last; bits; bits &= bits - 1) {
         int n = __builtin_ctz(bits);
-        if (n < ndays)
-            days |= 1U << (ndays - n);
+        if (n < ndays) days |= 1U << (ndays - n);
     }
     if (c->dom_last_weekday)
         days |= 1U << (wd_last == 6 ? ndays - 1 : wd_last == 0 ? ndays - 2 : ndays);
     for (uint32_t bits = c->dom_near; bits; bits &= bits - 1) {
         int n = __builtin_ctz(bits);
-        if (n <= ndays)
-            days |= 1U << nearest_weekday(n, (wd1 + n - 1) % 7, ndays);
+        if (n <= ndays) days |= 1U << nearest_weekday(n, (wd1 + n - 1) % 7, ndays);
     }
     return days;
 }
@@ -43,10 +39,8 @@ static uint32_t dow_days(const tasker_cron *c, int ndays, int wd1, uint32_t vali
     int wd_last = (wd1 + ndays - 1) % 7;
     for (int w = 0; w < 7; w++) {
         int first = 1 + (w - wd1 + 7) % 7; /* the month's first day that is weekday w */
-        if (c->dow & (1U << w))
-            days |= EVERY_7TH_DAY << first;
-        if (c->dow_last & (1U << w))
-            days |= 1ULL << (ndays - (wd_last - w + 7) % 7);
+        if (c->dow & (1U << w)) days |= EVERY_7TH_DAY << first;
+        if (c->dow_last & (1U << w)) days |= 1ULL << (ndays - (wd_last - w + 7) % 7);
         for (uint32_t k = c->dow_nth[w]; k; k &= k - 1)
             days |= 1ULL << (first + 7 * __builtin_ctz(k));
     }
@@ -62,7 +56,6 @@ uint32_t cron_month_days(const tasker_cron *c, int64_t year, int month)
     if (c->dow_star && c->dow == 0x7f)
         return dom; /* the common "* * *" and "1 * *": no weekday work */
     uint32_t dow = dow_days(c, ndays, wd1, valid);
-    if (c->dom_star || c->dow_star)
-        return dom & dow;
+    if (c->dom_star || c->dow_star) return dom & dow;
     return dom | dow;
 }

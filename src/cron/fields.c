@@ -12,19 +12,19 @@ enum { F_SEC, F_MIN, F_HOUR, F_DOM, F_MON, F_DOW };
 
 typedef struct {
     const char *name;
-    int min, max;       /* accepted values */
-    int step_max;       /* largest value a '*' or 'a/n' reaches (dow: 6, not 7) */
+    int min, max;             /* accepted values */
+    int step_max;             /* largest value a '*' or 'a/n' reaches (dow: 6, not 7) */
     const char *const *names; /* three-letter names for values names_base... */
     int names_base;
 } field_def;
 
-static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                          "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
+static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL",
+                                          "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
 static const char *const day_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", NULL};
 
 static const field_def field_defs[6] = {
-    {"second", 0, 59, 59, NULL, 0}, {"minute", 0, 59, 59, NULL, 0},
-    {"hour", 0, 23, 23, NULL, 0},   {"dom", 1, 31, 31, NULL, 0},
+    {"second", 0, 59, 59, NULL, 0},       {"minute", 0, 59, 59, NULL, 0},
+    {"hour", 0, 23, 23, NULL, 0},         {"dom", 1, 31, 31, NULL, 0},
     {"month", 1, 12, 12, month_names, 1}, {"dow", 0, 7, 6, day_names, 0},
 };
 
@@ -37,7 +37,7 @@ typedef struct {
     const char *end;
 } item_ctx;
 
-static int fail_item(const item_ctx *x, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fail_item(const item_ctx *x, const char *fmt, ...)
 {
     char detail[256];
     va_list ap;
@@ -48,13 +48,25 @@ static int fail_item(const item_ctx *x, const char *fmt, ...)
                        (int)(x->item_len > 64 ? 64 : x->item_len), x->item, detail);
 }
 
-static char upper(char ch) { return ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch; }
+static char upper(char ch)
+{
+    return ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
+}
 
-static bool is_letter(char ch) { return upper(ch) >= 'A' && upper(ch) <= 'Z'; }
+static bool is_letter(char ch)
+{
+    return upper(ch) >= 'A' && upper(ch) <= 'Z';
+}
 
-static bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+static bool is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
 
-static bool at(const item_ctx *x, char ch) { return x->p < x->end && upper(*x->p) == ch; }
+static bool at(const item_ctx *x, char ch)
+{
+    return x->p < x->end && upper(*x->p) == ch;
+}
 
 /* A three-letter name of this field. A dow name may be followed by 'L' ("FRIL"). */
 static int read_name(item_ctx *x, int *value)
@@ -84,29 +96,25 @@ static int read_value(item_ctx *x, int lo, int hi, int *value)
 {
     const char *start = x->p;
     long long v = 0;
-    if (x->p < x->end && is_letter(*x->p))
-        return read_name(x, value);
+    if (x->p < x->end && is_letter(*x->p)) return read_name(x, value);
     if (x->p >= x->end || !is_digit(*x->p)) {
-        if (x->p >= x->end)
-            return fail_item(x, "a number is missing");
+        if (x->p >= x->end) return fail_item(x, "a number is missing");
         return fail_item(x, "unexpected '%c'", *x->p);
     }
     while (x->p < x->end && is_digit(*x->p)) {
-        if (v < 1000000)
-            v = v * 10 + (*x->p - '0');
+        if (v < 1000000) v = v * 10 + (*x->p - '0');
         x->p++;
     }
     if (v < lo || v > hi)
-        return fail_item(x, "%.*s is out of range %d-%d", (int)(x->p - start > 16 ? 16 : x->p - start),
-                         start, lo, hi);
+        return fail_item(x, "%.*s is out of range %d-%d",
+                         (int)(x->p - start > 16 ? 16 : x->p - start), start, lo, hi);
     *value = (int)v;
     return TASKER_OK;
 }
 
 static int expect_end(item_ctx *x)
 {
-    if (x->p < x->end)
-        return fail_item(x, "unexpected '%c'", *x->p);
+    if (x->p < x->end) return fail_item(x, "unexpected '%c'", *x->p);
     return TASKER_OK;
 }
 
@@ -140,8 +148,7 @@ static int dom_special(tasker_cron *c, item_ctx *x, bool *done)
             x->p++;
             if (x->p >= x->end || !is_digit(*x->p))
                 return fail_item(x, "L- needs a number of days (L-3)");
-            if (read_value(x, 0, 30, &n) != TASKER_OK)
-                return TASKER_EINVAL;
+            if (read_value(x, 0, 30, &n) != TASKER_OK) return TASKER_EINVAL;
         } else {
             n = 0;
         }
@@ -152,8 +159,7 @@ static int dom_special(tasker_cron *c, item_ctx *x, bool *done)
     while (w < x->end && is_digit(*w))
         w++;
     if (w > x->p && w < x->end && upper(*w) == 'W') {
-        if (read_value(x, 1, 31, &n) != TASKER_OK)
-            return TASKER_EINVAL;
+        if (read_value(x, 1, 31, &n) != TASKER_OK) return TASKER_EINVAL;
         x->p++;
         c->dom_near |= 1U << n;
         return expect_end(x);
@@ -175,8 +181,7 @@ static int dow_special(tasker_cron *c, item_ctx *x, int w, bool *done)
         const char *k_start = ++x->p;
         long long k = 0;
         while (x->p < x->end && is_digit(*x->p)) {
-            if (k < 1000)
-                k = k * 10 + (*x->p - '0');
+            if (k < 1000) k = k * 10 + (*x->p - '0');
             x->p++;
         }
         if (x->p == k_start || x->p < x->end || k < 1 || k > 5)
@@ -192,20 +197,16 @@ static int read_step(item_ctx *x, int *step)
 {
     const field_def *d = x->def;
     int span = d->step_max - d->min + 1;
-    const char *start = x->p;
     long long v = 0;
-    x->p++; /* the '/' */
-    start = x->p;
+    const char *start = ++x->p; /* past the '/' */
     while (x->p < x->end && is_digit(*x->p)) {
-        if (v < 1000000)
-            v = v * 10 + (*x->p - '0');
+        if (v < 1000000) v = v * 10 + (*x->p - '0');
         x->p++;
     }
-    if (x->p == start)
-        return fail_item(x, "a step is missing after '/'");
+    if (x->p == start) return fail_item(x, "a step is missing after '/'");
     if (v < 1 || v > span)
-        return fail_item(x, "step %.*s is out of range 1-%d", (int)(x->p - start > 16 ? 16 : x->p - start),
-                         start, span);
+        return fail_item(x, "step %.*s is out of range 1-%d",
+                         (int)(x->p - start > 16 ? 16 : x->p - start), start, span);
     *step = (int)v;
     return expect_end(x);
 }
@@ -215,47 +216,36 @@ static int parse_item(tasker_cron *c, int index, item_ctx *x)
     const field_def *d = x->def;
     int lo, hi, step = 1, rc;
     bool done = false;
-    if (x->p == x->end)
-        return fail_item(x, "empty list element");
+    if (x->p == x->end) return fail_item(x, "empty list element");
     if (at(x, '*') || at(x, '?')) {
         if (at(x, '?') && index != F_DOM && index != F_DOW)
             return fail_item(x, "'?' is only allowed in dom and dow");
         x->p++;
         lo = d->min;
         hi = d->step_max;
-        if (x->p < x->end && *x->p == '/' && (rc = read_step(x, &step)) != TASKER_OK)
-            return rc;
-        if ((rc = expect_end(x)) != TASKER_OK)
-            return rc;
+        if (x->p < x->end && *x->p == '/' && (rc = read_step(x, &step)) != TASKER_OK) return rc;
+        if ((rc = expect_end(x)) != TASKER_OK) return rc;
         set_bits(c, index, lo, hi, step);
         return TASKER_OK;
     }
-    if (index == F_DOM && ((rc = dom_special(c, x, &done)) != TASKER_OK || done))
-        return rc;
+    if (index == F_DOM && ((rc = dom_special(c, x, &done)) != TASKER_OK || done)) return rc;
     if (at(x, 'L') && (x->p + 1 == x->end || x->p[1] == '-' || upper(x->p[1]) == 'W'))
         return fail_item(x, "L is only allowed in dom, and after a weekday in dow (5L)");
-    if ((rc = read_value(x, d->min, d->max, &lo)) != TASKER_OK)
-        return rc;
-    if (index == F_DOW && ((rc = dow_special(c, x, lo, &done)) != TASKER_OK || done))
-        return rc;
+    if ((rc = read_value(x, d->min, d->max, &lo)) != TASKER_OK) return rc;
+    if (index == F_DOW && ((rc = dow_special(c, x, lo, &done)) != TASKER_OK || done)) return rc;
     hi = lo;
     if (x->p < x->end && *x->p == '-') {
         x->p++;
-        if ((rc = read_value(x, d->min, d->max, &hi)) != TASKER_OK)
-            return rc;
+        if ((rc = read_value(x, d->min, d->max, &hi)) != TASKER_OK) return rc;
         if (index == F_DOW && hi == 0 && lo > 0)
             hi = 7; /* "SAT-SUN": Sunday as the end of a range is day 7 */
-        if (hi < lo)
-            return fail_item(x, "range %d-%d runs backwards", lo, hi);
+        if (hi < lo) return fail_item(x, "range %d-%d runs backwards", lo, hi);
     }
     if (x->p < x->end && *x->p == '/') {
-        if (hi == lo)
-            hi = d->step_max; /* "a/n": from a to the end of the field */
-        if ((rc = read_step(x, &step)) != TASKER_OK)
-            return rc;
+        if (hi == lo) hi = d->step_max; /* "a/n": from a to the end of the field */
+        if ((rc = read_step(x, &step)) != TASKER_OK) return rc;
     }
-    if ((rc = expect_end(x)) != TASKER_OK)
-        return rc;
+    if ((rc = expect_end(x)) != TASKER_OK) return rc;
     set_bits(c, index, lo, hi, step);
     return TASKER_OK;
 }
@@ -275,10 +265,8 @@ int cron_parse_field(tasker_cron *c, int index, const char *s, size_t len)
         const char *item_end = comma ? comma : end;
         item_ctx x = {&field_defs[index], item, (size_t)(item_end - item), item, item_end};
         int rc = parse_item(c, index, &x);
-        if (rc != TASKER_OK)
-            return rc;
-        if (!comma)
-            return TASKER_OK;
+        if (rc != TASKER_OK) return rc;
+        if (!comma) return TASKER_OK;
         item = comma + 1;
     }
 }

@@ -29,8 +29,7 @@ static bool time_next(const tasker_cron *c, int *h, int *m, int *s)
 {
     for (;;) {
         int nh = next_bit(c->hour, *h);
-        if (nh < 0)
-            return false;
+        if (nh < 0) return false;
         if (nh != *h) {
             *h = nh;
             *m = *s = 0;
@@ -81,8 +80,7 @@ static bool calendar_next(const tasker_cron *c, int64_t lo_s, int64_t limit_year
         }
         uint32_t mdays = cron_month_days(c, year, month);
         for (int d; (d = next_bit(mdays, day)) >= 0; day = d + 1, h = m = s = 0) {
-            if (d != day)
-                h = m = s = 0;
+            if (d != day) h = m = s = 0;
             if (time_next(c, &h, &m, &s)) {
                 *out_s = civil_days_from(year, month, d) * CIVIL_DAY_S + h * 3600 + m * 60 + s;
                 return true;
@@ -111,8 +109,7 @@ typedef struct {
 static bool search_next(search *q, int64_t lo_s, int64_t *out_s)
 {
     if (!q->valid || lo_s < q->lo_s || lo_s > q->match_s) {
-        if (!calendar_next(q->c, lo_s, q->limit_year, &q->match_s))
-            return false;
+        if (!calendar_next(q->c, lo_s, q->limit_year, &q->match_s)) return false;
         q->lo_s = lo_s;
         q->valid = true;
     }
@@ -134,8 +131,7 @@ static bool zone_next(const tasker_cron *c, int64_t from_s, int64_t *out_s)
         bool opened_overlap = sp.prev_off_s > sp.off_s && sp.start_s != INT64_MIN;
         if (opened_gap && !c->hour_star) {
             /* A fixed-hour match inside the skipped local times fires as the gap ends. */
-            if (!search_next(&q, sp.start_s + sp.prev_off_s, &m_s))
-                return false;
+            if (!search_next(&q, sp.start_s + sp.prev_off_s, &m_s)) return false;
             if (m_s < sp.start_s + sp.off_s) {
                 *out_s = sp.start_s;
                 return true;
@@ -144,8 +140,7 @@ static bool zone_next(const tasker_cron *c, int64_t from_s, int64_t *out_s)
         int64_t lo_s = (sp.start_s > from_s ? sp.start_s : from_s) + sp.off_s;
         if (opened_overlap && !c->hour_star && lo_s < sp.start_s + sp.prev_off_s)
             lo_s = sp.start_s + sp.prev_off_s; /* the repeated local times fired already */
-        if (!search_next(&q, lo_s, &m_s))
-            return false;
+        if (!search_next(&q, lo_s, &m_s)) return false;
         if (sp.end_s == INT64_MAX || m_s < sp.end_s + sp.off_s) {
             *out_s = m_s - sp.off_s;
             return true;
@@ -162,7 +157,7 @@ static int every_next(const tasker_cron *c, int64_t after_us, int64_t *next_us)
         next = c->anchor_us + ((__int128)after_us - c->anchor_us) / c->every_us * c->every_us +
                c->every_us;
     if (next > INT64_MAX)
-        return tasker_fail(TASKER_ENOTFOUND, "cron: next fire is beyond the year 292277");
+        return tasker_fail(TASKER_ENOTFOUND, "cron: next fire is past the int64 microsecond range");
     *next_us = (int64_t)next;
     return TASKER_OK;
 }
@@ -170,15 +165,13 @@ static int every_next(const tasker_cron *c, int64_t after_us, int64_t *next_us)
 int tasker_cron_next(const tasker_cron *c, int64_t after_us, int64_t *next_us)
 {
     int64_t from_s, fire_s;
-    if (!c || !next_us)
-        return tasker_fail(TASKER_EINVAL, "cron: expression or output is NULL");
-    if (c->every)
-        return every_next(c, after_us, next_us);
+    if (!c || !next_us) return tasker_fail(TASKER_EINVAL, "cron: expression or output is NULL");
+    if (c->every) return every_next(c, after_us, next_us);
     /* Fires fall on whole seconds: the first candidate is the next whole second. */
     from_s = civil_floor_div(after_us, US_PER_S) + 1;
     if (from_s > MAX_FIRE_S || !zone_next(c, from_s, &fire_s) || fire_s > MAX_FIRE_S)
-        return tasker_fail(TASKER_ENOTFOUND,
-                           "cron: no fire time within %d years", CRON_SEARCH_YEARS);
+        return tasker_fail(TASKER_ENOTFOUND, "cron: no fire time within %d years",
+                           CRON_SEARCH_YEARS);
     *next_us = fire_s * US_PER_S;
     return TASKER_OK;
 }

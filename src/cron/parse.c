@@ -9,7 +9,10 @@
 
 #define CRON_MAX_EXPR 1024
 
-static bool is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
+static bool is_space(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
 
 static const char *skip_space(const char *p, const char *end)
 {
@@ -27,12 +30,10 @@ static const char *skip_word(const char *p, const char *end)
 
 static bool word_is(const char *w, size_t len, const char *lit)
 {
-    if (strlen(lit) != len)
-        return false;
+    if (strlen(lit) != len) return false;
     for (size_t i = 0; i < len; i++) {
         char ch = w[i] >= 'A' && w[i] <= 'Z' ? (char)(w[i] + 32) : w[i];
-        if (ch != lit[i])
-            return false;
+        if (ch != lit[i]) return false;
     }
     return true;
 }
@@ -42,18 +43,15 @@ static int parse_every(tasker_cron *c, const char *p, const char *end)
 {
     const char *start = p;
     int64_t total_us = 0;
-    if (p == end)
-        return tasker_fail(TASKER_EINVAL, "cron: @every needs a duration (@every 1h30m)");
+    if (p == end) return tasker_fail(TASKER_EINVAL, "cron: @every needs a duration (@every 1h30m)");
     while (p < end) {
         int64_t n = 0, unit_us;
         const char *digits = p;
         while (p < end && *p >= '0' && *p <= '9') {
-            if (n > INT64_MAX / 100)
-                goto bad;
+            if (n > INT64_MAX / 100) goto bad;
             n = n * 10 + (*p++ - '0');
         }
-        if (p == digits || p == end)
-            goto bad;
+        if (p == digits || p == end) goto bad;
         if (end - p >= 2 && p[0] == 'm' && p[1] == 's') {
             unit_us = 1000;
             p += 2;
@@ -85,7 +83,7 @@ static const struct {
     const char *fields;
 } descriptors[] = {
     {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-    {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+    {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
     {"@hourly", "0 * * * *"},
 };
 
@@ -96,18 +94,17 @@ static int parse_descriptor(tasker_cron *c, const char *p, const char *end)
     const char *word_end = skip_word(p, end);
     const char *rest = skip_space(word_end, end);
     size_t len = (size_t)(word_end - p);
-    if (word_is(p, len, "@every"))
-        return parse_every(c, rest, end);
+    if (word_is(p, len, "@every")) return parse_every(c, rest, end);
     for (size_t i = 0; i < sizeof descriptors / sizeof descriptors[0]; i++) {
-        if (!word_is(p, len, descriptors[i].name))
-            continue;
+        if (!word_is(p, len, descriptors[i].name)) continue;
         if (rest != end)
             return tasker_fail(TASKER_EINVAL, "cron: %s takes nothing after it, got '%.*s'",
                                descriptors[i].name, (int)(end - rest > 64 ? 64 : end - rest), rest);
         const char *f = descriptors[i].fields;
         return parse_fields(c, f, f + strlen(f));
     }
-    return tasker_fail(TASKER_EINVAL, "cron: unknown descriptor '%.*s'", (int)(len > 32 ? 32 : len), p);
+    return tasker_fail(TASKER_EINVAL, "cron: unknown descriptor '%.*s'", (int)(len > 32 ? 32 : len),
+                       p);
 }
 
 static int parse_fields(tasker_cron *c, const char *p, const char *end)
@@ -126,11 +123,11 @@ static int parse_fields(tasker_cron *c, const char *p, const char *end)
         return tasker_fail(TASKER_EINVAL, "cron: expected 5 or 6 fields, got %d", n);
     for (int i = 0; i < n; i++) {
         int index = n == 6 ? i : i + 1;
-        if ((rc = cron_parse_field(c, index, starts[i], (size_t)(ends[i] - starts[i]))) != TASKER_OK)
+        if ((rc = cron_parse_field(c, index, starts[i], (size_t)(ends[i] - starts[i]))) !=
+            TASKER_OK)
             return rc;
     }
-    if (n == 5)
-        c->sec = 1; /* second 0 */
+    if (n == 5) c->sec = 1; /* second 0 */
     return TASKER_OK;
 }
 
@@ -173,8 +170,7 @@ int tasker_cron_parse(const char *expr, tasker_cron **out)
         goto out;
     }
     p = skip_space(expr, end);
-    if ((rc = parse_zone_prefix(c, &p, end)) != TASKER_OK)
-        goto out;
+    if ((rc = parse_zone_prefix(c, &p, end)) != TASKER_OK) goto out;
     p = skip_space(p, end);
     while (end > p && is_space(end[-1]))
         end--;
@@ -193,8 +189,7 @@ out:
 
 void tasker_cron_set_anchor(tasker_cron *c, int64_t anchor_us)
 {
-    if (c)
-        c->anchor_us = anchor_us;
+    if (c) c->anchor_us = anchor_us;
 }
 
 void tasker_cron_free(tasker_cron *c)
@@ -202,8 +197,17 @@ void tasker_cron_free(tasker_cron *c)
     free(c); /* the zone belongs to the cache */
 }
 
-bool tasker_cron_is_every(const tasker_cron *c) { return c && c->every; }
+bool tasker_cron_is_every(const tasker_cron *c)
+{
+    return c && c->every;
+}
 
-int64_t tasker_cron_every_us(const tasker_cron *c) { return c && c->every ? c->every_us : 0; }
+int64_t tasker_cron_every_us(const tasker_cron *c)
+{
+    return c && c->every ? c->every_us : 0;
+}
 
-const char *tasker_cron_zone_name(const tasker_cron *c) { return tz_name(c->zone); }
+const char *tasker_cron_zone_name(const tasker_cron *c)
+{
+    return tz_name(c->zone);
+}

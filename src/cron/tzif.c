@@ -12,14 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TZIF_MAX_BYTES (1 << 20)  /* real files are under 4 KB */
+#define TZIF_MAX_BYTES (1 << 20) /* real files are under 4 KB */
 #define TZIF_HEADER_BYTES 44
 #define TZ_MAX_NAME 255
-#define TZ_MAX_OFF_S (26 * 3600)  /* RFC 8536 bounds offsets to under 25 h */
+#define TZ_MAX_OFF_S (26 * 3600) /* RFC 8536 bounds offsets to under 25 h */
 
 struct tz_zone {
-    char *key;      /* what the cache is keyed by: a file path or "posix:" + TZ string */
-    char *name;     /* what the user wrote */
+    char *key;  /* what the cache is keyed by: a file path or "posix:" + TZ string */
+    char *name; /* what the user wrote */
     struct tz_zone *next_cached;
     size_t n;       /* transitions */
     int64_t *at_s;  /* transition instants, strictly ascending */
@@ -34,9 +34,15 @@ static struct tz_zone utc_zone = {.key = "posix:UTC0", .name = "UTC"};
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER; /* guards cache_head */
 static struct tz_zone *cache_head;
 
-const tz_zone *tz_utc(void) { return &utc_zone; }
+const tz_zone *tz_utc(void)
+{
+    return &utc_zone;
+}
 
-const char *tz_name(const tz_zone *z) { return z->name; }
+const char *tz_name(const tz_zone *z)
+{
+    return z->name;
+}
 
 static uint32_t be32(const unsigned char *p)
 {
@@ -54,8 +60,7 @@ typedef struct {
 
 static bool read_header(const unsigned char *p, size_t avail, tzif_counts *h, char *version)
 {
-    if (avail < TZIF_HEADER_BYTES || memcmp(p, "TZif", 4) != 0)
-        return false;
+    if (avail < TZIF_HEADER_BYTES || memcmp(p, "TZif", 4) != 0) return false;
     *version = (char)p[4];
     h->isutcnt = be32(p + 20);
     h->isstdcnt = be32(p + 24);
@@ -65,9 +70,8 @@ static bool read_header(const unsigned char *p, size_t avail, tzif_counts *h, ch
     h->charcnt = be32(p + 40);
     /* Every count is bounded by the file size, which keeps the sums below from
      * overflowing. */
-    return h->typecnt >= 1 && h->typecnt <= 256 && h->timecnt <= avail &&
-           h->leapcnt <= avail && h->charcnt <= avail && h->isutcnt <= avail &&
-           h->isstdcnt <= avail;
+    return h->typecnt >= 1 && h->typecnt <= 256 && h->timecnt <= avail && h->leapcnt <= avail &&
+           h->charcnt <= avail && h->isutcnt <= avail && h->isstdcnt <= avail;
 }
 
 static size_t block_bytes(const tzif_counts *h, size_t time_size)
@@ -85,18 +89,15 @@ static bool read_block(struct tz_zone *z, const unsigned char *p, const tzif_cou
     z->n = h->timecnt;
     z->at_s = calloc(z->n ? z->n : 1, sizeof *z->at_s);
     z->off_s = calloc(z->n ? z->n : 1, sizeof *z->off_s);
-    if (!z->at_s || !z->off_s)
-        return false;
+    if (!z->at_s || !z->off_s) return false;
     for (uint32_t i = 0; i < h->typecnt; i++) {
         int32_t off = (int32_t)be32(types + 6 * i);
-        if (off <= -TZ_MAX_OFF_S || off >= TZ_MAX_OFF_S)
-            return false;
+        if (off <= -TZ_MAX_OFF_S || off >= TZ_MAX_OFF_S) return false;
     }
     z->off0_s = (int32_t)be32(types);
     for (size_t i = 0; i < z->n; i++) {
         int64_t at = time_size == 8 ? be64(p + 8 * i) : (int32_t)be32(p + 4 * i);
-        if (idx[i] >= h->typecnt || (i > 0 && at <= z->at_s[i - 1]))
-            return false;
+        if (idx[i] >= h->typecnt || (i > 0 && at <= z->at_s[i - 1])) return false;
         z->at_s[i] = at;
         z->off_s[i] = (int32_t)be32(types + 6 * idx[i]);
     }
@@ -109,17 +110,13 @@ static bool parse_tzif(struct tz_zone *z, const unsigned char *buf, size_t len)
     tzif_counts h;
     char version;
     size_t body;
-    if (!read_header(buf, len, &h, &version))
-        return false;
+    if (!read_header(buf, len, &h, &version)) return false;
     body = block_bytes(&h, 4);
-    if (len - TZIF_HEADER_BYTES < body)
-        return false;
-    if (version == '\0')
-        return read_block(z, buf + TZIF_HEADER_BYTES, &h, 4);
+    if (len - TZIF_HEADER_BYTES < body) return false;
+    if (version == '\0') return read_block(z, buf + TZIF_HEADER_BYTES, &h, 4);
     buf += TZIF_HEADER_BYTES + body;
     len -= TZIF_HEADER_BYTES + body;
-    if (!read_header(buf, len, &h, &version))
-        return false;
+    if (!read_header(buf, len, &h, &version)) return false;
     body = block_bytes(&h, 8);
     if (len - TZIF_HEADER_BYTES < body || !read_block(z, buf + TZIF_HEADER_BYTES, &h, 8))
         return false;
@@ -136,8 +133,7 @@ static bool parse_tzif(struct tz_zone *z, const unsigned char *buf, size_t len)
 
 static void zone_free(struct tz_zone *z)
 {
-    if (!z)
-        return;
+    if (!z) return;
     free(z->key);
     free(z->name);
     free(z->at_s);
@@ -149,11 +145,9 @@ static unsigned char *read_file(const char *path, size_t *len)
 {
     unsigned char *buf = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     buf = malloc(TZIF_MAX_BYTES);
-    if (buf)
-        *len = fread(buf, 1, TZIF_MAX_BYTES, f);
+    if (buf) *len = fread(buf, 1, TZIF_MAX_BYTES, f);
     if (buf && (ferror(f) || *len == TZIF_MAX_BYTES)) {
         free(buf);
         buf = NULL;
@@ -165,8 +159,7 @@ static unsigned char *read_file(const char *path, size_t *len)
 static struct tz_zone *zone_new(const char *key, const char *name)
 {
     struct tz_zone *z = calloc(1, sizeof *z);
-    if (!z)
-        return NULL;
+    if (!z) return NULL;
     z->key = strdup(key);
     z->name = strdup(name);
     if (!z->key || !z->name) {
@@ -181,8 +174,7 @@ static struct tz_zone *zone_new(const char *key, const char *name)
 static struct tz_zone *zone_load(const char *key, const char *name)
 {
     struct tz_zone *z = zone_new(key, name);
-    if (!z)
-        return NULL;
+    if (!z) return NULL;
     if (strncmp(key, "posix:", 6) == 0) {
         if (tz_rule_parse(key + 6, strlen(key + 6), &z->rule)) {
             z->has_rule = true;
@@ -194,8 +186,7 @@ static struct tz_zone *zone_load(const char *key, const char *name)
         unsigned char *buf = read_file(key, &len);
         bool ok = buf && parse_tzif(z, buf, len);
         free(buf);
-        if (ok)
-            return z;
+        if (ok) return z;
     }
     zone_free(z);
     return NULL;
@@ -207,8 +198,7 @@ static const tz_zone *zone_get(const char *key, const char *name)
     struct tz_zone *z;
     pthread_mutex_lock(&cache_lock);
     for (z = cache_head; z; z = z->next_cached)
-        if (strcmp(z->key, key) == 0)
-            goto out;
+        if (strcmp(z->key, key) == 0) goto out;
     z = zone_load(key, name);
     if (z) {
         z->next_cached = cache_head;
@@ -222,13 +212,12 @@ out:
 /* A zone name may not climb out of the zone directory nor name something odd. */
 static bool name_is_safe(const char *name, size_t len)
 {
-    if (len == 0 || len > TZ_MAX_NAME || name[0] == '/' || name[0] == '.')
-        return false;
+    if (len == 0 || len > TZ_MAX_NAME || name[0] == '/' || name[0] == '.') return false;
     for (size_t i = 0; i < len; i++) {
         char ch = name[i];
         bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-                  (ch >= '0' && ch <= '9') || ch == '/' || ch == '_' || ch == '-' ||
-                  ch == '+' || ch == '.';
+                  (ch >= '0' && ch <= '9') || ch == '/' || ch == '_' || ch == '-' || ch == '+' ||
+                  ch == '.';
         if (!ok || (ch == '.' && i > 0 && name[i - 1] == '.') || (ch == '.' && name[i - 1] == '/'))
             return false;
     }
@@ -267,10 +256,8 @@ const tz_zone *tz_local(void)
     if (!tz)
         z = zone_get("/etc/localtime", "localtime");
     else {
-        if (*tz == ':')
-            tz++;
-        if (*tz == '\0' || strlen(tz) > TZ_MAX_NAME)
-            return &utc_zone;
+        if (*tz == ':') tz++;
+        if (*tz == '\0' || strlen(tz) > TZ_MAX_NAME) return &utc_zone;
         if (*tz == '/')
             z = zone_get(tz, tz);
         else if (name_is_safe(tz, strlen(tz)) &&
