@@ -49,13 +49,13 @@ static void rollback(sq_store *s)
     }
 }
 
-/* Hands a request back to its caller: wakes it if it sleeps, then marks it done, for
- * a caller that spins on done without the lock may return (and its request vanish) as
- * soon as it sees done. Called with queue_lock held. */
+/* Hands a request back to its caller. Called with queue_lock held, so the caller,
+ * which checks done under it, cannot return (and its request vanish) before this
+ * returns. */
 static void finish(sq_req *r)
 {
+    r->done = true;
     pthread_cond_signal(&r->cond);
-    atomic_store_explicit(&r->done, true, memory_order_release);
 }
 
 static bool acks_early(const sq_req *r)
@@ -65,11 +65,11 @@ static bool acks_early(const sq_req *r)
 
 /* Answers the batch's early requests now (see the top of the file), and takes them out
  * of the batch: once answered, a request's memory belongs to its caller again. */
-static void ack_early(sq_store *s, sq_req **batch, sq_req *self, uint64_t gen)
+static bool ack_early(sq_store *s, sq_req **batch, sq_req *self, uint64_t gen)
 {
     bool any = false;
     for (sq_req *r = *batch; r && !any; r = r->next) any = acks_early(r) && r != self;
-    if (!any) return;
+    if (!any) return false;
     pthread_mutex_lock(&s->queue_lock);
     atomic_store(&s->early_gen, gen);
     for (sq_req **link = batch; *link;) {
@@ -83,6 +83,7 @@ static void ack_early(sq_store *s, sq_req **batch, sq_req *self, uint64_t gen)
         finish(r);
     }
     pthread_mutex_unlock(&s->queue_lock);
+    return true;
 }
 
 /* Runs the requests from r on; stops at one whose failure rolled the transaction back
@@ -134,8 +135,11 @@ static int run_once(sq_store *s, sq_req **batchp, sq_req *self, uint64_t gen,
     sq_req *todo = *batchp;
     for (int round = 0; todo; round++) {
         if ((*culprit = exec_from(s, todo))) return (*culprit)->rc;
-        ack_early(s, batchp, self, gen);
-        todo = round + 1 < SQ_BATCH_ROUNDS ? take_more(s, batchp) : NULL;
+        bool answered = ack_early(s, batchp, self, gen);
+        if (round + 1 >= SQ_BATCH_ROUNDS) break;
+        /* Those just answered have their next write nearly ready: let them run. */
+        if (answered) sched_yield();
+        todo = take_more(s, batchp);
     }
     int rc = sq_retention(s, *batchp, msg, size);
     if (rc == TASKER_OK)
@@ -233,20 +237,9 @@ int sq_submit(sq_store *s, sq_req *r)
     if (s->queue_tail) s->queue_tail->next = r;
     else s->queue_head = r;
     s->queue_tail = r;
-    if (s->leading) {
-        /* A leader runs: its batch (or the next) will likely answer us within a few
-         * microseconds, sooner than a sleep and a wake-up would. */
-        pthread_mutex_unlock(&s->queue_lock);
-        for (int spin = 0; spin < SQ_SPIN_YIELDS; spin++) {
-            if (atomic_load_explicit(&r->done, memory_order_acquire)) goto answered;
-            sched_yield();
-        }
-        pthread_mutex_lock(&s->queue_lock);
-    }
     while (!r->done && s->leading) pthread_cond_wait(&r->cond, &s->queue_lock);
     if (!r->done) lead(s, r);
     pthread_mutex_unlock(&s->queue_lock);
-answered:
 
     pthread_cond_destroy(&r->cond);
     if (r->early_gen) remember_early(s->store_id, r->early_gen);

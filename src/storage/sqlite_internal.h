@@ -20,9 +20,7 @@
 #define SQ_DEFAULT_BUSY_TIMEOUT_MS 10000
 #define SQ_MSG_SIZE 512
 /* Times the group-commit leader takes in newly queued requests before committing. */
-#define SQ_BATCH_ROUNDS 4
-/* Times a writer yields the CPU, waiting for a running leader, before it sleeps. */
-#define SQ_SPIN_YIELDS 50
+#define SQ_BATCH_ROUNDS 8
 /* Age pruning over all tasks runs at most once per this interval. */
 #define SQ_AGE_PRUNE_INTERVAL_US 1000000
 
@@ -106,7 +104,7 @@ typedef struct sq_req {
     uint64_t early_gen; /* set when answered before its batch's commit */
     int rc;
     bool final;         /* leader only: its result stands, do not run it again */
-    _Atomic bool done;  /* set under store->queue_lock; may be read without it */
+    bool done;          /* guarded by store->queue_lock */
     pthread_cond_t cond; /* signalled when done, or when promoted to leader */
     struct sq_req *next;
     char msg[SQ_MSG_SIZE];

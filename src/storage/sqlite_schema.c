@@ -61,7 +61,10 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
     "ALTER TABLE schemes ADD COLUMN overlap INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE schemes ADD COLUMN last_fire_us INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE execs ADD COLUMN node_id TEXT;"
-    "CREATE INDEX execs_active ON execs(status, queued_us, exec_id) WHERE status < 2;",
+    "CREATE INDEX execs_active ON execs(status, queued_us, exec_id) WHERE status < 2;"
+    /* Retention deletes through this one: it holds only what may be pruned, so a
+     * backlog of pending runs costs nothing per add. */
+    "CREATE INDEX execs_done ON execs(task_id, queued_us, exec_id) WHERE status >= 2;",
 };
 
 /* Statuses in SQL text: 0 pending, 1 running, 2.. finished (tasker_exec_status).
@@ -105,9 +108,10 @@ const char *const sq_write_sql[W_COUNT] = {
                          " WHERE status = 1 AND status < 2 AND node_id IS ?1",
     [W_RET_NTH] = "SELECT queued_us, exec_id FROM execs WHERE task_id = ?1"
                   " ORDER BY queued_us DESC, exec_id DESC LIMIT 1 OFFSET ?2",
-    [W_RET_DELETE_OLDER] = "DELETE FROM execs WHERE task_id = ?1"
+    [W_RET_DELETE_OLDER] = "DELETE FROM execs INDEXED BY execs_done WHERE task_id = ?1"
                            " AND (queued_us, exec_id) <= (?2, ?3) AND status >= 2",
-    [W_RET_DELETE_AGE_TASK] = "DELETE FROM execs WHERE task_id = ?1 AND queued_us < ?2"
+    [W_RET_DELETE_AGE_TASK] = "DELETE FROM execs INDEXED BY execs_done"
+                              " WHERE task_id = ?1 AND queued_us < ?2"
                               " AND status >= 2",
     [W_RET_DELETE_AGE_ALL] = "DELETE FROM execs WHERE queued_us < ?1 AND status >= 2",
 };
