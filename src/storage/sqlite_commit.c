@@ -31,6 +31,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static int step_plain(sq_store *s, int which, const char *what, char *msg, size_t size)
 {
@@ -103,6 +104,23 @@ static sq_req *exec_from(sq_store *s, sq_req *r)
     return NULL;
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Yields the CPU until a request is queued or SQ_GATHER_US have passed. */
+static void gather(sq_store *s)
+{
+    int64_t until_us = mono_us() + SQ_GATHER_US;
+    do {
+        sched_yield();
+        if (atomic_load_explicit(&s->queued, memory_order_relaxed)) return;
+    } while (mono_us() < until_us);
+}
+
 /* Takes the requests queued since the batch began, appending them to *batchp. Returns
  * the first taken, or NULL when none were queued. */
 static sq_req *take_more(sq_store *s, sq_req **batchp)
@@ -110,6 +128,7 @@ static sq_req *take_more(sq_store *s, sq_req **batchp)
     pthread_mutex_lock(&s->queue_lock);
     sq_req *more = s->queue_head;
     s->queue_head = s->queue_tail = NULL;
+    atomic_store_explicit(&s->queued, false, memory_order_relaxed);
     pthread_mutex_unlock(&s->queue_lock);
     if (!more) return NULL;
     sq_req **link = batchp;
@@ -138,7 +157,7 @@ static int run_once(sq_store *s, sq_req **batchp, sq_req *self, uint64_t gen,
         bool answered = ack_early(s, batchp, self, gen);
         if (round + 1 >= SQ_BATCH_ROUNDS) break;
         /* Those just answered have their next write nearly ready: let them run. */
-        if (answered) sched_yield();
+        if (answered) gather(s);
         todo = take_more(s, batchp);
     }
     int rc = sq_retention(s, *batchp, msg, size);
@@ -180,6 +199,7 @@ static void lead(sq_store *s, sq_req *self)
     uint64_t gen = ++s->batch_gen;
     sq_req *batch = s->queue_head;
     s->queue_head = s->queue_tail = NULL;
+    atomic_store_explicit(&s->queued, false, memory_order_relaxed);
     pthread_mutex_unlock(&s->queue_lock);
 
     run_batch(s, &batch, self, gen);
@@ -237,6 +257,7 @@ int sq_submit(sq_store *s, sq_req *r)
     if (s->queue_tail) s->queue_tail->next = r;
     else s->queue_head = r;
     s->queue_tail = r;
+    atomic_store_explicit(&s->queued, true, memory_order_relaxed);
     while (!r->done && s->leading) pthread_cond_wait(&r->cond, &s->queue_lock);
     if (!r->done) lead(s, r);
     pthread_mutex_unlock(&s->queue_lock);

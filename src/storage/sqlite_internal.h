@@ -21,6 +21,8 @@
 #define SQ_MSG_SIZE 512
 /* Times the group-commit leader takes in newly queued requests before committing. */
 #define SQ_BATCH_ROUNDS 8
+/* How long the leader waits for writers it answered early to queue their next write. */
+#define SQ_GATHER_US 50
 /* Age pruning over all tasks runs at most once per this interval. */
 #define SQ_AGE_PRUNE_INTERVAL_US 1000000
 
@@ -129,6 +131,7 @@ typedef struct sq_store {
     pthread_mutex_t queue_lock; /* guards the queue, leading, the generations, sq_req.done */
     sq_req *queue_head, *queue_tail;
     bool leading; /* a thread is running a batch */
+    _Atomic bool queued; /* queue_head != NULL, for the leader to peek at without the lock */
     /* Batches are numbered (batch_gen, by the leader). done_gen: the last batch whose
      * commit has ended. A thread that got an early answer remembers its batch; its next
      * read waits until done_gen reaches it, so a thread reads what it wrote. */
