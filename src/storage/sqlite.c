@@ -131,10 +131,14 @@ static int create_file(sq_store *s)
 
 static int conn_pragmas(sq_store *s, sqlite3 *db, bool reader)
 {
-    char sql[160];
+    /* A checkpoint runs inside the COMMIT that crosses wal_autocheckpoint pages, and
+     * stalls that batch for its fsyncs: fewer, larger ones keep the batches flowing
+     * (the WAL then grows to about 16 MB before it is copied back and reused). */
+    char sql[200];
     snprintf(sql, sizeof sql,
-             "PRAGMA foreign_keys = ON; PRAGMA synchronous = %s; PRAGMA query_only = %d;",
-             s->sync_full ? "FULL" : "NORMAL", reader ? 1 : 0);
+             "PRAGMA foreign_keys = ON; PRAGMA synchronous = %s; PRAGMA query_only = %d;"
+             " PRAGMA wal_autocheckpoint = %d;",
+             s->sync_full ? "FULL" : "NORMAL", reader ? 1 : 0, SQ_WAL_AUTOCHECKPOINT_PAGES);
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return sq_fail(s, db, "setting pragmas");
     return TASKER_OK;

@@ -21,6 +21,8 @@
 #define SQ_MSG_SIZE 512
 /* Times the group-commit leader takes in newly queued requests before committing. */
 #define SQ_BATCH_ROUNDS 8
+/* WAL pages that trigger a checkpoint (SQLite's default is 1000). */
+#define SQ_WAL_AUTOCHECKPOINT_PAGES 4000
 /* How long the leader waits for writers it answered early to queue their next write. */
 #define SQ_GATHER_US 50
 /* Age pruning over all tasks runs at most once per this interval. */
