@@ -16,7 +16,7 @@
 
 /* The schema version this library writes (PRAGMA user_version). */
 #define SQ_SCHEMA_VERSION 2
-#define SQ_MAX_READERS 8
+#define SQ_MAX_READERS 4
 #define SQ_DEFAULT_BUSY_TIMEOUT_MS 10000
 #define SQ_MSG_SIZE 512
 /* Times the group-commit leader takes in newly queued requests before committing. */
