@@ -155,7 +155,7 @@ status_is "$id" success && ok "a run that ends within the grace period is not in
     fail "brief is $(status_of "$id")"
 
 # ---- SIGTERM: past the grace period the run is interrupted and its group killed ---------
-start_daemon 1
+start_daemon 1 --json
 grep -q "tasker: [0-9]* earlier runs in $TASKER_DSN (.*success.*failed.*skipped.*); last: " \
     "$TMP/daemon.err" && ok "a second daemon start shows the earlier runs are still there" ||
     fail "second daemon start: $(cat "$TMP/daemon.err")"
@@ -174,6 +174,10 @@ wait_for 5 gone "$(cat "$TMP/stubborn-child.pid")" && ok "the interrupted comman
     fail "the interrupted command's child still runs"
 grep -q "interrupting 1 run" "$TMP/daemon.err" && ok "the daemon said it interrupted the run" ||
     fail "daemon stderr: $(cat "$TMP/daemon.err")"
+grep "\"exec_id\":\"$id\"" "$TMP/daemon.out" | grep "\"status\":\"interrupted\"" |
+    grep -q '"events":\[.*"level":"normal","message":"holding"' &&
+    ok "run --json logs the interrupted run as one JSON line with its events" ||
+    fail "daemon --json log: $(cat "$TMP/daemon.out")"
 
 # ---- a daemon killed mid-run: the follower stops waiting; the next daemon interrupts it --
 start_daemon 1 --quiet-events

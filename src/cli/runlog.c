@@ -40,8 +40,7 @@ static void print_log_event(FILE *f, const tasker_task_event *ev)
     fprintf(f, "%s\n", out_colour_off(colour));
 }
 
-static void format_text(FILE *f, const tasker_task_exec *e, const tasker_task_event *evs,
-                        size_t n)
+static void format_text(FILE *f, const tasker_task_exec *e, const tasker_task_event *evs, size_t n)
 {
     print_run_line(f, e);
     size_t shown = n > LOG_MAX_EVENTS ? LOG_MAX_EVENTS : n;
@@ -52,8 +51,8 @@ static void format_text(FILE *f, const tasker_task_exec *e, const tasker_task_ev
                 e->exec_id);
 }
 
-static void format_json(FILE *f, const tasker_task_exec *e, const tasker_task_event *evs,
-                        size_t n, bool with_events)
+static void format_json(FILE *f, const tasker_task_exec *e, const tasker_task_event *evs, size_t n,
+                        bool with_events)
 {
     json_t *o = json_exec(e);
     if (!o) return;
@@ -118,15 +117,15 @@ void runlog_free(runlog *log)
 /* "9 success, 3 failed, 2 pending" into buf. */
 static void format_counts(const size_t count[TASKER_EXEC_SKIPPED + 1], char *buf, size_t size)
 {
-    static const tasker_exec_status order[] = {TASKER_EXEC_SUCCESS, TASKER_EXEC_FAILED,
+    static const tasker_exec_status order[] = {TASKER_EXEC_SUCCESS,     TASKER_EXEC_FAILED,
                                                TASKER_EXEC_INTERRUPTED, TASKER_EXEC_SKIPPED,
-                                               TASKER_EXEC_RUNNING, TASKER_EXEC_PENDING};
+                                               TASKER_EXEC_RUNNING,     TASKER_EXEC_PENDING};
     size_t used = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < sizeof order / sizeof *order && used < size; i++) {
         if (!count[order[i]]) continue;
-        int w = snprintf(buf + used, size - used, "%s%zu %s", used ? ", " : "",
-                         count[order[i]], tasker_exec_status_name(order[i]));
+        int w = snprintf(buf + used, size - used, "%s%zu %s", used ? ", " : "", count[order[i]],
+                         tasker_exec_status_name(order[i]));
         if (w > 0) used += (size_t)w;
     }
 }
@@ -157,6 +156,6 @@ void runlog_print_history(FILE *f, tasker_t *t, const char *dsn)
         fprintf(f, "; last: %s %s at %s", last->task_id, tasker_exec_status_name(last->status),
                 when);
     }
-    fputs("; `tasker exec ls` lists them\n", f);
+    fputc('\n', f);
     tasker_free_execs(v, n);
 }
