@@ -1,8 +1,10 @@
 #!/bin/sh
 # The demo `make run` starts: the tasker daemon on ./tasker.db with two shell tasks,
 # one that succeeds and one that fails, each scheduled every 10 seconds. The daemon
-# prints each run as it ends; Ctrl-C stops it. Everything stays in ./tasker.db, so
-# `tasker exec ls` and `tasker exec show EXEC` can read the history afterwards.
+# says how many earlier runs ./tasker.db holds, then prints each run as it ends with the
+# run's output (its events) under it; Ctrl-C stops it. Everything stays in ./tasker.db,
+# so `tasker exec ls` and `tasker exec show EXEC` read the history afterwards, and a
+# second `make run` carries on from it.
 #
 # Usage: sh scripts/demo.sh [PATH_TO_TASKER]   (default: ./build/tasker)
 set -e
@@ -23,7 +25,8 @@ fi
 "$TASKER" schedule add demo-fail "*/10 * * * * *" >/dev/null 2>&1
 
 cat <<EOF
-tasker demo: two shell tasks on ./tasker.db, each run every 10 seconds.
+tasker demo: two shell tasks on ./tasker.db, each run every 10 seconds. Each run is
+printed as it ends, with its output under it.
 
   $TASKER task ls                 the tasks
   $TASKER schedule ls             their schedules and next fire times

@@ -1,7 +1,9 @@
 # End-to-end tests of `tasker run`, the daemon, driven by other `tasker` commands on the
 # same SQLite store: trigger --wait is picked up at once through the wakeup socket,
-# schedules fire, the daemon logs each finished run, a timeout kills the command, and
-# SIGTERM stops gracefully (grace period, then interrupted runs and killed commands).
+# schedules fire, the daemon logs each finished run with its events (skipped fires and
+# unknown handlers too) and says at start what history the store holds, trigger --local
+# runs only its own execution, a timeout kills the command, and SIGTERM stops gracefully
+# (grace period, then interrupted runs and killed commands).
 # Run: bash tests/test_cli_daemon.sh BUILD_DIR
 set -u
 BUILD=${1:?usage: bash test_cli_daemon.sh BUILD_DIR}
@@ -44,8 +46,9 @@ add() { "$TASKER" task add "$1" --handler shell --param "$2" >/dev/null || fail 
 status_of() { "$TASKER" exec show "$1" --json 2>/dev/null | sed -n 's/^  "status": "\(.*\)",$/\1/p'; }
 status_is() { [ "$(status_of "$1")" = "$2" ]; }
 
+# start_daemon GRACE [OPTION...]
 start_daemon() {
-    "$TASKER" run --grace "$1" >"$TMP/daemon.out" 2>"$TMP/daemon.err" &
+    "$TASKER" run --grace "$@" >"$TMP/daemon.out" 2>"$TMP/daemon.err" &
     daemon_pid=$!
     wait_for 20 grep -qs "daemon running" "$TMP/daemon.err" ||
         fail "the daemon did not start: $(cat "$TMP/daemon.err")"
@@ -65,7 +68,15 @@ add broken '{"cmd":"echo going down >&2; exit 7"}'
 run 0 "$TASKER" trigger hello && early=$(cat "$TMP/out") && has err "no daemon is running" &&
     status_is "$early" pending && ok "without a daemon a trigger is stored pending, with a note"
 
+# ---- trigger --local runs its own execution only, not the one left pending ------------
+run 0 "$TASKER" trigger hello --local && has out "hello from the daemon" && has out "success" &&
+    status_is "$early" pending && ok "trigger --local runs only its own run; the pending one waits" ||
+    fail "after trigger --local the pending run is $(status_of "$early")"
+
 start_daemon 3
+grep -q "tasker: 2 earlier runs in $TASKER_DSN (1 success, 1 pending); last: hello success at " \
+    "$TMP/daemon.err" && ok "the daemon says at start which runs the store holds" ||
+    fail "daemon start: $(cat "$TMP/daemon.err")"
 wait_for 10 status_is "$early" success && ok "the daemon runs what was pending when it started" ||
     fail "the pending run is $(status_of "$early")"
 
@@ -96,6 +107,17 @@ run 0 "$TASKER" exec show "$id" && has out "hello from the daemon" && has out "n
     ok "exec show prints the daemon's run and its output"
 wait_for 10 grep -qs "$id" "$TMP/daemon.out" && grep "$id" "$TMP/daemon.out" | grep -q success &&
     ok "the daemon logs each finished run" || fail "daemon log: $(cat "$TMP/daemon.out")"
+grep -A 3 "$id" "$TMP/daemon.out" | grep -qxF "    [normal] hello from the daemon" &&
+    ok "the daemon log shows a run's events under its line" || fail "daemon log: $(cat "$TMP/daemon.out")"
+grep -A 3 "exec $id" "$TMP/daemon.out" | grep -q "^    \[debug\] started /bin/sh -c" ||
+    fail "the log lacks the debug event of the run"
+
+# ---- runs that are not the shell handler's are logged too ------------------------------
+"$TASKER" task add nohandler --handler nosuch >/dev/null || fail "task add nohandler"
+run 0 "$TASKER" trigger nohandler && id=$(cat "$TMP/out")
+logged_failed() { grep -s "exec $1" "$TMP/daemon.out" | grep -q "failed .*unknown handler 'nosuch'"; }
+wait_for 10 logged_failed "$id" && ok "the daemon logs a run of an unknown handler as failed" ||
+    fail "daemon log: $(cat "$TMP/daemon.out")"
 
 # ---- a timeout in the daemon -----------------------------------------------------------
 add slow "{\"cmd\":\"sleep 30 & echo \$! > $TMP/slow-child.pid; wait\",\"timeout\":1}"
@@ -113,6 +135,16 @@ id=$("$TASKER" exec ls ticking --limit 1 --json | sed -n 's/^ *"exec_id": "\(.*\
 run 0 "$TASKER" exec show "$id" && has out "by         schedule $sid" && ok "exec show says which schedule"
 run 0 "$TASKER" schedule rm "$sid"
 
+# ---- a fire skipped by --overlap forbid is logged as skipped ---------------------------
+add sleeper '{"cmd":"sleep 3"}'
+run 0 "$TASKER" schedule add sleeper "* * * * * *" --overlap forbid && sid=$(cat "$TMP/out")
+logged_skipped() { grep -s "sleeper " "$TMP/daemon.out" | grep -q "skipped .*still running"; }
+wait_for 10 logged_skipped && ok "the daemon logs a fire skipped while the previous run runs" ||
+    fail "no skipped fire in the daemon log: $(cat "$TMP/daemon.out")"
+run 0 "$TASKER" schedule rm "$sid"
+none_running() { ! "$TASKER" exec ls sleeper --status running,pending --json | grep -q exec_id; }
+wait_for 10 none_running || fail "sleeper still runs"
+
 # ---- SIGTERM: a run that finishes within the grace period succeeds ----------------------
 add brief '{"cmd":"echo begun; sleep 0.5; echo done"}'
 run 0 "$TASKER" trigger brief && id=$(cat "$TMP/out")
@@ -123,7 +155,10 @@ status_is "$id" success && ok "a run that ends within the grace period is not in
     fail "brief is $(status_of "$id")"
 
 # ---- SIGTERM: past the grace period the run is interrupted and its group killed ---------
-start_daemon 1
+start_daemon 1 --json
+grep -q "tasker: [0-9]* earlier runs in $TASKER_DSN (.*success.*failed.*skipped.*); last: " \
+    "$TMP/daemon.err" && ok "a second daemon start shows the earlier runs are still there" ||
+    fail "second daemon start: $(cat "$TMP/daemon.err")"
 add stubborn "{\"cmd\":\"trap '' TERM; sleep 30 & echo \$! > $TMP/stubborn-child.pid; echo holding; wait\"}"
 run 0 "$TASKER" trigger stubborn && id=$(cat "$TMP/out")
 wait_for 10 status_is "$id" running || fail "stubborn did not start"
@@ -139,9 +174,17 @@ wait_for 5 gone "$(cat "$TMP/stubborn-child.pid")" && ok "the interrupted comman
     fail "the interrupted command's child still runs"
 grep -q "interrupting 1 run" "$TMP/daemon.err" && ok "the daemon said it interrupted the run" ||
     fail "daemon stderr: $(cat "$TMP/daemon.err")"
+grep "\"exec_id\":\"$id\"" "$TMP/daemon.out" | grep "\"status\":\"interrupted\"" |
+    grep -q '"events":\[.*"level":"normal","message":"holding"' &&
+    ok "run --json logs the interrupted run as one JSON line with its events" ||
+    fail "daemon --json log: $(cat "$TMP/daemon.out")"
 
 # ---- a daemon killed mid-run: the follower stops waiting; the next daemon interrupts it --
-start_daemon 1
+start_daemon 1 --quiet-events
+run 0 "$TASKER" trigger hello --wait && id=$(grep -o 'exec [0-9a-f-]*' "$TMP/out" | head -n 1 | cut -c6-)
+wait_for 10 grep -qs "exec $id" "$TMP/daemon.out" && ! grep -q '^    \[' "$TMP/daemon.out" &&
+    ok "--quiet-events logs the run line without its events" ||
+    fail "daemon log with --quiet-events: $(cat "$TMP/daemon.out")"
 add orphaned "{\"cmd\":\"echo \$\$ > $TMP/orphan.pid; echo holding; sleep 30\"}"
 "$TASKER" trigger orphaned --wait >"$TMP/follow.out" 2>"$TMP/follow.err" &
 follower=$!

@@ -58,6 +58,8 @@ char *cli_join_args(int argc, char **argv, int from);
 /* Opens the store of g->dsn; workers as in tasker_options (-1 = none). Prints the
  * reason and returns NULL on failure. */
 tasker_t *cli_open(const cli_global *g, int workers);
+/* cli_open with all the options (opt may be NULL). */
+tasker_t *cli_open_opts(const cli_global *g, const tasker_options *opt);
 
 /* Subcommands: each gets argv starting at its own name, and returns an exit code. */
 int cmd_task(cli_global *g, int argc, char **argv);

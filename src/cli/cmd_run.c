@@ -1,14 +1,12 @@
 /* `tasker run`: the daemon. It fires schedules and runs triggered tasks with the
  * built-in `shell` handler, wakes on a datagram from `tasker trigger` (wakeup.c), logs
- * each finished run (runlog.c), and on SIGINT/SIGTERM stops gracefully: no new runs,
- * a grace period for running ones, then an interrupt (the shell handler kills its
- * process group and the run is recorded as interrupted). */
+ * each finished run with its events (runlog.c), and on SIGINT/SIGTERM stops
+ * gracefully: no new runs, a grace period for running ones, then an interrupt (the
+ * shell handler kills its process group and the run is recorded as interrupted). */
 #include "cli/cli.h"
 #include "cli/runlog.h"
 #include "cli/shell.h"
 #include "cli/wakeup.h"
-
-#include <tasker/context.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,23 +19,27 @@
 #define INTERRUPT_WAIT_MS 10000 /* after the interrupt, how long handlers get to return */
 
 static const char run_help[] =
-    "usage: tasker run [--workers N] [--grace SECONDS] [--quiet] [--json]\n"
+    "usage: tasker run [--workers N] [--grace SECONDS] [--quiet | --quiet-events] [--json]\n"
     "\n"
     "The daemon: fires the schedules of the store and runs triggered tasks, with the\n"
     "built-in handler 'shell'. `tasker trigger` on the same store wakes it at once.\n"
-    "Prints one line per finished run. SIGINT or SIGTERM stops it: no new runs start,\n"
-    "running ones get the grace period, then are killed and recorded as interrupted.\n"
-    "A second signal skips the rest of the grace period.\n"
+    "On start it says how many earlier runs the store holds. Then it prints a line per\n"
+    "finished run (and per skipped fire), with the run's events indented under it.\n"
+    "SIGINT or SIGTERM stops it: no new runs start, running ones get the grace period,\n"
+    "then are killed and recorded as interrupted. A second signal skips the rest of\n"
+    "the grace period.\n"
     "\n"
     "Options:\n"
-    "  --workers N     runs at once (default: the number of CPUs)\n"
-    "  --grace S       seconds running tasks get to finish on stop (default 10)\n"
-    "  --quiet         do not print finished runs\n"
-    "  --json          print finished runs as JSON, one object per line\n";
+    "  --workers N      runs at once (default: the number of CPUs)\n"
+    "  --grace S        seconds running tasks get to finish on stop (default 10)\n"
+    "  --quiet          do not print finished runs\n"
+    "  --quiet-events   print the run lines only, not the events under them\n"
+    "  --json           print finished runs as JSON, one object per line (with an\n"
+    "                   \"events\" array unless --quiet-events)\n";
 
 typedef struct run_opts {
     long workers, grace_s;
-    bool quiet;
+    bool quiet, quiet_events;
 } run_opts;
 
 /* Set once before the signal handlers are installed; read by them. */
@@ -56,18 +58,12 @@ static void on_stop_signal(int sig)
     errno = saved;
 }
 
-static int daemon_shell(tasker_ctx *c)
-{
-    int rc = shell_handler(c);
-    runlog_ended(tasker_udata(c), tasker_exec_id(c));
-    return rc;
-}
-
 static int parse_options(cli_global *g, int argc, char **argv, run_opts *o)
 {
     static const struct option options[] = {{"workers", required_argument, NULL, 'w'},
                                             {"grace", required_argument, NULL, 'g'},
                                             {"quiet", no_argument, NULL, 'q'},
+                                            {"quiet-events", no_argument, NULL, 'e'},
                                             CLI_GLOBAL_OPTIONS,
                                             {0}};
     int c;
@@ -79,7 +75,8 @@ static int parse_options(cli_global *g, int argc, char **argv, run_opts *o)
         if (c == 'g' && !cli_parse_int(optarg, 0, 86400, &o->grace_s))
             return cli_usage_error("run", "run: --grace '%s': expected seconds", optarg);
         if (c == 'q') o->quiet = true;
-        if (c != 'w' && c != 'g' && c != 'q') return cli_bad_option("run", c, argv);
+        if (c == 'e') o->quiet_events = true;
+        if (!strchr("wgqe", c)) return cli_bad_option("run", c, argv);
     }
     if (g->help) return cli_help(run_help);
     if (optind != argc)
@@ -164,8 +161,9 @@ int cmd_run(cli_global *g, int argc, char **argv)
     runlog *log = NULL;
     tasker_t *t = cli_open(g, (int)o.workers);
     if (!t) goto out;
-    if (!o.quiet && !(log = runlog_start(t, g->json))) goto out;
-    int err = tasker_register(t, "shell", daemon_shell, log);
+    runlog_print_history(stderr, t, g->dsn);
+    if (!o.quiet && !(log = runlog_start(t, g->json, !o.quiet_events))) goto out;
+    int err = tasker_register(t, "shell", shell_handler, NULL);
     install_signals(t);
     if (err == TASKER_OK) err = tasker_start(t);
     if (err != TASKER_OK) {
@@ -178,9 +176,9 @@ int cmd_run(cli_global *g, int argc, char **argv)
     shut_down(t, o.grace_s);
     rc = CLI_OK;
 out:
-    runlog_stop(log); /* handlers have returned: the log is complete */
     daemon_handle = NULL;
     tasker_close(t);
+    runlog_free(log); /* after close: the hook may run until then */
     if (wake_fd >= 0) close(wake_fd);
     close(stop_pipe[0]);
     close(stop_pipe[1]);

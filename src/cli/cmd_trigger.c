@@ -20,7 +20,8 @@ static const char trigger_help[] =
     "                 it succeeded and 1 if not\n"
     "  --timeout S    with --wait: give up after S seconds (exit 1; the run goes on)\n"
     "  --local        run it in this command instead (built-in handler 'shell' only),\n"
-    "                 following it as --wait does; Ctrl-C interrupts it\n"
+    "                 following it as --wait does; Ctrl-C interrupts it. Only this\n"
+    "                 run: runs others left pending stay for the daemon\n"
     "  --json         print the finished run as JSON (with its events) instead\n"
     "\n"
     "With --db memory: the run is always local (no other process sees that store).\n";
@@ -96,7 +97,9 @@ static int follow(const cli_global *g, tasker_t *t, const char *exec_id, long ti
 
 static int trigger_local(const cli_global *g, const char *task_id, long timeout_s)
 {
-    tasker_t *t = cli_open(g, 1);
+    /* One worker for this run only: what others left pending is the daemon's. */
+    tasker_options opt = {.workers = 1, .no_pickup = true};
+    tasker_t *t = cli_open_opts(g, &opt);
     if (!t) return CLI_FAIL;
     int rc;
     char exec_id[TASKER_ID_SIZE];

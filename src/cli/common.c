@@ -108,13 +108,18 @@ char *cli_join_args(int argc, char **argv, int from)
     return s;
 }
 
+tasker_t *cli_open_opts(const cli_global *g, const tasker_options *opt)
+{
+    tasker_t *t = tasker_open_opts(g->dsn, opt);
+    if (!t) cli_lib_error(TASKER_ESTORAGE, g->dsn);
+    return t;
+}
+
 tasker_t *cli_open(const cli_global *g, int workers)
 {
     tasker_options opt = {0};
     opt.workers = workers;
-    tasker_t *t = tasker_open_opts(g->dsn, &opt);
-    if (!t) cli_lib_error(TASKER_ESTORAGE, g->dsn);
-    return t;
+    return cli_open_opts(g, &opt);
 }
 
 int cli_help(const char *text)
