@@ -3,8 +3,9 @@
  *
  * Leader/follower: a writer queues its request; if no thread is leading, it leads: it
  * takes every queued request, runs them in one BEGIN IMMEDIATE .. COMMIT on the writer
- * connection, and hands each its own result. Requests that arrive meanwhile wait for
- * the next leader (the first of them is woken to lead). So a sync (synchronous=FULL)
+ * connection, and hands each its own result. Before committing it takes in, for a few
+ * rounds, what was queued meanwhile (run_once). Requests that arrive after that wait
+ * for the next leader (the first of them is woken to lead). So a sync (synchronous=FULL)
  * or a WAL append (NORMAL) is paid once per batch, not once per row, and a caller
  * still returns only after its own write is committed.
  *
