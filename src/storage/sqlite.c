@@ -32,8 +32,18 @@ void sq_format_error(sq_store *s, sqlite3 *db, char *buf, size_t size, const cha
                  what);
         return;
     }
-    snprintf(buf, size, "sqlite: %s: %s: %s (%s)", s->path, what, detail,
-             sqlite3_errstr(code));
+    /* For I/O, the system's reason (ENOSPC, EFBIG, EACCES) is what a person can act on. */
+    int primary = code & 0xff, sys_errno = db ? sqlite3_system_errno(db) : 0;
+    bool io = primary == SQLITE_IOERR || primary == SQLITE_FULL ||
+              primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY;
+    if (io && sys_errno)
+        snprintf(buf, size, "sqlite: %s: %s: %s (%s)", s->path, what, detail,
+                 strerror(sys_errno));
+    else if (strcmp(detail, sqlite3_errstr(code)) != 0)
+        snprintf(buf, size, "sqlite: %s: %s: %s (%s)", s->path, what, detail,
+                 sqlite3_errstr(code));
+    else
+        snprintf(buf, size, "sqlite: %s: %s: %s", s->path, what, detail);
 }
 
 int sq_fail(sq_store *s, sqlite3 *db, const char *what)
