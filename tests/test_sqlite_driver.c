@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +294,21 @@ static void retention_by_age_uses_the_injected_clock(void **state)
     assert_int_equal(st->ops->get_task_exec(st, "q1", &e), TASKER_ENOTFOUND);
 }
 
+static void huge_max_age_is_no_limit_and_does_not_overflow(void **state)
+{
+    fixture *f = *state;
+    tasker_storage *st = f->st;
+    st->env.max_exec_age_s = INT64_MAX / 2;
+    assert_int_equal(sqlite_fixture_add_task(st, "t"), TASKER_OK);
+    assert_int_equal(sqlite_fixture_add_exec(st, "ancient", "t", 1), TASKER_OK);
+    finish(st, "ancient");
+    assert_int_equal(sqlite_fixture_add_exec(st, "new", "t", sqlite_fixture_now_us()),
+                     TASKER_OK);
+    tasker_task_exec e;
+    assert_int_equal(st->ops->get_task_exec(st, "ancient", &e), TASKER_OK);
+    tasker_exec_clear(&e);
+}
+
 /* ---- plans ----------------------------------------------------------------------- */
 
 /* Every statement finds its rows through an index: no full scan of executions or
@@ -373,6 +389,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(retention_keeps_newest_and_pending_and_drops_old_events,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(retention_by_age_uses_the_injected_clock, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(huge_max_age_is_no_limit_and_does_not_overflow, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(every_statement_uses_an_index, setup, teardown),
         cmocka_unit_test_setup_teardown(interrupt_dead_marks_only_dead_nodes_runs, setup,

@@ -11,6 +11,7 @@
  */
 #include "sqlite_internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,7 +74,10 @@ int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t size)
 {
     const tasker_storage_env *env = &s->base.env;
     int64_t now_us = sq_now_us(s);
-    int64_t cutoff_us = now_us - env->max_exec_age_s * 1000000;
+    /* An age beyond any clock's reach (or one whose microseconds would overflow) is no
+     * limit at all. */
+    bool by_age = env->max_exec_age_s >= 0 && env->max_exec_age_s < INT64_MAX / 4000000;
+    int64_t cutoff_us = by_age ? now_us - env->max_exec_age_s * 1000000 : 0;
     int rc = TASKER_OK;
     bool added = false;
     for (sq_req *r = batch; r && rc == TASKER_OK; r = r->next) {
@@ -83,10 +87,9 @@ int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t size)
         const char *task_id = r->u.exec->task_id;
         if (env->max_execs_per_task >= 0)
             rc = prune_count(s, task_id, env->max_execs_per_task, msg, size);
-        if (rc == TASKER_OK && env->max_exec_age_s >= 0)
-            rc = prune_task_age(s, task_id, cutoff_us, msg, size);
+        if (rc == TASKER_OK && by_age) rc = prune_task_age(s, task_id, cutoff_us, msg, size);
     }
-    if (rc != TASKER_OK || !added || env->max_exec_age_s < 0) return rc;
+    if (rc != TASKER_OK || !added || !by_age) return rc;
     /* A clock that went back also sweeps, so a stepped clock cannot stop the sweeps. */
     if (s->last_age_prune_us != 0 && now_us >= s->last_age_prune_us &&
         now_us - s->last_age_prune_us < SQ_AGE_PRUNE_INTERVAL_US)
