@@ -143,7 +143,7 @@ static int conn_pragmas(sq_store *s, sqlite3 *db, bool reader)
 {
     /* A checkpoint runs inside the COMMIT that crosses wal_autocheckpoint pages, and
      * stalls that batch for its fsyncs: fewer, larger ones keep the batches flowing
-     * (the WAL then grows to about 16 MB before it is copied back and reused). */
+     * (the WAL then grows to about 4 MB before it is copied back and reused). */
     char sql[200];
     snprintf(sql, sizeof sql,
              "PRAGMA foreign_keys = ON; PRAGMA synchronous = %s; PRAGMA query_only = %d;"
@@ -189,6 +189,9 @@ static int set_wal(sq_store *s, sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;
     int rc = TASKER_OK;
+    /* Small pages for a new file (an existing one keeps its size): a commit writes every
+     * page it touched whole, and a run touches a few rows in many b-trees. */
+    sqlite3_exec(db, "PRAGMA page_size = " SQ_PAGE_SIZE, NULL, NULL, NULL);
     if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
         rc = sq_fail(s, db, "switching to WAL mode");

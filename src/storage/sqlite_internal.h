@@ -21,7 +21,10 @@
 #define SQ_MSG_SIZE 512
 /* Times the group-commit leader takes in newly queued requests before committing. */
 #define SQ_BATCH_ROUNDS 8
-/* WAL pages that trigger a checkpoint (SQLite's default is 1000). */
+/* The page size of a new database file (SQLite's default is 4096). */
+#define SQ_PAGE_SIZE "1024"
+/* WAL pages that trigger a checkpoint (SQLite's default is 1000): 16 MB of 4 KiB pages,
+ * 4 MB of ours. */
 #define SQ_WAL_AUTOCHECKPOINT_PAGES 4000
 /* How long the leader waits for writers it answered early to queue their next write. */
 #define SQ_GATHER_US 50
