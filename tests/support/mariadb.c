@@ -291,6 +291,28 @@ int tasker_test_mariadb_sql(const char *sql)
     return rc;
 }
 
+int tasker_test_mariadb_query_int(const char *sql, long long *value)
+{
+    MYSQL *db = admin_connect();
+    if (!db) return -1;
+    int rc = -1;
+    MYSQL_RES *res = NULL;
+    if (mysql_query(db, sql) != 0 || !(res = mysql_store_result(db))) {
+        fail("admin SQL '%s': %s", sql, mysql_error(db));
+    } else {
+        MYSQL_ROW row = mysql_fetch_row(res);
+        if (row && row[0]) {
+            *value = strtoll(row[0], NULL, 10);
+            rc = 0;
+        } else {
+            fail("admin SQL '%s': no value", sql);
+        }
+    }
+    if (res) mysql_free_result(res);
+    mysql_close(db);
+    return rc;
+}
+
 int tasker_test_mariadb_fresh_db(const char *db)
 {
     char sql[300];

@@ -34,6 +34,8 @@ char *tasker_test_mariadb_dsn_as(const char *user, const char *pass, const char 
 
 /* Runs one statement as the admin user (no data of the caller's in it: tests only). */
 int tasker_test_mariadb_sql(const char *sql);
+/* Runs a one-value query as the admin user into *value. */
+int tasker_test_mariadb_query_int(const char *sql, long long *value);
 /* Drops (if present) and creates database db. */
 int tasker_test_mariadb_fresh_db(const char *db);
 
