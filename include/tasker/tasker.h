@@ -68,7 +68,9 @@ typedef int64_t (*tasker_clock_fn)(void *udata);
 /* Options. A zero field means its default: `tasker_options o = {0};` is the default
  * configuration. */
 typedef struct tasker_options {
-    int workers;                /* handler threads; 0 = number of CPUs */
+    int workers;                /* handler threads; 0 = number of CPUs; negative = none:
+                                   the handle stores and queries, and its triggers stay
+                                   pending for another process (a daemon) to run */
     int max_execs_per_task;     /* 0 = 100; negative = unlimited */
     int64_t max_exec_age_s;     /* 0 = 3600; negative = unlimited */
     const char *node_id;        /* NULL = "hostname:pid"; copied */
@@ -186,8 +188,15 @@ void tasker_wake(tasker_t *t);
 void tasker_interrupt(tasker_t *t);
 
 /* Waits until no handler of this handle is running and no run is queued in this
- * process. TASKER_OK, or TASKER_ETIMEDOUT when timeout_ms (negative = no limit) passed. */
+ * process (after tasker_shutdown: until no handler is running). TASKER_OK, or TASKER_ETIMEDOUT when timeout_ms (negative = no limit) passed. */
 int tasker_drain(tasker_t *t, int timeout_ms);
+
+/* A daemon's graceful stop: stops the schedule loop, starts no further runs (queued
+ * ones stay pending in the store), gives running handlers grace_ms to return, then
+ * calls tasker_interrupt() and waits for them. TASKER_OK when all returned within the
+ * grace period, TASKER_ETIMEDOUT when they had to be interrupted. Call tasker_close()
+ * afterwards. Not async-signal-safe: call it from the thread that ran tasker_run(). */
+int tasker_shutdown(tasker_t *t, int grace_ms);
 
 /* The number of handlers running now in this process. */
 int tasker_running_count(tasker_t *t);

@@ -1,0 +1,175 @@
+/* Triggering a run, running one execution on a worker, recording its outcome, and
+ * waiting for it. */
+#include "core/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int tasker_trigger(tasker_t *t, const char *task_id, char exec_id[TASKER_ID_SIZE])
+{
+    int rc;
+    if ((rc = tasker_check_handle(t)) || (rc = tasker_check_id("task id", task_id))) return rc;
+    job *j = calloc(1, sizeof *j);
+    if (!j) return tasker_fail(TASKER_ENOMEM, "trigger '%s': out of memory", task_id);
+    rc = t->st->ops->get_task(t->st, task_id, &j->task);
+    if (rc != TASKER_OK) {
+        if (rc == TASKER_ENOTFOUND) tasker_fail(rc, "trigger: task '%s' not found", task_id);
+        goto fail;
+    }
+    tasker_new_id(t, j->exec_id);
+    snprintf(j->task_id, sizeof j->task_id, "%s", task_id);
+    tasker_task_exec e = {.exec_id = j->exec_id, .task_id = (char *)task_id,
+                          .queued_us = tasker_now_us(t), .status = TASKER_EXEC_PENDING};
+    if ((rc = t->st->ops->add_task_exec(t->st, &e)) != TASKER_OK) {
+        if (rc == TASKER_ENOTFOUND) tasker_fail(rc, "trigger: task '%s' not found", task_id);
+        goto fail;
+    }
+    if (exec_id) memcpy(exec_id, j->exec_id, TASKER_ID_SIZE);
+    if (!tasker_pool_submit(t, j)) tasker_job_free(j);
+    return TASKER_OK;
+fail:
+    tasker_job_free(j);
+    return rc;
+}
+
+void tasker_notify_done(tasker_t *t)
+{
+    pthread_mutex_lock(&t->done_lock);
+    t->done_gen++;
+    pthread_cond_broadcast(&t->done_cond);
+    pthread_mutex_unlock(&t->done_lock);
+}
+
+/* Records the outcome. A store that is briefly away (a database restarting) must not
+ * leave the run `running` forever, so the write is retried for a few seconds. */
+static void record_outcome(tasker_t *t, tasker_task_exec *e)
+{
+    e->end_us = tasker_now_us(t);
+    int delay_ms = 50;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        int rc = t->st->ops->update_task_exec(t->st, e);
+        if (rc != TASKER_ESTORAGE) break;
+        struct timespec ts = {0, delay_ms * 1000000L};
+        nanosleep(&ts, NULL);
+        if (delay_ms < 1000) delay_ms *= 2;
+    }
+}
+
+static void finish_failed(tasker_t *t, const char *exec_id, const char *fmt, const char *arg)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, arg);
+    tasker_task_exec e = {.exec_id = (char *)exec_id, .status = TASKER_EXEC_FAILED,
+                          .error = msg};
+    record_outcome(t, &e);
+}
+
+/* Applies the outcome rules of context.h to a handler's return value. */
+static void finish_from_ctx(tasker_t *t, tasker_ctx *c, int handler_rc)
+{
+    char msg[64];
+    tasker_ctx_finish(c);
+    tasker_task_exec e = {.exec_id = (char *)c->exec_id, .result = c->result};
+    if (atomic_load(&t->interrupted)) {
+        e.status = TASKER_EXEC_INTERRUPTED;
+        e.error = c->failed ? c->error : "interrupted: the scheduler shut down";
+    } else if (c->failed) {
+        e.status = TASKER_EXEC_FAILED;
+        e.error = c->error;
+    } else if (handler_rc != 0) {
+        snprintf(msg, sizeof msg, "handler returned %d", handler_rc);
+        e.status = TASKER_EXEC_FAILED;
+        e.error = msg;
+    } else {
+        e.status = TASKER_EXEC_SUCCESS;
+        e.success = true;
+    }
+    record_outcome(t, &e);
+}
+
+void tasker_run_job(tasker_t *t, job *j)
+{
+    if (t->st->ops->start_task_exec(t->st, j->exec_id, tasker_now_us(t), t->node_id) !=
+        TASKER_OK)
+        return; /* another worker or process took it, or it is gone */
+    if (!j->task.task_id && t->st->ops->get_task(t->st, j->task_id, &j->task) != TASKER_OK) {
+        finish_failed(t, j->exec_id, "task '%s' no longer exists", j->task_id);
+        goto out;
+    }
+    tasker_handler fn;
+    void *udata;
+    if (!tasker_find_handler(t, j->task.handler, &fn, &udata)) {
+        finish_failed(t, j->exec_id, "unknown handler '%s'", j->task.handler);
+        goto out;
+    }
+    tasker_ctx c;
+    tasker_ctx_init(&c, t, &j->task, j->exec_id, j->scheduled_us, udata);
+    int handler_rc = fn(&c);
+    finish_from_ctx(t, &c, handler_rc);
+    tasker_ctx_destroy(&c);
+out:
+    tasker_notify_done(t);
+}
+
+void tasker_interrupt(tasker_t *t)
+{
+    if (t) atomic_store(&t->interrupted, true);
+}
+
+static bool is_finished(tasker_exec_status s)
+{
+    return s == TASKER_EXEC_SUCCESS || s == TASKER_EXEC_FAILED ||
+           s == TASKER_EXEC_INTERRUPTED || s == TASKER_EXEC_SKIPPED;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Finished runs of this process broadcast done_cond; runs in other processes are seen
+ * by rereading the record at least every 100 ms. */
+int tasker_wait(tasker_t *t, const char *exec_id, int timeout_ms)
+{
+    int rc;
+    if ((rc = tasker_check_handle(t)) || (rc = tasker_check_id("execution id", exec_id)))
+        return rc;
+    int64_t deadline_ms = mono_ms() + timeout_ms;
+    for (;;) {
+        pthread_mutex_lock(&t->done_lock);
+        uint64_t gen = t->done_gen;
+        pthread_mutex_unlock(&t->done_lock);
+
+        tasker_task_exec e = {0};
+        rc = t->st->ops->get_task_exec(t->st, exec_id, &e);
+        bool done = rc == TASKER_OK && is_finished(e.status);
+        tasker_exec_clear(&e);
+        if (rc == TASKER_ENOTFOUND)
+            return tasker_fail(rc, "wait: execution '%s' not found", exec_id);
+        if (rc != TASKER_OK && rc != TASKER_ESTORAGE) return rc;
+        if (done) return TASKER_OK;
+
+        int64_t slice_ms = 100;
+        if (timeout_ms >= 0) {
+            int64_t left_ms = deadline_ms - mono_ms();
+            if (left_ms <= 0)
+                return tasker_fail(TASKER_ETIMEDOUT, "wait: execution '%s' still unfinished "
+                                   "after %d ms", exec_id, timeout_ms);
+            if (left_ms < slice_ms) slice_ms = left_ms;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += (long)slice_ms * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_mutex_lock(&t->done_lock);
+        while (t->done_gen == gen &&
+               pthread_cond_timedwait(&t->done_cond, &t->done_lock, &until) != ETIMEDOUT) {
+        }
+        pthread_mutex_unlock(&t->done_lock);
+    }
+}

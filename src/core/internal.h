@@ -1,0 +1,159 @@
+/* Internal: the handle, its parts, and the functions the core's files share. */
+#ifndef TASKER_SRC_INTERNAL_H
+#define TASKER_SRC_INTERNAL_H
+
+#include <tasker/context.h>
+#include <tasker/cron.h>
+#include <tasker/storage.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "core/error.h"
+#include "core/heap.h"
+#include "core/strset.h"
+
+/* ---- handlers (handlers.c) ---- */
+typedef struct handler_entry {
+    char *name;
+    tasker_handler fn;
+    void *udata;
+    struct handler_entry *next;
+} handler_entry;
+
+/* ---- the worker pool (pool.c) ---- */
+typedef struct job {
+    char exec_id[TASKER_ID_SIZE];
+    char task_id[TASKER_ID_SIZE];
+    tasker_task task;      /* snapshot taken at trigger; task.task_id NULL = read at run */
+    int64_t scheduled_us;  /* 0 when triggered */
+    char *scheme_id;       /* NULL when triggered */
+    bool counted;          /* counted in sched.running_schemes (overlap forbid) */
+    struct job *next;
+} job;
+
+typedef struct pool {
+    pthread_t *threads;
+    int nthreads;
+    pthread_mutex_t queue_lock; /* guards head, tail, queued, running, stopping, queued_ids */
+    pthread_cond_t queue_cond;  /* signalled when a job is queued or on stop */
+    pthread_cond_t idle_cond;   /* signalled when a job finishes (for tasker_drain) */
+    job *head, *tail;
+    size_t queued;
+    int running;
+    bool stopping;
+    strset queued_ids; /* exec ids queued or running here, so a rescan does not requeue */
+} pool;
+
+/* ---- the schedule loop (schedule.c) ---- */
+typedef struct sched_entry sched_entry;
+
+typedef struct sched {
+    pthread_t thread;
+    bool started;                 /* guarded by lock */
+    bool exited;                  /* the thread returned (after a stop); not joined yet */
+    pthread_mutex_t lock;         /* guards everything below */
+    pthread_cond_t cond;          /* wakes the loop: changes, stop, wake */
+    bool reload;                  /* schedules changed: reread them */
+    bool rescan;                  /* pick up pending executions now */
+    bool stopping;                /* the loop should return */
+    heap due;                     /* sched_entry by next fire */
+    sched_entry *entries;         /* every loaded schedule (a list, owns them) */
+    int64_t last_now_us;          /* the clock at the previous pass, to see it jump */
+    /* running scheduled executions per scheme, for overlap forbid */
+    strset running_schemes;
+} sched;
+
+struct tasker {
+    tasker_storage *st;
+    tasker_options opt;
+    char node_id[256];
+
+    pthread_rwlock_t handlers_lock; /* guards handlers */
+    handler_entry *handlers;
+
+    pool pool;
+    sched sched;
+
+    pthread_mutex_t done_lock;  /* guards done_gen */
+    pthread_cond_t done_cond;   /* broadcast when any execution finishes here */
+    uint64_t done_gen;
+
+    bool sched_ready, pool_ready; /* initialised, so close may tear them down */
+    atomic_bool interrupted;
+    /* tasker_stop is async-signal-safe: it only stores this flag and writes one byte to
+     * a pipe, which the stop watcher thread turns into a condition-variable signal. */
+    volatile sig_atomic_t stop_requested;
+    int stop_pipe[2];
+    pthread_t stop_watcher;
+    bool stop_watcher_started;
+    pthread_mutex_t run_lock; /* guards run_state */
+    pthread_cond_t run_cond;
+    int run_state;            /* 0 idle, 1 running (tasker_run), 2 stop asked */
+};
+
+/* struct tasker_ctx: one per execution, alive while its handler runs (context.c). */
+struct tasker_ctx {
+    tasker_t *t;
+    const char *exec_id, *task_id, *param;
+    int64_t scheduled_us;
+    void *udata;
+    pthread_mutex_t lock; /* guards the fields below: handlers may log from threads */
+    bool failed;
+    char *error;   /* first failure's message */
+    char *result;  /* last success result, or NULL */
+    int events;    /* events stored */
+    int dropped;   /* events over the cap, not stored */
+    void *param_json; /* json_t, parsed on first tasker_bind */
+};
+
+/* time and ids (id.c) */
+int64_t tasker_real_clock_us(void *udata);
+int64_t tasker_now_us(tasker_t *t);
+/* A new time-ordered id (UUIDv7 layout, 36 chars) into out. */
+void tasker_new_id(tasker_t *t, char out[TASKER_ID_SIZE]);
+
+/* validation (validate.c) */
+int tasker_check_handle(const tasker_t *t);
+int tasker_check_id(const char *what, const char *id);
+int tasker_check_json(const tasker_t *t, const char *what, const char *json);
+char *tasker_strdup_or_null(const char *s);
+
+/* handlers (handlers.c) */
+bool tasker_find_handler(tasker_t *t, const char *name, tasker_handler *fn, void **udata);
+void tasker_free_handlers(tasker_t *t);
+
+/* pool (pool.c) */
+int tasker_pool_init(tasker_t *t);
+/* Queues a run and takes ownership of j; false (j still the caller's) when the pool
+ * has no workers, is stopping, or has the execution queued already. */
+bool tasker_pool_submit(tasker_t *t, job *j);
+/* Queues the store's pending executions not queued here yet. */
+int tasker_pool_pickup_pending(tasker_t *t);
+void tasker_pool_shutdown(tasker_t *t);
+void tasker_job_free(job *j);
+/* Frees a job that was queued, releasing its overlap count. */
+void tasker_job_done(tasker_t *t, job *j);
+
+/* running one execution (exec.c) */
+void tasker_run_job(tasker_t *t, job *j);
+void tasker_notify_done(tasker_t *t);
+
+/* context (context.c) */
+void tasker_ctx_init(tasker_ctx *c, tasker_t *t, const tasker_task *task, const char *exec_id,
+                     int64_t scheduled_us, void *udata);
+void tasker_ctx_finish(tasker_ctx *c);
+void tasker_ctx_destroy(tasker_ctx *c);
+
+/* schedule loop (schedule.c) */
+int tasker_sched_init(tasker_t *t);
+void tasker_sched_changed(tasker_t *t);
+/* Stops the schedule thread and the stop watcher. */
+void tasker_sched_stop(tasker_t *t);
+/* Frees the loop's state; after tasker_sched_stop and the pool's shutdown. */
+void tasker_sched_destroy(tasker_t *t);
+void tasker_sched_exec_finished(tasker_t *t, const char *scheme_id);
+
+#endif

@@ -1,0 +1,195 @@
+/* The worker threads and their queue. Workers exist from open, so a trigger runs
+ * whether or not the schedule loop was started. */
+#include "core/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tasker_job_free(job *j)
+{
+    if (!j) return;
+    tasker_task_clear(&j->task);
+    free(j->scheme_id);
+    free(j);
+}
+
+static void *worker_main(void *arg)
+{
+    tasker_t *t = arg;
+    pool *p = &t->pool;
+    for (;;) {
+        pthread_mutex_lock(&p->queue_lock);
+        while (!p->head && !p->stopping) pthread_cond_wait(&p->queue_cond, &p->queue_lock);
+        if (p->stopping) {
+            pthread_mutex_unlock(&p->queue_lock);
+            return NULL;
+        }
+        job *j = p->head;
+        p->head = j->next;
+        if (!p->head) p->tail = NULL;
+        p->queued--;
+        p->running++;
+        pthread_mutex_unlock(&p->queue_lock);
+
+        tasker_run_job(t, j);
+
+        pthread_mutex_lock(&p->queue_lock);
+        strset_remove(&p->queued_ids, j->exec_id);
+        p->running--;
+        pthread_cond_broadcast(&p->idle_cond);
+        pthread_mutex_unlock(&p->queue_lock);
+        tasker_job_done(t, j);
+    }
+}
+
+int tasker_pool_init(tasker_t *t)
+{
+    pool *p = &t->pool;
+    pthread_mutex_init(&p->queue_lock, NULL);
+    pthread_cond_init(&p->queue_cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->idle_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    strset_init(&p->queued_ids);
+    t->pool_ready = true;
+    if (t->opt.workers <= 0) return TASKER_OK;
+    p->threads = calloc((size_t)t->opt.workers, sizeof *p->threads);
+    if (!p->threads) return tasker_fail(TASKER_ENOMEM, "open: out of memory for workers");
+    for (int i = 0; i < t->opt.workers; i++) {
+        if (pthread_create(&p->threads[i], NULL, worker_main, t) != 0)
+            return tasker_fail(TASKER_ESTATE, "open: cannot start worker thread %d", i);
+        p->nthreads++;
+    }
+    return TASKER_OK;
+}
+
+void tasker_job_done(tasker_t *t, job *j)
+{
+    if (j->counted) tasker_sched_exec_finished(t, j->scheme_id);
+    tasker_job_free(j);
+}
+
+/* Queues j unless the same execution is queued or running here already. */
+static bool submit_locked(pool *p, job *j)
+{
+    if (strset_count(&p->queued_ids, j->exec_id) > 0 || strset_add(&p->queued_ids, j->exec_id) < 0)
+        return false;
+    j->next = NULL;
+    if (p->tail) p->tail->next = j;
+    else p->head = j;
+    p->tail = j;
+    p->queued++;
+    pthread_cond_signal(&p->queue_cond);
+    return true;
+}
+
+bool tasker_pool_submit(tasker_t *t, job *j)
+{
+    pool *p = &t->pool;
+    if (p->nthreads == 0) return false; /* no workers: it stays pending for another process */
+    pthread_mutex_lock(&p->queue_lock);
+    bool queued = !p->stopping && submit_locked(p, j);
+    pthread_mutex_unlock(&p->queue_lock);
+    return queued;
+}
+
+int tasker_pool_pickup_pending(tasker_t *t)
+{
+    if (t->pool.nthreads == 0) return TASKER_OK;
+    tasker_task_exec *v = NULL;
+    size_t n = 0;
+    int rc = t->st->ops->list_pending_execs(t->st, 0, &v, &n);
+    if (rc != TASKER_OK) return rc;
+    for (size_t i = 0; i < n; i++) {
+        job *j = calloc(1, sizeof *j);
+        if (!j) {
+            rc = tasker_fail(TASKER_ENOMEM, "out of memory queueing pending executions");
+            break;
+        }
+        snprintf(j->exec_id, sizeof j->exec_id, "%s", v[i].exec_id);
+        snprintf(j->task_id, sizeof j->task_id, "%s", v[i].task_id);
+        j->scheduled_us = v[i].scheduled_us;
+        j->scheme_id = v[i].scheme_id; /* moved */
+        v[i].scheme_id = NULL;
+        if (!tasker_pool_submit(t, j)) tasker_job_free(j);
+    }
+    tasker_free_execs(v, n);
+    return rc;
+}
+
+void tasker_pool_shutdown(tasker_t *t)
+{
+    pool *p = &t->pool;
+    if (!t->pool_ready) return;
+    t->pool_ready = false;
+    pthread_mutex_lock(&p->queue_lock);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->queue_cond);
+    pthread_mutex_unlock(&p->queue_lock);
+    for (int i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    p->threads = NULL;
+    p->nthreads = 0;
+    for (job *j = p->head; j;) { /* left pending in the store, for the next open */
+        job *next = j->next;
+        tasker_job_done(t, j);
+        j = next;
+    }
+    p->head = p->tail = NULL;
+    strset_free(&p->queued_ids);
+    pthread_mutex_destroy(&p->queue_lock);
+    pthread_cond_destroy(&p->queue_cond);
+    pthread_cond_destroy(&p->idle_cond);
+}
+
+int tasker_drain(tasker_t *t, int timeout_ms)
+{
+    int rc;
+    if ((rc = tasker_check_handle(t))) return rc;
+    pool *p = &t->pool;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    rc = TASKER_OK;
+    pthread_mutex_lock(&p->queue_lock);
+    while ((p->running > 0 || (p->queued > 0 && !p->stopping)) && rc == TASKER_OK) {
+        if (timeout_ms < 0) pthread_cond_wait(&p->idle_cond, &p->queue_lock);
+        else if (pthread_cond_timedwait(&p->idle_cond, &p->queue_lock, &deadline) == ETIMEDOUT)
+            rc = tasker_fail(TASKER_ETIMEDOUT, "drain: %d running, %zu queued after %d ms",
+                             p->running, p->queued, timeout_ms);
+    }
+    pthread_mutex_unlock(&p->queue_lock);
+    return rc;
+}
+
+int tasker_running_count(tasker_t *t)
+{
+    if (!t) return 0;
+    pthread_mutex_lock(&t->pool.queue_lock);
+    int n = t->pool.running;
+    pthread_mutex_unlock(&t->pool.queue_lock);
+    return n;
+}
+
+int tasker_shutdown(tasker_t *t, int grace_ms)
+{
+    int rc;
+    if ((rc = tasker_check_handle(t))) return rc;
+    tasker_stop(t);
+    pool *p = &t->pool;
+    pthread_mutex_lock(&p->queue_lock);
+    p->stopping = true; /* workers take no new job; queued ones stay pending */
+    pthread_cond_broadcast(&p->queue_cond);
+    pthread_mutex_unlock(&p->queue_lock);
+    if (tasker_drain(t, grace_ms) == TASKER_OK) return TASKER_OK;
+    tasker_interrupt(t);
+    return tasker_drain(t, -1) == TASKER_OK ? TASKER_ETIMEDOUT : TASKER_ESTATE;
+}

@@ -1,0 +1,477 @@
+/* The schedule loop: one thread, a min-heap of next fires, a condition variable.
+ *
+ * Each pass handles every schedule whose next fire is due: it lists the occurrences
+ * since the schedule's last handled one, fires the latest if it is recent (within
+ * MISFIRE_GRACE_US) and applies the misfire policy to the others. The same code serves
+ * a process that starts after downtime, a loop that woke late, and a wall clock set
+ * forward: none of them causes a burst. A clock set back re-arms from the expression;
+ * occurrences already stored are refused by the store's (scheme_id, scheduled_us) key,
+ * so nothing runs twice. */
+#include "core/internal.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* An occurrence older than this when handled is a misfire (Quartz's threshold is 60 s). */
+#define MISFIRE_GRACE_US (60 * 1000000LL)
+/* How many missed occurrences are counted before the count says "more than". */
+#define MISSED_COUNT_CAP 10000
+/* Longest sleep: bounds how late a wall clock set forward is noticed. */
+#define MAX_SLEEP_US (60 * 1000000LL)
+/* Shared stores: how often executions pending from other processes are looked for. */
+#define RESCAN_US (1000000LL)
+
+struct sched_entry {
+    heap_item item; /* key = next fire, microseconds */
+    char *scheme_id, *task_id;
+    tasker_cron *cron;
+    tasker_misfire misfire;
+    tasker_overlap overlap;
+    int64_t last_us; /* last occurrence handled */
+    bool armed;      /* in the heap */
+    sched_entry *next;
+};
+
+static void entry_free(sched_entry *e)
+{
+    tasker_cron_free(e->cron);
+    free(e->scheme_id);
+    free(e->task_id);
+    free(e);
+}
+
+int tasker_sched_init(tasker_t *t)
+{
+    sched *s = &t->sched;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    strset_init(&s->running_schemes);
+    s->reload = true;
+    t->sched_ready = true;
+    return TASKER_OK;
+}
+
+void tasker_sched_changed(tasker_t *t)
+{
+    pthread_mutex_lock(&t->sched.lock);
+    t->sched.reload = true;
+    pthread_cond_signal(&t->sched.cond);
+    pthread_mutex_unlock(&t->sched.lock);
+}
+
+void tasker_sched_exec_finished(tasker_t *t, const char *scheme_id)
+{
+    pthread_mutex_lock(&t->sched.lock);
+    strset_remove(&t->sched.running_schemes, scheme_id);
+    pthread_mutex_unlock(&t->sched.lock);
+}
+
+static void drop_entries(sched *s)
+{
+    while (heap_pop(&s->due)) {
+    }
+    for (sched_entry *e = s->entries; e;) {
+        sched_entry *next = e->next;
+        entry_free(e);
+        e = next;
+    }
+    s->entries = NULL;
+}
+
+/* ---- occurrences ---- */
+
+/* The latest occurrence in (after_us, until_us], or 0 when none. Looks back through
+ * growing windows so that a schedule down for a year costs a few next() calls. */
+static int64_t latest_occurrence(const tasker_cron *c, int64_t after_us, int64_t until_us)
+{
+    static const int64_t windows_s[] = {1, 60, 3600, 86400, 31 * 86400LL, 366 * 86400LL,
+                                        5 * 366 * 86400LL};
+    for (size_t w = 0; w <= sizeof windows_s / sizeof windows_s[0]; w++) {
+        int64_t from = w < sizeof windows_s / sizeof windows_s[0]
+                           ? until_us - windows_s[w] * 1000000LL
+                           : after_us;
+        if (from < after_us) from = after_us;
+        int64_t o, best = 0;
+        for (int64_t at = from; tasker_cron_next(c, at, &o) == TASKER_OK && o <= until_us; at = o)
+            best = o;
+        if (best || from == after_us) return best;
+    }
+    return 0;
+}
+
+/* Counts occurrences in (after_us, until_us], at most MISSED_COUNT_CAP. */
+static int count_occurrences(const tasker_cron *c, int64_t after_us, int64_t until_us)
+{
+    int n = 0;
+    int64_t o;
+    for (int64_t at = after_us; n < MISSED_COUNT_CAP &&
+                                tasker_cron_next(c, at, &o) == TASKER_OK && o <= until_us;
+         at = o)
+        n++;
+    return n;
+}
+
+/* ---- firing ---- */
+
+/* Stores a skipped execution for the occurrence, saying why. */
+static void record_skipped(tasker_t *t, sched_entry *e, int64_t occ_us, const char *why)
+{
+    char id[TASKER_ID_SIZE];
+    tasker_new_id(t, id);
+    int64_t now_us = tasker_now_us(t);
+    tasker_task_exec x = {.exec_id = id, .task_id = e->task_id, .scheme_id = e->scheme_id,
+                          .scheduled_us = occ_us, .queued_us = now_us, .start_us = now_us,
+                          .end_us = now_us, .status = TASKER_EXEC_SKIPPED, .error = (char *)why};
+    t->st->ops->add_task_exec(t->st, &x); /* EEXISTS: handled already, by us or a peer */
+}
+
+/* The id of a run of this schedule still pending or running, for the skip message. */
+static void find_running(tasker_t *t, sched_entry *e, char out[TASKER_ID_SIZE])
+{
+    tasker_task_exec *v = NULL;
+    size_t n = 0;
+    snprintf(out, TASKER_ID_SIZE, "?");
+    if (t->st->ops->list_task_execs(t->st, e->task_id, 50, &v, &n) != TASKER_OK) return;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].scheme_id && strcmp(v[i].scheme_id, e->scheme_id) == 0 &&
+            (v[i].status == TASKER_EXEC_RUNNING || v[i].status == TASKER_EXEC_PENDING))
+            snprintf(out, TASKER_ID_SIZE, "%s", v[i].exec_id);
+    tasker_free_execs(v, n);
+}
+
+/* Creates the execution of one occurrence and queues it. Called with sched.lock held. */
+static void fire(tasker_t *t, sched_entry *e, int64_t occ_us)
+{
+    sched *s = &t->sched;
+    if (e->overlap == TASKER_OVERLAP_FORBID && strset_count(&s->running_schemes, e->scheme_id)) {
+        char running[TASKER_ID_SIZE], why[160];
+        find_running(t, e, running);
+        snprintf(why, sizeof why, "skipped: previous run %s still running", running);
+        record_skipped(t, e, occ_us, why);
+        return;
+    }
+    job *j = calloc(1, sizeof *j);
+    if (!j || !(j->scheme_id = strdup(e->scheme_id))) {
+        free(j);
+        return;
+    }
+    tasker_new_id(t, j->exec_id);
+    snprintf(j->task_id, sizeof j->task_id, "%s", e->task_id);
+    j->scheduled_us = occ_us;
+    tasker_task_exec x = {.exec_id = j->exec_id, .task_id = e->task_id,
+                          .scheme_id = e->scheme_id, .scheduled_us = occ_us,
+                          .queued_us = tasker_now_us(t), .status = TASKER_EXEC_PENDING};
+    if (t->st->ops->add_task_exec(t->st, &x) != TASKER_OK) { /* EEXISTS: a peer fired it */
+        tasker_job_free(j);
+        return;
+    }
+    /* Counted before it is queued; the worker's release waits for sched.lock, held here. */
+    j->counted = strset_add(&s->running_schemes, e->scheme_id) > 0;
+    if (!tasker_pool_submit(t, j)) {
+        if (j->counted) strset_remove(&s->running_schemes, e->scheme_id);
+        tasker_job_free(j);
+    }
+}
+
+/* Fires the latest of n_missed occurrences up to latest_us, by the misfire policy. */
+static void handle_missed(tasker_t *t, sched_entry *e, int64_t latest_us, int n_missed)
+{
+    char why[160];
+    const char *more = n_missed >= MISSED_COUNT_CAP ? "more than " : "";
+    if (e->misfire == TASKER_MISFIRE_ONCE) {
+        fire(t, e, latest_us);
+    } else if (e->misfire == TASKER_MISFIRE_SKIP) {
+        snprintf(why, sizeof why, "skipped: missed while down, misfire policy skip "
+                 "(%s%d fires missed)", more, n_missed);
+        record_skipped(t, e, latest_us, why);
+    } else { /* all: replay oldest first, at most TASKER_MISFIRE_ALL_MAX */
+        int64_t o, at = e->last_us;
+        for (int i = 0; i < n_missed && i < TASKER_MISFIRE_ALL_MAX &&
+                        tasker_cron_next(e->cron, at, &o) == TASKER_OK; i++, at = o)
+            fire(t, e, o);
+        if (n_missed > TASKER_MISFIRE_ALL_MAX) {
+            snprintf(why, sizeof why, "skipped: missed while down, misfire policy all "
+                     "replays at most %d (%s%d more fires missed)", TASKER_MISFIRE_ALL_MAX,
+                     more, n_missed - TASKER_MISFIRE_ALL_MAX);
+            record_skipped(t, e, latest_us, why);
+        }
+    }
+}
+
+/* Handles every occurrence of e in (e->last_us, now_us] and re-arms it. */
+static void process_entry(tasker_t *t, sched_entry *e, int64_t now_us)
+{
+    int64_t latest = latest_occurrence(e->cron, e->last_us, now_us);
+    if (latest) {
+        bool recent = latest > now_us - MISFIRE_GRACE_US;
+        int n = count_occurrences(e->cron, e->last_us, now_us);
+        if (recent && (n == 1 || e->misfire != TASKER_MISFIRE_ALL)) {
+            /* On time, or late with earlier occurrences coalesced into this one. */
+            if (n > 1 && e->misfire == TASKER_MISFIRE_SKIP) {
+                char why[160];
+                snprintf(why, sizeof why, "skipped: missed while down, misfire policy skip "
+                         "(%d fires missed)", n - 1);
+                int64_t prev = latest_occurrence(e->cron, e->last_us, latest - 1);
+                if (prev) record_skipped(t, e, prev, why);
+            }
+            fire(t, e, latest);
+        } else {
+            handle_missed(t, e, latest, n);
+        }
+        e->last_us = latest;
+        t->st->ops->set_scheme_fire(t->st, e->scheme_id, latest);
+    }
+    int64_t next;
+    e->armed = tasker_cron_next(e->cron, e->last_us > now_us ? e->last_us : now_us, &next) ==
+               TASKER_OK;
+    if (e->armed) {
+        e->item.key = next;
+        heap_push(&t->sched.due, &e->item);
+    }
+}
+
+/* Rereads the schedules from the store. Called with sched.lock held. */
+static void reload(tasker_t *t, int64_t now_us)
+{
+    sched *s = &t->sched;
+    tasker_task_scheme *v = NULL;
+    size_t n = 0;
+    if (t->st->ops->list_task_schemes(t->st, &v, &n) != TASKER_OK) return; /* retry later */
+    s->reload = false;
+    drop_entries(s);
+    for (size_t i = 0; i < n; i++) {
+        sched_entry *e = calloc(1, sizeof *e);
+        if (!e) break;
+        if (tasker_cron_parse(v[i].cron, &e->cron) != TASKER_OK) {
+            free(e);
+            continue;
+        }
+        tasker_cron_set_anchor(e->cron, v[i].created_us);
+        e->scheme_id = v[i].scheme_id;
+        e->task_id = v[i].task_id;
+        v[i].scheme_id = v[i].task_id = NULL;
+        e->misfire = v[i].misfire;
+        e->overlap = v[i].overlap;
+        /* Occurrences before a schedule existed are not misfires. */
+        e->last_us = v[i].last_fire_us ? v[i].last_fire_us : v[i].created_us;
+        e->next = s->entries;
+        s->entries = e;
+        process_entry(t, e, now_us);
+    }
+    tasker_free_schemes(v, n);
+}
+
+static bool shared_store(const tasker_t *t)
+{
+    return strcmp(t->st->ops->name, "memory") != 0;
+}
+
+static void *sched_main(void *arg)
+{
+    tasker_t *t = arg;
+    sched *s = &t->sched;
+    int64_t next_rescan_us = 0;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        int64_t now_us = tasker_now_us(t);
+        if (s->reload || now_us < s->last_now_us - 1000000) {
+            reload(t, now_us); /* first pass, a schedule change, or the clock set back */
+        }
+        s->last_now_us = now_us;
+        heap_item *top;
+        while ((top = heap_top(&s->due)) && top->key <= now_us) {
+            heap_pop(&s->due);
+            process_entry(t, (sched_entry *)top, now_us);
+        }
+        if (s->rescan || (shared_store(t) && now_us >= next_rescan_us)) {
+            s->rescan = false;
+            next_rescan_us = now_us + RESCAN_US;
+            pthread_mutex_unlock(&s->lock);
+            tasker_pool_pickup_pending(t);
+            pthread_mutex_lock(&s->lock);
+            continue;
+        }
+        int64_t sleep_us = MAX_SLEEP_US;
+        if ((top = heap_top(&s->due)) && top->key - now_us < sleep_us) sleep_us = top->key - now_us;
+        if (shared_store(t) && next_rescan_us - now_us < sleep_us) sleep_us = next_rescan_us - now_us;
+        if (sleep_us < 0) sleep_us = 0;
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += sleep_us / 1000000;
+        until.tv_nsec += (long)(sleep_us % 1000000) * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        if (!s->reload && !s->rescan && !s->stopping)
+            pthread_cond_timedwait(&s->cond, &s->lock, &until);
+    }
+    s->exited = true;
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* ---- start, run, stop ---- */
+
+/* Turns the byte tasker_stop wrote from (maybe) a signal handler into a wake-up. */
+static void *stop_watcher_main(void *arg)
+{
+    tasker_t *t = arg;
+    for (;;) {
+        struct pollfd pfd = {.fd = t->stop_pipe[0], .events = POLLIN};
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR) return NULL;
+        char buf[64];
+        while (read(t->stop_pipe[0], buf, sizeof buf) > 0) {
+        }
+        pthread_mutex_lock(&t->run_lock);
+        bool quit = t->run_state == 3;
+        if (t->stop_requested && t->run_state == 1) t->run_state = 2;
+        pthread_cond_broadcast(&t->run_cond);
+        pthread_mutex_unlock(&t->run_lock);
+        if (t->stop_requested) {
+            pthread_mutex_lock(&t->sched.lock);
+            t->sched.stopping = true;
+            pthread_cond_signal(&t->sched.cond);
+            pthread_mutex_unlock(&t->sched.lock);
+        }
+        if (quit) return NULL;
+    }
+}
+
+/* Starts the loop thread. clear_stop: forget a tasker_stop() that came before; tasker_run
+ * keeps it, so that a stop (say, a SIGINT) arriving before tasker_run still ends it. */
+static int start_loop(tasker_t *t, bool clear_stop)
+{
+    sched *s = &t->sched;
+    pthread_mutex_lock(&s->lock);
+    if (s->started && s->exited) { /* a tasker_stop() ended it: reap the thread */
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->thread, NULL);
+        pthread_mutex_lock(&s->lock);
+        s->started = false;
+    }
+    if (s->started) {
+        pthread_mutex_unlock(&s->lock);
+        return tasker_fail(TASKER_ESTATE, "start: the schedule loop runs already");
+    }
+    s->stopping = false;
+    s->exited = false;
+    s->reload = true;
+    if (clear_stop) t->stop_requested = 0;
+    if (!t->stop_watcher_started) {
+        if (pthread_create(&t->stop_watcher, NULL, stop_watcher_main, t) != 0) {
+            pthread_mutex_unlock(&s->lock);
+            return tasker_fail(TASKER_ESTATE, "start: cannot start a thread");
+        }
+        t->stop_watcher_started = true;
+    }
+    if (pthread_create(&s->thread, NULL, sched_main, t) != 0) {
+        pthread_mutex_unlock(&s->lock);
+        return tasker_fail(TASKER_ESTATE, "start: cannot start the schedule thread");
+    }
+    s->started = true;
+    pthread_mutex_unlock(&s->lock);
+    return TASKER_OK;
+}
+
+int tasker_start(tasker_t *t)
+{
+    int rc;
+    if ((rc = tasker_check_handle(t))) return rc;
+    return start_loop(t, true);
+}
+
+/* Joins the schedule thread if it runs. */
+static void join_loop(tasker_t *t)
+{
+    sched *s = &t->sched;
+    pthread_mutex_lock(&s->lock);
+    bool started = s->started;
+    s->stopping = true;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    if (started) pthread_join(s->thread, NULL);
+    pthread_mutex_lock(&s->lock);
+    s->started = false;
+    pthread_mutex_unlock(&s->lock);
+}
+
+int tasker_run(tasker_t *t)
+{
+    int rc;
+    if ((rc = tasker_check_handle(t))) return rc;
+    pthread_mutex_lock(&t->run_lock);
+    if (t->run_state != 0) {
+        pthread_mutex_unlock(&t->run_lock);
+        return tasker_fail(TASKER_ESTATE, "run: tasker_run runs already");
+    }
+    t->run_state = 1;
+    pthread_mutex_unlock(&t->run_lock);
+    rc = start_loop(t, false);
+    if (rc != TASKER_OK && rc != TASKER_ESTATE) goto out;
+    rc = TASKER_OK;
+    pthread_mutex_lock(&t->run_lock);
+    while (t->run_state == 1 && !t->stop_requested) pthread_cond_wait(&t->run_cond, &t->run_lock);
+    pthread_mutex_unlock(&t->run_lock);
+    join_loop(t);
+out:
+    pthread_mutex_lock(&t->run_lock);
+    t->run_state = 0;
+    t->stop_requested = 0;
+    pthread_mutex_unlock(&t->run_lock);
+    return rc;
+}
+
+void tasker_stop(tasker_t *t)
+{
+    if (!t) return;
+    t->stop_requested = 1;
+    ssize_t w = write(t->stop_pipe[1], "s", 1); /* EAGAIN: a byte is there already */
+    (void)w;
+}
+
+void tasker_wake(tasker_t *t)
+{
+    if (!t) return;
+    pthread_mutex_lock(&t->sched.lock);
+    bool started = t->sched.started;
+    t->sched.rescan = true;
+    t->sched.reload = true;
+    pthread_cond_signal(&t->sched.cond);
+    pthread_mutex_unlock(&t->sched.lock);
+    if (!started) tasker_pool_pickup_pending(t);
+}
+
+void tasker_sched_stop(tasker_t *t)
+{
+    if (!t->sched_ready) return;
+    join_loop(t);
+    if (t->stop_watcher_started) {
+        pthread_mutex_lock(&t->run_lock);
+        t->run_state = 3;
+        pthread_mutex_unlock(&t->run_lock);
+        ssize_t w = write(t->stop_pipe[1], "q", 1);
+        (void)w;
+        pthread_join(t->stop_watcher, NULL);
+        t->stop_watcher_started = false;
+    }
+}
+
+void tasker_sched_destroy(tasker_t *t)
+{
+    if (!t->sched_ready) return;
+    t->sched_ready = false;
+    drop_entries(&t->sched);
+    heap_free(&t->sched.due);
+    strset_free(&t->sched.running_schemes);
+    pthread_mutex_destroy(&t->sched.lock);
+    pthread_cond_destroy(&t->sched.cond);
+}
