@@ -304,8 +304,19 @@ static int r_list_events(my_store *s, my_conn *c, void *ctx)
     MYSQL_BIND p[1];
     unsigned long len;
     my_bind_str(&p[0], r->key, &len);
-    return my_query(s, c, MS_EVENT_LIST, p, cols, NCOLS(cols), sizeof(tasker_task_event),
-                    &r->rows, &r->n);
+    int rc = my_query(s, c, MS_EVENT_LIST, p, cols, NCOLS(cols), sizeof(tasker_task_event),
+                      &r->rows, &r->n);
+    if (rc != TASKER_OK || r->n > 0) return rc;
+    /* No events: an execution without any, or no such execution? */
+    static const my_col status_col[] = {{MC_INT, 0}};
+    int *status = NULL;
+    size_t n = 0;
+    my_bind_str(&p[0], r->key, &len);
+    rc = my_query(s, c, MS_EXEC_STATUS, p, status_col, 1, sizeof(int), (void **)&status, &n);
+    free(status);
+    if (rc == TASKER_OK && n == 0)
+        rc = tasker_fail(TASKER_ENOTFOUND, "mysql: no execution '%s'", r->key);
+    return rc;
 }
 
 static int list_task_events(tasker_storage *st, const char *exec_id, tasker_task_event **out,
