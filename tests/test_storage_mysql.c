@@ -103,7 +103,7 @@ static void schema_is_versioned_with_the_expected_indexes(void **state)
              "'tasker_t%ld_%d' AND engine = 'InnoDB' AND table_collation LIKE 'utf8mb4%%'",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
-    assert_int_equal(v, 5);
+    assert_int_equal(v, 6);
     st->ops->close(st);
 }
 

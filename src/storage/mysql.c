@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;
 static pthread_key_t thread_key;
@@ -232,6 +234,10 @@ void my_conn_put(my_store *s, my_conn *c)
 static void store_free(my_store *s)
 {
     my_thread_enter();
+    /* Best effort, and only on a connection at hand: closing must not wait on a server
+     * that is away. A mark left behind is dropped by a later open after a week. */
+    if (s->free_list && s->free_list->generation == s->generation)
+        my_marks_drop(s, s->free_list, 0);
     while (s->free_list) {
         my_conn *c = s->free_list;
         s->free_list = c->next_free;
@@ -260,6 +266,18 @@ static void describe(my_store *s)
                  s->url.port ? s->url.port : 3306, s->url.db);
 }
 
+#define MARK_MAX_AGE_US (7 * 86400 * INT64_C(1000000))
+
+/* A random positive 63-bit id for this store's commit mark. */
+static int64_t new_store_id(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+        v = (uint64_t)my_real_now_us() * 6364136223846793005ULL ^ (uint64_t)getpid();
+    v &= INT64_MAX;
+    return v ? (int64_t)v : 1;
+}
+
 /* Opens the store: parses the URL, connects once (so that a wrong password or an
  * unreachable host fails here, not at the first operation), migrates the schema. */
 tasker_storage *tasker_mysql_storage(const char *url)
@@ -278,6 +296,8 @@ tasker_storage *tasker_mysql_storage(const char *url)
     describe(s);
     if (my_conn_get(s, &c) != TASKER_OK) goto fail;
     if (my_migrate(s, c) != TASKER_OK) goto fail;
+    s->store_id = new_store_id();
+    if (my_marks_drop(s, c, my_real_now_us() - MARK_MAX_AGE_US) != TASKER_OK) goto fail;
     my_conn_put(s, c);
     return &s->base;
 fail:

@@ -11,14 +11,16 @@
  * InnoDB's statement rollback, and the batch goes on. A failure of the transaction
  * (the server gone, a deadlock with another process) fails or retries the batch as a
  * whole: a batch whose connection was lost before COMMIT was sent is rolled back by
- * the server, so it is retried once on a new connection; if COMMIT itself was cut off,
- * nobody can know whether it committed, and every writer gets TASKER_ESTORAGE. */
+ * the server, so it is retried on a new connection. If COMMIT itself was cut off, the
+ * batch's mark row (commit_marks) tells afterwards whether it committed: see resolve(). */
 #include "core/error.h"
 #include "storage/mysql_internal.h"
 
 #include <mysqld_error.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define BATCH_ATTEMPTS 3
 
@@ -52,10 +54,30 @@ static int retain_batch(my_store *s, my_conn *c, my_write *batch)
     return TASKER_OK;
 }
 
-typedef enum { BATCH_DONE, BATCH_RETRY } batch_outcome;
+typedef enum { BATCH_DONE, BATCH_RETRY, BATCH_UNKNOWN } batch_outcome;
+
+/* Records the batch's token in this store's commit_marks row, inside the transaction:
+ * the row then says whether the transaction committed. */
+static int mark_batch(my_store *s, my_conn *c, int64_t token)
+{
+    MYSQL_BIND p[3];
+    int64_t now_us = my_real_now_us();
+    my_bind_i64(&p[0], &s->store_id);
+    my_bind_i64(&p[1], &token);
+    my_bind_i64(&p[2], &now_us);
+    return my_run(s, c, MS_MARK_SET, p, NULL);
+}
+
+int my_marks_drop(my_store *s, my_conn *c, int64_t cutoff_us)
+{
+    MYSQL_BIND p[2];
+    my_bind_i64(&p[0], &s->store_id);
+    my_bind_i64(&p[1], &cutoff_us);
+    return my_run(s, c, MS_MARK_DROP, p, NULL);
+}
 
 /* Runs the batch's writes in one transaction on c. Sets each write's result. */
-static batch_outcome run_on(my_store *s, my_conn *c, my_write *batch, bool *commit_sent)
+static batch_outcome run_on(my_store *s, my_conn *c, my_write *batch, int64_t token)
 {
     int rc = my_run(s, c, MS_BEGIN, NULL, NULL);
     for (my_write *w = batch; w && rc == TASKER_OK; w = w->next) {
@@ -68,30 +90,74 @@ static batch_outcome run_on(my_store *s, my_conn *c, my_write *batch, bool *comm
         c->last_errno = 0;
     }
     if (rc == TASKER_OK) rc = retain_batch(s, c, batch);
+    if (rc == TASKER_OK) rc = mark_batch(s, c, token);
     if (rc == TASKER_OK) {
-        *commit_sent = true;
         if (mysql_commit(c->db) == 0) return BATCH_DONE;
-        rc = my_fail_conn(s, c, "committing");
+        my_fail_conn(s, c, "committing");
+        if (c->broken) return BATCH_UNKNOWN; /* COMMIT went out; did it land? */
     }
     char why[512];
     snprintf(why, sizeof why, "%s", tasker_last_error());
     if (!c->broken) mysql_rollback(c->db);
     fail_all(batch, TASKER_ESTORAGE, why);
-    if (*commit_sent && c->broken) return BATCH_DONE; /* unknown outcome: never replay */
     return c->broken || c->last_errno == ER_LOCK_DEADLOCK ? BATCH_RETRY : BATCH_DONE;
+}
+
+static int read_mark(my_store *s, my_conn *c, void *ctx)
+{
+    static const my_col cols[] = {{MC_I64, 0}};
+    MYSQL_BIND p[1];
+    int64_t *rows = NULL, *token = ctx;
+    size_t n = 0;
+    my_bind_i64(&p[0], &s->store_id);
+    int rc = my_query(s, c, MS_MARK_GET, p, cols, 1, sizeof(int64_t), (void **)&rows, &n);
+    *token = rc == TASKER_OK && n == 1 ? rows[0] : -1;
+    free(rows);
+    return rc;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The connection died after COMMIT was sent. Waits (up to the connect timeout) for the
+ * server to answer again, then reads the commit mark: the batch committed exactly when
+ * the mark holds its token. Replaying a committed batch would store it twice, and
+ * failing it would orphan what it stored (a start that nobody runs), hence the wait. */
+static batch_outcome resolve(my_store *s, my_write *batch, int64_t token)
+{
+    char why[400];
+    snprintf(why, sizeof why, "%s", tasker_last_error());
+    int64_t deadline_ms = mono_ms() + (int64_t)s->url.connect_timeout_s * 1000;
+    do {
+        int64_t stored = -1;
+        if (my_read(s, read_mark, &stored) == TASKER_OK)
+            return stored == token ? BATCH_DONE : BATCH_RETRY;
+        struct timespec pause = {0, 100 * 1000000L}; /* pacing reconnects, not a wait */
+        nanosleep(&pause, NULL);
+    } while (mono_ms() < deadline_ms);
+    for (my_write *w = batch; w; w = w->next) {
+        w->rc = TASKER_ESTORAGE;
+        snprintf(w->err, sizeof w->err, "%s; whether it committed is unknown", why);
+    }
+    return BATCH_DONE;
 }
 
 static void run_batch(my_store *s, my_write *batch)
 {
     for (int attempt = 1; attempt <= BATCH_ATTEMPTS; attempt++) {
         my_conn *c = NULL;
-        bool commit_sent = false;
+        int64_t token = ++s->batch_seq;
         if (my_conn_get(s, &c) != TASKER_OK) {
             fail_all(batch, TASKER_ESTORAGE, tasker_last_error());
             return;
         }
-        batch_outcome out = run_on(s, c, batch, &commit_sent);
+        batch_outcome out = run_on(s, c, batch, token);
         my_conn_put(s, c);
+        if (out == BATCH_UNKNOWN) out = resolve(s, batch, token);
         if (out == BATCH_DONE) return;
     }
 }

@@ -60,6 +60,9 @@ typedef enum {
     MS_EVENT_INSERT,
     MS_EVENT_LIST,
     MS_BEGIN,
+    MS_MARK_SET,
+    MS_MARK_GET,
+    MS_MARK_DROP,
     MS_COUNT
 } my_stmt_id;
 
@@ -103,6 +106,8 @@ typedef struct my_store {
     pthread_cond_t commit_cond;
     my_write *queue_head, *queue_tail;
     bool committing;
+    int64_t store_id;   /* this open store's row in commit_marks */
+    int64_t batch_seq;  /* the token of the last batch; guarded by being the leader */
 } my_store;
 
 /* mysql.c: thread rules, connections and the pool. */
@@ -143,12 +148,15 @@ int my_query(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, const m
  * committed (or failed), with w->rc; sets the thread's message on failure. */
 int my_write_submit(my_store *s, my_write *w);
 void my_commit_init(my_store *s);
+/* Drops this store's commit mark, and any left by stores gone for a week (cutoff_us). */
+int my_marks_drop(my_store *s, my_conn *c, int64_t cutoff_us);
 
 /* mysql_ops.c: reads, the clock, and the operations table. */
 typedef int (*my_read_fn)(my_store *s, my_conn *c, void *ctx);
 /* Runs a read on a pooled connection; retried once if the connection was lost. */
 int my_read(my_store *s, my_read_fn fn, void *ctx);
 int64_t my_now_us(my_store *s);
+int64_t my_real_now_us(void); /* the system clock, whatever the core's clock says */
 extern const tasker_storage_ops my_ops;
 void my_store_close(tasker_storage *st);
 

@@ -34,6 +34,11 @@ int my_read(my_store *s, my_read_fn fn, void *ctx)
 int64_t my_now_us(my_store *s)
 {
     if (s->base.env.clock) return tasker_storage_now_us(&s->base);
+    return my_real_now_us();
+}
+
+int64_t my_real_now_us(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;

@@ -70,6 +70,14 @@ static const char *const migration_1[] = {
     " CONSTRAINT event_exec FOREIGN KEY (exec_id) REFERENCES task_execs (exec_id)"
     "  ON DELETE CASCADE"
     ")" TABLE_OPTS,
+
+    /* One row per open store: the token of its last committed batch, so that a batch
+     * whose COMMIT was cut off can be found committed or not (mysql_commit.c). */
+    "CREATE TABLE commit_marks ("
+    " store_id BIGINT NOT NULL PRIMARY KEY,"
+    " token BIGINT NOT NULL,"
+    " updated_us BIGINT NOT NULL"
+    ")" TABLE_OPTS,
     NULL,
 };
 

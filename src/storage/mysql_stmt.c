@@ -65,6 +65,11 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EVENT_LIST] = "SELECT event_id, exec_id, time_us, level, message FROM task_events"
                       " WHERE exec_id = ? ORDER BY event_id",
     [MS_BEGIN] = "START TRANSACTION",
+    [MS_MARK_SET] = "INSERT INTO commit_marks (store_id, token, updated_us) VALUES (?, ?, ?)"
+                    " ON DUPLICATE KEY UPDATE token = VALUES(token),"
+                    " updated_us = VALUES(updated_us)",
+    [MS_MARK_GET] = "SELECT token FROM commit_marks WHERE store_id = ?",
+    [MS_MARK_DROP] = "DELETE FROM commit_marks WHERE store_id = ? OR updated_us < ?",
 };
 
 MYSQL_STMT *my_stmt(my_store *s, my_conn *c, my_stmt_id id)
