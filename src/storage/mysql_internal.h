@@ -16,6 +16,8 @@
 #define MY_CONNECT_TIMEOUT_S_DEFAULT 10
 #define MY_IO_TIMEOUT_S_DEFAULT 30
 #define MY_BATCH_MAX 512 /* writes in one group-commit transaction */
+#define MY_COMMITTERS_DEFAULT 1
+#define MY_COMMITTERS_MAX 32
 
 /* A parsed mysql:// URL. Strings are owned (malloc). */
 typedef struct my_url {
@@ -23,6 +25,7 @@ typedef struct my_url {
     unsigned port;
     int connect_timeout_s, read_timeout_s, write_timeout_s;
     int pool_max;
+    int committers; /* transactions the group commit runs at once */
 } my_url;
 
 /* Parses "mysql://USER:PASS@HOST:PORT/DB?opt=v&..." (or mariadb://) into *u.
@@ -86,6 +89,7 @@ struct my_write {
     void *out;         /* the op's output, if any */
     int rc;
     bool done;
+    bool taken;        /* a leader holds it */
     char err[512];     /* the message for the caller's thread when rc != OK */
     const char *task_id_for_retention; /* set by add_task_exec: prune this task */
     my_write *next;
@@ -102,12 +106,13 @@ typedef struct my_store {
     int conn_count;
     uint64_t generation; /* bumped when a connection is found lost */
 
-    pthread_mutex_t commit_lock; /* guards the queue and committing */
+    pthread_mutex_t commit_lock; /* guards the queue, leaders, slots_busy */
     pthread_cond_t commit_cond;
     my_write *queue_head, *queue_tail;
-    bool committing;
+    int leaders;         /* batches being committed now */
+    unsigned slots_busy; /* their commit slots (commit_marks rows) */
     int64_t store_id;   /* this open store's row in commit_marks */
-    int64_t batch_seq;  /* the token of the last batch; guarded by being the leader */
+    int64_t batch_seq;  /* the last batch token handed out; atomic */
 } my_store;
 
 /* mysql.c: thread rules, connections and the pool. */

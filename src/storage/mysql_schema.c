@@ -71,12 +71,14 @@ static const char *const migration_1[] = {
     "  ON DELETE CASCADE"
     ")" TABLE_OPTS,
 
-    /* One row per open store: the token of its last committed batch, so that a batch
+    /* One row per open store and commit slot: the token of its last committed batch, so that a batch
      * whose COMMIT was cut off can be found committed or not (mysql_commit.c). */
     "CREATE TABLE commit_marks ("
-    " store_id BIGINT NOT NULL PRIMARY KEY,"
+    " store_id BIGINT NOT NULL,"
+    " slot INT NOT NULL,"
     " token BIGINT NOT NULL,"
-    " updated_us BIGINT NOT NULL"
+    " updated_us BIGINT NOT NULL,"
+    " PRIMARY KEY (store_id, slot)"
     ")" TABLE_OPTS,
     NULL,
 };

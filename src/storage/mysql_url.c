@@ -2,7 +2,8 @@
  *
  * USER and PASS are percent-decoded. HOST "localhost" with no port means the default
  * unix socket (as with the mysql client); ?socket=PATH names another. Options:
- * connect_timeout, read_timeout, write_timeout (seconds) and pool (connections, at most).
+ * connect_timeout, read_timeout, write_timeout (seconds), pool (connections, at most)
+ * and committers (group-commit transactions at once).
  * mariadb:// is accepted as the same thing. */
 #include "core/error.h"
 #include "storage/mysql_internal.h"
@@ -83,9 +84,11 @@ static int set_option(my_url *u, const char *name, const char *val)
     if (strcmp(name, "write_timeout") == 0)
         return parse_int_opt(name, val, 1, 86400, &u->write_timeout_s);
     if (strcmp(name, "pool") == 0) return parse_int_opt(name, val, 1, 1024, &u->pool_max);
+    if (strcmp(name, "committers") == 0)
+        return parse_int_opt(name, val, 1, MY_COMMITTERS_MAX, &u->committers);
     return tasker_fail(TASKER_EINVAL,
                        "mysql url: unknown option '%s' (known: socket, connect_timeout, "
-                       "read_timeout, write_timeout, pool)",
+                       "read_timeout, write_timeout, pool, committers)",
                        name);
 }
 
@@ -190,6 +193,7 @@ int my_url_parse(const char *url, my_url *u)
     u->read_timeout_s = MY_IO_TIMEOUT_S_DEFAULT;
     u->write_timeout_s = MY_IO_TIMEOUT_S_DEFAULT;
     u->pool_max = MY_POOL_MAX_DEFAULT;
+    u->committers = MY_COMMITTERS_DEFAULT;
     if (!url) return tasker_fail(TASKER_EINVAL, "mysql url: NULL");
     int rc = parse_url(url, u);
     if (rc != TASKER_OK) my_url_clear(u);
