@@ -245,6 +245,7 @@ static void store_free(my_store *s)
     }
     pthread_mutex_destroy(&s->pool_lock);
     pthread_cond_destroy(&s->pool_cond);
+    my_commit_free(s);
     pthread_mutex_destroy(&s->commit_lock);
     pthread_cond_destroy(&s->commit_cond);
     my_url_clear(&s->url);

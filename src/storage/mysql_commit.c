@@ -17,8 +17,9 @@
  * InnoDB's statement rollback, and the batch goes on. A failure of the transaction
  * (the server gone, a deadlock with another process) fails or retries the batch as a
  * whole: a batch whose connection was lost before COMMIT was sent is rolled back by
- * the server, so it is retried on a new connection. If COMMIT itself was cut off, the
- * batch's mark row (commit_marks) tells afterwards whether it committed: see resolve(). */
+ * the server, so it is retried on a new connection. If COMMIT itself was cut off, its
+ * writers fail at once with TASKER_ESTORAGE, and the batch's mark row (commit_marks)
+ * tells later whether it committed: see resolve_slot(). */
 #include "core/error.h"
 #include "storage/mysql_internal.h"
 
@@ -89,6 +90,8 @@ static batch_outcome run_on(my_store *s, my_conn *c, my_write *batch, int slot,
 {
     int rc = my_run(s, c, MS_BEGIN, NULL, NULL);
     for (my_write *w = batch; w && rc == TASKER_OK; w = w->next) {
+        w->claim_exec_id = NULL; /* from an earlier attempt */
+        w->task_id_for_retention = NULL;
         w->rc = w->fn(s, c, w);
         if (w->rc != TASKER_OK) {
             snprintf(w->err, sizeof w->err, "%s", tasker_last_error());
@@ -131,34 +134,63 @@ static int read_mark(my_store *s, my_conn *c, void *ctx)
     return rc;
 }
 
-static int64_t mono_ms(void)
+static void forget_unresolved(my_unresolved *u)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    for (size_t i = 0; i < u->n; i++) {
+        free(u->starts[i].exec_id);
+        free(u->starts[i].node_id);
+    }
+    free(u->starts);
+    memset(u, 0, sizeof *u);
 }
 
-/* The connection died after COMMIT was sent. Waits (up to the connect timeout) for the
- * server to answer again, then reads the commit mark: the batch committed exactly when
- * the mark holds its token. Replaying a committed batch would store it twice, and
- * failing it would orphan what it stored (a start that nobody runs), hence the wait. */
-static batch_outcome resolve(my_store *s, my_write *batch, int slot, int64_t token)
+/* Keeps what is needed to repair the batch later: its token and its starts. */
+static void remember_unresolved(my_store *s, my_write *batch, int slot, int64_t token)
 {
+    my_unresolved *u = &s->unresolved[slot];
+    forget_unresolved(u);
+    u->pending = true;
+    u->token = token;
+    for (my_write *w = batch; w; w = w->next) {
+        if (!w->claim_exec_id) continue;
+        my_claim *grown = realloc(u->starts, (u->n + 1) * sizeof *grown);
+        if (!grown) break; /* the run stays running until interrupt_dead: no worse */
+        u->starts = grown;
+        my_claim *cl = &u->starts[u->n++];
+        cl->exec_id = strdup(w->claim_exec_id);
+        cl->node_id = w->claim_node_id ? strdup(w->claim_node_id) : NULL;
+        cl->start_us = w->claim_start_us;
+    }
     char why[400];
     snprintf(why, sizeof why, "%s", tasker_last_error());
-    int64_t deadline_ms = mono_ms() + (int64_t)s->url.connect_timeout_s * 1000;
-    do {
-        mark_read m = {slot, -1};
-        if (my_read(s, read_mark, &m) == TASKER_OK)
-            return m.token == token ? BATCH_DONE : BATCH_RETRY;
-        struct timespec pause = {0, 100 * 1000000L}; /* pacing reconnects, not a wait */
-        nanosleep(&pause, NULL);
-    } while (mono_ms() < deadline_ms);
     for (my_write *w = batch; w; w = w->next) {
         w->rc = TASKER_ESTORAGE;
-        snprintf(w->err, sizeof w->err, "%s; whether it committed is unknown", why);
+        snprintf(w->err, sizeof w->err,
+                 "%s; whether it committed is unknown until the server answers again", why);
     }
-    return BATCH_DONE;
+}
+
+/* A batch whose COMMIT was cut off: its mark says whether it committed. If it did, its
+ * starts were acknowledged to nobody (the callers got TASKER_ESTORAGE), so those
+ * executions would stay `running` with no worker: they are put back to pending, for
+ * the next pickup. If it did not, there is nothing to repair. Runs before the slot
+ * commits again, since the next commit overwrites the mark. */
+static int resolve_slot(my_store *s, my_conn *c, int slot)
+{
+    my_unresolved *u = &s->unresolved[slot];
+    if (!u->pending) return TASKER_OK;
+    mark_read m = {slot, -1};
+    int rc = read_mark(s, c, &m);
+    for (size_t i = 0; rc == TASKER_OK && m.token == u->token && i < u->n; i++) {
+        MYSQL_BIND p[3];
+        unsigned long len[2];
+        my_bind_str(&p[0], u->starts[i].exec_id, &len[0]);
+        my_bind_str(&p[1], u->starts[i].node_id, &len[1]);
+        my_bind_i64(&p[2], &u->starts[i].start_us);
+        rc = my_run(s, c, MS_EXEC_UNSTART, p, NULL);
+    }
+    if (rc == TASKER_OK) forget_unresolved(u);
+    return rc;
 }
 
 static void run_batch(my_store *s, my_write *batch, int slot)
@@ -170,11 +202,26 @@ static void run_batch(my_store *s, my_write *batch, int slot)
             fail_all(batch, TASKER_ESTORAGE, tasker_last_error());
             return;
         }
+        if (resolve_slot(s, c, slot) != TASKER_OK) {
+            bool lost = c->broken;
+            fail_all(batch, TASKER_ESTORAGE, tasker_last_error());
+            my_conn_put(s, c);
+            if (lost) continue;
+            return;
+        }
         batch_outcome out = run_on(s, c, batch, slot, token);
         my_conn_put(s, c);
-        if (out == BATCH_UNKNOWN) out = resolve(s, batch, slot, token);
+        if (out == BATCH_UNKNOWN) {
+            remember_unresolved(s, batch, slot, token);
+            return;
+        }
         if (out == BATCH_DONE) return;
     }
+}
+
+void my_commit_free(my_store *s)
+{
+    for (int i = 0; i < MY_COMMITTERS_MAX; i++) forget_unresolved(&s->unresolved[i]);
 }
 
 /* Takes up to MY_BATCH_MAX writes off the queue, and a commit slot. */

@@ -160,6 +160,11 @@ static int w_start_exec(my_store *s, my_conn *c, my_write *w)
     my_bind_str(&p[1], a->node_id, &len[0]);
     my_bind_str(&p[2], a->exec_id, &len[1]);
     int rc = my_run(s, c, MS_EXEC_START, p, &n);
+    if (rc == TASKER_OK && n == 1) {
+        w->claim_exec_id = a->exec_id;
+        w->claim_node_id = a->node_id;
+        w->claim_start_us = a->start_us;
+    }
     if (rc != TASKER_OK || n == 1) return rc;
     if ((rc = exec_status(s, c, a->exec_id, &status)) != TASKER_OK) return rc;
     return tasker_fail(TASKER_ESTATE, "mysql: execution '%s' is %s, not pending", a->exec_id,

@@ -48,6 +48,7 @@ typedef enum {
     MS_EXEC_START,
     MS_EXEC_STATUS,
     MS_EXEC_UPDATE,
+    MS_EXEC_UNSTART,
     MS_EXEC_GET,
     MS_EXEC_LIST_TASK,
     MS_EXEC_LIST_TASK_LIMIT,
@@ -92,8 +93,26 @@ struct my_write {
     bool taken;        /* a leader holds it */
     char err[512];     /* the message for the caller's thread when rc != OK */
     const char *task_id_for_retention; /* set by add_task_exec: prune this task */
+    /* Set by a start that succeeded in the batch, to undo it should the batch's
+     * COMMIT be cut off and turn out to have committed. */
+    const char *claim_exec_id, *claim_node_id;
+    int64_t claim_start_us;
     my_write *next;
 };
+
+/* A start of a batch whose COMMIT was cut off. */
+typedef struct {
+    char *exec_id, *node_id;
+    int64_t start_us;
+} my_claim;
+
+/* A commit slot's batch of unknown outcome, resolved before the slot commits again. */
+typedef struct {
+    bool pending;
+    int64_t token;
+    my_claim *starts;
+    size_t n;
+} my_unresolved;
 
 typedef struct my_store {
     tasker_storage base;
@@ -113,6 +132,7 @@ typedef struct my_store {
     unsigned slots_busy; /* their commit slots (commit_marks rows) */
     int64_t store_id;   /* this open store's row in commit_marks */
     int64_t batch_seq;  /* the last batch token handed out; atomic */
+    my_unresolved unresolved[MY_COMMITTERS_MAX]; /* each touched by its slot's leader */
 } my_store;
 
 /* mysql.c: thread rules, connections and the pool. */
@@ -153,6 +173,7 @@ int my_query(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, const m
  * committed (or failed), with w->rc; sets the thread's message on failure. */
 int my_write_submit(my_store *s, my_write *w);
 void my_commit_init(my_store *s);
+void my_commit_free(my_store *s);
 /* Drops this store's commit mark, and any left by stores gone for a week (cutoff_us). */
 int my_marks_drop(my_store *s, my_conn *c, int64_t cutoff_us);
 

@@ -42,6 +42,8 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EXEC_STATUS] = "SELECT status FROM task_execs WHERE exec_id = ?",
     [MS_EXEC_UPDATE] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
                        " result = ?, error = ? WHERE exec_id = ?",
+    [MS_EXEC_UNSTART] = "UPDATE task_execs SET status = 0, start_us = 0, node_id = NULL"
+                        " WHERE exec_id = ? AND status = 1 AND node_id <=> ? AND start_us = ?",
     [MS_EXEC_GET] = "SELECT " EXEC_COLS " FROM task_execs WHERE exec_id = ?",
     [MS_EXEC_LIST_TASK] = "SELECT " EXEC_COLS " FROM task_execs WHERE task_id = ?" NEWEST,
     [MS_EXEC_LIST_TASK_LIMIT] = "SELECT " EXEC_COLS " FROM task_execs WHERE task_id = ?"

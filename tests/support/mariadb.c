@@ -34,7 +34,7 @@ static struct {
     bool external;
     pid_t pid;        /* the running mariadbd, 0 when none */
     bool atexit_set;
-    char dir[512], data[600], sock[600], pidfile[600], log[600];
+    char dir[512], data[600], tmp[600], sock[600], pidfile[600], log[600];
     my_url ext;       /* TASKER_TEST_MYSQL_DSN, parsed */
     char error[1024];
 } srv;
@@ -64,20 +64,28 @@ static void pause_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* The last lines of the server's error log, for failure messages. */
+/* The server's first [ERROR] line, else the end of its log, for failure messages. */
 static const char *log_tail(void)
 {
-    static char tail[700];
-    tail[0] = '\0';
+    static char text[700];
+    char line[700];
+    text[0] = '\0';
     FILE *f = fopen(srv.log, "r");
     if (!f) return "(no error log)";
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "[ERROR]")) {
+            snprintf(text, sizeof text, "%s", line);
+            fclose(f);
+            return text;
+        }
+    }
     fseek(f, 0, SEEK_END);
     long size = ftell(f);
     fseek(f, size > 600 ? size - 600 : 0, SEEK_SET);
-    size_t n = fread(tail, 1, sizeof tail - 1, f);
-    tail[n] = '\0';
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
     fclose(f);
-    return tail;
+    return text;
 }
 
 /* Runs argv to completion, output into the log; returns its exit status or -1. */
@@ -125,6 +133,7 @@ static int set_paths(void)
     snprintf(srv.dir, sizeof srv.dir, "%s/mariadb-test/%s", build,
              program_invocation_short_name);
     snprintf(srv.data, sizeof srv.data, "%s/data", srv.dir);
+    snprintf(srv.tmp, sizeof srv.tmp, "%s/tmp", srv.dir);
     snprintf(srv.pidfile, sizeof srv.pidfile, "%s/mysqld.pid", srv.dir);
     snprintf(srv.log, sizeof srv.log, "%s/error.log", srv.dir);
     snprintf(srv.sock, sizeof srv.sock, "%s/mysqld.sock", srv.dir);
@@ -136,6 +145,10 @@ static int set_paths(void)
     mkdir(cmd, 0755);
     if (mkdir(srv.dir, 0755) != 0 && errno != EEXIST)
         return fail("cannot create %s: %s", srv.dir, strerror(errno));
+    /* A private tmpdir: servers sharing /tmp have been seen to trip on each other's
+     * temporary tables while bootstrapping. */
+    if (mkdir(srv.tmp, 0755) != 0 && errno != EEXIST)
+        return fail("cannot create %s: %s", srv.tmp, strerror(errno));
     return 0;
 }
 
@@ -164,12 +177,13 @@ static void stop_leftover(void)
 
 static int init_datadir(void)
 {
-    char rm[1400], datadir_opt[700];
+    char rm[1400], datadir_opt[700], tmpdir_opt[700];
     stop_leftover();
     snprintf(rm, sizeof rm, "rm -rf '%s' '%s'", srv.data, srv.log);
     if (system(rm) != 0) return fail("cannot clear %s", srv.data);
     snprintf(datadir_opt, sizeof datadir_opt, "--datadir=%s", srv.data);
-    char *argv[] = {"mariadb-install-db", "--no-defaults", datadir_opt, "--user=root",
+    snprintf(tmpdir_opt, sizeof tmpdir_opt, "--tmpdir=%s", srv.tmp);
+    char *argv[] = {"mariadb-install-db", "--no-defaults", datadir_opt, tmpdir_opt, "--user=root",
                     "--auth-root-authentication-method=normal", "--skip-test-db",
                     "--skip-name-resolve", "--innodb-log-file-size=16M", NULL};
     int rc = run_wait(argv);
@@ -182,13 +196,14 @@ static int init_datadir(void)
 
 static void spawn_server(void)
 {
-    char datadir_opt[700], sock_opt[700], pid_opt[700], log_opt[700];
+    char datadir_opt[700], sock_opt[700], pid_opt[700], log_opt[700], tmpdir_opt[700];
     snprintf(datadir_opt, sizeof datadir_opt, "--datadir=%s", srv.data);
+    snprintf(tmpdir_opt, sizeof tmpdir_opt, "--tmpdir=%s", srv.tmp);
     snprintf(sock_opt, sizeof sock_opt, "--socket=%s", srv.sock);
     snprintf(pid_opt, sizeof pid_opt, "--pid-file=%s", srv.pidfile);
     snprintf(log_opt, sizeof log_opt, "--log-error=%s", srv.log);
     /* innodb_flush_log_at_trx_commit=1: every commit is flushed, as in production. */
-    char *argv[] = {"mariadbd", "--no-defaults", datadir_opt, sock_opt, pid_opt, log_opt,
+    char *argv[] = {"mariadbd", "--no-defaults", datadir_opt, tmpdir_opt, sock_opt, pid_opt, log_opt,
                     "--user=root", "--skip-networking", "--skip-name-resolve",
                     "--innodb-buffer-pool-size=128M", "--innodb-log-file-size=16M",
                     "--innodb-flush-log-at-trx-commit=1", "--max-connections=500",
