@@ -152,6 +152,7 @@ static int conn_open(my_store *s, my_conn **out)
         free(c);
         return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a connection");
     }
+    c->bulk = -1;
     if ((rc = set_options(s, c->db)) != TASKER_OK) goto fail;
     /* CLIENT_FOUND_ROWS: an UPDATE reports the rows it matched, so "not found" differs
      * from "already so". */

@@ -88,20 +88,31 @@ int my_marks_drop(my_store *s, my_conn *c, int64_t cutoff_us)
 static batch_outcome run_on(my_store *s, my_conn *c, my_write *batch, int slot,
                             int64_t token)
 {
+    my_write *group[MW_UPDATE + 1][MY_BATCH_MAX];
+    size_t grouped[MW_UPDATE + 1] = {0};
+    bool starts = false;
     int rc = my_run(s, c, MS_BEGIN, NULL, NULL);
     for (my_write *w = batch; w && rc == TASKER_OK; w = w->next) {
         w->claim_exec_id = NULL; /* from an earlier attempt */
         w->task_id_for_retention = NULL;
+        if (w->kind != MW_SINGLE) { /* sent together below */
+            group[w->kind][grouped[w->kind]++] = w;
+            continue;
+        }
         w->rc = w->fn(s, c, w);
         if (w->rc != TASKER_OK) {
             snprintf(w->err, sizeof w->err, "%s", tasker_last_error());
             /* A lost connection or a deadlock ends the transaction, not just the write. */
             if (c->broken || c->last_errno == ER_LOCK_DEADLOCK) rc = w->rc;
         }
+        starts |= w->claim_exec_id != NULL;
         c->last_errno = 0;
     }
+    for (int k = MW_EVENT; k <= MW_UPDATE && rc == TASKER_OK; k++)
+        if (grouped[k]) rc = my_bulk_group(s, c, (my_write_kind)k, group[k], grouped[k]);
     if (rc == TASKER_OK) rc = retain_batch(s, c, batch);
-    if (rc == TASKER_OK) rc = mark_batch(s, c, slot, token);
+    /* Only a batch with starts has anything to repair after a cut-off COMMIT. */
+    if (rc == TASKER_OK && starts) rc = mark_batch(s, c, slot, token);
     if (rc == TASKER_OK) {
         if (mysql_commit(c->db) == 0) return BATCH_DONE;
         my_fail_conn(s, c, "committing");

@@ -203,7 +203,7 @@ int my_update_task_exec(tasker_storage *st, const tasker_task_exec *e)
 {
     if (!e || !e->exec_id)
         return tasker_fail(TASKER_EINVAL, "mysql: update_task_exec: exec id is required");
-    my_write w = {.fn = w_update_exec, .arg = e};
+    my_write w = {.fn = w_update_exec, .kind = MW_UPDATE, .arg = e};
     return my_write_submit(store(st), &w);
 }
 

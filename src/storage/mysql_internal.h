@@ -64,6 +64,10 @@ typedef enum {
     MS_EVENT_INSERT,
     MS_EVENT_LIST,
     MS_BEGIN,
+    MS_EVENT_INSERT_BULK,
+    MS_EXEC_UPDATE_BULK,
+    MS_SAVEPOINT,
+    MS_ROLLBACK_SAVEPOINT,
     MS_MARK_SET,
     MS_MARK_GET,
     MS_MARK_DROP,
@@ -78,14 +82,19 @@ typedef struct my_conn {
     uint64_t generation; /* the store's failure generation when this connected */
     bool broken;         /* the server went away under it: close, do not reuse */
     unsigned last_errno; /* of the last failed call, for the group commit's retry */
+    int bulk;            /* the server takes array-bound statements: -1 not known yet */
     struct my_conn *next_free;
 } my_conn;
+
+/* Writes that a batch may send together as one bulk statement (mysql_bulk.c). */
+typedef enum { MW_SINGLE = 0, MW_EVENT, MW_UPDATE } my_write_kind;
 
 /* One write waiting for, or inside, a group-commit transaction. */
 typedef struct my_write my_write;
 typedef int (*my_write_fn)(struct my_store *s, my_conn *c, my_write *w);
 struct my_write {
     my_write_fn fn;
+    my_write_kind kind;
     const void *arg;   /* the op's input */
     void *out;         /* the op's output, if any */
     int rc;
@@ -176,6 +185,10 @@ void my_commit_init(my_store *s);
 void my_commit_free(my_store *s);
 /* Drops this store's commit mark, and any left by stores gone for a week (cutoff_us). */
 int my_marks_drop(my_store *s, my_conn *c, int64_t cutoff_us);
+
+/* mysql_bulk.c: runs the n writes of one kind in w, as one bulk statement if it can.
+ * Sets each write's rc and err; TASKER_ESTORAGE when the connection failed. */
+int my_bulk_group(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n);
 
 /* mysql_ops.c: reads, the clock, and the operations table. */
 typedef int (*my_read_fn)(my_store *s, my_conn *c, void *ctx);

@@ -292,7 +292,7 @@ static int add_task_event(tasker_storage *st, const tasker_task_event *ev)
 {
     if (!ev || !ev->exec_id)
         return tasker_fail(TASKER_EINVAL, "mysql: add_task_event: exec id is required");
-    my_write w = {.fn = w_add_event, .arg = ev};
+    my_write w = {.fn = w_add_event, .kind = MW_EVENT, .arg = ev};
     return my_write_submit(store(st), &w);
 }
 

@@ -71,6 +71,12 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EVENT_LIST] = "SELECT event_id, exec_id, time_us, level, message FROM task_events"
                       " WHERE exec_id = ? ORDER BY event_id",
     [MS_BEGIN] = "START TRANSACTION",
+    [MS_EVENT_INSERT_BULK] = "INSERT INTO task_events (exec_id, time_us, level, message)"
+                             " VALUES (?, ?, ?, ?)",
+    [MS_EXEC_UPDATE_BULK] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
+                            " result = ?, error = ? WHERE exec_id = ?",
+    [MS_SAVEPOINT] = "SAVEPOINT bulk",
+    [MS_ROLLBACK_SAVEPOINT] = "ROLLBACK TO SAVEPOINT bulk",
     [MS_MARK_SET] = "INSERT INTO commit_marks (store_id, slot, token, updated_us)"
                     " VALUES (?, ?, ?, ?)"
                     " ON DUPLICATE KEY UPDATE token = VALUES(token),"
