@@ -184,6 +184,71 @@ static void group_commit_batches_writers_and_gives_each_its_result(void **state)
     st->ops->close(st);
 }
 
+typedef struct {
+    tasker_storage *st;
+    int thread_no, ok, notfound, other;
+} eventer;
+
+/* Every other event names a missing execution, every fifth add a missing task: the
+ * bulk statements of their batches fail, and each write must still get its own
+ * result. */
+static void *write_mixed(void *arg)
+{
+    eventer *e = arg;
+    char id[64];
+    for (int i = 0; i < 60; i++) {
+        int rc;
+        if (i % 3 == 0) {
+            snprintf(id, sizeof id, "x%d-%d", e->thread_no, i);
+            rc = add_exec(e->st, i % 5 == 0 ? "no-such-task" : "bulk", id, 1,
+                          TASKER_EXEC_SUCCESS);
+        } else {
+            tasker_task_event ev = {.exec_id = i % 2 ? "present" : "missing", .time_us = i,
+                                    .message = "m"};
+            rc = e->st->ops->add_task_event(e->st, &ev);
+        }
+        if (rc == TASKER_OK) e->ok++;
+        else if (rc == TASKER_ENOTFOUND) e->notfound++;
+        else e->other++;
+    }
+    return NULL;
+}
+
+static void bulk_batches_with_bad_rows_give_each_write_its_result(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_with_env(-1, -1);
+    add_task(st, "bulk");
+    assert_int_equal(add_exec(st, "bulk", "present", 1, TASKER_EXEC_RUNNING), TASKER_OK);
+    pthread_t th[WRITERS];
+    eventer e[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        e[i] = (eventer){.st = st, .thread_no = i};
+        assert_int_equal(pthread_create(&th[i], NULL, write_mixed, &e[i]), 0);
+    }
+    int ok = 0, notfound = 0;
+    for (int i = 0; i < WRITERS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(e[i].other, 0);
+        ok += e[i].ok;
+        notfound += e[i].notfound;
+    }
+    /* Per thread: 20 adds (4 to a missing task), 40 events (20 to a missing exec). */
+    assert_int_equal(notfound, WRITERS * (4 + 20));
+    assert_int_equal(ok, WRITERS * (16 + 20));
+    tasker_task_event *v = NULL;
+    size_t n = 0;
+    assert_int_equal(st->ops->list_task_events(st, "present", &v, &n), TASKER_OK);
+    assert_int_equal(n, WRITERS * 20);
+    for (size_t i = 1; i < n; i++) assert_true(v[i].event_id > v[i - 1].event_id);
+    tasker_free_events(v, n);
+    tasker_task_exec *x = NULL;
+    assert_int_equal(st->ops->list_task_execs(st, "bulk", 0, &x, &n), TASKER_OK);
+    assert_int_equal(n, 1 + WRITERS * 16);
+    tasker_free_execs(x, n);
+    st->ops->close(st);
+}
+
 static void retention_keeps_newest_finished_and_never_pending(void **state)
 {
     (void)state;
@@ -327,6 +392,7 @@ int main(void)
         cmocka_unit_test(schema_is_versioned_with_the_expected_indexes),
         cmocka_unit_test(reopening_keeps_data_and_does_not_migrate_again),
         cmocka_unit_test(group_commit_batches_writers_and_gives_each_its_result),
+        cmocka_unit_test(bulk_batches_with_bad_rows_give_each_write_its_result),
         cmocka_unit_test(retention_keeps_newest_finished_and_never_pending),
         cmocka_unit_test(retention_by_age_prunes_only_finished),
         cmocka_unit_test(racing_starts_let_exactly_one_win),

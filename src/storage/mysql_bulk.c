@@ -3,8 +3,8 @@
  * (MariaDB's COM_STMT_BULK_EXECUTE), instead of one round trip per row.
  *
  * A bulk statement reports only a total, so it runs under a savepoint: when it fails
- * or matches fewer rows than it carried (an event of a missing execution, the outcome
- * of a pruned one), it is rolled back to the savepoint and the writes run one by one,
+ * or matches fewer rows than it carried (a duplicate id, a missing task, a start of an
+ * execution no longer pending, an event of a missing execution), it is rolled back to the savepoint and the writes run one by one,
  * each getting its own result. Servers without bulk support (MySQL) always go one by
  * one. */
 #include "core/error.h"
@@ -27,19 +27,21 @@ static bool bulk_supported(my_conn *c)
     return c->bulk > 0;
 }
 
+#define MAX_COLS 12
+
 /* Column arrays for up to n rows of a bulk statement. */
 typedef struct {
-    MYSQL_BIND bind[6];
-    const char **str[6];
-    unsigned long *len[6];
-    char *ind[6];
-    int64_t *i64[6];
-    int *i32[6];
+    MYSQL_BIND bind[MAX_COLS];
+    const char **str[MAX_COLS];
+    unsigned long *len[MAX_COLS];
+    char *ind[MAX_COLS];
+    int64_t *i64[MAX_COLS];
+    int *i32[MAX_COLS];
 } columns;
 
 static void columns_free(columns *cols)
 {
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < MAX_COLS; k++) {
         free(cols->str[k]);
         free(cols->len[k]);
         free(cols->ind[k]);
@@ -84,9 +86,49 @@ static bool col_int(columns *cols, int k, size_t n)
     return cols->i32[k] != NULL;
 }
 
+/* The columns of MS_EXEC_INSERT, in its order. */
+static bool fill_add(my_write **w, size_t n, columns *cols)
+{
+    static const char types[] = "ssiiiiiissss"; /* s string, i 64-bit, n int */
+    for (int k = 0; k < 12; k++) {
+        bool ok = types[k] == 's' ? col_str(cols, k, n) : col_i64(cols, k, n);
+        if (!ok) return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const tasker_task_exec *e = w[i]->arg;
+        set_str(cols, 0, i, e->exec_id);
+        set_str(cols, 1, i, e->scheme_id);
+        cols->i64[2][i] = e->scheduled_us;
+        cols->i64[3][i] = e->queued_us;
+        cols->i64[4][i] = e->start_us;
+        cols->i64[5][i] = e->end_us;
+        cols->i64[6][i] = (int64_t)e->status;
+        cols->i64[7][i] = e->success ? 1 : 0;
+        set_str(cols, 8, i, e->result);
+        set_str(cols, 9, i, e->error);
+        set_str(cols, 10, i, e->node_id);
+        set_str(cols, 11, i, e->task_id);
+    }
+    return true;
+}
+
+static bool fill_start(my_write **w, size_t n, columns *cols)
+{
+    if (!col_i64(cols, 0, n) || !col_str(cols, 1, n) || !col_str(cols, 2, n)) return false;
+    for (size_t i = 0; i < n; i++) {
+        const my_start_arg *a = w[i]->arg;
+        cols->i64[0][i] = a->start_us;
+        set_str(cols, 1, i, a->node_id);
+        set_str(cols, 2, i, a->exec_id);
+    }
+    return true;
+}
+
 /* Fills the columns of statement kind for the writes w[0..n). */
 static bool fill(my_write_kind kind, my_write **w, size_t n, columns *cols)
 {
+    if (kind == MW_ADD) return fill_add(w, n, cols);
+    if (kind == MW_START) return fill_start(w, n, cols);
     if (kind == MW_EVENT) {
         if (!col_str(cols, 0, n) || !col_i64(cols, 1, n) || !col_int(cols, 2, n) ||
             !col_str(cols, 3, n))
@@ -123,7 +165,11 @@ static int bulk_run(my_store *s, my_conn *c, my_write_kind kind, my_write **w, s
     columns cols;
     memset(&cols, 0, sizeof cols);
     int rc = TASKER_EINVAL;
-    my_stmt_id id = kind == MW_EVENT ? MS_EVENT_INSERT_BULK : MS_EXEC_UPDATE_BULK;
+    static const my_stmt_id ids[] = {[MW_ADD] = MS_EXEC_INSERT_BULK,
+                                      [MW_START] = MS_EXEC_START_BULK,
+                                      [MW_EVENT] = MS_EVENT_INSERT_BULK,
+                                      [MW_UPDATE] = MS_EXEC_UPDATE_BULK};
+    my_stmt_id id = ids[kind];
     MYSQL_STMT *st = my_stmt(s, c, id);
     if (!st) {
         rc = c->broken ? TASKER_ESTORAGE : TASKER_EINVAL;
@@ -165,7 +211,19 @@ int my_bulk_group(my_store *s, my_conn *c, my_write_kind kind, my_write **w, siz
     int rc = my_run(s, c, MS_SAVEPOINT, NULL, NULL);
     if (rc == TASKER_OK) rc = bulk_run(s, c, kind, w, n);
     if (rc == TASKER_OK) {
-        for (size_t i = 0; i < n; i++) w[i]->rc = TASKER_OK;
+        /* Every row took effect: each add found its task and each start its pending
+         * execution (a second start of one execution would have matched nothing). */
+        for (size_t i = 0; i < n; i++) {
+            w[i]->rc = TASKER_OK;
+            if (kind == MW_ADD) {
+                w[i]->task_id_for_retention = ((const tasker_task_exec *)w[i]->arg)->task_id;
+            } else if (kind == MW_START) {
+                const my_start_arg *a = w[i]->arg;
+                w[i]->claim_exec_id = a->exec_id;
+                w[i]->claim_node_id = a->node_id;
+                w[i]->claim_start_us = a->start_us;
+            }
+        }
         return TASKER_OK;
     }
     if (c->broken) return TASKER_ESTORAGE;

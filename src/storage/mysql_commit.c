@@ -108,8 +108,12 @@ static batch_outcome run_on(my_store *s, my_conn *c, my_write *batch, int slot,
         starts |= w->claim_exec_id != NULL;
         c->last_errno = 0;
     }
-    for (int k = MW_EVENT; k <= MW_UPDATE && rc == TASKER_OK; k++)
+    /* Adds before starts and events: a start or event for an execution added in the
+     * same batch (by another thread's earlier call) then finds it. */
+    for (int k = MW_ADD; k <= MW_UPDATE && rc == TASKER_OK; k++)
         if (grouped[k]) rc = my_bulk_group(s, c, (my_write_kind)k, group[k], grouped[k]);
+    for (int k = MW_START; k <= MW_START; k++)
+        for (size_t i = 0; i < grouped[k]; i++) starts |= group[k][i]->claim_exec_id != NULL;
     if (rc == TASKER_OK) rc = retain_batch(s, c, batch);
     /* Only a batch with starts has anything to repair after a cut-off COMMIT. */
     if (rc == TASKER_OK && starts) rc = mark_batch(s, c, slot, token);

@@ -124,14 +124,10 @@ int my_add_task_exec(tasker_storage *st, const tasker_task_exec *e)
 {
     if (!e || !e->exec_id || !e->task_id)
         return tasker_fail(TASKER_EINVAL, "mysql: add_task_exec: exec id and task id are required");
-    my_write w = {.fn = w_add_exec, .arg = e};
+    my_write w = {.fn = w_add_exec, .kind = MW_ADD, .arg = e};
     return my_write_submit(store(st), &w);
 }
 
-typedef struct {
-    const char *exec_id, *node_id;
-    int64_t start_us;
-} start_arg;
 
 static int exec_status(my_store *s, my_conn *c, const char *exec_id, int *status)
 {
@@ -151,7 +147,7 @@ static int exec_status(my_store *s, my_conn *c, const char *exec_id, int *status
 
 static int w_start_exec(my_store *s, my_conn *c, my_write *w)
 {
-    const start_arg *a = w->arg;
+    const my_start_arg *a = w->arg;
     MYSQL_BIND p[3];
     unsigned long len[2];
     uint64_t n = 0;
@@ -175,8 +171,8 @@ int my_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us
                        const char *node_id)
 {
     if (!exec_id) return tasker_fail(TASKER_EINVAL, "mysql: start_task_exec: exec id is NULL");
-    start_arg a = {exec_id, node_id, start_us};
-    my_write w = {.fn = w_start_exec, .arg = &a};
+    my_start_arg a = {exec_id, node_id, start_us};
+    my_write w = {.fn = w_start_exec, .kind = MW_START, .arg = &a};
     return my_write_submit(store(st), &w);
 }
 

@@ -64,6 +64,8 @@ typedef enum {
     MS_EVENT_INSERT,
     MS_EVENT_LIST,
     MS_BEGIN,
+    MS_EXEC_INSERT_BULK,
+    MS_EXEC_START_BULK,
     MS_EVENT_INSERT_BULK,
     MS_EXEC_UPDATE_BULK,
     MS_SAVEPOINT,
@@ -87,7 +89,13 @@ typedef struct my_conn {
 } my_conn;
 
 /* Writes that a batch may send together as one bulk statement (mysql_bulk.c). */
-typedef enum { MW_SINGLE = 0, MW_EVENT, MW_UPDATE } my_write_kind;
+typedef enum { MW_SINGLE = 0, MW_ADD, MW_START, MW_EVENT, MW_UPDATE } my_write_kind;
+
+/* start_task_exec's input. */
+typedef struct {
+    const char *exec_id, *node_id;
+    int64_t start_us;
+} my_start_arg;
 
 /* One write waiting for, or inside, a group-commit transaction. */
 typedef struct my_write my_write;

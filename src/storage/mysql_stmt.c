@@ -71,6 +71,11 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EVENT_LIST] = "SELECT event_id, exec_id, time_us, level, message FROM task_events"
                       " WHERE exec_id = ? ORDER BY event_id",
     [MS_BEGIN] = "START TRANSACTION",
+    [MS_EXEC_INSERT_BULK] = "INSERT INTO task_execs (" EXEC_COLS ")"
+                            " SELECT ?, task_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tasks"
+                            " WHERE task_id = ?",
+    [MS_EXEC_START_BULK] = "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"
+                           " WHERE exec_id = ? AND status = 0",
     [MS_EVENT_INSERT_BULK] = "INSERT INTO task_events (exec_id, time_us, level, message)"
                              " VALUES (?, ?, ?, ?)",
     [MS_EXEC_UPDATE_BULK] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
