@@ -1,6 +1,7 @@
 # The front door; CMake is the build.
 #   make          build (release with debug info) into build/
-#   make run      build and run the quick-start demo
+#   make run      build and run the demo: the tasker daemon with two shell tasks
+#   make quickstart  build and run examples/quickstart.c (the C API)
 #   make test     sanitizer build (ASan + UBSan) into build-asan/, run every test
 #   make bench    build and run tasker-bench
 #   make install  install into PREFIX (default /usr/local)
@@ -8,7 +9,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test bench install clean fuzz
+.PHONY: all deps build run quickstart test bench install clean fuzz
 
 all: build
 
@@ -20,6 +21,9 @@ build: deps
 	@cmake --build build -j $(JOBS)
 
 run: build
+	@sh scripts/demo.sh ./build/tasker
+
+quickstart: build
 	@./build/quickstart
 
 test: deps
@@ -28,7 +32,11 @@ test: deps
 	@cd build-asan && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
 
 bench: build
-	@./build/tasker-bench $(BENCH_ARGS)
+	@./build/tasker-bench memory: $(BENCH_ARGS)
+	@rm -f build/bench.db build/bench.db-wal build/bench.db-shm
+	@./build/tasker-bench sqlite:build/bench.db --no-cron --lateness-s 0 $(BENCH_ARGS)
+	@rm -f build/bench.db build/bench.db-wal build/bench.db-shm
+	@./build/tasker-bench "sqlite:build/bench.db?sync=full" --no-cron --lateness-s 0 $(BENCH_ARGS)
 
 fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DTASKER_FUZZ=ON -DTASKER_TESTS=OFF >/dev/null

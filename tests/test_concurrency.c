@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define THREADS 4
 #define RUNS_TOTAL 10000
@@ -51,6 +52,14 @@ static void four_threads_trigger_ten_thousand_runs_each_recorded_once(void **sta
 {
     (void)state;
     const char *dsn = getenv("TASKER_TEST_DSN");
+    if (dsn && strncmp(dsn, "sqlite:", 7) == 0) { /* start from an empty file */
+        char path[1024];
+        const char *suffix[] = {"", "-wal", "-shm"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(path, sizeof path, "%s%s", dsn + 7, suffix[i]);
+            unlink(path);
+        }
+    }
     tasker_options o = {.workers = 4, .max_execs_per_task = -1, .max_exec_age_s = -1};
     tasker_t *t = tasker_open_opts(dsn ? dsn : "memory:", &o);
     assert_non_null(t);

@@ -20,6 +20,9 @@
  *    tasker_free_* and tasker_*_clear functions of tasker.h.
  *  - A write is durable when it returns (as durable as the driver promises).
  *  - Retention is the driver's: see add_task_exec.
+ *  - Empty lists are NULL and 0.
+ *  - remove_task keeps the task's execution history: an execution's task_id and
+ *    scheme_id need not name an existing task or schedule (no cascading foreign keys).
  * docs/storage.md explains each operation at length.
  */
 #ifndef TASKER_STORAGE_H
@@ -91,15 +94,18 @@ struct tasker_storage_ops {
      * Then it applies retention: of the task's executions only the newest
      * env.max_execs_per_task are kept, and none whose queued_us is older than
      * env.max_exec_age_s before now; pending and running executions are never pruned.
-     * Pruned executions lose their events with them. */
+     * Pending and running executions count in the ranking; an execution queued exactly
+     * at the age cutoff is kept. Pruned executions lose their events with them. A
+     * skipped execution occupies its (scheme_id, scheduled_us) slot like any other. */
     int (*add_task_exec)(tasker_storage *st, const tasker_task_exec *e);
     /* Moves a pending execution to running, with start_us and node_id, as one
      * compare-and-set: TASKER_ESTATE when it is not pending (another worker or process
      * took it), TASKER_ENOTFOUND when absent. */
     int (*start_task_exec)(tasker_storage *st, const char *exec_id, int64_t start_us,
                            const char *node_id);
-    /* Records the outcome of an execution: status, end_us, success, result, error
-     * (other fields are ignored). TASKER_ENOTFOUND when absent. */
+    /* Records the outcome of an execution: status, end_us, success, result, error,
+     * all five written as given (NULLs included); other fields are left alone.
+     * TASKER_ENOTFOUND when absent. */
     int (*update_task_exec)(tasker_storage *st, const tasker_task_exec *e);
     int (*get_task_exec)(tasker_storage *st, const char *exec_id, tasker_task_exec *out);
     /* task_id NULL = all executions. Newest first: queued_us descending, then exec_id
@@ -118,7 +124,9 @@ struct tasker_storage_ops {
 
     /* Events. add_task_event appends an event (its event_id is assigned by the driver
      * and ignored here); TASKER_ENOTFOUND when the execution does not exist.
-     * list_task_events: oldest first (event_id ascending). */
+     * list_task_events: oldest first (event_id ascending); TASKER_ENOTFOUND when the
+     * execution does not exist, OK with NULL and 0 when it has no events. Event ids
+     * increase across the whole store. */
     int (*add_task_event)(tasker_storage *st, const tasker_task_event *ev);
     int (*list_task_events)(tasker_storage *st, const char *exec_id,
                             tasker_task_event **out, size_t *n);

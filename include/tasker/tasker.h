@@ -77,6 +77,9 @@ typedef struct tasker_options {
     size_t max_json_bytes;      /* params and results; 0 = 1 MiB */
     size_t max_event_bytes;     /* an event message longer than this is cut; 0 = 4 KiB */
     int max_events_per_exec;    /* 0 = 1000; negative = unlimited */
+    /* true: this handle never runs executions that other handles or processes left
+     * pending (a command that runs one task locally beside a daemon). */
+    bool no_pickup;
     /* For tests: the clock the library reads (retention ages, the schedule loop, the
      * times recorded). NULL = the system's real-time clock. After moving a fake clock
      * forward, call tasker_wake() so the schedule loop re-reads it. */
@@ -85,8 +88,10 @@ typedef struct tasker_options {
 } tasker_options;
 
 /* Opens the store named by dsn: "memory:", "sqlite:PATH" or
- * "mysql://USER:PASS@HOST:PORT/DB". Starts the worker pool, marks executions left
- * `running` by a dead process as interrupted and queues those left `pending`.
+ * "mysql://USER:PASS@HOST:PORT/DB". Starts the worker pool and marks executions left
+ * `running` by a dead process as interrupted. Executions left `pending` are queued at
+ * the first tasker_trigger(), tasker_start(), tasker_run() or tasker_wake(), so that the
+ * handlers registered after open are known when they run.
  * Returns NULL on failure; tasker_last_error() says why. Free with tasker_close(). */
 tasker_t *tasker_open(const char *dsn);
 
@@ -246,6 +251,16 @@ typedef struct {
     tasker_level level;
     char *message;
 } tasker_task_event;
+
+/* Called after this handle stored the outcome of an execution: a run it ran (success,
+ * failed, interrupted) or a fire its schedule loop skipped. e is valid during the call
+ * only (its strings belong to the library). Called from worker threads and the
+ * schedule thread: it must be thread-safe and quick. */
+typedef void (*tasker_exec_hook)(tasker_t *t, const tasker_task_exec *e, void *udata);
+
+/* Sets (or, with NULL, removes) the hook. Set it before tasker_start() or the first
+ * trigger: a change races with executions finishing at that moment. */
+void tasker_set_exec_hook(tasker_t *t, tasker_exec_hook fn, void *udata);
 
 /* Each list function fills *out with a newly allocated array of *n records (NULL and 0
  * when empty); the caller frees it with the matching tasker_free_* function. */

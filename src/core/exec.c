@@ -27,6 +27,7 @@ int tasker_trigger(tasker_t *t, const char *task_id, char exec_id[TASKER_ID_SIZE
         goto fail;
     }
     if (exec_id) memcpy(exec_id, j->exec_id, TASKER_ID_SIZE);
+    tasker_pool_pickup_first(t); /* older pending runs first: they were queued earlier */
     if (!tasker_pool_submit(t, j)) tasker_job_free(j);
     return TASKER_OK;
 fail:
@@ -47,14 +48,33 @@ void tasker_notify_done(tasker_t *t)
 static void record_outcome(tasker_t *t, tasker_task_exec *e)
 {
     e->end_us = tasker_now_us(t);
-    int delay_ms = 50;
+    int delay_ms = 50, rc = TASKER_ESTORAGE;
     for (int attempt = 0; attempt < 8; attempt++) {
-        int rc = t->st->ops->update_task_exec(t->st, e);
+        rc = t->st->ops->update_task_exec(t->st, e);
         if (rc != TASKER_ESTORAGE) break;
         struct timespec ts = {0, delay_ms * 1000000L};
         nanosleep(&ts, NULL);
         if (delay_ms < 1000) delay_ms *= 2;
     }
+    if (rc == TASKER_OK && t->hook) {
+        tasker_task_exec stored = {0};
+        if (t->st->ops->get_task_exec(t->st, e->exec_id, &stored) == TASKER_OK)
+            tasker_call_hook(t, &stored);
+        tasker_exec_clear(&stored);
+    }
+}
+
+void tasker_call_hook(tasker_t *t, const tasker_task_exec *e)
+{
+    tasker_exec_hook fn = t->hook;
+    if (fn) fn(t, e, t->hook_udata);
+}
+
+void tasker_set_exec_hook(tasker_t *t, tasker_exec_hook fn, void *udata)
+{
+    if (!t) return;
+    t->hook_udata = udata;
+    t->hook = fn;
 }
 
 static void finish_failed(tasker_t *t, const char *exec_id, const char *fmt, const char *arg)
@@ -161,11 +181,7 @@ int tasker_wait(tasker_t *t, const char *exec_id, int timeout_ms)
                                    "after %d ms", exec_id, timeout_ms);
             if (left_ms < slice_ms) slice_ms = left_ms;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += (long)slice_ms * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
+        struct timespec until = tasker_mono_after_us(slice_ms * 1000);
         pthread_mutex_lock(&t->done_lock);
         while (t->done_gen == gen &&
                pthread_cond_timedwait(&t->done_cond, &t->done_lock, &until) != ETIMEDOUT) {

@@ -7,6 +7,7 @@
 #include <tasker/storage.h>
 
 #include <errno.h>
+#include <time.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -82,6 +83,10 @@ struct tasker {
     uint64_t done_gen;
 
     bool sched_ready, pool_ready; /* initialised, so close may tear them down */
+    bool node_registered;         /* counted in the process's open node ids */
+    atomic_bool pickup_due;       /* pending executions from before open not queued yet */
+    tasker_exec_hook hook;        /* set before running; read by workers */
+    void *hook_udata;
     atomic_bool interrupted;
     /* tasker_stop is async-signal-safe: it only stores this flag and writes one byte to
      * a pipe, which the stop watcher thread turns into a condition-variable signal. */
@@ -110,6 +115,10 @@ struct tasker_ctx {
 };
 
 /* time and ids (id.c) */
+/* Condition variables here time out on CLOCK_MONOTONIC, immune to wall-clock steps. */
+void tasker_cond_init_mono(pthread_cond_t *c);
+/* The CLOCK_MONOTONIC instant delay_us from now, for pthread_cond_timedwait. */
+struct timespec tasker_mono_after_us(int64_t delay_us);
 int64_t tasker_real_clock_us(void *udata);
 int64_t tasker_now_us(tasker_t *t);
 /* A new time-ordered id (UUIDv7 layout, 36 chars) into out. */
@@ -130,8 +139,12 @@ int tasker_pool_init(tasker_t *t);
 /* Queues a run and takes ownership of j; false (j still the caller's) when the pool
  * has no workers, is stopping, or has the execution queued already. */
 bool tasker_pool_submit(tasker_t *t, job *j);
-/* Queues the store's pending executions not queued here yet. */
+/* Queues the store's pending executions not queued here yet (not with no_pickup). */
 int tasker_pool_pickup_pending(tasker_t *t);
+/* Queues the executions left pending before open, once, at the first run call. */
+void tasker_pool_pickup_first(tasker_t *t);
+/* Calls the exec hook, if any, with the execution as stored. */
+void tasker_call_hook(tasker_t *t, const tasker_task_exec *e);
 void tasker_pool_shutdown(tasker_t *t);
 void tasker_job_free(job *j);
 /* Frees a job that was queued, releasing its overlap count. */

@@ -48,11 +48,7 @@ int tasker_pool_init(tasker_t *t)
     pool *p = &t->pool;
     pthread_mutex_init(&p->queue_lock, NULL);
     pthread_cond_init(&p->queue_cond, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->idle_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    tasker_cond_init_mono(&p->idle_cond);
     strset_init(&p->queued_ids);
     t->pool_ready = true;
     if (t->opt.workers <= 0) return TASKER_OK;
@@ -96,9 +92,14 @@ bool tasker_pool_submit(tasker_t *t, job *j)
     return queued;
 }
 
+void tasker_pool_pickup_first(tasker_t *t)
+{
+    if (atomic_exchange(&t->pickup_due, false)) tasker_pool_pickup_pending(t);
+}
+
 int tasker_pool_pickup_pending(tasker_t *t)
 {
-    if (t->pool.nthreads == 0) return TASKER_OK;
+    if (t->pool.nthreads == 0 || t->opt.no_pickup) return TASKER_OK;
     tasker_task_exec *v = NULL;
     size_t n = 0;
     int rc = t->st->ops->list_pending_execs(t->st, 0, &v, &n);
@@ -150,14 +151,7 @@ int tasker_drain(tasker_t *t, int timeout_ms)
     int rc;
     if ((rc = tasker_check_handle(t))) return rc;
     pool *p = &t->pool;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = tasker_mono_after_us((int64_t)timeout_ms * 1000);
     rc = TASKER_OK;
     pthread_mutex_lock(&p->queue_lock);
     while ((p->running > 0 || (p->queued > 0 && !p->stopping)) && rc == TASKER_OK) {

@@ -48,11 +48,7 @@ int tasker_sched_init(tasker_t *t)
 {
     sched *s = &t->sched;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    tasker_cond_init_mono(&s->cond);
     strset_init(&s->running_schemes);
     s->reload = true;
     t->sched_ready = true;
@@ -130,7 +126,8 @@ static void record_skipped(tasker_t *t, sched_entry *e, int64_t occ_us, const ch
     tasker_task_exec x = {.exec_id = id, .task_id = e->task_id, .scheme_id = e->scheme_id,
                           .scheduled_us = occ_us, .queued_us = now_us, .start_us = now_us,
                           .end_us = now_us, .status = TASKER_EXEC_SKIPPED, .error = (char *)why};
-    t->st->ops->add_task_exec(t->st, &x); /* EEXISTS: handled already, by us or a peer */
+    /* EEXISTS: handled already, by us or a peer */
+    if (t->st->ops->add_task_exec(t->st, &x) == TASKER_OK) tasker_call_hook(t, &x);
 }
 
 /* The id of a run of this schedule still pending or running, for the skip message. */
@@ -292,6 +289,8 @@ static void *sched_main(void *arg)
             process_entry(t, (sched_entry *)top, now_us);
         }
         if (s->rescan || (shared_store(t) && now_us >= next_rescan_us)) {
+            /* Another process may have changed the schedules: reread them too. */
+            if (!s->rescan) s->reload = true;
             s->rescan = false;
             next_rescan_us = now_us + RESCAN_US;
             pthread_mutex_unlock(&s->lock);
@@ -303,14 +302,7 @@ static void *sched_main(void *arg)
         if ((top = heap_top(&s->due)) && top->key - now_us < sleep_us) sleep_us = top->key - now_us;
         if (shared_store(t) && next_rescan_us - now_us < sleep_us) sleep_us = next_rescan_us - now_us;
         if (sleep_us < 0) sleep_us = 0;
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += sleep_us / 1000000;
-        until.tv_nsec += (long)(sleep_us % 1000000) * 1000;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = tasker_mono_after_us(sleep_us);
         if (!s->reload && !s->rescan && !s->stopping)
             pthread_cond_timedwait(&s->cond, &s->lock, &until);
     }
@@ -366,6 +358,7 @@ static int start_loop(tasker_t *t, bool clear_stop)
     s->exited = false;
     s->reload = true;
     if (clear_stop) t->stop_requested = 0;
+    tasker_pool_pickup_first(t);
     if (!t->stop_watcher_started) {
         if (pthread_create(&t->stop_watcher, NULL, stop_watcher_main, t) != 0) {
             pthread_mutex_unlock(&s->lock);
@@ -447,6 +440,7 @@ void tasker_wake(tasker_t *t)
     t->sched.reload = true;
     pthread_cond_signal(&t->sched.cond);
     pthread_mutex_unlock(&t->sched.lock);
+    atomic_store(&t->pickup_due, false);
     if (!started) tasker_pool_pickup_pending(t);
 }
 

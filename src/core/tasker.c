@@ -35,13 +35,33 @@ static bool storage_ops_complete(const tasker_storage_ops *ops)
            ops->list_task_events && ops->close;
 }
 
+/* Node ids of the handles open in this process: a run started under our own node id is
+ * alive only while such a handle is open; otherwise it belongs to an earlier process
+ * that had our pid (a container's pid 1 restarting, say). */
+static pthread_mutex_t open_nodes_lock = PTHREAD_MUTEX_INITIALIZER; /* guards open_nodes */
+static strset open_nodes;
+
+static void open_nodes_update(const char *node_id, bool add)
+{
+    pthread_mutex_lock(&open_nodes_lock);
+    if (add) strset_add(&open_nodes, node_id);
+    else if (strset_remove(&open_nodes, node_id) == 0 && open_nodes.len == 0)
+        strset_free(&open_nodes);
+    pthread_mutex_unlock(&open_nodes_lock);
+}
+
 /* A node is alive unless it is a process of this host that no longer exists. Other
  * hosts' nodes are the cluster mode's business (heartbeats). */
 static bool node_alive(const char *node_id, void *udata)
 {
     tasker_t *t = udata;
     if (!node_id) return false;
-    if (strcmp(node_id, t->node_id) == 0) return false; /* an earlier life of this id */
+    if (strcmp(node_id, t->node_id) == 0) {
+        pthread_mutex_lock(&open_nodes_lock);
+        bool open = strset_count(&open_nodes, node_id) > 0;
+        pthread_mutex_unlock(&open_nodes_lock);
+        return open;
+    }
     const char *colon = strrchr(node_id, ':');
     char host[256];
     if (!colon || gethostname(host, sizeof host) != 0) return true;
@@ -58,12 +78,8 @@ static int init_sync(tasker_t *t)
 {
     pthread_rwlock_init(&t->handlers_lock, NULL);
     pthread_mutex_init(&t->done_lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&t->done_cond, &ca);
-    pthread_cond_init(&t->run_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    tasker_cond_init_mono(&t->done_cond);
+    tasker_cond_init_mono(&t->run_cond);
     pthread_mutex_init(&t->run_lock, NULL);
     if (pipe2(t->stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
         return tasker_fail(TASKER_ESTATE, "open: cannot create the stop pipe: %s",
@@ -112,9 +128,11 @@ tasker_t *tasker_new(tasker_storage *st, const tasker_options *opt)
     int rc;
     if ((rc = init_sync(t)) != TASKER_OK) goto fail;
     if ((rc = st->ops->interrupt_dead(st, node_alive, t, NULL)) != TASKER_OK) goto fail;
+    open_nodes_update(t->node_id, true);
+    t->node_registered = true;
     if ((rc = tasker_sched_init(t)) != TASKER_OK) goto fail;
     if ((rc = tasker_pool_init(t)) != TASKER_OK) goto fail;
-    if (t->opt.workers > 0 && (rc = tasker_pool_pickup_pending(t)) != TASKER_OK) goto fail;
+    atomic_store(&t->pickup_due, true);
     return t;
 fail:;
     char msg[1024];
@@ -149,6 +167,7 @@ void tasker_close(tasker_t *t)
     tasker_pool_shutdown(t);
     tasker_sched_destroy(t);
     if (t->st) t->st->ops->close(t->st);
+    if (t->node_registered) open_nodes_update(t->node_id, false);
     tasker_free_handlers(t);
     if (t->stop_pipe[0] >= 0) close(t->stop_pipe[0]);
     if (t->stop_pipe[1] >= 0) close(t->stop_pipe[1]);

@@ -1,0 +1,160 @@
+/* `tasker trigger TASK [--wait] [--local]`: a run now. By default the run is stored
+ * pending and the daemon on the same store is woken to run it; --local runs it here. */
+#include "cli/cli.h"
+#include "cli/follow.h"
+#include "cli/output.h"
+#include "cli/shell.h"
+#include "cli/wakeup.h"
+
+#include <string.h>
+
+static const char trigger_help[] =
+    "usage: tasker trigger TASK [--wait [--timeout SECONDS]] [--local] [--json]\n"
+    "\n"
+    "Queues a run of TASK and prints its execution id. The daemon (`tasker run`) on\n"
+    "the same store is told at once and runs it; without a daemon the run stays\n"
+    "pending until one starts.\n"
+    "\n"
+    "Options:\n"
+    "  --wait         follow the run: print its events as they happen, then exit 0 if\n"
+    "                 it succeeded and 1 if not\n"
+    "  --timeout S    with --wait: give up after S seconds (exit 1; the run goes on)\n"
+    "  --local        run it in this command instead (built-in handler 'shell' only),\n"
+    "                 following it as --wait does; Ctrl-C interrupts it. Only this\n"
+    "                 run: runs others left pending stay for the daemon\n"
+    "  --json         print the finished run as JSON (with its events) instead\n"
+    "\n"
+    "With --db memory: the run is always local (no other process sees that store).\n";
+
+typedef struct trigger_opts {
+    bool wait, local;
+    long timeout_s; /* -1 = none */
+} trigger_opts;
+
+static int parse_options(cli_global *g, int argc, char **argv, trigger_opts *o)
+{
+    static const struct option options[] = {{"wait", no_argument, NULL, 'w'},
+                                            {"local", no_argument, NULL, 'l'},
+                                            {"timeout", required_argument, NULL, 't'},
+                                            CLI_GLOBAL_OPTIONS,
+                                            {0}};
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        if (cli_global_option(g, c, optarg)) continue;
+        if (c == 'w')
+            o->wait = true;
+        else if (c == 'l')
+            o->local = true;
+        else if (c == 't') {
+            if (!cli_parse_int(optarg, 0, 1000000, &o->timeout_s))
+                return cli_usage_error("trigger", "trigger: --timeout '%s': expected seconds",
+                                       optarg);
+        } else
+            return cli_bad_option("trigger", c, argv);
+    }
+    return -1;
+}
+
+/* Prints the finished run (JSON or a summary line) and returns its exit code. */
+static int report_run(const cli_global *g, tasker_t *t, const tasker_task_exec *e)
+{
+    int rc = e->status == TASKER_EXEC_SUCCESS ? CLI_OK : CLI_FAIL;
+    if (!g->json) {
+        print_run_line(stdout, e);
+        return rc;
+    }
+    json_t *o = json_exec(e);
+    json_t *events = json_array();
+    tasker_task_event *evs = NULL;
+    size_t n = 0;
+    if (tasker_list_events(t, e->exec_id, &evs, &n) == TASKER_OK)
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(events, json_event(&evs[i]));
+    tasker_free_events(evs, n);
+    json_object_set_new(o, "events", events);
+    return out_json(o) == CLI_OK ? rc : CLI_FAIL;
+}
+
+static int follow(const cli_global *g, tasker_t *t, const char *exec_id, long timeout_s)
+{
+    tasker_task_exec e;
+    int timeout_ms = timeout_s < 0 ? -1 : (int)(timeout_s * 1000);
+    int err = follow_exec(t, exec_id, timeout_ms, g->json, &e);
+    int rc;
+    if (err == TASKER_ETIMEDOUT) {
+        cli_errorf("trigger: exec %s still %s after %lds", exec_id,
+                   tasker_exec_status_name(e.status), timeout_s);
+        rc = CLI_FAIL;
+    } else if (err != TASKER_OK) {
+        rc = cli_lib_error(err, "trigger");
+    } else {
+        rc = report_run(g, t, &e);
+    }
+    tasker_exec_clear(&e);
+    return rc;
+}
+
+static int trigger_local(const cli_global *g, const char *task_id, long timeout_s)
+{
+    /* One worker for this run only: what others left pending is the daemon's. */
+    tasker_options opt = {.workers = 1, .no_pickup = true};
+    tasker_t *t = cli_open_opts(g, &opt);
+    if (!t) return CLI_FAIL;
+    int rc;
+    char exec_id[TASKER_ID_SIZE];
+    int err = tasker_register(t, "shell", shell_handler, NULL);
+    if (err == TASKER_OK) err = tasker_trigger(t, task_id, exec_id);
+    if (err != TASKER_OK) {
+        rc = cli_lib_error(err, "trigger");
+    } else {
+        follow_catch_interrupt();
+        rc = follow(g, t, exec_id, timeout_s);
+        if (rc != CLI_OK && timeout_s >= 0) tasker_interrupt(t); /* do not hang in close */
+    }
+    tasker_close(t);
+    return rc;
+}
+
+static int trigger_daemon(const cli_global *g, const char *task_id, const trigger_opts *o)
+{
+    /* No workers: the run is the daemon's to do, not this command's. */
+    tasker_t *t = cli_open(g, -1);
+    if (!t) return CLI_FAIL;
+    int rc = CLI_OK;
+    char exec_id[TASKER_ID_SIZE];
+    int err = tasker_trigger(t, task_id, exec_id);
+    if (err != TASKER_OK) {
+        rc = cli_lib_error(err, "trigger");
+        goto out;
+    }
+    if (!wakeup_send(g->dsn))
+        fprintf(stderr,
+                "tasker: no daemon is running on %s; exec %s stays pending until "
+                "`tasker run` starts (or use --local)\n",
+                g->dsn, exec_id);
+    if (o->wait)
+        rc = follow(g, t, exec_id, o->timeout_s);
+    else if (g->json)
+        rc = out_json(json_pack("{s:s, s:s}", "exec_id", exec_id, "status", "pending"));
+    else
+        printf("%s\n", exec_id);
+out:
+    tasker_close(t);
+    return rc;
+}
+
+int cmd_trigger(cli_global *g, int argc, char **argv)
+{
+    trigger_opts o = {.timeout_s = -1};
+    int rc = parse_options(g, argc, argv, &o);
+    if (rc >= 0) return rc;
+    if (g->help) return cli_help(trigger_help);
+    if (optind != argc - 1)
+        return cli_usage_error("trigger", "trigger: expected one task ID, got %d arguments",
+                               argc - optind);
+    if (o.timeout_s >= 0 && !o.wait && !o.local)
+        return cli_usage_error("trigger", "trigger: --timeout needs --wait or --local");
+    if (o.local || !wakeup_supported(g->dsn)) return trigger_local(g, argv[optind], o.timeout_s);
+    return trigger_daemon(g, argv[optind], &o);
+}

@@ -1,0 +1,29 @@
+/* The daemon's log: one line (or one JSON object) per finished run of this daemon, with
+ * the run's events under it, printed from the library's exec hook; and the one-line
+ * summary of the history already in the store, printed at start. */
+#ifndef TASKER_CLI_RUNLOG_H
+#define TASKER_CLI_RUNLOG_H
+
+#include <tasker/tasker.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+
+typedef struct runlog runlog;
+
+/* Installs the exec hook of t: each finished run (success, failed, interrupted, or a
+ * fire the schedule loop skipped) is printed to stdout; with events, the run's events
+ * under it; json: one JSON object per line (with an "events" array when events).
+ * Call before tasker_start(). NULL on out of memory. */
+runlog *runlog_start(tasker_t *t, bool json, bool events);
+
+/* Frees the log. Call after tasker_close(t): the hook may run until then. NULL is a
+ * no-op. */
+void runlog_free(runlog *log);
+
+/* Prints to f a line on the runs already stored in t, e.g.
+ * "tasker: 12 earlier runs in sqlite:tasker.db (9 success, 3 failed); last: demo-ok
+ * success at 2026-11-25 10:41:20". Call before tasker_start(). */
+void runlog_print_history(FILE *f, tasker_t *t, const char *dsn);
+
+#endif

@@ -1,0 +1,197 @@
+/* Internal: the SQLite driver's shared state, shared by sqlite*.c.
+ *
+ * One store has one writer connection, used only by the thread that leads the current
+ * group commit (sqlite_commit.c), and a small pool of reader connections (sqlite_read.c).
+ * WAL mode lets the readers run while the writer commits. Every statement is prepared
+ * once per connection, at open, and reused.
+ */
+#ifndef TASKER_SRC_SQLITE_INTERNAL_H
+#define TASKER_SRC_SQLITE_INTERNAL_H
+
+#include <tasker/storage.h>
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+/* The schema version this library writes (PRAGMA user_version). */
+#define SQ_SCHEMA_VERSION 2
+#define SQ_MAX_READERS 8
+#define SQ_DEFAULT_BUSY_TIMEOUT_MS 10000
+#define SQ_MSG_SIZE 512
+/* Age pruning over all tasks runs at most once per this interval. */
+#define SQ_AGE_PRUNE_INTERVAL_US 1000000
+
+/* Statements of the writer connection. */
+enum {
+    W_BEGIN,
+    W_COMMIT,
+    W_ROLLBACK,
+    W_SAVEPOINT,
+    W_RELEASE,
+    W_ROLLBACK_TO,
+    W_ADD_TASK,
+    W_REMOVE_TASK,
+    W_ADD_SCHEME,
+    W_REMOVE_SCHEME,
+    W_SET_FIRE,
+    W_SCHEME_EXISTS,
+    W_ADD_EXEC,
+    W_START_EXEC,
+    W_EXEC_STATUS,
+    W_UPDATE_EXEC,
+    W_ADD_EVENT,
+    W_INTERRUPT_NODE,
+    W_RET_NTH,
+    W_RET_DELETE_OLDER,
+    W_RET_DELETE_AGE_TASK,
+    W_RET_DELETE_AGE_ALL,
+    W_COUNT
+};
+
+/* Statements of a reader connection. */
+enum {
+    R_GET_TASK,
+    R_LIST_TASKS,
+    R_LIST_SCHEMES,
+    R_GET_EXEC,
+    R_LIST_EXECS_TASK,
+    R_LIST_EXECS_ALL,
+    R_LIST_PENDING,
+    R_LIST_EVENTS,
+    R_RUNNING_NODES,
+    R_COUNT
+};
+
+typedef enum {
+    SQ_ADD_TASK,
+    SQ_REMOVE_TASK,
+    SQ_ADD_SCHEME,
+    SQ_REMOVE_SCHEME,
+    SQ_SET_FIRE,
+    SQ_ADD_EXEC,
+    SQ_START_EXEC,
+    SQ_UPDATE_EXEC,
+    SQ_ADD_EVENT,
+    SQ_INTERRUPT
+} sq_kind;
+
+/* One write, queued for the group commit. Lives on the caller's stack: the caller
+ * blocks until the leader has committed (or failed) it. */
+typedef struct sq_req {
+    sq_kind kind;
+    union {
+        const tasker_task *task;
+        const tasker_task_scheme *scheme;
+        const tasker_task_exec *exec;
+        const tasker_task_event *event;
+        struct {
+            const char *id;
+            int64_t us;
+            const char *node_id;
+        } key;
+        struct {
+            char *const *nodes; /* the dead nodes' ids */
+            size_t n_nodes;
+            int64_t now_us;
+        } intr;
+    } u;
+    char *id_out;       /* SQ_ADD_SCHEME: receives the stored scheme id */
+    size_t count_out;   /* SQ_INTERRUPT: executions marked */
+    int rc;
+    bool final;         /* leader only: its result stands, do not run it again */
+    bool done;          /* guarded by store->queue_lock */
+    pthread_cond_t cond; /* signalled when done, or when promoted to leader */
+    struct sq_req *next;
+    char msg[SQ_MSG_SIZE];
+} sq_req;
+
+typedef struct sq_reader {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[R_COUNT];
+    struct sq_reader *next;
+} sq_reader;
+
+typedef struct sq_store {
+    tasker_storage base;
+    char *path;
+    int busy_timeout_ms;
+    int sync_full; /* 1 = synchronous=FULL, 0 = NORMAL */
+
+    sqlite3 *wdb; /* the writer; used only by the current leader */
+    sqlite3_stmt *wstmt[W_COUNT];
+    int64_t last_age_prune_us; /* used only by the leader */
+
+    pthread_mutex_t queue_lock; /* guards queue_head/tail, leading, and sq_req.done */
+    sq_req *queue_head, *queue_tail;
+    bool leading; /* a thread is running a batch */
+
+    pthread_mutex_t readers_lock; /* guards free_readers and n_readers */
+    pthread_cond_t reader_freed;
+    sq_reader *free_readers;
+    int n_readers;
+} sq_store;
+
+/* sqlite.c */
+/* Opens the store with its schema at target_version (tests build older files with a
+ * lower one; such a store is only good for closing). */
+tasker_storage *sq_open_version(const char *path_and_options, int target_version);
+int64_t sq_now_us(sq_store *s);
+int sq_open_conn(sq_store *s, sqlite3 **out, bool reader);
+int sq_prepare_all(sq_store *s, sqlite3 *db, const char *const *sql, sqlite3_stmt **stmts,
+                   int n);
+/* Formats "sqlite: PATH: what: sqlite's message" into buf. */
+void sq_format_error(sq_store *s, sqlite3 *db, char *buf, size_t size, const char *what);
+/* Sets the thread's message as above and returns TASKER_ESTORAGE. */
+int sq_fail(sq_store *s, sqlite3 *db, const char *what);
+
+/* sqlite_schema.c */
+int sq_migrate(sq_store *s, sqlite3 *db, int target_version);
+int sq_schema_version(sqlite3 *db, int *version);
+extern const char *const sq_write_sql[W_COUNT];
+extern const char *const sq_read_sql[R_COUNT];
+
+/* sqlite_commit.c: queues r, returns once it is committed or failed, with its code
+ * (and the thread's message set on failure). */
+int sq_submit(sq_store *s, sq_req *r);
+
+/* sqlite_write.c: runs one request inside the leader's transaction; fills r->rc and
+ * r->msg. Returns r->rc. */
+int sq_exec_req(sq_store *s, sq_req *r);
+/* Retention for the tasks that gained executions in this batch, and age pruning when
+ * due. Runs inside the transaction; TASKER_OK or TASKER_ESTORAGE with msg filled. */
+int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t msg_size);
+
+/* sqlite_read.c */
+sq_reader *sq_reader_get(sq_store *s);
+void sq_reader_put(sq_store *s, sq_reader *r);
+void sq_readers_close(sq_store *s);
+
+/* The ops of the table, by file. */
+int sq_add_task(tasker_storage *st, const tasker_task *task);
+int sq_remove_task(tasker_storage *st, const char *task_id);
+int sq_add_task_scheme(tasker_storage *st, const tasker_task_scheme *s,
+                       char id_out[TASKER_ID_SIZE]);
+int sq_remove_task_scheme(tasker_storage *st, const char *scheme_id);
+int sq_set_scheme_fire(tasker_storage *st, const char *scheme_id, int64_t fire_us);
+int sq_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
+int sq_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
+                       const char *node_id);
+int sq_update_task_exec(tasker_storage *st, const tasker_task_exec *e);
+int sq_add_task_event(tasker_storage *st, const tasker_task_event *ev);
+int sq_interrupt_dead(tasker_storage *st, tasker_node_alive_fn alive, void *udata,
+                      size_t *n);
+
+int sq_get_task(tasker_storage *st, const char *task_id, tasker_task *out);
+int sq_list_tasks(tasker_storage *st, tasker_task **out, size_t *n);
+int sq_list_task_schemes(tasker_storage *st, tasker_task_scheme **out, size_t *n);
+int sq_get_task_exec(tasker_storage *st, const char *exec_id, tasker_task_exec *out);
+int sq_list_task_execs(tasker_storage *st, const char *task_id, size_t limit,
+                       tasker_task_exec **out, size_t *n);
+int sq_list_pending_execs(tasker_storage *st, size_t limit, tasker_task_exec **out,
+                          size_t *n);
+int sq_list_task_events(tasker_storage *st, const char *exec_id, tasker_task_event **out,
+                        size_t *n);
+/* The distinct node ids of running executions (for interrupt_dead). */
+int sq_running_nodes(sq_store *s, char ***out, size_t *n);
+
+#endif

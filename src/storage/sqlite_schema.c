@@ -1,0 +1,197 @@
+/* The SQLite driver's schema: versioned migrations (PRAGMA user_version) and the text
+ * of every statement the driver prepares. docs/storage.md describes the tables.
+ *
+ * A migration is appended, never edited: a file at version N is brought to the latest
+ * version by running migrations N+1.. in one transaction. A file newer than this
+ * library is refused, since this code cannot know what the newer columns mean.
+ */
+#include "sqlite_internal.h"
+
+#include <stdio.h>
+
+/* migrations[i] brings a file from version i to version i + 1. */
+static const char *const migrations[SQ_SCHEMA_VERSION] = {
+    /* 1: tasks, schedules, executions and their events. */
+    "CREATE TABLE tasks ("
+    "  task_id TEXT PRIMARY KEY NOT NULL,"
+    "  handler TEXT NOT NULL,"
+    "  param TEXT NOT NULL,"
+    "  description TEXT"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE schemes ("
+    "  scheme_id TEXT PRIMARY KEY NOT NULL,"
+    "  task_id TEXT NOT NULL REFERENCES tasks(task_id) ON DELETE CASCADE,"
+    "  cron TEXT NOT NULL,"
+    "  created_us INTEGER NOT NULL,"
+    "  UNIQUE (task_id, cron)"
+    ") WITHOUT ROWID;"
+    /* No foreign key to tasks: a removed task's history stays until retention. */
+    "CREATE TABLE execs ("
+    "  exec_id TEXT PRIMARY KEY NOT NULL,"
+    "  task_id TEXT NOT NULL,"
+    "  scheme_id TEXT,"
+    "  scheduled_us INTEGER NOT NULL,"
+    "  queued_us INTEGER NOT NULL,"
+    "  start_us INTEGER NOT NULL,"
+    "  end_us INTEGER NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  success INTEGER NOT NULL,"
+    "  result TEXT,"
+    "  error TEXT"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX execs_by_task ON execs(task_id, queued_us, exec_id);"
+    "CREATE INDEX execs_by_queued ON execs(queued_us, exec_id);"
+    /* One execution per occurrence, however many schedulers race. */
+    "CREATE UNIQUE INDEX execs_by_fire ON execs(scheme_id, scheduled_us)"
+    "  WHERE scheme_id IS NOT NULL;"
+    "CREATE TABLE events ("
+    "  event_id INTEGER PRIMARY KEY,"
+    "  exec_id TEXT NOT NULL REFERENCES execs(exec_id) ON DELETE CASCADE,"
+    "  time_us INTEGER NOT NULL,"
+    "  level INTEGER NOT NULL,"
+    "  message TEXT NOT NULL"
+    ");"
+    /* The rowid (event_id) is the index's last column: an execution's events come
+     * out in insertion order. */
+    "CREATE INDEX events_by_exec ON events(exec_id);",
+
+    /* 2: scheduling state of schedules; the node that runs an execution; an index of
+     * the pending and running executions (the queue and the interrupt scan). */
+    "ALTER TABLE schemes ADD COLUMN misfire INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE schemes ADD COLUMN overlap INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE schemes ADD COLUMN last_fire_us INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE execs ADD COLUMN node_id TEXT;"
+    "CREATE INDEX execs_active ON execs(status, queued_us, exec_id) WHERE status < 2;",
+};
+
+/* Statuses in SQL text: 0 pending, 1 running, 2.. finished (tasker_exec_status).
+ * Queries on execs_active repeat its "status < 2" so that the planner, which proves a
+ * partial index usable only from terms it sees, picks it. */
+#define EXEC_COLS                                                                        \
+    "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
+    "success, result, error, node_id"
+
+const char *const sq_write_sql[W_COUNT] = {
+    [W_BEGIN] = "BEGIN IMMEDIATE",
+    [W_COMMIT] = "COMMIT",
+    [W_ROLLBACK] = "ROLLBACK",
+    [W_SAVEPOINT] = "SAVEPOINT req",
+    [W_RELEASE] = "RELEASE req",
+    [W_ROLLBACK_TO] = "ROLLBACK TO req",
+    [W_ADD_TASK] = "INSERT INTO tasks(task_id, handler, param, description)"
+                   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(task_id) DO UPDATE SET"
+                   " handler = excluded.handler, param = excluded.param,"
+                   " description = excluded.description",
+    [W_REMOVE_TASK] = "DELETE FROM tasks WHERE task_id = ?1",
+    [W_ADD_SCHEME] = "INSERT INTO schemes(scheme_id, task_id, cron, misfire, overlap,"
+                     " created_us, last_fire_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                     " ON CONFLICT(task_id, cron) DO UPDATE SET misfire = excluded.misfire,"
+                     " overlap = excluded.overlap RETURNING scheme_id",
+    [W_REMOVE_SCHEME] = "DELETE FROM schemes WHERE scheme_id = ?1",
+    [W_SET_FIRE] = "UPDATE schemes SET last_fire_us = ?2"
+                   " WHERE scheme_id = ?1 AND last_fire_us < ?2",
+    [W_SCHEME_EXISTS] = "SELECT 1 FROM schemes WHERE scheme_id = ?1",
+    [W_ADD_EXEC] = "INSERT INTO execs(" EXEC_COLS ")"
+                   " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12"
+                   " WHERE EXISTS (SELECT 1 FROM tasks WHERE task_id = ?2)",
+    [W_START_EXEC] = "UPDATE execs SET status = 1, start_us = ?2, node_id = ?3"
+                     " WHERE exec_id = ?1 AND status = 0",
+    [W_EXEC_STATUS] = "SELECT status FROM execs WHERE exec_id = ?1",
+    [W_UPDATE_EXEC] = "UPDATE execs SET status = ?2, end_us = ?3, success = ?4,"
+                      " result = ?5, error = ?6 WHERE exec_id = ?1",
+    [W_ADD_EVENT] = "INSERT INTO events(exec_id, time_us, level, message)"
+                    " VALUES (?1, ?2, ?3, ?4)",
+    [W_INTERRUPT_NODE] = "UPDATE execs SET status = 4, end_us = ?2, error = ?3"
+                         " WHERE status = 1 AND status < 2 AND node_id IS ?1",
+    [W_RET_NTH] = "SELECT queued_us, exec_id FROM execs WHERE task_id = ?1"
+                  " ORDER BY queued_us DESC, exec_id DESC LIMIT 1 OFFSET ?2",
+    [W_RET_DELETE_OLDER] = "DELETE FROM execs WHERE task_id = ?1"
+                           " AND (queued_us, exec_id) <= (?2, ?3) AND status >= 2",
+    [W_RET_DELETE_AGE_TASK] = "DELETE FROM execs WHERE task_id = ?1 AND queued_us < ?2"
+                              " AND status >= 2",
+    [W_RET_DELETE_AGE_ALL] = "DELETE FROM execs WHERE queued_us < ?1 AND status >= 2",
+};
+
+const char *const sq_read_sql[R_COUNT] = {
+    [R_GET_TASK] = "SELECT task_id, handler, description, param FROM tasks"
+                   " WHERE task_id = ?1",
+    [R_LIST_TASKS] = "SELECT task_id, handler, description, param FROM tasks"
+                     " ORDER BY task_id",
+    [R_LIST_SCHEMES] = "SELECT scheme_id, task_id, cron, misfire, overlap, created_us,"
+                       " last_fire_us FROM schemes ORDER BY scheme_id",
+    [R_GET_EXEC] = "SELECT " EXEC_COLS " FROM execs WHERE exec_id = ?1",
+    [R_LIST_EXECS_TASK] = "SELECT " EXEC_COLS " FROM execs WHERE task_id = ?1"
+                          " ORDER BY queued_us DESC, exec_id DESC LIMIT ?2",
+    [R_LIST_EXECS_ALL] = "SELECT " EXEC_COLS " FROM execs"
+                         " ORDER BY queued_us DESC, exec_id DESC LIMIT ?1",
+    [R_LIST_PENDING] = "SELECT " EXEC_COLS " FROM execs WHERE status = 0 AND status < 2"
+                       " ORDER BY queued_us, exec_id LIMIT ?1",
+    [R_LIST_EVENTS] = "SELECT event_id, exec_id, time_us, level, message FROM events"
+                      " WHERE exec_id = ?1 ORDER BY event_id",
+    [R_RUNNING_NODES] = "SELECT DISTINCT node_id FROM execs"
+                        " WHERE status = 1 AND status < 2",
+};
+
+int sq_schema_version(sqlite3 *db, int *version)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *version = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int exec_sql(sq_store *s, sqlite3 *db, const char *sql, const char *what)
+{
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) return sq_fail(s, db, what);
+    return TASKER_OK;
+}
+
+static int check_version(sq_store *s, sqlite3 *db, int version, int target_version)
+{
+    if (version > SQ_SCHEMA_VERSION)
+        return tasker_set_error(TASKER_ESTORAGE,
+                                "sqlite: %s: the database has schema version %d, newer than "
+                                "the %d this tasker %s understands; use a newer tasker",
+                                s->path, version, SQ_SCHEMA_VERSION, TASKER_VERSION);
+    if (version < 0 || target_version > SQ_SCHEMA_VERSION)
+        return tasker_set_error(TASKER_ESTORAGE, "sqlite: %s: bad schema version %d",
+                                s->path, version);
+    return TASKER_OK;
+}
+
+/* Brings db to target_version (SQ_SCHEMA_VERSION but for tests). The version is read
+ * again inside BEGIN IMMEDIATE: two processes opening a new file at once migrate it
+ * once. */
+int sq_migrate(sq_store *s, sqlite3 *db, int target_version)
+{
+    int version = 0, rc;
+    char what[64];
+    if (sq_schema_version(db, &version) != SQLITE_OK)
+        return sq_fail(s, db, "reading the schema version");
+    if ((rc = check_version(s, db, version, target_version)) != TASKER_OK) return rc;
+    if (version >= target_version) return TASKER_OK;
+
+    if ((rc = exec_sql(s, db, "BEGIN IMMEDIATE", "starting the schema migration")))
+        return rc;
+    if (sq_schema_version(db, &version) != SQLITE_OK) {
+        rc = sq_fail(s, db, "reading the schema version");
+        goto out;
+    }
+    if ((rc = check_version(s, db, version, target_version)) != TASKER_OK) goto out;
+    for (int v = version; v < target_version; v++) {
+        snprintf(what, sizeof what, "migrating the schema to version %d", v + 1);
+        if ((rc = exec_sql(s, db, migrations[v], what)) != TASKER_OK) goto out;
+    }
+    snprintf(what, sizeof what, "PRAGMA user_version = %d", target_version);
+    if ((rc = exec_sql(s, db, what, "recording the schema version")) != TASKER_OK) goto out;
+    rc = exec_sql(s, db, "COMMIT", "committing the schema migration");
+out:
+    if (rc != TASKER_OK && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}

@@ -1,0 +1,387 @@
+/* The SQLite driver's writes: each op checks its arguments, becomes a request for the
+ * group commit (sqlite_commit.c), and is run there, inside the leader's transaction, by
+ * sq_exec_req. Strings are bound without copying: the caller waits until its request
+ * is finished, and every statement is reset before that.
+ */
+#include "sqlite_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int req_error(sq_req *r, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int req_error(sq_req *r, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->msg, sizeof r->msg, fmt, ap);
+    va_end(ap);
+    return r->rc = rc;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, i);
+}
+
+/* Finishes a write statement whose first step gave rc, and resets it. On failure
+ * fills r: a constraint is the caller's mistake (dup_code for a uniqueness clash,
+ * ENOTFOUND for a missing parent); anything else is TASKER_ESTORAGE. */
+static int finish_write(sq_store *s, sq_req *r, sqlite3_stmt *st, int rc, int dup_code,
+                        const char *what)
+{
+    while (rc == SQLITE_ROW) rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        int ext = sqlite3_extended_errcode(s->wdb);
+        if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
+            req_error(r, dup_code, "sqlite: %s: %s: already exists", s->path, what);
+        else if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+            req_error(r, TASKER_ENOTFOUND, "sqlite: %s: %s: not found", s->path, what);
+        else {
+            sq_format_error(s, s->wdb, r->msg, sizeof r->msg, what);
+            r->rc = TASKER_ESTORAGE;
+        }
+    }
+    sqlite3_reset(st);
+    return r->rc;
+}
+
+static int step_write(sq_store *s, sq_req *r, sqlite3_stmt *st, int dup_code,
+                      const char *what)
+{
+    return finish_write(s, r, st, sqlite3_step(st), dup_code, what);
+}
+
+static int exec_add_task(sq_store *s, sq_req *r)
+{
+    const tasker_task *t = r->u.task;
+    sqlite3_stmt *st = s->wstmt[W_ADD_TASK];
+    bind_text(st, 1, t->task_id);
+    bind_text(st, 2, t->handler);
+    bind_text(st, 3, t->param ? t->param : "null");
+    bind_text(st, 4, t->desc);
+    return step_write(s, r, st, TASKER_EEXISTS, "adding a task");
+}
+
+static int exec_remove_task(sq_store *s, sq_req *r)
+{
+    sqlite3_stmt *st = s->wstmt[W_REMOVE_TASK];
+    bind_text(st, 1, r->u.key.id);
+    if (step_write(s, r, st, TASKER_EEXISTS, "removing a task") != TASKER_OK) return r->rc;
+    if (sqlite3_changes(s->wdb) == 0)
+        return req_error(r, TASKER_ENOTFOUND, "task '%s' not found", r->u.key.id);
+    return TASKER_OK;
+}
+
+static int exec_add_scheme(sq_store *s, sq_req *r)
+{
+    const tasker_task_scheme *sc = r->u.scheme;
+    sqlite3_stmt *st = s->wstmt[W_ADD_SCHEME];
+    bind_text(st, 1, sc->scheme_id);
+    bind_text(st, 2, sc->task_id);
+    bind_text(st, 3, sc->cron);
+    sqlite3_bind_int(st, 4, (int)sc->misfire);
+    sqlite3_bind_int(st, 5, (int)sc->overlap);
+    sqlite3_bind_int64(st, 6, sc->created_us);
+    sqlite3_bind_int64(st, 7, sc->last_fire_us);
+    int rc = sqlite3_step(st);
+    bool got_row = rc == SQLITE_ROW;
+    if (got_row && r->id_out)
+        snprintf(r->id_out, TASKER_ID_SIZE, "%s", (const char *)sqlite3_column_text(st, 0));
+    if (finish_write(s, r, st, rc, TASKER_EEXISTS, "adding a schedule") == TASKER_ENOTFOUND)
+        return req_error(r, TASKER_ENOTFOUND, "task '%s' not found", sc->task_id);
+    if (r->rc == TASKER_OK && !got_row)
+        return req_error(r, TASKER_ESTORAGE, "sqlite: %s: adding a schedule: no id back",
+                         s->path);
+    return r->rc;
+}
+
+static int exec_remove_scheme(sq_store *s, sq_req *r)
+{
+    sqlite3_stmt *st = s->wstmt[W_REMOVE_SCHEME];
+    bind_text(st, 1, r->u.key.id);
+    if (step_write(s, r, st, TASKER_EEXISTS, "removing a schedule") != TASKER_OK)
+        return r->rc;
+    if (sqlite3_changes(s->wdb) == 0)
+        return req_error(r, TASKER_ENOTFOUND, "schedule '%s' not found", r->u.key.id);
+    return TASKER_OK;
+}
+
+static int exec_set_fire(sq_store *s, sq_req *r)
+{
+    sqlite3_stmt *st = s->wstmt[W_SET_FIRE];
+    bind_text(st, 1, r->u.key.id);
+    sqlite3_bind_int64(st, 2, r->u.key.us);
+    if (step_write(s, r, st, TASKER_EEXISTS, "recording a fire") != TASKER_OK) return r->rc;
+    if (sqlite3_changes(s->wdb) > 0) return TASKER_OK;
+    /* Not moved: an older fire_us (fine) or no such schedule. */
+    st = s->wstmt[W_SCHEME_EXISTS];
+    bind_text(st, 1, r->u.key.id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return TASKER_OK;
+    if (rc == SQLITE_DONE)
+        return req_error(r, TASKER_ENOTFOUND, "schedule '%s' not found", r->u.key.id);
+    sq_format_error(s, s->wdb, r->msg, sizeof r->msg, "recording a fire");
+    return r->rc = TASKER_ESTORAGE;
+}
+
+static int exec_add_exec(sq_store *s, sq_req *r)
+{
+    const tasker_task_exec *e = r->u.exec;
+    sqlite3_stmt *st = s->wstmt[W_ADD_EXEC];
+    bind_text(st, 1, e->exec_id);
+    bind_text(st, 2, e->task_id);
+    bind_text(st, 3, e->scheme_id);
+    sqlite3_bind_int64(st, 4, e->scheduled_us);
+    sqlite3_bind_int64(st, 5, e->queued_us);
+    sqlite3_bind_int64(st, 6, e->start_us);
+    sqlite3_bind_int64(st, 7, e->end_us);
+    sqlite3_bind_int(st, 8, (int)e->status);
+    sqlite3_bind_int(st, 9, e->success ? 1 : 0);
+    bind_text(st, 10, e->result);
+    bind_text(st, 11, e->error);
+    bind_text(st, 12, e->node_id);
+    if (step_write(s, r, st, TASKER_EEXISTS, "adding an execution") != TASKER_OK) {
+        if (r->rc == TASKER_EEXISTS)
+            req_error(r, TASKER_EEXISTS,
+                      "execution '%s' exists, or schedule '%s' has one for %lld already",
+                      e->exec_id, e->scheme_id ? e->scheme_id : "-",
+                      (long long)e->scheduled_us);
+        return r->rc;
+    }
+    if (sqlite3_changes(s->wdb) == 0)
+        return req_error(r, TASKER_ENOTFOUND, "task '%s' not found", e->task_id);
+    return TASKER_OK;
+}
+
+static int exec_start(sq_store *s, sq_req *r)
+{
+    sqlite3_stmt *st = s->wstmt[W_START_EXEC];
+    bind_text(st, 1, r->u.key.id);
+    sqlite3_bind_int64(st, 2, r->u.key.us);
+    bind_text(st, 3, r->u.key.node_id);
+    if (step_write(s, r, st, TASKER_EEXISTS, "starting an execution") != TASKER_OK)
+        return r->rc;
+    if (sqlite3_changes(s->wdb) > 0) return TASKER_OK;
+    st = s->wstmt[W_EXEC_STATUS];
+    bind_text(st, 1, r->u.key.id);
+    int rc = sqlite3_step(st);
+    int status = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return req_error(r, TASKER_ESTATE, "execution '%s' is %s, not pending", r->u.key.id,
+                         tasker_exec_status_name((tasker_exec_status)status));
+    if (rc == SQLITE_DONE)
+        return req_error(r, TASKER_ENOTFOUND, "execution '%s' not found", r->u.key.id);
+    sq_format_error(s, s->wdb, r->msg, sizeof r->msg, "starting an execution");
+    return r->rc = TASKER_ESTORAGE;
+}
+
+static int exec_update(sq_store *s, sq_req *r)
+{
+    const tasker_task_exec *e = r->u.exec;
+    sqlite3_stmt *st = s->wstmt[W_UPDATE_EXEC];
+    bind_text(st, 1, e->exec_id);
+    sqlite3_bind_int(st, 2, (int)e->status);
+    sqlite3_bind_int64(st, 3, e->end_us);
+    sqlite3_bind_int(st, 4, e->success ? 1 : 0);
+    bind_text(st, 5, e->result);
+    bind_text(st, 6, e->error);
+    if (step_write(s, r, st, TASKER_EEXISTS, "updating an execution") != TASKER_OK)
+        return r->rc;
+    if (sqlite3_changes(s->wdb) == 0)
+        return req_error(r, TASKER_ENOTFOUND, "execution '%s' not found", e->exec_id);
+    return TASKER_OK;
+}
+
+static int exec_add_event(sq_store *s, sq_req *r)
+{
+    const tasker_task_event *ev = r->u.event;
+    sqlite3_stmt *st = s->wstmt[W_ADD_EVENT];
+    bind_text(st, 1, ev->exec_id);
+    sqlite3_bind_int64(st, 2, ev->time_us);
+    sqlite3_bind_int(st, 3, (int)ev->level);
+    bind_text(st, 4, ev->message ? ev->message : "");
+    if (step_write(s, r, st, TASKER_EEXISTS, "adding an event") == TASKER_ENOTFOUND)
+        req_error(r, TASKER_ENOTFOUND, "execution '%s' not found", ev->exec_id);
+    return r->rc;
+}
+
+/* Several statements: a savepoint makes them one, so a failure leaves none. */
+static int exec_interrupt(sq_store *s, sq_req *r)
+{
+    sqlite3_stmt *sp = s->wstmt[W_SAVEPOINT];
+    if (step_write(s, r, sp, TASKER_EEXISTS, "interrupting executions") != TASKER_OK)
+        return r->rc;
+    char error[TASKER_ID_SIZE + 64];
+    sqlite3_stmt *st = s->wstmt[W_INTERRUPT_NODE];
+    for (size_t i = 0; i < r->u.intr.n_nodes && r->rc == TASKER_OK; i++) {
+        const char *node = r->u.intr.nodes[i];
+        snprintf(error, sizeof error, "interrupted: node %s stopped", node ? node : "?");
+        bind_text(st, 1, node);
+        sqlite3_bind_int64(st, 2, r->u.intr.now_us);
+        bind_text(st, 3, error);
+        if (step_write(s, r, st, TASKER_EEXISTS, "interrupting executions") == TASKER_OK)
+            r->count_out += (size_t)sqlite3_changes(s->wdb);
+    }
+    if (sqlite3_get_autocommit(s->wdb)) return r->rc; /* all rolled back anyway */
+    if (r->rc != TASKER_OK) {
+        sqlite3_step(s->wstmt[W_ROLLBACK_TO]);
+        sqlite3_reset(s->wstmt[W_ROLLBACK_TO]);
+        r->count_out = 0;
+    }
+    sqlite3_step(s->wstmt[W_RELEASE]);
+    sqlite3_reset(s->wstmt[W_RELEASE]);
+    return r->rc;
+}
+
+int sq_exec_req(sq_store *s, sq_req *r)
+{
+    switch (r->kind) {
+    case SQ_ADD_TASK: return exec_add_task(s, r);
+    case SQ_REMOVE_TASK: return exec_remove_task(s, r);
+    case SQ_ADD_SCHEME: return exec_add_scheme(s, r);
+    case SQ_REMOVE_SCHEME: return exec_remove_scheme(s, r);
+    case SQ_SET_FIRE: return exec_set_fire(s, r);
+    case SQ_ADD_EXEC: return exec_add_exec(s, r);
+    case SQ_START_EXEC: return exec_start(s, r);
+    case SQ_UPDATE_EXEC: return exec_update(s, r);
+    case SQ_ADD_EVENT: return exec_add_event(s, r);
+    case SQ_INTERRUPT: return exec_interrupt(s, r);
+    }
+    return req_error(r, TASKER_EINVAL, "sqlite: unknown request %d", (int)r->kind);
+}
+
+/* ---- the ops: check arguments, queue, wait ------------------------------------- */
+
+static int check_id(const char *what, const char *id)
+{
+    if (!id || !*id) return tasker_set_error(TASKER_EINVAL, "sqlite: %s is empty", what);
+    if (strlen(id) >= TASKER_ID_SIZE)
+        return tasker_set_error(TASKER_EINVAL, "sqlite: %s '%.40s...' is longer than %d bytes",
+                                what, id, TASKER_ID_SIZE - 1);
+    return TASKER_OK;
+}
+
+int sq_add_task(tasker_storage *st, const tasker_task *task)
+{
+    int rc;
+    if (!task) return tasker_set_error(TASKER_EINVAL, "sqlite: add_task: task is NULL");
+    if ((rc = check_id("task id", task->task_id)) != TASKER_OK) return rc;
+    if (!task->handler || !*task->handler)
+        return tasker_set_error(TASKER_EINVAL, "sqlite: task '%s': handler is empty",
+                                task->task_id);
+    sq_req r = {.kind = SQ_ADD_TASK, .u.task = task};
+    return sq_submit((sq_store *)st, &r);
+}
+
+int sq_remove_task(tasker_storage *st, const char *task_id)
+{
+    int rc;
+    if ((rc = check_id("task id", task_id)) != TASKER_OK) return rc;
+    sq_req r = {.kind = SQ_REMOVE_TASK, .u.key.id = task_id};
+    return sq_submit((sq_store *)st, &r);
+}
+
+int sq_add_task_scheme(tasker_storage *st, const tasker_task_scheme *sc,
+                       char id_out[TASKER_ID_SIZE])
+{
+    int rc;
+    if (!sc) return tasker_set_error(TASKER_EINVAL, "sqlite: add_task_scheme: NULL");
+    if ((rc = check_id("schedule id", sc->scheme_id)) != TASKER_OK) return rc;
+    if ((rc = check_id("task id", sc->task_id)) != TASKER_OK) return rc;
+    if (!sc->cron)
+        return tasker_set_error(TASKER_EINVAL, "sqlite: schedule '%s': cron is NULL",
+                                sc->scheme_id);
+    sq_req r = {.kind = SQ_ADD_SCHEME, .u.scheme = sc, .id_out = id_out};
+    return sq_submit((sq_store *)st, &r);
+}
+
+int sq_remove_task_scheme(tasker_storage *st, const char *scheme_id)
+{
+    int rc;
+    if ((rc = check_id("schedule id", scheme_id)) != TASKER_OK) return rc;
+    sq_req r = {.kind = SQ_REMOVE_SCHEME, .u.key.id = scheme_id};
+    return sq_submit((sq_store *)st, &r);
+}
+
+int sq_set_scheme_fire(tasker_storage *st, const char *scheme_id, int64_t fire_us)
+{
+    int rc;
+    if ((rc = check_id("schedule id", scheme_id)) != TASKER_OK) return rc;
+    sq_req r = {.kind = SQ_SET_FIRE, .u.key = {.id = scheme_id, .us = fire_us}};
+    return sq_submit((sq_store *)st, &r);
+}
+
+int sq_add_task_exec(tasker_storage *st, const tasker_task_exec *e)
+{
+    int rc;
+    if (!e) return tasker_set_error(TASKER_EINVAL, "sqlite: add_task_exec: NULL");
+    if ((rc = check_id("execution id", e->exec_id)) != TASKER_OK) return rc;
+    if ((rc = check_id("task id", e->task_id)) != TASKER_OK) return rc;
+    sq_req r = {.kind = SQ_ADD_EXEC, .u.exec = e};
+    return sq_submit((sq_store *)st, &r);
+}
+
+int sq_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
+                       const char *node_id)
+{
+    int rc;
+    if ((rc = check_id("execution id", exec_id)) != TASKER_OK) return rc;
+    sq_req r = {.kind = SQ_START_EXEC,
+                .u.key = {.id = exec_id, .us = start_us, .node_id = node_id}};
+    return sq_submit((sq_store *)st, &r);
+}
+
+int sq_update_task_exec(tasker_storage *st, const tasker_task_exec *e)
+{
+    int rc;
+    if (!e) return tasker_set_error(TASKER_EINVAL, "sqlite: update_task_exec: NULL");
+    if ((rc = check_id("execution id", e->exec_id)) != TASKER_OK) return rc;
+    sq_req r = {.kind = SQ_UPDATE_EXEC, .u.exec = e};
+    return sq_submit((sq_store *)st, &r);
+}
+
+int sq_add_task_event(tasker_storage *st, const tasker_task_event *ev)
+{
+    int rc;
+    if (!ev) return tasker_set_error(TASKER_EINVAL, "sqlite: add_task_event: NULL");
+    if ((rc = check_id("execution id", ev->exec_id)) != TASKER_OK) return rc;
+    sq_req r = {.kind = SQ_ADD_EVENT, .u.event = ev};
+    return sq_submit((sq_store *)st, &r);
+}
+
+/* Asks alive() about each node with running executions outside any transaction (it is
+ * the core's code and may be slow), then marks the dead nodes' executions in one
+ * request. */
+int sq_interrupt_dead(tasker_storage *st, tasker_node_alive_fn alive, void *udata,
+                      size_t *n)
+{
+    sq_store *s = (sq_store *)st;
+    char **nodes = NULL;
+    size_t n_nodes = 0, n_dead = 0;
+    if (n) *n = 0;
+    if (!alive) return tasker_set_error(TASKER_EINVAL, "sqlite: interrupt_dead: alive is NULL");
+    int rc = sq_running_nodes(s, &nodes, &n_nodes);
+    if (rc != TASKER_OK) return rc;
+    for (size_t i = 0; i < n_nodes; i++) {
+        if (alive(nodes[i] ? nodes[i] : "", udata)) {
+            free(nodes[i]);
+            continue;
+        }
+        nodes[n_dead++] = nodes[i];
+    }
+    if (n_dead > 0) {
+        sq_req r = {.kind = SQ_INTERRUPT,
+                    .u.intr = {.nodes = nodes, .n_nodes = n_dead, .now_us = sq_now_us(s)}};
+        rc = sq_submit(s, &r);
+        if (rc == TASKER_OK && n) *n = r.count_out;
+    }
+    for (size_t i = 0; i < n_dead; i++) free(nodes[i]);
+    free(nodes);
+    return rc;
+}

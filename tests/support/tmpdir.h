@@ -1,0 +1,13 @@
+/* Test support: temporary directories that remove themselves, for file-backed stores. */
+#ifndef TASKER_TEST_TMPDIR_H
+#define TASKER_TEST_TMPDIR_H
+
+/* Creates a fresh directory under $TMPDIR (or /tmp) named tasker-test-XXXXXX and returns
+ * its malloc'd path. Aborts the test program if it cannot. */
+char *tmpdir_make(void);
+/* Returns malloc'd "dir/name". Aborts on out of memory. */
+char *tmpdir_join(const char *dir, const char *name);
+/* Removes the directory and everything in it, and frees dir. NULL is a no-op. */
+void tmpdir_remove(char *dir);
+
+#endif

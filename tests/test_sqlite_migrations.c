@@ -1,0 +1,177 @@
+/* The SQLite driver's schema versions: a new file gets the latest, an older file is
+ * upgraded with its rows kept, a newer file is refused without being touched, and two
+ * openers of a new file migrate it once. */
+#include "support/sqlite_fixture.h"
+#include "support/tmpdir.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "storage/sqlite_internal.h"
+
+typedef struct {
+    char *dir;
+    char *path;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = tmpdir_make();
+    f->path = tmpdir_join(f->dir, "m.db");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    free(f->path);
+    tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+static void exec_sql(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *err = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK) fprintf(stderr, "%s: %s\n", sql, err);
+    sqlite3_free(err);
+    sqlite3_close(db);
+    assert_int_equal(rc, SQLITE_OK);
+}
+
+static void new_file_gets_the_latest_version(void **state)
+{
+    fixture *f = *state;
+    tasker_storage *st = sqlite_fixture_open(f->path, NULL);
+    assert_non_null(st);
+    st->ops->close(st);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"),
+                     SQ_SCHEMA_VERSION);
+}
+
+static void version_1_file_is_upgraded_keeping_its_rows(void **state)
+{
+    fixture *f = *state;
+    tasker_storage *old = sq_open_version(f->path, 1);
+    assert_non_null(old);
+    old->ops->close(old);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"), 1);
+    exec_sql(f->path,
+             "INSERT INTO tasks VALUES ('t', 'h', '{\"a\":1}', 'kept');"
+             "INSERT INTO schemes VALUES ('s1', 't', '* * * * *', 42);"
+             "INSERT INTO execs VALUES ('e1', 't', NULL, 0, 7, 8, 9, 2, 1, 'null', NULL);");
+
+    tasker_storage *st = sqlite_fixture_open(f->path, NULL);
+    assert_non_null(st);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"),
+                     SQ_SCHEMA_VERSION);
+    tasker_task t;
+    assert_int_equal(st->ops->get_task(st, "t", &t), TASKER_OK);
+    assert_string_equal(t.desc, "kept");
+    assert_string_equal(t.param, "{\"a\":1}");
+    tasker_task_clear(&t);
+    tasker_task_scheme *sc;
+    size_t n;
+    assert_int_equal(st->ops->list_task_schemes(st, &sc, &n), TASKER_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(sc[0].created_us, 42);
+    assert_int_equal(sc[0].misfire, TASKER_MISFIRE_ONCE);
+    assert_int_equal(sc[0].last_fire_us, 0);
+    tasker_free_schemes(sc, n);
+    tasker_task_exec e;
+    assert_int_equal(st->ops->get_task_exec(st, "e1", &e), TASKER_OK);
+    assert_int_equal(e.status, TASKER_EXEC_SUCCESS);
+    assert_null(e.node_id);
+    tasker_exec_clear(&e);
+    /* The new columns work. */
+    assert_int_equal(st->ops->set_scheme_fire(st, "s1", 100), TASKER_OK);
+    st->ops->close(st);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "SELECT last_fire_us FROM schemes"),
+                     100);
+    assert_true(sqlite_fixture_integrity_ok(f->path));
+}
+
+static void newer_file_is_refused_and_left_alone(void **state)
+{
+    fixture *f = *state;
+    exec_sql(f->path, "CREATE TABLE future(x); PRAGMA user_version = 99;");
+    assert_null(sqlite_fixture_open(f->path, NULL));
+    const char *msg = tasker_last_error();
+    assert_non_null(strstr(msg, f->path));
+    assert_non_null(strstr(msg, "99"));
+    assert_non_null(strstr(msg, "newer"));
+    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"), 99);
+    assert_int_equal(sqlite_fixture_query_int(
+                         f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'tasks'"),
+                     0);
+}
+
+static void foreign_database_with_clashing_table_is_refused(void **state)
+{
+    fixture *f = *state;
+    exec_sql(f->path, "CREATE TABLE tasks(other_app TEXT);");
+    assert_null(sqlite_fixture_open(f->path, NULL));
+    assert_non_null(strstr(tasker_last_error(), "migrating the schema to version 1"));
+    /* Nothing of ours was left half made. */
+    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"), 0);
+    assert_int_equal(sqlite_fixture_query_int(
+                         f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'execs'"),
+                     0);
+}
+
+static void *open_and_close(void *path)
+{
+    tasker_storage *st = sqlite_fixture_open(path, NULL);
+    if (st) st->ops->close(st);
+    return st ? path : NULL;
+}
+
+static void racing_openers_of_a_new_file_both_succeed(void **state)
+{
+    fixture *f = *state;
+    for (int round = 0; round < 5; round++) {
+        char name[32];
+        snprintf(name, sizeof name, "race%d.db", round);
+        char *path = tmpdir_join(f->dir, name);
+        pthread_t a, b;
+        void *ra, *rb;
+        pthread_create(&a, NULL, open_and_close, path);
+        pthread_create(&b, NULL, open_and_close, path);
+        pthread_join(a, &ra);
+        pthread_join(b, &rb);
+        assert_non_null(ra);
+        assert_non_null(rb);
+        assert_int_equal(sqlite_fixture_query_int(path, "PRAGMA user_version"),
+                         SQ_SCHEMA_VERSION);
+        free(path);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(new_file_gets_the_latest_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(version_1_file_is_upgraded_keeping_its_rows, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(newer_file_is_refused_and_left_alone, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(foreign_database_with_clashing_table_is_refused,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(racing_openers_of_a_new_file_both_succeed, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
