@@ -178,6 +178,50 @@ static void restart_under_triggers_loses_nothing_and_runs_nothing_twice(void **s
     tasker_close(t);
 }
 
+static int finished_runs(tasker_t *t, const char *task_id)
+{
+    tasker_task_exec *v = NULL;
+    size_t n = 0;
+    int done = 0;
+    if (tasker_list_execs(t, task_id, &v, &n) != TASKER_OK) return -1;
+    for (size_t i = 0; i < n; i++) {
+        done += v[i].status == TASKER_EXEC_SUCCESS;
+        if (times_ran(v[i].exec_id) > 1) done = -1000000; /* a run ran twice */
+    }
+    tasker_free_execs(v, n);
+    return done;
+}
+
+/* Polls the store (a condition, not a sleep) until task_id has at least want runs. */
+static bool wait_runs(tasker_t *t, const char *task_id, int want, int timeout_ms)
+{
+    for (int waited_ms = 0; waited_ms < timeout_ms; waited_ms += 20) {
+        if (finished_runs(t, task_id) >= want) return true;
+        pause_ms(20);
+    }
+    return false;
+}
+
+static void schedule_goes_on_within_seconds_after_a_restart(void **state)
+{
+    (void)state;
+    tasker_t *t = open_db("tasker_e2e_sched", true);
+    assert_int_equal(tasker_add_task(t, "tick", "count", "{}"), TASKER_OK);
+    char scheme_id[TASKER_ID_SIZE];
+    assert_int_equal(tasker_add_task_schedule(t, "tick", "@every 200ms", scheme_id), TASKER_OK);
+    assert_int_equal(tasker_start(t), TASKER_OK);
+    assert_true(wait_runs(t, "tick", 3, 10000));
+    assert_int_equal(tasker_test_mariadb_stop(), 0);
+    assert_int_equal(tasker_test_mariadb_start(), 0);
+    int before = finished_runs(t, "tick");
+    assert_true(before >= 3);
+    /* Five more fires within five seconds of the server's return, none run twice. */
+    if (!wait_runs(t, "tick", before + 5, 5000))
+        fail_msg("%d runs after the restart, want %d", finished_runs(t, "tick"), before + 5);
+    tasker_stop(t);
+    tasker_close(t);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -193,6 +237,7 @@ static int teardown(void **state)
     (void)state;
     tasker_test_mariadb_sql("DROP DATABASE IF EXISTS tasker_e2e");
     tasker_test_mariadb_sql("DROP DATABASE IF EXISTS tasker_e2e_restart");
+    tasker_test_mariadb_sql("DROP DATABASE IF EXISTS tasker_e2e_sched");
     return 0;
 }
 
@@ -201,10 +246,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(runs_finish_and_history_outlives_the_handle),
         cmocka_unit_test(restart_under_triggers_loses_nothing_and_runs_nothing_twice),
+        cmocka_unit_test(schedule_goes_on_within_seconds_after_a_restart),
     };
     size_t count = sizeof tests / sizeof tests[0];
     if (tasker_test_mariadb_start() == 0 && tasker_test_mariadb_external()) {
-        printf("# SKIP the restart test: TASKER_TEST_MYSQL_DSN names a server that is not "
+        printf("# SKIP the restart tests: TASKER_TEST_MYSQL_DSN names a server that is not "
                "ours to restart\n");
         count = 1;
     }
