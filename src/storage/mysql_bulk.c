@@ -1,0 +1,232 @@
+/* The MySQL driver's bulk writes: within one group-commit batch, the events and the
+ * outcomes of many executions go to the server as one array-bound statement each
+ * (MariaDB's COM_STMT_BULK_EXECUTE), instead of one round trip per row.
+ *
+ * A bulk statement reports only a total, so it runs under a savepoint: when it fails
+ * or matches fewer rows than it carried (a duplicate id, a missing task, a start of an
+ * execution no longer pending, an event of a missing execution), it is rolled back to the savepoint and the writes run one by one,
+ * each getting its own result. Servers without bulk support (MySQL) always go one by
+ * one. */
+#include "core/error.h"
+#include "storage/mysql_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BULK_MIN 2 /* a lone write goes the ordinary way */
+
+static bool bulk_supported(my_conn *c)
+{
+    if (c->bulk < 0) {
+        unsigned long caps = 0, ext = 0;
+        mariadb_get_infov(c->db, MARIADB_CONNECTION_SERVER_CAPABILITIES, &caps);
+        mariadb_get_infov(c->db, MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES, &ext);
+        c->bulk = !(caps & CLIENT_MYSQL) && (ext & (MARIADB_CLIENT_STMT_BULK_OPERATIONS >> 32));
+    }
+    return c->bulk > 0;
+}
+
+#define MAX_COLS 12
+
+/* Column arrays for up to n rows of a bulk statement. */
+typedef struct {
+    MYSQL_BIND bind[MAX_COLS];
+    const char **str[MAX_COLS];
+    unsigned long *len[MAX_COLS];
+    char *ind[MAX_COLS];
+    int64_t *i64[MAX_COLS];
+    int *i32[MAX_COLS];
+} columns;
+
+static void columns_free(columns *cols)
+{
+    for (int k = 0; k < MAX_COLS; k++) {
+        free(cols->str[k]);
+        free(cols->len[k]);
+        free(cols->ind[k]);
+        free(cols->i64[k]);
+        free(cols->i32[k]);
+    }
+}
+
+static bool col_str(columns *cols, int k, size_t n)
+{
+    MYSQL_BIND *b = &cols->bind[k];
+    cols->str[k] = calloc(n, sizeof(char *));
+    cols->len[k] = calloc(n, sizeof(unsigned long));
+    cols->ind[k] = calloc(n, 1);
+    b->buffer_type = MYSQL_TYPE_STRING;
+    b->buffer = cols->str[k];
+    b->length = cols->len[k];
+    b->u.indicator = cols->ind[k];
+    return cols->str[k] && cols->len[k] && cols->ind[k];
+}
+
+static void set_str(columns *cols, int k, size_t row, const char *v)
+{
+    cols->str[k][row] = v;
+    cols->len[k][row] = v ? (unsigned long)strlen(v) : 0;
+    cols->ind[k][row] = v ? STMT_INDICATOR_NONE : STMT_INDICATOR_NULL;
+}
+
+static bool col_i64(columns *cols, int k, size_t n)
+{
+    cols->i64[k] = calloc(n, sizeof(int64_t));
+    cols->bind[k].buffer_type = MYSQL_TYPE_LONGLONG;
+    cols->bind[k].buffer = cols->i64[k];
+    return cols->i64[k] != NULL;
+}
+
+static bool col_int(columns *cols, int k, size_t n)
+{
+    cols->i32[k] = calloc(n, sizeof(int));
+    cols->bind[k].buffer_type = MYSQL_TYPE_LONG;
+    cols->bind[k].buffer = cols->i32[k];
+    return cols->i32[k] != NULL;
+}
+
+/* The columns of MS_EXEC_INSERT, in its order. */
+static bool fill_add(my_write **w, size_t n, columns *cols)
+{
+    static const char types[] = "ssiiiiiissss"; /* s string, i 64-bit, n int */
+    for (int k = 0; k < 12; k++) {
+        bool ok = types[k] == 's' ? col_str(cols, k, n) : col_i64(cols, k, n);
+        if (!ok) return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const tasker_task_exec *e = w[i]->arg;
+        set_str(cols, 0, i, e->exec_id);
+        set_str(cols, 1, i, e->scheme_id);
+        cols->i64[2][i] = e->scheduled_us;
+        cols->i64[3][i] = e->queued_us;
+        cols->i64[4][i] = e->start_us;
+        cols->i64[5][i] = e->end_us;
+        cols->i64[6][i] = (int64_t)e->status;
+        cols->i64[7][i] = e->success ? 1 : 0;
+        set_str(cols, 8, i, e->result);
+        set_str(cols, 9, i, e->error);
+        set_str(cols, 10, i, e->node_id);
+        set_str(cols, 11, i, e->task_id);
+    }
+    return true;
+}
+
+static bool fill_start(my_write **w, size_t n, columns *cols)
+{
+    if (!col_i64(cols, 0, n) || !col_str(cols, 1, n) || !col_str(cols, 2, n)) return false;
+    for (size_t i = 0; i < n; i++) {
+        const my_start_arg *a = w[i]->arg;
+        cols->i64[0][i] = a->start_us;
+        set_str(cols, 1, i, a->node_id);
+        set_str(cols, 2, i, a->exec_id);
+    }
+    return true;
+}
+
+/* Fills the columns of statement kind for the writes w[0..n). */
+static bool fill(my_write_kind kind, my_write **w, size_t n, columns *cols)
+{
+    if (kind == MW_ADD) return fill_add(w, n, cols);
+    if (kind == MW_START) return fill_start(w, n, cols);
+    if (kind == MW_EVENT) {
+        if (!col_str(cols, 0, n) || !col_i64(cols, 1, n) || !col_int(cols, 2, n) ||
+            !col_str(cols, 3, n))
+            return false;
+        for (size_t i = 0; i < n; i++) {
+            const tasker_task_event *ev = w[i]->arg;
+            set_str(cols, 0, i, ev->exec_id);
+            cols->i64[1][i] = ev->time_us;
+            cols->i32[2][i] = (int)ev->level;
+            set_str(cols, 3, i, ev->message ? ev->message : "");
+        }
+        return true;
+    }
+    if (!col_int(cols, 0, n) || !col_i64(cols, 1, n) || !col_int(cols, 2, n) ||
+        !col_str(cols, 3, n) || !col_str(cols, 4, n) || !col_str(cols, 5, n))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const tasker_task_exec *e = w[i]->arg;
+        cols->i32[0][i] = (int)e->status;
+        cols->i64[1][i] = e->end_us;
+        cols->i32[2][i] = e->success ? 1 : 0;
+        set_str(cols, 3, i, e->result);
+        set_str(cols, 4, i, e->error);
+        set_str(cols, 5, i, e->exec_id);
+    }
+    return true;
+}
+
+/* Runs the bulk statement. TASKER_OK when every row took effect; TASKER_EINVAL when
+ * some did not (the caller rolls back and goes row by row); TASKER_ESTORAGE when the
+ * connection failed. */
+static int bulk_run(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n)
+{
+    columns cols;
+    memset(&cols, 0, sizeof cols);
+    int rc = TASKER_EINVAL;
+    static const my_stmt_id ids[] = {[MW_ADD] = MS_EXEC_INSERT_BULK,
+                                      [MW_START] = MS_EXEC_START_BULK,
+                                      [MW_EVENT] = MS_EVENT_INSERT_BULK,
+                                      [MW_UPDATE] = MS_EXEC_UPDATE_BULK};
+    my_stmt_id id = ids[kind];
+    MYSQL_STMT *st = my_stmt(s, c, id);
+    if (!st) {
+        rc = c->broken ? TASKER_ESTORAGE : TASKER_EINVAL;
+        goto out;
+    }
+    if (!fill(kind, w, n, &cols)) goto out;
+    unsigned int rows = (unsigned int)n;
+    if (mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &rows) != 0 ||
+        mysql_stmt_bind_param(st, cols.bind) != 0) {
+        my_fail_stmt(s, c, st, "binding a bulk statement");
+        goto out;
+    }
+    if (mysql_stmt_execute(st) != 0) {
+        my_fail_stmt(s, c, st, "executing a bulk statement");
+        rc = c->broken ? TASKER_ESTORAGE : TASKER_EINVAL;
+        goto out;
+    }
+    if ((uint64_t)mysql_stmt_affected_rows(st) == n) rc = TASKER_OK;
+out:
+    columns_free(&cols);
+    return rc;
+}
+
+static int run_one_by_one(my_store *s, my_conn *c, my_write **w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        w[i]->rc = w[i]->fn(s, c, w[i]);
+        if (w[i]->rc != TASKER_OK) {
+            snprintf(w[i]->err, sizeof w[i]->err, "%s", tasker_last_error());
+            if (c->broken) return TASKER_ESTORAGE;
+        }
+    }
+    return TASKER_OK;
+}
+
+int my_bulk_group(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n)
+{
+    if (n < BULK_MIN || !bulk_supported(c)) return run_one_by_one(s, c, w, n);
+    int rc = my_run(s, c, MS_SAVEPOINT, NULL, NULL);
+    if (rc == TASKER_OK) rc = bulk_run(s, c, kind, w, n);
+    if (rc == TASKER_OK) {
+        /* Every row took effect: each add found its task and each start its pending
+         * execution (a second start of one execution would have matched nothing). */
+        for (size_t i = 0; i < n; i++) {
+            w[i]->rc = TASKER_OK;
+            if (kind == MW_ADD) {
+                w[i]->task_id_for_retention = ((const tasker_task_exec *)w[i]->arg)->task_id;
+            } else if (kind == MW_START) {
+                const my_start_arg *a = w[i]->arg;
+                w[i]->claim_exec_id = a->exec_id;
+                w[i]->claim_node_id = a->node_id;
+                w[i]->claim_start_us = a->start_us;
+            }
+        }
+        return TASKER_OK;
+    }
+    if (c->broken) return TASKER_ESTORAGE;
+    if ((rc = my_run(s, c, MS_ROLLBACK_SAVEPOINT, NULL, NULL)) != TASKER_OK) return rc;
+    return run_one_by_one(s, c, w, n);
+}

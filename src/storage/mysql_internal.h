@@ -1,0 +1,224 @@
+/* Internal to the MySQL / MariaDB driver: the URL, connections with their prepared
+ * statements, the pool, the group-commit queue, and the statement helpers that the
+ * driver's files (mysql*.c) share. */
+#ifndef TASKER_SRC_MYSQL_INTERNAL_H
+#define TASKER_SRC_MYSQL_INTERNAL_H
+
+#include <tasker/storage.h>
+
+#include <mysql.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MY_POOL_MAX_DEFAULT 16
+#define MY_CONNECT_TIMEOUT_S_DEFAULT 10
+#define MY_IO_TIMEOUT_S_DEFAULT 30
+#define MY_BATCH_MAX 512 /* writes in one group-commit transaction */
+#define MY_COMMITTERS_DEFAULT 1
+#define MY_COMMITTERS_MAX 32
+
+/* A parsed mysql:// URL. Strings are owned (malloc). */
+typedef struct my_url {
+    char *user, *pass, *host, *db, *socket;
+    unsigned port;
+    int connect_timeout_s, read_timeout_s, write_timeout_s;
+    int pool_max;
+    int committers; /* transactions the group commit runs at once */
+} my_url;
+
+/* Parses "mysql://USER:PASS@HOST:PORT/DB?opt=v&..." (or mariadb://) into *u.
+ * TASKER_EINVAL with a message on a malformed URL or unknown option. */
+int my_url_parse(const char *url, my_url *u);
+void my_url_clear(my_url *u);
+
+/* The prepared statements, one set per connection, prepared on first use. */
+typedef enum {
+    MS_TASK_UPSERT,
+    MS_TASK_DELETE,
+    MS_TASK_GET,
+    MS_TASK_LIST,
+    MS_SCHEME_UPSERT,
+    MS_SCHEME_ID,
+    MS_SCHEME_DELETE,
+    MS_SCHEME_LIST,
+    MS_SCHEME_FIRE,
+    MS_EXEC_INSERT,
+    MS_EXEC_START,
+    MS_EXEC_STATUS,
+    MS_EXEC_UPDATE,
+    MS_EXEC_UNSTART,
+    MS_EXEC_GET,
+    MS_EXEC_LIST_TASK,
+    MS_EXEC_LIST_TASK_LIMIT,
+    MS_EXEC_LIST_ALL,
+    MS_EXEC_LIST_ALL_LIMIT,
+    MS_EXEC_PENDING,
+    MS_EXEC_PENDING_LIMIT,
+    MS_EXEC_RUNNING_NODES,
+    MS_EXEC_INTERRUPT_NODE,
+    MS_RETAIN_BOUNDARY,
+    MS_RETAIN_DELETE_COUNT,
+    MS_RETAIN_DELETE_AGE,
+    MS_EVENT_INSERT,
+    MS_EVENT_LIST,
+    MS_BEGIN,
+    MS_EXEC_INSERT_BULK,
+    MS_EXEC_START_BULK,
+    MS_EVENT_INSERT_BULK,
+    MS_EXEC_UPDATE_BULK,
+    MS_SAVEPOINT,
+    MS_ROLLBACK_SAVEPOINT,
+    MS_MARK_SET,
+    MS_MARK_GET,
+    MS_MARK_DROP,
+    MS_COUNT
+} my_stmt_id;
+
+struct my_store;
+
+typedef struct my_conn {
+    MYSQL *db;
+    MYSQL_STMT *stmt[MS_COUNT];
+    uint64_t generation; /* the store's failure generation when this connected */
+    bool broken;         /* the server went away under it: close, do not reuse */
+    unsigned last_errno; /* of the last failed call, for the group commit's retry */
+    int bulk;            /* the server takes array-bound statements: -1 not known yet */
+    struct my_conn *next_free;
+} my_conn;
+
+/* Writes that a batch may send together as one bulk statement (mysql_bulk.c). */
+typedef enum { MW_SINGLE = 0, MW_ADD, MW_START, MW_EVENT, MW_UPDATE } my_write_kind;
+
+/* start_task_exec's input. */
+typedef struct {
+    const char *exec_id, *node_id;
+    int64_t start_us;
+} my_start_arg;
+
+/* One write waiting for, or inside, a group-commit transaction. */
+typedef struct my_write my_write;
+typedef int (*my_write_fn)(struct my_store *s, my_conn *c, my_write *w);
+struct my_write {
+    my_write_fn fn;
+    my_write_kind kind;
+    const void *arg;   /* the op's input */
+    void *out;         /* the op's output, if any */
+    int rc;
+    bool done;
+    bool taken;        /* a leader holds it */
+    char err[512];     /* the message for the caller's thread when rc != OK */
+    const char *task_id_for_retention; /* set by add_task_exec: prune this task */
+    /* Set by a start that succeeded in the batch, to undo it should the batch's
+     * COMMIT be cut off and turn out to have committed. */
+    const char *claim_exec_id, *claim_node_id;
+    int64_t claim_start_us;
+    my_write *next;
+};
+
+/* A start of a batch whose COMMIT was cut off. */
+typedef struct {
+    char *exec_id, *node_id;
+    int64_t start_us;
+} my_claim;
+
+/* A commit slot's batch of unknown outcome, resolved before the slot commits again. */
+typedef struct {
+    bool pending;
+    int64_t token;
+    my_claim *starts;
+    size_t n;
+} my_unresolved;
+
+typedef struct my_store {
+    tasker_storage base;
+    my_url url;
+    char where[300]; /* "user@host:port/db" for messages */
+
+    pthread_mutex_t pool_lock; /* guards the free list, conn_count, generation */
+    pthread_cond_t pool_cond;
+    my_conn *free_list;
+    int conn_count;
+    uint64_t generation; /* bumped when a connection is found lost */
+
+    pthread_mutex_t commit_lock; /* guards the queue, leaders, slots_busy */
+    pthread_cond_t commit_cond;
+    my_write *queue_head, *queue_tail;
+    int leaders;         /* batches being committed now */
+    unsigned slots_busy; /* their commit slots (commit_marks rows) */
+    int64_t store_id;   /* this open store's row in commit_marks */
+    int64_t batch_seq;  /* the last batch token handed out; atomic */
+    my_unresolved unresolved[MY_COMMITTERS_MAX]; /* each touched by its slot's leader */
+} my_store;
+
+/* mysql.c: thread rules, connections and the pool. */
+int my_thread_enter(void);
+int my_conn_get(my_store *s, my_conn **out);
+void my_conn_put(my_store *s, my_conn *c);
+/* Sets the thread's error for a failed call on c, marks c broken if the server went
+ * away, and returns TASKER_ESTORAGE. what names the operation. */
+int my_fail_conn(my_store *s, my_conn *c, const char *what);
+int my_fail_stmt(my_store *s, my_conn *c, MYSQL_STMT *st, const char *what);
+/* True when err means the connection is gone (the server restarted, network cut). */
+bool my_errno_is_lost(unsigned err);
+
+/* mysql_schema.c: migrations. */
+int my_migrate(my_store *s, my_conn *c);
+
+/* mysql_stmt.c: statements, parameters and rows. */
+MYSQL_STMT *my_stmt(my_store *s, my_conn *c, my_stmt_id id);
+/* Runs one statement with no parameters and no rows (DDL, SET), prepared and freed. */
+int my_exec_once(my_store *s, my_conn *c, const char *sql);
+void my_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len);
+void my_bind_i64(MYSQL_BIND *b, const int64_t *v);
+void my_bind_int(MYSQL_BIND *b, const int *v);
+/* Executes statement id with params; *affected gets the matched rows (may be NULL). */
+int my_run(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, uint64_t *affected);
+
+typedef enum { MC_STR, MC_I64, MC_INT, MC_BOOL } my_col_type;
+typedef struct {
+    my_col_type type;
+    size_t offset; /* into the record */
+} my_col;
+/* Executes a query and reads every row into a malloc'd array of records of rec_size
+ * bytes, each column into its field. *out NULL and *n 0 when no row. */
+int my_query(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, const my_col *cols,
+             int ncols, size_t rec_size, void **out, size_t *n);
+
+/* mysql_commit.c: group commit. Queues w, and returns once the transaction holding it
+ * committed (or failed), with w->rc; sets the thread's message on failure. */
+int my_write_submit(my_store *s, my_write *w);
+void my_commit_init(my_store *s);
+void my_commit_free(my_store *s);
+/* Drops this store's commit mark, and any left by stores gone for a week (cutoff_us). */
+int my_marks_drop(my_store *s, my_conn *c, int64_t cutoff_us);
+
+/* mysql_bulk.c: runs the n writes of one kind in w, as one bulk statement if it can.
+ * Sets each write's rc and err; TASKER_ESTORAGE when the connection failed. */
+int my_bulk_group(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n);
+
+/* mysql_ops.c: reads, the clock, and the operations table. */
+typedef int (*my_read_fn)(my_store *s, my_conn *c, void *ctx);
+/* Runs a read on a pooled connection; retried once if the connection was lost. */
+int my_read(my_store *s, my_read_fn fn, void *ctx);
+int64_t my_now_us(my_store *s);
+int64_t my_real_now_us(void); /* the system clock, whatever the core's clock says */
+extern const tasker_storage_ops my_ops;
+void my_store_close(tasker_storage *st);
+
+/* mysql_exec.c: executions and their retention. */
+int my_retain_task(my_store *s, my_conn *c, const char *task_id);
+int my_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
+int my_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
+                       const char *node_id);
+int my_update_task_exec(tasker_storage *st, const tasker_task_exec *e);
+int my_get_task_exec(tasker_storage *st, const char *exec_id, tasker_task_exec *out);
+int my_list_task_execs(tasker_storage *st, const char *task_id, size_t limit,
+                       tasker_task_exec **out, size_t *n);
+int my_list_pending_execs(tasker_storage *st, size_t limit, tasker_task_exec **out,
+                          size_t *n);
+int my_interrupt_dead(tasker_storage *st, tasker_node_alive_fn alive, void *udata,
+                      size_t *n);
+
+#endif

@@ -1,0 +1,166 @@
+/* The MySQL driver's schema, as numbered migrations recorded in schema_version.
+ *
+ * A migration is applied once, in order, under a named server lock so that processes
+ * opening the same database at once do not race. MySQL commits DDL implicitly, so
+ * each step records its version right after it ran. A database whose version is newer
+ * than this build knows is refused rather than guessed at.
+ *
+ * Ids are VARBINARY: compared and ordered byte by byte as the other drivers do, with no
+ * collation folding case or trailing spaces. JSON (params, results) is utf8mb4 text;
+ * free text that the core may cut mid-character (errors, messages, descriptions) is
+ * kept as bytes. Times are BIGINT microseconds since the epoch, UTC. */
+#include "core/error.h"
+#include "storage/mysql_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TABLE_OPTS " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+static const char *const migration_1[] = {
+    "CREATE TABLE tasks ("
+    " task_id VARBINARY(63) NOT NULL PRIMARY KEY,"
+    " handler VARBINARY(1024) NOT NULL,"
+    " descr MEDIUMBLOB NULL,"
+    " param LONGTEXT NOT NULL"
+    ")" TABLE_OPTS,
+
+    "CREATE TABLE task_schemes ("
+    " scheme_id VARBINARY(63) NOT NULL PRIMARY KEY,"
+    " task_id VARBINARY(63) NOT NULL,"
+    " cron VARBINARY(2048) NOT NULL,"
+    " misfire TINYINT NOT NULL,"
+    " overlap TINYINT NOT NULL,"
+    " created_us BIGINT NOT NULL,"
+    " last_fire_us BIGINT NOT NULL DEFAULT 0,"
+    " UNIQUE KEY scheme_task_cron (task_id, cron),"
+    " CONSTRAINT scheme_task FOREIGN KEY (task_id) REFERENCES tasks (task_id)"
+    "  ON DELETE CASCADE"
+    ")" TABLE_OPTS,
+
+    /* No foreign key to tasks: a removed task's history stays until retention. */
+    "CREATE TABLE task_execs ("
+    " exec_id VARBINARY(63) NOT NULL PRIMARY KEY,"
+    " task_id VARBINARY(63) NOT NULL,"
+    " scheme_id VARBINARY(63) NULL,"
+    " scheduled_us BIGINT NOT NULL DEFAULT 0,"
+    " queued_us BIGINT NOT NULL,"
+    " start_us BIGINT NOT NULL DEFAULT 0,"
+    " end_us BIGINT NOT NULL DEFAULT 0,"
+    " status TINYINT NOT NULL,"
+    " success TINYINT NOT NULL DEFAULT 0,"
+    " result LONGTEXT NULL,"
+    " error MEDIUMBLOB NULL,"
+    " node_id VARBINARY(255) NULL,"
+    " UNIQUE KEY exec_occurrence (scheme_id, scheduled_us),"
+    " KEY exec_task_newest (task_id, queued_us, exec_id),"
+    " KEY exec_status_oldest (status, queued_us, exec_id),"
+    " KEY exec_newest (queued_us, exec_id)"
+    ")" TABLE_OPTS,
+
+    /* Pruning an execution deletes its events through the cascade. */
+    "CREATE TABLE task_events ("
+    " event_id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+    " exec_id VARBINARY(63) NOT NULL,"
+    " time_us BIGINT NOT NULL,"
+    " level TINYINT NOT NULL,"
+    " message MEDIUMBLOB NOT NULL,"
+    " KEY event_exec_order (exec_id, event_id),"
+    " CONSTRAINT event_exec FOREIGN KEY (exec_id) REFERENCES task_execs (exec_id)"
+    "  ON DELETE CASCADE"
+    ")" TABLE_OPTS,
+
+    /* One row per open store and commit slot: the token of its last committed batch, so that a batch
+     * whose COMMIT was cut off can be found committed or not (mysql_commit.c). */
+    "CREATE TABLE commit_marks ("
+    " store_id BIGINT NOT NULL,"
+    " slot INT NOT NULL,"
+    " token BIGINT NOT NULL,"
+    " updated_us BIGINT NOT NULL,"
+    " PRIMARY KEY (store_id, slot)"
+    ")" TABLE_OPTS,
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1};
+#define LATEST_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* Runs a one-row, one-integer query (prepared; no parameters). *value stays when no row. */
+static int query_int(my_store *s, my_conn *c, const char *sql, int64_t *value)
+{
+    int rc = TASKER_OK;
+    MYSQL_STMT *st = mysql_stmt_init(c->db);
+    MYSQL_BIND out = {0};
+    my_bool is_null = 0;
+    int64_t v = 0;
+    if (!st) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a statement");
+    out.buffer_type = MYSQL_TYPE_LONGLONG;
+    out.buffer = &v;
+    out.is_null = &is_null;
+    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0 || mysql_stmt_execute(st) != 0 ||
+        mysql_stmt_bind_result(st, &out) != 0) {
+        rc = my_fail_stmt(s, c, st, "reading the schema version");
+        goto out;
+    }
+    int f = mysql_stmt_fetch(st);
+    if (f == 0 && !is_null) *value = v;
+    else if (f == 1) rc = my_fail_stmt(s, c, st, "reading the schema version");
+out:
+    mysql_stmt_close(st);
+    return rc;
+}
+
+static int apply(my_store *s, my_conn *c, int version)
+{
+    char sql[128];
+    for (const char *const *step = migrations[version - 1]; *step; step++) {
+        int rc = my_exec_once(s, c, *step);
+        if (rc != TASKER_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", tasker_last_error());
+            return tasker_fail(rc, "mysql: migration %d failed: %s", version, why);
+        }
+    }
+    snprintf(sql, sizeof sql, "INSERT INTO schema_version (version) VALUES (%d)", version);
+    return my_exec_once(s, c, sql);
+}
+
+static int migrate_locked(my_store *s, my_conn *c)
+{
+    int64_t current = 0;
+    int rc = my_exec_once(s, c,
+                          "CREATE TABLE IF NOT EXISTS schema_version ("
+                          " version INT NOT NULL PRIMARY KEY,"
+                          " applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP"
+                          ")" TABLE_OPTS);
+    if (rc != TASKER_OK) return rc;
+    rc = query_int(s, c, "SELECT MAX(version) FROM schema_version", &current);
+    if (rc != TASKER_OK) return rc;
+    if (current > LATEST_VERSION)
+        return tasker_fail(TASKER_ESTORAGE,
+                           "mysql: %s has schema version %lld, newer than this tasker knows "
+                           "(%d); upgrade tasker",
+                           s->where, (long long)current, LATEST_VERSION);
+    for (int v = (int)current + 1; v <= LATEST_VERSION && rc == TASKER_OK; v++)
+        rc = apply(s, c, v);
+    return rc;
+}
+
+int my_migrate(my_store *s, my_conn *c)
+{
+    int64_t got = 0;
+    /* The lock name is per database: other databases on the server migrate freely. */
+    int rc = query_int(s, c, "SELECT GET_LOCK(CONCAT('tasker_migrate.', DATABASE()), 30)",
+                       &got);
+    if (rc != TASKER_OK) return rc;
+    if (got != 1)
+        return tasker_fail(TASKER_ESTORAGE,
+                           "mysql: %s: timed out waiting for another process's migration",
+                           s->where);
+    rc = migrate_locked(s, c);
+    int64_t released = 0;
+    int unlock_rc =
+        query_int(s, c, "SELECT RELEASE_LOCK(CONCAT('tasker_migrate.', DATABASE()))", &released);
+    return rc != TASKER_OK ? rc : unlock_rc;
+}

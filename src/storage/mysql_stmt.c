@@ -1,0 +1,277 @@
+/* The MySQL driver's SQL: the text of every statement, preparing it once per
+ * connection, binding parameters, and reading result rows into records.
+ *
+ * Every statement is a server-side prepared statement (mysql_stmt_*): data never
+ * travels inside SQL text. A connection prepares a statement the first time it needs
+ * it and keeps it until the connection closes. */
+#include "core/error.h"
+#include "storage/mysql_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define EXEC_COLS                                                                        \
+    "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
+    "success, result, error, node_id"
+#define NEWEST " ORDER BY queued_us DESC, exec_id DESC"
+#define OLDEST " ORDER BY queued_us, exec_id"
+
+/* Status values are tasker_exec_status: 0 pending, 1 running, 2 and up finished. */
+static const char *const sql_text[MS_COUNT] = {
+    [MS_TASK_UPSERT] = "INSERT INTO tasks (task_id, handler, param, descr) VALUES (?, ?, ?, ?)"
+                       " ON DUPLICATE KEY UPDATE handler = VALUES(handler),"
+                       " param = VALUES(param), descr = VALUES(descr)",
+    [MS_TASK_DELETE] = "DELETE FROM tasks WHERE task_id = ?",
+    [MS_TASK_GET] = "SELECT task_id, handler, descr, param FROM tasks WHERE task_id = ?",
+    [MS_TASK_LIST] = "SELECT task_id, handler, descr, param FROM tasks ORDER BY task_id",
+    [MS_SCHEME_UPSERT] = "INSERT INTO task_schemes (scheme_id, task_id, cron, misfire,"
+                         " overlap, created_us, last_fire_us) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                         " ON DUPLICATE KEY UPDATE misfire = VALUES(misfire),"
+                         " overlap = VALUES(overlap)",
+    [MS_SCHEME_ID] = "SELECT scheme_id FROM task_schemes WHERE task_id = ? AND cron = ?",
+    [MS_SCHEME_DELETE] = "DELETE FROM task_schemes WHERE scheme_id = ?",
+    [MS_SCHEME_LIST] = "SELECT scheme_id, task_id, cron, misfire, overlap, created_us,"
+                       " last_fire_us FROM task_schemes ORDER BY scheme_id",
+    [MS_SCHEME_FIRE] = "UPDATE task_schemes SET last_fire_us = GREATEST(last_fire_us, ?)"
+                       " WHERE scheme_id = ?",
+    [MS_EXEC_INSERT] = "INSERT INTO task_execs (" EXEC_COLS ")"
+                       " SELECT ?, task_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tasks"
+                       " WHERE task_id = ?",
+    [MS_EXEC_START] = "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"
+                      " WHERE exec_id = ? AND status = 0",
+    [MS_EXEC_STATUS] = "SELECT status FROM task_execs WHERE exec_id = ?",
+    [MS_EXEC_UPDATE] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
+                       " result = ?, error = ? WHERE exec_id = ?",
+    [MS_EXEC_UNSTART] = "UPDATE task_execs SET status = 0, start_us = 0, node_id = NULL"
+                        " WHERE exec_id = ? AND status = 1 AND node_id <=> ? AND start_us = ?",
+    [MS_EXEC_GET] = "SELECT " EXEC_COLS " FROM task_execs WHERE exec_id = ?",
+    [MS_EXEC_LIST_TASK] = "SELECT " EXEC_COLS " FROM task_execs WHERE task_id = ?" NEWEST,
+    [MS_EXEC_LIST_TASK_LIMIT] = "SELECT " EXEC_COLS " FROM task_execs WHERE task_id = ?"
+                                NEWEST " LIMIT ?",
+    [MS_EXEC_LIST_ALL] = "SELECT " EXEC_COLS " FROM task_execs" NEWEST,
+    [MS_EXEC_LIST_ALL_LIMIT] = "SELECT " EXEC_COLS " FROM task_execs" NEWEST " LIMIT ?",
+    [MS_EXEC_PENDING] = "SELECT " EXEC_COLS " FROM task_execs WHERE status = 0" OLDEST,
+    [MS_EXEC_PENDING_LIMIT] = "SELECT " EXEC_COLS " FROM task_execs WHERE status = 0" OLDEST
+                              " LIMIT ?",
+    [MS_EXEC_RUNNING_NODES] = "SELECT DISTINCT node_id FROM task_execs WHERE status = 1",
+    [MS_EXEC_INTERRUPT_NODE] = "UPDATE task_execs SET status = 4, success = 0, end_us = ?,"
+                               " error = ? WHERE status = 1 AND node_id <=> ?",
+    [MS_RETAIN_BOUNDARY] = "SELECT queued_us, exec_id FROM task_execs WHERE task_id = ?"
+                           NEWEST " LIMIT 1 OFFSET ?",
+    /* Both deletes walk the (task_id, queued_us, exec_id) index in its order, so that
+     * concurrent batches lock the same rows in the same order: they wait, never
+     * deadlock. */
+    [MS_RETAIN_DELETE_COUNT] = "DELETE FROM task_execs WHERE task_id = ? AND queued_us <= ?"
+                               " AND status >= 2 AND (queued_us < ? OR exec_id <= ?)"
+                               " ORDER BY queued_us, exec_id",
+    [MS_RETAIN_DELETE_AGE] = "DELETE FROM task_execs WHERE task_id = ? AND queued_us < ?"
+                             " AND status >= 2 ORDER BY queued_us, exec_id",
+    [MS_EVENT_INSERT] = "INSERT INTO task_events (exec_id, time_us, level, message)"
+                        " VALUES (?, ?, ?, ?)",
+    [MS_EVENT_LIST] = "SELECT event_id, exec_id, time_us, level, message FROM task_events"
+                      " WHERE exec_id = ? ORDER BY event_id",
+    [MS_BEGIN] = "START TRANSACTION",
+    [MS_EXEC_INSERT_BULK] = "INSERT INTO task_execs (" EXEC_COLS ")"
+                            " SELECT ?, task_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tasks"
+                            " WHERE task_id = ?",
+    [MS_EXEC_START_BULK] = "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"
+                           " WHERE exec_id = ? AND status = 0",
+    [MS_EVENT_INSERT_BULK] = "INSERT INTO task_events (exec_id, time_us, level, message)"
+                             " VALUES (?, ?, ?, ?)",
+    [MS_EXEC_UPDATE_BULK] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
+                            " result = ?, error = ? WHERE exec_id = ?",
+    [MS_SAVEPOINT] = "SAVEPOINT bulk",
+    [MS_ROLLBACK_SAVEPOINT] = "ROLLBACK TO SAVEPOINT bulk",
+    [MS_MARK_SET] = "INSERT INTO commit_marks (store_id, slot, token, updated_us)"
+                    " VALUES (?, ?, ?, ?)"
+                    " ON DUPLICATE KEY UPDATE token = VALUES(token),"
+                    " updated_us = VALUES(updated_us)",
+    [MS_MARK_GET] = "SELECT token FROM commit_marks WHERE store_id = ? AND slot = ?",
+    [MS_MARK_DROP] = "DELETE FROM commit_marks WHERE store_id = ? OR updated_us < ?",
+};
+
+MYSQL_STMT *my_stmt(my_store *s, my_conn *c, my_stmt_id id)
+{
+    if (c->stmt[id]) return c->stmt[id];
+    MYSQL_STMT *st = mysql_stmt_init(c->db);
+    if (!st) {
+        tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a statement");
+        return NULL;
+    }
+    const char *sql = sql_text[id];
+    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
+        my_fail_stmt(s, c, st, "preparing a statement");
+        mysql_stmt_close(st);
+        return NULL;
+    }
+    c->stmt[id] = st;
+    return st;
+}
+
+int my_exec_once(my_store *s, my_conn *c, const char *sql)
+{
+    int rc = TASKER_OK;
+    MYSQL_STMT *st = mysql_stmt_init(c->db);
+    if (!st) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a statement");
+    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0 || mysql_stmt_execute(st) != 0)
+        rc = my_fail_stmt(s, c, st, "setting up the connection or schema");
+    mysql_stmt_close(st);
+    return rc;
+}
+
+void my_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
+{
+    memset(b, 0, sizeof *b);
+    if (!s) {
+        b->buffer_type = MYSQL_TYPE_NULL;
+        return;
+    }
+    *len = (unsigned long)strlen(s);
+    b->buffer_type = MYSQL_TYPE_STRING;
+    b->buffer = (void *)s;
+    b->buffer_length = *len;
+    b->length = len;
+}
+
+void my_bind_i64(MYSQL_BIND *b, const int64_t *v)
+{
+    memset(b, 0, sizeof *b);
+    b->buffer_type = MYSQL_TYPE_LONGLONG;
+    b->buffer = (void *)v;
+}
+
+void my_bind_int(MYSQL_BIND *b, const int *v)
+{
+    memset(b, 0, sizeof *b);
+    b->buffer_type = MYSQL_TYPE_LONG;
+    b->buffer = (void *)v;
+}
+
+static int execute(my_store *s, my_conn *c, MYSQL_STMT *st, MYSQL_BIND *params)
+{
+    if (params && mysql_stmt_bind_param(st, params) != 0)
+        return my_fail_stmt(s, c, st, "binding parameters");
+    if (mysql_stmt_execute(st) != 0) return my_fail_stmt(s, c, st, "executing a statement");
+    return TASKER_OK;
+}
+
+int my_run(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, uint64_t *affected)
+{
+    MYSQL_STMT *st = my_stmt(s, c, id);
+    if (!st) return TASKER_ESTORAGE;
+    int rc = execute(s, c, st, params);
+    if (rc == TASKER_OK && affected) *affected = (uint64_t)mysql_stmt_affected_rows(st);
+    return rc;
+}
+
+#define MAX_COLS 16
+
+typedef struct {
+    MYSQL_BIND bind[MAX_COLS];
+    int64_t num[MAX_COLS];
+    unsigned long len[MAX_COLS];
+    my_bool is_null[MAX_COLS];
+} row_buf;
+
+static void bind_row(row_buf *r, const my_col *cols, int ncols)
+{
+    memset(r, 0, sizeof *r);
+    for (int i = 0; i < ncols; i++) {
+        MYSQL_BIND *b = &r->bind[i];
+        b->length = &r->len[i];
+        b->is_null = &r->is_null[i];
+        if (cols[i].type == MC_STR) {
+            b->buffer_type = MYSQL_TYPE_STRING; /* fetched afterwards at its length */
+        } else {
+            b->buffer_type = MYSQL_TYPE_LONGLONG;
+            b->buffer = &r->num[i];
+        }
+    }
+}
+
+/* Stores one fetched row's columns into rec. */
+static int store_row(MYSQL_STMT *st, row_buf *r, const my_col *cols, int ncols, char *rec)
+{
+    for (int i = 0; i < ncols; i++) {
+        void *field = rec + cols[i].offset;
+        if (cols[i].type != MC_STR) {
+            int64_t v = r->is_null[i] ? 0 : r->num[i];
+            if (cols[i].type == MC_I64) *(int64_t *)field = v;
+            else if (cols[i].type == MC_INT) *(int *)field = (int)v;
+            else *(bool *)field = v != 0;
+            continue;
+        }
+        if (r->is_null[i]) continue;
+        char *str = malloc(r->len[i] + 1);
+        if (!str) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory reading a row");
+        if (r->len[i] > 0) {
+            MYSQL_BIND b = {0};
+            b.buffer_type = MYSQL_TYPE_STRING;
+            b.buffer = str;
+            b.buffer_length = r->len[i];
+            if (mysql_stmt_fetch_column(st, &b, (unsigned)i, 0) != 0) {
+                free(str);
+                return tasker_fail(TASKER_ESTORAGE, "mysql: reading a column: %s",
+                                   mysql_stmt_error(st));
+            }
+        }
+        str[r->len[i]] = '\0';
+        *(char **)field = str;
+    }
+    return TASKER_OK;
+}
+
+static void free_records(char *arr, size_t n, size_t rec_size, const my_col *cols, int ncols)
+{
+    for (size_t k = 0; k < n; k++)
+        for (int i = 0; i < ncols; i++)
+            if (cols[i].type == MC_STR) free(*(char **)(arr + k * rec_size + cols[i].offset));
+    free(arr);
+}
+
+static int fetch_all(my_store *s, my_conn *c, MYSQL_STMT *st, const my_col *cols, int ncols,
+                     size_t rec_size, char **arr, size_t *n)
+{
+    row_buf r;
+    size_t cap = 0;
+    bind_row(&r, cols, ncols);
+    if (mysql_stmt_bind_result(st, r.bind) != 0) return my_fail_stmt(s, c, st, "binding a row");
+    for (;;) {
+        int f = mysql_stmt_fetch(st);
+        if (f == MYSQL_NO_DATA) return TASKER_OK;
+        if (f == 1) return my_fail_stmt(s, c, st, "reading rows");
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            char *grown = realloc(*arr, ncap * rec_size);
+            if (!grown) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for rows");
+            *arr = grown;
+            cap = ncap;
+        }
+        char *rec = *arr + *n * rec_size;
+        memset(rec, 0, rec_size);
+        (*n)++;
+        int rc = store_row(st, &r, cols, ncols, rec);
+        if (rc != TASKER_OK) return rc;
+    }
+}
+
+int my_query(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, const my_col *cols,
+             int ncols, size_t rec_size, void **out, size_t *n)
+{
+    char *arr = NULL;
+    size_t count = 0;
+    MYSQL_STMT *st = my_stmt(s, c, id);
+    if (!st) return TASKER_ESTORAGE;
+    int rc = execute(s, c, st, params);
+    if (rc != TASKER_OK) return rc;
+    if (mysql_stmt_store_result(st) != 0) rc = my_fail_stmt(s, c, st, "reading rows");
+    else rc = fetch_all(s, c, st, cols, ncols, rec_size, &arr, &count);
+    mysql_stmt_free_result(st);
+    if (rc != TASKER_OK) {
+        free_records(arr, count, rec_size, cols, ncols);
+        return rc;
+    }
+    *out = arr;
+    *n = count;
+    return TASKER_OK;
+}

@@ -1,0 +1,263 @@
+/* The MySQL driver when the server goes away: crashes and restarts of the private
+ * server under load, calls while it is down, and reconnecting afterwards without
+ * losing a committed record or storing an occurrence twice. */
+#include "support/mariadb.h"
+
+#include <tasker/storage.h>
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define DB "tasker_faults"
+
+static int64_t real_clock(void *udata)
+{
+    (void)udata;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static tasker_storage *open_store(void)
+{
+    char *dsn = tasker_test_mariadb_dsn(DB, "connect_timeout=2");
+    tasker_storage *st = tasker_mysql_storage(dsn);
+    free(dsn);
+    if (!st) fail_msg("open: %s", tasker_last_error());
+    st->env.max_execs_per_task = -1;
+    st->env.max_exec_age_s = -1;
+    st->env.clock = real_clock;
+    return st;
+}
+
+static void restart_server(void)
+{
+    if (tasker_test_mariadb_start() != 0)
+        fail_msg("restarting MariaDB: %s", tasker_test_mariadb_error());
+}
+
+/* ---- load through a crash ------------------------------------------------------------ */
+
+#define WRITERS 4
+
+typedef struct {
+    tasker_storage *st;
+    int thread_no;
+    atomic_bool *stop;
+    atomic_int *acked;    /* occurrences stored, all writers */
+    atomic_int *failed;   /* calls that failed with TASKER_ESTORAGE */
+    atomic_int *lost;     /* of which: the connection was lost under the call */
+    int done;             /* this writer's occurrences stored */
+    int unexpected;       /* results other than OK, EEXISTS after a failure, ESTORAGE */
+    char bad_message[256];
+} writer;
+
+/* Stores one occurrence: retries a failed call (with a new exec id, as the scheduler
+ * would) until it is stored, or the store says an earlier attempt was. */
+static void store_occurrence(writer *w, int64_t scheduled_us)
+{
+    for (int attempt = 0;; attempt++) {
+        char id[64];
+        snprintf(id, sizeof id, "w%d-%lld-%d", w->thread_no, (long long)scheduled_us, attempt);
+        tasker_task_exec e = {.exec_id = id, .task_id = "f", .scheme_id = "s1",
+                              .scheduled_us = scheduled_us, .queued_us = real_clock(NULL),
+                              .status = TASKER_EXEC_SUCCESS};
+        int rc = w->st->ops->add_task_exec(w->st, &e);
+        if (rc == TASKER_OK || (rc == TASKER_EEXISTS && attempt > 0)) {
+            atomic_fetch_add(w->acked, 1);
+            w->done++;
+            return;
+        }
+        if (rc != TASKER_ESTORAGE) {
+            w->unexpected++;
+            return;
+        }
+        const char *msg = tasker_last_error();
+        if (strncmp(msg, "mysql: ", 7) != 0 ||
+            (!strstr(msg, "connection lost") && !strstr(msg, "cannot connect")))
+            snprintf(w->bad_message, sizeof w->bad_message, "%s", msg);
+        atomic_fetch_add(w->failed, 1);
+        if (strstr(msg, "connection lost")) atomic_fetch_add(w->lost, 1);
+        pause_ms(20); /* pacing the retries while the server is down */
+    }
+}
+
+static void *write_occurrences(void *arg)
+{
+    writer *w = arg;
+    for (int64_t k = 0; !atomic_load(w->stop); k++)
+        store_occurrence(w, (int64_t)w->thread_no * 1000000000 + k);
+    return NULL;
+}
+
+static void wait_until(atomic_int *counter, int at_least, int timeout_ms, const char *what)
+{
+    int64_t deadline_ms = mono_ms() + timeout_ms;
+    while (atomic_load(counter) < at_least) {
+        if (mono_ms() > deadline_ms)
+            fail_msg("timed out waiting for %s (%d of %d)", what, atomic_load(counter),
+                     at_least);
+        pause_ms(10);
+    }
+}
+
+static long long count_rows(const char *where)
+{
+    char sql[300];
+    long long n = -1;
+    snprintf(sql, sizeof sql, "SELECT %s FROM " DB ".task_execs", where);
+    assert_int_equal(tasker_test_mariadb_query_int(sql, &n), 0);
+    return n;
+}
+
+static void crash_under_load_loses_nothing_and_stores_nothing_twice(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_store();
+    atomic_bool stop = false;
+    atomic_int acked = 0, failed = 0, lost = 0;
+    pthread_t th[WRITERS];
+    writer w[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        w[i] = (writer){.st = st, .thread_no = i, .stop = &stop, .acked = &acked,
+                        .failed = &failed, .lost = &lost};
+        assert_int_equal(pthread_create(&th[i], NULL, write_occurrences, &w[i]), 0);
+    }
+    wait_until(&acked, 300, 20000, "writes before the crash");
+    assert_int_equal(tasker_test_mariadb_kill(), 0);
+    wait_until(&failed, 1, 10000, "a call to fail while the server is down");
+    int64_t restart_ms = mono_ms();
+    restart_server();
+    int after = atomic_load(&acked);
+    wait_until(&acked, after + 300, 20000, "writes after the restart");
+    int64_t recovered_ms = mono_ms() - restart_ms;
+    atomic_store(&stop, true);
+    int stored = 0;
+    for (int i = 0; i < WRITERS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].unexpected, 0);
+        if (w[i].bad_message[0]) fail_msg("unclear failure: %s", w[i].bad_message);
+        stored += w[i].done;
+    }
+    /* Every acknowledged occurrence survived the crash, and each is stored once. */
+    assert_int_equal(count_rows("COUNT(*)"), stored);
+    assert_int_equal(count_rows("COUNT(DISTINCT scheme_id, scheduled_us)"), stored);
+    fprintf(stderr, "# %d occurrences stored, %d calls failed (%d in flight), writes "
+                    "resumed %lld ms after the server started\n",
+            stored, atomic_load(&failed), atomic_load(&lost), (long long)recovered_ms);
+    st->ops->close(st);
+}
+
+/* ---- calls while the server is down, and idle connections after a restart ---------- */
+
+static void calls_while_down_fail_clearly_and_work_after_restart(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_store();
+    tasker_task t = {.task_id = "down", .handler = "h", .param = "{}"};
+    assert_int_equal(st->ops->add_task(st, &t), TASKER_OK);
+    assert_int_equal(tasker_test_mariadb_stop(), 0);
+
+    tasker_task got = {0};
+    assert_int_equal(st->ops->get_task(st, "down", &got), TASKER_ESTORAGE);
+    assert_non_null(strstr(tasker_last_error(), "mysql: cannot connect to root@localhost"));
+    assert_int_equal(st->ops->add_task(st, &t), TASKER_ESTORAGE);
+    assert_non_null(strstr(tasker_last_error(), "is the server running"));
+
+    restart_server();
+    assert_int_equal(st->ops->get_task(st, "down", &got), TASKER_OK);
+    assert_string_equal(got.handler, "h");
+    tasker_task_clear(&got);
+    st->ops->close(st);
+}
+
+static void idle_pool_reconnects_by_itself_after_a_restart(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_store();
+    tasker_task t = {.task_id = "idle", .handler = "h", .param = "[1]"};
+    assert_int_equal(st->ops->add_task(st, &t), TASKER_OK);
+    /* The pool now holds connections made before the restart. */
+    assert_int_equal(tasker_test_mariadb_stop(), 0);
+    restart_server();
+    /* Nothing was in flight: neither a read nor a write may fail. */
+    tasker_task got = {0};
+    if (st->ops->get_task(st, "idle", &got) != TASKER_OK)
+        fail_msg("read after restart: %s", tasker_last_error());
+    assert_string_equal(got.param, "[1]");
+    tasker_task_clear(&got);
+    t.param = "[2]";
+    if (st->ops->add_task(st, &t) != TASKER_OK)
+        fail_msg("write after restart: %s", tasker_last_error());
+    assert_int_equal(st->ops->get_task(st, "idle", &got), TASKER_OK);
+    assert_string_equal(got.param, "[2]");
+    tasker_task_clear(&got);
+    st->ops->close(st);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (tasker_test_mariadb_start() != 0) {
+        fprintf(stderr, "MariaDB test server: %s\n", tasker_test_mariadb_error());
+        return -1;
+    }
+    if (tasker_test_mariadb_fresh_db(DB) != 0) {
+        fprintf(stderr, "MariaDB test server: %s\n", tasker_test_mariadb_error());
+        return -1;
+    }
+    tasker_storage *st = open_store();
+    tasker_task t = {.task_id = "f", .handler = "h", .param = "{}"};
+    tasker_task_scheme s = {.scheme_id = "s1", .task_id = "f", .cron = "* * * * *"};
+    int rc = st->ops->add_task(st, &t);
+    if (rc == TASKER_OK) rc = st->ops->add_task_scheme(st, &s, NULL);
+    st->ops->close(st);
+    return rc;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tasker_test_mariadb_sql("DROP DATABASE IF EXISTS " DB);
+    return 0;
+}
+
+int main(void)
+{
+    if (tasker_test_mariadb_start() == 0 && tasker_test_mariadb_external()) {
+        /* Said, not silent: these tests stop and start the server. */
+        printf("# SKIP test_mysql_faults: TASKER_TEST_MYSQL_DSN names a server that is not "
+               "ours to restart\n");
+        return 0;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(crash_under_load_loses_nothing_and_stores_nothing_twice),
+        cmocka_unit_test(calls_while_down_fail_clearly_and_work_after_restart),
+        cmocka_unit_test(idle_pool_reconnects_by_itself_after_a_restart),
+    };
+    return cmocka_run_group_tests_name("mysql_faults", tests, setup, teardown);
+}
