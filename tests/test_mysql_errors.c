@@ -60,6 +60,16 @@ static int setup(void **state)
     return 0;
 }
 
+/* Leaves an external server (TASKER_TEST_MYSQL_DSN) as it was. */
+static int teardown(void **state)
+{
+    (void)state;
+    tasker_test_mariadb_sql("DROP DATABASE IF EXISTS tasker_errors");
+    tasker_test_mariadb_sql("DROP USER IF EXISTS 'tasker_pw'@'localhost'");
+    tasker_test_mariadb_sql("DROP USER IF EXISTS 'we@ird:user'@'localhost'");
+    return 0;
+}
+
 static void wrong_password_fails_saying_so(void **state)
 {
     (void)state;
@@ -196,5 +206,5 @@ int main(void)
         cmocka_unit_test(malformed_urls_are_rejected_as_invalid),
         cmocka_unit_test(mariadb_scheme_opens_the_same_driver),
     };
-    return cmocka_run_group_tests_name("mysql_errors", tests, setup, NULL);
+    return cmocka_run_group_tests_name("mysql_errors", tests, setup, teardown);
 }
