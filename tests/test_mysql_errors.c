@@ -48,15 +48,25 @@ static int setup(void **state)
         return -1;
     }
     if (tasker_test_mariadb_fresh_db("tasker_errors") != 0 ||
-        tasker_test_mariadb_sql("CREATE OR REPLACE USER 'tasker_pw'@'localhost' "
+        tasker_test_mariadb_sql("CREATE OR REPLACE USER 'tasker_pw'@'%' "
                                 "IDENTIFIED BY 'right'") != 0 ||
-        tasker_test_mariadb_sql("CREATE OR REPLACE USER 'we@ird:user'@'localhost' "
+        tasker_test_mariadb_sql("CREATE OR REPLACE USER 'we@ird:user'@'%' "
                                 "IDENTIFIED BY 'p:a/s%s@w?d'") != 0 ||
-        tasker_test_mariadb_sql("GRANT ALL ON tasker_errors.* TO 'tasker_pw'@'localhost'") != 0 ||
-        tasker_test_mariadb_sql("GRANT ALL ON tasker_errors.* TO 'we@ird:user'@'localhost'") != 0) {
+        tasker_test_mariadb_sql("GRANT ALL ON tasker_errors.* TO 'tasker_pw'@'%'") != 0 ||
+        tasker_test_mariadb_sql("GRANT ALL ON tasker_errors.* TO 'we@ird:user'@'%'") != 0) {
         fprintf(stderr, "MariaDB test server: %s\n", tasker_test_mariadb_error());
         return -1;
     }
+    return 0;
+}
+
+/* Leaves an external server (TASKER_TEST_MYSQL_DSN) as it was. */
+static int teardown(void **state)
+{
+    (void)state;
+    tasker_test_mariadb_sql("DROP DATABASE IF EXISTS tasker_errors");
+    tasker_test_mariadb_sql("DROP USER IF EXISTS 'tasker_pw'@'%'");
+    tasker_test_mariadb_sql("DROP USER IF EXISTS 'we@ird:user'@'%'");
     return 0;
 }
 
@@ -196,5 +206,5 @@ int main(void)
         cmocka_unit_test(malformed_urls_are_rejected_as_invalid),
         cmocka_unit_test(mariadb_scheme_opens_the_same_driver),
     };
-    return cmocka_run_group_tests_name("mysql_errors", tests, setup, NULL);
+    return cmocka_run_group_tests_name("mysql_errors", tests, setup, teardown);
 }

@@ -58,14 +58,12 @@ static const char *const sql_text[MS_COUNT] = {
                                " error = ? WHERE status = 1 AND node_id <=> ?",
     [MS_RETAIN_BOUNDARY] = "SELECT queued_us, exec_id FROM task_execs WHERE task_id = ?"
                            NEWEST " LIMIT 1 OFFSET ?",
-    /* Both deletes walk the (task_id, queued_us, exec_id) index in its order, so that
-     * concurrent batches lock the same rows in the same order: they wait, never
-     * deadlock. */
-    [MS_RETAIN_DELETE_COUNT] = "DELETE FROM task_execs WHERE task_id = ? AND queued_us <= ?"
-                               " AND status >= 2 AND (queued_us < ? OR exec_id <= ?)"
-                               " ORDER BY queued_us, exec_id",
-    [MS_RETAIN_DELETE_AGE] = "DELETE FROM task_execs WHERE task_id = ? AND queued_us < ?"
-                             " AND status >= 2 ORDER BY queued_us, exec_id",
+    /* Finished executions past the count boundary or before the age cutoff. The delete
+     * walks the (task_id, queued_us, exec_id) index in its order, so that concurrent
+     * batches lock rows in the same order. */
+    [MS_RETAIN_DELETE] = "DELETE FROM task_execs WHERE task_id = ? AND queued_us <= ?"
+                         " AND status >= 2 AND (queued_us < ? OR queued_us < ?"
+                         " OR (queued_us = ? AND exec_id <= ?)) ORDER BY queued_us, exec_id",
     [MS_EVENT_INSERT] = "INSERT INTO task_events (exec_id, time_us, level, message)"
                         " VALUES (?, ?, ?, ?)",
     [MS_EVENT_LIST] = "SELECT event_id, exec_id, time_us, level, message FROM task_events"

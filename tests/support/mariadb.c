@@ -237,9 +237,14 @@ static int start_external(const char *dsn)
 {
     char with_db[1024];
     /* The URL parser wants a database; the admin connection does not use it. */
-    snprintf(with_db, sizeof with_db, "%s%s", dsn, dsn[strlen(dsn) - 1] == '/' ? "mysql" : "");
+    const char *auth = strstr(dsn, "://");
+    const char *slash = auth ? strchr(auth + 3, '/') : NULL;
+    if (slash && (slash[1] == '\0' || slash[1] == '?'))
+        snprintf(with_db, sizeof with_db, "%.*smysql%s", (int)(slash + 1 - dsn), dsn, slash + 1);
+    else
+        snprintf(with_db, sizeof with_db, "%s", dsn);
     if (!srv.ext.host && my_url_parse(with_db, &srv.ext) != 0)
-        return fail("TASKER_TEST_MYSQL_DSN '%s' is not a mysql:// URL", dsn);
+        return fail("TASKER_TEST_MYSQL_DSN '%s': %s", dsn, tasker_last_error());
     srv.external = true;
     MYSQL *db = admin_connect();
     if (!db) return -1;
