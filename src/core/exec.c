@@ -43,18 +43,27 @@ void tasker_notify_done(tasker_t *t)
     pthread_mutex_unlock(&t->done_lock);
 }
 
+/* Backs off before the next attempt at a write the store refused as ESTORAGE:
+ * 50 ms doubling to 1 s, 8 attempts (about 4.5 s). Returns false when out of attempts. */
+static bool storage_backoff(int attempt)
+{
+    if (attempt >= 7) return false;
+    int delay_ms = 50 << (attempt < 4 ? attempt : 4);
+    if (delay_ms > 1000) delay_ms = 1000;
+    struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    return true;
+}
+
 /* Records the outcome. A store that is briefly away (a database restarting) must not
  * leave the run `running` forever, so the write is retried for a few seconds. */
 static void record_outcome(tasker_t *t, tasker_task_exec *e)
 {
     e->end_us = tasker_now_us(t);
-    int delay_ms = 50, rc = TASKER_ESTORAGE;
-    for (int attempt = 0; attempt < 8; attempt++) {
-        rc = t->st->ops->update_task_exec(t->st, e);
-        if (rc != TASKER_ESTORAGE) break;
-        struct timespec ts = {0, delay_ms * 1000000L};
-        nanosleep(&ts, NULL);
-        if (delay_ms < 1000) delay_ms *= 2;
+    int rc;
+    for (int attempt = 0;
+         (rc = t->st->ops->update_task_exec(t->st, e)) == TASKER_ESTORAGE && storage_backoff(attempt);
+         attempt++) {
     }
     if (rc == TASKER_OK && t->hook) {
         tasker_task_exec stored = {0};
@@ -111,9 +120,14 @@ static void finish_from_ctx(tasker_t *t, tasker_ctx *c, int handler_rc)
 
 void tasker_run_job(tasker_t *t, job *j)
 {
-    if (t->st->ops->start_task_exec(t->st, j->exec_id, tasker_now_us(t), t->node_id) !=
-        TASKER_OK)
-        return; /* another worker or process took it, or it is gone */
+    int rc;
+    /* A store briefly away is retried; a run not started stays pending, for a rescan. */
+    for (int attempt = 0;
+         (rc = t->st->ops->start_task_exec(t->st, j->exec_id, tasker_now_us(t), t->node_id)) ==
+             TASKER_ESTORAGE && storage_backoff(attempt);
+         attempt++) {
+    }
+    if (rc != TASKER_OK) return; /* another worker or process took it, or it is gone */
     if (!j->task.task_id && t->st->ops->get_task(t->st, j->task_id, &j->task) != TASKER_OK) {
         finish_failed(t, j->exec_id, "task '%s' no longer exists", j->task_id);
         goto out;
