@@ -3,13 +3,14 @@
 #   make run      build and run the demo: the tasker daemon with two shell tasks
 #   make quickstart  build and run examples/quickstart.c (the C API)
 #   make test     sanitizer build (ASan + UBSan) into build-asan/, run every test
-#   make bench    build and run tasker-bench
+#   make bench    build and run tasker-bench on memory: and SQLite
+#   make bench-mysql  tasker-bench against a private MariaDB server
 #   make install  install into PREFIX (default /usr/local)
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run quickstart test bench install clean fuzz
+.PHONY: all deps build run quickstart test bench bench-mysql install clean fuzz
 
 all: build
 
@@ -37,6 +38,9 @@ bench: build
 	@./build/tasker-bench sqlite:build/bench.db --no-cron --lateness-s 0 $(BENCH_ARGS)
 	@rm -f build/bench.db build/bench.db-wal build/bench.db-shm
 	@./build/tasker-bench "sqlite:build/bench.db?sync=full" --no-cron --lateness-s 0 $(BENCH_ARGS)
+
+bench-mysql: build
+	@bash scripts/bench-mysql.sh $(BENCH_ARGS)
 
 fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DTASKER_FUZZ=ON -DTASKER_TESTS=OFF >/dev/null
