@@ -1,0 +1,468 @@
+/* The memory driver's executions (add, start, update, get, list), their events, and
+ * interrupting the executions of nodes that stopped. Retention and the status lists
+ * they sit on are in memory_retention.c. */
+#include "memory_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static mexec *find_exec(mem_store *m, const char *id)
+{
+    for (hnode *n = mem_htab_first(&m->execs, mem_hash_str(id)); n; n = mem_htab_next(n))
+        if (strcmp(OWNER(n, mexec, by_id)->rec.exec_id, id) == 0) return OWNER(n, mexec, by_id);
+    return NULL;
+}
+
+static mexec *find_occurrence(mem_store *m, const char *scheme_id, int64_t scheduled_us)
+{
+    uint64_t h = mem_hash_occurrence(scheme_id, scheduled_us);
+    for (hnode *n = mem_htab_first(&m->occurrences, h); n; n = mem_htab_next(n)) {
+        mexec *x = OWNER(n, mexec, by_occurrence);
+        if (x->rec.scheduled_us == scheduled_us && strcmp(x->rec.scheme_id, scheme_id) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+static mgroup *find_group(mem_store *m, const char *task_id)
+{
+    for (hnode *n = mem_htab_first(&m->groups, mem_hash_str(task_id)); n; n = mem_htab_next(n))
+        if (strcmp(OWNER(n, mgroup, by_task)->task_id, task_id) == 0)
+            return OWNER(n, mgroup, by_task);
+    return NULL;
+}
+
+/* ---- executions ------------------------------------------------------------------- */
+
+static bool exec_copy(tasker_task_exec *out, const tasker_task_exec *in)
+{
+    *out = *in;
+    out->exec_id = out->task_id = out->scheme_id = NULL;
+    out->result = out->error = out->node_id = NULL;
+    if (dup_into(&out->exec_id, in->exec_id) && dup_into(&out->task_id, in->task_id) &&
+        dup_into(&out->scheme_id, in->scheme_id) && dup_into(&out->result, in->result) &&
+        dup_into(&out->error, in->error) && dup_into(&out->node_id, in->node_id))
+        return true;
+    tasker_exec_clear(out);
+    return false;
+}
+
+static mgroup *group_get(mem_store *m, const char *task_id)
+{
+    mgroup *g = find_group(m, task_id);
+    if (g) return g;
+    if (!(g = calloc(1, sizeof *g)) || !(g->task_id = strdup(task_id))) {
+        free(g);
+        return NULL;
+    }
+    mem_htab_insert(&m->groups, &g->by_task, mem_hash_str(task_id));
+    if (m->sweep) {
+        g->ring_next = m->sweep;
+        g->ring_prev = m->sweep->ring_prev;
+        g->ring_prev->ring_next = g;
+        m->sweep->ring_prev = g;
+    } else {
+        m->sweep = g->ring_next = g->ring_prev = g;
+    }
+    return g;
+}
+
+/* Links x into its history, walking from the newest end. */
+static void group_link(mgroup *g, mexec *x)
+{
+    mexec *after = g->newest;
+    while (after && cmp_exec(after, x) > 0) after = after->older;
+    x->group = g;
+    x->older = after;
+    x->newer = after ? after->newer : g->oldest;
+    if (x->newer) x->newer->older = x; else g->newest = x;
+    if (after) after->newer = x; else g->oldest = x;
+}
+
+static int check_new_exec(mem_store *m, const tasker_task_exec *e)
+{
+    if (!mem_find_task(m, e->task_id))
+        return tasker_fail(TASKER_ENOTFOUND, "memory: add_task_exec '%s': no task '%s'",
+                           e->exec_id, e->task_id);
+    if (find_exec(m, e->exec_id))
+        return tasker_fail(TASKER_EEXISTS, "memory: execution '%s' exists", e->exec_id);
+    if (e->scheme_id && find_occurrence(m, e->scheme_id, e->scheduled_us))
+        return tasker_fail(TASKER_EEXISTS,
+                           "memory: schedule '%s' occurrence %lld has an execution",
+                           e->scheme_id, (long long)e->scheduled_us);
+    return TASKER_OK;
+}
+
+int mem_add_task_exec(tasker_storage *st, const tasker_task_exec *e)
+{
+    if (!e || !id_ok(e->exec_id) || !id_ok(e->task_id) || (e->scheme_id && !id_ok(e->scheme_id)))
+        return tasker_fail(TASKER_EINVAL, "memory: add_task_exec: exec_id or task_id missing, "
+                                          "or an id over %d bytes",
+                           TASKER_ID_SIZE - 1);
+    mem_store *m = mem(st);
+    mexec *x = calloc(1, sizeof *x);
+    if (!x || !exec_copy(&x->rec, e)) {
+        free(x);
+        return tasker_fail(TASKER_ENOMEM, "memory: add_task_exec '%s': out of memory", e->exec_id);
+    }
+    pthread_mutex_lock(&m->lock);
+    mgroup *g = NULL;
+    int rc = check_new_exec(m, e);
+    if (rc == TASKER_OK && !(g = group_get(m, e->task_id)))
+        rc = tasker_fail(TASKER_ENOMEM, "memory: add_task_exec '%s': out of memory", e->exec_id);
+    if (rc == TASKER_OK) {
+        mem_htab_insert(&m->execs, &x->by_id, mem_hash_str(x->rec.exec_id));
+        if (x->rec.scheme_id)
+            mem_htab_insert(&m->occurrences, &x->by_occurrence,
+                        mem_hash_occurrence(x->rec.scheme_id, x->rec.scheduled_us));
+        group_link(g, x);
+        mem_place_on_list(m, x);
+        mem_group_admit(m, x);
+        mem_apply_retention(m, g);
+        x = NULL;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (x) mem_exec_free_fields(x);
+    return rc;
+}
+
+int mem_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
+                        const char *node_id)
+{
+    if (!exec_id) return tasker_fail(TASKER_EINVAL, "memory: start_task_exec: NULL exec_id");
+    mem_store *m = mem(st);
+    char *node = NULL;
+    if (!dup_into(&node, node_id))
+        return tasker_fail(TASKER_ENOMEM, "memory: start_task_exec '%s': out of memory", exec_id);
+    int rc = TASKER_OK;
+    pthread_mutex_lock(&m->lock);
+    mexec *x = find_exec(m, exec_id);
+    if (!x) {
+        rc = tasker_fail(TASKER_ENOTFOUND, "memory: no execution '%s'", exec_id);
+    } else if (x->rec.status != TASKER_EXEC_PENDING) {
+        rc = tasker_fail(TASKER_ESTATE, "memory: execution '%s' is %s, not pending", exec_id,
+                         tasker_exec_status_name(x->rec.status));
+    } else {
+        free(x->rec.node_id);
+        x->rec.node_id = node;
+        node = NULL;
+        x->rec.start_us = start_us;
+        x->rec.status = TASKER_EXEC_RUNNING;
+        mem_place_on_list(m, x);
+    }
+    pthread_mutex_unlock(&m->lock);
+    free(node);
+    return rc;
+}
+
+int mem_update_task_exec(tasker_storage *st, const tasker_task_exec *e)
+{
+    if (!e || !e->exec_id) return tasker_fail(TASKER_EINVAL, "memory: update_task_exec: NULL id");
+    mem_store *m = mem(st);
+    char *result = NULL, *error = NULL;
+    if (!dup_into(&result, e->result) || !dup_into(&error, e->error)) {
+        free(result);
+        return tasker_fail(TASKER_ENOMEM, "memory: update_task_exec '%s': out of memory",
+                           e->exec_id);
+    }
+    pthread_mutex_lock(&m->lock);
+    mexec *x = find_exec(m, e->exec_id);
+    if (x) {
+        free(x->rec.result);
+        free(x->rec.error);
+        x->rec.result = result;
+        x->rec.error = error;
+        result = error = NULL;
+        x->rec.end_us = e->end_us;
+        x->rec.success = e->success;
+        x->rec.status = e->status;
+        mem_place_on_list(m, x); /* a doomed execution that finished waits on `prunable` */
+    }
+    pthread_mutex_unlock(&m->lock);
+    free(result);
+    free(error);
+    return x ? TASKER_OK : tasker_fail(TASKER_ENOTFOUND, "memory: no execution '%s'", e->exec_id);
+}
+
+int mem_get_task_exec(tasker_storage *st, const char *exec_id, tasker_task_exec *out)
+{
+    if (!exec_id || !out) return tasker_fail(TASKER_EINVAL, "memory: get_task_exec: NULL argument");
+    mem_store *m = mem(st);
+    int rc = TASKER_OK;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&m->lock);
+    mexec *x = find_exec(m, exec_id);
+    if (!x)
+        rc = tasker_fail(TASKER_ENOTFOUND, "memory: no execution '%s'", exec_id);
+    else if (!exec_copy(out, &x->rec))
+        rc = tasker_fail(TASKER_ENOMEM, "memory: get_task_exec '%s': out of memory", exec_id);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+/* Copies n executions out into a new array; the caller holds the lock. */
+static int copy_execs_out(mexec **v, size_t n, tasker_task_exec **out, size_t *n_out)
+{
+    if (!n) return TASKER_OK;
+    tasker_task_exec *r = calloc(n, sizeof *r);
+    if (!r) return tasker_fail(TASKER_ENOMEM, "memory: listing executions: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!exec_copy(&r[i], &v[i]->rec)) {
+            tasker_free_execs(r, i);
+            return tasker_fail(TASKER_ENOMEM, "memory: listing executions: out of memory");
+        }
+    }
+    *out = r;
+    *n_out = n;
+    return TASKER_OK;
+}
+
+static int cmp_exec_newest_first(const void *a, const void *b)
+{
+    const mexec *x = OWNER(*(hnode *const *)a, mexec, by_id);
+    const mexec *y = OWNER(*(hnode *const *)b, mexec, by_id);
+    return -cmp_exec(x, y);
+}
+
+/* Every task's executions: not a hot path (a listing for people), so it sorts. */
+static int list_all_execs(mem_store *m, size_t limit, tasker_task_exec **out, size_t *n)
+{
+    hnode **nodes = malloc((m->execs.count + 1) * sizeof *nodes);
+    mexec **v = malloc((m->execs.count + 1) * sizeof *v);
+    int rc = TASKER_ENOMEM;
+    if (!nodes || !v) {
+        tasker_fail(rc, "memory: list_task_execs: out of memory");
+        goto out;
+    }
+    size_t total = mem_htab_collect(&m->execs, nodes);
+    qsort(nodes, total, sizeof *nodes, cmp_exec_newest_first);
+    size_t count = limit && limit < total ? limit : total;
+    for (size_t i = 0; i < count; i++) v[i] = OWNER(nodes[i], mexec, by_id);
+    rc = copy_execs_out(v, count, out, n);
+out:
+    free(nodes);
+    free(v);
+    return rc;
+}
+
+int mem_list_task_execs(tasker_storage *st, const char *task_id, size_t limit,
+                        tasker_task_exec **out, size_t *n)
+{
+    if (!out || !n) return tasker_fail(TASKER_EINVAL, "memory: list_task_execs: NULL argument");
+    mem_store *m = mem(st);
+    int rc = TASKER_OK;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&m->lock);
+    if (!task_id) {
+        rc = list_all_execs(m, limit, out, n);
+        goto out;
+    }
+    mgroup *g = find_group(m, task_id);
+    size_t count = 0;
+    for (mexec *x = g ? g->newest : NULL; x && (!limit || count < limit); x = x->older) count++;
+    mexec **v = malloc((count + 1) * sizeof *v);
+    if (!v) {
+        rc = tasker_fail(TASKER_ENOMEM, "memory: list_task_execs: out of memory");
+        goto out;
+    }
+    count = 0;
+    for (mexec *x = g ? g->newest : NULL; x && (!limit || count < limit); x = x->older)
+        v[count++] = x;
+    rc = copy_execs_out(v, count, out, n);
+    free(v);
+out:
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+int mem_list_pending_execs(tasker_storage *st, size_t limit, tasker_task_exec **out,
+                           size_t *n)
+{
+    if (!out || !n) return tasker_fail(TASKER_EINVAL, "memory: list_pending_execs: NULL argument");
+    mem_store *m = mem(st);
+    int rc = TASKER_OK;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&m->lock);
+    size_t count = 0;
+    for (mexec *x = m->pending.head; x && (!limit || count < limit); x = x->next) count++;
+    mexec **v = malloc((count + 1) * sizeof *v);
+    if (v) {
+        count = 0;
+        for (mexec *x = m->pending.head; x && (!limit || count < limit); x = x->next)
+            v[count++] = x;
+        rc = copy_execs_out(v, count, out, n);
+        free(v);
+    } else {
+        rc = tasker_fail(TASKER_ENOMEM, "memory: list_pending_execs: out of memory");
+    }
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+/* ---- interrupting the executions of dead nodes ------------------------------------ */
+
+typedef struct node_verdict {
+    char *node_id;
+    bool dead;
+} node_verdict;
+
+static const char *node_name(const mexec *x)
+{
+    return x->rec.node_id ? x->rec.node_id : "";
+}
+
+/* The distinct nodes of the running executions; the caller holds the lock. */
+static int running_nodes(mem_store *m, node_verdict **out, size_t *n)
+{
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    for (mexec *x = m->running.head; x; x = x->next) cap++;
+    if (!cap) return TASKER_OK;
+    node_verdict *v = calloc(cap, sizeof *v);
+    if (!v) return tasker_fail(TASKER_ENOMEM, "memory: interrupt_dead: out of memory");
+    size_t count = 0;
+    for (mexec *x = m->running.head; x; x = x->next) {
+        size_t i = 0;
+        while (i < count && strcmp(v[i].node_id, node_name(x)) != 0) i++;
+        if (i < count) continue;
+        if (!(v[count].node_id = strdup(node_name(x)))) {
+            for (i = 0; i < count; i++) free(v[i].node_id);
+            free(v);
+            return tasker_fail(TASKER_ENOMEM, "memory: interrupt_dead: out of memory");
+        }
+        count++;
+    }
+    *out = v;
+    *n = count;
+    return TASKER_OK;
+}
+
+static bool node_is_dead(const node_verdict *v, size_t n, const char *node_id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].node_id, node_id) == 0) return v[i].dead;
+    return false; /* started after we asked: its node is alive */
+}
+
+/* Marks one running execution interrupted; the caller holds the lock. */
+static int interrupt_exec(mem_store *m, mexec *x, int64_t now_us)
+{
+    size_t len = strlen(node_name(x)) + 40;
+    char *error = malloc(len);
+    if (!error) return tasker_fail(TASKER_ENOMEM, "memory: interrupt_dead: out of memory");
+    snprintf(error, len, "interrupted: node %s stopped", node_name(x));
+    free(x->rec.error);
+    x->rec.error = error;
+    x->rec.end_us = now_us;
+    x->rec.success = false;
+    x->rec.status = TASKER_EXEC_INTERRUPTED;
+    mem_place_on_list(m, x);
+    return TASKER_OK;
+}
+
+/* alive() is called without the lock held, so it may use the store. */
+int mem_interrupt_dead(tasker_storage *st, tasker_node_alive_fn alive, void *udata,
+                       size_t *n)
+{
+    if (!alive) return tasker_fail(TASKER_EINVAL, "memory: interrupt_dead: alive is NULL");
+    mem_store *m = mem(st);
+    node_verdict *nodes = NULL;
+    size_t n_nodes = 0, marked = 0;
+    pthread_mutex_lock(&m->lock);
+    int rc = running_nodes(m, &nodes, &n_nodes);
+    pthread_mutex_unlock(&m->lock);
+    if (rc != TASKER_OK) goto out;
+    for (size_t i = 0; i < n_nodes; i++) nodes[i].dead = !alive(nodes[i].node_id, udata);
+    pthread_mutex_lock(&m->lock);
+    int64_t now_us = tasker_storage_now_us(st);
+    for (mexec *x = m->running.head, *next; x && rc == TASKER_OK; x = next) {
+        next = x->next;
+        if (!node_is_dead(nodes, n_nodes, node_name(x))) continue;
+        if ((rc = interrupt_exec(m, x, now_us)) == TASKER_OK) marked++;
+    }
+    pthread_mutex_unlock(&m->lock);
+out:
+    for (size_t i = 0; i < n_nodes; i++) free(nodes[i].node_id);
+    free(nodes);
+    if (n) *n = marked;
+    return rc;
+}
+
+/* ---- events ----------------------------------------------------------------------- */
+
+int mem_add_task_event(tasker_storage *st, const tasker_task_event *ev)
+{
+    if (!ev || !ev->exec_id) return tasker_fail(TASKER_EINVAL, "memory: add_task_event: NULL id");
+    mem_store *m = mem(st);
+    char *message = NULL;
+    if (!dup_into(&message, ev->message))
+        return tasker_fail(TASKER_ENOMEM, "memory: add_task_event '%s': out of memory",
+                           ev->exec_id);
+    int rc = TASKER_OK;
+    pthread_mutex_lock(&m->lock);
+    mexec *x = find_exec(m, ev->exec_id);
+    if (!x) {
+        rc = tasker_fail(TASKER_ENOTFOUND, "memory: add_task_event: no execution '%s'",
+                         ev->exec_id);
+    } else if (x->n_events == x->cap_events) {
+        size_t cap = x->cap_events ? x->cap_events * 2 : 4;
+        tasker_task_event *v = realloc(x->events, cap * sizeof *v);
+        if (v) {
+            x->events = v;
+            x->cap_events = cap;
+        } else {
+            rc = tasker_fail(TASKER_ENOMEM, "memory: add_task_event '%s': out of memory",
+                             ev->exec_id);
+        }
+    }
+    if (rc == TASKER_OK) {
+        tasker_task_event *slot = &x->events[x->n_events++];
+        *slot = *ev;
+        slot->exec_id = NULL;
+        slot->event_id = ++m->last_event_id;
+        slot->message = message;
+        message = NULL;
+    }
+    pthread_mutex_unlock(&m->lock);
+    free(message);
+    return rc;
+}
+
+static int copy_events_out(const mexec *x, tasker_task_event **out, size_t *n)
+{
+    if (!x->n_events) return TASKER_OK;
+    tasker_task_event *v = calloc(x->n_events, sizeof *v);
+    if (!v) return tasker_fail(TASKER_ENOMEM, "memory: list_task_events: out of memory");
+    for (size_t i = 0; i < x->n_events; i++) {
+        v[i] = x->events[i];
+        v[i].exec_id = strdup(x->rec.exec_id);
+        v[i].message = NULL;
+        if (!v[i].exec_id || !dup_into(&v[i].message, x->events[i].message)) {
+            tasker_free_events(v, i + 1);
+            return tasker_fail(TASKER_ENOMEM, "memory: list_task_events: out of memory");
+        }
+    }
+    *out = v;
+    *n = x->n_events;
+    return TASKER_OK;
+}
+
+int mem_list_task_events(tasker_storage *st, const char *exec_id,
+                         tasker_task_event **out, size_t *n)
+{
+    if (!exec_id || !out || !n)
+        return tasker_fail(TASKER_EINVAL, "memory: list_task_events: NULL argument");
+    mem_store *m = mem(st);
+    int rc;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&m->lock);
+    mexec *x = find_exec(m, exec_id);
+    rc = x ? copy_events_out(x, out, n)
+           : tasker_fail(TASKER_ENOTFOUND, "memory: no execution '%s'", exec_id);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
