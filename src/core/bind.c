@@ -42,7 +42,7 @@ static bool bind_field_at(const char *fmt, size_t pos, va_list ap_in, char *path
     va_list ap;
     va_copy(ap, ap_in);
     bool ok = false;
-    for (size_t i = 0; fmt[i] && i <= pos; i++) {
+    for (size_t i = 0; i <= pos && fmt[i]; i++) {
         char ch = fmt[i];
         if (isspace((unsigned char)ch) || ch == ',' || ch == ':' || ch == '?' || ch == '!' ||
             ch == '*')
