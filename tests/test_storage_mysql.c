@@ -320,6 +320,64 @@ static void retention_keeps_newest_finished_and_never_pending(void **state)
     st->ops->close(st);
 }
 
+typedef struct {
+    tasker_storage *st;
+    int thread_no, failures;
+} adder;
+
+static void *add_finished(void *arg)
+{
+    adder *a = arg;
+    char id[32];
+    for (int i = 0; i < 60; i++) {
+        snprintf(id, sizeof id, "d%d-%d", a->thread_no, i);
+        int64_t queued_us = 1000 + i * 10 + a->thread_no;
+        if (add_exec(a->st, "busy", id, queued_us, TASKER_EXEC_SUCCESS) != TASKER_OK)
+            a->failures++;
+    }
+    return NULL;
+}
+
+static long long execs_of(const char *task_id)
+{
+    char sql[200];
+    long long n = -1;
+    snprintf(sql, sizeof sql,
+             "SELECT COUNT(*) FROM tasker_t%ld_%d.task_execs WHERE task_id = '%s'",
+             (long)getpid(), db_count, task_id);
+    assert_int_equal(tasker_test_mariadb_query_int(sql, &n), 0);
+    return n;
+}
+
+/* Under load, retention may be put off (at most MY_RETAIN_LAG_US); the next lone add
+ * brings the task down to its limit, and so does closing the store. */
+static void retention_put_off_under_load_catches_up(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_with_env(5, -1);
+    add_task(st, "busy");
+    pthread_t th[4];
+    adder a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (adder){.st = st, .thread_no = i};
+        assert_int_equal(pthread_create(&th[i], NULL, add_finished, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(a[i].failures, 0);
+    }
+    assert_int_equal(add_exec(st, "busy", "last", 99999, TASKER_EXEC_SUCCESS), TASKER_OK);
+    assert_int_equal(execs_of("busy"), 5);
+    /* Load, then close at once: closing prunes what was put off. */
+    for (int i = 0; i < 4; i++) {
+        a[i] = (adder){.st = st, .thread_no = 10 + i};
+        assert_int_equal(pthread_create(&th[i], NULL, add_finished, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    st->ops->close(st);
+    assert_int_equal(execs_of("busy"), 5);
+}
+
 static void retention_by_age_prunes_only_finished(void **state)
 {
     (void)state;
@@ -436,6 +494,7 @@ int main(void)
         cmocka_unit_test(bulk_batches_with_bad_rows_give_each_write_its_result),
         cmocka_unit_test(retention_keeps_newest_finished_and_never_pending),
         cmocka_unit_test(retention_by_age_prunes_only_finished),
+        cmocka_unit_test(retention_put_off_under_load_catches_up),
         cmocka_unit_test(racing_starts_let_exactly_one_win),
         cmocka_unit_test(interrupt_dead_marks_only_dead_nodes),
     };

@@ -50,6 +50,25 @@ void my_commit_init(my_store *s)
 void my_commit_free(my_store *s)
 {
     for (int i = 0; i < MY_COMMITTERS_MAX; i++) my_unresolved_free(&s->unresolved[i]);
+    my_retain_forget(s);
+}
+
+static int w_nothing(my_store *s, my_conn *c, my_write *w)
+{
+    (void)s, (void)c, (void)w;
+    return TASKER_OK;
+}
+
+void my_commit_flush(my_store *s)
+{
+    pthread_mutex_lock(&s->commit_lock);
+    bool work = s->retain_n > 0;
+    for (int i = 0; i < MY_COMMITTERS_MAX && !work; i++)
+        work = s->unresolved[i].pending || s->unresolved[i].replay;
+    pthread_mutex_unlock(&s->commit_lock);
+    if (!work) return;
+    my_write w = {.fn = w_nothing};
+    if (my_write_submit(s, &w) != TASKER_OK) tasker_clear_error();
 }
 
 static void fail_all(my_write *batch, int rc, const char *why)
@@ -60,29 +79,13 @@ static void fail_all(my_write *batch, int rc, const char *why)
     }
 }
 
-/* Retention once per task that got a new execution in this batch. */
-static int retain_batch(my_store *s, my_conn *c, my_write *batch)
-{
-    for (my_write *w = batch; w; w = w->next) {
-        if (w->rc != TASKER_OK || !w->task_id_for_retention) continue;
-        bool seen = false;
-        for (my_write *v = batch; v != w && !seen; v = v->next)
-            seen = v->rc == TASKER_OK && v->task_id_for_retention &&
-                   strcmp(v->task_id_for_retention, w->task_id_for_retention) == 0;
-        if (seen) continue;
-        int rc = my_retain_task(s, c, w->task_id_for_retention);
-        if (rc != TASKER_OK) return rc;
-    }
-    return TASKER_OK;
-}
-
 /* Runs the writes from todo on: the single ones in order, then each kind as one bulk
  * statement, adds before starts before events before outcomes (a start or event of an
  * execution added in the same batch then finds it). TASKER_OK unless the transaction
  * failed (the connection lost, a deadlock); each write has its own result. */
 static int run_writes(my_store *s, my_conn *c, my_write *todo)
 {
-    size_t n = 0, k_n;
+    size_t n = 0;
     int rc = TASKER_OK;
     for (my_write *w = todo; w; w = w->next) n++;
     my_write **group = malloc(n * sizeof *group);
@@ -100,7 +103,7 @@ static int run_writes(my_store *s, my_conn *c, my_write *todo)
         c->last_errno = 0;
     }
     for (int k = MW_ADD; k <= MW_UPDATE && rc == TASKER_OK; k++) {
-        k_n = 0;
+        size_t k_n = 0;
         for (my_write *w = todo; w; w = w->next)
             if ((int)w->kind == k) group[k_n++] = w;
         if (k_n) rc = my_bulk_group(s, c, (my_write_kind)k, group, k_n);
@@ -236,12 +239,16 @@ static batch_outcome run_on(my_store *s, my_conn *c, my_write **batchp, int slot
         if (answered) gather(s, (size_t)answered);
         todo = take_more(s, batchp);
     }
-    if (rc == TASKER_OK) rc = retain_batch(s, c, *batchp);
+    bool pruned = false;
+    if (rc == TASKER_OK) rc = my_retain_batch(s, c, *batchp, &pruned);
     if (rc == TASKER_OK && needs_mark(*batchp)) rc = my_mark_batch(s, c, slot, token);
     int fault = rc == TASKER_OK && my_test_before_commit ? my_test_before_commit(*batchp) : 0;
     if (fault) return injected(s, c, *batchp, fault);
     if (rc == TASKER_OK) {
-        if (mysql_commit(c->db) == 0) return BATCH_COMMITTED;
+        if (mysql_commit(c->db) == 0) {
+            if (pruned) my_retain_forget(s);
+            return BATCH_COMMITTED;
+        }
         my_fail_conn(s, c, "committing");
         if (c->broken) {
             fail_all(*batchp, TASKER_ESTORAGE, tasker_last_error());

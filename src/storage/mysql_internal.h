@@ -20,6 +20,7 @@
 #define MY_COMMITTERS_MAX 32
 #define MY_EARLY_ROUNDS 4   /* statement rounds a batch takes in before its COMMIT */
 #define MY_GATHER_US 100    /* how long a leader waits for writes of callers it answered */
+#define MY_RETAIN_LAG_US 100000 /* retention deferred under load at most this long */
 
 /* A parsed mysql:// URL. Strings are owned (malloc). */
 typedef struct my_url {
@@ -159,6 +160,9 @@ typedef struct my_store {
     int64_t store_id;   /* this open store's row in commit_marks */
     int64_t batch_seq;  /* the last batch token handed out; atomic */
     my_unresolved unresolved[MY_COMMITTERS_MAX]; /* each touched by its slot's leader */
+    char **retain_tasks;     /* tasks to prune (mysql_retain.c); the leader's (1 committer) */
+    size_t retain_n;
+    int64_t retain_since_us; /* monotonic: when the first of them was remembered */
 } my_store;
 
 /* mysql.c: thread rules, connections and the pool. */
@@ -201,6 +205,9 @@ int my_query(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, const m
 int my_write_submit(my_store *s, my_write *w);
 void my_commit_init(my_store *s);
 void my_commit_free(my_store *s);
+/* On close: commits what is still owed (deferred retention, writes answered early to
+ * replay) in one last batch, if there is any. */
+void my_commit_flush(my_store *s);
 
 /* For tests: when set, a leader calls it just before its COMMIT, with the batch; a
  * nonzero return replaces the COMMIT by a fault: MY_FAULT_LOST, the transaction rolled
@@ -235,6 +242,12 @@ void my_early_note(my_store *s, uint64_t gen);
 /* Waits until every batch in which the calling thread was answered early has ended, so
  * that the thread reads its own writes. */
 void my_read_barrier(my_store *s);
+
+/* mysql_retain.c: retention per batch. Prunes the tasks that got new executions, now
+ * or (with one committer, under load) a little later; *pruned when it did prune the
+ * remembered tasks, which my_retain_forget() drops once the batch committed. */
+int my_retain_batch(my_store *s, my_conn *c, my_write *batch, bool *pruned);
+void my_retain_forget(my_store *s);
 
 /* mysql_bulk.c: runs the n writes of one kind in w, as one bulk statement if it can.
  * Sets each write's rc and err; TASKER_ESTORAGE when the connection failed. */
