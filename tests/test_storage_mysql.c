@@ -349,6 +349,33 @@ static long long execs_of(const char *task_id)
     return n;
 }
 
+/* Adds of existing tasks in one batch go as one bulk insert: none falls back to row
+ * by row (which a rolled-back savepoint would show). */
+static void concurrent_adds_go_in_bulk_without_falling_back(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_with_env(-1, -1);
+    add_task(st, "busy");
+    const char *q = "SELECT VARIABLE_VALUE FROM information_schema.global_status "
+                    "WHERE VARIABLE_NAME = 'COM_ROLLBACK_TO_SAVEPOINT'";
+    long long before = -1, after = -1;
+    assert_int_equal(tasker_test_mariadb_query_int(q, &before), 0);
+    pthread_t th[4];
+    adder a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (adder){.st = st, .thread_no = i};
+        assert_int_equal(pthread_create(&th[i], NULL, add_finished, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(a[i].failures, 0);
+    }
+    assert_int_equal(tasker_test_mariadb_query_int(q, &after), 0);
+    assert_int_equal(after, before);
+    assert_int_equal(execs_of("busy"), 240);
+    st->ops->close(st);
+}
+
 /* Under load, retention may be put off (at most MY_RETAIN_LAG_US); the next lone add
  * brings the task down to its limit, and so does closing the store. */
 static void retention_put_off_under_load_catches_up(void **state)
@@ -495,6 +522,7 @@ int main(void)
         cmocka_unit_test(retention_keeps_newest_finished_and_never_pending),
         cmocka_unit_test(retention_by_age_prunes_only_finished),
         cmocka_unit_test(retention_put_off_under_load_catches_up),
+        cmocka_unit_test(concurrent_adds_go_in_bulk_without_falling_back),
         cmocka_unit_test(racing_starts_let_exactly_one_win),
         cmocka_unit_test(interrupt_dead_marks_only_dead_nodes),
     };

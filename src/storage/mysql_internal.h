@@ -75,6 +75,7 @@ typedef enum {
     MS_MARK_SET,
     MS_MARK_GET,
     MS_MARK_DROP,
+    MS_TASK_LOCK,
     MS_COUNT
 } my_stmt_id;
 

@@ -72,9 +72,13 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EVENT_LIST] = "SELECT event_id, exec_id, time_us, level, message FROM task_events"
                       " WHERE exec_id = ? ORDER BY event_id",
     [MS_BEGIN] = "START TRANSACTION",
-    [MS_EXEC_INSERT_BULK] = "INSERT INTO task_execs (" EXEC_COLS ")"
-                            " SELECT ?, task_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tasks"
-                            " WHERE task_id = ?",
+    /* INSERT ... SELECT cannot be bulk-executed: the bulk add checks its tasks first
+     * (MS_TASK_LOCK), in the parameter order of MS_EXEC_INSERT. */
+    [MS_EXEC_INSERT_BULK] = "INSERT INTO task_execs (exec_id, scheme_id, scheduled_us,"
+                            " queued_us, start_us, end_us, status, success, result, error,"
+                            " node_id, task_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    /* The task exists, and stays until the transaction ends. */
+    [MS_TASK_LOCK] = "SELECT 1 FROM tasks WHERE task_id = ? LOCK IN SHARE MODE",
     [MS_EXEC_START_BULK] = "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"
                            " WHERE exec_id = ? AND status = 0",
     [MS_EVENT_INSERT_BULK] = "INSERT INTO task_events (exec_id, time_us, level, message)"
