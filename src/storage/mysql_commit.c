@@ -67,6 +67,7 @@ void my_commit_flush(my_store *s)
         work = s->unresolved[i].pending || s->unresolved[i].replay;
     pthread_mutex_unlock(&s->commit_lock);
     if (!work) return;
+    s->closing = true;
     my_write w = {.fn = w_nothing};
     if (my_write_submit(s, &w) != TASKER_OK) tasker_clear_error();
 }
@@ -276,7 +277,8 @@ static void say_unknown(my_write *batch)
 static void run_batch(my_store *s, my_write **batch, int slot, my_write *self, uint64_t gen)
 {
     bool early = s->url.committers == 1;
-    for (int attempt = 1; attempt <= BATCH_ATTEMPTS; attempt++) {
+    int attempts = s->closing ? 1 : BATCH_ATTEMPTS; /* closing must not wait to reconnect */
+    for (int attempt = 1; attempt <= attempts; attempt++) {
         my_conn *c = NULL;
         int64_t token = __atomic_add_fetch(&s->batch_seq, 1, __ATOMIC_RELAXED);
         if (my_conn_get(s, &c) != TASKER_OK) {

@@ -164,6 +164,7 @@ typedef struct my_store {
     char **retain_tasks;     /* tasks to prune (mysql_retain.c); the leader's (1 committer) */
     size_t retain_n;
     int64_t retain_since_us; /* monotonic: when the first of them was remembered */
+    bool closing;            /* the last batch, at close: one attempt, no reconnecting */
 } my_store;
 
 /* mysql.c: thread rules, connections and the pool. */
