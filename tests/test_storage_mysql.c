@@ -86,10 +86,10 @@ static void schema_is_versioned_with_the_expected_indexes(void **state)
     snprintf(sql, sizeof sql, "SELECT MAX(version) FROM tasker_t%ld_%d.schema_version",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
-    assert_int_equal(v, 1);
+    assert_int_equal(v, 2);
     static const char *const indexes[] = {"exec_occurrence", "exec_task_newest",
                                           "exec_status_oldest", "event_exec_order",
-                                          "scheme_task_cron"};
+                                          "scheme_task_cron", "exec_task_done"};
     for (size_t i = 0; i < sizeof indexes / sizeof indexes[0]; i++) {
         snprintf(sql, sizeof sql,
                  "SELECT COUNT(*) FROM information_schema.statistics WHERE "
@@ -122,6 +122,46 @@ static void reopening_keeps_data_and_does_not_migrate_again(void **state)
     tasker_task t = {0};
     assert_int_equal(st->ops->get_task(st, "kept", &t), TASKER_OK);
     assert_string_equal(t.param, "{}");
+    tasker_task_clear(&t);
+    st->ops->close(st);
+}
+
+static long long count_in_db(const char *what_sql)
+{
+    char sql[512];
+    long long v = -1;
+    snprintf(sql, sizeof sql, what_sql, (long)getpid(), db_count);
+    assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
+    return v;
+}
+
+/* A database left at version 1 gains version 2 (the finished-executions index) on the
+ * next open, and keeps its data. */
+static void opening_a_version_1_database_migrates_it_to_2(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_with_env(-1, -1);
+    add_task(st, "kept");
+    st->ops->close(st);
+    char sql[256];
+    snprintf(sql, sizeof sql, "ALTER TABLE tasker_t%ld_%d.task_execs DROP KEY exec_task_done",
+             (long)getpid(), db_count);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    snprintf(sql, sizeof sql, "DELETE FROM tasker_t%ld_%d.schema_version WHERE version = 2",
+             (long)getpid(), db_count);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    char db[64];
+    snprintf(db, sizeof db, "tasker_t%ld_%d", (long)getpid(), db_count);
+    char *dsn = tasker_test_mariadb_dsn(db, NULL);
+    st = tasker_mysql_storage(dsn);
+    free(dsn);
+    assert_non_null(st);
+    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"), 2);
+    assert_true(count_in_db("SELECT COUNT(*) FROM information_schema.statistics WHERE "
+                            "table_schema = 'tasker_t%ld_%d' AND "
+                            "index_name = 'exec_task_done'") >= 1);
+    tasker_task t = {0};
+    assert_int_equal(st->ops->get_task(st, "kept", &t), TASKER_OK);
     tasker_task_clear(&t);
     st->ops->close(st);
 }
@@ -280,6 +320,91 @@ static void retention_keeps_newest_finished_and_never_pending(void **state)
     st->ops->close(st);
 }
 
+typedef struct {
+    tasker_storage *st;
+    int thread_no, failures;
+} adder;
+
+static void *add_finished(void *arg)
+{
+    adder *a = arg;
+    char id[32];
+    for (int i = 0; i < 60; i++) {
+        snprintf(id, sizeof id, "d%d-%d", a->thread_no, i);
+        int64_t queued_us = 1000 + i * 10 + a->thread_no;
+        if (add_exec(a->st, "busy", id, queued_us, TASKER_EXEC_SUCCESS) != TASKER_OK)
+            a->failures++;
+    }
+    return NULL;
+}
+
+static long long execs_of(const char *task_id)
+{
+    char sql[200];
+    long long n = -1;
+    snprintf(sql, sizeof sql,
+             "SELECT COUNT(*) FROM tasker_t%ld_%d.task_execs WHERE task_id = '%s'",
+             (long)getpid(), db_count, task_id);
+    assert_int_equal(tasker_test_mariadb_query_int(sql, &n), 0);
+    return n;
+}
+
+/* Adds of existing tasks in one batch go as one bulk insert: none falls back to row
+ * by row (which a rolled-back savepoint would show). */
+static void concurrent_adds_go_in_bulk_without_falling_back(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_with_env(-1, -1);
+    add_task(st, "busy");
+    const char *q = "SELECT VARIABLE_VALUE FROM information_schema.global_status "
+                    "WHERE VARIABLE_NAME = 'COM_ROLLBACK_TO_SAVEPOINT'";
+    long long before = -1, after = -1;
+    assert_int_equal(tasker_test_mariadb_query_int(q, &before), 0);
+    pthread_t th[4];
+    adder a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (adder){.st = st, .thread_no = i};
+        assert_int_equal(pthread_create(&th[i], NULL, add_finished, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(a[i].failures, 0);
+    }
+    assert_int_equal(tasker_test_mariadb_query_int(q, &after), 0);
+    assert_int_equal(after, before);
+    assert_int_equal(execs_of("busy"), 240);
+    st->ops->close(st);
+}
+
+/* Under load, retention may be put off (at most MY_RETAIN_LAG_US); the next lone add
+ * brings the task down to its limit, and so does closing the store. */
+static void retention_put_off_under_load_catches_up(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_with_env(5, -1);
+    add_task(st, "busy");
+    pthread_t th[4];
+    adder a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (adder){.st = st, .thread_no = i};
+        assert_int_equal(pthread_create(&th[i], NULL, add_finished, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(a[i].failures, 0);
+    }
+    assert_int_equal(add_exec(st, "busy", "last", 99999, TASKER_EXEC_SUCCESS), TASKER_OK);
+    assert_int_equal(execs_of("busy"), 5);
+    /* Load, then close at once: closing prunes what was put off. */
+    for (int i = 0; i < 4; i++) {
+        a[i] = (adder){.st = st, .thread_no = 10 + i};
+        assert_int_equal(pthread_create(&th[i], NULL, add_finished, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    st->ops->close(st);
+    assert_int_equal(execs_of("busy"), 5);
+}
+
 static void retention_by_age_prunes_only_finished(void **state)
 {
     (void)state;
@@ -391,10 +516,13 @@ int main(void)
         cmocka_unit_test(conformance_suite_passes),
         cmocka_unit_test(schema_is_versioned_with_the_expected_indexes),
         cmocka_unit_test(reopening_keeps_data_and_does_not_migrate_again),
+        cmocka_unit_test(opening_a_version_1_database_migrates_it_to_2),
         cmocka_unit_test(group_commit_batches_writers_and_gives_each_its_result),
         cmocka_unit_test(bulk_batches_with_bad_rows_give_each_write_its_result),
         cmocka_unit_test(retention_keeps_newest_finished_and_never_pending),
         cmocka_unit_test(retention_by_age_prunes_only_finished),
+        cmocka_unit_test(retention_put_off_under_load_catches_up),
+        cmocka_unit_test(concurrent_adds_go_in_bulk_without_falling_back),
         cmocka_unit_test(racing_starts_let_exactly_one_win),
         cmocka_unit_test(interrupt_dead_marks_only_dead_nodes),
     };

@@ -237,8 +237,10 @@ static void store_free(my_store *s)
     my_thread_enter();
     /* Best effort, and only on a connection at hand: closing must not wait on a server
      * that is away. A mark left behind is dropped by a later open after a week. */
-    if (s->free_list && s->free_list->generation == s->generation)
-        my_marks_drop(s, s->free_list, 0);
+    if (s->free_list && s->free_list->generation == s->generation) {
+        my_commit_flush(s);
+        if (s->free_list) my_marks_drop(s, s->free_list, 0);
+    }
     while (s->free_list) {
         my_conn *c = s->free_list;
         s->free_list = c->next_free;

@@ -157,6 +157,31 @@ static bool fill(my_write_kind kind, my_write **w, size_t n, columns *cols)
     return true;
 }
 
+/* Whether every add's task exists (share-locked until the transaction ends, so that it
+ * cannot be removed before the adds commit). One query per distinct task. */
+static int tasks_exist(my_store *s, my_conn *c, my_write **w, size_t n, bool *all)
+{
+    static const my_col cols[] = {{MC_INT, 0}};
+    *all = true;
+    for (size_t i = 0; i < n && *all; i++) {
+        const char *task_id = ((const tasker_task_exec *)w[i]->arg)->task_id;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(((const tasker_task_exec *)w[j]->arg)->task_id, task_id) == 0;
+        if (seen) continue;
+        MYSQL_BIND p[1];
+        unsigned long len;
+        int *rows = NULL;
+        size_t found = 0;
+        my_bind_str(&p[0], task_id, &len);
+        int rc = my_query(s, c, MS_TASK_LOCK, p, cols, 1, sizeof(int), (void **)&rows, &found);
+        free(rows);
+        if (rc != TASKER_OK) return rc;
+        *all = found == 1;
+    }
+    return TASKER_OK;
+}
+
 /* Runs the bulk statement. TASKER_OK when every row took effect; TASKER_EINVAL when
  * some did not (the caller rolls back and goes row by row); TASKER_ESTORAGE when the
  * connection failed. */
@@ -174,6 +199,14 @@ static int bulk_run(my_store *s, my_conn *c, my_write_kind kind, my_write **w, s
     if (!st) {
         rc = c->broken ? TASKER_ESTORAGE : TASKER_EINVAL;
         goto out;
+    }
+    if (kind == MW_ADD) {
+        bool all = false;
+        if (tasks_exist(s, c, w, n, &all) != TASKER_OK) {
+            rc = c->broken ? TASKER_ESTORAGE : TASKER_EINVAL;
+            goto out;
+        }
+        if (!all) goto out; /* one by one: each add without its task fails alone */
     }
     if (!fill(kind, w, n, &cols)) goto out;
     unsigned int rows = (unsigned int)n;

@@ -3,15 +3,24 @@
  * A writer queues its write and waits. A writer that finds a commit slot free (at
  * most `committers` transactions run at once: 1 by default) becomes a leader: it takes
  * every queued write (up to MY_BATCH_MAX), runs them in one transaction on one
- * connection, applies retention once per task touched, commits, and hands each writer
- * its own result; the writers that queued meanwhile form the next batch.
+ * connection, applies retention, commits, and hands each writer its own result; the
+ * writers that queued meanwhile form the next batch. One commit (one redo-log flush)
+ * thus serves many writes.
+ *
+ * Early answers (with one committer): a start and an event are answered once their
+ * statement ran in the open transaction, before the COMMIT; then, for a few rounds, the
+ * leader takes in what was queued meanwhile (a worker answered early comes back with
+ * its event and then its outcome in time for the same commit). Everything else (a
+ * trigger's execution, an outcome, tasks, schedules) is answered after the COMMIT. A
+ * worker thus waits for one commit per run instead of three. The leader keeps copies
+ * of what it answered early; should the transaction not commit, they are replayed at
+ * the head of the next batch (mysql_resolve.c), before the outcome that follows them.
  *
  * Why one committer by default: concurrent batches that add executions to the same
- * task deadlock in retention (each one's delete range holds the rows the other just
- * inserted), and on a local server a second committer gains nothing measurable. Over
- * a slow network, where round trips dominate, ?committers=N overlaps them; deadlocked
- * batches are then rolled back and replayed (up to BATCH_ATTEMPTS times). One commit (one redo-log flush) thus serves many writes, and
- * every caller still returns only after its write is durable.
+ * task deadlock in retention, and on a local server a second committer gains nothing
+ * measurable. Over a slow network ?committers=N overlaps round trips; deadlocked
+ * batches are then rolled back and replayed (up to BATCH_ATTEMPTS times), and nothing
+ * is answered early.
  *
  * A write that fails on its own (a duplicate id, a missing task) is undone alone, by
  * InnoDB's statement rollback, and the batch goes on. A failure of the transaction
@@ -19,11 +28,12 @@
  * whole: a batch whose connection was lost before COMMIT was sent is rolled back by
  * the server, so it is retried on a new connection. If COMMIT itself was cut off, its
  * writers fail at once with TASKER_ESTORAGE, and the batch's mark row (commit_marks)
- * tells later whether it committed: see resolve_slot(). */
+ * tells later whether it committed (mysql_resolve.c). */
 #include "core/error.h"
 #include "storage/mysql_internal.h"
 
 #include <mysqld_error.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +47,31 @@ void my_commit_init(my_store *s)
     pthread_cond_init(&s->commit_cond, NULL);
 }
 
+void my_commit_free(my_store *s)
+{
+    for (int i = 0; i < MY_COMMITTERS_MAX; i++) my_unresolved_free(&s->unresolved[i]);
+    my_retain_forget(s);
+}
+
+static int w_nothing(my_store *s, my_conn *c, my_write *w)
+{
+    (void)s, (void)c, (void)w;
+    return TASKER_OK;
+}
+
+void my_commit_flush(my_store *s)
+{
+    pthread_mutex_lock(&s->commit_lock);
+    bool work = s->retain_n > 0;
+    for (int i = 0; i < MY_COMMITTERS_MAX && !work; i++)
+        work = s->unresolved[i].pending || s->unresolved[i].replay;
+    pthread_mutex_unlock(&s->commit_lock);
+    if (!work) return;
+    s->closing = true;
+    my_write w = {.fn = w_nothing};
+    if (my_write_submit(s, &w) != TASKER_OK) tasker_clear_error();
+}
+
 static void fail_all(my_write *batch, int rc, const char *why)
 {
     for (my_write *w = batch; w; w = w->next) {
@@ -45,228 +80,246 @@ static void fail_all(my_write *batch, int rc, const char *why)
     }
 }
 
-/* Retention once per task that got a new execution in this batch. */
-static int retain_batch(my_store *s, my_conn *c, my_write *batch)
+/* Runs the writes from todo on: the single ones in order, then each kind as one bulk
+ * statement, adds before starts before events before outcomes (a start or event of an
+ * execution added in the same batch then finds it). TASKER_OK unless the transaction
+ * failed (the connection lost, a deadlock); each write has its own result. */
+static int run_writes(my_store *s, my_conn *c, my_write *todo)
 {
-    for (my_write *w = batch; w; w = w->next) {
-        if (w->rc != TASKER_OK || !w->task_id_for_retention) continue;
-        bool seen = false;
-        for (my_write *v = batch; v != w && !seen; v = v->next)
-            seen = v->rc == TASKER_OK && v->task_id_for_retention &&
-                   strcmp(v->task_id_for_retention, w->task_id_for_retention) == 0;
-        if (seen) continue;
-        int rc = my_retain_task(s, c, w->task_id_for_retention);
-        if (rc != TASKER_OK) return rc;
-    }
-    return TASKER_OK;
-}
-
-typedef enum { BATCH_DONE, BATCH_RETRY, BATCH_UNKNOWN } batch_outcome;
-
-/* Records the batch's token in this store's commit_marks row, inside the transaction:
- * the row then says whether the transaction committed. */
-static int mark_batch(my_store *s, my_conn *c, int slot, int64_t token)
-{
-    MYSQL_BIND p[4];
-    int64_t now_us = my_real_now_us();
-    my_bind_i64(&p[0], &s->store_id);
-    my_bind_int(&p[1], &slot);
-    my_bind_i64(&p[2], &token);
-    my_bind_i64(&p[3], &now_us);
-    return my_run(s, c, MS_MARK_SET, p, NULL);
-}
-
-int my_marks_drop(my_store *s, my_conn *c, int64_t cutoff_us)
-{
-    MYSQL_BIND p[2];
-    my_bind_i64(&p[0], &s->store_id);
-    my_bind_i64(&p[1], &cutoff_us);
-    return my_run(s, c, MS_MARK_DROP, p, NULL);
-}
-
-/* Runs the batch's writes in one transaction on c. Sets each write's result. */
-static batch_outcome run_on(my_store *s, my_conn *c, my_write *batch, int slot,
-                            int64_t token)
-{
-    my_write *group[MW_UPDATE + 1][MY_BATCH_MAX];
-    size_t grouped[MW_UPDATE + 1] = {0};
-    bool starts = false;
-    int rc = my_run(s, c, MS_BEGIN, NULL, NULL);
-    for (my_write *w = batch; w && rc == TASKER_OK; w = w->next) {
+    size_t n = 0;
+    int rc = TASKER_OK;
+    for (my_write *w = todo; w; w = w->next) n++;
+    my_write **group = malloc(n * sizeof *group);
+    if (!group) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a batch");
+    for (my_write *w = todo; w && rc == TASKER_OK; w = w->next) {
         w->claim_exec_id = NULL; /* from an earlier attempt */
         w->task_id_for_retention = NULL;
-        if (w->kind != MW_SINGLE) { /* sent together below */
-            group[w->kind][grouped[w->kind]++] = w;
-            continue;
-        }
+        if (w->kind != MW_SINGLE) continue;
         w->rc = w->fn(s, c, w);
         if (w->rc != TASKER_OK) {
             snprintf(w->err, sizeof w->err, "%s", tasker_last_error());
             /* A lost connection or a deadlock ends the transaction, not just the write. */
             if (c->broken || c->last_errno == ER_LOCK_DEADLOCK) rc = w->rc;
         }
-        starts |= w->claim_exec_id != NULL;
         c->last_errno = 0;
     }
-    /* Adds before starts and events: a start or event for an execution added in the
-     * same batch (by another thread's earlier call) then finds it. */
-    for (int k = MW_ADD; k <= MW_UPDATE && rc == TASKER_OK; k++)
-        if (grouped[k]) rc = my_bulk_group(s, c, (my_write_kind)k, group[k], grouped[k]);
-    for (int k = MW_START; k <= MW_START; k++)
-        for (size_t i = 0; i < grouped[k]; i++) starts |= group[k][i]->claim_exec_id != NULL;
-    if (rc == TASKER_OK) rc = retain_batch(s, c, batch);
-    /* Only a batch with starts has anything to repair after a cut-off COMMIT. */
-    if (rc == TASKER_OK && starts) rc = mark_batch(s, c, slot, token);
+    for (int k = MW_ADD; k <= MW_UPDATE && rc == TASKER_OK; k++) {
+        size_t k_n = 0;
+        for (my_write *w = todo; w; w = w->next)
+            if ((int)w->kind == k) group[k_n++] = w;
+        if (k_n) rc = my_bulk_group(s, c, (my_write_kind)k, group, k_n);
+    }
+    free(group);
+    return rc;
+}
+
+/* Answers the batch's starts and events now, but self's (its leader is busy), and
+ * puts the leader's copy in the batch in each one's place: once answered, a write's
+ * memory belongs to its caller again. A write that failed on its own needs no copy.
+ * Returns how many were answered. */
+static int answer_early(my_store *s, my_write **batch, my_write *self, uint64_t gen)
+{
+    int answered = 0;
+    pthread_mutex_lock(&s->commit_lock);
+    for (my_write **link = batch; *link;) {
+        my_write *w = *link;
+        if (w->owned || w == self || !my_acks_early(w)) {
+            link = &w->next;
+            continue;
+        }
+        my_write *copy = NULL;
+        if (w->rc == TASKER_OK && !(copy = my_early_copy(w))) { /* answered after all */
+            link = &w->next;
+            continue;
+        }
+        if (copy) {
+            copy->next = w->next;
+            *link = copy;
+            link = &copy->next;
+            w->early_gen = gen;
+        } else {
+            *link = w->next;
+        }
+        w->done = true;
+        answered++;
+    }
+    if (answered) pthread_cond_broadcast(&s->commit_cond);
+    pthread_mutex_unlock(&s->commit_lock);
+    return answered;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Yields the CPU until `want` writes are queued or MY_GATHER_US have passed. */
+static void gather(my_store *s, size_t want)
+{
+    int64_t until_us = mono_us() + MY_GATHER_US;
+    do {
+        sched_yield();
+        if (__atomic_load_n(&s->queued, __ATOMIC_RELAXED) >= want) return;
+    } while (mono_us() < until_us);
+}
+
+/* Takes up to `room` queued writes, appending them to *batch. Returns the first taken,
+ * or NULL when none were queued. Called with commit_lock held. */
+static my_write *take_queued(my_store *s, my_write **batch, size_t room)
+{
+    my_write *first = s->queue_head, *last = NULL;
+    size_t n = 0;
+    for (my_write *w = first; w && n < room; w = w->next, n++) {
+        w->taken = true;
+        last = w;
+    }
+    if (!last) return NULL;
+    s->queue_head = last->next;
+    if (!s->queue_head) s->queue_tail = NULL;
+    last->next = NULL;
+    __atomic_store_n(&s->queued, s->queued - n, __ATOMIC_RELAXED);
+    my_write **link = batch;
+    while (*link) link = &(*link)->next;
+    *link = first;
+    return first;
+}
+
+static my_write *take_more(my_store *s, my_write **batch)
+{
+    size_t n = 0;
+    for (my_write *w = *batch; w; w = w->next) n++;
+    if (n >= MY_BATCH_MAX) return NULL;
+    pthread_mutex_lock(&s->commit_lock);
+    my_write *more = take_queued(s, batch, MY_BATCH_MAX - n);
+    pthread_mutex_unlock(&s->commit_lock);
+    return more;
+}
+
+/* Whether a cut-off COMMIT of the batch would need repair: it holds starts answered
+ * after their commit, or writes answered early. */
+static bool needs_mark(const my_write *batch)
+{
+    for (const my_write *w = batch; w; w = w->next)
+        if (w->owned || w->claim_exec_id) return true;
+    return false;
+}
+
+typedef enum { BATCH_COMMITTED, BATCH_FAILED, BATCH_RETRY, BATCH_UNKNOWN } batch_outcome;
+
+int (*my_test_before_commit)(const my_write *batch);
+
+/* A fault injected by a test in place of the COMMIT (see mysql_internal.h). */
+static batch_outcome injected(my_store *s, my_conn *c, my_write *batch, int fault)
+{
+    int failed = fault == MY_FAULT_UNKNOWN_COMMITTED ? mysql_commit(c->db) : mysql_rollback(c->db);
+    if (failed) {
+        my_fail_conn(s, c, "injecting a fault");
+        fail_all(batch, TASKER_ESTORAGE, tasker_last_error());
+        return BATCH_FAILED;
+    }
+    tasker_fail(TASKER_ESTORAGE, "mysql: committing: injected fault");
+    fail_all(batch, TASKER_ESTORAGE, tasker_last_error());
+    return fault == MY_FAULT_LOST ? BATCH_FAILED : BATCH_UNKNOWN;
+}
+
+/* Runs the batch's writes in one transaction on c, answering starts and events early
+ * when `early`, and taking in writes queued meanwhile. Sets each write's result. */
+static batch_outcome run_on(my_store *s, my_conn *c, my_write **batchp, int slot,
+                            int64_t token, my_write *self, uint64_t gen, bool early)
+{
+    int rc = my_run(s, c, MS_BEGIN, NULL, NULL);
+    my_write *todo = *batchp;
+    for (int round = 0; rc == TASKER_OK && todo; round++) {
+        rc = run_writes(s, c, todo);
+        if (rc != TASKER_OK || !early) break;
+        int answered = answer_early(s, batchp, self, gen);
+        if (round + 1 >= MY_EARLY_ROUNDS) break;
+        /* Those just answered have their next write nearly ready: let them queue it. */
+        if (answered) gather(s, (size_t)answered);
+        todo = take_more(s, batchp);
+    }
+    bool pruned = false;
+    if (rc == TASKER_OK) rc = my_retain_batch(s, c, *batchp, &pruned);
+    if (rc == TASKER_OK && needs_mark(*batchp)) rc = my_mark_batch(s, c, slot, token);
+    int fault = rc == TASKER_OK && my_test_before_commit ? my_test_before_commit(*batchp) : 0;
+    if (fault) return injected(s, c, *batchp, fault);
     if (rc == TASKER_OK) {
-        if (mysql_commit(c->db) == 0) return BATCH_DONE;
+        if (mysql_commit(c->db) == 0) {
+            if (pruned) my_retain_forget(s);
+            return BATCH_COMMITTED;
+        }
         my_fail_conn(s, c, "committing");
-        if (c->broken) return BATCH_UNKNOWN; /* COMMIT went out; did it land? */
+        if (c->broken) {
+            fail_all(*batchp, TASKER_ESTORAGE, tasker_last_error());
+            return BATCH_UNKNOWN; /* COMMIT went out; did it land? */
+        }
     }
     char why[512];
     snprintf(why, sizeof why, "%s", tasker_last_error());
     if (!c->broken) mysql_rollback(c->db);
-    fail_all(batch, TASKER_ESTORAGE, why);
-    return c->broken || c->last_errno == ER_LOCK_DEADLOCK ? BATCH_RETRY : BATCH_DONE;
+    fail_all(*batchp, TASKER_ESTORAGE, why);
+    return c->broken || c->last_errno == ER_LOCK_DEADLOCK ? BATCH_RETRY : BATCH_FAILED;
 }
 
-typedef struct {
-    int slot;
-    int64_t token;
-} mark_read;
-
-static int read_mark(my_store *s, my_conn *c, void *ctx)
+static void say_unknown(my_write *batch)
 {
-    static const my_col cols[] = {{MC_I64, 0}};
-    MYSQL_BIND p[2];
-    int64_t *rows = NULL;
-    mark_read *m = ctx;
-    size_t n = 0;
-    my_bind_i64(&p[0], &s->store_id);
-    my_bind_int(&p[1], &m->slot);
-    int rc = my_query(s, c, MS_MARK_GET, p, cols, 1, sizeof(int64_t), (void **)&rows, &n);
-    m->token = rc == TASKER_OK && n == 1 ? rows[0] : -1;
-    free(rows);
-    return rc;
-}
-
-static void forget_unresolved(my_unresolved *u)
-{
-    for (size_t i = 0; i < u->n; i++) {
-        free(u->starts[i].exec_id);
-        free(u->starts[i].node_id);
-    }
-    free(u->starts);
-    memset(u, 0, sizeof *u);
-}
-
-/* Keeps what is needed to repair the batch later: its token and its starts. */
-static void remember_unresolved(my_store *s, my_write *batch, int slot, int64_t token)
-{
-    my_unresolved *u = &s->unresolved[slot];
-    forget_unresolved(u);
-    u->pending = true;
-    u->token = token;
-    for (my_write *w = batch; w; w = w->next) {
-        if (!w->claim_exec_id) continue;
-        my_claim *grown = realloc(u->starts, (u->n + 1) * sizeof *grown);
-        if (!grown) break; /* the run stays running until interrupt_dead: no worse */
-        u->starts = grown;
-        my_claim *cl = &u->starts[u->n++];
-        cl->exec_id = strdup(w->claim_exec_id);
-        cl->node_id = w->claim_node_id ? strdup(w->claim_node_id) : NULL;
-        cl->start_us = w->claim_start_us;
-    }
     char why[400];
     snprintf(why, sizeof why, "%s", tasker_last_error());
-    for (my_write *w = batch; w; w = w->next) {
-        w->rc = TASKER_ESTORAGE;
+    for (my_write *w = batch; w; w = w->next)
         snprintf(w->err, sizeof w->err,
                  "%s; whether it committed is unknown until the server answers again", why);
-    }
 }
 
-/* A batch whose COMMIT was cut off: its mark says whether it committed. If it did, its
- * starts were acknowledged to nobody (the callers got TASKER_ESTORAGE), so those
- * executions would stay `running` with no worker: they are put back to pending, for
- * the next pickup. If it did not, there is nothing to repair. Runs before the slot
- * commits again, since the next commit overwrites the mark. */
-static int resolve_slot(my_store *s, my_conn *c, int slot)
+/* Runs the batch until it committed or failed for good; on return *batch holds only
+ * the callers' writes, each with its result. */
+static void run_batch(my_store *s, my_write **batch, int slot, my_write *self, uint64_t gen)
 {
-    my_unresolved *u = &s->unresolved[slot];
-    if (!u->pending) return TASKER_OK;
-    mark_read m = {slot, -1};
-    int rc = read_mark(s, c, &m);
-    for (size_t i = 0; rc == TASKER_OK && m.token == u->token && i < u->n; i++) {
-        MYSQL_BIND p[3];
-        unsigned long len[2];
-        my_bind_str(&p[0], u->starts[i].exec_id, &len[0]);
-        my_bind_str(&p[1], u->starts[i].node_id, &len[1]);
-        my_bind_i64(&p[2], &u->starts[i].start_us);
-        rc = my_run(s, c, MS_EXEC_UNSTART, p, NULL);
-    }
-    if (rc == TASKER_OK) forget_unresolved(u);
-    return rc;
-}
-
-static void run_batch(my_store *s, my_write *batch, int slot)
-{
-    for (int attempt = 1; attempt <= BATCH_ATTEMPTS; attempt++) {
+    bool early = s->url.committers == 1;
+    int attempts = s->closing ? 1 : BATCH_ATTEMPTS; /* closing must not wait to reconnect */
+    for (int attempt = 1; attempt <= attempts; attempt++) {
         my_conn *c = NULL;
         int64_t token = __atomic_add_fetch(&s->batch_seq, 1, __ATOMIC_RELAXED);
         if (my_conn_get(s, &c) != TASKER_OK) {
-            fail_all(batch, TASKER_ESTORAGE, tasker_last_error());
-            return;
+            fail_all(*batch, TASKER_ESTORAGE, tasker_last_error());
+            break;
         }
-        if (resolve_slot(s, c, slot) != TASKER_OK) {
+        if (my_resolve_slot(s, c, slot, batch) != TASKER_OK) {
             bool lost = c->broken;
-            fail_all(batch, TASKER_ESTORAGE, tasker_last_error());
+            fail_all(*batch, TASKER_ESTORAGE, tasker_last_error());
             my_conn_put(s, c);
             if (lost) continue;
-            return;
+            break;
         }
-        batch_outcome out = run_on(s, c, batch, slot, token);
+        batch_outcome out = run_on(s, c, batch, slot, token, self, gen, early);
         my_conn_put(s, c);
-        if (out == BATCH_UNKNOWN) {
-            remember_unresolved(s, batch, slot, token);
+        if (out == BATCH_COMMITTED) {
+            my_batch_committed(batch);
             return;
         }
-        if (out == BATCH_DONE) return;
+        if (out == BATCH_UNKNOWN) {
+            say_unknown(*batch);
+            my_batch_unknown(s, batch, slot, token);
+            return;
+        }
+        if (out == BATCH_FAILED) break;
     }
-}
-
-void my_commit_free(my_store *s)
-{
-    for (int i = 0; i < MY_COMMITTERS_MAX; i++) forget_unresolved(&s->unresolved[i]);
-}
-
-/* Takes up to MY_BATCH_MAX writes off the queue, and a commit slot. */
-static my_write *take_batch(my_store *s, int *slot)
-{
-    my_write *batch = s->queue_head, *last = batch;
-    last->taken = true;
-    for (int k = 1; k < MY_BATCH_MAX && last->next; k++) {
-        last = last->next;
-        last->taken = true;
-    }
-    s->queue_head = last->next;
-    if (!s->queue_head) s->queue_tail = NULL;
-    last->next = NULL;
-    *slot = 0;
-    while (s->slots_busy & (1u << *slot)) (*slot)++;
-    s->slots_busy |= 1u << *slot;
-    return batch;
+    my_batch_lost(s, batch, slot);
 }
 
 int my_write_submit(my_store *s, my_write *w)
 {
     w->rc = TASKER_OK;
-    w->done = w->taken = false;
+    w->done = w->taken = w->owned = false;
+    w->early_gen = 0;
     w->err[0] = '\0';
     w->next = NULL;
     pthread_mutex_lock(&s->commit_lock);
     if (s->queue_tail) s->queue_tail->next = w;
     else s->queue_head = w;
     s->queue_tail = w;
+    __atomic_store_n(&s->queued, s->queued + 1, __ATOMIC_RELAXED);
     while (!w->done) {
         /* Lead while our write still waits and a commit slot is free; otherwise wait
          * for the leader that holds our write, or for a free slot. */
@@ -275,11 +328,15 @@ int my_write_submit(my_store *s, my_write *w)
             continue;
         }
         s->leaders++;
-        int slot;
-        my_write *batch = take_batch(s, &slot);
+        int slot = 0;
+        while (s->slots_busy & (1u << slot)) slot++;
+        s->slots_busy |= 1u << slot;
+        uint64_t gen = ++s->batch_gen;
+        my_write *batch = NULL;
+        take_queued(s, &batch, MY_BATCH_MAX);
         pthread_mutex_unlock(&s->commit_lock);
 
-        run_batch(s, batch, slot);
+        run_batch(s, &batch, slot, w, gen);
 
         pthread_mutex_lock(&s->commit_lock);
         for (my_write *b = batch, *next; b; b = next) {
@@ -288,9 +345,11 @@ int my_write_submit(my_store *s, my_write *w)
         }
         s->leaders--;
         s->slots_busy &= ~(1u << slot);
+        if (gen > s->done_gen) __atomic_store_n(&s->done_gen, gen, __ATOMIC_RELEASE);
         pthread_cond_broadcast(&s->commit_cond);
     }
     pthread_mutex_unlock(&s->commit_lock);
+    if (w->early_gen) my_early_note(s, w->early_gen);
     if (w->rc != TASKER_OK) return tasker_fail(w->rc, "%s", w->err);
     return TASKER_OK;
 }

@@ -18,6 +18,9 @@
 #define MY_BATCH_MAX 512 /* writes in one group-commit transaction */
 #define MY_COMMITTERS_DEFAULT 1
 #define MY_COMMITTERS_MAX 32
+#define MY_EARLY_ROUNDS 4   /* statement rounds a batch takes in before its COMMIT */
+#define MY_GATHER_US 100    /* how long a leader waits for writes of callers it answered */
+#define MY_RETAIN_LAG_US 100000 /* retention deferred under load at most this long */
 
 /* A parsed mysql:// URL. Strings are owned (malloc). */
 typedef struct my_url {
@@ -72,6 +75,7 @@ typedef enum {
     MS_MARK_SET,
     MS_MARK_GET,
     MS_MARK_DROP,
+    MS_TASK_LOCK,
     MS_COUNT
 } my_stmt_id;
 
@@ -107,6 +111,8 @@ struct my_write {
     int rc;
     bool done;
     bool taken;        /* a leader holds it */
+    bool owned;        /* a leader's copy of a write answered early (mysql_early.c) */
+    uint64_t early_gen; /* answered early, in this batch: reads wait for its end */
     char err[512];     /* the message for the caller's thread when rc != OK */
     const char *task_id_for_retention; /* set by add_task_exec: prune this task */
     /* Set by a start that succeeded in the batch, to undo it should the batch's
@@ -122,12 +128,15 @@ typedef struct {
     int64_t start_us;
 } my_claim;
 
-/* A commit slot's batch of unknown outcome, resolved before the slot commits again. */
+/* A commit slot's batch of unknown outcome, resolved before the slot commits again,
+ * and writes answered early whose transaction did not (or may not) commit. */
 typedef struct {
-    bool pending;
+    bool pending;          /* token, starts and replay_if_lost await the mark */
     int64_t token;
     my_claim *starts;
     size_t n;
+    my_write *replay_if_lost; /* owned copies: replayed unless the mark says committed */
+    my_write *replay;         /* owned copies known not committed: replayed */
 } my_unresolved;
 
 typedef struct my_store {
@@ -144,11 +153,18 @@ typedef struct my_store {
     pthread_mutex_t commit_lock; /* guards the queue, leaders, slots_busy */
     pthread_cond_t commit_cond;
     my_write *queue_head, *queue_tail;
+    size_t queued;       /* writes in the queue; read without the lock by a gathering leader */
+    uint64_t batch_gen;  /* the last batch begun */
+    uint64_t done_gen;   /* every batch up to this one has ended; atomic */
     int leaders;         /* batches being committed now */
     unsigned slots_busy; /* their commit slots (commit_marks rows) */
     int64_t store_id;   /* this open store's row in commit_marks */
     int64_t batch_seq;  /* the last batch token handed out; atomic */
     my_unresolved unresolved[MY_COMMITTERS_MAX]; /* each touched by its slot's leader */
+    char **retain_tasks;     /* tasks to prune (mysql_retain.c); the leader's (1 committer) */
+    size_t retain_n;
+    int64_t retain_since_us; /* monotonic: when the first of them was remembered */
+    bool closing;            /* the last batch, at close: one attempt, no reconnecting */
 } my_store;
 
 /* mysql.c: thread rules, connections and the pool. */
@@ -186,12 +202,54 @@ int my_query(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, const m
              int ncols, size_t rec_size, void **out, size_t *n);
 
 /* mysql_commit.c: group commit. Queues w, and returns once the transaction holding it
- * committed (or failed), with w->rc; sets the thread's message on failure. */
+ * committed (or failed), with w->rc; sets the thread's message on failure. Starts and
+ * events may be answered before the COMMIT (mysql_early.c). */
 int my_write_submit(my_store *s, my_write *w);
 void my_commit_init(my_store *s);
 void my_commit_free(my_store *s);
+/* On close: commits what is still owed (deferred retention, writes answered early to
+ * replay) in one last batch, if there is any. */
+void my_commit_flush(my_store *s);
+
+/* For tests: when set, a leader calls it just before its COMMIT, with the batch; a
+ * nonzero return replaces the COMMIT by a fault: MY_FAULT_LOST, the transaction rolled
+ * back (as when the connection is lost before COMMIT is sent); MY_FAULT_UNKNOWN, rolled
+ * back but its outcome unknown to the driver (as when COMMIT is cut off);
+ * MY_FAULT_UNKNOWN_COMMITTED, committed but its outcome unknown. NULL in production. */
+enum { MY_FAULT_LOST = 1, MY_FAULT_UNKNOWN, MY_FAULT_UNKNOWN_COMMITTED };
+extern int (*my_test_before_commit)(const my_write *batch);
+
+/* mysql_resolve.c: commit marks, and batches that did not or may not have committed. */
 /* Drops this store's commit mark, and any left by stores gone for a week (cutoff_us). */
 int my_marks_drop(my_store *s, my_conn *c, int64_t cutoff_us);
+int my_mark_batch(my_store *s, my_conn *c, int slot, int64_t token);
+/* Before slot commits again: repairs its batch of unknown outcome, and puts the writes
+ * to replay at the head of *batch. On failure nothing is moved. */
+int my_resolve_slot(my_store *s, my_conn *c, int slot, my_write **batch);
+/* After a batch: frees its leader copies (committed), or keeps them to replay (lost:
+ * known not committed; unknown: the mark will tell), taking them out of *batch. */
+void my_batch_committed(my_write **batch);
+void my_batch_lost(my_store *s, my_write **batch, int slot);
+void my_batch_unknown(my_store *s, my_write **batch, int slot, int64_t token);
+void my_unresolved_free(my_unresolved *u);
+
+/* mysql_early.c: writes answered before their COMMIT (starts and events). */
+bool my_acks_early(const my_write *w);
+/* A leader-owned copy of w (its input copied), to replay should the batch not commit;
+ * NULL when out of memory. */
+my_write *my_early_copy(const my_write *w);
+void my_early_free_list(my_write *list);
+/* Remembers, for the calling thread, that it was answered early in batch gen. */
+void my_early_note(my_store *s, uint64_t gen);
+/* Waits until every batch in which the calling thread was answered early has ended, so
+ * that the thread reads its own writes. */
+void my_read_barrier(my_store *s);
+
+/* mysql_retain.c: retention per batch. Prunes the tasks that got new executions, now
+ * or (with one committer, under load) a little later; *pruned when it did prune the
+ * remembered tasks, which my_retain_forget() drops once the batch committed. */
+int my_retain_batch(my_store *s, my_conn *c, my_write *batch, bool *pruned);
+void my_retain_forget(my_store *s);
 
 /* mysql_bulk.c: runs the n writes of one kind in w, as one bulk statement if it can.
  * Sets each write's rc and err; TASKER_ESTORAGE when the connection failed. */

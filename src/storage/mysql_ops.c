@@ -20,6 +20,7 @@
 int my_read(my_store *s, my_read_fn fn, void *ctx)
 {
     int rc = TASKER_ESTORAGE;
+    my_read_barrier(s); /* the thread reads its own writes answered early */
     for (int attempt = 0; attempt < 2; attempt++) {
         my_conn *c = NULL;
         if ((rc = my_conn_get(s, &c)) != TASKER_OK) return rc;

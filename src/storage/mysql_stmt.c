@@ -59,19 +59,26 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_RETAIN_BOUNDARY] = "SELECT queued_us, exec_id FROM task_execs WHERE task_id = ?"
                            NEWEST " LIMIT 1 OFFSET ?",
     /* Finished executions past the count boundary or before the age cutoff. The delete
-     * walks the (task_id, queued_us, exec_id) index in its order, so that concurrent
-     * batches lock rows in the same order. */
-    [MS_RETAIN_DELETE] = "DELETE FROM task_execs WHERE task_id = ? AND queued_us <= ?"
-                         " AND status >= 2 AND (queued_us < ? OR queued_us < ?"
-                         " OR (queued_us = ? AND exec_id <= ?)) ORDER BY queued_us, exec_id",
+     * walks the (task_id, status, queued_us, exec_id) index (forced: with a backlog of
+     * pending runs the optimizer may pick a table scan), one range per finished status,
+     * so that it never steps over pending runs and concurrent batches lock rows in the
+     * same order. */
+    [MS_RETAIN_DELETE] = "DELETE e FROM task_execs AS e FORCE INDEX (exec_task_done)"
+                         " WHERE e.task_id = ? AND e.queued_us <= ?"
+                         " AND e.status IN (2, 3, 4, 5) AND (e.queued_us < ? OR e.queued_us < ?"
+                         " OR (e.queued_us = ? AND e.exec_id <= ?))",
     [MS_EVENT_INSERT] = "INSERT INTO task_events (exec_id, time_us, level, message)"
                         " VALUES (?, ?, ?, ?)",
     [MS_EVENT_LIST] = "SELECT event_id, exec_id, time_us, level, message FROM task_events"
                       " WHERE exec_id = ? ORDER BY event_id",
     [MS_BEGIN] = "START TRANSACTION",
-    [MS_EXEC_INSERT_BULK] = "INSERT INTO task_execs (" EXEC_COLS ")"
-                            " SELECT ?, task_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tasks"
-                            " WHERE task_id = ?",
+    /* INSERT ... SELECT cannot be bulk-executed: the bulk add checks its tasks first
+     * (MS_TASK_LOCK), in the parameter order of MS_EXEC_INSERT. */
+    [MS_EXEC_INSERT_BULK] = "INSERT INTO task_execs (exec_id, scheme_id, scheduled_us,"
+                            " queued_us, start_us, end_us, status, success, result, error,"
+                            " node_id, task_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    /* The task exists, and stays until the transaction ends. */
+    [MS_TASK_LOCK] = "SELECT 1 FROM tasks WHERE task_id = ? LOCK IN SHARE MODE",
     [MS_EXEC_START_BULK] = "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"
                            " WHERE exec_id = ? AND status = 0",
     [MS_EVENT_INSERT_BULK] = "INSERT INTO task_events (exec_id, time_us, level, message)"

@@ -1,0 +1,269 @@
+/* The MySQL driver's early answers: a start and an event are answered before their
+ * group commit's COMMIT. These tests make that COMMIT fail (a fault injected in its
+ * place, see mysql_internal.h) in a batch that answered a start early, and check that
+ * the process never has a run that its worker runs but the store shows pending (to be
+ * run again), nor one `running` that no worker runs: the start answered early is
+ * replayed before any later write commits, and a start answered with an error is not in
+ * the store. Also: a thread reads its own early-answered writes. */
+#include "storage/mysql_internal.h"
+#include "support/mariadb.h"
+
+#include <tasker/storage.h>
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static int db_count;
+static atomic_int fault_mode; /* the fault for the next batch with an early answer */
+static atomic_int faults_fired;
+
+static int inject(const my_write *batch)
+{
+    for (const my_write *w = batch; w; w = w->next) {
+        if (!w->owned || w->kind != MW_START) continue;
+        int mode = atomic_exchange(&fault_mode, 0);
+        if (mode) atomic_fetch_add(&faults_fired, 1);
+        return mode;
+    }
+    return 0;
+}
+
+static tasker_storage *open_fresh(void)
+{
+    char db[64];
+    snprintf(db, sizeof db, "tasker_e%ld_%d", (long)getpid(), ++db_count);
+    if (tasker_test_mariadb_fresh_db(db) != 0) fail_msg("%s", tasker_test_mariadb_error());
+    char *dsn = tasker_test_mariadb_dsn(db, NULL);
+    tasker_storage *st = tasker_mysql_storage(dsn);
+    if (!st) fail_msg("open %s: %s", dsn, tasker_last_error());
+    free(dsn);
+    st->env.max_execs_per_task = -1;
+    st->env.max_exec_age_s = -1;
+    tasker_task t = {.task_id = "t", .handler = "h", .param = "{}"};
+    assert_int_equal(st->ops->add_task(st, &t), TASKER_OK);
+    return st;
+}
+
+static void add_pending(tasker_storage *st, const char *exec_id)
+{
+    tasker_task_exec e = {.exec_id = (char *)exec_id, .task_id = "t", .queued_us = 1,
+                          .status = TASKER_EXEC_PENDING};
+    assert_int_equal(st->ops->add_task_exec(st, &e), TASKER_OK);
+}
+
+static tasker_exec_status status_of(tasker_storage *st, const char *exec_id)
+{
+    tasker_task_exec e = {0};
+    assert_int_equal(st->ops->get_task_exec(st, exec_id, &e), TASKER_OK);
+    tasker_exec_status s = e.status;
+    tasker_exec_clear(&e);
+    return s;
+}
+
+typedef struct {
+    tasker_storage *st;
+    pthread_barrier_t *go;
+    char exec_id[32];
+    int rc;
+} starter;
+
+static void *start_at_once(void *arg)
+{
+    starter *s = arg;
+    pthread_barrier_wait(s->go);
+    s->rc = s->st->ops->start_task_exec(s->st, s->exec_id, 7, "me");
+    return NULL;
+}
+
+/* Two threads start two runs at once until a batch holds one start answered early
+ * (the other thread's) and the leader's own, and that batch meets the fault. Returns
+ * the index of the thread answered early; s[] holds both results. */
+static int race_into_fault(tasker_storage *st, int mode, starter s[2])
+{
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    int fired_before = atomic_load(&faults_fired);
+    for (int attempt = 0; attempt < 2000; attempt++) {
+        atomic_store(&fault_mode, mode);
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++) {
+            s[i] = (starter){.st = st, .go = &go};
+            snprintf(s[i].exec_id, sizeof s[i].exec_id, "r%d-%d-%d", mode, attempt, i);
+            add_pending(st, s[i].exec_id);
+        }
+        for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, start_at_once, &s[i]);
+        for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+        if (atomic_load(&faults_fired) == fired_before) continue;
+        atomic_store(&fault_mode, 0);
+        pthread_barrier_destroy(&go);
+        /* The early one was told it started; the leader's own start failed. */
+        assert_true((s[0].rc == TASKER_OK) != (s[1].rc == TASKER_OK));
+        int early = s[0].rc == TASKER_OK ? 0 : 1;
+        assert_int_equal(s[1 - early].rc, TASKER_ESTORAGE);
+        return early;
+    }
+    atomic_store(&fault_mode, 0);
+    pthread_barrier_destroy(&go);
+    fail_msg("no batch held an early answer in 2000 tries");
+    return -1;
+}
+
+/* After the fault, any later write commits the early start first; the leader's start,
+ * answered with an error, is not in the store (its worker never runs it). */
+static void check_after_fault(tasker_storage *st, starter s[2], int early,
+                              tasker_exec_status leader_status)
+{
+    add_pending(st, "after");
+    assert_int_equal(status_of(st, s[early].exec_id), TASKER_EXEC_RUNNING);
+    tasker_task_exec e = {0};
+    assert_int_equal(st->ops->get_task_exec(st, s[early].exec_id, &e), TASKER_OK);
+    assert_string_equal(e.node_id, "me");
+    assert_int_equal(e.start_us, 7);
+    tasker_exec_clear(&e);
+    assert_int_equal(status_of(st, s[1 - early].exec_id), leader_status);
+}
+
+static void early_start_survives_a_rolled_back_batch(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_fresh();
+    starter s[2];
+    int early = race_into_fault(st, MY_FAULT_LOST, s);
+    check_after_fault(st, s, early, TASKER_EXEC_PENDING);
+    st->ops->close(st);
+}
+
+static void early_start_survives_a_cut_off_commit_that_did_not_land(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_fresh();
+    starter s[2];
+    int early = race_into_fault(st, MY_FAULT_UNKNOWN, s);
+    check_after_fault(st, s, early, TASKER_EXEC_PENDING);
+    st->ops->close(st);
+}
+
+/* The batch did commit though the driver could not know: the early start stands, and
+ * the leader's start, whose caller was told it failed, goes back to pending. */
+static void cut_off_commit_that_landed_keeps_early_start_and_undoes_failed_one(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_fresh();
+    starter s[2];
+    int early = race_into_fault(st, MY_FAULT_UNKNOWN_COMMITTED, s);
+    check_after_fault(st, s, early, TASKER_EXEC_PENDING);
+    st->ops->close(st);
+}
+
+/* An outcome queued right after the fault commits after the replayed start: the run
+ * ends finished, with its start time. */
+static void outcome_after_a_failed_batch_follows_the_replayed_start(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_fresh();
+    starter s[2];
+    int early = race_into_fault(st, MY_FAULT_LOST, s);
+    tasker_task_exec out = {.exec_id = s[early].exec_id, .status = TASKER_EXEC_SUCCESS,
+                            .success = true, .end_us = 9};
+    assert_int_equal(st->ops->update_task_exec(st, &out), TASKER_OK);
+    tasker_task_exec e = {0};
+    assert_int_equal(st->ops->get_task_exec(st, s[early].exec_id, &e), TASKER_OK);
+    assert_int_equal(e.status, TASKER_EXEC_SUCCESS);
+    assert_int_equal(e.start_us, 7);
+    tasker_exec_clear(&e);
+    st->ops->close(st);
+}
+
+typedef struct {
+    tasker_storage *st;
+    int round;
+    int mismatches;
+} reader;
+
+/* Each thread starts its run, logs an event, and reads both back at once. */
+static void *start_log_read(void *arg)
+{
+    reader *r = arg;
+    for (int i = 0; i < 40; i++) {
+        char id[40];
+        snprintf(id, sizeof id, "rd-%d-%d", r->round, i);
+        add_pending(r->st, id);
+        if (r->st->ops->start_task_exec(r->st, id, 3, "me") != TASKER_OK) r->mismatches++;
+        tasker_task_event ev = {.exec_id = id, .time_us = 4, .level = TASKER_NORMAL,
+                                .message = "hi"};
+        if (r->st->ops->add_task_event(r->st, &ev) != TASKER_OK) r->mismatches++;
+        tasker_task_event *evs = NULL;
+        size_t n = 0;
+        if (r->st->ops->list_task_events(r->st, id, &evs, &n) != TASKER_OK || n != 1)
+            r->mismatches++;
+        tasker_free_events(evs, n);
+        tasker_task_exec e = {0};
+        if (r->st->ops->get_task_exec(r->st, id, &e) != TASKER_OK ||
+            e.status != TASKER_EXEC_RUNNING)
+            r->mismatches++;
+        tasker_exec_clear(&e);
+    }
+    return NULL;
+}
+
+static void a_thread_reads_its_own_early_answered_writes(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_fresh();
+    pthread_t th[4];
+    reader r[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (reader){.st = st, .round = i};
+        pthread_create(&th[i], NULL, start_log_read, &r[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(r[i].mismatches, 0);
+    }
+    st->ops->close(st);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (tasker_test_mariadb_start() != 0) {
+        fprintf(stderr, "MariaDB test server: %s\n", tasker_test_mariadb_error());
+        return -1;
+    }
+    my_test_before_commit = inject;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    my_test_before_commit = NULL;
+    char sql[100];
+    for (int i = 1; i <= db_count; i++) {
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS tasker_e%ld_%d", (long)getpid(), i);
+        tasker_test_mariadb_sql(sql);
+    }
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(early_start_survives_a_rolled_back_batch),
+        cmocka_unit_test(early_start_survives_a_cut_off_commit_that_did_not_land),
+        cmocka_unit_test(cut_off_commit_that_landed_keeps_early_start_and_undoes_failed_one),
+        cmocka_unit_test(outcome_after_a_failed_batch_follows_the_replayed_start),
+        cmocka_unit_test(a_thread_reads_its_own_early_answered_writes),
+    };
+    return cmocka_run_group_tests_name("mysql_early", tests, setup, teardown);
+}
