@@ -145,7 +145,9 @@ int tasker_set_error(int err, const char *fmt, ...)
     ;
 
 /* The built-in drivers, for use with tasker_new(). Each returns NULL on failure with
- * the thread's message set. */
+ * the thread's message set. The caller owns the driver until it hands it to
+ * tasker_new() (which then owns it), or frees it with st->ops->close(st).
+ * Thread-safe. */
 tasker_storage *tasker_memory_storage(void);
 /* path: a file name; options after '?' as in the DSN (see docs/storage.md). */
 tasker_storage *tasker_sqlite_storage(const char *path_and_options);
