@@ -5,44 +5,10 @@
 # runs only its own execution, a timeout kills the command, and SIGTERM stops gracefully
 # (grace period, then interrupted runs and killed commands).
 # Run: bash tests/test_cli_daemon.sh BUILD_DIR
-set -u
-BUILD=${1:?usage: bash test_cli_daemon.sh BUILD_DIR}
-TASKER=$(cd "$BUILD" && pwd)/tasker
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tasker-cli-daemon.XXXXXX")
-export TASKER_DSN="sqlite:$TMP/t.db"
-failures=0
+. "$(dirname "$0")/support/cli_lib.sh" daemon "$@"
 daemon_pid=""
-cleanup() {
-    [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
-    for f in "$TMP"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-run() {
-    local want=$1
-    shift
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    local got=$?
-    [ "$got" = "$want" ] && return 0
-    fail "'$*' exited $got, expected $want; stderr: $(head -c 2000 "$TMP/err")"
-    return 1
-}
-has() { grep -qF -- "$2" "$TMP/$1" || { fail "$1 lacks '$2': $(head -c 3000 "$TMP/$1")"; return 1; }; }
-json_str() { sed -n "s/^ *\"$2\": \"\\(.*\\)\",\\?$/\\1/p" "$TMP/$1" | head -n 1; }
+cli_cleanup_extra() { [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null; }
 json_int() { sed -n "s/^ *\"$2\": \\(-\\?[0-9]*\\),\\?$/\\1/p" "$TMP/$1" | head -n 1; }
-wait_for() {
-    local deadline=$(($(date +%s%N) + $1 * 1000000000))
-    shift
-    until "$@"; do
-        [ "$(date +%s%N)" -lt "$deadline" ] || return 1
-        sleep 0.05
-    done
-}
-gone() { [ ! -e "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
-add() { "$TASKER" task add "$1" --handler shell --param "$2" >/dev/null || fail "task add $1"; }
 status_of() { "$TASKER" exec show "$1" --json 2>/dev/null | sed -n 's/^  "status": "\(.*\)",$/\1/p'; }
 status_is() { [ "$(status_of "$1")" = "$2" ]; }
 
@@ -204,8 +170,4 @@ status_is "$id" interrupted && ok "the next daemon records the dead daemon's run
     fail "orphaned is $(status_of "$id")"
 stop_daemon
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures failure(s)" >&2
-    exit 1
-fi
-echo "all passed"
+cli_finish

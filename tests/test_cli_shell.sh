@@ -3,46 +3,7 @@
 # timeouts that kill the whole process group, env and cwd, interrupting with Ctrl-C,
 # and reading it all back with `exec ls` and `exec show`.
 # Run: bash tests/test_cli_shell.sh BUILD_DIR
-set -u
-BUILD=${1:?usage: bash test_cli_shell.sh BUILD_DIR}
-TASKER=$(cd "$BUILD" && pwd)/tasker
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tasker-cli-shell.XXXXXX")
-export TASKER_DSN="sqlite:$TMP/t.db"
-failures=0
-cleanup() {
-    # Processes a failed test may have left behind, by the pids they wrote.
-    for f in "$TMP"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-run() {
-    local want=$1
-    shift
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    local got=$?
-    [ "$got" = "$want" ] && return 0
-    fail "'$*' exited $got, expected $want; stderr: $(head -c 2000 "$TMP/err")"
-    return 1
-}
-has() { grep -qF -- "$2" "$TMP/$1" || { fail "$1 lacks '$2': $(head -c 3000 "$TMP/$1")"; return 1; }; }
-lacks() { ! grep -qF -- "$2" "$TMP/$1" || { fail "$1 has '$2'"; return 1; }; }
-# The first value of a field in indented JSON output (one field per line).
-json_str() { sed -n "s/^ *\"$2\": \"\\(.*\\)\",\\?$/\\1/p" "$TMP/$1" | head -n 1; }
-# wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds; false on timeout.
-wait_for() {
-    local deadline=$(($(date +%s%N) + $1 * 1000000000))
-    shift
-    until "$@"; do
-        [ "$(date +%s%N)" -lt "$deadline" ] || return 1
-        sleep 0.05
-    done
-}
-# gone PID: the process no longer runs (absent, or a zombie nobody reaped yet).
-gone() { [ ! -e "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
-add() { "$TASKER" task add "$1" --handler shell --param "$2" >/dev/null || fail "task add $1"; }
+. "$(dirname "$0")/support/cli_lib.sh" shell "$@"
 
 # ---- output lines become events, in order, stdout normal and stderr warning ----------
 add lines '{"cmd":"echo first; echo careful >&2; printf \"no newline\""}'
@@ -127,8 +88,4 @@ run 1 "$TASKER" trigger exit3 --local --json && has out '"status": "failed"' &&
     has out '"events": [' && has out '"message": "about to fail"' &&
     ok "trigger --local --json prints the finished run with its events"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures failure(s)" >&2
-    exit 1
-fi
-echo "all passed"
+cli_finish

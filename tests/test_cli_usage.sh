@@ -2,33 +2,9 @@
 # codes, precise messages for bad JSON and bad cron, tasks and schedules, listings as
 # tables and JSON, `tasker cron`.
 # Run: bash tests/test_cli_usage.sh BUILD_DIR
-set -u
-BUILD=${1:?usage: bash test_cli_usage.sh BUILD_DIR}
-TASKER=$(cd "$BUILD" && pwd)/tasker
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tasker-cli-usage.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-export TASKER_DSN="sqlite:$TMP/t.db"
+. "$(dirname "$0")/support/cli_lib.sh" usage "$@"
 export TZ=UTC
 unset NO_COLOR
-failures=0
-
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-
-# run EXPECTED_CODE CMD...: runs the command with out/err captured in $TMP/out, $TMP/err.
-run() {
-    local want=$1
-    shift
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    local got=$?
-    if [ "$got" != "$want" ]; then
-        fail "'$*' exited $got, expected $want; stderr: $(head -c 2000 "$TMP/err")"
-        return 1
-    fi
-    return 0
-}
-has() { grep -qF -- "$2" "$TMP/$1" || { fail "$1 of the last command lacks '$2': $(head -c 2000 "$TMP/$1")"; return 1; }; }
-lacks() { ! grep -qF -- "$2" "$TMP/$1" || { fail "$1 of the last command has '$2'"; return 1; }; }
 # aligned FILE WORD1 WORD2: WORD1 on line 1 (a header) starts in the same column as
 # WORD2 on line 2 (the first row).
 aligned() {
@@ -168,8 +144,4 @@ run 1 "$TASKER" --db "sqlite:$TMP/no/such/dir/t.db" task ls && has err "tasker: 
     ok "an unopenable store fails (exit 1)"
 run 1 "$TASKER" --db "nosql://x" task ls && has err "unknown scheme" && ok "a bad DSN fails (exit 1)"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures failure(s)" >&2
-    exit 1
-fi
-echo "all passed"
+cli_finish

@@ -1,22 +1,32 @@
 /* Runs left behind: pending executions run after the next open (once handlers are
  * registered), no_pickup leaves them alone, and the exec hook reports outcomes. */
 #include "support/testutil.h"
+#include "support/tmpdir.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 static char dsn[600];
+static char *dir; /* the current test's directory */
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    tmpdir_remove(dir);
+    dir = NULL;
+    return 0;
+}
 
 static int ok_handler(tasker_ctx *c)
 {
     return tasker_success(c, "\"done\"");
 }
 
-static void fresh(const char *name)
+static void fresh(void)
 {
-    char dir[512];
-    test_tmpdir(dir, sizeof dir, name);
+    tmpdir_remove(dir); /* the previous test's */
+    dir = tmpdir_make();
     snprintf(dsn, sizeof dsn, "sqlite:%s/t.db", dir);
 }
 
@@ -39,7 +49,7 @@ static void leave_pending(char ids[][TASKER_ID_SIZE], int n)
 static void pending_runs_after_reopen_with_handlers_registered_late(void **state)
 {
     (void)state;
-    fresh("pending");
+    fresh();
     char ids[3][TASKER_ID_SIZE], now[TASKER_ID_SIZE];
     leave_pending(ids, 3);
     tasker_t *t = open_with(2, false);
@@ -60,7 +70,7 @@ static void pending_runs_after_reopen_with_handlers_registered_late(void **state
 static void wake_picks_up_pending_without_a_trigger(void **state)
 {
     (void)state;
-    fresh("wake");
+    fresh();
     char ids[1][TASKER_ID_SIZE];
     leave_pending(ids, 1);
     tasker_t *t = open_with(1, false);
@@ -74,7 +84,7 @@ static void wake_picks_up_pending_without_a_trigger(void **state)
 static void no_pickup_leaves_other_pending_runs_alone(void **state)
 {
     (void)state;
-    fresh("nopickup");
+    fresh();
     char ids[2][TASKER_ID_SIZE], mine[TASKER_ID_SIZE];
     leave_pending(ids, 2);
     tasker_t *t = open_with(1, true);
@@ -142,5 +152,5 @@ int main(void)
         cmocka_unit_test(no_pickup_leaves_other_pending_runs_alone),
         cmocka_unit_test(exec_hook_sees_every_outcome),
     };
-    return cmocka_run_group_tests_name("recovery", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("recovery", tests, NULL, remove_dir);
 }

@@ -1,6 +1,7 @@
 /* The schedule loop over a shared SQLite file: the last fire survives a restart, and
  * two schedulers on one store run each occurrence exactly once. */
 #include "support/testutil.h"
+#include "support/tmpdir.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,6 +11,15 @@
 static fake_clock clock_;
 static atomic_int runs;
 static char dsn[600];
+static char *dir; /* the current test's directory */
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    tmpdir_remove(dir);
+    dir = NULL;
+    return 0;
+}
 
 static int count_handler(tasker_ctx *c)
 {
@@ -28,10 +38,10 @@ static tasker_t *open_shared(void)
     return t;
 }
 
-static void fresh_dsn(const char *name)
+static void fresh_dsn(void)
 {
-    char dir[512];
-    test_tmpdir(dir, sizeof dir, name);
+    tmpdir_remove(dir); /* the previous test's */
+    dir = tmpdir_make();
     snprintf(dsn, sizeof dsn, "sqlite:%s/tasker.db", dir);
     atomic_store(&runs, 0);
 }
@@ -56,7 +66,7 @@ static bool have(void *arg)
 static void last_fire_survives_a_restart(void **state)
 {
     (void)state;
-    fresh_dsn("restart");
+    fresh_dsn();
     fake_clock_set(&clock_, test_utc_us("2026-03-01 10:00:05"));
     tasker_t *t = open_shared();
     assert_int_equal(tasker_add_task(t, "a", "count", NULL), TASKER_OK);
@@ -90,7 +100,7 @@ static void last_fire_survives_a_restart(void **state)
 static void two_schedulers_run_each_occurrence_once(void **state)
 {
     (void)state;
-    fresh_dsn("twonodes");
+    fresh_dsn();
     fake_clock_set(&clock_, test_utc_us("2026-03-01 10:00:05"));
     tasker_t *a = open_shared(), *b = open_shared();
     assert_int_equal(tasker_add_task(a, "a", "count", NULL), TASKER_OK);
@@ -120,5 +130,5 @@ int main(void)
         cmocka_unit_test(last_fire_survives_a_restart),
         cmocka_unit_test(two_schedulers_run_each_occurrence_once),
     };
-    return cmocka_run_group_tests_name("schedule_shared", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("schedule_shared", tests, NULL, remove_dir);
 }

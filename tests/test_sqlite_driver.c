@@ -3,6 +3,7 @@
  * storage contract itself is checked by test_storage_sqlite.c (the conformance suite). */
 #include "support/sqlite_fixture.h"
 #include "support/tmpdir.h"
+#include "support/testutil.h"
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -274,18 +275,19 @@ static void retention_by_age_uses_the_injected_clock(void **state)
 {
     fixture *f = *state;
     tasker_storage *st = f->st;
-    sqlite_fake_clock clock = {.now_us = 10000000000};
-    st->env.clock = sqlite_fake_clock_read;
+    fake_clock clock;
+    fake_clock_set(&clock, 10000000000);
+    st->env.clock = fake_clock_read;
     st->env.clock_udata = &clock;
     st->env.max_exec_age_s = 60;
     assert_int_equal(sqlite_fixture_add_task(st, "t"), TASKER_OK);
     assert_int_equal(sqlite_fixture_add_task(st, "quiet"), TASKER_OK);
-    assert_int_equal(sqlite_fixture_add_exec(st, "q1", "quiet", clock.now_us), TASKER_OK);
+    assert_int_equal(sqlite_fixture_add_exec(st, "q1", "quiet", fake_clock_read(&clock)), TASKER_OK);
     finish(st, "q1");
-    assert_int_equal(sqlite_fixture_add_exec(st, "old", "t", clock.now_us), TASKER_OK);
+    assert_int_equal(sqlite_fixture_add_exec(st, "old", "t", fake_clock_read(&clock)), TASKER_OK);
     finish(st, "old");
-    clock.now_us += 61 * 1000000LL;
-    assert_int_equal(sqlite_fixture_add_exec(st, "new", "t", clock.now_us), TASKER_OK);
+    fake_clock_advance(&clock, 61 * 1000000LL);
+    assert_int_equal(sqlite_fixture_add_exec(st, "new", "t", fake_clock_read(&clock)), TASKER_OK);
     tasker_task_exec e;
     assert_int_equal(st->ops->get_task_exec(st, "old", &e), TASKER_ENOTFOUND);
     assert_int_equal(st->ops->get_task_exec(st, "new", &e), TASKER_OK);

@@ -6,11 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-int64_t sqlite_fake_clock_read(void *udata)
-{
-    return ((sqlite_fake_clock *)udata)->now_us;
-}
-
 static int64_t real_clock(void *udata)
 {
     (void)udata;

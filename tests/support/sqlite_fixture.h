@@ -5,11 +5,6 @@
 
 #include <tasker/storage.h>
 
-/* A clock a test moves by hand (microseconds). */
-typedef struct {
-    int64_t now_us;
-} sqlite_fake_clock;
-int64_t sqlite_fake_clock_read(void *udata);
 
 /* tasker_sqlite_storage(path[?options]) with env set as tasker_new() would: default
  * retention and the real clock. options may be NULL. NULL on failure. */

@@ -60,13 +60,3 @@ int64_t test_utc_us(const char *text)
     if (!strptime(text, "%Y-%m-%d %H:%M:%S", &tm)) fail_msg("bad time '%s'", text);
     return (int64_t)timegm(&tm) * 1000000;
 }
-
-const char *test_tmpdir(char *buf, size_t cap, const char *name)
-{
-    const char *base = getenv("TASKER_TEST_BUILD_DIR");
-    snprintf(buf, cap, "%s/tmp/%s-%ld", base ? base : "/tmp", name, (long)getpid());
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", buf, buf);
-    if (system(cmd) != 0) fail_msg("cannot create %s", buf);
-    return buf;
-}

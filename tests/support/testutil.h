@@ -32,8 +32,4 @@ void test_run_task(tasker_t *t, const char *task_id, tasker_task_exec *out);
 /* "2024-03-10 07:00:00" (UTC) in microseconds. */
 int64_t test_utc_us(const char *text);
 
-/* A fresh temporary directory under the build dir; returned path is static per call
- * site's buffer (caller passes buf). */
-const char *test_tmpdir(char *buf, size_t cap, const char *name);
-
 #endif
