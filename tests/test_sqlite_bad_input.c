@@ -20,28 +20,7 @@
 
 #include <cmocka.h>
 
-typedef struct {
-    char *dir;
-    char *path;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = tmpdir_make();
-    f->path = tmpdir_join(f->dir, "b.db");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    free(f->path);
-    tmpdir_remove(f->dir);
-    free(f);
-    return 0;
-}
+typedef tmpfile_fixture fixture;
 
 static void assert_storage_error_naming(const char *path, const char *words)
 {
@@ -199,14 +178,14 @@ static void full_disk_fails_writes_and_keeps_the_file_whole(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(path_in_missing_directory_cannot_be_created, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(path_in_missing_directory_cannot_be_created, tmpfile_setup,
+                                        tmpfile_teardown),
         cmocka_unit_test_setup_teardown(file_that_is_not_a_database_is_refused_untouched,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(read_only_file_is_refused_with_a_clear_error, setup,
-                                        teardown),
+                                        tmpfile_setup, tmpfile_teardown),
+        cmocka_unit_test_setup_teardown(read_only_file_is_refused_with_a_clear_error, tmpfile_setup,
+                                        tmpfile_teardown),
         cmocka_unit_test_setup_teardown(full_disk_fails_writes_and_keeps_the_file_whole,
-                                        setup, teardown),
+                                        tmpfile_setup, tmpfile_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

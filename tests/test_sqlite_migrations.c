@@ -17,28 +17,7 @@
 
 #include "storage/sqlite_internal.h"
 
-typedef struct {
-    char *dir;
-    char *path;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = tmpdir_make();
-    f->path = tmpdir_join(f->dir, "m.db");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    free(f->path);
-    tmpdir_remove(f->dir);
-    free(f);
-    return 0;
-}
+typedef tmpfile_fixture fixture;
 
 static void exec_sql(const char *path, const char *sql)
 {
@@ -163,15 +142,15 @@ static void racing_openers_of_a_new_file_both_succeed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(new_file_gets_the_latest_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(version_1_file_is_upgraded_keeping_its_rows, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(newer_file_is_refused_and_left_alone, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(new_file_gets_the_latest_version, tmpfile_setup, tmpfile_teardown),
+        cmocka_unit_test_setup_teardown(version_1_file_is_upgraded_keeping_its_rows, tmpfile_setup,
+                                        tmpfile_teardown),
+        cmocka_unit_test_setup_teardown(newer_file_is_refused_and_left_alone, tmpfile_setup,
+                                        tmpfile_teardown),
         cmocka_unit_test_setup_teardown(foreign_database_with_clashing_table_is_refused,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(racing_openers_of_a_new_file_both_succeed, setup,
-                                        teardown),
+                                        tmpfile_setup, tmpfile_teardown),
+        cmocka_unit_test_setup_teardown(racing_openers_of_a_new_file_both_succeed, tmpfile_setup,
+                                        tmpfile_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -192,8 +192,23 @@ static int set_wal(sq_store *s, sqlite3 *db)
     /* Small pages for a new file (an existing one keeps its size): a commit writes every
      * page it touched whole, and a run touches a few rows in many b-trees. */
     sqlite3_exec(db, "PRAGMA page_size = " SQ_PAGE_SIZE, NULL, NULL, NULL);
-    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
+    /* Changing the journal mode can answer SQLITE_BUSY without calling the busy handler
+     * (two processes opening a new file at once), so it waits here, up to the busy
+     * timeout, in 5 ms steps. */
+    int step_rc = SQLITE_BUSY;
+    for (int waited_ms = 0; step_rc == SQLITE_BUSY && waited_ms <= s->busy_timeout_ms;
+         waited_ms += 5) {
+        sqlite3_finalize(st);
+        st = NULL;
+        int prc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        step_rc = prc == SQLITE_OK ? sqlite3_step(st) : prc;
+        if ((step_rc & 0xff) == SQLITE_BUSY) {
+            step_rc = SQLITE_BUSY;
+            struct timespec ts = {0, 5000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (step_rc != SQLITE_ROW) {
         rc = sq_fail(s, db, "switching to WAL mode");
     } else if (strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
         rc = tasker_set_error(TASKER_ESTORAGE, "sqlite: %s: cannot use WAL mode (got '%s')",

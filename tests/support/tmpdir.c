@@ -43,3 +43,22 @@ void tmpdir_remove(char *dir)
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);
 }
+
+int tmpfile_setup(void **state)
+{
+    tmpfile_fixture *f = calloc(1, sizeof *f);
+    if (!f) abort();
+    f->dir = tmpdir_make();
+    f->path = tmpdir_join(f->dir, "t.db");
+    *state = f;
+    return 0;
+}
+
+int tmpfile_teardown(void **state)
+{
+    tmpfile_fixture *f = *state;
+    free(f->path);
+    tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
