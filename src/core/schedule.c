@@ -20,9 +20,8 @@
 #define MISFIRE_GRACE_US (60 * 1000000LL)
 /* How many missed occurrences are counted before the count says "more than". */
 #define MISSED_COUNT_CAP 10000
-/* Longest sleep: bounds how late a wall clock set forward is noticed. */
-#define MAX_SLEEP_US (60 * 1000000LL)
-/* Shared stores: how often executions pending from other processes are looked for. */
+/* How often executions pending from other processes, and schedules they changed, are
+ * looked for (any driver: the core cannot tell which stores are shared). */
 #define RESCAN_US (1000000LL)
 
 struct sched_entry {
@@ -266,11 +265,6 @@ static void reload(tasker_t *t, int64_t now_us)
     tasker_free_schemes(v, n);
 }
 
-static bool shared_store(const tasker_t *t)
-{
-    return strcmp(t->st->ops->name, "memory") != 0;
-}
-
 static void *sched_main(void *arg)
 {
     tasker_t *t = arg;
@@ -279,16 +273,18 @@ static void *sched_main(void *arg)
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
         int64_t now_us = tasker_now_us(t);
-        if (s->reload || now_us < s->last_now_us - 1000000) {
-            reload(t, now_us); /* first pass, a schedule change, or the clock set back */
+        if (now_us < s->last_now_us - 1000000) { /* the clock was set back */
+            s->reload = true;
+            next_rescan_us = 0;
         }
+        if (s->reload) reload(t, now_us); /* first pass, a schedule change, a clock step */
         s->last_now_us = now_us;
         heap_item *top;
         while ((top = heap_top(&s->due)) && top->key <= now_us) {
             heap_pop(&s->due);
             process_entry(t, (sched_entry *)top, now_us);
         }
-        if (s->rescan || (shared_store(t) && now_us >= next_rescan_us)) {
+        if (s->rescan || now_us >= next_rescan_us) {
             /* Another process may have changed the schedules: reread them too. */
             if (!s->rescan) s->reload = true;
             s->rescan = false;
@@ -298,9 +294,11 @@ static void *sched_main(void *arg)
             pthread_mutex_lock(&s->lock);
             continue;
         }
-        int64_t sleep_us = MAX_SLEEP_US;
+        /* At most RESCAN_US of real time, whatever the clock says: a clock set back
+         * must not stretch the sleep. */
+        int64_t sleep_us = next_rescan_us - now_us;
+        if (sleep_us > RESCAN_US) sleep_us = RESCAN_US;
         if ((top = heap_top(&s->due)) && top->key - now_us < sleep_us) sleep_us = top->key - now_us;
-        if (shared_store(t) && next_rescan_us - now_us < sleep_us) sleep_us = next_rescan_us - now_us;
         if (sleep_us < 0) sleep_us = 0;
         struct timespec until = tasker_mono_after_us(sleep_us);
         if (!s->reload && !s->rescan && !s->stopping)
