@@ -34,7 +34,7 @@
 extern "C" {
 #endif
 
-#define TASKER_STORAGE_VERSION 1
+#define TASKER_STORAGE_VERSION 2
 
 typedef struct tasker_storage_ops tasker_storage_ops;
 
@@ -59,6 +59,12 @@ static inline int64_t tasker_storage_now_us(const tasker_storage *st)
 
 /* Answers whether the node that started an execution is still alive. */
 typedef bool (*tasker_node_alive_fn)(const char *node_id, void *udata);
+
+/* Reports the end of an asynchronous write (version 2): rc is TASKER_OK once the write
+ * is durable, or its error code, with msg saying why (NULL when rc is TASKER_OK; valid
+ * only during the call). Called exactly once, from any thread, possibly before the
+ * submitting call has returned; it must not call the driver. */
+typedef void (*tasker_storage_done_fn)(void *udata, int rc, const char *msg);
 
 struct tasker_storage_ops {
     int version;      /* TASKER_STORAGE_VERSION the driver was written against */
@@ -133,6 +139,25 @@ struct tasker_storage_ops {
 
     /* Frees the driver and everything it holds. Called once, last. */
     void (*close)(tasker_storage *st);
+
+    /* ---- version 2: asynchronous writes, so that a worker need not wait for a commit.
+     * Either both are set or neither; the core uses the synchronous operations above
+     * when they are NULL or version < 2.
+     * Both copy what they need and return at once: TASKER_OK when the write was
+     * accepted (done will be called), or an error code when it was refused outright
+     * (done is not called). The writes one thread submits, asynchronous or not, are
+     * applied in the order it submitted them; an asynchronous write becomes visible to
+     * reads once it is durable. close() first finishes every accepted write. */
+
+    /* add_task_event without waiting: the event is durable no later than the next
+     * write the same thread waits for or is told of (so a run's events are stored
+     * before its outcome). done may be NULL. */
+    int (*add_task_event_async)(tasker_storage *st, const tasker_task_event *ev,
+                                tasker_storage_done_fn done, void *udata);
+    /* update_task_exec without waiting; done reports its result as update_task_exec
+     * would return it. */
+    int (*update_task_exec_async)(tasker_storage *st, const tasker_task_exec *e,
+                                  tasker_storage_done_fn done, void *udata);
 };
 
 /* Records a message for the calling thread (printf-style) and returns err, so that a

@@ -24,7 +24,7 @@ static int store_event(tasker_ctx *c, tasker_level level, const char *msg)
 {
     tasker_task_event ev = {.exec_id = (char *)c->exec_id, .time_us = tasker_now_us(c->t),
                             .level = level, .message = (char *)msg};
-    return c->t->st->ops->add_task_event(c->t->st, &ev);
+    return tasker_store_event(c->t, &ev);
 }
 
 /* Called once the handler returned: the note about dropped events comes last. */

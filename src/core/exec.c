@@ -55,22 +55,27 @@ static bool storage_backoff(int attempt)
     return true;
 }
 
-/* Records the outcome. A store that is briefly away (a database restarting) must not
- * leave the run `running` forever, so the write is retried for a few seconds. */
-static void record_outcome(tasker_t *t, tasker_task_exec *e)
+void tasker_outcome_written(tasker_t *t, tasker_task_exec *e, int rc)
 {
-    e->end_us = tasker_now_us(t);
-    int rc;
-    for (int attempt = 0;
-         (rc = t->st->ops->update_task_exec(t->st, e)) == TASKER_ESTORAGE && storage_backoff(attempt);
-         attempt++) {
-    }
+    /* A store that is briefly away (a database restarting) must not leave the run
+     * `running` forever, so the write is retried for a few seconds. */
+    for (int attempt = 0; rc == TASKER_ESTORAGE && storage_backoff(attempt); attempt++)
+        rc = t->st->ops->update_task_exec(t->st, e);
     if (rc == TASKER_OK && t->hook) {
         tasker_task_exec stored = {0};
         if (t->st->ops->get_task_exec(t->st, e->exec_id, &stored) == TASKER_OK)
             tasker_call_hook(t, &stored);
         tasker_exec_clear(&stored);
     }
+}
+
+/* Records the outcome of j; true when it went to the store asynchronously. */
+static bool record_outcome(tasker_t *t, job *j, tasker_task_exec *e)
+{
+    e->end_us = tasker_now_us(t);
+    if (tasker_finish_async(t, j, e)) return true;
+    tasker_outcome_written(t, e, t->st->ops->update_task_exec(t->st, e));
+    return false;
 }
 
 void tasker_call_hook(tasker_t *t, const tasker_task_exec *e)
@@ -86,17 +91,16 @@ void tasker_set_exec_hook(tasker_t *t, tasker_exec_hook fn, void *udata)
     t->hook = fn;
 }
 
-static void finish_failed(tasker_t *t, const char *exec_id, const char *fmt, const char *arg)
+static bool finish_failed(tasker_t *t, job *j, const char *fmt, const char *arg)
 {
     char msg[512];
     snprintf(msg, sizeof msg, fmt, arg);
-    tasker_task_exec e = {.exec_id = (char *)exec_id, .status = TASKER_EXEC_FAILED,
-                          .error = msg};
-    record_outcome(t, &e);
+    tasker_task_exec e = {.exec_id = j->exec_id, .status = TASKER_EXEC_FAILED, .error = msg};
+    return record_outcome(t, j, &e);
 }
 
 /* Applies the outcome rules of context.h to a handler's return value. */
-static void finish_from_ctx(tasker_t *t, tasker_ctx *c, int handler_rc)
+static bool finish_from_ctx(tasker_t *t, job *j, tasker_ctx *c, int handler_rc)
 {
     char msg[64];
     tasker_ctx_finish(c);
@@ -115,10 +119,10 @@ static void finish_from_ctx(tasker_t *t, tasker_ctx *c, int handler_rc)
         e.status = TASKER_EXEC_SUCCESS;
         e.success = true;
     }
-    record_outcome(t, &e);
+    return record_outcome(t, j, &e);
 }
 
-void tasker_run_job(tasker_t *t, job *j)
+bool tasker_run_job(tasker_t *t, job *j)
 {
     int rc;
     /* A store briefly away is retried; a run not started stays pending, for a rescan. */
@@ -127,24 +131,23 @@ void tasker_run_job(tasker_t *t, job *j)
              TASKER_ESTORAGE && storage_backoff(attempt);
          attempt++) {
     }
-    if (rc != TASKER_OK) return; /* another worker or process took it, or it is gone */
-    if (!j->task.task_id && t->st->ops->get_task(t->st, j->task_id, &j->task) != TASKER_OK) {
-        finish_failed(t, j->exec_id, "task '%s' no longer exists", j->task_id);
-        goto out;
-    }
+    if (rc != TASKER_OK) return false; /* another worker or process took it, or it is gone */
+    bool async;
     tasker_handler fn;
     void *udata;
-    if (!tasker_find_handler(t, j->task.handler, &fn, &udata)) {
-        finish_failed(t, j->exec_id, "unknown handler '%s'", j->task.handler);
-        goto out;
+    if (!j->task.task_id && t->st->ops->get_task(t->st, j->task_id, &j->task) != TASKER_OK)
+        async = finish_failed(t, j, "task '%s' no longer exists", j->task_id);
+    else if (!tasker_find_handler(t, j->task.handler, &fn, &udata))
+        async = finish_failed(t, j, "unknown handler '%s'", j->task.handler);
+    else {
+        tasker_ctx c;
+        tasker_ctx_init(&c, t, &j->task, j->exec_id, j->scheduled_us, udata);
+        int handler_rc = fn(&c);
+        async = finish_from_ctx(t, j, &c, handler_rc);
+        tasker_ctx_destroy(&c);
     }
-    tasker_ctx c;
-    tasker_ctx_init(&c, t, &j->task, j->exec_id, j->scheduled_us, udata);
-    int handler_rc = fn(&c);
-    finish_from_ctx(t, &c, handler_rc);
-    tasker_ctx_destroy(&c);
-out:
-    tasker_notify_done(t);
+    if (!async) tasker_notify_done(t);
+    return async;
 }
 
 void tasker_interrupt(tasker_t *t)

@@ -35,7 +35,20 @@ typedef struct job {
     struct job *next;
 } job;
 
+/* Outcomes handed to the store asynchronously, and the thread that completes their
+ * runs once they are written (finish.c). */
+struct outcome_rec;
+typedef struct finisher {
+    pthread_t thread;
+    bool ready, started, stopping;
+    pthread_mutex_t lock; /* guards the list, in_flight, stopping */
+    pthread_cond_t cond;
+    struct outcome_rec *head, *tail; /* written, waiting for the finisher */
+    int in_flight;                   /* handed to the store, not completed yet */
+} finisher;
+
 typedef struct pool {
+    finisher fin;
     pthread_t *threads;
     int nthreads;
     pthread_mutex_t queue_lock; /* guards head, tail, queued, running, stopping, queued_ids */
@@ -150,9 +163,27 @@ void tasker_job_free(job *j);
 /* Frees a job that was queued, releasing its overlap count. */
 void tasker_job_done(tasker_t *t, job *j);
 
+/* Takes a job off the running count once its outcome is stored, and frees it. */
+void tasker_pool_job_finished(tasker_t *t, job *j);
+
 /* running one execution (exec.c) */
-void tasker_run_job(tasker_t *t, job *j);
+/* Runs j; true when its outcome went to the store asynchronously (the finisher then
+ * completes j), false when the run is complete and j is the caller's to finish. */
+bool tasker_run_job(tasker_t *t, job *j);
 void tasker_notify_done(tasker_t *t);
+/* After an outcome write returned rc: retries it while the store is away
+ * (TASKER_ESTORAGE), then calls the exec hook when it is stored. */
+void tasker_outcome_written(tasker_t *t, tasker_task_exec *e, int rc);
+
+/* asynchronous outcomes and events (finish.c) */
+int tasker_finisher_start(tasker_t *t);
+/* Waits for every outcome in flight, then stops the finisher thread. */
+void tasker_finisher_stop(tasker_t *t);
+/* Hands e (the outcome of j) to the store without waiting; false when the store has no
+ * asynchronous writes or refused it (then nothing was written). */
+bool tasker_finish_async(tasker_t *t, job *j, const tasker_task_exec *e);
+/* Stores a handler's event: asynchronously when the store can. */
+int tasker_store_event(tasker_t *t, const tasker_task_event *ev);
 
 /* context (context.c) */
 void tasker_ctx_init(tasker_ctx *c, tasker_t *t, const tasker_task *task, const char *exec_id,

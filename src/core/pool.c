@@ -18,6 +18,7 @@ static void *worker_main(void *arg)
 {
     tasker_t *t = arg;
     pool *p = &t->pool;
+    pthread_setname_np(pthread_self(), "tasker-worker");
     for (;;) {
         pthread_mutex_lock(&p->queue_lock);
         while (!p->head && !p->stopping) pthread_cond_wait(&p->queue_cond, &p->queue_lock);
@@ -32,15 +33,19 @@ static void *worker_main(void *arg)
         p->running++;
         pthread_mutex_unlock(&p->queue_lock);
 
-        tasker_run_job(t, j);
-
-        pthread_mutex_lock(&p->queue_lock);
-        strset_remove(&p->queued_ids, j->exec_id);
-        p->running--;
-        pthread_cond_broadcast(&p->idle_cond);
-        pthread_mutex_unlock(&p->queue_lock);
-        tasker_job_done(t, j);
+        if (!tasker_run_job(t, j)) tasker_pool_job_finished(t, j);
     }
+}
+
+void tasker_pool_job_finished(tasker_t *t, job *j)
+{
+    pool *p = &t->pool;
+    pthread_mutex_lock(&p->queue_lock);
+    strset_remove(&p->queued_ids, j->exec_id);
+    p->running--;
+    pthread_cond_broadcast(&p->idle_cond);
+    pthread_mutex_unlock(&p->queue_lock);
+    tasker_job_done(t, j);
 }
 
 int tasker_pool_init(tasker_t *t)
@@ -51,7 +56,8 @@ int tasker_pool_init(tasker_t *t)
     tasker_cond_init_mono(&p->idle_cond);
     strset_init(&p->queued_ids);
     t->pool_ready = true;
-    if (t->opt.workers <= 0) return TASKER_OK;
+    int rc = tasker_finisher_start(t);
+    if (rc != TASKER_OK || t->opt.workers <= 0) return rc;
     p->threads = calloc((size_t)t->opt.workers, sizeof *p->threads);
     if (!p->threads) return tasker_fail(TASKER_ENOMEM, "open: out of memory for workers");
     for (int i = 0; i < t->opt.workers; i++) {
@@ -131,6 +137,7 @@ void tasker_pool_shutdown(tasker_t *t)
     pthread_cond_broadcast(&p->queue_cond);
     pthread_mutex_unlock(&p->queue_lock);
     for (int i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+    tasker_finisher_stop(t); /* after the workers: it waits for their last outcomes */
     free(p->threads);
     p->threads = NULL;
     p->nthreads = 0;

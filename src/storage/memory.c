@@ -378,6 +378,24 @@ static void mem_close(tasker_storage *st)
     free(m);
 }
 
+/* The memory store writes at once, so its asynchronous writes are the synchronous ones
+ * followed by the callback. */
+static int mem_add_task_event_async(tasker_storage *st, const tasker_task_event *ev,
+                                    tasker_storage_done_fn done, void *udata)
+{
+    int rc = mem_add_task_event(st, ev);
+    if (done) done(udata, rc, rc == TASKER_OK ? NULL : tasker_last_error());
+    return TASKER_OK;
+}
+
+static int mem_update_task_exec_async(tasker_storage *st, const tasker_task_exec *e,
+                                      tasker_storage_done_fn done, void *udata)
+{
+    int rc = mem_update_task_exec(st, e);
+    if (done) done(udata, rc, rc == TASKER_OK ? NULL : tasker_last_error());
+    return TASKER_OK;
+}
+
 static const tasker_storage_ops memory_ops = {
     .version = TASKER_STORAGE_VERSION,
     .name = "memory",
@@ -399,6 +417,8 @@ static const tasker_storage_ops memory_ops = {
     .add_task_event = mem_add_task_event,
     .list_task_events = mem_list_task_events,
     .close = mem_close,
+    .add_task_event_async = mem_add_task_event_async,
+    .update_task_exec_async = mem_update_task_exec_async,
 };
 
 /* Until tasker_new() sets the core's clock, ages are read from the real clock. */

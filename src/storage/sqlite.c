@@ -222,6 +222,7 @@ static void sq_close(tasker_storage *st)
 {
     sq_store *s = (sq_store *)st;
     if (!s) return;
+    sq_flusher_stop(s);
     sq_readers_close(s);
     for (int i = 0; i < W_COUNT; i++) sqlite3_finalize(s->wstmt[i]);
     sqlite3_close_v2(s->wdb);
@@ -229,6 +230,7 @@ static void sq_close(tasker_storage *st)
     pthread_mutex_destroy(&s->readers_lock);
     pthread_cond_destroy(&s->reader_freed);
     pthread_cond_destroy(&s->gen_cond);
+    pthread_cond_destroy(&s->flush_cond);
     free(s->path);
     free(s);
 }
@@ -254,6 +256,8 @@ static const tasker_storage_ops sqlite_ops = {
     .add_task_event = sq_add_task_event,
     .list_task_events = sq_list_task_events,
     .close = sq_close,
+    .add_task_event_async = sq_add_task_event_async,
+    .update_task_exec_async = sq_update_task_exec_async,
 };
 
 static sq_store *store_new(void)
@@ -268,6 +272,7 @@ static sq_store *store_new(void)
     pthread_mutex_init(&s->readers_lock, NULL);
     pthread_cond_init(&s->reader_freed, NULL);
     pthread_cond_init(&s->gen_cond, NULL);
+    pthread_cond_init(&s->flush_cond, NULL);
     static _Atomic uint64_t next_store_id = 1;
     s->store_id = atomic_fetch_add(&next_store_id, 1);
     return s;
@@ -291,7 +296,8 @@ tasker_storage *sq_open_version(const char *path_and_options, int target_version
     if (set_wal(s, s->wdb) != TASKER_OK) goto fail;
     if (sq_migrate(s, s->wdb, target_version) != TASKER_OK) goto fail;
     if (target_version == SQ_SCHEMA_VERSION &&
-        sq_prepare_all(s, s->wdb, sq_write_sql, s->wstmt, W_COUNT) != TASKER_OK)
+        (sq_prepare_all(s, s->wdb, sq_write_sql, s->wstmt, W_COUNT) != TASKER_OK ||
+         sq_flusher_start(s) != TASKER_OK))
         goto fail;
     return &s->base;
 fail:

@@ -31,6 +31,7 @@
 
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -62,7 +63,7 @@ static void finish(sq_req *r)
 
 static bool acks_early(const sq_req *r)
 {
-    return r->kind == SQ_START_EXEC || r->kind == SQ_ADD_EVENT;
+    return !r->async && (r->kind == SQ_START_EXEC || r->kind == SQ_ADD_EVENT);
 }
 
 /* Answers the batch's early requests now (see the top of the file), and takes them out
@@ -192,8 +193,28 @@ static void run_batch(sq_store *s, sq_req **batchp, sq_req *self, uint64_t gen)
     }
 }
 
+/* Reports the asynchronous requests of a finished batch and frees them. */
+static void report_async(sq_req *list)
+{
+    while (list) {
+        sq_req *next = list->next;
+        if (list->on_done) list->on_done(list->udata, list->rc, list->rc ? list->msg : NULL);
+        if (list->kind == SQ_UPDATE_EXEC) {
+            free(list->own.exec.exec_id);
+            free(list->own.exec.result);
+            free(list->own.exec.error);
+        } else {
+            free(list->own.event.exec_id);
+            free(list->own.event.message);
+        }
+        free(list);
+        list = next;
+    }
+}
+
 /* Takes the whole queue and runs it; then finishes each request and wakes the next
- * leader. Called with queue_lock held; returns with it held. */
+ * leader. self is NULL when the flusher leads. Called with queue_lock held; returns
+ * with it held. */
 static void lead(sq_store *s, sq_req *self)
 {
     s->leading = true;
@@ -206,16 +227,84 @@ static void lead(sq_store *s, sq_req *self)
     run_batch(s, &batch, self, gen);
 
     pthread_mutex_lock(&s->queue_lock);
+    sq_req *async = NULL, **async_tail = &async;
     for (sq_req *r = batch; r;) {
         sq_req *next = r->next; /* r may be gone once it sees done */
-        if (r != self) finish(r);
-        else r->done = true;
+        if (r->async) {
+            r->next = NULL;
+            *async_tail = r;
+            async_tail = &r->next;
+        } else if (r != self) {
+            finish(r);
+        } else {
+            r->done = true;
+        }
         r = next;
     }
     atomic_store(&s->done_gen, gen);
     if (s->gen_waiters) pthread_cond_broadcast(&s->gen_cond);
     s->leading = false;
-    if (s->queue_head) pthread_cond_signal(&s->queue_head->cond);
+    if (s->queue_head) {
+        if (s->queue_head->async || s->flusher_started) pthread_cond_signal(&s->flush_cond);
+        else pthread_cond_signal(&s->queue_head->cond);
+    }
+    if (async) {
+        pthread_mutex_unlock(&s->queue_lock);
+        report_async(async);
+        pthread_mutex_lock(&s->queue_lock);
+    }
+}
+
+void sq_submit_async(sq_store *s, sq_req *r)
+{
+    r->rc = TASKER_OK;
+    r->final = false;
+    r->early_gen = 0;
+    r->next = NULL;
+    r->msg[0] = '\0';
+    pthread_mutex_lock(&s->queue_lock);
+    if (s->queue_tail) s->queue_tail->next = r;
+    else s->queue_head = r;
+    s->queue_tail = r;
+    atomic_store_explicit(&s->queued, true, memory_order_relaxed);
+    if (!s->leading) pthread_cond_signal(&s->flush_cond);
+    pthread_mutex_unlock(&s->queue_lock);
+}
+
+static void *flusher_main(void *arg)
+{
+    sq_store *s = arg;
+    pthread_setname_np(pthread_self(), "tasker-sqlite");
+    pthread_mutex_lock(&s->queue_lock);
+    for (;;) {
+        if (s->queue_head && !s->leading) {
+            lead(s, NULL);
+            continue;
+        }
+        if (s->flusher_stopping && !s->queue_head && !s->leading) break;
+        pthread_cond_wait(&s->flush_cond, &s->queue_lock);
+    }
+    pthread_mutex_unlock(&s->queue_lock);
+    return NULL;
+}
+
+int sq_flusher_start(sq_store *s)
+{
+    if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0)
+        return tasker_set_error(TASKER_ESTORAGE, "sqlite: %s: cannot start a thread", s->path);
+    s->flusher_started = true;
+    return TASKER_OK;
+}
+
+void sq_flusher_stop(sq_store *s)
+{
+    if (!s->flusher_started) return;
+    pthread_mutex_lock(&s->queue_lock);
+    s->flusher_stopping = true;
+    pthread_cond_signal(&s->flush_cond);
+    pthread_mutex_unlock(&s->queue_lock);
+    pthread_join(s->flusher, NULL);
+    s->flusher_started = false;
 }
 
 /* This thread's early answers: for each store it wrote to, the batch of its last one.
@@ -259,6 +348,10 @@ int sq_submit(sq_store *s, sq_req *r)
     else s->queue_head = r;
     s->queue_tail = r;
     atomic_store_explicit(&s->queued, true, memory_order_relaxed);
+    if (s->flusher_started) {
+        if (!s->leading) pthread_cond_signal(&s->flush_cond);
+        while (!r->done) pthread_cond_wait(&r->cond, &s->queue_lock);
+    }
     while (!r->done && s->leading) pthread_cond_wait(&r->cond, &s->queue_lock);
     if (!r->done) lead(s, r);
     pthread_mutex_unlock(&s->queue_lock);

@@ -86,10 +86,19 @@ typedef enum {
     SQ_INTERRUPT
 } sq_kind;
 
-/* One write, queued for the group commit. Lives on the caller's stack: the caller
- * blocks until the leader has committed (or failed) it. */
+/* One write, queued for the group commit. A synchronous one lives on the caller's
+ * stack: the caller blocks until the leader has committed (or failed) it. An
+ * asynchronous one (async) is the driver's, with its own copies of the strings, and
+ * reports through done once committed or failed. */
 typedef struct sq_req {
     sq_kind kind;
+    bool async;
+    tasker_storage_done_fn on_done; /* async only; may be NULL */
+    void *udata;
+    union {
+        tasker_task_event event;
+        tasker_task_exec exec;
+    } own; /* async only: the copy u points at */
     union {
         const tasker_task *task;
         const tasker_task_scheme *scheme;
@@ -133,7 +142,13 @@ typedef struct sq_store {
     sqlite3_stmt *wstmt[W_COUNT];
     int64_t last_age_prune_us; /* used only by the leader */
 
-    pthread_mutex_t queue_lock; /* guards the queue, leading, the generations, sq_req.done */
+    pthread_mutex_t queue_lock; /* guards the queue, leading, the generations, sq_req.done,
+                                 * the flusher's flags */
+    /* The flusher leads a batch when asynchronous writes are queued and no thread
+     * waiting for its own write is there to lead. */
+    pthread_t flusher;
+    bool flusher_started, flusher_stopping;
+    pthread_cond_t flush_cond;
     sq_req *queue_head, *queue_tail;
     bool leading; /* a thread is running a batch */
     _Atomic bool queued; /* queue_head != NULL, for the leader to peek at without the lock */
@@ -185,6 +200,11 @@ int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t msg_size);
 
 /* sqlite_commit.c: waits until every write acknowledged so far is committed. */
 void sq_read_barrier(sq_store *s);
+/* sqlite_commit.c: queues an asynchronous request (malloc'd, owned from here on). */
+void sq_submit_async(sq_store *s, sq_req *r);
+int sq_flusher_start(sq_store *s);
+/* Commits every queued asynchronous write, then stops the flusher. */
+void sq_flusher_stop(sq_store *s);
 
 /* sqlite_read.c */
 sq_reader *sq_reader_get(sq_store *s);
@@ -203,6 +223,10 @@ int sq_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us
                        const char *node_id);
 int sq_update_task_exec(tasker_storage *st, const tasker_task_exec *e);
 int sq_add_task_event(tasker_storage *st, const tasker_task_event *ev);
+int sq_add_task_event_async(tasker_storage *st, const tasker_task_event *ev,
+                            tasker_storage_done_fn done, void *udata);
+int sq_update_task_exec_async(tasker_storage *st, const tasker_task_exec *e,
+                              tasker_storage_done_fn done, void *udata);
 int sq_interrupt_dead(tasker_storage *st, tasker_node_alive_fn alive, void *udata,
                       size_t *n);
 

@@ -355,6 +355,70 @@ int sq_add_task_event(tasker_storage *st, const tasker_task_event *ev)
     return sq_submit((sq_store *)st, &r);
 }
 
+/* The asynchronous writes: a heap request with its own copies, queued without waiting.
+ * Arguments are checked here, so a request refused outright never reaches the queue. */
+static sq_req *async_req(sq_kind kind, tasker_storage_done_fn done, void *udata)
+{
+    sq_req *r = calloc(1, sizeof *r);
+    if (!r) {
+        tasker_set_error(TASKER_ENOMEM, "sqlite: out of memory queueing a write");
+        return NULL;
+    }
+    r->kind = kind;
+    r->async = true;
+    r->on_done = done;
+    r->udata = udata;
+    return r;
+}
+
+int sq_add_task_event_async(tasker_storage *st, const tasker_task_event *ev,
+                            tasker_storage_done_fn done, void *udata)
+{
+    int rc;
+    if (!ev) return tasker_set_error(TASKER_EINVAL, "sqlite: add_task_event: NULL");
+    if ((rc = check_id("execution id", ev->exec_id)) != TASKER_OK) return rc;
+    sq_req *r = async_req(SQ_ADD_EVENT, done, udata);
+    if (!r) return TASKER_ENOMEM;
+    r->own.event = *ev;
+    r->own.event.exec_id = strdup(ev->exec_id);
+    r->own.event.message = strdup(ev->message ? ev->message : "");
+    if (!r->own.event.exec_id || !r->own.event.message) {
+        free(r->own.event.exec_id);
+        free(r->own.event.message);
+        free(r);
+        return tasker_set_error(TASKER_ENOMEM, "sqlite: out of memory queueing an event");
+    }
+    r->u.event = &r->own.event;
+    sq_submit_async((sq_store *)st, r);
+    return TASKER_OK;
+}
+
+int sq_update_task_exec_async(tasker_storage *st, const tasker_task_exec *e,
+                              tasker_storage_done_fn done, void *udata)
+{
+    int rc;
+    if (!e) return tasker_set_error(TASKER_EINVAL, "sqlite: update_task_exec: NULL");
+    if ((rc = check_id("execution id", e->exec_id)) != TASKER_OK) return rc;
+    sq_req *r = async_req(SQ_UPDATE_EXEC, done, udata);
+    if (!r) return TASKER_ENOMEM;
+    r->own.exec = (tasker_task_exec){.status = e->status, .end_us = e->end_us,
+                                     .success = e->success};
+    r->own.exec.exec_id = strdup(e->exec_id);
+    r->own.exec.result = e->result ? strdup(e->result) : NULL;
+    r->own.exec.error = e->error ? strdup(e->error) : NULL;
+    if (!r->own.exec.exec_id || (e->result && !r->own.exec.result) ||
+        (e->error && !r->own.exec.error)) {
+        free(r->own.exec.exec_id);
+        free(r->own.exec.result);
+        free(r->own.exec.error);
+        free(r);
+        return tasker_set_error(TASKER_ENOMEM, "sqlite: out of memory queueing an outcome");
+    }
+    r->u.exec = &r->own.exec;
+    sq_submit_async((sq_store *)st, r);
+    return TASKER_OK;
+}
+
 /* Asks alive() about each node with running executions outside any transaction (it is
  * the core's code and may be slow), then marks the dead nodes' executions in one
  * request. */
