@@ -1,24 +1,25 @@
 /* The SQLite driver's group commit: many threads write at once, one transaction holds
  * them all.
  *
- * Leader/follower: a writer queues its request; if no thread is leading, it leads: it
- * takes every queued request, runs them in one BEGIN IMMEDIATE .. COMMIT on the writer
- * connection, and hands each its own result. Before committing it takes in, for a few
- * rounds, what was queued meanwhile (run_once). Requests that arrive after that wait
- * for the next leader (the first of them is woken to lead). So a sync (synchronous=FULL)
- * or a WAL append (NORMAL) is paid once per batch, not once per row, and a caller
- * still returns only after its own write is committed.
+ * One writer thread per store (the flusher) owns the writer connection. A thread that
+ * writes queues its request and sleeps on its own semaphore; the flusher takes every
+ * queued request, runs them in one BEGIN IMMEDIATE .. COMMIT, and wakes each caller
+ * with its own result. Before committing it takes in, for a few rounds, what was
+ * queued meanwhile (run_once). So a sync (synchronous=FULL) or a WAL append (NORMAL)
+ * is paid once per batch, not once per row, and a caller still returns only after its
+ * own write is committed. Callers are woken after the queue lock is released, each on
+ * its own semaphore, so waking them does not stall the threads queueing the next batch.
  *
- * Early acknowledgement: a start (the compare-and-set) and an event are answered once
- * their statement has run in the open transaction, before the COMMIT, and become
- * durable with it; everything else (a trigger's execution, an outcome, tasks and
- * schedules) is answered after the COMMIT. A worker thus waits for one commit per run
- * (its outcome) instead of three, and the commit an outcome waits for holds that run's
- * start and events, which are committed with it or before it. The one cost: a process
- * that dies in the instant between the answer and the commit loses that start (the run
- * is then still pending, and runs again after a reopen) or those events. A thread's
- * read first waits for the commit of its own last early answer, so it reads what it
- * wrote; other threads learn of a run's start and events through its outcome, which is
+ * Early acknowledgement: a start (the compare-and-set) is answered once its statement
+ * has run in the open transaction, before the COMMIT, and becomes durable with it.
+ * Asynchronous writes (events, outcomes: storage version 2) are answered when queued
+ * and report through their callback after the COMMIT. A worker thus waits for no
+ * commit at all, and the commit an outcome's callback waits for holds that run's start
+ * and events, which are committed with it or before it. The one cost: a process that
+ * dies in the instant between the answer and the commit loses that start (the run is
+ * then still pending, and runs again after a reopen) or those events. A thread's read
+ * first waits for the commit of its own last early answer, so it reads what it wrote;
+ * other threads learn of a run's start and events through its outcome, which is
  * answered after its commit.
  *
  * Every request is one statement (interrupt_dead, the one exception, wraps itself in a
@@ -30,6 +31,7 @@
 #include "sqlite_internal.h"
 
 #include <sched.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,13 +54,11 @@ static void rollback(sq_store *s)
     }
 }
 
-/* Hands a request back to its caller. Called with queue_lock held, so the caller,
- * which checks done under it, cannot return (and its request vanish) before this
- * returns. */
-static void finish(sq_req *r)
+/* Hands a request back to its caller, which may return (and its request vanish) at
+ * once. */
+static void wake(sq_req *r)
 {
-    r->done = true;
-    pthread_cond_signal(&r->cond);
+    sem_post(r->sem);
 }
 
 static bool acks_early(const sq_req *r)
@@ -68,25 +68,22 @@ static bool acks_early(const sq_req *r)
 
 /* Answers the batch's early requests now (see the top of the file), and takes them out
  * of the batch: once answered, a request's memory belongs to its caller again. */
-static bool ack_early(sq_store *s, sq_req **batch, sq_req *self, uint64_t gen)
+static bool ack_early(sq_store *s, sq_req **batch, uint64_t gen)
 {
     bool any = false;
-    for (sq_req *r = *batch; r && !any; r = r->next) any = acks_early(r) && r != self;
-    if (!any) return false;
-    pthread_mutex_lock(&s->queue_lock);
-    atomic_store(&s->early_gen, gen);
     for (sq_req **link = batch; *link;) {
         sq_req *r = *link;
-        if (!acks_early(r) || r == self) {
+        if (!acks_early(r)) {
             link = &r->next;
             continue;
         }
+        if (!any) atomic_store(&s->early_gen, gen);
+        any = true;
         *link = r->next;
         r->early_gen = gen;
-        finish(r);
+        wake(r);
     }
-    pthread_mutex_unlock(&s->queue_lock);
-    return true;
+    return any;
 }
 
 /* Runs the requests from r on; stops at one whose failure rolled the transaction back
@@ -145,7 +142,7 @@ static sq_req *take_more(sq_store *s, sq_req **batchp)
  * for the same commit, so a whole run can share one transaction. Returns TASKER_OK when
  * committed. Otherwise *culprit is the request whose failure rolled the transaction
  * back, or NULL when the transaction itself failed (msg says why). */
-static int run_once(sq_store *s, sq_req **batchp, sq_req *self, uint64_t gen,
+static int run_once(sq_store *s, sq_req **batchp, uint64_t gen,
                     sq_req **culprit, char *msg, size_t size)
 {
     *culprit = NULL;
@@ -156,7 +153,7 @@ static int run_once(sq_store *s, sq_req **batchp, sq_req *self, uint64_t gen,
     sq_req *todo = *batchp;
     for (int round = 0; todo; round++) {
         if ((*culprit = exec_from(s, todo))) return (*culprit)->rc;
-        bool answered = ack_early(s, batchp, self, gen);
+        bool answered = ack_early(s, batchp, gen);
         if (round + 1 >= SQ_BATCH_ROUNDS) break;
         /* Those just answered have their next write nearly ready: let them run. */
         if (answered) gather(s);
@@ -171,12 +168,12 @@ static int run_once(sq_store *s, sq_req **batchp, sq_req *self, uint64_t gen,
 
 /* Runs the batch until each request has its result. Requests answered early are taken
  * out of *batchp. */
-static void run_batch(sq_store *s, sq_req **batchp, sq_req *self, uint64_t gen)
+static void run_batch(sq_store *s, sq_req **batchp, uint64_t gen)
 {
     char msg[SQ_MSG_SIZE];
     for (;;) {
         sq_req *culprit = NULL;
-        int rc = run_once(s, batchp, self, gen, &culprit, msg, sizeof msg);
+        int rc = run_once(s, batchp, gen, &culprit, msg, sizeof msg);
         sq_req *batch = *batchp;
         if (rc == TASKER_OK) return;
         if (culprit) {
@@ -212,50 +209,40 @@ static void report_async(sq_req *list)
     }
 }
 
-/* Takes the whole queue and runs it; then finishes each request and wakes the next
- * leader. self is NULL when the flusher leads. Called with queue_lock held; returns
- * with it held. */
-static void lead(sq_store *s, sq_req *self)
+/* Takes the whole queue and runs it; then answers each request. Called by the flusher
+ * with queue_lock held; returns with it held. */
+static void run_queue(sq_store *s)
 {
-    s->leading = true;
     uint64_t gen = ++s->batch_gen;
     sq_req *batch = s->queue_head;
     s->queue_head = s->queue_tail = NULL;
     atomic_store_explicit(&s->queued, false, memory_order_relaxed);
     pthread_mutex_unlock(&s->queue_lock);
 
-    run_batch(s, &batch, self, gen);
+    run_batch(s, &batch, gen);
 
     pthread_mutex_lock(&s->queue_lock);
+    atomic_store(&s->done_gen, gen);
+    if (s->gen_waiters) pthread_cond_broadcast(&s->gen_cond);
+    pthread_mutex_unlock(&s->queue_lock);
     sq_req *async = NULL, **async_tail = &async;
     for (sq_req *r = batch; r;) {
-        sq_req *next = r->next; /* r may be gone once it sees done */
+        sq_req *next = r->next; /* r may be gone once woken */
         if (r->async) {
             r->next = NULL;
             *async_tail = r;
             async_tail = &r->next;
-        } else if (r != self) {
-            finish(r);
         } else {
-            r->done = true;
+            wake(r);
         }
         r = next;
     }
-    atomic_store(&s->done_gen, gen);
-    if (s->gen_waiters) pthread_cond_broadcast(&s->gen_cond);
-    s->leading = false;
-    if (s->queue_head) {
-        if (s->queue_head->async || s->flusher_started) pthread_cond_signal(&s->flush_cond);
-        else pthread_cond_signal(&s->queue_head->cond);
-    }
-    if (async) {
-        pthread_mutex_unlock(&s->queue_lock);
-        report_async(async);
-        pthread_mutex_lock(&s->queue_lock);
-    }
+    report_async(async);
+    pthread_mutex_lock(&s->queue_lock);
 }
 
-void sq_submit_async(sq_store *s, sq_req *r)
+/* Appends r to the queue and wakes the flusher if it sleeps. */
+static void enqueue(sq_store *s, sq_req *r)
 {
     r->rc = TASKER_OK;
     r->final = false;
@@ -267,8 +254,15 @@ void sq_submit_async(sq_store *s, sq_req *r)
     else s->queue_head = r;
     s->queue_tail = r;
     atomic_store_explicit(&s->queued, true, memory_order_relaxed);
-    if (!s->leading) pthread_cond_signal(&s->flush_cond);
+    bool wake_flusher = s->flusher_idle;
+    s->flusher_idle = false;
     pthread_mutex_unlock(&s->queue_lock);
+    if (wake_flusher) pthread_cond_signal(&s->flush_cond);
+}
+
+void sq_submit_async(sq_store *s, sq_req *r)
+{
+    enqueue(s, r);
 }
 
 static void *flusher_main(void *arg)
@@ -277,12 +271,15 @@ static void *flusher_main(void *arg)
     pthread_setname_np(pthread_self(), "tasker-sqlite");
     pthread_mutex_lock(&s->queue_lock);
     for (;;) {
-        if (s->queue_head && !s->leading) {
-            lead(s, NULL);
+        if (s->queue_head) {
+            run_queue(s);
             continue;
         }
-        if (s->flusher_stopping && !s->queue_head && !s->leading) break;
-        pthread_cond_wait(&s->flush_cond, &s->queue_lock);
+        if (s->flusher_stopping) break;
+        s->flusher_idle = true;
+        while (s->flusher_idle && !s->flusher_stopping)
+            pthread_cond_wait(&s->flush_cond, &s->queue_lock);
+        s->flusher_idle = false;
     }
     pthread_mutex_unlock(&s->queue_lock);
     return NULL;
@@ -333,30 +330,27 @@ static void remember_early(uint64_t store_id, uint64_t gen)
     early[i].gen = gen;
 }
 
+/* The thread's semaphore, which the flusher posts once per request of this thread. */
+static sem_t *thread_sem(void)
+{
+    static _Thread_local sem_t sem;
+    static _Thread_local bool ready;
+    if (!ready) {
+        sem_init(&sem, 0, 0);
+        ready = true;
+    }
+    return &sem;
+}
+
 int sq_submit(sq_store *s, sq_req *r)
 {
-    r->rc = TASKER_OK;
-    r->done = false;
-    r->final = false;
-    r->early_gen = 0;
-    r->next = NULL;
-    r->msg[0] = '\0';
-    pthread_cond_init(&r->cond, NULL);
-
-    pthread_mutex_lock(&s->queue_lock);
-    if (s->queue_tail) s->queue_tail->next = r;
-    else s->queue_head = r;
-    s->queue_tail = r;
-    atomic_store_explicit(&s->queued, true, memory_order_relaxed);
-    if (s->flusher_started) {
-        if (!s->leading) pthread_cond_signal(&s->flush_cond);
-        while (!r->done) pthread_cond_wait(&r->cond, &s->queue_lock);
+    if (!s->flusher_started)
+        return tasker_set_error(TASKER_ESTATE, "sqlite: %s: the store is not open for writing",
+                                s->path);
+    r->sem = thread_sem();
+    enqueue(s, r);
+    while (sem_wait(r->sem) != 0) {
     }
-    while (!r->done && s->leading) pthread_cond_wait(&r->cond, &s->queue_lock);
-    if (!r->done) lead(s, r);
-    pthread_mutex_unlock(&s->queue_lock);
-
-    pthread_cond_destroy(&r->cond);
     if (r->early_gen) remember_early(s->store_id, r->early_gen);
     if (r->rc != TASKER_OK) return tasker_set_error(r->rc, "%s", r->msg);
     return TASKER_OK;

@@ -11,6 +11,7 @@
 #include <tasker/storage.h>
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <sqlite3.h>
 
@@ -119,9 +120,8 @@ typedef struct sq_req {
     size_t count_out;   /* SQ_INTERRUPT: executions marked */
     uint64_t early_gen; /* set when answered before its batch's commit */
     int rc;
-    bool final;         /* leader only: its result stands, do not run it again */
-    bool done;          /* guarded by store->queue_lock */
-    pthread_cond_t cond; /* signalled when done, or when promoted to leader */
+    bool final;         /* flusher only: its result stands, do not run it again */
+    sem_t *sem;         /* sync only: the caller's, posted once answered */
     struct sq_req *next;
     char msg[SQ_MSG_SIZE];
 } sq_req;
@@ -142,15 +142,12 @@ typedef struct sq_store {
     sqlite3_stmt *wstmt[W_COUNT];
     int64_t last_age_prune_us; /* used only by the leader */
 
-    pthread_mutex_t queue_lock; /* guards the queue, leading, the generations, sq_req.done,
-                                 * the flusher's flags */
-    /* The flusher leads a batch when asynchronous writes are queued and no thread
-     * waiting for its own write is there to lead. */
+    pthread_mutex_t queue_lock; /* guards the queue, the generations, the flusher's flags */
+    /* The flusher: the one thread that writes (sqlite_commit.c). */
     pthread_t flusher;
-    bool flusher_started, flusher_stopping;
-    pthread_cond_t flush_cond;
+    bool flusher_started, flusher_stopping, flusher_idle;
+    pthread_cond_t flush_cond; /* wakes an idle flusher */
     sq_req *queue_head, *queue_tail;
-    bool leading; /* a thread is running a batch */
     _Atomic bool queued; /* queue_head != NULL, for the leader to peek at without the lock */
     /* Batches are numbered (batch_gen, by the leader). done_gen: the last batch whose
      * commit has ended. A thread that got an early answer remembers its batch; its next
