@@ -158,6 +158,12 @@ struct tasker_storage_ops {
      * would return it. */
     int (*update_task_exec_async)(tasker_storage *st, const tasker_task_exec *e,
                                   tasker_storage_done_fn done, void *udata);
+
+    /* Stores n new executions as add_task_exec would (retention included), all or
+     * nothing, in one write: TASKER_OK when all are stored; otherwise none is, and the
+     * code and message are those of the first that failed (a clash between two of the
+     * n counts as one). May be NULL: the core then calls add_task_exec for each. */
+    int (*add_task_execs)(tasker_storage *st, const tasker_task_exec *v, size_t n);
 };
 
 /* Records a message for the calling thread (printf-style) and returns err, so that a

@@ -170,6 +170,19 @@ int tasker_remove_task_schedule(tasker_t *t, const char *scheme_id);
  * receives the new execution's id. TASKER_ENOTFOUND if the task does not exist. */
 int tasker_trigger(tasker_t *t, const char *task_id, char exec_id[TASKER_ID_SIZE]);
 
+/* The most runs one tasker_trigger_many() call takes. */
+#define TASKER_TRIGGER_MANY_MAX 10000
+
+/* Queues n runs at once (task_ids[i] may repeat): as n calls of tasker_trigger, but the
+ * n executions are stored in one write, so a producer that enqueues in bulk pays one
+ * commit instead of n. All or nothing: on any error no run is queued, and the message
+ * names the first task id at fault. exec_ids, when not NULL, receives the n new ids.
+ * TASKER_EINVAL when n > TASKER_TRIGGER_MANY_MAX. (With a custom driver of storage
+ * version 1, the executions are stored one by one; one failing then leaves those
+ * before it stored, pending, to be picked up at the next rescan.) Thread-safe. */
+int tasker_trigger_many(tasker_t *t, const char *const *task_ids, size_t n,
+                        char (*exec_ids)[TASKER_ID_SIZE]);
+
 /* Waits until the execution has finished (success, failed, interrupted or skipped).
  * TASKER_OK when finished, TASKER_ETIMEDOUT when timeout_ms passed first (negative =
  * no limit), TASKER_ENOTFOUND if there is no such execution. */

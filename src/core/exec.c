@@ -35,6 +35,81 @@ fail:
     return rc;
 }
 
+/* Stores the n executions: at once when the driver can, else one by one. */
+static int store_execs(tasker_t *t, const tasker_task_exec *v, size_t n)
+{
+    const tasker_storage_ops *ops = t->st->ops;
+    if (ops->version >= 2 && ops->add_task_execs) return ops->add_task_execs(t->st, v, n);
+    int rc = TASKER_OK;
+    for (size_t i = 0; i < n && rc == TASKER_OK; i++) rc = ops->add_task_exec(t->st, &v[i]);
+    return rc;
+}
+
+/* Snapshots task_ids[i] into j, reusing the previous job's snapshot for a repeated id
+ * (the common case: many runs of one task). */
+static int snapshot_task(tasker_t *t, job *j, const job *prev, const char *task_id)
+{
+    snprintf(j->task_id, sizeof j->task_id, "%s", task_id);
+    if (!prev || strcmp(prev->task_id, task_id) != 0) {
+        int rc = t->st->ops->get_task(t->st, task_id, &j->task);
+        if (rc == TASKER_ENOTFOUND)
+            return tasker_fail(rc, "trigger_many: task '%s' not found", task_id);
+        return rc;
+    }
+    j->task.task_id = tasker_strdup_or_null(prev->task.task_id);
+    j->task.handler = tasker_strdup_or_null(prev->task.handler);
+    j->task.param = tasker_strdup_or_null(prev->task.param);
+    j->task.desc = tasker_strdup_or_null(prev->task.desc);
+    if ((prev->task.task_id && !j->task.task_id) || (prev->task.handler && !j->task.handler) ||
+        (prev->task.param && !j->task.param) || (prev->task.desc && !j->task.desc))
+        return tasker_fail(TASKER_ENOMEM, "trigger_many: out of memory");
+    return TASKER_OK;
+}
+
+int tasker_trigger_many(tasker_t *t, const char *const *task_ids, size_t n,
+                        char (*exec_ids)[TASKER_ID_SIZE])
+{
+    int rc;
+    if ((rc = tasker_check_handle(t))) return rc;
+    if (n == 0) return TASKER_OK;
+    if (!task_ids) return tasker_fail(TASKER_EINVAL, "trigger_many: task_ids is NULL");
+    if (n > TASKER_TRIGGER_MANY_MAX)
+        return tasker_fail(TASKER_EINVAL, "trigger_many: %zu runs, over the limit of %d", n,
+                           TASKER_TRIGGER_MANY_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((rc = tasker_check_id("task id", task_ids[i]))) return rc;
+    job **jobs = calloc(n, sizeof *jobs);
+    tasker_task_exec *v = calloc(n, sizeof *v);
+    if (!jobs || !v) {
+        rc = tasker_fail(TASKER_ENOMEM, "trigger_many: out of memory for %zu runs", n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!(jobs[i] = calloc(1, sizeof *jobs[i]))) {
+            rc = tasker_fail(TASKER_ENOMEM, "trigger_many: out of memory for %zu runs", n);
+            goto out;
+        }
+        if ((rc = snapshot_task(t, jobs[i], i ? jobs[i - 1] : NULL, task_ids[i]))) goto out;
+        tasker_new_id(t, jobs[i]->exec_id);
+        v[i] = (tasker_task_exec){.exec_id = jobs[i]->exec_id, .task_id = jobs[i]->task_id,
+                                  .queued_us = tasker_now_us(t),
+                                  .status = TASKER_EXEC_PENDING};
+    }
+    if ((rc = store_execs(t, v, n)) != TASKER_OK) goto out;
+    if (exec_ids)
+        for (size_t i = 0; i < n; i++) memcpy(exec_ids[i], jobs[i]->exec_id, TASKER_ID_SIZE);
+    tasker_pool_pickup_first(t);
+    for (size_t i = 0; i < n; i++) {
+        if (!tasker_pool_submit(t, jobs[i])) tasker_job_free(jobs[i]);
+        jobs[i] = NULL;
+    }
+out:
+    for (size_t i = 0; jobs && i < n; i++) tasker_job_free(jobs[i]);
+    free(jobs);
+    free(v);
+    return rc;
+}
+
 void tasker_notify_done(tasker_t *t)
 {
     pthread_mutex_lock(&t->done_lock);

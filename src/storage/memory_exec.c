@@ -126,6 +126,65 @@ int mem_add_task_exec(tasker_storage *st, const tasker_task_exec *e)
     return rc;
 }
 
+/* Whether v[i] clashes with one of v[0..i): the same id or the same occurrence. */
+static int check_within(const tasker_task_exec *v, size_t i)
+{
+    for (size_t k = 0; k < i; k++) {
+        if (strcmp(v[k].exec_id, v[i].exec_id) == 0)
+            return tasker_fail(TASKER_EEXISTS, "memory: execution '%s' exists", v[i].exec_id);
+        if (v[i].scheme_id && v[k].scheme_id && v[k].scheduled_us == v[i].scheduled_us &&
+            strcmp(v[k].scheme_id, v[i].scheme_id) == 0)
+            return tasker_fail(TASKER_EEXISTS,
+                               "memory: schedule '%s' occurrence %lld has an execution",
+                               v[i].scheme_id, (long long)v[i].scheduled_us);
+    }
+    return TASKER_OK;
+}
+
+/* All or nothing: every check is made before the first insert. */
+int mem_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
+{
+    if (n > 0 && !v) return tasker_fail(TASKER_EINVAL, "memory: add_task_execs: NULL");
+    for (size_t i = 0; i < n; i++)
+        if (!id_ok(v[i].exec_id) || !id_ok(v[i].task_id) ||
+            (v[i].scheme_id && !id_ok(v[i].scheme_id)))
+            return tasker_fail(TASKER_EINVAL, "memory: add_task_execs: exec_id or task_id "
+                                              "missing, or an id over %d bytes",
+                               TASKER_ID_SIZE - 1);
+    mem_store *m = mem(st);
+    mexec **xs = calloc(n ? n : 1, sizeof *xs);
+    int rc = xs ? TASKER_OK : tasker_fail(TASKER_ENOMEM, "memory: add_task_execs: out of memory");
+    for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
+        xs[i] = calloc(1, sizeof *xs[i]);
+        if (!xs[i] || !exec_copy(&xs[i]->rec, &v[i]))
+            rc = tasker_fail(TASKER_ENOMEM, "memory: add_task_execs: out of memory");
+    }
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
+        if ((rc = check_new_exec(m, &v[i])) == TASKER_OK) rc = check_within(v, i);
+        if (rc == TASKER_OK && !group_get(m, v[i].task_id))
+            rc = tasker_fail(TASKER_ENOMEM, "memory: add_task_execs: out of memory");
+    }
+    for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
+        mexec *x = xs[i];
+        mgroup *g = group_get(m, x->rec.task_id);
+        mem_htab_insert(&m->execs, &x->by_id, mem_hash_str(x->rec.exec_id));
+        if (x->rec.scheme_id)
+            mem_htab_insert(&m->occurrences, &x->by_occurrence,
+                            mem_hash_occurrence(x->rec.scheme_id, x->rec.scheduled_us));
+        group_link(g, x);
+        mem_place_on_list(m, x);
+        mem_group_admit(m, x);
+        mem_apply_retention(m, g);
+        xs[i] = NULL;
+    }
+    pthread_mutex_unlock(&m->lock);
+    for (size_t i = 0; xs && i < n; i++)
+        if (xs[i]) mem_exec_free_fields(xs[i]);
+    free(xs);
+    return rc;
+}
+
 int mem_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
                         const char *node_id)
 {

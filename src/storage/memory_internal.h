@@ -146,6 +146,7 @@ void mem_exec_free_fields(mexec *x);
 
 /* memory_exec.c: the operations on executions and events */
 int mem_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
+int mem_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
 int mem_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
                         const char *node_id);
 int mem_update_task_exec(tasker_storage *st, const tasker_task_exec *e);

@@ -147,6 +147,7 @@ static int conn_pragmas(sq_store *s, sqlite3 *db, bool reader)
     char sql[200];
     snprintf(sql, sizeof sql,
              "PRAGMA foreign_keys = ON; PRAGMA synchronous = %s; PRAGMA query_only = %d;"
+             " PRAGMA temp_store = MEMORY;"
              " PRAGMA wal_autocheckpoint = %d;",
              s->sync_full ? "FULL" : "NORMAL", reader ? 1 : 0, SQ_WAL_AUTOCHECKPOINT_PAGES);
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
@@ -258,6 +259,7 @@ static const tasker_storage_ops sqlite_ops = {
     .close = sq_close,
     .add_task_event_async = sq_add_task_event_async,
     .update_task_exec_async = sq_update_task_exec_async,
+    .add_task_execs = sq_add_task_execs,
 };
 
 static sq_store *store_new(void)
@@ -305,7 +307,14 @@ fail:
     return NULL;
 }
 
+static void sq_global_init(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 tasker_storage *tasker_sqlite_storage(const char *path_and_options)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sq_global_init);
     return sq_open_version(path_and_options, SQ_SCHEMA_VERSION);
 }

@@ -81,6 +81,7 @@ typedef enum {
     SQ_REMOVE_SCHEME,
     SQ_SET_FIRE,
     SQ_ADD_EXEC,
+    SQ_ADD_EXECS,
     SQ_START_EXEC,
     SQ_UPDATE_EXEC,
     SQ_ADD_EVENT,
@@ -104,6 +105,10 @@ typedef struct sq_req {
         const tasker_task *task;
         const tasker_task_scheme *scheme;
         const tasker_task_exec *exec;
+        struct {
+            const tasker_task_exec *v;
+            size_t n;
+        } execs;
         const tasker_task_event *event;
         struct {
             const char *id;
@@ -216,6 +221,7 @@ int sq_add_task_scheme(tasker_storage *st, const tasker_task_scheme *s,
 int sq_remove_task_scheme(tasker_storage *st, const char *scheme_id);
 int sq_set_scheme_fire(tasker_storage *st, const char *scheme_id, int64_t fire_us);
 int sq_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
+int sq_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
 int sq_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
                        const char *node_id);
 int sq_update_task_exec(tasker_storage *st, const tasker_task_exec *e);

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int step_done(sq_store *s, sqlite3_stmt *st, const char *what, char *msg,
@@ -60,14 +61,36 @@ static int prune_task_age(sq_store *s, const char *task_id, int64_t cutoff_us, c
     return step_done(s, st, "retention by age", msg, size);
 }
 
-/* Whether an earlier request of the batch added an execution to the same task. */
-static bool seen_before(sq_req *batch, sq_req *r)
+/* The distinct tasks that gained executions in the batch, into a malloc'd array
+ * (NULL with *n 0 when none). Batches hold few tasks; a linear search is enough. */
+static int batch_tasks(sq_req *batch, const char ***out, size_t *n)
 {
-    for (sq_req *q = batch; q != r; q = q->next)
-        if (q->kind == SQ_ADD_EXEC && q->rc == TASKER_OK && !q->final &&
-            strcmp(q->u.exec->task_id, r->u.exec->task_id) == 0)
-            return true;
-    return false;
+    const char **v = NULL;
+    size_t cap = 0;
+    *n = 0;
+    for (sq_req *r = batch; r; r = r->next) {
+        if (r->rc != TASKER_OK || r->final) continue;
+        size_t k = r->kind == SQ_ADD_EXEC ? 1 : r->kind == SQ_ADD_EXECS ? r->u.execs.n : 0;
+        for (size_t i = 0; i < k; i++) {
+            const char *id = r->kind == SQ_ADD_EXEC ? r->u.exec->task_id
+                                                    : r->u.execs.v[i].task_id;
+            size_t seen = 0;
+            while (seen < *n && strcmp(v[seen], id) != 0) seen++;
+            if (seen < *n) continue;
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 8;
+                const char **grown = realloc(v, cap * sizeof *v);
+                if (!grown) {
+                    free(v);
+                    return TASKER_ENOMEM;
+                }
+                v = grown;
+            }
+            v[(*n)++] = id;
+        }
+    }
+    *out = v;
+    return TASKER_OK;
 }
 
 int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t size)
@@ -78,17 +101,20 @@ int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t size)
      * limit at all. */
     bool by_age = env->max_exec_age_s >= 0 && env->max_exec_age_s < INT64_MAX / 4000000;
     int64_t cutoff_us = by_age ? now_us - env->max_exec_age_s * 1000000 : 0;
-    int rc = TASKER_OK;
-    bool added = false;
-    for (sq_req *r = batch; r && rc == TASKER_OK; r = r->next) {
-        if (r->kind != SQ_ADD_EXEC || r->rc != TASKER_OK || r->final) continue;
-        added = true;
-        if (seen_before(batch, r)) continue;
-        const char *task_id = r->u.exec->task_id;
-        if (env->max_execs_per_task >= 0)
-            rc = prune_count(s, task_id, env->max_execs_per_task, msg, size);
-        if (rc == TASKER_OK && by_age) rc = prune_task_age(s, task_id, cutoff_us, msg, size);
+    const char **tasks = NULL;
+    size_t n_tasks = 0;
+    if (batch_tasks(batch, &tasks, &n_tasks) != TASKER_OK) {
+        snprintf(msg, size, "sqlite: %s: retention: out of memory", s->path);
+        return TASKER_ESTORAGE;
     }
+    int rc = TASKER_OK;
+    bool added = n_tasks > 0;
+    for (size_t i = 0; i < n_tasks && rc == TASKER_OK; i++) {
+        if (env->max_execs_per_task >= 0)
+            rc = prune_count(s, tasks[i], env->max_execs_per_task, msg, size);
+        if (rc == TASKER_OK && by_age) rc = prune_task_age(s, tasks[i], cutoff_us, msg, size);
+    }
+    free(tasks);
     if (rc != TASKER_OK || !added || !by_age) return rc;
     /* A clock that went back also sweeps, so a stepped clock cannot stop the sweeps. */
     if (s->last_age_prune_us != 0 && now_us >= s->last_age_prune_us &&

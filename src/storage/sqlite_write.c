@@ -129,9 +129,8 @@ static int exec_set_fire(sq_store *s, sq_req *r)
     return r->rc = TASKER_ESTORAGE;
 }
 
-static int exec_add_exec(sq_store *s, sq_req *r)
+static int add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e)
 {
-    const tasker_task_exec *e = r->u.exec;
     sqlite3_stmt *st = s->wstmt[W_ADD_EXEC];
     bind_text(st, 1, e->exec_id);
     bind_text(st, 2, e->task_id);
@@ -156,6 +155,29 @@ static int exec_add_exec(sq_store *s, sq_req *r)
     if (sqlite3_changes(s->wdb) == 0)
         return req_error(r, TASKER_ENOTFOUND, "task '%s' not found", e->task_id);
     return TASKER_OK;
+}
+
+static int exec_add_exec(sq_store *s, sq_req *r)
+{
+    return add_one_exec(s, r, r->u.exec);
+}
+
+/* Several statements: a savepoint makes them one, so a failure leaves none. */
+static int exec_add_execs(sq_store *s, sq_req *r)
+{
+    if (step_write(s, r, s->wstmt[W_SAVEPOINT], TASKER_EEXISTS, "adding executions") !=
+        TASKER_OK)
+        return r->rc;
+    for (size_t i = 0; i < r->u.execs.n && r->rc == TASKER_OK; i++)
+        add_one_exec(s, r, &r->u.execs.v[i]);
+    if (sqlite3_get_autocommit(s->wdb)) return r->rc; /* all rolled back anyway */
+    if (r->rc != TASKER_OK) {
+        sqlite3_step(s->wstmt[W_ROLLBACK_TO]);
+        sqlite3_reset(s->wstmt[W_ROLLBACK_TO]);
+    }
+    sqlite3_step(s->wstmt[W_RELEASE]);
+    sqlite3_reset(s->wstmt[W_RELEASE]);
+    return r->rc;
 }
 
 static int exec_start(sq_store *s, sq_req *r)
@@ -248,6 +270,7 @@ int sq_exec_req(sq_store *s, sq_req *r)
     case SQ_REMOVE_SCHEME: return exec_remove_scheme(s, r);
     case SQ_SET_FIRE: return exec_set_fire(s, r);
     case SQ_ADD_EXEC: return exec_add_exec(s, r);
+    case SQ_ADD_EXECS: return exec_add_execs(s, r);
     case SQ_START_EXEC: return exec_start(s, r);
     case SQ_UPDATE_EXEC: return exec_update(s, r);
     case SQ_ADD_EVENT: return exec_add_event(s, r);
@@ -324,6 +347,19 @@ int sq_add_task_exec(tasker_storage *st, const tasker_task_exec *e)
     if ((rc = check_id("execution id", e->exec_id)) != TASKER_OK) return rc;
     if ((rc = check_id("task id", e->task_id)) != TASKER_OK) return rc;
     sq_req r = {.kind = SQ_ADD_EXEC, .u.exec = e};
+    return sq_submit((sq_store *)st, &r);
+}
+
+int sq_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
+{
+    int rc;
+    if (n == 0) return TASKER_OK;
+    if (!v) return tasker_set_error(TASKER_EINVAL, "sqlite: add_task_execs: NULL");
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = check_id("execution id", v[i].exec_id)) != TASKER_OK) return rc;
+        if ((rc = check_id("task id", v[i].task_id)) != TASKER_OK) return rc;
+    }
+    sq_req r = {.kind = SQ_ADD_EXECS, .u.execs = {.v = v, .n = n}};
     return sq_submit((sq_store *)st, &r);
 }
 
