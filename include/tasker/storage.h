@@ -164,6 +164,12 @@ struct tasker_storage_ops {
      * code and message are those of the first that failed (a clash between two of the
      * n counts as one). May be NULL: the core then calls add_task_exec for each. */
     int (*add_task_execs)(tasker_storage *st, const tasker_task_exec *v, size_t n);
+    /* start_task_exec for n executions in one write: rcs[i] gets the code
+     * start_task_exec would return for ids[i] (TASKER_OK, TASKER_ESTATE or
+     * TASKER_ENOTFOUND). Returns TASKER_OK when every rcs[i] is set; any other code
+     * means none was started. May be NULL: the core then starts them one by one. */
+    int (*start_task_execs)(tasker_storage *st, const char *const *ids, size_t n,
+                            int64_t start_us, const char *node_id, int *rcs);
 };
 
 /* Records a message for the calling thread (printf-style) and returns err, so that a

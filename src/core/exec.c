@@ -197,7 +197,7 @@ static bool finish_from_ctx(tasker_t *t, job *j, tasker_ctx *c, int handler_rc)
     return record_outcome(t, j, &e);
 }
 
-bool tasker_run_job(tasker_t *t, job *j)
+int tasker_start_job(tasker_t *t, job *j)
 {
     int rc;
     /* A store briefly away is retried; a run not started stays pending, for a rescan. */
@@ -206,7 +206,30 @@ bool tasker_run_job(tasker_t *t, job *j)
              TASKER_ESTORAGE && storage_backoff(attempt);
          attempt++) {
     }
-    if (rc != TASKER_OK) return false; /* another worker or process took it, or it is gone */
+    return rc;
+}
+
+void tasker_start_jobs(tasker_t *t, job **jobs, size_t n, int *rcs)
+{
+    const tasker_storage_ops *ops = t->st->ops;
+    if (n < 2 || ops->version < 2 || !ops->start_task_execs || n > TASKER_CLAIM_MAX) {
+        for (size_t i = 0; i < n; i++) rcs[i] = tasker_start_job(t, jobs[i]);
+        return;
+    }
+    const char *ids[TASKER_CLAIM_MAX];
+    for (size_t i = 0; i < n; i++) ids[i] = jobs[i]->exec_id;
+    int rc;
+    for (int attempt = 0;
+         (rc = ops->start_task_execs(t->st, ids, n, tasker_now_us(t), t->node_id, rcs)) ==
+             TASKER_ESTORAGE && storage_backoff(attempt);
+         attempt++) {
+    }
+    if (rc != TASKER_OK)
+        for (size_t i = 0; i < n; i++) rcs[i] = rc;
+}
+
+bool tasker_run_started(tasker_t *t, job *j)
+{
     bool async;
     tasker_handler fn;
     void *udata;

@@ -51,11 +51,15 @@ typedef struct pool {
     finisher fin;
     pthread_t *threads;
     int nthreads;
-    pthread_mutex_t queue_lock; /* guards head, tail, queued, running, stopping, queued_ids */
+    pthread_mutex_t queue_lock; /* guards head, tail, queued, ready_*, running, stopping,
+                                 * queued_ids */
     pthread_cond_t queue_cond;  /* signalled when a job is queued or on stop */
     pthread_cond_t idle_cond;   /* signalled when a job finishes (for tasker_drain) */
     job *head, *tail;
     size_t queued;
+    /* Runs claimed (started in the store) by a worker for the pool, not yet running:
+     * any idle worker takes one before claiming more. Counted in running. */
+    job *ready_head, *ready_tail;
     int running;
     bool stopping;
     strset queued_ids; /* exec ids queued or running here, so a rescan does not requeue */
@@ -167,9 +171,17 @@ void tasker_job_done(tasker_t *t, job *j);
 void tasker_pool_job_finished(tasker_t *t, job *j);
 
 /* running one execution (exec.c) */
-/* Runs j; true when its outcome went to the store asynchronously (the finisher then
- * completes j), false when the run is complete and j is the caller's to finish. */
-bool tasker_run_job(tasker_t *t, job *j);
+/* The most runs a worker claims at once (see pool.c). */
+#define TASKER_CLAIM_MAX 8
+/* Starts j in the store (pending to running), retrying while the store is away: the
+ * store's code (TASKER_ESTATE: another worker or process took it). */
+int tasker_start_job(tasker_t *t, job *j);
+/* Starts n jobs, in one write when the store can: rcs[i] gets jobs[i]'s code. */
+void tasker_start_jobs(tasker_t *t, job **jobs, size_t n, int *rcs);
+/* Runs a started j; true when its outcome went to the store asynchronously (the
+ * finisher then completes j), false when the run is complete and j is the caller's to
+ * finish. */
+bool tasker_run_started(tasker_t *t, job *j);
 void tasker_notify_done(tasker_t *t);
 /* After an outcome write returned rc: retries it while the store is away
  * (TASKER_ESTORAGE), then calls the exec hook when it is stored. */

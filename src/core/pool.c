@@ -14,26 +14,105 @@ void tasker_job_free(job *j)
     free(j);
 }
 
-static void *worker_main(void *arg)
+/* Claiming several runs at once: a worker that finds a backlog claims up to
+ * TASKER_CLAIM_MAX queued runs in one write, runs the first, and leaves the others on
+ * the ready list for any worker. It does so only while runs are short (its last one
+ * took under FAST_RUN_US): then a claimed run waits a few milliseconds at most, and
+ * workers no longer wait for one store round trip per run. A long run never holds a
+ * claimed successor back, since idle workers take from the ready list first. */
+#define FAST_RUN_US 1000
+
+static int64_t mono_us(void)
 {
-    tasker_t *t = arg;
-    pool *p = &t->pool;
-    pthread_setname_np(pthread_self(), "tasker-worker");
-    for (;;) {
-        pthread_mutex_lock(&p->queue_lock);
-        while (!p->head && !p->stopping) pthread_cond_wait(&p->queue_cond, &p->queue_lock);
-        if (p->stopping) {
-            pthread_mutex_unlock(&p->queue_lock);
-            return NULL;
-        }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void ready_push(pool *p, job *j)
+{
+    j->next = NULL;
+    if (p->ready_tail) p->ready_tail->next = j;
+    else p->ready_head = j;
+    p->ready_tail = j;
+}
+
+/* Takes up to max queued jobs into jobs[]; called with queue_lock held. */
+static size_t take_queued(pool *p, job **jobs, size_t max)
+{
+    size_t k = 0;
+    while (k < max && p->head) {
         job *j = p->head;
         p->head = j->next;
         if (!p->head) p->tail = NULL;
         p->queued--;
         p->running++;
+        jobs[k++] = j;
+    }
+    return k;
+}
+
+/* Claims jobs[0..k) in the store; returns the first claimed (for the caller to run)
+ * and puts the other claimed ones on the ready list. */
+static job *claim(tasker_t *t, job **jobs, size_t k)
+{
+    pool *p = &t->pool;
+    int rcs[TASKER_CLAIM_MAX];
+    tasker_start_jobs(t, jobs, k, rcs);
+    job *mine = NULL;
+    bool shared = false;
+    for (size_t i = 0; i < k; i++) {
+        if (rcs[i] != TASKER_OK) { /* another worker or process took it, or it is gone */
+            tasker_pool_job_finished(t, jobs[i]);
+            jobs[i] = NULL;
+        } else if (!mine) {
+            mine = jobs[i];
+            jobs[i] = NULL;
+        } else {
+            shared = true;
+        }
+    }
+    if (shared) {
+        pthread_mutex_lock(&p->queue_lock);
+        for (size_t i = 0; i < k; i++)
+            if (jobs[i]) ready_push(p, jobs[i]);
+        pthread_cond_broadcast(&p->queue_cond);
+        pthread_mutex_unlock(&p->queue_lock);
+    }
+    return mine;
+}
+
+static void *worker_main(void *arg)
+{
+    tasker_t *t = arg;
+    pool *p = &t->pool;
+    pthread_setname_np(pthread_self(), "tasker-worker");
+    int64_t last_run_us = INT64_MAX;
+    const tasker_storage_ops *ops = t->st->ops;
+    size_t claim_max = ops->version >= 2 && ops->start_task_execs ? TASKER_CLAIM_MAX : 1;
+    for (;;) {
+        job *jobs[TASKER_CLAIM_MAX], *j = NULL;
+        size_t k = 0;
+        pthread_mutex_lock(&p->queue_lock);
+        while (!p->ready_head && !p->head && !p->stopping)
+            pthread_cond_wait(&p->queue_cond, &p->queue_lock);
+        if (p->ready_head) { /* claimed already: it runs even when stopping */
+            j = p->ready_head;
+            p->ready_head = j->next;
+            if (!p->ready_head) p->ready_tail = NULL;
+        } else if (p->stopping) {
+            pthread_mutex_unlock(&p->queue_lock);
+            return NULL;
+        } else {
+            k = take_queued(p, jobs, last_run_us < FAST_RUN_US ? claim_max : 1);
+        }
         pthread_mutex_unlock(&p->queue_lock);
 
-        if (!tasker_run_job(t, j)) tasker_pool_job_finished(t, j);
+        if (!j && !(j = claim(t, jobs, k))) continue;
+        int64_t start_us = mono_us();
+        bool async = tasker_run_started(t, j);
+        last_run_us = mono_us() - start_us;
+        if (!async) tasker_pool_job_finished(t, j);
     }
 }
 

@@ -420,6 +420,7 @@ static const tasker_storage_ops memory_ops = {
     .add_task_event_async = mem_add_task_event_async,
     .update_task_exec_async = mem_update_task_exec_async,
     .add_task_execs = mem_add_task_execs,
+    .start_task_execs = mem_start_task_execs,
 };
 
 /* Until tasker_new() sets the core's clock, ages are read from the real clock. */

@@ -214,6 +214,19 @@ int mem_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_u
     return rc;
 }
 
+int mem_start_task_execs(tasker_storage *st, const char *const *ids, size_t n,
+                         int64_t start_us, const char *node_id, int *rcs)
+{
+    if (n > 0 && (!ids || !rcs))
+        return tasker_fail(TASKER_EINVAL, "memory: start_task_execs: NULL");
+    for (size_t i = 0; i < n; i++) {
+        rcs[i] = mem_start_task_exec(st, ids[i], start_us, node_id);
+        if (rcs[i] != TASKER_OK && rcs[i] != TASKER_ESTATE && rcs[i] != TASKER_ENOTFOUND)
+            return rcs[i];
+    }
+    return TASKER_OK;
+}
+
 int mem_update_task_exec(tasker_storage *st, const tasker_task_exec *e)
 {
     if (!e || !e->exec_id) return tasker_fail(TASKER_EINVAL, "memory: update_task_exec: NULL id");

@@ -150,6 +150,8 @@ int mem_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
 int mem_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
                         const char *node_id);
 int mem_update_task_exec(tasker_storage *st, const tasker_task_exec *e);
+int mem_start_task_execs(tasker_storage *st, const char *const *ids, size_t n,
+                         int64_t start_us, const char *node_id, int *rcs);
 int mem_get_task_exec(tasker_storage *st, const char *exec_id, tasker_task_exec *out);
 int mem_list_task_execs(tasker_storage *st, const char *task_id, size_t limit,
                         tasker_task_exec **out, size_t *n);

@@ -260,6 +260,7 @@ static const tasker_storage_ops sqlite_ops = {
     .add_task_event_async = sq_add_task_event_async,
     .update_task_exec_async = sq_update_task_exec_async,
     .add_task_execs = sq_add_task_execs,
+    .start_task_execs = sq_start_task_execs,
 };
 
 static sq_store *store_new(void)

@@ -63,7 +63,8 @@ static void wake(sq_req *r)
 
 static bool acks_early(const sq_req *r)
 {
-    return !r->async && (r->kind == SQ_START_EXEC || r->kind == SQ_ADD_EVENT);
+    return !r->async &&
+           (r->kind == SQ_START_EXEC || r->kind == SQ_START_EXECS || r->kind == SQ_ADD_EVENT);
 }
 
 /* Answers the batch's early requests now (see the top of the file), and takes them out

@@ -83,6 +83,7 @@ typedef enum {
     SQ_ADD_EXEC,
     SQ_ADD_EXECS,
     SQ_START_EXEC,
+    SQ_START_EXECS,
     SQ_UPDATE_EXEC,
     SQ_ADD_EVENT,
     SQ_INTERRUPT
@@ -109,6 +110,13 @@ typedef struct sq_req {
             const tasker_task_exec *v;
             size_t n;
         } execs;
+        struct {
+            const char *const *ids;
+            size_t n;
+            int64_t us;
+            const char *node_id;
+            int *rcs;
+        } starts;
         const tasker_task_event *event;
         struct {
             const char *id;
@@ -225,6 +233,8 @@ int sq_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
 int sq_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
                        const char *node_id);
 int sq_update_task_exec(tasker_storage *st, const tasker_task_exec *e);
+int sq_start_task_execs(tasker_storage *st, const char *const *ids, size_t n, int64_t start_us,
+                        const char *node_id, int *rcs);
 int sq_add_task_event(tasker_storage *st, const tasker_task_event *ev);
 int sq_add_task_event_async(tasker_storage *st, const tasker_task_event *ev,
                             tasker_storage_done_fn done, void *udata);

@@ -180,27 +180,54 @@ static int exec_add_execs(sq_store *s, sq_req *r)
     return r->rc;
 }
 
-static int exec_start(sq_store *s, sq_req *r)
+/* The compare-and-set of one start: its code, with r->msg filled when not TASKER_OK. */
+static int start_one(sq_store *s, sq_req *r, const char *id, int64_t us, const char *node_id)
 {
     sqlite3_stmt *st = s->wstmt[W_START_EXEC];
-    bind_text(st, 1, r->u.key.id);
-    sqlite3_bind_int64(st, 2, r->u.key.us);
-    bind_text(st, 3, r->u.key.node_id);
-    if (step_write(s, r, st, TASKER_EEXISTS, "starting an execution") != TASKER_OK)
-        return r->rc;
+    bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, us);
+    bind_text(st, 3, node_id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        sq_format_error(s, s->wdb, r->msg, sizeof r->msg, "starting an execution");
+        sqlite3_reset(st);
+        return TASKER_ESTORAGE;
+    }
+    sqlite3_reset(st);
     if (sqlite3_changes(s->wdb) > 0) return TASKER_OK;
     st = s->wstmt[W_EXEC_STATUS];
-    bind_text(st, 1, r->u.key.id);
-    int rc = sqlite3_step(st);
+    bind_text(st, 1, id);
+    rc = sqlite3_step(st);
     int status = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
     sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return req_error(r, TASKER_ESTATE, "execution '%s' is %s, not pending", r->u.key.id,
-                         tasker_exec_status_name((tasker_exec_status)status));
-    if (rc == SQLITE_DONE)
-        return req_error(r, TASKER_ENOTFOUND, "execution '%s' not found", r->u.key.id);
+    if (rc == SQLITE_ROW) {
+        snprintf(r->msg, sizeof r->msg, "execution '%s' is %s, not pending", id,
+                 tasker_exec_status_name((tasker_exec_status)status));
+        return TASKER_ESTATE;
+    }
+    if (rc == SQLITE_DONE) {
+        snprintf(r->msg, sizeof r->msg, "execution '%s' not found", id);
+        return TASKER_ENOTFOUND;
+    }
     sq_format_error(s, s->wdb, r->msg, sizeof r->msg, "starting an execution");
-    return r->rc = TASKER_ESTORAGE;
+    return TASKER_ESTORAGE;
+}
+
+static int exec_start(sq_store *s, sq_req *r)
+{
+    return r->rc = start_one(s, r, r->u.key.id, r->u.key.us, r->u.key.node_id);
+}
+
+/* Each start stands alone: one that is not pending does not undo the others. */
+static int exec_starts(sq_store *s, sq_req *r)
+{
+    for (size_t i = 0; i < r->u.starts.n; i++) {
+        int rc = start_one(s, r, r->u.starts.ids[i], r->u.starts.us, r->u.starts.node_id);
+        r->u.starts.rcs[i] = rc;
+        if (rc == TASKER_ESTORAGE) return r->rc = rc;
+    }
+    r->msg[0] = '\0';
+    return r->rc = TASKER_OK;
 }
 
 static int exec_update(sq_store *s, sq_req *r)
@@ -272,6 +299,7 @@ int sq_exec_req(sq_store *s, sq_req *r)
     case SQ_ADD_EXEC: return exec_add_exec(s, r);
     case SQ_ADD_EXECS: return exec_add_execs(s, r);
     case SQ_START_EXEC: return exec_start(s, r);
+    case SQ_START_EXECS: return exec_starts(s, r);
     case SQ_UPDATE_EXEC: return exec_update(s, r);
     case SQ_ADD_EVENT: return exec_add_event(s, r);
     case SQ_INTERRUPT: return exec_interrupt(s, r);
@@ -370,6 +398,19 @@ int sq_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us
     if ((rc = check_id("execution id", exec_id)) != TASKER_OK) return rc;
     sq_req r = {.kind = SQ_START_EXEC,
                 .u.key = {.id = exec_id, .us = start_us, .node_id = node_id}};
+    return sq_submit((sq_store *)st, &r);
+}
+
+int sq_start_task_execs(tasker_storage *st, const char *const *ids, size_t n, int64_t start_us,
+                        const char *node_id, int *rcs)
+{
+    int rc;
+    if (n == 0) return TASKER_OK;
+    if (!ids || !rcs) return tasker_set_error(TASKER_EINVAL, "sqlite: start_task_execs: NULL");
+    for (size_t i = 0; i < n; i++)
+        if ((rc = check_id("execution id", ids[i])) != TASKER_OK) return rc;
+    sq_req r = {.kind = SQ_START_EXECS,
+                .u.starts = {.ids = ids, .n = n, .us = start_us, .node_id = node_id, .rcs = rcs}};
     return sq_submit((sq_store *)st, &r);
 }
 
