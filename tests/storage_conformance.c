@@ -1,6 +1,6 @@
 /* The storage conformance suite (see storage_conformance.h): every rule of
  * include/tasker/storage.h, checked through the ops table of a fresh store per test. */
-#include "storage_conformance.h"
+#include "conformance_fixture.h"
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -12,86 +12,7 @@
 
 #include <cmocka.h>
 
-/* ---- fixture: a fresh store with a fake clock ------------------------------------- */
-
-#define T0_US INT64_C(1700000000000000) /* 2023-11-14, a plausible "now" */
-#define SECOND_US INT64_C(1000000)
-
-typedef struct fixture {
-    tasker_storage *st;
-    int64_t now_us; /* the fake clock; tests move it, the driver reads it */
-} fixture;
-
-static conformance_open_fn suite_open;
-static void *suite_udata;
-
-static int64_t fake_clock(void *udata)
-{
-    return __atomic_load_n(&((fixture *)udata)->now_us, __ATOMIC_SEQ_CST);
-}
-
-static void set_clock(fixture *f, int64_t now_us)
-{
-    __atomic_store_n(&f->now_us, now_us, __ATOMIC_SEQ_CST);
-}
-
-static void set_retention(fixture *f, int max_execs, int64_t max_age_s)
-{
-    f->st->env.max_execs_per_task = max_execs;
-    f->st->env.max_exec_age_s = max_age_s;
-}
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (!f) return -1;
-    f->now_us = T0_US;
-    f->st = suite_open(suite_udata);
-    if (!f->st) {
-        fprintf(stderr, "conformance: open failed: %s\n", tasker_last_error());
-        free(f);
-        return -1;
-    }
-    f->st->env.max_execs_per_task = TASKER_DEFAULT_MAX_EXECS;
-    f->st->env.max_exec_age_s = TASKER_DEFAULT_MAX_EXEC_AGE_S;
-    f->st->env.clock = fake_clock;
-    f->st->env.clock_udata = f;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    f->st->ops->close(f->st);
-    free(f);
-    return 0;
-}
-
-/* ---- helpers ---------------------------------------------------------------------- */
-
-#define OPS (f->st->ops)
-#define ST (f->st)
-
-/* Fails with the driver's message when call does not return want. */
-#define EXPECT_RC(want, call)                                                            \
-    do {                                                                                 \
-        int rc_ = (call);                                                                \
-        if (rc_ != (want))                                                               \
-            fail_msg("%s returned %s, want %s (%s)", #call, tasker_strerror(rc_),       \
-                     tasker_strerror(want), tasker_last_error());                        \
-    } while (0)
-#define OK(call) EXPECT_RC(TASKER_OK, call)
-
-/* A failure must leave a message for the thread. */
-#define EXPECT_FAIL_WITH_MESSAGE(want, call)                                             \
-    do {                                                                                 \
-        tasker_set_error(TASKER_OK, "%s", "");                                           \
-        EXPECT_RC(want, call);                                                           \
-        if (!tasker_last_error()[0]) fail_msg("%s failed without a message", #call);    \
-    } while (0)
-
-static void str_eq(const char *got, const char *want)
+void str_eq(const char *got, const char *want)
 {
     if (!got && !want) return;
     if (!got || !want || strcmp(got, want) != 0)
@@ -99,7 +20,7 @@ static void str_eq(const char *got, const char *want)
                  got ? "\"" : "", want ? "\"" : "", want ? want : "NULL", want ? "\"" : "");
 }
 
-static void add_task(fixture *f, const char *task_id)
+void add_task(fixture *f, const char *task_id)
 {
     tasker_task t = {(char *)task_id, "handler", NULL, "{}"};
     OK(OPS->add_task(ST, &t));
@@ -111,8 +32,8 @@ static void add_scheme(fixture *f, const char *scheme_id, const char *task_id, c
     OK(OPS->add_task_scheme(ST, &s, NULL));
 }
 
-static tasker_task_exec exec_rec(const char *exec_id, const char *task_id, int64_t queued_us,
-                                 tasker_exec_status status)
+tasker_task_exec exec_rec(const char *exec_id, const char *task_id, int64_t queued_us,
+                          tasker_exec_status status)
 {
     tasker_task_exec e = {0};
     e.exec_id = (char *)exec_id;
@@ -122,8 +43,8 @@ static tasker_task_exec exec_rec(const char *exec_id, const char *task_id, int64
     return e;
 }
 
-static void add_exec(fixture *f, const char *exec_id, const char *task_id, int64_t queued_us,
-                     tasker_exec_status status)
+void add_exec(fixture *f, const char *exec_id, const char *task_id, int64_t queued_us,
+              tasker_exec_status status)
 {
     tasker_task_exec e = exec_rec(exec_id, task_id, queued_us, status);
     OK(OPS->add_task_exec(ST, &e));
@@ -145,7 +66,7 @@ static void add_event(fixture *f, const char *exec_id, const char *message)
     OK(OPS->add_task_event(ST, &ev));
 }
 
-static bool exec_exists(fixture *f, const char *exec_id)
+bool exec_exists(fixture *f, const char *exec_id)
 {
     tasker_task_exec e;
     int rc = OPS->get_task_exec(ST, exec_id, &e);
@@ -164,7 +85,7 @@ static size_t count_execs(fixture *f, const char *task_id)
     return n;
 }
 
-static size_t count_events(fixture *f, const char *exec_id)
+size_t count_events(fixture *f, const char *exec_id)
 {
     tasker_task_event *v;
     size_t n;
@@ -1243,12 +1164,12 @@ static void concurrent_races_have_exactly_one_winner(void **state)
 
 /* ---- the runner ------------------------------------------------------------------- */
 
-#define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, conformance_setup, conformance_teardown)
 
 int tasker_storage_conformance(const char *name, conformance_open_fn open, void *udata)
 {
-    suite_open = open;
-    suite_udata = udata;
+    conformance_open = open;
+    conformance_udata = udata;
     const char *filter = getenv("TASKER_CONFORMANCE_FILTER");
     if (filter && *filter) cmocka_set_test_filter(filter);
     const struct CMUnitTest tests[] = {
@@ -1285,5 +1206,10 @@ int tasker_storage_conformance(const char *name, conformance_open_fn open, void 
         TEST(concurrent_writers_keep_every_exec_and_event_order),
         TEST(concurrent_races_have_exactly_one_winner),
     };
-    return cmocka_run_group_tests_name(name, tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name(name, tests, NULL, NULL);
+    size_t n_v2 = 0;
+    const struct CMUnitTest *v2 = conformance_v2_tests(&n_v2);
+    char v2_name[128];
+    snprintf(v2_name, sizeof v2_name, "%s (storage version 2)", name);
+    return failed + _cmocka_run_group_tests(v2_name, v2, n_v2, NULL, NULL);
 }
