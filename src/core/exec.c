@@ -99,10 +99,7 @@ int tasker_trigger_many(tasker_t *t, const char *const *task_ids, size_t n,
     if (exec_ids)
         for (size_t i = 0; i < n; i++) memcpy(exec_ids[i], jobs[i]->exec_id, TASKER_ID_SIZE);
     tasker_pool_pickup_first(t);
-    for (size_t i = 0; i < n; i++) {
-        if (!tasker_pool_submit(t, jobs[i])) tasker_job_free(jobs[i]);
-        jobs[i] = NULL;
-    }
+    tasker_pool_submit_many(t, jobs, n);
 out:
     for (size_t i = 0; jobs && i < n; i++) tasker_job_free(jobs[i]);
     free(jobs);

@@ -156,6 +156,9 @@ int tasker_pool_init(tasker_t *t);
 /* Queues a run and takes ownership of j; false (j still the caller's) when the pool
  * has no workers, is stopping, or has the execution queued already. */
 bool tasker_pool_submit(tasker_t *t, job *j);
+/* Queues jobs[0..n) (as tasker_pool_submit each) under one lock; frees those not
+ * queued, and sets every jobs[i] to NULL. */
+void tasker_pool_submit_many(tasker_t *t, job **jobs, size_t n);
 /* Queues the store's pending executions not queued here yet (not with no_pickup). */
 int tasker_pool_pickup_pending(tasker_t *t);
 /* Queues the executions left pending before open, once, at the first run call. */

@@ -177,6 +177,22 @@ bool tasker_pool_submit(tasker_t *t, job *j)
     return queued;
 }
 
+void tasker_pool_submit_many(tasker_t *t, job **jobs, size_t n)
+{
+    pool *p = &t->pool;
+    if (p->nthreads > 0) {
+        /* One lock for all: a worker that wakes sees the whole batch, to claim at once. */
+        pthread_mutex_lock(&p->queue_lock);
+        for (size_t i = 0; i < n; i++)
+            if (!p->stopping && submit_locked(p, jobs[i])) jobs[i] = NULL;
+        pthread_mutex_unlock(&p->queue_lock);
+    }
+    for (size_t i = 0; i < n; i++) {
+        tasker_job_free(jobs[i]);
+        jobs[i] = NULL;
+    }
+}
+
 void tasker_pool_pickup_first(tasker_t *t)
 {
     if (atomic_exchange(&t->pickup_due, false)) tasker_pool_pickup_pending(t);
