@@ -32,12 +32,18 @@ test: deps
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
 
+# Each persistent store is measured twice: runs triggered one by one by 32 threads, then
+# by 4 threads with tasker_trigger_many() in batches of 100 (one commit per batch).
+BENCH_SQLITE = rm -f build/bench.db build/bench.db-wal build/bench.db-shm && \
+	./build/tasker-bench $(1) --no-cron --lateness-s 0 --runs 200000 $(2) $(BENCH_ARGS)
+
 bench: build
 	@./build/tasker-bench memory: $(BENCH_ARGS)
+	@$(call BENCH_SQLITE,sqlite:build/bench.db,--triggerers 32)
+	@$(call BENCH_SQLITE,sqlite:build/bench.db,--triggerers 4 --batch 100 --samples 0)
+	@$(call BENCH_SQLITE,"sqlite:build/bench.db?sync=full",--triggerers 32)
+	@$(call BENCH_SQLITE,"sqlite:build/bench.db?sync=full",--triggerers 4 --batch 100 --samples 0)
 	@rm -f build/bench.db build/bench.db-wal build/bench.db-shm
-	@./build/tasker-bench sqlite:build/bench.db --no-cron --lateness-s 0 $(BENCH_ARGS)
-	@rm -f build/bench.db build/bench.db-wal build/bench.db-shm
-	@./build/tasker-bench "sqlite:build/bench.db?sync=full" --no-cron --lateness-s 0 $(BENCH_ARGS)
 
 bench-mysql: build
 	@bash scripts/bench-mysql.sh $(BENCH_ARGS)

@@ -1,11 +1,12 @@
 /* tasker-bench: throughput, trigger-to-start latency, schedule lateness and cron speed
  * for one DSN.
  *
- *   tasker-bench [DSN] [--workers N] [--runs N] [--triggerers N] [--samples N]
- *                [--lateness-s N] [--no-cron]
+ *   tasker-bench [DSN] [--workers N] [--runs N] [--triggerers N] [--batch N]
+ *                [--samples N] [--lateness-s N] [--no-cron]
  *
  * Throughput: N triggerer threads trigger --runs executions of a no-op handler that
- * logs one event; the clock runs from the first trigger until the last outcome is
+ * logs one event (one by one with tasker_trigger, or --batch at a time with
+ * tasker_trigger_many); the clock runs from the first trigger until the last outcome is
  * stored. Latency: one trigger at a time on an idle pool, from the call to the handler's
  * first instruction (this includes storing the pending execution durably). Lateness:
  * schedules firing every second; how long after its occurrence each run started. */
@@ -157,6 +158,7 @@ static void report_percentiles(const char *what, int64_t *v, int n, double scale
 
 static void bench_latency(const bench_args *a)
 {
+    if (a->samples <= 0) return;
     tasker_t *t = open_bench(a);
     if (!t) return;
     tasker_register(t, "latency", latency_handler, NULL);
