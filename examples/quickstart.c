@@ -9,6 +9,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static tasker_t *app;
@@ -94,10 +95,15 @@ int main(void)
     CHECK(tasker_add_task(app, "task2", "handler2", "{\"path\": \"/tmp\"}"));
 
     char exec_id[TASKER_ID_SIZE];
-    CHECK(tasker_trigger(app, "task1", exec_id));
+    CHECK(tasker_trigger(app, "task1", exec_id)); /* returns once stored as pending */
     CHECK(tasker_wait(app, exec_id, 5000));
+    /* Several runs at once: stored in one commit, all or nothing. */
+    const char *batch[2] = {"task2", "task1"};
+    char ids[2][TASKER_ID_SIZE];
+    CHECK(tasker_trigger_many(app, batch, 2, ids));
+    CHECK(tasker_wait(app, ids[1], 5000));
     char exec2[TASKER_ID_SIZE];
-    CHECK(tasker_trigger(app, "task2", exec2));
+    memcpy(exec2, ids[0], sizeof exec2);
     CHECK(tasker_wait(app, exec2, 5000));
     printf("\ntriggered runs:\n");
     tasker_task_exec e;
