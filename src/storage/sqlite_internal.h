@@ -159,6 +159,8 @@ typedef struct sq_store {
     /* The flusher: the one thread that writes (sqlite_commit.c). */
     pthread_t flusher;
     bool flusher_started, flusher_stopping, flusher_idle;
+    bool writing; /* a thread (the flusher, or a caller on an idle store) runs a batch */
+    int rounds;   /* of the batch running: times it takes in newly queued requests */
     pthread_cond_t flush_cond; /* wakes an idle flusher */
     sq_req *queue_head, *queue_tail;
     _Atomic bool queued; /* queue_head != NULL, for the leader to peek at without the lock */
