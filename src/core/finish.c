@@ -19,6 +19,10 @@ typedef struct outcome_rec {
     job *j;
     tasker_task_exec e; /* owns result and error; exec_id points into j */
     int rc;
+    /* A driver that writes at once (memory) reports before the submitting call returns:
+     * the worker then completes the run itself, without waking the finisher. */
+    pthread_t submitter;
+    bool submitting, reported_inline; /* guarded by the finisher's lock */
     struct outcome_rec *next;
 } outcome_rec;
 
@@ -37,11 +41,26 @@ static void outcome_done(void *udata, int rc, const char *msg)
     r->rc = rc;
     r->next = NULL;
     pthread_mutex_lock(&f->lock);
+    if (r->submitting && pthread_equal(r->submitter, pthread_self())) {
+        r->reported_inline = true;
+        pthread_mutex_unlock(&f->lock);
+        return;
+    }
     if (f->tail) f->tail->next = r;
     else f->head = r;
     f->tail = r;
     pthread_cond_signal(&f->cond);
     pthread_mutex_unlock(&f->lock);
+}
+
+/* The rest of a run once its outcome is written: shared by the finisher and a worker
+ * whose store reported at once. */
+static void complete(tasker_t *t, outcome_rec *r)
+{
+    tasker_outcome_written(t, &r->e, r->rc);
+    tasker_notify_done(t);
+    tasker_pool_job_finished(t, r->j);
+    rec_free(r);
 }
 
 static void *finisher_main(void *arg)
@@ -59,10 +78,7 @@ static void *finisher_main(void *arg)
         if (!f->head) f->tail = NULL;
         pthread_mutex_unlock(&f->lock);
 
-        tasker_outcome_written(t, &r->e, r->rc);
-        tasker_notify_done(t);
-        tasker_pool_job_finished(t, r->j);
-        rec_free(r);
+        complete(t, r);
 
         pthread_mutex_lock(&f->lock);
         f->in_flight--;
@@ -123,11 +139,25 @@ bool tasker_finish_async(tasker_t *t, job *j, const tasker_task_exec *e)
         rec_free(r);
         return false;
     }
+    r->submitter = pthread_self();
+    r->submitting = true;
     pthread_mutex_lock(&f->lock);
     f->in_flight++;
     pthread_mutex_unlock(&f->lock);
-    if (t->st->ops->update_task_exec_async(t->st, &r->e, outcome_done, r) == TASKER_OK)
+    if (t->st->ops->update_task_exec_async(t->st, &r->e, outcome_done, r) == TASKER_OK) {
+        pthread_mutex_lock(&f->lock);
+        r->submitting = false;
+        bool here = r->reported_inline;
+        pthread_mutex_unlock(&f->lock);
+        if (here) {
+            complete(t, r);
+            pthread_mutex_lock(&f->lock);
+            f->in_flight--;
+            pthread_cond_signal(&f->cond);
+            pthread_mutex_unlock(&f->lock);
+        }
         return true;
+    }
     pthread_mutex_lock(&f->lock);
     f->in_flight--;
     pthread_cond_signal(&f->cond);
