@@ -19,12 +19,15 @@ typedef struct outcome_rec {
     job *j;
     tasker_task_exec e; /* owns result and error; exec_id points into j */
     int rc;
-    /* A driver that writes at once (memory) reports before the submitting call returns:
-     * the worker then completes the run itself, without waking the finisher. */
-    pthread_t submitter;
-    bool submitting, reported_inline; /* guarded by the finisher's lock */
     struct outcome_rec *next;
 } outcome_rec;
+
+/* A driver that writes at once (memory) reports before the submitting call returns, on
+ * the submitting thread: the worker then completes the run itself, without waking the
+ * finisher. These say which outcome this thread is submitting, and whether it was
+ * reported meanwhile; another thread's report never touches them. */
+static _Thread_local outcome_rec *submitting;
+static _Thread_local bool reported_here;
 
 static void rec_free(outcome_rec *r)
 {
@@ -40,12 +43,11 @@ static void outcome_done(void *udata, int rc, const char *msg)
     finisher *f = &r->t->pool.fin;
     r->rc = rc;
     r->next = NULL;
-    pthread_mutex_lock(&f->lock);
-    if (r->submitting && pthread_equal(r->submitter, pthread_self())) {
-        r->reported_inline = true;
-        pthread_mutex_unlock(&f->lock);
+    if (r == submitting) {
+        reported_here = true;
         return;
     }
+    pthread_mutex_lock(&f->lock);
     if (f->tail) f->tail->next = r;
     else f->head = r;
     f->tail = r;
@@ -139,17 +141,15 @@ bool tasker_finish_async(tasker_t *t, job *j, const tasker_task_exec *e)
         rec_free(r);
         return false;
     }
-    r->submitter = pthread_self();
-    r->submitting = true;
     pthread_mutex_lock(&f->lock);
     f->in_flight++;
     pthread_mutex_unlock(&f->lock);
-    if (t->st->ops->update_task_exec_async(t->st, &r->e, outcome_done, r) == TASKER_OK) {
-        pthread_mutex_lock(&f->lock);
-        r->submitting = false;
-        bool here = r->reported_inline;
-        pthread_mutex_unlock(&f->lock);
-        if (here) {
+    submitting = r;
+    reported_here = false;
+    int rc = t->st->ops->update_task_exec_async(t->st, &r->e, outcome_done, r);
+    submitting = NULL;
+    if (rc == TASKER_OK) {
+        if (reported_here) { /* r is still ours: nobody else saw it */
             complete(t, r);
             pthread_mutex_lock(&f->lock);
             f->in_flight--;
