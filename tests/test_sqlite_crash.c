@@ -4,7 +4,8 @@
  * tasker_trigger() returned, through a pipe. After each kill the parent checks that
  * the file passes integrity_check, reopens it, and finds every acknowledged execution;
  * none is left running (those the kill cut short are interrupted, with an end time),
- * and those still pending are run by the reopened handle. */
+ * and those still pending are run by the reopened handle. Odd rounds trigger in batches
+ * of BATCH with tasker_trigger_many(), which stores a batch whole or not at all. */
 #include "support/sqlite_fixture.h"
 #include "support/tmpdir.h"
 #include "support/testutil.h"
@@ -20,6 +21,7 @@
 
 #define ROUNDS 50
 #define MAX_ACKS 4096
+#define BATCH 8
 
 static int work_handler(tasker_ctx *c)
 {
@@ -36,25 +38,31 @@ static tasker_options keep_all(const char *node_id)
                             .node_id = node_id};
 }
 
-/* The child: trigger forever, acknowledging each returned id on fd (64-byte records,
- * which a pipe writes whole or not at all). */
-static void child_main(const char *dsn, int fd)
+/* The child: trigger forever (one by one, or in batches), acknowledging each returned
+ * id on fd (64-byte records, which a pipe writes whole or not at all). */
+static void child_main(const char *dsn, int fd, bool batches)
 {
     tasker_options o = keep_all(NULL); /* hostname:pid, which the reopen sees is dead */
     tasker_t *t = tasker_open_opts(dsn, &o);
     if (!t) _exit(2);
     if (tasker_register(t, "work", work_handler, NULL) != TASKER_OK) _exit(3);
     if (tasker_add_task(t, "job", "work", "{}") != TASKER_OK) _exit(4);
+    const char *tasks[BATCH];
+    for (int i = 0; i < BATCH; i++) tasks[i] = "job";
     for (;;) {
-        char id[TASKER_ID_SIZE] = {0};
-        if (tasker_trigger(t, "job", id) != TASKER_OK) _exit(5);
-        if (write(fd, id, sizeof id) != (ssize_t)sizeof id) _exit(6);
+        char ids[BATCH][TASKER_ID_SIZE] = {{0}};
+        int n = batches ? BATCH : 1;
+        if (n == 1 && tasker_trigger(t, "job", ids[0]) != TASKER_OK) _exit(5);
+        if (n > 1 && tasker_trigger_many(t, tasks, (size_t)n, ids) != TASKER_OK) _exit(5);
+        for (int i = 0; i < n; i++)
+            if (write(fd, ids[i], sizeof ids[i]) != (ssize_t)sizeof ids[i]) _exit(6);
     }
 }
 
 /* Forks the child, reads acknowledgements until `kill_after` of them have come (0 =
  * kill at once), kills it, and reads the rest. Returns how many ids are in acks. */
-static size_t run_and_kill(const char *dsn, size_t kill_after, char (*acks)[TASKER_ID_SIZE])
+static size_t run_and_kill(const char *dsn, size_t kill_after, bool batches,
+                           char (*acks)[TASKER_ID_SIZE])
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -63,7 +71,7 @@ static size_t run_and_kill(const char *dsn, size_t kill_after, char (*acks)[TASK
     assert_true(pid >= 0);
     if (pid == 0) {
         close(fds[0]);
-        child_main(dsn, fds[1]);
+        child_main(dsn, fds[1], batches);
     }
     close(fds[1]);
     size_t n = 0;
@@ -164,7 +172,7 @@ static void killed_child_loses_no_acknowledged_trigger(void **state)
     for (int round = 0; round < ROUNDS; round++) {
         /* Round 0 kills the child at once, maybe while it creates the file. */
         size_t kill_after = round == 0 ? 0 : (size_t)(rand() % 200);
-        size_t n = run_and_kill(dsn, kill_after, acks);
+        size_t n = run_and_kill(dsn, kill_after, round % 2 == 1, acks);
         if (access(path, F_OK) == 0 && !sqlite_fixture_integrity_ok(path)) {
             fprintf(stderr, "round %d (seed %u): integrity_check failed\n", round, seed);
             fail();
