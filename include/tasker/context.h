@@ -27,8 +27,11 @@ extern "C" {
 #define TASKER_PRINTF(f, a)
 #endif
 
-/* Records an event of the run (printf-style), stored as it happens. A message longer
- * than the max_event_bytes option is cut and ends with "... [cut N bytes]". After
+/* Records an event of the run (printf-style). With the built-in stores the call only
+ * queues the event for the store's next commit and returns; the run's events are
+ * committed no later than its outcome. An event the store fails to write (the database
+ * gone meanwhile) is lost, while the run's outcome is retried. A message longer than the
+ * max_event_bytes option is cut and ends with "... [cut N bytes]". After
  * max_events_per_exec events, further ones are counted, not stored, and one last event
  * says how many were dropped. */
 int tasker_event(tasker_ctx *c, tasker_level level, const char *fmt, ...) TASKER_PRINTF(3, 4);
