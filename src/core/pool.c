@@ -17,9 +17,10 @@ void tasker_job_free(job *j)
 /* Claiming several runs at once: a worker that finds a backlog claims up to
  * TASKER_CLAIM_MAX queued runs in one write, runs the first, and leaves the others on
  * the ready list for any worker. It does so only while runs are short (its last one
- * took under FAST_RUN_US): then a claimed run waits a few milliseconds at most, and
- * workers no longer wait for one store round trip per run. A long run never holds a
- * claimed successor back, since idle workers take from the ready list first. */
+ * took under FAST_RUN_US), so that a claimed run waits a few milliseconds at most, and
+ * only while a claim costs more than a run (a round trip to a database, not a memory
+ * store), so that it saves something. A long run never holds a claimed successor back,
+ * since idle workers take from the ready list first. */
 #define FAST_RUN_US 1000
 
 static int64_t mono_us(void)
@@ -76,7 +77,8 @@ static job *claim(tasker_t *t, job **jobs, size_t k)
         pthread_mutex_lock(&p->queue_lock);
         for (size_t i = 0; i < k; i++)
             if (jobs[i]) ready_push(p, jobs[i]);
-        pthread_cond_broadcast(&p->queue_cond);
+        for (size_t i = 0; i < k; i++)
+            if (jobs[i]) pthread_cond_signal(&p->queue_cond);
         pthread_mutex_unlock(&p->queue_lock);
     }
     return mine;
@@ -87,7 +89,7 @@ static void *worker_main(void *arg)
     tasker_t *t = arg;
     pool *p = &t->pool;
     pthread_setname_np(pthread_self(), "tasker-worker");
-    int64_t last_run_us = INT64_MAX;
+    int64_t last_run_us = INT64_MAX, last_claim_us = 0;
     const tasker_storage_ops *ops = t->st->ops;
     size_t claim_max = ops->version >= 2 && ops->start_task_execs ? TASKER_CLAIM_MAX : 1;
     for (;;) {
@@ -104,11 +106,17 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&p->queue_lock);
             return NULL;
         } else {
-            k = take_queued(p, jobs, last_run_us < FAST_RUN_US ? claim_max : 1);
+            bool bulk = last_run_us < FAST_RUN_US && last_claim_us > last_run_us;
+            k = take_queued(p, jobs, bulk ? claim_max : 1);
         }
         pthread_mutex_unlock(&p->queue_lock);
 
-        if (!j && !(j = claim(t, jobs, k))) continue;
+        if (!j) {
+            int64_t claim_start_us = mono_us();
+            j = claim(t, jobs, k);
+            last_claim_us = mono_us() - claim_start_us;
+            if (!j) continue;
+        }
         int64_t start_us = mono_us();
         bool async = tasker_run_started(t, j);
         last_run_us = mono_us() - start_us;
