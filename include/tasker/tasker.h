@@ -177,9 +177,10 @@ int tasker_trigger(tasker_t *t, const char *task_id, char exec_id[TASKER_ID_SIZE
  * n executions are stored in one write, so a producer that enqueues in bulk pays one
  * commit instead of n. All or nothing: on any error no run is queued, and the message
  * names the first task id at fault. exec_ids, when not NULL, receives the n new ids.
- * TASKER_EINVAL when n > TASKER_TRIGGER_MANY_MAX. (With a custom driver of storage
- * version 1, the executions are stored one by one; one failing then leaves those
- * before it stored, pending, to be picked up at the next rescan.) Thread-safe. */
+ * TASKER_EINVAL when n > TASKER_TRIGGER_MANY_MAX. (With a driver that lacks the
+ * add_task_execs operation of storage.h, the executions are stored one by one, after
+ * every task was found; a store failing half way then leaves those before stored,
+ * pending, to be picked up at the next rescan.) Thread-safe. */
 int tasker_trigger_many(tasker_t *t, const char *const *task_ids, size_t n,
                         char (*exec_ids)[TASKER_ID_SIZE]);
 
