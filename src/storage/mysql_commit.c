@@ -45,12 +45,14 @@ void my_commit_init(my_store *s)
 {
     pthread_mutex_init(&s->commit_lock, NULL);
     pthread_cond_init(&s->commit_cond, NULL);
+    pthread_cond_init(&s->flush_cond, NULL);
 }
 
 void my_commit_free(my_store *s)
 {
-    for (int i = 0; i < MY_COMMITTERS_MAX; i++) my_unresolved_free(&s->unresolved[i]);
+    for (int i = 0; i < MY_COMMITTERS_MAX; i++) my_unresolved_free(s, &s->unresolved[i]);
     my_retain_forget(s);
+    pthread_cond_destroy(&s->flush_cond);
 }
 
 static int w_nothing(my_store *s, my_conn *c, my_write *w)
@@ -72,9 +74,13 @@ void my_commit_flush(my_store *s)
     if (my_write_submit(s, &w) != TASKER_OK) tasker_clear_error();
 }
 
+/* Fails the callers' writes. The driver's copies keep their statements' results: they
+ * are replayed (and then run again) unless their batch turns out to have committed,
+ * when an asynchronous one reports its own. */
 static void fail_all(my_write *batch, int rc, const char *why)
 {
     for (my_write *w = batch; w; w = w->next) {
+        if (w->owned) continue;
         w->rc = rc;
         snprintf(w->err, sizeof w->err, "%s", why);
     }
@@ -268,8 +274,9 @@ static void say_unknown(my_write *batch)
     char why[400];
     snprintf(why, sizeof why, "%s", tasker_last_error());
     for (my_write *w = batch; w; w = w->next)
-        snprintf(w->err, sizeof w->err,
-                 "%s; whether it committed is unknown until the server answers again", why);
+        if (!w->owned)
+            snprintf(w->err, sizeof w->err,
+                     "%s; whether it committed is unknown until the server answers again", why);
 }
 
 /* Runs the batch until it committed or failed for good; on return *batch holds only
@@ -295,7 +302,7 @@ static void run_batch(my_store *s, my_write **batch, int slot, my_write *self, u
         batch_outcome out = run_on(s, c, batch, slot, token, self, gen, early);
         my_conn_put(s, c);
         if (out == BATCH_COMMITTED) {
-            my_batch_committed(batch);
+            my_batch_committed(s, batch);
             return;
         }
         if (out == BATCH_UNKNOWN) {
@@ -306,12 +313,53 @@ static void run_batch(my_store *s, my_write **batch, int slot, my_write *self, u
         if (out == BATCH_FAILED) break;
     }
     my_batch_lost(s, batch, slot);
+    my_give_up_stale(s, slot);
+}
+
+/* The slot for a new batch: a free one with writes owed (to replay or resolve) first. */
+static int pick_slot(const my_store *s)
+{
+    unsigned free_owed = s->slots_owed & ~s->slots_busy;
+    int slot = 0;
+    if (free_owed) return __builtin_ctz(free_owed);
+    while (s->slots_busy & (1u << slot)) slot++;
+    return slot;
+}
+
+/* Takes the queue and runs it as one batch; then hands each caller its result and
+ * wakes the next leader. self is the leader's own write, or NULL when the flusher
+ * leads. Called with commit_lock held; returns with it held. */
+static void lead(my_store *s, my_write *self)
+{
+    s->leaders++;
+    int slot = pick_slot(s);
+    s->slots_busy |= 1u << slot;
+    uint64_t gen = ++s->batch_gen;
+    my_write *batch = NULL;
+    take_queued(s, &batch, MY_BATCH_MAX);
+    pthread_mutex_unlock(&s->commit_lock);
+
+    run_batch(s, &batch, slot, self, gen);
+    bool owed = my_slot_owed(s, slot);
+
+    pthread_mutex_lock(&s->commit_lock);
+    for (my_write *b = batch, *next; b; b = next) {
+        next = b->next; /* b may be gone once done is seen */
+        b->done = true;
+    }
+    s->leaders--;
+    s->slots_busy &= ~(1u << slot);
+    if (owed) s->slots_owed |= 1u << slot;
+    else s->slots_owed &= ~(1u << slot);
+    if (gen > s->done_gen) __atomic_store_n(&s->done_gen, gen, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&s->commit_cond);
+    if (s->flusher_started && (s->queue_head || owed)) pthread_cond_signal(&s->flush_cond);
 }
 
 int my_write_submit(my_store *s, my_write *w)
 {
     w->rc = TASKER_OK;
-    w->done = w->taken = w->owned = false;
+    w->done = w->taken = w->owned = w->async = false;
     w->early_gen = 0;
     w->err[0] = '\0';
     w->next = NULL;
@@ -320,36 +368,111 @@ int my_write_submit(my_store *s, my_write *w)
     else s->queue_head = w;
     s->queue_tail = w;
     __atomic_store_n(&s->queued, s->queued + 1, __ATOMIC_RELAXED);
+    if (s->flusher_started && s->leaders == 0) pthread_cond_signal(&s->flush_cond);
     while (!w->done) {
-        /* Lead while our write still waits and a commit slot is free; otherwise wait
-         * for the leader that holds our write, or for a free slot. */
-        if (w->taken || s->leaders >= s->url.committers) {
+        /* The flusher leads; a caller leads only when a second commit slot is free
+         * while it is busy (committers > 1), or when there is no flusher. Otherwise it
+         * waits for the leader that holds its write, or for a free slot. */
+        if (w->taken || s->leaders >= s->url.committers ||
+            (s->flusher_started && s->leaders == 0)) {
             pthread_cond_wait(&s->commit_cond, &s->commit_lock);
             continue;
         }
-        s->leaders++;
-        int slot = 0;
-        while (s->slots_busy & (1u << slot)) slot++;
-        s->slots_busy |= 1u << slot;
-        uint64_t gen = ++s->batch_gen;
-        my_write *batch = NULL;
-        take_queued(s, &batch, MY_BATCH_MAX);
-        pthread_mutex_unlock(&s->commit_lock);
-
-        run_batch(s, &batch, slot, w, gen);
-
-        pthread_mutex_lock(&s->commit_lock);
-        for (my_write *b = batch, *next; b; b = next) {
-            next = b->next; /* b may be gone once done is seen */
-            b->done = true;
-        }
-        s->leaders--;
-        s->slots_busy &= ~(1u << slot);
-        if (gen > s->done_gen) __atomic_store_n(&s->done_gen, gen, __ATOMIC_RELEASE);
-        pthread_cond_broadcast(&s->commit_cond);
+        lead(s, w);
     }
     pthread_mutex_unlock(&s->commit_lock);
     if (w->early_gen) my_early_note(s, w->early_gen);
     if (w->rc != TASKER_OK) return tasker_fail(w->rc, "%s", w->err);
     return TASKER_OK;
+}
+
+void my_write_submit_async(my_store *s, my_write *w)
+{
+    w->rc = TASKER_OK;
+    w->done = w->taken = false;
+    w->owned = w->async = true;
+    w->early_gen = 0;
+    w->failing_since_us = 0;
+    w->err[0] = '\0';
+    w->next = NULL;
+    pthread_mutex_lock(&s->commit_lock);
+    if (s->queue_tail) s->queue_tail->next = w;
+    else s->queue_head = w;
+    s->queue_tail = w;
+    __atomic_store_n(&s->queued, s->queued + 1, __ATOMIC_RELAXED);
+    s->async_owed++;
+    if (s->leaders == 0) pthread_cond_signal(&s->flush_cond);
+    pthread_mutex_unlock(&s->commit_lock);
+}
+
+/* Waits up to ms on flush_cond; false when stopping was asked meanwhile. */
+static void flusher_nap(my_store *s, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&s->flush_cond, &s->commit_lock, &ts);
+}
+
+/* Leads a batch whenever writes are queued and a slot is free; replays the writes of a
+ * batch that did not commit after a pause (MY_RETRY_MIN_MS doubling to MY_RETRY_MAX_MS,
+ * so that a server away is not hammered). At stop it returns once the queue is empty;
+ * what is still owed then is close's (my_commit_flush). */
+static void *flusher_main(void *arg)
+{
+    my_store *s = arg;
+    int retry_ms = MY_RETRY_MIN_MS;
+    pthread_setname_np(pthread_self(), "tasker-mysql");
+    pthread_mutex_lock(&s->commit_lock);
+    for (;;) {
+        if (s->queue_head && s->leaders < s->url.committers) {
+            lead(s, NULL);
+            continue;
+        }
+        if (s->slots_owed && s->leaders == 0 && !s->flusher_stopping) {
+            /* A batch failed: wait a little, unless writes come to carry the replay. */
+            flusher_nap(s, retry_ms);
+            if (s->slots_owed && s->leaders == 0 && !s->queue_head && !s->flusher_stopping) {
+                lead(s, NULL);
+                retry_ms = s->slots_owed ? (retry_ms * 2 > MY_RETRY_MAX_MS ? MY_RETRY_MAX_MS
+                                                                           : retry_ms * 2)
+                                         : MY_RETRY_MIN_MS;
+            }
+            continue;
+        }
+        if (!s->slots_owed) retry_ms = MY_RETRY_MIN_MS;
+        if (s->flusher_stopping && !s->queue_head && s->leaders == 0) break;
+        pthread_cond_wait(&s->flush_cond, &s->commit_lock);
+    }
+    pthread_mutex_unlock(&s->commit_lock);
+    return NULL;
+}
+
+int my_flusher_start(my_store *s)
+{
+    if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0)
+        return tasker_fail(TASKER_ESTORAGE, "mysql: %s: cannot start a thread", s->where);
+    pthread_mutex_lock(&s->commit_lock);
+    s->flusher_started = true;
+    pthread_mutex_unlock(&s->commit_lock);
+    return TASKER_OK;
+}
+
+void my_flusher_stop(my_store *s)
+{
+    pthread_mutex_lock(&s->commit_lock);
+    bool started = s->flusher_started;
+    s->flusher_stopping = true;
+    pthread_cond_signal(&s->flush_cond);
+    pthread_mutex_unlock(&s->commit_lock);
+    if (!started) return;
+    pthread_join(s->flusher, NULL);
+    pthread_mutex_lock(&s->commit_lock);
+    s->flusher_started = false;
+    pthread_mutex_unlock(&s->commit_lock);
 }

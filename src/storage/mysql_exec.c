@@ -212,6 +212,18 @@ int my_update_task_exec(tasker_storage *st, const tasker_task_exec *e)
     return my_write_submit(store(st), &w);
 }
 
+int my_update_task_exec_async(tasker_storage *st, const tasker_task_exec *e,
+                              tasker_storage_done_fn done, void *udata)
+{
+    if (!e || !e->exec_id)
+        return tasker_fail(TASKER_EINVAL, "mysql: update_task_exec: exec id is required");
+    my_write w = {.fn = w_update_exec, .kind = MW_UPDATE, .arg = e};
+    my_write *copy = my_async_copy(&w, done, udata);
+    if (!copy) return TASKER_ENOMEM;
+    my_write_submit_async(store(st), copy);
+    return TASKER_OK;
+}
+
 /* ---- reads ------------------------------------------------------------------------ */
 
 typedef struct {

@@ -21,6 +21,9 @@
 #define MY_EARLY_ROUNDS 4   /* statement rounds a batch takes in before its COMMIT */
 #define MY_GATHER_US 100    /* how long a leader waits for writes of callers it answered */
 #define MY_RETAIN_LAG_US 100000 /* retention deferred under load at most this long */
+#define MY_ASYNC_GIVE_UP_US 10000000 /* an asynchronous write is retried this long */
+#define MY_RETRY_MIN_MS 20  /* the flusher's first wait before replaying a failed batch */
+#define MY_RETRY_MAX_MS 500 /* and its longest */
 
 /* A parsed mysql:// URL. Strings are owned (malloc). */
 typedef struct my_url {
@@ -111,7 +114,11 @@ struct my_write {
     int rc;
     bool done;
     bool taken;        /* a leader holds it */
-    bool owned;        /* a leader's copy of a write answered early (mysql_early.c) */
+    bool owned;        /* the driver's copy: of a write answered early, or asynchronous */
+    bool async;        /* submitted without waiting: on_done reports it (mysql_early.c) */
+    tasker_storage_done_fn on_done;
+    void *udata;
+    int64_t failing_since_us; /* async: monotonic time of its first batch that failed */
     uint64_t early_gen; /* answered early, in this batch: reads wait for its end */
     char err[512];     /* the message for the caller's thread when rc != OK */
     const char *task_id_for_retention; /* set by add_task_exec: prune this task */
@@ -165,6 +172,15 @@ typedef struct my_store {
     size_t retain_n;
     int64_t retain_since_us; /* monotonic: when the first of them was remembered */
     bool closing;            /* the last batch, at close: one attempt, no reconnecting */
+
+    /* The flusher (mysql_commit.c): a thread that leads every batch, so that
+     * asynchronous writes are committed without a waiting caller, and a caller's start
+     * or event is always answered early. Guarded by commit_lock. */
+    pthread_t flusher;
+    pthread_cond_t flush_cond;
+    bool flusher_started, flusher_stopping;
+    unsigned slots_owed; /* slots with writes to replay or a batch to resolve */
+    size_t async_owed;   /* asynchronous writes accepted and not yet reported */
 } my_store;
 
 /* mysql.c: thread rules, connections and the pool. */
@@ -211,6 +227,13 @@ void my_commit_free(my_store *s);
  * replay) in one last batch, if there is any. */
 void my_commit_flush(my_store *s);
 
+/* Queues w, a driver-owned asynchronous write (my_async_copy), without waiting: the
+ * flusher commits it and reports it through w->on_done. */
+void my_write_submit_async(my_store *s, my_write *w);
+int my_flusher_start(my_store *s);
+/* Commits what is queued, then stops the flusher. */
+void my_flusher_stop(my_store *s);
+
 /* For tests: when set, a leader calls it just before its COMMIT, with the batch; a
  * nonzero return replaces the COMMIT by a fault: MY_FAULT_LOST, the transaction rolled
  * back (as when the connection is lost before COMMIT is sent); MY_FAULT_UNKNOWN, rolled
@@ -228,17 +251,30 @@ int my_mark_batch(my_store *s, my_conn *c, int slot, int64_t token);
 int my_resolve_slot(my_store *s, my_conn *c, int slot, my_write **batch);
 /* After a batch: frees its leader copies (committed), or keeps them to replay (lost:
  * known not committed; unknown: the mark will tell), taking them out of *batch. */
-void my_batch_committed(my_write **batch);
+void my_batch_committed(my_store *s, my_write **batch);
 void my_batch_lost(my_store *s, my_write **batch, int slot);
 void my_batch_unknown(my_store *s, my_write **batch, int slot, int64_t token);
-void my_unresolved_free(my_unresolved *u);
+/* Reports as failed, and drops, the asynchronous writes to replay of slot that have
+ * been failing for MY_ASYNC_GIVE_UP_US. */
+void my_give_up_stale(my_store *s, int slot);
+/* Whether slot has writes to replay or a batch to resolve; only its leader asks. */
+bool my_slot_owed(const my_store *s, int slot);
+/* At close: reports the writes still unresolved as failed and frees them. */
+void my_unresolved_free(my_store *s, my_unresolved *u);
 
-/* mysql_early.c: writes answered before their COMMIT (starts and events). */
+/* mysql_early.c: writes answered before their COMMIT (starts and events), and the
+ * driver's copies of writes: of those answered early, and of asynchronous ones. */
 bool my_acks_early(const my_write *w);
-/* A leader-owned copy of w (its input copied), to replay should the batch not commit;
- * NULL when out of memory. */
+/* A leader-owned copy of w (a start, an event or an outcome, its input copied), to
+ * replay should the batch not commit; NULL when out of memory. */
 my_write *my_early_copy(const my_write *w);
-void my_early_free_list(my_write *list);
+/* An asynchronous copy of w, reported through done(udata, ...); NULL (with the thread's
+ * message set) when out of memory. */
+my_write *my_async_copy(const my_write *w, tasker_storage_done_fn done, void *udata);
+/* Frees a list of copies; the asynchronous ones are reported first: with their own
+ * result when rc is TASKER_OK, else with rc and msg. Call without commit_lock. */
+void my_owned_release(my_store *s, my_write *list, int rc, const char *msg);
+void my_early_free_list(my_write *list); /* a list without asynchronous writes */
 /* Remembers, for the calling thread, that it was answered early in batch gen. */
 void my_early_note(my_store *s, uint64_t gen);
 /* Waits until every batch in which the calling thread was answered early has ended, so
@@ -277,5 +313,7 @@ int my_list_pending_execs(tasker_storage *st, size_t limit, tasker_task_exec **o
                           size_t *n);
 int my_interrupt_dead(tasker_storage *st, tasker_node_alive_fn alive, void *udata,
                       size_t *n);
+int my_update_task_exec_async(tasker_storage *st, const tasker_task_exec *e,
+                              tasker_storage_done_fn done, void *udata);
 
 #endif
