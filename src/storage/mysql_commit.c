@@ -86,20 +86,24 @@ static void fail_all(my_write *batch, int rc, const char *why)
     }
 }
 
-/* Runs the writes from todo on: the single ones in order, then each kind as one bulk
- * statement, adds before starts before events before outcomes (a start or event of an
- * execution added in the same batch then finds it). TASKER_OK unless the transaction
+/* Runs a round's writes from todo on: the single ones in order, then the starts (as
+ * one bulk statement when several). Adds, events and outcomes wait for the end of the
+ * batch (run_deferred): nobody is answered for them before the COMMIT, so a round costs
+ * one or two round trips whatever else is queued. TASKER_OK unless the transaction
  * failed (the connection lost, a deadlock); each write has its own result. */
-static int run_writes(my_store *s, my_conn *c, my_write *todo)
+static int run_round(my_store *s, my_conn *c, my_write *todo)
 {
     size_t n = 0;
     int rc = TASKER_OK;
-    for (my_write *w = todo; w; w = w->next) n++;
-    my_write **group = malloc(n * sizeof *group);
-    if (!group) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a batch");
+    for (my_write *w = todo; w; w = w->next) n += w->kind == MW_START;
+    my_write **group = n ? malloc(n * sizeof *group) : NULL;
+    if (n && !group) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a batch");
+    n = 0;
     for (my_write *w = todo; w && rc == TASKER_OK; w = w->next) {
-        w->claim_exec_id = NULL; /* from an earlier attempt */
-        w->task_id_for_retention = NULL;
+        if (w->kind == MW_START) {
+            w->claim_exec_id = NULL; /* from an earlier attempt */
+            group[n++] = w;
+        }
         if (w->kind != MW_SINGLE) continue;
         w->rc = w->fn(s, c, w);
         if (w->rc != TASKER_OK) {
@@ -109,13 +113,33 @@ static int run_writes(my_store *s, my_conn *c, my_write *todo)
         }
         c->last_errno = 0;
     }
-    for (int k = MW_ADD; k <= MW_UPDATE && rc == TASKER_OK; k++) {
-        size_t k_n = 0;
-        for (my_write *w = todo; w; w = w->next)
-            if ((int)w->kind == k) group[k_n++] = w;
-        if (k_n) rc = my_bulk_group(s, c, (my_write_kind)k, group, k_n);
-    }
+    if (rc == TASKER_OK && n) rc = my_bulk_group(s, c, MW_START, group, n);
     free(group);
+    return rc;
+}
+
+/* Runs the batch's adds, events and outcomes, each kind as one bulk statement, in that
+ * order (an event or outcome of an execution added in the same batch then finds it),
+ * after every start: a run's start, answered early, always precedes its outcome. */
+static int run_deferred(my_store *s, my_conn *c, my_write *batch)
+{
+    static const my_write_kind kinds[] = {MW_ADD, MW_EVENT, MW_UPDATE};
+    size_t n = 0, k_n[3] = {0};
+    for (my_write *w = batch; w; w = w->next) n++;
+    my_write **all = malloc((n ? n : 1) * sizeof *all), **group[3];
+    if (!all) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a batch");
+    size_t at = 0;
+    for (int k = 0; k < 3; k++) {
+        group[k] = all + at;
+        for (my_write *w = batch; w; w = w->next) {
+            if (w->kind != kinds[k]) continue;
+            w->task_id_for_retention = NULL; /* from an earlier attempt */
+            group[k][k_n[k]++] = w;
+        }
+        at += k_n[k];
+    }
+    int rc = my_bulk_groups(s, c, kinds, group, k_n, 3);
+    free(all);
     return rc;
 }
 
@@ -147,9 +171,9 @@ static int answer_early(my_store *s, my_write **batch, my_write *self, uint64_t 
             *link = w->next;
         }
         w->done = true;
+        pthread_cond_signal(&w->cond);
         answered++;
     }
-    if (answered) pthread_cond_broadcast(&s->commit_cond);
     pthread_mutex_unlock(&s->commit_lock);
     return answered;
 }
@@ -161,13 +185,15 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Yields the CPU until `want` writes are queued or MY_GATHER_US have passed. */
+/* Yields the CPU until `want` starts are queued or MY_GATHER_US have passed: workers
+ * answered early come back with their next start (their events and outcome queue
+ * first, for the end of the batch). */
 static void gather(my_store *s, size_t want)
 {
     int64_t until_us = mono_us() + MY_GATHER_US;
     do {
         sched_yield();
-        if (__atomic_load_n(&s->queued, __ATOMIC_RELAXED) >= want) return;
+        if (__atomic_load_n(&s->queued_starts, __ATOMIC_RELAXED) >= want) return;
     } while (mono_us() < until_us);
 }
 
@@ -176,9 +202,10 @@ static void gather(my_store *s, size_t want)
 static my_write *take_queued(my_store *s, my_write **batch, size_t room)
 {
     my_write *first = s->queue_head, *last = NULL;
-    size_t n = 0;
+    size_t n = 0, starts = 0;
     for (my_write *w = first; w && n < room; w = w->next, n++) {
         w->taken = true;
+        starts += w->kind == MW_START;
         last = w;
     }
     if (!last) return NULL;
@@ -186,6 +213,7 @@ static my_write *take_queued(my_store *s, my_write **batch, size_t room)
     if (!s->queue_head) s->queue_tail = NULL;
     last->next = NULL;
     __atomic_store_n(&s->queued, s->queued - n, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->queued_starts, s->queued_starts - starts, __ATOMIC_RELAXED);
     my_write **link = batch;
     while (*link) link = &(*link)->next;
     *link = first;
@@ -235,17 +263,21 @@ static batch_outcome injected(my_store *s, my_conn *c, my_write *batch, int faul
 static batch_outcome run_on(my_store *s, my_conn *c, my_write **batchp, int slot,
                             int64_t token, my_write *self, uint64_t gen, bool early)
 {
+    int64_t begun_us = mono_us();
     int rc = my_run(s, c, MS_BEGIN, NULL, NULL);
     my_write *todo = *batchp;
     for (int round = 0; rc == TASKER_OK && todo; round++) {
-        rc = run_writes(s, c, todo);
+        rc = run_round(s, c, todo);
         if (rc != TASKER_OK || !early) break;
         int answered = answer_early(s, batchp, self, gen);
-        if (round + 1 >= MY_EARLY_ROUNDS) break;
-        /* Those just answered have their next write nearly ready: let them queue it. */
+        /* Rounds go on while starts come, up to MY_BATCH_US: the callers of adds (and
+         * of outcomes) wait for the COMMIT. */
+        if (round + 1 >= MY_EARLY_ROUNDS || mono_us() - begun_us >= MY_BATCH_US) break;
+        /* Those just answered have their next start nearly ready: let them queue it. */
         if (answered) gather(s, (size_t)answered);
         todo = take_more(s, batchp);
     }
+    if (rc == TASKER_OK) rc = run_deferred(s, c, *batchp);
     bool pruned = false;
     if (rc == TASKER_OK) rc = my_retain_batch(s, c, *batchp, &pruned);
     if (rc == TASKER_OK && needs_mark(*batchp)) rc = my_mark_batch(s, c, slot, token);
@@ -326,6 +358,15 @@ static int pick_slot(const my_store *s)
     return slot;
 }
 
+/* Whether a caller may lead now: the flusher leads; a caller leads only when a second
+ * commit slot is free while the flusher is busy (committers > 1), or when there is no
+ * flusher (at close). Called with commit_lock held. */
+static bool may_lead(const my_store *s)
+{
+    if (s->leaders >= s->url.committers) return false;
+    return !s->flusher_started || s->leaders > 0;
+}
+
 /* Takes the queue and runs it as one batch; then hands each caller its result and
  * wakes the next leader. self is the leader's own write, or NULL when the flusher
  * leads. Called with commit_lock held; returns with it held. */
@@ -344,16 +385,26 @@ static void lead(my_store *s, my_write *self)
 
     pthread_mutex_lock(&s->commit_lock);
     for (my_write *b = batch, *next; b; b = next) {
-        next = b->next; /* b may be gone once done is seen */
+        next = b->next; /* b may be gone once done is seen (we hold the lock till then) */
         b->done = true;
+        if (b != self) pthread_cond_signal(&b->cond);
     }
     s->leaders--;
     s->slots_busy &= ~(1u << slot);
     if (owed) s->slots_owed |= 1u << slot;
     else s->slots_owed &= ~(1u << slot);
     if (gen > s->done_gen) __atomic_store_n(&s->done_gen, gen, __ATOMIC_RELEASE);
-    pthread_cond_broadcast(&s->commit_cond);
+    if (s->barrier_waiters) pthread_cond_broadcast(&s->commit_cond);
     if (s->flusher_started && (s->queue_head || owed)) pthread_cond_signal(&s->flush_cond);
+    /* A slot is free: the first caller waiting in the queue may lead (see
+     * my_write_submit for when). */
+    if (may_lead(s)) {
+        for (my_write *q = s->queue_head; q; q = q->next) {
+            if (q->owned) continue;
+            pthread_cond_signal(&q->cond);
+            break;
+        }
+    }
 }
 
 int my_write_submit(my_store *s, my_write *w)
@@ -363,24 +414,25 @@ int my_write_submit(my_store *s, my_write *w)
     w->early_gen = 0;
     w->err[0] = '\0';
     w->next = NULL;
+    pthread_cond_init(&w->cond, NULL); /* signalled when done, or when it may lead */
     pthread_mutex_lock(&s->commit_lock);
     if (s->queue_tail) s->queue_tail->next = w;
     else s->queue_head = w;
     s->queue_tail = w;
     __atomic_store_n(&s->queued, s->queued + 1, __ATOMIC_RELAXED);
+    if (w->kind == MW_START)
+        __atomic_store_n(&s->queued_starts, s->queued_starts + 1, __ATOMIC_RELAXED);
     if (s->flusher_started && s->leaders == 0) pthread_cond_signal(&s->flush_cond);
     while (!w->done) {
-        /* The flusher leads; a caller leads only when a second commit slot is free
-         * while it is busy (committers > 1), or when there is no flusher. Otherwise it
-         * waits for the leader that holds its write, or for a free slot. */
-        if (w->taken || s->leaders >= s->url.committers ||
-            (s->flusher_started && s->leaders == 0)) {
-            pthread_cond_wait(&s->commit_cond, &s->commit_lock);
+        /* Otherwise it waits for the leader that holds its write, or for a slot. */
+        if (w->taken || !may_lead(s)) {
+            pthread_cond_wait(&w->cond, &s->commit_lock);
             continue;
         }
         lead(s, w);
     }
     pthread_mutex_unlock(&s->commit_lock);
+    pthread_cond_destroy(&w->cond);
     if (w->early_gen) my_early_note(s, w->early_gen);
     if (w->rc != TASKER_OK) return tasker_fail(w->rc, "%s", w->err);
     return TASKER_OK;

@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Starts only: events (like adds and outcomes) run at the end of the batch, after
+ * every start (mysql_commit.c), so that one round trip answers a round of starts. */
 bool my_acks_early(const my_write *w)
 {
-    return w->kind == MW_START || w->kind == MW_EVENT;
+    return w->kind == MW_START;
 }
 
 /* A copy with its input: the write first, so that the copy is freed as one block. */
@@ -152,6 +154,8 @@ void my_read_barrier(my_store *s)
         if (early[i].store_id == s->store_id && early[i].gen > target) target = early[i].gen;
     if (__atomic_load_n(&s->done_gen, __ATOMIC_ACQUIRE) >= target) return;
     pthread_mutex_lock(&s->commit_lock);
+    s->barrier_waiters++;
     while (s->done_gen < target) pthread_cond_wait(&s->commit_cond, &s->commit_lock);
+    s->barrier_waiters--;
     pthread_mutex_unlock(&s->commit_lock);
 }

@@ -18,7 +18,8 @@
 #define MY_BATCH_MAX 512 /* writes in one group-commit transaction */
 #define MY_COMMITTERS_DEFAULT 1
 #define MY_COMMITTERS_MAX 32
-#define MY_EARLY_ROUNDS 4   /* statement rounds a batch takes in before its COMMIT */
+#define MY_EARLY_ROUNDS 16   /* rounds of starts a batch takes in before its COMMIT */
+#define MY_BATCH_US 1500     /* nor more rounds once a batch has been open this long */
 #define MY_GATHER_US 100    /* how long a leader waits for writes of callers it answered */
 #define MY_RETAIN_LAG_US 100000 /* retention deferred under load at most this long */
 #define MY_ASYNC_GIVE_UP_US 10000000 /* an asynchronous write is retried this long */
@@ -79,6 +80,7 @@ typedef enum {
     MS_MARK_GET,
     MS_MARK_DROP,
     MS_TASK_LOCK,
+    MS_EXEC_CLAIM_GET,
     MS_COUNT
 } my_stmt_id;
 
@@ -121,6 +123,7 @@ struct my_write {
     int64_t failing_since_us; /* async: monotonic time of its first batch that failed */
     uint64_t early_gen; /* answered early, in this batch: reads wait for its end */
     char err[512];     /* the message for the caller's thread when rc != OK */
+    pthread_cond_t cond; /* a caller's: signalled when done, or when it may lead */
     const char *task_id_for_retention; /* set by add_task_exec: prune this task */
     /* Set by a start that succeeded in the batch, to undo it should the batch's
      * COMMIT be cut off and turn out to have committed. */
@@ -158,9 +161,11 @@ typedef struct my_store {
     uint64_t generation; /* bumped when a connection is found lost */
 
     pthread_mutex_t commit_lock; /* guards the queue, leaders, slots_busy */
-    pthread_cond_t commit_cond;
+    pthread_cond_t commit_cond; /* a batch ended: for reads waiting on done_gen */
+    int barrier_waiters;
     my_write *queue_head, *queue_tail;
     size_t queued;       /* writes in the queue; read without the lock by a gathering leader */
+    size_t queued_starts; /* of which starts; the same */
     uint64_t batch_gen;  /* the last batch begun */
     uint64_t done_gen;   /* every batch up to this one has ended; atomic */
     int leaders;         /* batches being committed now */
@@ -290,6 +295,10 @@ void my_retain_forget(my_store *s);
 /* mysql_bulk.c: runs the n writes of one kind in w, as one bulk statement if it can.
  * Sets each write's rc and err; TASKER_ESTORAGE when the connection failed. */
 int my_bulk_group(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n);
+/* The same for ngroups groups in order (group[i]: n[i] writes of kinds[i]), under one
+ * savepoint while every bulk statement takes effect whole. */
+int my_bulk_groups(my_store *s, my_conn *c, const my_write_kind *kinds, my_write ***group,
+                   const size_t *n, int ngroups);
 
 /* mysql_ops.c: reads, the clock, and the operations table. */
 typedef int (*my_read_fn)(my_store *s, my_conn *c, void *ctx);
