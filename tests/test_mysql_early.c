@@ -203,6 +203,47 @@ static void outcome_after_a_failed_batch_follows_the_replayed_start(void **state
     st->ops->close(st);
 }
 
+/* Starts that meet in one batch go as one bulk compare-and-set; each still gets its
+ * own result: OK for a pending run, ESTATE for one already running, ENOTFOUND for none. */
+#define MIXED 12
+static void starts_in_one_batch_each_get_their_own_result(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_fresh();
+    for (int round = 0; round < 20; round++) {
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, MIXED);
+        starter s[MIXED];
+        pthread_t th[MIXED];
+        for (int i = 0; i < MIXED; i++) {
+            s[i] = (starter){.st = st, .go = &go};
+            snprintf(s[i].exec_id, sizeof s[i].exec_id, "m%d-%d", round, i);
+            if (i % 3 != 2) add_pending(st, s[i].exec_id);
+            if (i % 3 == 1) assert_int_equal(st->ops->start_task_exec(st, s[i].exec_id, 1, "x"),
+                                             TASKER_OK);
+        }
+        for (int i = 0; i < MIXED; i++) pthread_create(&th[i], NULL, start_at_once, &s[i]);
+        for (int i = 0; i < MIXED; i++) pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&go);
+        /* Starts answered early are visible to other threads once committed: a write
+         * of this thread, answered after its commit, follows theirs. */
+        char sync_id[32];
+        snprintf(sync_id, sizeof sync_id, "sync%d", round);
+        add_pending(st, sync_id);
+        for (int i = 0; i < MIXED; i++) {
+            static const int want[] = {TASKER_OK, TASKER_ESTATE, TASKER_ENOTFOUND};
+            assert_int_equal(s[i].rc, want[i % 3]);
+            if (i % 3 == 2) continue;
+            tasker_task_exec e = {0};
+            assert_int_equal(st->ops->get_task_exec(st, s[i].exec_id, &e), TASKER_OK);
+            assert_int_equal(e.status, TASKER_EXEC_RUNNING);
+            assert_int_equal(e.start_us, i % 3 == 0 ? 7 : 1);
+            tasker_exec_clear(&e);
+        }
+    }
+    st->ops->close(st);
+}
+
 typedef struct {
     tasker_storage *st;
     int round;
@@ -284,6 +325,7 @@ int main(void)
         cmocka_unit_test(cut_off_commit_that_landed_undoes_a_failed_start),
         cmocka_unit_test(outcome_after_a_failed_batch_follows_the_replayed_start),
         cmocka_unit_test(a_thread_reads_its_own_early_answered_writes),
+        cmocka_unit_test(starts_in_one_batch_each_get_their_own_result),
     };
     return cmocka_run_group_tests_name("mysql_early", tests, setup, teardown);
 }
