@@ -10,8 +10,6 @@
 #include "core/error.h"
 #include "storage/mysql_internal.h"
 
-#include <mysqld_error.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,84 +255,9 @@ static void bulk_took_effect(my_write_kind kind, my_write **w, size_t n)
         }
 }
 
-typedef struct {
-    int status;
-    int64_t start_us;
-    char *node_id;
-} claim_row;
-
-/* After a bulk start that matched fewer rows than it carried (or failed part way):
- * reads each execution back. A row running with this start's node and start time was
- * taken by it (no other start carries both: start_us is the caller's clock at the
- * start); any other is ESTATE, or ENOTFOUND when absent. */
-static int starts_read_back(my_store *s, my_conn *c, my_write **w, size_t n)
-{
-    static const my_col cols[] = {
-        {MC_INT, offsetof(claim_row, status)},
-        {MC_I64, offsetof(claim_row, start_us)},
-        {MC_STR, offsetof(claim_row, node_id)},
-    };
-    for (size_t i = 0; i < n; i++) {
-        const my_start_arg *a = w[i]->arg;
-        MYSQL_BIND p[1];
-        unsigned long len;
-        claim_row *row = NULL;
-        size_t found = 0;
-        my_bind_str(&p[0], a->exec_id, &len);
-        int rc = my_query(s, c, MS_EXEC_CLAIM_GET, p, cols, 3, sizeof *row, (void **)&row, &found);
-        if (rc != TASKER_OK) return c->broken ? TASKER_ESTORAGE : rc;
-        bool ours = found == 1 && row->status == TASKER_EXEC_RUNNING &&
-                    row->start_us == a->start_us &&
-                    ((!row->node_id && !a->node_id) ||
-                     (row->node_id && a->node_id && strcmp(row->node_id, a->node_id) == 0));
-        if (ours) {
-            w[i]->rc = TASKER_OK;
-            w[i]->claim_exec_id = a->exec_id;
-            w[i]->claim_node_id = a->node_id;
-            w[i]->claim_start_us = a->start_us;
-        } else if (found == 0) {
-            w[i]->rc = TASKER_ENOTFOUND;
-            snprintf(w[i]->err, sizeof w[i]->err, "mysql: no execution '%s'", a->exec_id);
-        } else {
-            w[i]->rc = TASKER_ESTATE;
-            snprintf(w[i]->err, sizeof w[i]->err, "mysql: execution '%s' is %s, not pending",
-                     a->exec_id, tasker_exec_status_name((tasker_exec_status)row->status));
-        }
-        if (row) free(row->node_id);
-        free(row);
-    }
-    return TASKER_OK;
-}
-
-static bool distinct_execs(my_write **w, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(((const my_start_arg *)w[i]->arg)->exec_id,
-                       ((const my_start_arg *)w[j]->arg)->exec_id) == 0)
-                return false;
-    return true;
-}
-
-/* Starts as one bulk statement with no savepoint: a start is a compare-and-set that
- * either took its row or changed nothing, so when not every row matched, reading the
- * rows back tells each start's result. One round trip in the usual case. */
-static int bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n)
-{
-    int rc = bulk_run(s, c, MW_START, w, n);
-    if (rc == TASKER_OK) {
-        bulk_took_effect(MW_START, w, n);
-        return TASKER_OK;
-    }
-    if (c->broken || c->last_errno == ER_LOCK_DEADLOCK) return TASKER_ESTORAGE;
-    c->last_errno = 0;
-    return starts_read_back(s, c, w, n);
-}
-
 int my_bulk_group(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n)
 {
     if (n < BULK_MIN || !bulk_supported(c)) return run_one_by_one(s, c, w, n);
-    if (kind == MW_START && distinct_execs(w, n)) return bulk_starts(s, c, w, n);
     int rc = my_run(s, c, MS_SAVEPOINT, NULL, NULL);
     if (rc == TASKER_OK) rc = bulk_run(s, c, kind, w, n);
     if (rc == TASKER_OK) {

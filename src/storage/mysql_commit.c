@@ -1,20 +1,28 @@
 /* The MySQL driver's group commit: concurrent writes share one transaction.
  *
- * A writer queues its write and waits. A writer that finds a commit slot free (at
- * most `committers` transactions run at once: 1 by default) becomes a leader: it takes
- * every queued write (up to MY_BATCH_MAX), runs them in one transaction on one
- * connection, applies retention, commits, and hands each writer its own result; the
- * writers that queued meanwhile form the next batch. One commit (one redo-log flush)
- * thus serves many writes.
+ * A writer queues its write and waits on its own condition variable. The flusher, a
+ * thread of the store's, leads: it takes every queued write (up to MY_BATCH_MAX), runs
+ * them in one transaction on one connection, applies retention, commits, and hands each
+ * writer its own result; the writers that queued meanwhile form the next batch. One
+ * commit (one redo-log flush) thus serves many writes. With committers > 1, a caller
+ * leads a second batch while the flusher is busy; with no flusher (at close) a caller
+ * leads.
  *
- * Early answers (with one committer): a start and an event are answered once their
- * statement ran in the open transaction, before the COMMIT; then, for a few rounds, the
- * leader takes in what was queued meanwhile (a worker answered early comes back with
- * its event and then its outcome in time for the same commit). Everything else (a
- * trigger's execution, an outcome, tasks, schedules) is answered after the COMMIT. A
- * worker thus waits for one commit per run instead of three. The leader keeps copies
- * of what it answered early; should the transaction not commit, they are replayed at
- * the head of the next batch (mysql_resolve.c), before the outcome that follows them.
+ * Rounds (with one committer): a batch runs the single writes and the starts of what it
+ * took, answers the starts early (before the COMMIT: the worker runs its handler while
+ * the batch goes on), gives the workers just answered a moment to queue their next
+ * start, and takes in what was queued meanwhile, for up to MY_EARLY_ROUNDS rounds or
+ * MY_BATCH_US. The adds, events and outcomes of the whole batch then run once, as one
+ * bulk statement per kind (run_deferred): nobody is answered for them before the
+ * COMMIT, and each run's start, answered in a round, precedes them. A round thus costs
+ * two round trips at most; a batch a fixed number.
+ *
+ * Asynchronous writes (events and outcomes the core does not wait for) are the driver's
+ * own copies, queued like any write and reported through their done callback after the
+ * COMMIT, outside commit_lock. The leader's copies of early answers and the asynchronous
+ * writes of a transaction that did not commit are replayed at the head of the next
+ * batch (mysql_resolve.c), before the outcome that follows them; the flusher retries
+ * such a batch by itself, with a growing pause.
  *
  * Why one committer by default: concurrent batches that add executions to the same
  * task deadlock in retention, and on a local server a second committer gains nothing
@@ -87,7 +95,7 @@ static void fail_all(my_write *batch, int rc, const char *why)
 }
 
 /* Runs a round's writes from todo on: the single ones in order, then the starts (as
- * one bulk statement when several). Adds, events and outcomes wait for the end of the
+ * one bulk statement under a savepoint when several). Adds, events and outcomes wait for the end of the
  * batch (run_deferred): nobody is answered for them before the COMMIT, so a round costs
  * one or two round trips whatever else is queued. TASKER_OK unless the transaction
  * failed (the connection lost, a deadlock); each write has its own result. */
@@ -457,7 +465,7 @@ void my_write_submit_async(my_store *s, my_write *w)
     pthread_mutex_unlock(&s->commit_lock);
 }
 
-/* Waits up to ms on flush_cond; false when stopping was asked meanwhile. */
+/* Waits up to ms on flush_cond (or until signalled). */
 static void flusher_nap(my_store *s, int ms)
 {
     struct timespec ts;

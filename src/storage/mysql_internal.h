@@ -80,7 +80,6 @@ typedef enum {
     MS_MARK_GET,
     MS_MARK_DROP,
     MS_TASK_LOCK,
-    MS_EXEC_CLAIM_GET,
     MS_COUNT
 } my_stmt_id;
 

@@ -87,8 +87,6 @@ static const char *const sql_text[MS_COUNT] = {
                             " result = ?, error = ? WHERE exec_id = ?",
     [MS_SAVEPOINT] = "SAVEPOINT bulk",
     [MS_ROLLBACK_SAVEPOINT] = "ROLLBACK TO SAVEPOINT bulk",
-    /* Who holds an execution: to tell, after a bulk start, which rows it took. */
-    [MS_EXEC_CLAIM_GET] = "SELECT status, start_us, node_id FROM task_execs WHERE exec_id = ?",
     [MS_MARK_SET] = "INSERT INTO commit_marks (store_id, slot, token, updated_us)"
                     " VALUES (?, ?, ?, ?)"
                     " ON DUPLICATE KEY UPDATE token = VALUES(token),"
