@@ -204,7 +204,8 @@ static void outcome_after_a_failed_batch_follows_the_replayed_start(void **state
 }
 
 /* Starts that meet in one batch go as one bulk compare-and-set; each still gets its
- * own result: OK for a pending run, ESTATE for one already running, ENOTFOUND for none. */
+ * own result: OK for a pending run, ESTATE for one already running, ENOTFOUND for none;
+ * and the run holds its real node id (not the claim token the bulk start wrote). */
 #define MIXED 12
 static void starts_in_one_batch_each_get_their_own_result(void **state)
 {
@@ -238,6 +239,7 @@ static void starts_in_one_batch_each_get_their_own_result(void **state)
             assert_int_equal(st->ops->get_task_exec(st, s[i].exec_id, &e), TASKER_OK);
             assert_int_equal(e.status, TASKER_EXEC_RUNNING);
             assert_int_equal(e.start_us, i % 3 == 0 ? 7 : 1);
+            assert_string_equal(e.node_id, i % 3 == 0 ? "me" : "x");
             tasker_exec_clear(&e);
         }
     }

@@ -10,6 +10,8 @@
 #include "core/error.h"
 #include "storage/mysql_internal.h"
 
+#include <mysqld_error.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,8 +120,20 @@ static bool fill_start(my_write **w, size_t n, columns *cols)
     for (size_t i = 0; i < n; i++) {
         const my_start_arg *a = w[i]->arg;
         cols->i64[0][i] = a->start_us;
-        set_str(cols, 1, i, a->node_id);
+        set_str(cols, 1, i, w[i]->claim_token[0] ? w[i]->claim_token : a->node_id);
         set_str(cols, 2, i, a->exec_id);
+    }
+    return true;
+}
+
+static bool fill_claim_fix(my_write **w, size_t n, columns *cols)
+{
+    if (!col_str(cols, 0, n) || !col_str(cols, 1, n) || !col_str(cols, 2, n)) return false;
+    for (size_t i = 0; i < n; i++) {
+        const my_start_arg *a = w[i]->arg;
+        set_str(cols, 0, i, a->node_id);
+        set_str(cols, 1, i, a->exec_id);
+        set_str(cols, 2, i, w[i]->claim_token);
     }
     return true;
 }
@@ -129,6 +143,7 @@ static bool fill(my_write_kind kind, my_write **w, size_t n, columns *cols)
 {
     if (kind == MW_ADD) return fill_add(w, n, cols);
     if (kind == MW_START) return fill_start(w, n, cols);
+    if (kind == MW_SINGLE) return fill_claim_fix(w, n, cols); /* see my_bulk_fix_claims */
     if (kind == MW_EVENT) {
         if (!col_str(cols, 0, n) || !col_i64(cols, 1, n) || !col_int(cols, 2, n) ||
             !col_str(cols, 3, n))
@@ -190,7 +205,8 @@ static int bulk_run(my_store *s, my_conn *c, my_write_kind kind, my_write **w, s
     columns cols;
     memset(&cols, 0, sizeof cols);
     int rc = TASKER_EINVAL;
-    static const my_stmt_id ids[] = {[MW_ADD] = MS_EXEC_INSERT_BULK,
+    static const my_stmt_id ids[] = {[MW_SINGLE] = MS_EXEC_CLAIM_FIX,
+                                      [MW_ADD] = MS_EXEC_INSERT_BULK,
                                       [MW_START] = MS_EXEC_START_BULK,
                                       [MW_EVENT] = MS_EVENT_INSERT_BULK,
                                       [MW_UPDATE] = MS_EXEC_UPDATE_BULK};
@@ -253,6 +269,88 @@ static void bulk_took_effect(my_write_kind kind, my_write **w, size_t n)
                 w[i]->claim_start_us = a->start_us;
             }
         }
+}
+
+typedef struct {
+    int status;
+    char *node_id;
+} claim_row;
+
+/* Reads back who holds each execution after a bulk start that did not take every row:
+ * a row holding this start's token was taken by it; any other is ESTATE, or ENOTFOUND
+ * when absent. Exact, whatever else started the run (two starts of one run in one
+ * statement included): no other start carries the token. */
+static int starts_read_back(my_store *s, my_conn *c, my_write **w, size_t n)
+{
+    static const my_col cols[] = {
+        {MC_INT, offsetof(claim_row, status)},
+        {MC_STR, offsetof(claim_row, node_id)},
+    };
+    for (size_t i = 0; i < n; i++) {
+        const my_start_arg *a = w[i]->arg;
+        MYSQL_BIND p[1];
+        unsigned long len;
+        claim_row *row = NULL;
+        size_t found = 0;
+        my_bind_str(&p[0], a->exec_id, &len);
+        int rc = my_query(s, c, MS_EXEC_CLAIM_GET, p, cols, 2, sizeof *row, (void **)&row, &found);
+        if (rc != TASKER_OK) return TASKER_ESTORAGE; /* the transaction is in doubt */
+        if (found == 1 && row->node_id && strcmp(row->node_id, w[i]->claim_token) == 0) {
+            bulk_took_effect(MW_START, &w[i], 1);
+        } else {
+            w[i]->claim_token[0] = '\0';
+            if (found == 0) {
+                w[i]->rc = TASKER_ENOTFOUND;
+                snprintf(w[i]->err, sizeof w[i]->err, "mysql: no execution '%s'", a->exec_id);
+            } else {
+                w[i]->rc = TASKER_ESTATE;
+                snprintf(w[i]->err, sizeof w[i]->err,
+                         "mysql: execution '%s' is %s, not pending", a->exec_id,
+                         tasker_exec_status_name((tasker_exec_status)row->status));
+            }
+        }
+        if (row) free(row->node_id);
+        free(row);
+    }
+    return TASKER_OK;
+}
+
+int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n)
+{
+    if (n < BULK_MIN || !bulk_supported(c)) return run_one_by_one(s, c, w, n);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t seq = __atomic_add_fetch(&s->claim_seq, 1, __ATOMIC_RELAXED);
+        snprintf(w[i]->claim_token, sizeof w[i]->claim_token, "\001claim:%llx:%llx",
+                 (unsigned long long)s->store_id, (unsigned long long)seq);
+    }
+    int rc = bulk_run(s, c, MW_START, w, n);
+    if (rc == TASKER_OK) {
+        bulk_took_effect(MW_START, w, n);
+        return TASKER_OK;
+    }
+    if (c->broken || c->last_errno == ER_LOCK_DEADLOCK) return TASKER_ESTORAGE;
+    c->last_errno = 0;
+    return starts_read_back(s, c, w, n);
+}
+
+int my_bulk_fix_claims(my_store *s, my_conn *c, my_write *batch)
+{
+    size_t n = 0;
+    for (my_write *w = batch; w; w = w->next) n += w->kind == MW_START && w->claim_token[0];
+    if (n == 0) return TASKER_OK;
+    my_write **fix = malloc(n * sizeof *fix);
+    if (!fix) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a batch");
+    n = 0;
+    for (my_write *w = batch; w; w = w->next)
+        if (w->kind == MW_START && w->claim_token[0]) fix[n++] = w;
+    int rc = bulk_run(s, c, MW_SINGLE, fix, n);
+    free(fix);
+    /* Every token written is still there (nothing else writes a token): anything else
+     * means the transaction is not what it should be, so it is not committed. */
+    if (rc == TASKER_EINVAL && !c->broken)
+        rc = tasker_fail(TASKER_ESTORAGE, "mysql: %s: a started run's node id could not be set",
+                         s->where);
+    return rc;
 }
 
 int my_bulk_group(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n)

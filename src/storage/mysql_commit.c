@@ -110,6 +110,7 @@ static int run_round(my_store *s, my_conn *c, my_write *todo)
     for (my_write *w = todo; w && rc == TASKER_OK; w = w->next) {
         if (w->kind == MW_START) {
             w->claim_exec_id = NULL; /* from an earlier attempt */
+            w->claim_token[0] = '\0';
             group[n++] = w;
         }
         if (w->kind != MW_SINGLE) continue;
@@ -121,7 +122,7 @@ static int run_round(my_store *s, my_conn *c, my_write *todo)
         }
         c->last_errno = 0;
     }
-    if (rc == TASKER_OK && n) rc = my_bulk_group(s, c, MW_START, group, n);
+    if (rc == TASKER_OK && n) rc = my_bulk_starts(s, c, group, n);
     free(group);
     return rc;
 }
@@ -146,7 +147,8 @@ static int run_deferred(my_store *s, my_conn *c, my_write *batch)
         }
         at += k_n[k];
     }
-    int rc = my_bulk_groups(s, c, kinds, group, k_n, 3);
+    int rc = my_bulk_fix_claims(s, c, batch);
+    if (rc == TASKER_OK) rc = my_bulk_groups(s, c, kinds, group, k_n, 3);
     free(all);
     return rc;
 }

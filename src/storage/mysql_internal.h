@@ -80,6 +80,8 @@ typedef enum {
     MS_MARK_GET,
     MS_MARK_DROP,
     MS_TASK_LOCK,
+    MS_EXEC_CLAIM_GET,
+    MS_EXEC_CLAIM_FIX,
     MS_COUNT
 } my_stmt_id;
 
@@ -128,6 +130,10 @@ struct my_write {
      * COMMIT be cut off and turn out to have committed. */
     const char *claim_exec_id, *claim_node_id;
     int64_t claim_start_us;
+    /* A start run in bulk without a savepoint writes this unique token as its node id,
+     * to tell its rows from any other start's; the batch then writes the real node id
+     * (mysql_bulk.c). Empty when not pending. */
+    char claim_token[48];
     my_write *next;
 };
 
@@ -171,6 +177,7 @@ typedef struct my_store {
     unsigned slots_busy; /* their commit slots (commit_marks rows) */
     int64_t store_id;   /* this open store's row in commit_marks */
     int64_t batch_seq;  /* the last batch token handed out; atomic */
+    uint64_t claim_seq; /* the last start claim token handed out; atomic */
     my_unresolved unresolved[MY_COMMITTERS_MAX]; /* each touched by its slot's leader */
     char **retain_tasks;     /* tasks to prune (mysql_retain.c); the leader's (1 committer) */
     size_t retain_n;
@@ -298,6 +305,11 @@ int my_bulk_group(my_store *s, my_conn *c, my_write_kind kind, my_write **w, siz
  * savepoint while every bulk statement takes effect whole. */
 int my_bulk_groups(my_store *s, my_conn *c, const my_write_kind *kinds, my_write ***group,
                    const size_t *n, int ngroups);
+/* Starts, as one bulk statement with no savepoint (see mysql_bulk.c); TASKER_ESTORAGE
+ * when the transaction failed. */
+int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n);
+/* Writes the real node id over the claim tokens of the batch's starts. */
+int my_bulk_fix_claims(my_store *s, my_conn *c, my_write *batch);
 
 /* mysql_ops.c: reads, the clock, and the operations table. */
 typedef int (*my_read_fn)(my_store *s, my_conn *c, void *ctx);

@@ -87,6 +87,10 @@ static const char *const sql_text[MS_COUNT] = {
                             " result = ?, error = ? WHERE exec_id = ?",
     [MS_SAVEPOINT] = "SAVEPOINT bulk",
     [MS_ROLLBACK_SAVEPOINT] = "ROLLBACK TO SAVEPOINT bulk",
+    /* A start run in bulk: whose claim token holds the row, and putting the real node
+     * id in its place. */
+    [MS_EXEC_CLAIM_GET] = "SELECT status, node_id FROM task_execs WHERE exec_id = ?",
+    [MS_EXEC_CLAIM_FIX] = "UPDATE task_execs SET node_id = ? WHERE exec_id = ? AND node_id = ?",
     [MS_MARK_SET] = "INSERT INTO commit_marks (store_id, slot, token, updated_us)"
                     " VALUES (?, ?, ?, ?)"
                     " ON DUPLICATE KEY UPDATE token = VALUES(token),"
