@@ -53,14 +53,33 @@ void my_commit_init(my_store *s)
 {
     pthread_mutex_init(&s->commit_lock, NULL);
     pthread_cond_init(&s->commit_cond, NULL);
-    pthread_cond_init(&s->flush_cond, NULL);
+    for (int i = 0; i < MY_LANES; i++) {
+        s->lane[i].s = s;
+        pthread_cond_init(&s->lane[i].flush_cond, NULL);
+    }
+    /* Until the flushers start (my_flusher_start sets the lanes up): one lane. */
+    s->nlanes = 1;
+    s->lane[0] = (my_lane){.s = s, .flush_cond = s->lane[0].flush_cond, .nslots = 1,
+                           .retains = true};
+}
+
+my_lane *my_early_lane(my_store *s)
+{
+    return &s->lane[s->nlanes - 1];
+}
+
+/* The lane a write goes to: see my_lane. */
+static my_lane *lane_of(my_store *s, const my_write *w)
+{
+    bool run_write = w->kind == MW_START || w->kind == MW_EVENT || w->kind == MW_UPDATE;
+    return &s->lane[s->nlanes > 1 && run_write ? 1 : 0];
 }
 
 void my_commit_free(my_store *s)
 {
-    for (int i = 0; i < MY_COMMITTERS_MAX; i++) my_unresolved_free(s, &s->unresolved[i]);
+    for (int i = 0; i <= MY_COMMITTERS_MAX; i++) my_unresolved_free(s, &s->unresolved[i]);
     my_retain_forget(s);
-    pthread_cond_destroy(&s->flush_cond);
+    for (int i = 0; i < MY_LANES; i++) pthread_cond_destroy(&s->lane[i].flush_cond);
 }
 
 static int w_nothing(my_store *s, my_conn *c, my_write *w)
@@ -69,17 +88,22 @@ static int w_nothing(my_store *s, my_conn *c, my_write *w)
     return TASKER_OK;
 }
 
+static int submit_to(my_lane *l, my_write *w);
+
 void my_commit_flush(my_store *s)
 {
-    pthread_mutex_lock(&s->commit_lock);
-    bool work = s->retain_n > 0;
-    for (int i = 0; i < MY_COMMITTERS_MAX && !work; i++)
-        work = s->unresolved[i].pending || s->unresolved[i].replay;
-    pthread_mutex_unlock(&s->commit_lock);
-    if (!work) return;
     s->closing = true;
-    my_write w = {.fn = w_nothing};
-    if (my_write_submit(s, &w) != TASKER_OK) tasker_clear_error();
+    for (int i = 0; i < s->nlanes; i++) {
+        my_lane *l = &s->lane[i];
+        pthread_mutex_lock(&s->commit_lock);
+        bool work = l->retains && s->retain_n > 0;
+        for (int k = l->slot0; k < l->slot0 + l->nslots && !work; k++)
+            work = s->unresolved[k].pending || s->unresolved[k].replay;
+        pthread_mutex_unlock(&s->commit_lock);
+        if (!work) continue;
+        my_write w = {.fn = w_nothing};
+        if (submit_to(l, &w) != TASKER_OK) tasker_clear_error();
+    }
 }
 
 /* Fails the callers' writes. The driver's copies keep their statements' results: they
@@ -198,20 +222,20 @@ static int64_t mono_us(void)
 /* Yields the CPU until `want` starts are queued or MY_GATHER_US have passed: workers
  * answered early come back with their next start (their events and outcome queue
  * first, for the end of the batch). */
-static void gather(my_store *s, size_t want)
+static void gather(my_lane *l, size_t want)
 {
     int64_t until_us = mono_us() + MY_GATHER_US;
     do {
         sched_yield();
-        if (__atomic_load_n(&s->queued_starts, __ATOMIC_RELAXED) >= want) return;
+        if (__atomic_load_n(&l->queued_starts, __ATOMIC_RELAXED) >= want) return;
     } while (mono_us() < until_us);
 }
 
 /* Takes up to `room` queued writes, appending them to *batch. Returns the first taken,
  * or NULL when none were queued. Called with commit_lock held. */
-static my_write *take_queued(my_store *s, my_write **batch, size_t room)
+static my_write *take_queued(my_lane *l, my_write **batch, size_t room)
 {
-    my_write *first = s->queue_head, *last = NULL;
+    my_write *first = l->queue_head, *last = NULL;
     size_t n = 0, starts = 0;
     for (my_write *w = first; w && n < room; w = w->next, n++) {
         w->taken = true;
@@ -219,25 +243,25 @@ static my_write *take_queued(my_store *s, my_write **batch, size_t room)
         last = w;
     }
     if (!last) return NULL;
-    s->queue_head = last->next;
-    if (!s->queue_head) s->queue_tail = NULL;
+    l->queue_head = last->next;
+    if (!l->queue_head) l->queue_tail = NULL;
     last->next = NULL;
-    __atomic_store_n(&s->queued, s->queued - n, __ATOMIC_RELAXED);
-    __atomic_store_n(&s->queued_starts, s->queued_starts - starts, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->queued, l->queued - n, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->queued_starts, l->queued_starts - starts, __ATOMIC_RELAXED);
     my_write **link = batch;
     while (*link) link = &(*link)->next;
     *link = first;
     return first;
 }
 
-static my_write *take_more(my_store *s, my_write **batch)
+static my_write *take_more(my_lane *l, my_write **batch)
 {
     size_t n = 0;
     for (my_write *w = *batch; w; w = w->next) n++;
     if (n >= MY_BATCH_MAX) return NULL;
-    pthread_mutex_lock(&s->commit_lock);
-    my_write *more = take_queued(s, batch, MY_BATCH_MAX - n);
-    pthread_mutex_unlock(&s->commit_lock);
+    pthread_mutex_lock(&l->s->commit_lock);
+    my_write *more = take_queued(l, batch, MY_BATCH_MAX - n);
+    pthread_mutex_unlock(&l->s->commit_lock);
     return more;
 }
 
@@ -270,9 +294,11 @@ static batch_outcome injected(my_store *s, my_conn *c, my_write *batch, int faul
 
 /* Runs the batch's writes in one transaction on c, answering starts and events early
  * when `early`, and taking in writes queued meanwhile. Sets each write's result. */
-static batch_outcome run_on(my_store *s, my_conn *c, my_write **batchp, int slot,
-                            int64_t token, my_write *self, uint64_t gen, bool early)
+static batch_outcome run_on(my_lane *l, my_conn *c, my_write **batchp, int slot,
+                            int64_t token, my_write *self, uint64_t gen)
 {
+    my_store *s = l->s;
+    bool early = l->early;
     int64_t begun_us = mono_us();
     int rc = my_run(s, c, MS_BEGIN, NULL, NULL);
     my_write *todo = *batchp;
@@ -284,12 +310,12 @@ static batch_outcome run_on(my_store *s, my_conn *c, my_write **batchp, int slot
          * of outcomes) wait for the COMMIT. */
         if (round + 1 >= MY_EARLY_ROUNDS || mono_us() - begun_us >= MY_BATCH_US) break;
         /* Those just answered have their next start nearly ready: let them queue it. */
-        if (answered) gather(s, (size_t)answered);
-        todo = take_more(s, batchp);
+        if (answered) gather(l, (size_t)answered);
+        todo = take_more(l, batchp);
     }
     if (rc == TASKER_OK) rc = run_deferred(s, c, *batchp);
     bool pruned = false;
-    if (rc == TASKER_OK) rc = my_retain_batch(s, c, *batchp, &pruned);
+    if (rc == TASKER_OK && l->retains) rc = my_retain_batch(s, c, *batchp, &pruned);
     if (rc == TASKER_OK && needs_mark(*batchp)) rc = my_mark_batch(s, c, slot, token);
     int fault = rc == TASKER_OK && my_test_before_commit ? my_test_before_commit(*batchp) : 0;
     if (fault) return injected(s, c, *batchp, fault);
@@ -323,9 +349,9 @@ static void say_unknown(my_write *batch)
 
 /* Runs the batch until it committed or failed for good; on return *batch holds only
  * the callers' writes, each with its result. */
-static void run_batch(my_store *s, my_write **batch, int slot, my_write *self, uint64_t gen)
+static void run_batch(my_lane *l, my_write **batch, int slot, my_write *self, uint64_t gen)
 {
-    bool early = s->url.committers == 1;
+    my_store *s = l->s;
     int attempts = s->closing ? 1 : BATCH_ATTEMPTS; /* closing must not wait to reconnect */
     for (int attempt = 1; attempt <= attempts; attempt++) {
         my_conn *c = NULL;
@@ -341,7 +367,7 @@ static void run_batch(my_store *s, my_write **batch, int slot, my_write *self, u
             if (lost) continue;
             break;
         }
-        batch_outcome out = run_on(s, c, batch, slot, token, self, gen, early);
+        batch_outcome out = run_on(l, c, batch, slot, token, self, gen);
         my_conn_put(s, c);
         if (out == BATCH_COMMITTED) {
             my_batch_committed(s, batch);
@@ -358,39 +384,47 @@ static void run_batch(my_store *s, my_write **batch, int slot, my_write *self, u
     my_give_up_stale(s, slot);
 }
 
-/* The slot for a new batch: a free one with writes owed (to replay or resolve) first. */
-static int pick_slot(const my_store *s)
+static unsigned slot_mask(const my_lane *l)
 {
-    unsigned free_owed = s->slots_owed & ~s->slots_busy;
-    int slot = 0;
+    return (unsigned)(((UINT64_C(1) << l->nslots) - 1) << l->slot0);
+}
+
+/* The lane's slot for a new batch: a free one with writes owed (to replay or resolve)
+ * first. */
+static int pick_slot(const my_lane *l)
+{
+    const my_store *s = l->s;
+    unsigned free_owed = s->slots_owed & ~s->slots_busy & slot_mask(l);
+    int slot = l->slot0;
     if (free_owed) return __builtin_ctz(free_owed);
     while (s->slots_busy & (1u << slot)) slot++;
     return slot;
 }
 
 /* Whether a caller may lead now: the flusher leads; a caller leads only when a second
- * commit slot is free while the flusher is busy (committers > 1), or when there is no
- * flusher (at close). Called with commit_lock held. */
-static bool may_lead(const my_store *s)
+ * commit slot of the lane is free while the flusher is busy (committers > 1), or when
+ * there is no flusher (at close). Called with commit_lock held. */
+static bool may_lead(const my_lane *l)
 {
-    if (s->leaders >= s->url.committers) return false;
-    return !s->flusher_started || s->leaders > 0;
+    if (l->leaders >= l->nslots) return false;
+    return !l->flusher_started || l->leaders > 0;
 }
 
-/* Takes the queue and runs it as one batch; then hands each caller its result and
- * wakes the next leader. self is the leader's own write, or NULL when the flusher
+/* Takes the lane's queue and runs it as one batch; then hands each caller its result
+ * and wakes the next leader. self is the leader's own write, or NULL when the flusher
  * leads. Called with commit_lock held; returns with it held. */
-static void lead(my_store *s, my_write *self)
+static void lead(my_lane *l, my_write *self)
 {
-    s->leaders++;
-    int slot = pick_slot(s);
+    my_store *s = l->s;
+    l->leaders++;
+    int slot = pick_slot(l);
     s->slots_busy |= 1u << slot;
-    uint64_t gen = ++s->batch_gen;
+    uint64_t gen = ++l->batch_gen;
     my_write *batch = NULL;
-    take_queued(s, &batch, MY_BATCH_MAX);
+    take_queued(l, &batch, MY_BATCH_MAX);
     pthread_mutex_unlock(&s->commit_lock);
 
-    run_batch(s, &batch, slot, self, gen);
+    run_batch(l, &batch, slot, self, gen);
     bool owed = my_slot_owed(s, slot);
 
     pthread_mutex_lock(&s->commit_lock);
@@ -399,17 +433,16 @@ static void lead(my_store *s, my_write *self)
         b->done = true;
         if (b != self) pthread_cond_signal(&b->cond);
     }
-    s->leaders--;
+    l->leaders--;
     s->slots_busy &= ~(1u << slot);
     if (owed) s->slots_owed |= 1u << slot;
     else s->slots_owed &= ~(1u << slot);
-    if (gen > s->done_gen) __atomic_store_n(&s->done_gen, gen, __ATOMIC_RELEASE);
+    if (gen > l->done_gen) __atomic_store_n(&l->done_gen, gen, __ATOMIC_RELEASE);
     if (s->barrier_waiters) pthread_cond_broadcast(&s->commit_cond);
-    if (s->flusher_started && (s->queue_head || owed)) pthread_cond_signal(&s->flush_cond);
-    /* A slot is free: the first caller waiting in the queue may lead (see
-     * my_write_submit for when). */
-    if (may_lead(s)) {
-        for (my_write *q = s->queue_head; q; q = q->next) {
+    if (l->flusher_started && (l->queue_head || owed)) pthread_cond_signal(&l->flush_cond);
+    /* A slot is free: the first caller waiting in the queue may lead (see may_lead). */
+    if (may_lead(l)) {
+        for (my_write *q = l->queue_head; q; q = q->next) {
             if (q->owned) continue;
             pthread_cond_signal(&q->cond);
             break;
@@ -417,8 +450,20 @@ static void lead(my_store *s, my_write *self)
     }
 }
 
-int my_write_submit(my_store *s, my_write *w)
+static void enqueue(my_lane *l, my_write *w)
 {
+    if (l->queue_tail) l->queue_tail->next = w;
+    else l->queue_head = w;
+    l->queue_tail = w;
+    __atomic_store_n(&l->queued, l->queued + 1, __ATOMIC_RELAXED);
+    if (w->kind == MW_START)
+        __atomic_store_n(&l->queued_starts, l->queued_starts + 1, __ATOMIC_RELAXED);
+    if (l->flusher_started && l->leaders == 0) pthread_cond_signal(&l->flush_cond);
+}
+
+static int submit_to(my_lane *l, my_write *w)
+{
+    my_store *s = l->s;
     w->rc = TASKER_OK;
     w->done = w->taken = w->owned = w->async = false;
     w->early_gen = 0;
@@ -426,26 +471,25 @@ int my_write_submit(my_store *s, my_write *w)
     w->next = NULL;
     pthread_cond_init(&w->cond, NULL); /* signalled when done, or when it may lead */
     pthread_mutex_lock(&s->commit_lock);
-    if (s->queue_tail) s->queue_tail->next = w;
-    else s->queue_head = w;
-    s->queue_tail = w;
-    __atomic_store_n(&s->queued, s->queued + 1, __ATOMIC_RELAXED);
-    if (w->kind == MW_START)
-        __atomic_store_n(&s->queued_starts, s->queued_starts + 1, __ATOMIC_RELAXED);
-    if (s->flusher_started && s->leaders == 0) pthread_cond_signal(&s->flush_cond);
+    enqueue(l, w);
     while (!w->done) {
         /* Otherwise it waits for the leader that holds its write, or for a slot. */
-        if (w->taken || !may_lead(s)) {
+        if (w->taken || !may_lead(l)) {
             pthread_cond_wait(&w->cond, &s->commit_lock);
             continue;
         }
-        lead(s, w);
+        lead(l, w);
     }
     pthread_mutex_unlock(&s->commit_lock);
     pthread_cond_destroy(&w->cond);
     if (w->early_gen) my_early_note(s, w->early_gen);
     if (w->rc != TASKER_OK) return tasker_fail(w->rc, "%s", w->err);
     return TASKER_OK;
+}
+
+int my_write_submit(my_store *s, my_write *w)
+{
+    return submit_to(lane_of(s, w), w);
 }
 
 void my_write_submit_async(my_store *s, my_write *w)
@@ -458,17 +502,13 @@ void my_write_submit_async(my_store *s, my_write *w)
     w->err[0] = '\0';
     w->next = NULL;
     pthread_mutex_lock(&s->commit_lock);
-    if (s->queue_tail) s->queue_tail->next = w;
-    else s->queue_head = w;
-    s->queue_tail = w;
-    __atomic_store_n(&s->queued, s->queued + 1, __ATOMIC_RELAXED);
     s->async_owed++;
-    if (s->leaders == 0) pthread_cond_signal(&s->flush_cond);
+    enqueue(lane_of(s, w), w);
     pthread_mutex_unlock(&s->commit_lock);
 }
 
-/* Waits up to ms on flush_cond (or until signalled). */
-static void flusher_nap(my_store *s, int ms)
+/* Waits up to ms on the lane's flush_cond (or until signalled). */
+static void flusher_nap(my_lane *l, int ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -478,63 +518,85 @@ static void flusher_nap(my_store *s, int ms)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
-    pthread_cond_timedwait(&s->flush_cond, &s->commit_lock, &ts);
+    pthread_cond_timedwait(&l->flush_cond, &l->s->commit_lock, &ts);
 }
 
-/* Leads a batch whenever writes are queued and a slot is free; replays the writes of a
- * batch that did not commit after a pause (MY_RETRY_MIN_MS doubling to MY_RETRY_MAX_MS,
- * so that a server away is not hammered). At stop it returns once the queue is empty;
- * what is still owed then is close's (my_commit_flush). */
+/* Leads a batch of its lane whenever writes are queued and a slot is free; replays the
+ * writes of a batch that did not commit after a pause (MY_RETRY_MIN_MS doubling to
+ * MY_RETRY_MAX_MS, so that a server away is not hammered). At stop it returns once the
+ * queue is empty; what is still owed then is close's (my_commit_flush). */
 static void *flusher_main(void *arg)
 {
-    my_store *s = arg;
+    my_lane *l = arg;
+    my_store *s = l->s;
     int retry_ms = MY_RETRY_MIN_MS;
     pthread_setname_np(pthread_self(), "tasker-mysql");
     pthread_mutex_lock(&s->commit_lock);
     for (;;) {
-        if (s->queue_head && s->leaders < s->url.committers) {
-            lead(s, NULL);
+        if (l->queue_head && l->leaders < l->nslots) {
+            lead(l, NULL);
             continue;
         }
-        if (s->slots_owed && s->leaders == 0 && !s->flusher_stopping) {
+        bool owed = s->slots_owed & slot_mask(l);
+        if (owed && l->leaders == 0 && !s->flusher_stopping) {
             /* A batch failed: wait a little, unless writes come to carry the replay. */
-            flusher_nap(s, retry_ms);
-            if (s->slots_owed && s->leaders == 0 && !s->queue_head && !s->flusher_stopping) {
-                lead(s, NULL);
-                retry_ms = s->slots_owed ? (retry_ms * 2 > MY_RETRY_MAX_MS ? MY_RETRY_MAX_MS
-                                                                           : retry_ms * 2)
-                                         : MY_RETRY_MIN_MS;
+            flusher_nap(l, retry_ms);
+            if ((s->slots_owed & slot_mask(l)) && l->leaders == 0 && !l->queue_head &&
+                !s->flusher_stopping) {
+                lead(l, NULL);
+                retry_ms = s->slots_owed & slot_mask(l)
+                               ? (retry_ms * 2 > MY_RETRY_MAX_MS ? MY_RETRY_MAX_MS : retry_ms * 2)
+                               : MY_RETRY_MIN_MS;
             }
             continue;
         }
-        if (!s->slots_owed) retry_ms = MY_RETRY_MIN_MS;
-        if (s->flusher_stopping && !s->queue_head && s->leaders == 0) break;
-        pthread_cond_wait(&s->flush_cond, &s->commit_lock);
+        if (!owed) retry_ms = MY_RETRY_MIN_MS;
+        if (s->flusher_stopping && !l->queue_head && l->leaders == 0) break;
+        pthread_cond_wait(&l->flush_cond, &s->commit_lock);
     }
     pthread_mutex_unlock(&s->commit_lock);
     return NULL;
 }
 
+/* Sets the lanes up (see my_lane) and starts their flushers. With committers > 1 there
+ * is one lane, on that many slots, answering nothing early. */
 int my_flusher_start(my_store *s)
 {
-    if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0)
-        return tasker_fail(TASKER_ESTORAGE, "mysql: %s: cannot start a thread", s->where);
     pthread_mutex_lock(&s->commit_lock);
-    s->flusher_started = true;
+    int committers = s->url.committers > 0 ? s->url.committers : 1;
+    s->nlanes = committers == 1 ? 2 : 1;
+    s->lane[0].nslots = committers;
+    s->lane[0].slot0 = 0;
+    s->lane[0].early = false;
+    s->lane[0].retains = true;
+    s->lane[1].slot0 = committers;
+    s->lane[1].nslots = 1;
+    s->lane[1].early = true;
+    s->lane[1].retains = false;
     pthread_mutex_unlock(&s->commit_lock);
+    for (int i = 0; i < s->nlanes; i++) {
+        my_lane *l = &s->lane[i];
+        if (pthread_create(&l->flusher, NULL, flusher_main, l) != 0)
+            return tasker_fail(TASKER_ESTORAGE, "mysql: %s: cannot start a thread", s->where);
+        pthread_mutex_lock(&s->commit_lock);
+        l->flusher_started = true;
+        pthread_mutex_unlock(&s->commit_lock);
+    }
     return TASKER_OK;
 }
 
 void my_flusher_stop(my_store *s)
 {
     pthread_mutex_lock(&s->commit_lock);
-    bool started = s->flusher_started;
     s->flusher_stopping = true;
-    pthread_cond_signal(&s->flush_cond);
+    for (int i = 0; i < s->nlanes; i++) pthread_cond_signal(&s->lane[i].flush_cond);
     pthread_mutex_unlock(&s->commit_lock);
-    if (!started) return;
-    pthread_join(s->flusher, NULL);
-    pthread_mutex_lock(&s->commit_lock);
-    s->flusher_started = false;
-    pthread_mutex_unlock(&s->commit_lock);
+    for (int i = 0; i < s->nlanes; i++) {
+        my_lane *l = &s->lane[i];
+        if (!l->flusher_started) continue;
+        pthread_join(l->flusher, NULL);
+        pthread_mutex_lock(&s->commit_lock);
+        l->flusher_started = false;
+        pthread_mutex_unlock(&s->commit_lock);
+    }
 }

@@ -145,17 +145,18 @@ void my_early_note(my_store *s, uint64_t gen)
 void my_read_barrier(my_store *s)
 {
     uint64_t target = 0;
+    my_lane *l = my_early_lane(s);
     if (early_forgot) {
         pthread_mutex_lock(&s->commit_lock);
-        target = s->batch_gen;
+        target = l->batch_gen;
         pthread_mutex_unlock(&s->commit_lock);
     }
     for (int i = 0; i < EARLY_SLOTS; i++)
         if (early[i].store_id == s->store_id && early[i].gen > target) target = early[i].gen;
-    if (__atomic_load_n(&s->done_gen, __ATOMIC_ACQUIRE) >= target) return;
+    if (__atomic_load_n(&l->done_gen, __ATOMIC_ACQUIRE) >= target) return;
     pthread_mutex_lock(&s->commit_lock);
     s->barrier_waiters++;
-    while (s->done_gen < target) pthread_cond_wait(&s->commit_cond, &s->commit_lock);
+    while (l->done_gen < target) pthread_cond_wait(&s->commit_cond, &s->commit_lock);
     s->barrier_waiters--;
     pthread_mutex_unlock(&s->commit_lock);
 }

@@ -18,8 +18,8 @@
 #define MY_BATCH_MAX 512 /* writes in one group-commit transaction */
 #define MY_COMMITTERS_DEFAULT 1
 #define MY_COMMITTERS_MAX 32
-#define MY_EARLY_ROUNDS 16   /* rounds of starts a batch takes in before its COMMIT */
-#define MY_BATCH_US 1500     /* nor more rounds once a batch has been open this long */
+#define MY_EARLY_ROUNDS 64   /* rounds of starts a batch takes in before its COMMIT */
+#define MY_BATCH_US 4000     /* nor more rounds once a batch has been open this long */
 #define MY_GATHER_US 100    /* how long a leader waits for writes of callers it answered */
 #define MY_RETAIN_LAG_US 100000 /* retention deferred under load at most this long */
 #define MY_ASYNC_GIVE_UP_US 10000000 /* an asynchronous write is retried this long */
@@ -154,6 +154,28 @@ typedef struct {
     my_write *replay;         /* owned copies known not committed: replayed */
 } my_unresolved;
 
+/* A lane of the group commit (mysql_commit.c): a queue, and a flusher thread that
+ * leads its batches, on commit slots of its own. With one committer there are two:
+ * lane 0 takes adds and the single writes (answered after their COMMIT; it applies
+ * retention), lane 1 the starts, events and outcomes (starts answered early, in
+ * rounds), so that neither kind of batch holds the other's callers. */
+#define MY_LANES 2
+typedef struct my_lane {
+    struct my_store *s;
+    my_write *queue_head, *queue_tail;
+    size_t queued;        /* writes in the queue; read without the lock by a gathering leader */
+    size_t queued_starts; /* of which starts; the same */
+    int leaders;          /* its batches running now */
+    int slot0, nslots;    /* its commit slots: slot0 .. slot0 + nslots - 1 */
+    bool early;           /* answers starts early, in rounds */
+    bool retains;         /* applies retention */
+    uint64_t batch_gen;   /* the last batch begun */
+    uint64_t done_gen;    /* every batch up to this one has ended; atomic */
+    pthread_t flusher;
+    pthread_cond_t flush_cond;
+    bool flusher_started;
+} my_lane;
+
 typedef struct my_store {
     tasker_storage base;
     my_url url;
@@ -165,32 +187,22 @@ typedef struct my_store {
     int conn_count;
     uint64_t generation; /* bumped when a connection is found lost */
 
-    pthread_mutex_t commit_lock; /* guards the queue, leaders, slots_busy */
+    pthread_mutex_t commit_lock; /* guards the lanes, slots_busy, slots_owed */
     pthread_cond_t commit_cond; /* a batch ended: for reads waiting on done_gen */
     int barrier_waiters;
-    my_write *queue_head, *queue_tail;
-    size_t queued;       /* writes in the queue; read without the lock by a gathering leader */
-    size_t queued_starts; /* of which starts; the same */
-    uint64_t batch_gen;  /* the last batch begun */
-    uint64_t done_gen;   /* every batch up to this one has ended; atomic */
-    int leaders;         /* batches being committed now */
-    unsigned slots_busy; /* their commit slots (commit_marks rows) */
+    my_lane lane[MY_LANES];
+    int nlanes;
+    unsigned slots_busy; /* the commit slots (commit_marks rows) of batches running now */
+    unsigned slots_owed; /* slots with writes to replay or a batch to resolve */
     int64_t store_id;   /* this open store's row in commit_marks */
     int64_t batch_seq;  /* the last batch token handed out; atomic */
     uint64_t claim_seq; /* the last start claim token handed out; atomic */
-    my_unresolved unresolved[MY_COMMITTERS_MAX]; /* each touched by its slot's leader */
-    char **retain_tasks;     /* tasks to prune (mysql_retain.c); the leader's (1 committer) */
+    my_unresolved unresolved[MY_COMMITTERS_MAX + 1]; /* each touched by its slot's leader */
+    char **retain_tasks;     /* tasks to prune (mysql_retain.c); lane 0's leader's */
     size_t retain_n;
     int64_t retain_since_us; /* monotonic: when the first of them was remembered */
     bool closing;            /* the last batch, at close: one attempt, no reconnecting */
-
-    /* The flusher (mysql_commit.c): a thread that leads every batch, so that
-     * asynchronous writes are committed without a waiting caller, and a caller's start
-     * or event is always answered early. Guarded by commit_lock. */
-    pthread_t flusher;
-    pthread_cond_t flush_cond;
-    bool flusher_started, flusher_stopping;
-    unsigned slots_owed; /* slots with writes to replay or a batch to resolve */
+    bool flusher_stopping;
     size_t async_owed;   /* asynchronous writes accepted and not yet reported */
 } my_store;
 
@@ -242,8 +254,10 @@ void my_commit_flush(my_store *s);
  * flusher commits it and reports it through w->on_done. */
 void my_write_submit_async(my_store *s, my_write *w);
 int my_flusher_start(my_store *s);
-/* Commits what is queued, then stops the flusher. */
+/* Commits what is queued, then stops the flushers. */
 void my_flusher_stop(my_store *s);
+/* The lane whose batches answer starts early (its batch_gen and done_gen). */
+my_lane *my_early_lane(my_store *s);
 
 /* For tests: when set, a leader calls it just before its COMMIT, with the batch; a
  * nonzero return replaces the COMMIT by a fault: MY_FAULT_LOST, the transaction rolled
