@@ -121,10 +121,13 @@ static void race_into_fault(tasker_storage *st, int mode, starter s[2])
     fail_msg("no batch met the fault in 2000 tries");
 }
 
-/* After the fault, any later write commits the early starts first. */
+/* After the fault, any later write of their lane (starts, events, outcomes) commits the
+ * early starts first. */
 static void check_after_fault(tasker_storage *st, starter s[2])
 {
-    add_pending(st, "after");
+    tasker_task_event ev = {.exec_id = s[0].exec_id, .time_us = 8, .level = TASKER_NORMAL,
+                            .message = "after"};
+    assert_int_equal(st->ops->add_task_event(st, &ev), TASKER_OK);
     for (int i = 0; i < 2; i++) {
         tasker_task_exec e = {0};
         assert_int_equal(st->ops->get_task_exec(st, s[i].exec_id, &e), TASKER_OK);
@@ -227,10 +230,10 @@ static void starts_in_one_batch_each_get_their_own_result(void **state)
         for (int i = 0; i < MIXED; i++) pthread_join(th[i], NULL);
         pthread_barrier_destroy(&go);
         /* Starts answered early are visible to other threads once committed: a write
-         * of this thread, answered after its commit, follows theirs. */
-        char sync_id[32];
-        snprintf(sync_id, sizeof sync_id, "sync%d", round);
-        add_pending(st, sync_id);
+         * of this thread to their lane, answered after its commit, follows theirs. */
+        tasker_task_event ev = {.exec_id = s[0].exec_id, .time_us = 8,
+                                .level = TASKER_NORMAL, .message = "sync"};
+        assert_int_equal(st->ops->add_task_event(st, &ev), TASKER_OK);
         for (int i = 0; i < MIXED; i++) {
             static const int want[] = {TASKER_OK, TASKER_ESTATE, TASKER_ENOTFOUND};
             assert_int_equal(s[i].rc, want[i % 3]);

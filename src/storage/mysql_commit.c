@@ -1,34 +1,44 @@
 /* The MySQL driver's group commit: concurrent writes share one transaction.
  *
- * A writer queues its write and waits on its own condition variable. The flusher, a
- * thread of the store's, leads: it takes every queued write (up to MY_BATCH_MAX), runs
- * them in one transaction on one connection, applies retention, commits, and hands each
- * writer its own result; the writers that queued meanwhile form the next batch. One
- * commit (one redo-log flush) thus serves many writes. With committers > 1, a caller
- * leads a second batch while the flusher is busy; with no flusher (at close) a caller
- * leads.
+ * A writer queues its write in its lane and waits on its own condition variable. The
+ * lane's flusher, a thread of the store's, leads: it takes every write queued in the
+ * lane (up to MY_BATCH_MAX), runs them in one transaction on one connection, commits,
+ * and hands each writer its own result; the writers that queued meanwhile form the next
+ * batch. One commit (one redo-log flush) thus serves many writes.
  *
- * Rounds (with one committer): a batch runs the single writes and the starts of what it
- * took, answers the starts early (before the COMMIT: the worker runs its handler while
- * the batch goes on), gives the workers just answered a moment to queue their next
- * start, and takes in what was queued meanwhile, for up to MY_EARLY_ROUNDS rounds or
- * MY_BATCH_US. The adds, events and outcomes of the whole batch then run once, as one
- * bulk statement per kind (run_deferred): nobody is answered for them before the
- * COMMIT, and each run's start, answered in a round, precedes them. A round thus costs
- * two round trips at most; a batch a fixed number.
+ * Lanes (with one committer, the default): lane 0 takes the adds (triggers, fires) and
+ * the single writes (tasks, schedules, fire times, interrupt_dead), answered after
+ * their COMMIT, and applies retention; lane 1 takes the starts, events and outcomes.
+ * The two run at once, on two connections and two commit slots: a trigger waits for a
+ * short batch of adds, not for a batch of rounds of starts, and the server works on
+ * both. They rarely meet on a row: a run is started (lane 1) only once its add (lane 0)
+ * has committed, and retention (lane 0) deletes only finished runs, so at most it waits
+ * for the COMMIT of a lane 1 batch that just finished one; should the two ever
+ * deadlock (an outcome written twice, for a run being pruned), InnoDB rolls one back and
+ * that batch is run again. One execution's writes after its add all go to lane 1, in
+ * order.
+ *
+ * Rounds (lane 1): a batch runs the starts of what it took as one statement, answers
+ * them early (before the COMMIT: the worker runs its handler while the batch goes on),
+ * gives the workers just answered a moment to queue their next start, and takes in what
+ * was queued meanwhile, for up to MY_EARLY_ROUNDS rounds or MY_BATCH_US. The events and
+ * outcomes of the whole batch then run once, as one bulk statement per kind
+ * (run_deferred): nobody is answered for them before the COMMIT, and each run's start,
+ * answered in a round, precedes them. A round costs one round trip; a batch a fixed
+ * number more.
  *
  * Asynchronous writes (events and outcomes the core does not wait for) are the driver's
  * own copies, queued like any write and reported through their done callback after the
  * COMMIT, outside commit_lock. The leader's copies of early answers and the asynchronous
- * writes of a transaction that did not commit are replayed at the head of the next
- * batch (mysql_resolve.c), before the outcome that follows them; the flusher retries
- * such a batch by itself, with a growing pause.
+ * writes of a transaction that did not commit are replayed at the head of the lane's
+ * next batch (mysql_resolve.c), before the outcome that follows them; the flusher
+ * retries such a batch by itself, with a growing pause.
  *
- * Why one committer by default: concurrent batches that add executions to the same
- * task deadlock in retention, and on a local server a second committer gains nothing
- * measurable. Over a slow network ?committers=N overlaps round trips; deadlocked
- * batches are then rolled back and replayed (up to BATCH_ATTEMPTS times), and nothing
- * is answered early.
+ * ?committers=N (N > 1) gives one lane with N commit slots: a caller leads a batch
+ * while the flusher leads another, nothing is answered early, and every batch prunes
+ * its own tasks. Concurrent batches that add executions to the same task can deadlock
+ * in retention; deadlocked batches are rolled back and replayed (up to BATCH_ATTEMPTS
+ * times). It pays only over a slow network.
  *
  * A write that fails on its own (a duplicate id, a missing task) is undone alone, by
  * InnoDB's statement rollback, and the batch goes on. A failure of the transaction
