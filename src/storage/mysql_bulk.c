@@ -158,7 +158,8 @@ static bool fill(my_write_kind kind, my_write **w, size_t n, columns *cols)
         return true;
     }
     if (!col_int(cols, 0, n) || !col_i64(cols, 1, n) || !col_int(cols, 2, n) ||
-        !col_str(cols, 3, n) || !col_str(cols, 4, n) || !col_str(cols, 5, n))
+        !col_str(cols, 3, n) || !col_str(cols, 4, n) || !col_str(cols, 5, n) ||
+        !col_str(cols, 6, n) || !col_str(cols, 7, n))
         return false;
     for (size_t i = 0; i < n; i++) {
         const tasker_task_exec *e = w[i]->arg;
@@ -167,7 +168,9 @@ static bool fill(my_write_kind kind, my_write **w, size_t n, columns *cols)
         cols->i32[2][i] = e->success ? 1 : 0;
         set_str(cols, 3, i, e->result);
         set_str(cols, 4, i, e->error);
-        set_str(cols, 5, i, e->exec_id);
+        set_str(cols, 5, i, w[i]->fix_token);
+        set_str(cols, 6, i, w[i]->fix_token ? w[i]->fix_node : NULL);
+        set_str(cols, 7, i, e->exec_id);
     }
     return true;
 }
@@ -333,16 +336,39 @@ int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n)
     return starts_read_back(s, c, w, n);
 }
 
+/* Hands the claim token of each start to an outcome of the same run in the batch, if
+ * any, which then writes the real node id with its own row (the usual case: a short
+ * handler's start and outcome meet in one batch): one row write fewer per run. */
+static void claims_to_outcomes(my_write *batch)
+{
+    for (my_write *u = batch; u; u = u->next) {
+        if (u->kind != MW_UPDATE) continue;
+        u->fix_token = u->fix_node = NULL;
+        const char *exec_id = ((const tasker_task_exec *)u->arg)->exec_id;
+        for (my_write *w = batch; w; w = w->next) {
+            if (w->kind != MW_START || !w->claim_token[0]) continue;
+            const my_start_arg *a = w->arg;
+            if (strcmp(a->exec_id, exec_id) != 0) continue;
+            u->fix_token = w->claim_token;
+            u->fix_node = a->node_id;
+            w->claim_handed = true;
+        }
+    }
+}
+
 int my_bulk_fix_claims(my_store *s, my_conn *c, my_write *batch)
 {
     size_t n = 0;
-    for (my_write *w = batch; w; w = w->next) n += w->kind == MW_START && w->claim_token[0];
+    for (my_write *w = batch; w; w = w->next) w->claim_handed = false;
+    claims_to_outcomes(batch);
+    for (my_write *w = batch; w; w = w->next)
+        n += w->kind == MW_START && w->claim_token[0] && !w->claim_handed;
     if (n == 0) return TASKER_OK;
     my_write **fix = malloc(n * sizeof *fix);
     if (!fix) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a batch");
     n = 0;
     for (my_write *w = batch; w; w = w->next)
-        if (w->kind == MW_START && w->claim_token[0]) fix[n++] = w;
+        if (w->kind == MW_START && w->claim_token[0] && !w->claim_handed) fix[n++] = w;
     int rc = bulk_run(s, c, MW_SINGLE, fix, n);
     free(fix);
     /* Every token written is still there (nothing else writes a token): anything else

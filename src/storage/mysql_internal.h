@@ -135,6 +135,8 @@ struct my_write {
      * to tell its rows from any other start's; the batch then writes the real node id
      * (mysql_bulk.c). Empty when not pending. */
     char claim_token[48];
+    bool claim_handed; /* a start's token, handed to an outcome in the batch */
+    const char *fix_token, *fix_node; /* an outcome's: the token to replace, by this */
     my_write *next;
 };
 
@@ -323,7 +325,8 @@ int my_bulk_groups(my_store *s, my_conn *c, const my_write_kind *kinds, my_write
 /* Starts, as one bulk statement with no savepoint (see mysql_bulk.c); TASKER_ESTORAGE
  * when the transaction failed. */
 int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n);
-/* Writes the real node id over the claim tokens of the batch's starts. */
+/* Writes the real node id over the claim tokens of the batch's starts (those with an
+ * outcome in the batch leave it to the outcome). Runs before the outcomes. */
 int my_bulk_fix_claims(my_store *s, my_conn *c, my_write *batch);
 
 /* mysql_ops.c: reads, the clock, and the operations table. */

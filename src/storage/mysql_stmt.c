@@ -40,8 +40,11 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EXEC_START] = "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"
                       " WHERE exec_id = ? AND status = 0",
     [MS_EXEC_STATUS] = "SELECT status FROM task_execs WHERE exec_id = ?",
+    /* The outcome; it also puts the node id in place of the claim token of a start
+     * in the same batch (mysql_bulk.c), or leaves it (token and node id NULL). */
     [MS_EXEC_UPDATE] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
-                       " result = ?, error = ? WHERE exec_id = ?",
+                       " result = ?, error = ?, node_id = IF(node_id <=> ?, ?, node_id)"
+                       " WHERE exec_id = ?",
     [MS_EXEC_UNSTART] = "UPDATE task_execs SET status = 0, start_us = 0, node_id = NULL"
                         " WHERE exec_id = ? AND status = 1 AND node_id <=> ? AND start_us = ?",
     [MS_EXEC_GET] = "SELECT " EXEC_COLS " FROM task_execs WHERE exec_id = ?",
@@ -84,7 +87,8 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EVENT_INSERT_BULK] = "INSERT INTO task_events (exec_id, time_us, level, message)"
                              " VALUES (?, ?, ?, ?)",
     [MS_EXEC_UPDATE_BULK] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
-                            " result = ?, error = ? WHERE exec_id = ?",
+                            " result = ?, error = ?,"
+                            " node_id = IF(node_id <=> ?, ?, node_id) WHERE exec_id = ?",
     [MS_SAVEPOINT] = "SAVEPOINT bulk",
     [MS_ROLLBACK_SAVEPOINT] = "ROLLBACK TO SAVEPOINT bulk",
     /* A start run in bulk: whose claim token holds the row, and putting the real node
