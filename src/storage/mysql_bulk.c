@@ -1,12 +1,19 @@
-/* The MySQL driver's bulk writes: within one group-commit batch, the events and the
- * outcomes of many executions go to the server as one array-bound statement each
- * (MariaDB's COM_STMT_BULK_EXECUTE), instead of one round trip per row.
+/* The MySQL driver's bulk writes: within one group-commit batch, the new executions,
+ * starts, events and outcomes of many runs go to the server as one array-bound
+ * statement per kind (MariaDB's COM_STMT_BULK_EXECUTE), instead of one round trip per
+ * row. A bulk statement reports only a total, so each write's own result is found so:
  *
- * A bulk statement reports only a total, so it runs under a savepoint: when it fails
- * or matches fewer rows than it carried (a duplicate id, a missing task, a start of an
- * execution no longer pending, an event of a missing execution), it is rolled back to the savepoint and the writes run one by one,
- * each getting its own result. Servers without bulk support (MySQL) always go one by
- * one. */
+ * - Adds, events and outcomes run under one savepoint (my_bulk_groups). When a
+ *   statement fails or matches fewer rows than it carried (a duplicate id, a missing
+ *   task or execution), the batch rolls back to it and runs kind by kind, each under a
+ *   savepoint of its own (my_bulk_group), and a kind that falls short again row by row.
+ * - Starts run with no savepoint (my_bulk_starts), one round trip per round: each
+ *   writes a unique claim token as its node id, and when not every row matched, each
+ *   run is read back: a row holding this start's token was taken by it. Before the
+ *   COMMIT the batch writes the real node ids over the tokens: an outcome of the same
+ *   run in the batch does it with its own row; one bulk statement does it for the rest.
+ *
+ * Servers without bulk support (MySQL) always go one by one. */
 #include "core/error.h"
 #include "storage/mysql_internal.h"
 

@@ -197,7 +197,7 @@ static int w_update_exec(my_store *s, my_conn *c, my_write *w)
     my_bind_int(&p[2], &success);
     my_bind_str(&p[3], e->result, &len[0]);
     my_bind_str(&p[4], e->error, &len[1]);
-    my_bind_str(&p[5], w->fix_token, &len[2]); /* see my_claims_to_outcomes */
+    my_bind_str(&p[5], w->fix_token, &len[2]); /* see claims_to_outcomes (mysql_bulk.c) */
     my_bind_str(&p[6], w->fix_token ? w->fix_node : NULL, &len[3]);
     my_bind_str(&p[7], e->exec_id, &len[4]);
     int rc = my_run(s, c, MS_EXEC_UPDATE, p, &n);
