@@ -176,6 +176,43 @@ static void events_then_outcome_each_reported_once(void **state)
     free(dsn);
 }
 
+/* Events of one batch go as one bulk INSERT; one for a missing run makes it fail whole,
+ * and then each is stored alone: the others exactly once, that one ENOTFOUND. */
+static void a_bad_event_in_a_bulk_fails_alone(void **state)
+{
+    (void)state;
+    char *dsn = fresh_dsn();
+    tasker_storage *st = open_dsn(dsn);
+    add_running(st, "x");
+    enum { N = 40 };
+    static report r[N];
+    for (int i = 0; i < N; i++) {
+        report_init(&r[i]);
+        char msg[16];
+        snprintf(msg, sizeof msg, "e%02d", i);
+        submit_event(st, i == N / 2 ? "nope" : "x", msg, &r[i]);
+    }
+    for (int i = 0; i < N; i++)
+        assert_int_equal(wait_done(&r[i], 10000), i == N / 2 ? TASKER_ENOTFOUND : TASKER_OK);
+    tasker_task_event *evs = NULL;
+    size_t n = 0;
+    assert_int_equal(st->ops->list_task_events(st, "x", &evs, &n), TASKER_OK);
+    assert_int_equal(n, N - 1);
+    for (size_t i = 0, want = 0; i < n; i++, want++) {
+        if (want == N / 2) want++;
+        char msg[16];
+        snprintf(msg, sizeof msg, "e%02zu", want);
+        assert_string_equal(evs[i].message, msg);
+    }
+    tasker_free_events(evs, n);
+    st->ops->close(st);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(r[i].calls, 1);
+        report_destroy(&r[i]);
+    }
+    free(dsn);
+}
+
 #define DRAIN_N 200
 
 /* close() right after submitting: every write is stored and reported, once. */
@@ -287,6 +324,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(events_then_outcome_each_reported_once),
         cmocka_unit_test(close_finishes_accepted_writes),
+        cmocka_unit_test(a_bad_event_in_a_bulk_fails_alone),
         cmocka_unit_test(replayed_after_a_failed_commit),
         cmocka_unit_test(outcome_survives_a_server_restart),
     };

@@ -3,10 +3,10 @@
  * statement per kind (MariaDB's COM_STMT_BULK_EXECUTE), instead of one round trip per
  * row. A bulk statement reports only a total, so each write's own result is found so:
  *
- * - Adds, events and outcomes run under one savepoint (my_bulk_groups). When a
- *   statement fails or matches fewer rows than it carried (a duplicate id, a missing
- *   task or execution), the batch rolls back to it and runs kind by kind, each under a
- *   savepoint of its own (my_bulk_group), and a kind that falls short again row by row.
+ * - Adds, events and outcomes need no savepoint (group_run): a bulk INSERT that fails
+ *   (a duplicate id, a missing execution) is undone whole by InnoDB's statement
+ *   rollback, and an outcome written twice writes the same values; so when one fails
+ *   or falls short, its writes run again one by one. Adds check their tasks first.
  * - Starts run with no savepoint (my_bulk_starts), one round trip per round: each
  *   writes a unique claim token as its node id, and when not every row matched, each
  *   run is read back: a row holding this start's token was taken by it. Before the
@@ -252,13 +252,15 @@ out:
     return rc;
 }
 
+/* A lost connection or a deadlock ends the transaction, not just the write: then the
+ * batch fails (to run again) rather than go on outside any transaction. */
 static int run_one_by_one(my_store *s, my_conn *c, my_write **w, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         w[i]->rc = w[i]->fn(s, c, w[i]);
         if (w[i]->rc != TASKER_OK) {
             snprintf(w[i]->err, sizeof w[i]->err, "%s", tasker_last_error());
-            if (c->broken) return TASKER_ESTORAGE;
+            if (c->broken || c->last_errno == ER_LOCK_DEADLOCK) return TASKER_ESTORAGE;
         }
     }
     return TASKER_OK;
@@ -386,43 +388,30 @@ int my_bulk_fix_claims(my_store *s, my_conn *c, my_write *batch)
     return rc;
 }
 
-int my_bulk_group(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n)
+/* Runs n adds, events or outcomes as one bulk statement, with no savepoint: a bulk
+ * INSERT that fails is undone whole by InnoDB's statement rollback (a duplicate or a
+ * missing row anywhere in the array leaves none of its rows), and an outcome written
+ * twice writes the same values. So when the statement failed or fell short, the writes
+ * simply run again one by one, each getting its own result. A deadlock, though, rolled
+ * back the whole transaction: that fails the batch (to be run again). */
+static int group_run(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n)
 {
     if (n < BULK_MIN || !bulk_supported(c)) return run_one_by_one(s, c, w, n);
-    int rc = my_run(s, c, MS_SAVEPOINT, NULL, NULL);
-    if (rc == TASKER_OK) rc = bulk_run(s, c, kind, w, n);
+    int rc = bulk_run(s, c, kind, w, n);
     if (rc == TASKER_OK) {
         bulk_took_effect(kind, w, n);
         return TASKER_OK;
     }
-    if (c->broken) return TASKER_ESTORAGE;
-    if ((rc = my_run(s, c, MS_ROLLBACK_SAVEPOINT, NULL, NULL)) != TASKER_OK) return rc;
+    if (c->broken || c->last_errno == ER_LOCK_DEADLOCK) return TASKER_ESTORAGE;
+    c->last_errno = 0;
     return run_one_by_one(s, c, w, n);
 }
 
 int my_bulk_groups(my_store *s, my_conn *c, const my_write_kind *kinds, my_write ***group,
                    const size_t *n, int ngroups)
 {
-    int bulky = 0, rc = TASKER_OK;
-    for (int g = 0; g < ngroups; g++) bulky += n[g] >= BULK_MIN;
-    if (bulky > 1 && bulk_supported(c)) {
-        /* One savepoint for all: when every statement took effect whole (the usual
-         * case), that is one round trip per kind and one more. */
-        if ((rc = my_run(s, c, MS_SAVEPOINT, NULL, NULL)) != TASKER_OK) return rc;
-        int g = 0;
-        for (; g < ngroups && rc == TASKER_OK; g++)
-            if (n[g] >= BULK_MIN) rc = bulk_run(s, c, kinds[g], group[g], n[g]);
-            else if (n[g]) rc = run_one_by_one(s, c, group[g], n[g]);
-        if (rc == TASKER_OK) {
-            for (g = 0; g < ngroups; g++)
-                if (n[g] >= BULK_MIN) bulk_took_effect(kinds[g], group[g], n[g]);
-            return TASKER_OK;
-        }
-        if (c->broken) return TASKER_ESTORAGE;
-        /* Some row did not take effect: undo them all, and go kind by kind. */
-        if ((rc = my_run(s, c, MS_ROLLBACK_SAVEPOINT, NULL, NULL)) != TASKER_OK) return rc;
-    }
+    int rc = TASKER_OK;
     for (int g = 0; g < ngroups && rc == TASKER_OK; g++)
-        if (n[g]) rc = my_bulk_group(s, c, kinds[g], group[g], n[g]);
+        if (n[g]) rc = group_run(s, c, kinds[g], group[g], n[g]);
     return rc;
 }

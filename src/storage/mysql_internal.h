@@ -75,8 +75,6 @@ typedef enum {
     MS_EXEC_START_BULK,
     MS_EVENT_INSERT_BULK,
     MS_EXEC_UPDATE_BULK,
-    MS_SAVEPOINT,
-    MS_ROLLBACK_SAVEPOINT,
     MS_MARK_SET,
     MS_MARK_GET,
     MS_MARK_DROP,
@@ -315,11 +313,10 @@ void my_read_barrier(my_store *s);
 int my_retain_batch(my_store *s, my_conn *c, my_write *batch, bool *pruned);
 void my_retain_forget(my_store *s);
 
-/* mysql_bulk.c: runs the n writes of one kind in w, as one bulk statement if it can.
- * Sets each write's rc and err; TASKER_ESTORAGE when the connection failed. */
-int my_bulk_group(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n);
-/* The same for ngroups groups in order (group[i]: n[i] writes of kinds[i]), under one
- * savepoint while every bulk statement takes effect whole. */
+/* mysql_bulk.c: runs ngroups groups of writes in order (group[i]: n[i] adds, events or
+ * outcomes, of kinds[i]), each as one bulk statement when it can. Sets each write's rc
+ * and err; TASKER_ESTORAGE when the transaction failed (the connection lost, a
+ * deadlock). */
 int my_bulk_groups(my_store *s, my_conn *c, const my_write_kind *kinds, my_write ***group,
                    const size_t *n, int ngroups);
 /* Starts, as one bulk statement with no savepoint (see mysql_bulk.c); TASKER_ESTORAGE

@@ -89,8 +89,6 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EXEC_UPDATE_BULK] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
                             " result = ?, error = ?,"
                             " node_id = IF(node_id <=> ?, ?, node_id) WHERE exec_id = ?",
-    [MS_SAVEPOINT] = "SAVEPOINT bulk",
-    [MS_ROLLBACK_SAVEPOINT] = "ROLLBACK TO SAVEPOINT bulk",
     /* A start run in bulk: whose claim token holds the row, and putting the real node
      * id in its place. */
     [MS_EXEC_CLAIM_GET] = "SELECT status, node_id FROM task_execs WHERE exec_id = ?",
