@@ -239,8 +239,8 @@ static void store_free(my_store *s)
     /* Best effort, and only on a connection at hand: closing must not wait on a server
      * that is away; but asynchronous writes were accepted, so they get one more try.
      * A mark left behind is dropped by a later open after a week. */
-    bool at_hand = s->free_list && s->free_list->generation == s->generation;
-    if (at_hand || s->async_owed) my_commit_flush(s);
+    if (my_conn_at_hand(s) || s->async_owed) my_commit_flush(s);
+    my_lanes_release(s);
     if (s->free_list && s->free_list->generation == s->generation)
         my_marks_drop(s, s->free_list, 0);
     while (s->free_list) {

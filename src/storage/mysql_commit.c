@@ -310,7 +310,7 @@ static batch_outcome run_on(my_lane *l, my_conn *c, my_write **batchp, int slot,
     my_store *s = l->s;
     bool early = l->early;
     int64_t begun_us = mono_us();
-    int rc = my_run(s, c, MS_BEGIN, NULL, NULL);
+    int rc = c->held ? TASKER_OK : my_run(s, c, MS_BEGIN, NULL, NULL);
     my_write *todo = *batchp;
     for (int round = 0; rc == TASKER_OK && todo; round++) {
         rc = run_round(s, c, todo);
@@ -359,6 +359,77 @@ static void say_unknown(my_write *batch)
 
 /* Runs the batch until it committed or failed for good; on return *batch holds only
  * the callers' writes, each with its result. */
+/* The lane's connection: kept from batch to batch with autocommit off, so that each
+ * transaction begins with its first statement (no BEGIN round trip). A new one after
+ * the server was lost. A lane of several slots takes one from the pool per batch. */
+static int lane_conn(my_lane *l, my_conn **out)
+{
+    my_store *s = l->s;
+    if (l->nslots > 1) return my_conn_get(s, out); /* batches at once: one each, pooled */
+    my_conn *c = l->conn;
+    if (c) {
+        pthread_mutex_lock(&s->pool_lock);
+        bool stale = c->generation != s->generation;
+        pthread_mutex_unlock(&s->pool_lock);
+        if (!stale && !c->broken) {
+            *out = c;
+            return TASKER_OK;
+        }
+        l->conn = NULL;
+        c->broken = true;
+        my_conn_put(s, c); /* closes it */
+    }
+    int rc = my_conn_get(s, &c);
+    if (rc != TASKER_OK) return rc;
+    if (mysql_autocommit(c->db, 0) != 0) {
+        rc = my_fail_conn(s, c, "turning autocommit off");
+        c->broken = true;
+        my_conn_put(s, c);
+        return rc;
+    }
+    c->held = true;
+    l->conn = c;
+    *out = c;
+    return TASKER_OK;
+}
+
+/* After a batch: a connection found lost is closed. */
+static void lane_conn_done(my_lane *l, my_conn *c)
+{
+    if (!c->held) {
+        my_conn_put(l->s, c);
+        return;
+    }
+    if (!c->broken) return;
+    l->conn = NULL;
+    my_conn_put(l->s, c);
+}
+
+void my_lanes_release(my_store *s)
+{
+    for (int i = 0; i < MY_LANES; i++) {
+        my_conn *c = s->lane[i].conn;
+        if (!c) continue;
+        s->lane[i].conn = NULL;
+        if (!c->broken && mysql_autocommit(c->db, 1) != 0) c->broken = true;
+        c->held = false;
+        my_conn_put(s, c);
+    }
+}
+
+bool my_conn_at_hand(my_store *s)
+{
+    bool at_hand = false;
+    pthread_mutex_lock(&s->pool_lock);
+    if (s->free_list && s->free_list->generation == s->generation) at_hand = true;
+    for (int i = 0; i < MY_LANES && !at_hand; i++) {
+        my_conn *c = s->lane[i].conn;
+        at_hand = c && !c->broken && c->generation == s->generation;
+    }
+    pthread_mutex_unlock(&s->pool_lock);
+    return at_hand;
+}
+
 static void run_batch(my_lane *l, my_write **batch, int slot, my_write *self, uint64_t gen)
 {
     my_store *s = l->s;
@@ -366,19 +437,20 @@ static void run_batch(my_lane *l, my_write **batch, int slot, my_write *self, ui
     for (int attempt = 1; attempt <= attempts; attempt++) {
         my_conn *c = NULL;
         int64_t token = __atomic_add_fetch(&s->batch_seq, 1, __ATOMIC_RELAXED);
-        if (my_conn_get(s, &c) != TASKER_OK) {
+        if (lane_conn(l, &c) != TASKER_OK) {
             fail_all(*batch, TASKER_ESTORAGE, tasker_last_error());
             break;
         }
         if (my_resolve_slot(s, c, slot, batch) != TASKER_OK) {
             bool lost = c->broken;
             fail_all(*batch, TASKER_ESTORAGE, tasker_last_error());
-            my_conn_put(s, c);
+            if (!lost) mysql_rollback(c->db);
+            lane_conn_done(l, c);
             if (lost) continue;
             break;
         }
         batch_outcome out = run_on(l, c, batch, slot, token, self, gen);
-        my_conn_put(s, c);
+        lane_conn_done(l, c);
         if (out == BATCH_COMMITTED) {
             my_batch_committed(s, batch);
             return;

@@ -93,6 +93,7 @@ typedef struct my_conn {
     bool broken;         /* the server went away under it: close, do not reuse */
     unsigned last_errno; /* of the last failed call, for the group commit's retry */
     int bulk;            /* the server takes array-bound statements: -1 not known yet */
+    bool held;           /* a lane's, with autocommit off (mysql_commit.c), not pooled */
     struct my_conn *next_free;
 } my_conn;
 
@@ -175,6 +176,7 @@ typedef struct my_lane {
     pthread_t flusher;
     pthread_cond_t flush_cond;
     bool flusher_started;
+    my_conn *conn; /* kept from batch to batch, autocommit off: no BEGIN round trip */
 } my_lane;
 
 typedef struct my_store {
@@ -257,6 +259,11 @@ void my_write_submit_async(my_store *s, my_write *w);
 int my_flusher_start(my_store *s);
 /* Commits what is queued, then stops the flushers. */
 void my_flusher_stop(my_store *s);
+/* At close, after the last batch: the lanes' connections go back to the pool
+ * (autocommit on again), or are closed. */
+void my_lanes_release(my_store *s);
+/* Whether a connection made since the server was last lost is at hand. */
+bool my_conn_at_hand(my_store *s);
 /* The lane whose batches answer starts early (its batch_gen and done_gen). */
 my_lane *my_early_lane(my_store *s);
 

@@ -156,6 +156,9 @@ int my_resolve_slot(my_store *s, my_conn *c, int slot, my_write **batch)
             my_bind_i64(&p[2], &u->starts[i].start_us);
             if ((rc = my_run(s, c, MS_EXEC_UNSTART, p, NULL)) != TASKER_OK) return rc;
         }
+        /* The repair commits now, whatever becomes of the batch that follows. */
+        if (committed && u->n && mysql_commit(c->db) != 0)
+            return my_fail_conn(s, c, "committing the repair of a batch");
         forget_starts(u);
         if (committed) my_owned_release(s, u->replay_if_lost, TASKER_OK, NULL);
         else prepend(batch, u->replay_if_lost);
