@@ -93,7 +93,7 @@ typedef struct my_conn {
     bool broken;         /* the server went away under it: close, do not reuse */
     unsigned last_errno; /* of the last failed call, for the group commit's retry */
     int bulk;            /* the server takes array-bound statements: -1 not known yet */
-    bool held;           /* a lane's, with autocommit off (mysql_commit.c), not pooled */
+    bool held;           /* a lane's, with autocommit off (mysql_lanes.c), not pooled */
     struct my_conn *next_free;
 } my_conn;
 
@@ -156,7 +156,7 @@ typedef struct {
     my_write *replay;         /* owned copies known not committed: replayed */
 } my_unresolved;
 
-/* A lane of the group commit (mysql_commit.c): a queue, and a flusher thread that
+/* A lane of the group commit (mysql_lanes.c): a queue, and a flusher thread that
  * leads its batches, on commit slots of its own. With one committer there are two:
  * lane 0 takes adds and the single writes (answered after their COMMIT; it applies
  * retention), lane 1 the starts, events and outcomes (starts answered early, in
@@ -243,9 +243,9 @@ typedef struct {
 int my_query(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, const my_col *cols,
              int ncols, size_t rec_size, void **out, size_t *n);
 
-/* mysql_commit.c: group commit. Queues w, and returns once the transaction holding it
- * committed (or failed), with w->rc; sets the thread's message on failure. Starts and
- * events may be answered before the COMMIT (mysql_early.c). */
+/* mysql_lanes.c: group commit. Queues w, and returns once the transaction holding it
+ * committed (or failed), with w->rc; sets the thread's message on failure. Starts may
+ * be answered before the COMMIT (mysql_early.c). */
 int my_write_submit(my_store *s, my_write *w);
 void my_commit_init(my_store *s);
 void my_commit_free(my_store *s);
@@ -266,6 +266,18 @@ void my_lanes_release(my_store *s);
 bool my_conn_at_hand(my_store *s);
 /* The lane whose batches answer starts early (its batch_gen and done_gen). */
 my_lane *my_early_lane(my_store *s);
+
+/* mysql_commit.c: runs a batch of lane l on commit slot slot until it committed or
+ * failed for good; on return *batch holds only the callers' writes, each with its
+ * result (the driver's copies are reported, freed, or kept to replay). self is the
+ * leader's own write, or NULL. */
+void my_run_batch(my_lane *l, my_write **batch, int slot, my_write *self, uint64_t gen);
+/* mysql_lanes.c: takes up to room writes queued in l, appending them to *batch; the
+ * first taken, or NULL. Called with commit_lock held. */
+my_write *my_take_queued(my_lane *l, my_write **batch, size_t room);
+/* The connection for a batch of l, and giving it back after. */
+int my_lane_conn(my_lane *l, my_conn **out);
+void my_lane_conn_done(my_lane *l, my_conn *c);
 
 /* For tests: when set, a leader calls it just before its COMMIT, with the batch; a
  * nonzero return replaces the COMMIT by a fault: MY_FAULT_LOST, the transaction rolled
