@@ -19,7 +19,7 @@
 #define MY_COMMITTERS_DEFAULT 1
 #define MY_COMMITTERS_MAX 32
 #define MY_EARLY_ROUNDS 64   /* rounds of starts a batch takes in before its COMMIT */
-#define MY_BATCH_US 4000     /* nor more rounds once a batch has been open this long (its
+#define MY_BATCH_US 8000     /* nor more rounds once a batch has been open this long (its
                                 events and outcomes wait for its COMMIT; triggers do not) */
 #define MY_GATHER_US 100    /* how long a leader waits for writes of callers it answered */
 #define MY_RETAIN_LAG_US 100000 /* retention deferred under load at most this long */
