@@ -1,10 +1,11 @@
 /* The MySQL driver's early answers: a start and an event are answered before their
  * group commit's COMMIT. These tests make that COMMIT fail (a fault injected in its
- * place, see mysql_internal.h) in a batch that answered a start early, and check that
+ * place, see mysql_internal.h) in a batch that answered starts early, and check that
  * the process never has a run that its worker runs but the store shows pending (to be
- * run again), nor one `running` that no worker runs: the start answered early is
- * replayed before any later write commits, and a start answered with an error is not in
- * the store. Also: a thread reads its own early-answered writes. */
+ * run again), nor one `running` that no worker runs: a start answered early is
+ * replayed before any later write commits, and a start answered with an error (with
+ * several committers, which answer nothing early) is not in the store. Also: a thread
+ * reads its own early-answered writes. */
 #include "storage/mysql_internal.h"
 #include "support/mariadb.h"
 
@@ -27,23 +28,26 @@ static int db_count;
 static atomic_int fault_mode; /* the fault for the next batch with an early answer */
 static atomic_int faults_fired;
 
+/* Faults a batch with a start in it, but none with an add (the tests' own setup). */
 static int inject(const my_write *batch)
 {
+    bool start = false;
     for (const my_write *w = batch; w; w = w->next) {
-        if (!w->owned || w->kind != MW_START) continue;
-        int mode = atomic_exchange(&fault_mode, 0);
-        if (mode) atomic_fetch_add(&faults_fired, 1);
-        return mode;
+        if (w->kind == MW_ADD) return 0;
+        start = start || w->kind == MW_START;
     }
-    return 0;
+    if (!start) return 0;
+    int mode = atomic_exchange(&fault_mode, 0);
+    if (mode) atomic_fetch_add(&faults_fired, 1);
+    return mode;
 }
 
-static tasker_storage *open_fresh(void)
+static tasker_storage *open_fresh_with(const char *options)
 {
     char db[64];
     snprintf(db, sizeof db, "tasker_e%ld_%d", (long)getpid(), ++db_count);
     if (tasker_test_mariadb_fresh_db(db) != 0) fail_msg("%s", tasker_test_mariadb_error());
-    char *dsn = tasker_test_mariadb_dsn(db, NULL);
+    char *dsn = tasker_test_mariadb_dsn(db, options);
     tasker_storage *st = tasker_mysql_storage(dsn);
     if (!st) fail_msg("open %s: %s", dsn, tasker_last_error());
     free(dsn);
@@ -53,6 +57,8 @@ static tasker_storage *open_fresh(void)
     assert_int_equal(st->ops->add_task(st, &t), TASKER_OK);
     return st;
 }
+
+static tasker_storage *open_fresh(void) { return open_fresh_with(NULL); }
 
 static void add_pending(tasker_storage *st, const char *exec_id)
 {
@@ -85,10 +91,10 @@ static void *start_at_once(void *arg)
     return NULL;
 }
 
-/* Two threads start two runs at once until a batch holds one start answered early
- * (the other thread's) and the leader's own, and that batch meets the fault. Returns
- * the index of the thread answered early; s[] holds both results. */
-static int race_into_fault(tasker_storage *st, int mode, starter s[2])
+/* Two threads start two runs at once until a batch that holds a start meets the fault.
+ * The flusher leads every batch, so each start is answered early: both were told they
+ * started. */
+static void race_into_fault(tasker_storage *st, int mode, starter s[2])
 {
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, 2);
@@ -106,31 +112,30 @@ static int race_into_fault(tasker_storage *st, int mode, starter s[2])
         if (atomic_load(&faults_fired) == fired_before) continue;
         atomic_store(&fault_mode, 0);
         pthread_barrier_destroy(&go);
-        /* The early one was told it started; the leader's own start failed. */
-        assert_true((s[0].rc == TASKER_OK) != (s[1].rc == TASKER_OK));
-        int early = s[0].rc == TASKER_OK ? 0 : 1;
-        assert_int_equal(s[1 - early].rc, TASKER_ESTORAGE);
-        return early;
+        assert_int_equal(s[0].rc, TASKER_OK);
+        assert_int_equal(s[1].rc, TASKER_OK);
+        return;
     }
     atomic_store(&fault_mode, 0);
     pthread_barrier_destroy(&go);
-    fail_msg("no batch held an early answer in 2000 tries");
-    return -1;
+    fail_msg("no batch met the fault in 2000 tries");
 }
 
-/* After the fault, any later write commits the early start first; the leader's start,
- * answered with an error, is not in the store (its worker never runs it). */
-static void check_after_fault(tasker_storage *st, starter s[2], int early,
-                              tasker_exec_status leader_status)
+/* After the fault, any later write of their lane (starts, events, outcomes) commits the
+ * early starts first. */
+static void check_after_fault(tasker_storage *st, starter s[2])
 {
-    add_pending(st, "after");
-    assert_int_equal(status_of(st, s[early].exec_id), TASKER_EXEC_RUNNING);
-    tasker_task_exec e = {0};
-    assert_int_equal(st->ops->get_task_exec(st, s[early].exec_id, &e), TASKER_OK);
-    assert_string_equal(e.node_id, "me");
-    assert_int_equal(e.start_us, 7);
-    tasker_exec_clear(&e);
-    assert_int_equal(status_of(st, s[1 - early].exec_id), leader_status);
+    tasker_task_event ev = {.exec_id = s[0].exec_id, .time_us = 8, .level = TASKER_NORMAL,
+                            .message = "after"};
+    assert_int_equal(st->ops->add_task_event(st, &ev), TASKER_OK);
+    for (int i = 0; i < 2; i++) {
+        tasker_task_exec e = {0};
+        assert_int_equal(st->ops->get_task_exec(st, s[i].exec_id, &e), TASKER_OK);
+        assert_int_equal(e.status, TASKER_EXEC_RUNNING);
+        assert_string_equal(e.node_id, "me");
+        assert_int_equal(e.start_us, 7);
+        tasker_exec_clear(&e);
+    }
 }
 
 static void early_start_survives_a_rolled_back_batch(void **state)
@@ -138,8 +143,8 @@ static void early_start_survives_a_rolled_back_batch(void **state)
     (void)state;
     tasker_storage *st = open_fresh();
     starter s[2];
-    int early = race_into_fault(st, MY_FAULT_LOST, s);
-    check_after_fault(st, s, early, TASKER_EXEC_PENDING);
+    race_into_fault(st, MY_FAULT_LOST, s);
+    check_after_fault(st, s);
     st->ops->close(st);
 }
 
@@ -148,20 +153,37 @@ static void early_start_survives_a_cut_off_commit_that_did_not_land(void **state
     (void)state;
     tasker_storage *st = open_fresh();
     starter s[2];
-    int early = race_into_fault(st, MY_FAULT_UNKNOWN, s);
-    check_after_fault(st, s, early, TASKER_EXEC_PENDING);
+    race_into_fault(st, MY_FAULT_UNKNOWN, s);
+    check_after_fault(st, s);
     st->ops->close(st);
 }
 
-/* The batch did commit though the driver could not know: the early start stands, and
- * the leader's start, whose caller was told it failed, goes back to pending. */
-static void cut_off_commit_that_landed_keeps_early_start_and_undoes_failed_one(void **state)
+/* The batch did commit though the driver could not know: the early starts stand (and
+ * are not replayed). */
+static void cut_off_commit_that_landed_keeps_early_starts(void **state)
 {
     (void)state;
     tasker_storage *st = open_fresh();
     starter s[2];
-    int early = race_into_fault(st, MY_FAULT_UNKNOWN_COMMITTED, s);
-    check_after_fault(st, s, early, TASKER_EXEC_PENDING);
+    race_into_fault(st, MY_FAULT_UNKNOWN_COMMITTED, s);
+    check_after_fault(st, s);
+    st->ops->close(st);
+}
+
+/* With several committers nothing is answered early: a start whose COMMIT was cut off
+ * is answered with an error, and if that COMMIT did land, the start is undone before
+ * the next batch of its slot commits (its worker never runs it). */
+static void cut_off_commit_that_landed_undoes_a_failed_start(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_fresh_with("committers=2");
+    add_pending(st, "x");
+    atomic_store(&fault_mode, MY_FAULT_UNKNOWN_COMMITTED);
+    assert_int_equal(st->ops->start_task_exec(st, "x", 7, "me"), TASKER_ESTORAGE);
+    assert_int_equal(atomic_load(&fault_mode), 0);
+    add_pending(st, "after");
+    assert_int_equal(status_of(st, "x"), TASKER_EXEC_PENDING);
+    assert_int_equal(st->ops->start_task_exec(st, "x", 8, "me"), TASKER_OK);
     st->ops->close(st);
 }
 
@@ -172,15 +194,58 @@ static void outcome_after_a_failed_batch_follows_the_replayed_start(void **state
     (void)state;
     tasker_storage *st = open_fresh();
     starter s[2];
-    int early = race_into_fault(st, MY_FAULT_LOST, s);
-    tasker_task_exec out = {.exec_id = s[early].exec_id, .status = TASKER_EXEC_SUCCESS,
+    race_into_fault(st, MY_FAULT_LOST, s);
+    tasker_task_exec out = {.exec_id = s[0].exec_id, .status = TASKER_EXEC_SUCCESS,
                             .success = true, .end_us = 9};
     assert_int_equal(st->ops->update_task_exec(st, &out), TASKER_OK);
     tasker_task_exec e = {0};
-    assert_int_equal(st->ops->get_task_exec(st, s[early].exec_id, &e), TASKER_OK);
+    assert_int_equal(st->ops->get_task_exec(st, s[0].exec_id, &e), TASKER_OK);
     assert_int_equal(e.status, TASKER_EXEC_SUCCESS);
     assert_int_equal(e.start_us, 7);
     tasker_exec_clear(&e);
+    st->ops->close(st);
+}
+
+/* Starts that meet in one batch go as one bulk compare-and-set; each still gets its
+ * own result: OK for a pending run, ESTATE for one already running, ENOTFOUND for none;
+ * and the run holds its real node id (not the claim token the bulk start wrote). */
+#define MIXED 12
+static void starts_in_one_batch_each_get_their_own_result(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_fresh();
+    for (int round = 0; round < 20; round++) {
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, MIXED);
+        starter s[MIXED];
+        pthread_t th[MIXED];
+        for (int i = 0; i < MIXED; i++) {
+            s[i] = (starter){.st = st, .go = &go};
+            snprintf(s[i].exec_id, sizeof s[i].exec_id, "m%d-%d", round, i);
+            if (i % 3 != 2) add_pending(st, s[i].exec_id);
+            if (i % 3 == 1) assert_int_equal(st->ops->start_task_exec(st, s[i].exec_id, 1, "x"),
+                                             TASKER_OK);
+        }
+        for (int i = 0; i < MIXED; i++) pthread_create(&th[i], NULL, start_at_once, &s[i]);
+        for (int i = 0; i < MIXED; i++) pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&go);
+        /* Starts answered early are visible to other threads once committed: a write
+         * of this thread to their lane, answered after its commit, follows theirs. */
+        tasker_task_event ev = {.exec_id = s[0].exec_id, .time_us = 8,
+                                .level = TASKER_NORMAL, .message = "sync"};
+        assert_int_equal(st->ops->add_task_event(st, &ev), TASKER_OK);
+        for (int i = 0; i < MIXED; i++) {
+            static const int want[] = {TASKER_OK, TASKER_ESTATE, TASKER_ENOTFOUND};
+            assert_int_equal(s[i].rc, want[i % 3]);
+            if (i % 3 == 2) continue;
+            tasker_task_exec e = {0};
+            assert_int_equal(st->ops->get_task_exec(st, s[i].exec_id, &e), TASKER_OK);
+            assert_int_equal(e.status, TASKER_EXEC_RUNNING);
+            assert_int_equal(e.start_us, i % 3 == 0 ? 7 : 1);
+            assert_string_equal(e.node_id, i % 3 == 0 ? "me" : "x");
+            tasker_exec_clear(&e);
+        }
+    }
     st->ops->close(st);
 }
 
@@ -261,9 +326,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(early_start_survives_a_rolled_back_batch),
         cmocka_unit_test(early_start_survives_a_cut_off_commit_that_did_not_land),
-        cmocka_unit_test(cut_off_commit_that_landed_keeps_early_start_and_undoes_failed_one),
+        cmocka_unit_test(cut_off_commit_that_landed_keeps_early_starts),
+        cmocka_unit_test(cut_off_commit_that_landed_undoes_a_failed_start),
         cmocka_unit_test(outcome_after_a_failed_batch_follows_the_replayed_start),
         cmocka_unit_test(a_thread_reads_its_own_early_answered_writes),
+        cmocka_unit_test(starts_in_one_batch_each_get_their_own_result),
     };
     return cmocka_run_group_tests_name("mysql_early", tests, setup, teardown);
 }

@@ -1,26 +1,19 @@
-/* The MySQL driver's group commit: concurrent writes share one transaction.
+/* The MySQL driver's group commit: running one batch, that is, many callers' writes in
+ * one transaction. The queues, lanes and flusher threads that form the batches are in
+ * mysql_lanes.c.
  *
- * A writer queues its write and waits. A writer that finds a commit slot free (at
- * most `committers` transactions run at once: 1 by default) becomes a leader: it takes
- * every queued write (up to MY_BATCH_MAX), runs them in one transaction on one
- * connection, applies retention, commits, and hands each writer its own result; the
- * writers that queued meanwhile form the next batch. One commit (one redo-log flush)
- * thus serves many writes.
+ * Rounds (lane 1): a batch runs the starts of what it took as one statement, answers
+ * them early (before the COMMIT: the worker runs its handler while the batch goes on),
+ * gives the workers just answered a moment to queue their next start, and takes in what
+ * was queued meanwhile, for up to MY_EARLY_ROUNDS rounds or MY_BATCH_US. The events and
+ * outcomes of the whole batch then run once, as one bulk statement per kind
+ * (run_deferred): nobody is answered for them before the COMMIT, and each run's start,
+ * answered in a round, precedes them. A round costs one round trip; a batch a fixed
+ * number more.
  *
- * Early answers (with one committer): a start and an event are answered once their
- * statement ran in the open transaction, before the COMMIT; then, for a few rounds, the
- * leader takes in what was queued meanwhile (a worker answered early comes back with
- * its event and then its outcome in time for the same commit). Everything else (a
- * trigger's execution, an outcome, tasks, schedules) is answered after the COMMIT. A
- * worker thus waits for one commit per run instead of three. The leader keeps copies
- * of what it answered early; should the transaction not commit, they are replayed at
- * the head of the next batch (mysql_resolve.c), before the outcome that follows them.
- *
- * Why one committer by default: concurrent batches that add executions to the same
- * task deadlock in retention, and on a local server a second committer gains nothing
- * measurable. Over a slow network ?committers=N overlaps round trips; deadlocked
- * batches are then rolled back and replayed (up to BATCH_ATTEMPTS times), and nothing
- * is answered early.
+ * The driver's copies (of starts answered early, and the asynchronous writes) of a
+ * transaction that did not commit are replayed at the head of the lane's next batch
+ * (mysql_resolve.c), before the outcome that follows them.
  *
  * A write that fails on its own (a duplicate id, a missing task) is undone alone, by
  * InnoDB's statement rollback, and the batch goes on. A failure of the transaction
@@ -41,59 +34,38 @@
 
 #define BATCH_ATTEMPTS 5
 
-void my_commit_init(my_store *s)
-{
-    pthread_mutex_init(&s->commit_lock, NULL);
-    pthread_cond_init(&s->commit_cond, NULL);
-}
-
-void my_commit_free(my_store *s)
-{
-    for (int i = 0; i < MY_COMMITTERS_MAX; i++) my_unresolved_free(&s->unresolved[i]);
-    my_retain_forget(s);
-}
-
-static int w_nothing(my_store *s, my_conn *c, my_write *w)
-{
-    (void)s, (void)c, (void)w;
-    return TASKER_OK;
-}
-
-void my_commit_flush(my_store *s)
-{
-    pthread_mutex_lock(&s->commit_lock);
-    bool work = s->retain_n > 0;
-    for (int i = 0; i < MY_COMMITTERS_MAX && !work; i++)
-        work = s->unresolved[i].pending || s->unresolved[i].replay;
-    pthread_mutex_unlock(&s->commit_lock);
-    if (!work) return;
-    s->closing = true;
-    my_write w = {.fn = w_nothing};
-    if (my_write_submit(s, &w) != TASKER_OK) tasker_clear_error();
-}
-
+/* Fails the callers' writes. The driver's copies keep their statements' results: they
+ * are replayed (and then run again) unless their batch turns out to have committed,
+ * when an asynchronous one reports its own. */
 static void fail_all(my_write *batch, int rc, const char *why)
 {
     for (my_write *w = batch; w; w = w->next) {
+        if (w->owned) continue;
         w->rc = rc;
         snprintf(w->err, sizeof w->err, "%s", why);
     }
 }
 
-/* Runs the writes from todo on: the single ones in order, then each kind as one bulk
- * statement, adds before starts before events before outcomes (a start or event of an
- * execution added in the same batch then finds it). TASKER_OK unless the transaction
- * failed (the connection lost, a deadlock); each write has its own result. */
-static int run_writes(my_store *s, my_conn *c, my_write *todo)
+/* Runs a round's writes from todo on: the single ones in order, then the starts (as
+ * one bulk statement when several, mysql_bulk.c). Adds, events and outcomes wait for
+ * the end of the batch (run_deferred): nobody is answered for them before the COMMIT,
+ * so a round of starts costs one round trip whatever else is queued. TASKER_OK unless
+ * the transaction failed (the connection lost, a deadlock); each write has its own
+ * result. */
+static int run_round(my_store *s, my_conn *c, my_write *todo)
 {
     size_t n = 0;
     int rc = TASKER_OK;
-    for (my_write *w = todo; w; w = w->next) n++;
-    my_write **group = malloc(n * sizeof *group);
-    if (!group) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a batch");
+    for (my_write *w = todo; w; w = w->next) n += w->kind == MW_START;
+    my_write **group = n ? malloc(n * sizeof *group) : NULL;
+    if (n && !group) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a batch");
+    n = 0;
     for (my_write *w = todo; w && rc == TASKER_OK; w = w->next) {
-        w->claim_exec_id = NULL; /* from an earlier attempt */
-        w->task_id_for_retention = NULL;
+        if (w->kind == MW_START) {
+            w->claim_exec_id = NULL; /* from an earlier attempt */
+            w->claim_token[0] = '\0';
+            group[n++] = w;
+        }
         if (w->kind != MW_SINGLE) continue;
         w->rc = w->fn(s, c, w);
         if (w->rc != TASKER_OK) {
@@ -103,20 +75,41 @@ static int run_writes(my_store *s, my_conn *c, my_write *todo)
         }
         c->last_errno = 0;
     }
-    for (int k = MW_ADD; k <= MW_UPDATE && rc == TASKER_OK; k++) {
-        size_t k_n = 0;
-        for (my_write *w = todo; w; w = w->next)
-            if ((int)w->kind == k) group[k_n++] = w;
-        if (k_n) rc = my_bulk_group(s, c, (my_write_kind)k, group, k_n);
-    }
+    if (rc == TASKER_OK && n) rc = my_bulk_starts(s, c, group, n);
     free(group);
     return rc;
 }
 
-/* Answers the batch's starts and events now, but self's (its leader is busy), and
- * puts the leader's copy in the batch in each one's place: once answered, a write's
- * memory belongs to its caller again. A write that failed on its own needs no copy.
- * Returns how many were answered. */
+/* Runs the batch's adds, events and outcomes, each kind as one bulk statement, in that
+ * order (an event or outcome of an execution added in the same batch then finds it),
+ * after every start: a run's start, answered early, always precedes its outcome. */
+static int run_deferred(my_store *s, my_conn *c, my_write *batch)
+{
+    static const my_write_kind kinds[] = {MW_ADD, MW_EVENT, MW_UPDATE};
+    size_t n = 0, k_n[3] = {0};
+    for (my_write *w = batch; w; w = w->next) n++;
+    my_write **all = malloc((n ? n : 1) * sizeof *all), **group[3];
+    if (!all) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a batch");
+    size_t at = 0;
+    for (int k = 0; k < 3; k++) {
+        group[k] = all + at;
+        for (my_write *w = batch; w; w = w->next) {
+            if (w->kind != kinds[k]) continue;
+            w->task_id_for_retention = NULL; /* from an earlier attempt */
+            group[k][k_n[k]++] = w;
+        }
+        at += k_n[k];
+    }
+    int rc = my_bulk_fix_claims(s, c, batch);
+    if (rc == TASKER_OK) rc = my_bulk_groups(s, c, kinds, group, k_n, 3);
+    free(all);
+    return rc;
+}
+
+/* Answers the batch's starts now, but self's (its leader is busy), and puts the
+ * leader's copy in the batch in each one's place: once answered, a write's memory
+ * belongs to its caller again. A write that failed on its own needs no copy. Returns
+ * how many were answered. */
 static int answer_early(my_store *s, my_write **batch, my_write *self, uint64_t gen)
 {
     int answered = 0;
@@ -141,9 +134,9 @@ static int answer_early(my_store *s, my_write **batch, my_write *self, uint64_t 
             *link = w->next;
         }
         w->done = true;
+        pthread_cond_signal(&w->cond);
         answered++;
     }
-    if (answered) pthread_cond_broadcast(&s->commit_cond);
     pthread_mutex_unlock(&s->commit_lock);
     return answered;
 }
@@ -155,45 +148,26 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Yields the CPU until `want` writes are queued or MY_GATHER_US have passed. */
-static void gather(my_store *s, size_t want)
+/* Yields the CPU until `want` starts are queued or MY_GATHER_US have passed: workers
+ * answered early come back with their next start (their events and outcome queue
+ * first, for the end of the batch). */
+static void gather(my_lane *l, size_t want)
 {
     int64_t until_us = mono_us() + MY_GATHER_US;
     do {
         sched_yield();
-        if (__atomic_load_n(&s->queued, __ATOMIC_RELAXED) >= want) return;
+        if (__atomic_load_n(&l->queued_starts, __ATOMIC_RELAXED) >= want) return;
     } while (mono_us() < until_us);
 }
 
-/* Takes up to `room` queued writes, appending them to *batch. Returns the first taken,
- * or NULL when none were queued. Called with commit_lock held. */
-static my_write *take_queued(my_store *s, my_write **batch, size_t room)
-{
-    my_write *first = s->queue_head, *last = NULL;
-    size_t n = 0;
-    for (my_write *w = first; w && n < room; w = w->next, n++) {
-        w->taken = true;
-        last = w;
-    }
-    if (!last) return NULL;
-    s->queue_head = last->next;
-    if (!s->queue_head) s->queue_tail = NULL;
-    last->next = NULL;
-    __atomic_store_n(&s->queued, s->queued - n, __ATOMIC_RELAXED);
-    my_write **link = batch;
-    while (*link) link = &(*link)->next;
-    *link = first;
-    return first;
-}
-
-static my_write *take_more(my_store *s, my_write **batch)
+static my_write *take_more(my_lane *l, my_write **batch)
 {
     size_t n = 0;
     for (my_write *w = *batch; w; w = w->next) n++;
     if (n >= MY_BATCH_MAX) return NULL;
-    pthread_mutex_lock(&s->commit_lock);
-    my_write *more = take_queued(s, batch, MY_BATCH_MAX - n);
-    pthread_mutex_unlock(&s->commit_lock);
+    pthread_mutex_lock(&l->s->commit_lock);
+    my_write *more = my_take_queued(l, batch, MY_BATCH_MAX - n);
+    pthread_mutex_unlock(&l->s->commit_lock);
     return more;
 }
 
@@ -224,24 +198,31 @@ static batch_outcome injected(my_store *s, my_conn *c, my_write *batch, int faul
     return fault == MY_FAULT_LOST ? BATCH_FAILED : BATCH_UNKNOWN;
 }
 
-/* Runs the batch's writes in one transaction on c, answering starts and events early
- * when `early`, and taking in writes queued meanwhile. Sets each write's result. */
-static batch_outcome run_on(my_store *s, my_conn *c, my_write **batchp, int slot,
-                            int64_t token, my_write *self, uint64_t gen, bool early)
+/* Runs the batch's writes in one transaction on c, in rounds answering starts early
+ * (lane 1) and taking in writes queued meanwhile; then the rest, retention (lane 0),
+ * the commit mark, COMMIT. Sets each write's result. */
+static batch_outcome run_on(my_lane *l, my_conn *c, my_write **batchp, int slot,
+                            int64_t token, my_write *self, uint64_t gen)
 {
-    int rc = my_run(s, c, MS_BEGIN, NULL, NULL);
+    my_store *s = l->s;
+    bool early = l->early;
+    int64_t begun_us = mono_us();
+    int rc = c->held ? TASKER_OK : my_run(s, c, MS_BEGIN, NULL, NULL);
     my_write *todo = *batchp;
     for (int round = 0; rc == TASKER_OK && todo; round++) {
-        rc = run_writes(s, c, todo);
+        rc = run_round(s, c, todo);
         if (rc != TASKER_OK || !early) break;
         int answered = answer_early(s, batchp, self, gen);
-        if (round + 1 >= MY_EARLY_ROUNDS) break;
-        /* Those just answered have their next write nearly ready: let them queue it. */
-        if (answered) gather(s, (size_t)answered);
-        todo = take_more(s, batchp);
+        /* Rounds go on while starts come, up to MY_BATCH_US: the callers of adds (and
+         * of outcomes) wait for the COMMIT. */
+        if (round + 1 >= MY_EARLY_ROUNDS || mono_us() - begun_us >= MY_BATCH_US) break;
+        /* Those just answered have their next start nearly ready: let them queue it. */
+        if (answered) gather(l, (size_t)answered);
+        todo = take_more(l, batchp);
     }
+    if (rc == TASKER_OK) rc = run_deferred(s, c, *batchp);
     bool pruned = false;
-    if (rc == TASKER_OK) rc = my_retain_batch(s, c, *batchp, &pruned);
+    if (rc == TASKER_OK && l->retains) rc = my_retain_batch(s, c, *batchp, &pruned);
     if (rc == TASKER_OK && needs_mark(*batchp)) rc = my_mark_batch(s, c, slot, token);
     int fault = rc == TASKER_OK && my_test_before_commit ? my_test_before_commit(*batchp) : 0;
     if (fault) return injected(s, c, *batchp, fault);
@@ -268,34 +249,36 @@ static void say_unknown(my_write *batch)
     char why[400];
     snprintf(why, sizeof why, "%s", tasker_last_error());
     for (my_write *w = batch; w; w = w->next)
-        snprintf(w->err, sizeof w->err,
-                 "%s; whether it committed is unknown until the server answers again", why);
+        if (!w->owned)
+            snprintf(w->err, sizeof w->err,
+                     "%s; whether it committed is unknown until the server answers again", why);
 }
 
 /* Runs the batch until it committed or failed for good; on return *batch holds only
  * the callers' writes, each with its result. */
-static void run_batch(my_store *s, my_write **batch, int slot, my_write *self, uint64_t gen)
+void my_run_batch(my_lane *l, my_write **batch, int slot, my_write *self, uint64_t gen)
 {
-    bool early = s->url.committers == 1;
+    my_store *s = l->s;
     int attempts = s->closing ? 1 : BATCH_ATTEMPTS; /* closing must not wait to reconnect */
     for (int attempt = 1; attempt <= attempts; attempt++) {
         my_conn *c = NULL;
         int64_t token = __atomic_add_fetch(&s->batch_seq, 1, __ATOMIC_RELAXED);
-        if (my_conn_get(s, &c) != TASKER_OK) {
+        if (my_lane_conn(l, &c) != TASKER_OK) {
             fail_all(*batch, TASKER_ESTORAGE, tasker_last_error());
             break;
         }
         if (my_resolve_slot(s, c, slot, batch) != TASKER_OK) {
             bool lost = c->broken;
             fail_all(*batch, TASKER_ESTORAGE, tasker_last_error());
-            my_conn_put(s, c);
+            if (!lost) mysql_rollback(c->db);
+            my_lane_conn_done(l, c);
             if (lost) continue;
             break;
         }
-        batch_outcome out = run_on(s, c, batch, slot, token, self, gen, early);
-        my_conn_put(s, c);
+        batch_outcome out = run_on(l, c, batch, slot, token, self, gen);
+        my_lane_conn_done(l, c);
         if (out == BATCH_COMMITTED) {
-            my_batch_committed(batch);
+            my_batch_committed(s, batch);
             return;
         }
         if (out == BATCH_UNKNOWN) {
@@ -306,50 +289,5 @@ static void run_batch(my_store *s, my_write **batch, int slot, my_write *self, u
         if (out == BATCH_FAILED) break;
     }
     my_batch_lost(s, batch, slot);
-}
-
-int my_write_submit(my_store *s, my_write *w)
-{
-    w->rc = TASKER_OK;
-    w->done = w->taken = w->owned = false;
-    w->early_gen = 0;
-    w->err[0] = '\0';
-    w->next = NULL;
-    pthread_mutex_lock(&s->commit_lock);
-    if (s->queue_tail) s->queue_tail->next = w;
-    else s->queue_head = w;
-    s->queue_tail = w;
-    __atomic_store_n(&s->queued, s->queued + 1, __ATOMIC_RELAXED);
-    while (!w->done) {
-        /* Lead while our write still waits and a commit slot is free; otherwise wait
-         * for the leader that holds our write, or for a free slot. */
-        if (w->taken || s->leaders >= s->url.committers) {
-            pthread_cond_wait(&s->commit_cond, &s->commit_lock);
-            continue;
-        }
-        s->leaders++;
-        int slot = 0;
-        while (s->slots_busy & (1u << slot)) slot++;
-        s->slots_busy |= 1u << slot;
-        uint64_t gen = ++s->batch_gen;
-        my_write *batch = NULL;
-        take_queued(s, &batch, MY_BATCH_MAX);
-        pthread_mutex_unlock(&s->commit_lock);
-
-        run_batch(s, &batch, slot, w, gen);
-
-        pthread_mutex_lock(&s->commit_lock);
-        for (my_write *b = batch, *next; b; b = next) {
-            next = b->next; /* b may be gone once done is seen */
-            b->done = true;
-        }
-        s->leaders--;
-        s->slots_busy &= ~(1u << slot);
-        if (gen > s->done_gen) __atomic_store_n(&s->done_gen, gen, __ATOMIC_RELEASE);
-        pthread_cond_broadcast(&s->commit_cond);
-    }
-    pthread_mutex_unlock(&s->commit_lock);
-    if (w->early_gen) my_early_note(s, w->early_gen);
-    if (w->rc != TASKER_OK) return tasker_fail(w->rc, "%s", w->err);
-    return TASKER_OK;
+    my_give_up_stale(s, slot);
 }

@@ -188,8 +188,8 @@ int my_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us
 static int w_update_exec(my_store *s, my_conn *c, my_write *w)
 {
     const tasker_task_exec *e = w->arg;
-    MYSQL_BIND p[6];
-    unsigned long len[3];
+    MYSQL_BIND p[8];
+    unsigned long len[5];
     int status = (int)e->status, success = e->success ? 1 : 0;
     uint64_t n = 0;
     my_bind_int(&p[0], &status);
@@ -197,7 +197,9 @@ static int w_update_exec(my_store *s, my_conn *c, my_write *w)
     my_bind_int(&p[2], &success);
     my_bind_str(&p[3], e->result, &len[0]);
     my_bind_str(&p[4], e->error, &len[1]);
-    my_bind_str(&p[5], e->exec_id, &len[2]);
+    my_bind_str(&p[5], w->fix_token, &len[2]); /* see claims_to_outcomes (mysql_bulk.c) */
+    my_bind_str(&p[6], w->fix_token ? w->fix_node : NULL, &len[3]);
+    my_bind_str(&p[7], e->exec_id, &len[4]);
     int rc = my_run(s, c, MS_EXEC_UPDATE, p, &n);
     if (rc == TASKER_OK && n == 0)
         return tasker_fail(TASKER_ENOTFOUND, "mysql: no execution '%s'", e->exec_id);
@@ -210,6 +212,18 @@ int my_update_task_exec(tasker_storage *st, const tasker_task_exec *e)
         return tasker_fail(TASKER_EINVAL, "mysql: update_task_exec: exec id is required");
     my_write w = {.fn = w_update_exec, .kind = MW_UPDATE, .arg = e};
     return my_write_submit(store(st), &w);
+}
+
+int my_update_task_exec_async(tasker_storage *st, const tasker_task_exec *e,
+                              tasker_storage_done_fn done, void *udata)
+{
+    if (!e || !e->exec_id)
+        return tasker_fail(TASKER_EINVAL, "mysql: update_task_exec: exec id is required");
+    my_write w = {.fn = w_update_exec, .kind = MW_UPDATE, .arg = e};
+    my_write *copy = my_async_copy(&w, done, udata);
+    if (!copy) return TASKER_ENOMEM;
+    my_write_submit_async(store(st), copy);
+    return TASKER_OK;
 }
 
 /* ---- reads ------------------------------------------------------------------------ */

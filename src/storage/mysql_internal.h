@@ -18,9 +18,14 @@
 #define MY_BATCH_MAX 512 /* writes in one group-commit transaction */
 #define MY_COMMITTERS_DEFAULT 1
 #define MY_COMMITTERS_MAX 32
-#define MY_EARLY_ROUNDS 4   /* statement rounds a batch takes in before its COMMIT */
+#define MY_EARLY_ROUNDS 64   /* rounds of starts a batch takes in before its COMMIT */
+#define MY_BATCH_US 8000     /* nor more rounds once a batch has been open this long (its
+                                events and outcomes wait for its COMMIT; triggers do not) */
 #define MY_GATHER_US 100    /* how long a leader waits for writes of callers it answered */
 #define MY_RETAIN_LAG_US 100000 /* retention deferred under load at most this long */
+#define MY_ASYNC_GIVE_UP_US 10000000 /* an asynchronous write is retried this long */
+#define MY_RETRY_MIN_MS 20  /* the flusher's first wait before replaying a failed batch */
+#define MY_RETRY_MAX_MS 500 /* and its longest */
 
 /* A parsed mysql:// URL. Strings are owned (malloc). */
 typedef struct my_url {
@@ -70,12 +75,12 @@ typedef enum {
     MS_EXEC_START_BULK,
     MS_EVENT_INSERT_BULK,
     MS_EXEC_UPDATE_BULK,
-    MS_SAVEPOINT,
-    MS_ROLLBACK_SAVEPOINT,
     MS_MARK_SET,
     MS_MARK_GET,
     MS_MARK_DROP,
     MS_TASK_LOCK,
+    MS_EXEC_CLAIM_GET,
+    MS_EXEC_CLAIM_FIX,
     MS_COUNT
 } my_stmt_id;
 
@@ -88,6 +93,7 @@ typedef struct my_conn {
     bool broken;         /* the server went away under it: close, do not reuse */
     unsigned last_errno; /* of the last failed call, for the group commit's retry */
     int bulk;            /* the server takes array-bound statements: -1 not known yet */
+    bool held;           /* a lane's, with autocommit off (mysql_lanes.c), not pooled */
     struct my_conn *next_free;
 } my_conn;
 
@@ -111,14 +117,25 @@ struct my_write {
     int rc;
     bool done;
     bool taken;        /* a leader holds it */
-    bool owned;        /* a leader's copy of a write answered early (mysql_early.c) */
+    bool owned;        /* the driver's copy: of a write answered early, or asynchronous */
+    bool async;        /* submitted without waiting: on_done reports it (mysql_early.c) */
+    tasker_storage_done_fn on_done;
+    void *udata;
+    int64_t failing_since_us; /* async: monotonic time of its first batch that failed */
     uint64_t early_gen; /* answered early, in this batch: reads wait for its end */
     char err[512];     /* the message for the caller's thread when rc != OK */
+    pthread_cond_t cond; /* a caller's: signalled when done, or when it may lead */
     const char *task_id_for_retention; /* set by add_task_exec: prune this task */
     /* Set by a start that succeeded in the batch, to undo it should the batch's
      * COMMIT be cut off and turn out to have committed. */
     const char *claim_exec_id, *claim_node_id;
     int64_t claim_start_us;
+    /* A start run in bulk without a savepoint writes this unique token as its node id,
+     * to tell its rows from any other start's; the batch then writes the real node id
+     * (mysql_bulk.c). Empty when not pending. */
+    char claim_token[48];
+    bool claim_handed; /* a start's token, handed to an outcome in the batch */
+    const char *fix_token, *fix_node; /* an outcome's: the token to replace, by this */
     my_write *next;
 };
 
@@ -139,6 +156,29 @@ typedef struct {
     my_write *replay;         /* owned copies known not committed: replayed */
 } my_unresolved;
 
+/* A lane of the group commit (mysql_lanes.c): a queue, and a flusher thread that
+ * leads its batches, on commit slots of its own. With one committer there are two:
+ * lane 0 takes adds and the single writes (answered after their COMMIT; it applies
+ * retention), lane 1 the starts, events and outcomes (starts answered early, in
+ * rounds), so that neither kind of batch holds the other's callers. */
+#define MY_LANES 2
+typedef struct my_lane {
+    struct my_store *s;
+    my_write *queue_head, *queue_tail;
+    size_t queued;        /* writes in the queue; read without the lock by a gathering leader */
+    size_t queued_starts; /* of which starts; the same */
+    int leaders;          /* its batches running now */
+    int slot0, nslots;    /* its commit slots: slot0 .. slot0 + nslots - 1 */
+    bool early;           /* answers starts early, in rounds */
+    bool retains;         /* applies retention */
+    uint64_t batch_gen;   /* the last batch begun */
+    uint64_t done_gen;    /* every batch up to this one has ended; atomic */
+    pthread_t flusher;
+    pthread_cond_t flush_cond;
+    bool flusher_started;
+    my_conn *conn; /* kept from batch to batch, autocommit off: no BEGIN round trip */
+} my_lane;
+
 typedef struct my_store {
     tasker_storage base;
     my_url url;
@@ -150,21 +190,23 @@ typedef struct my_store {
     int conn_count;
     uint64_t generation; /* bumped when a connection is found lost */
 
-    pthread_mutex_t commit_lock; /* guards the queue, leaders, slots_busy */
-    pthread_cond_t commit_cond;
-    my_write *queue_head, *queue_tail;
-    size_t queued;       /* writes in the queue; read without the lock by a gathering leader */
-    uint64_t batch_gen;  /* the last batch begun */
-    uint64_t done_gen;   /* every batch up to this one has ended; atomic */
-    int leaders;         /* batches being committed now */
-    unsigned slots_busy; /* their commit slots (commit_marks rows) */
+    pthread_mutex_t commit_lock; /* guards the lanes, slots_busy, slots_owed */
+    pthread_cond_t commit_cond; /* a batch ended: for reads waiting on done_gen */
+    int barrier_waiters;
+    my_lane lane[MY_LANES];
+    int nlanes;
+    unsigned slots_busy; /* the commit slots (commit_marks rows) of batches running now */
+    unsigned slots_owed; /* slots with writes to replay or a batch to resolve */
     int64_t store_id;   /* this open store's row in commit_marks */
     int64_t batch_seq;  /* the last batch token handed out; atomic */
-    my_unresolved unresolved[MY_COMMITTERS_MAX]; /* each touched by its slot's leader */
-    char **retain_tasks;     /* tasks to prune (mysql_retain.c); the leader's (1 committer) */
+    uint64_t claim_seq; /* the last start claim token handed out; atomic */
+    my_unresolved unresolved[MY_COMMITTERS_MAX + 1]; /* each touched by its slot's leader */
+    char **retain_tasks;     /* tasks to prune (mysql_retain.c); lane 0's leader's */
     size_t retain_n;
     int64_t retain_since_us; /* monotonic: when the first of them was remembered */
     bool closing;            /* the last batch, at close: one attempt, no reconnecting */
+    bool flusher_stopping;
+    size_t async_owed;   /* asynchronous writes accepted and not yet reported */
 } my_store;
 
 /* mysql.c: thread rules, connections and the pool. */
@@ -201,15 +243,41 @@ typedef struct {
 int my_query(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, const my_col *cols,
              int ncols, size_t rec_size, void **out, size_t *n);
 
-/* mysql_commit.c: group commit. Queues w, and returns once the transaction holding it
- * committed (or failed), with w->rc; sets the thread's message on failure. Starts and
- * events may be answered before the COMMIT (mysql_early.c). */
+/* mysql_lanes.c: group commit. Queues w, and returns once the transaction holding it
+ * committed (or failed), with w->rc; sets the thread's message on failure. Starts may
+ * be answered before the COMMIT (mysql_early.c). */
 int my_write_submit(my_store *s, my_write *w);
 void my_commit_init(my_store *s);
 void my_commit_free(my_store *s);
 /* On close: commits what is still owed (deferred retention, writes answered early to
  * replay) in one last batch, if there is any. */
 void my_commit_flush(my_store *s);
+
+/* Queues w, a driver-owned asynchronous write (my_async_copy), without waiting: the
+ * flusher commits it and reports it through w->on_done. */
+void my_write_submit_async(my_store *s, my_write *w);
+int my_flusher_start(my_store *s);
+/* Commits what is queued, then stops the flushers. */
+void my_flusher_stop(my_store *s);
+/* At close, after the last batch: the lanes' connections go back to the pool
+ * (autocommit on again), or are closed. */
+void my_lanes_release(my_store *s);
+/* Whether a connection made since the server was last lost is at hand. */
+bool my_conn_at_hand(my_store *s);
+/* The lane whose batches answer starts early (its batch_gen and done_gen). */
+my_lane *my_early_lane(my_store *s);
+
+/* mysql_commit.c: runs a batch of lane l on commit slot slot until it committed or
+ * failed for good; on return *batch holds only the callers' writes, each with its
+ * result (the driver's copies are reported, freed, or kept to replay). self is the
+ * leader's own write, or NULL. */
+void my_run_batch(my_lane *l, my_write **batch, int slot, my_write *self, uint64_t gen);
+/* mysql_lanes.c: takes up to room writes queued in l, appending them to *batch; the
+ * first taken, or NULL. Called with commit_lock held. */
+my_write *my_take_queued(my_lane *l, my_write **batch, size_t room);
+/* The connection for a batch of l, and giving it back after. */
+int my_lane_conn(my_lane *l, my_conn **out);
+void my_lane_conn_done(my_lane *l, my_conn *c);
 
 /* For tests: when set, a leader calls it just before its COMMIT, with the batch; a
  * nonzero return replaces the COMMIT by a fault: MY_FAULT_LOST, the transaction rolled
@@ -228,17 +296,30 @@ int my_mark_batch(my_store *s, my_conn *c, int slot, int64_t token);
 int my_resolve_slot(my_store *s, my_conn *c, int slot, my_write **batch);
 /* After a batch: frees its leader copies (committed), or keeps them to replay (lost:
  * known not committed; unknown: the mark will tell), taking them out of *batch. */
-void my_batch_committed(my_write **batch);
+void my_batch_committed(my_store *s, my_write **batch);
 void my_batch_lost(my_store *s, my_write **batch, int slot);
 void my_batch_unknown(my_store *s, my_write **batch, int slot, int64_t token);
-void my_unresolved_free(my_unresolved *u);
+/* Reports as failed, and drops, the asynchronous writes to replay of slot that have
+ * been failing for MY_ASYNC_GIVE_UP_US. */
+void my_give_up_stale(my_store *s, int slot);
+/* Whether slot has writes to replay or a batch to resolve; only its leader asks. */
+bool my_slot_owed(const my_store *s, int slot);
+/* At close: reports the writes still unresolved as failed and frees them. */
+void my_unresolved_free(my_store *s, my_unresolved *u);
 
-/* mysql_early.c: writes answered before their COMMIT (starts and events). */
+/* mysql_early.c: writes answered before their COMMIT (starts and events), and the
+ * driver's copies of writes: of those answered early, and of asynchronous ones. */
 bool my_acks_early(const my_write *w);
-/* A leader-owned copy of w (its input copied), to replay should the batch not commit;
- * NULL when out of memory. */
+/* A leader-owned copy of w (a start, an event or an outcome, its input copied), to
+ * replay should the batch not commit; NULL when out of memory. */
 my_write *my_early_copy(const my_write *w);
-void my_early_free_list(my_write *list);
+/* An asynchronous copy of w, reported through done(udata, ...); NULL (with the thread's
+ * message set) when out of memory. */
+my_write *my_async_copy(const my_write *w, tasker_storage_done_fn done, void *udata);
+/* Frees a list of copies; the asynchronous ones are reported first: with their own
+ * result when rc is TASKER_OK, else with rc and msg. Call without commit_lock. */
+void my_owned_release(my_store *s, my_write *list, int rc, const char *msg);
+void my_early_free_list(my_write *list); /* a list without asynchronous writes */
 /* Remembers, for the calling thread, that it was answered early in batch gen. */
 void my_early_note(my_store *s, uint64_t gen);
 /* Waits until every batch in which the calling thread was answered early has ended, so
@@ -251,9 +332,18 @@ void my_read_barrier(my_store *s);
 int my_retain_batch(my_store *s, my_conn *c, my_write *batch, bool *pruned);
 void my_retain_forget(my_store *s);
 
-/* mysql_bulk.c: runs the n writes of one kind in w, as one bulk statement if it can.
- * Sets each write's rc and err; TASKER_ESTORAGE when the connection failed. */
-int my_bulk_group(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n);
+/* mysql_bulk.c: runs ngroups groups of writes in order (group[i]: n[i] adds, events or
+ * outcomes, of kinds[i]), each as one bulk statement when it can. Sets each write's rc
+ * and err; TASKER_ESTORAGE when the transaction failed (the connection lost, a
+ * deadlock). */
+int my_bulk_groups(my_store *s, my_conn *c, const my_write_kind *kinds, my_write ***group,
+                   const size_t *n, int ngroups);
+/* Starts, as one bulk statement with no savepoint (see mysql_bulk.c); TASKER_ESTORAGE
+ * when the transaction failed. */
+int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n);
+/* Writes the real node id over the claim tokens of the batch's starts (those with an
+ * outcome in the batch leave it to the outcome). Runs before the outcomes. */
+int my_bulk_fix_claims(my_store *s, my_conn *c, my_write *batch);
 
 /* mysql_ops.c: reads, the clock, and the operations table. */
 typedef int (*my_read_fn)(my_store *s, my_conn *c, void *ctx);
@@ -277,5 +367,7 @@ int my_list_pending_execs(tasker_storage *st, size_t limit, tasker_task_exec **o
                           size_t *n);
 int my_interrupt_dead(tasker_storage *st, tasker_node_alive_fn alive, void *udata,
                       size_t *n);
+int my_update_task_exec_async(tasker_storage *st, const tasker_task_exec *e,
+                              tasker_storage_done_fn done, void *udata);
 
 #endif

@@ -1,8 +1,8 @@
 /* The MySQL driver's operations on tasks, schedules and events, and the driver's
  * operations table. Executions are in mysql_exec.c.
  *
- * Writes go through the group commit (mysql_commit.c): each is a my_write whose
- * function runs inside the batch's transaction. Reads take a pooled connection and run
+ * Writes go through the group commit (mysql_lanes.c, mysql_commit.c): each is a
+ * my_write whose function runs inside the batch's transaction. Reads take a pooled connection and run
  * in autocommit; a read whose connection turns out to be lost is retried once on a new
  * connection, since reading twice is harmless. */
 #include "core/error.h"
@@ -297,6 +297,18 @@ static int add_task_event(tasker_storage *st, const tasker_task_event *ev)
     return my_write_submit(store(st), &w);
 }
 
+static int add_task_event_async(tasker_storage *st, const tasker_task_event *ev,
+                                tasker_storage_done_fn done, void *udata)
+{
+    if (!ev || !ev->exec_id)
+        return tasker_fail(TASKER_EINVAL, "mysql: add_task_event: exec id is required");
+    my_write w = {.fn = w_add_event, .kind = MW_EVENT, .arg = ev};
+    my_write *copy = my_async_copy(&w, done, udata);
+    if (!copy) return TASKER_ENOMEM;
+    my_write_submit_async(store(st), copy);
+    return TASKER_OK;
+}
+
 static int r_list_events(my_store *s, my_conn *c, void *ctx)
 {
     static const my_col cols[] = {
@@ -359,4 +371,6 @@ const tasker_storage_ops my_ops = {
     .add_task_event = add_task_event,
     .list_task_events = list_task_events,
     .close = my_store_close,
+    .add_task_event_async = add_task_event_async,
+    .update_task_exec_async = my_update_task_exec_async,
 };

@@ -14,12 +14,20 @@
  *   leader's copies, and so are those of a batch known not to have committed. A worker
  *   answered early thus never runs a run that stays pending (to be run again) or whose
  *   events vanish, as long as the process lives; its outcome, answered only after a
- *   commit, always follows the replay. */
+ *   commit, always follows the replay.
+ *
+ * Asynchronous writes (outcomes and events submitted without waiting) are driver-owned
+ * copies like those answered early, and go the same way: replayed until they commit,
+ * and reported to their done callback only then. One that has been failing for
+ * MY_ASYNC_GIVE_UP_US (the server away that long) is reported failed and dropped; its
+ * submitter may write it again. */
 #include "core/error.h"
 #include "storage/mysql_internal.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 int my_mark_batch(my_store *s, my_conn *c, int slot, int64_t token)
 {
@@ -66,12 +74,61 @@ static void forget_starts(my_unresolved *u)
     u->pending = false;
 }
 
-void my_unresolved_free(my_unresolved *u)
+void my_unresolved_free(my_store *s, my_unresolved *u)
 {
+    static const char why[] = "mysql: the store was closed before the write was stored";
     forget_starts(u);
-    my_early_free_list(u->replay_if_lost);
-    my_early_free_list(u->replay);
+    my_owned_release(s, u->replay_if_lost, TASKER_ESTORAGE, why);
+    my_owned_release(s, u->replay, TASKER_ESTORAGE, why);
     memset(u, 0, sizeof *u);
+}
+
+bool my_slot_owed(const my_store *s, int slot)
+{
+    const my_unresolved *u = &s->unresolved[slot];
+    return u->pending || u->replay || u->replay_if_lost;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Moves out of *list the asynchronous writes failing for too long, onto *stale. */
+static void take_stale(my_write **list, int64_t now_us, my_write ***stale)
+{
+    for (my_write **link = list; *link;) {
+        my_write *w = *link;
+        if (!w->async) {
+            link = &w->next;
+            continue;
+        }
+        if (!w->failing_since_us) w->failing_since_us = now_us;
+        if (now_us - w->failing_since_us < MY_ASYNC_GIVE_UP_US) {
+            link = &w->next;
+            continue;
+        }
+        *link = w->next;
+        w->next = NULL;
+        **stale = w;
+        *stale = &w->next;
+    }
+}
+
+void my_give_up_stale(my_store *s, int slot)
+{
+    my_unresolved *u = &s->unresolved[slot];
+    my_write *stale = NULL, **tail = &stale;
+    int64_t now_us = mono_us();
+    take_stale(&u->replay_if_lost, now_us, &tail);
+    take_stale(&u->replay, now_us, &tail);
+    if (!stale) return;
+    char why[600];
+    snprintf(why, sizeof why, "mysql: %s: the write could not be stored for %d s; last error: %s",
+             s->where, MY_ASYNC_GIVE_UP_US / 1000000, tasker_last_error());
+    my_owned_release(s, stale, TASKER_ESTORAGE, why);
 }
 
 static void prepend(my_write **batch, my_write *list)
@@ -99,8 +156,11 @@ int my_resolve_slot(my_store *s, my_conn *c, int slot, my_write **batch)
             my_bind_i64(&p[2], &u->starts[i].start_us);
             if ((rc = my_run(s, c, MS_EXEC_UNSTART, p, NULL)) != TASKER_OK) return rc;
         }
+        /* The repair commits now, whatever becomes of the batch that follows. */
+        if (committed && u->n && mysql_commit(c->db) != 0)
+            return my_fail_conn(s, c, "committing the repair of a batch");
         forget_starts(u);
-        if (committed) my_early_free_list(u->replay_if_lost);
+        if (committed) my_owned_release(s, u->replay_if_lost, TASKER_OK, NULL);
         else prepend(batch, u->replay_if_lost);
         u->replay_if_lost = NULL;
     }
@@ -127,9 +187,9 @@ static my_write *take_owned(my_write **batch)
     return owned;
 }
 
-void my_batch_committed(my_write **batch)
+void my_batch_committed(my_store *s, my_write **batch)
 {
-    my_early_free_list(take_owned(batch));
+    my_owned_release(s, take_owned(batch), TASKER_OK, NULL);
 }
 
 void my_batch_lost(my_store *s, my_write **batch, int slot)

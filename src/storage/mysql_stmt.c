@@ -40,8 +40,11 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EXEC_START] = "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"
                       " WHERE exec_id = ? AND status = 0",
     [MS_EXEC_STATUS] = "SELECT status FROM task_execs WHERE exec_id = ?",
+    /* The outcome; it also puts the node id in place of the claim token of a start
+     * in the same batch (mysql_bulk.c), or leaves it (token and node id NULL). */
     [MS_EXEC_UPDATE] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
-                       " result = ?, error = ? WHERE exec_id = ?",
+                       " result = ?, error = ?, node_id = IF(node_id <=> ?, ?, node_id)"
+                       " WHERE exec_id = ?",
     [MS_EXEC_UNSTART] = "UPDATE task_execs SET status = 0, start_us = 0, node_id = NULL"
                         " WHERE exec_id = ? AND status = 1 AND node_id <=> ? AND start_us = ?",
     [MS_EXEC_GET] = "SELECT " EXEC_COLS " FROM task_execs WHERE exec_id = ?",
@@ -84,9 +87,12 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EVENT_INSERT_BULK] = "INSERT INTO task_events (exec_id, time_us, level, message)"
                              " VALUES (?, ?, ?, ?)",
     [MS_EXEC_UPDATE_BULK] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
-                            " result = ?, error = ? WHERE exec_id = ?",
-    [MS_SAVEPOINT] = "SAVEPOINT bulk",
-    [MS_ROLLBACK_SAVEPOINT] = "ROLLBACK TO SAVEPOINT bulk",
+                            " result = ?, error = ?,"
+                            " node_id = IF(node_id <=> ?, ?, node_id) WHERE exec_id = ?",
+    /* A start run in bulk: whose claim token holds the row, and putting the real node
+     * id in its place. */
+    [MS_EXEC_CLAIM_GET] = "SELECT status, node_id FROM task_execs WHERE exec_id = ?",
+    [MS_EXEC_CLAIM_FIX] = "UPDATE task_execs SET node_id = ? WHERE exec_id = ? AND node_id = ?",
     [MS_MARK_SET] = "INSERT INTO commit_marks (store_id, slot, token, updated_us)"
                     " VALUES (?, ?, ?, ?)"
                     " ON DUPLICATE KEY UPDATE token = VALUES(token),"
