@@ -165,9 +165,10 @@ struct tasker_storage_ops {
      * n counts as one). May be NULL: the core then calls add_task_exec for each. */
     int (*add_task_execs)(tasker_storage *st, const tasker_task_exec *v, size_t n);
     /* start_task_exec for n executions in one write: rcs[i] gets the code
-     * start_task_exec would return for ids[i] (TASKER_OK, TASKER_ESTATE or
-     * TASKER_ENOTFOUND). Returns TASKER_OK when every rcs[i] is set; any other code
-     * means none was started. May be NULL: the core then starts them one by one. */
+     * start_task_exec would return for ids[i] (TASKER_OK, TASKER_ESTATE,
+     * TASKER_ENOTFOUND, or TASKER_ESTORAGE for one the store could not decide). Returns
+     * TASKER_OK when every rcs[i] is set; any other code means none was started. May be
+     * NULL: the core then starts them one by one. */
     int (*start_task_execs)(tasker_storage *st, const char *const *ids, size_t n,
                             int64_t start_us, const char *node_id, int *rcs);
 };

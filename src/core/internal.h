@@ -175,7 +175,7 @@ void tasker_pool_job_finished(tasker_t *t, job *j);
 
 /* running one execution (exec.c) */
 /* The most runs a worker claims at once (see pool.c). */
-#define TASKER_CLAIM_MAX 8
+#define TASKER_CLAIM_MAX 32
 /* Starts j in the store (pending to running), retrying while the store is away: the
  * store's code (TASKER_ESTATE: another worker or process took it). */
 int tasker_start_job(tasker_t *t, job *j);

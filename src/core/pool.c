@@ -17,9 +17,10 @@ void tasker_job_free(job *j)
 /* Claiming several runs at once: a worker that finds a backlog claims up to
  * TASKER_CLAIM_MAX queued runs in one write, runs the first, and leaves the others on
  * the ready list for any worker. It does so only while runs are short (its last one
- * took under FAST_RUN_US), so that a claimed run waits a few milliseconds at most, and
- * only while a claim costs more than a run (a round trip to a database, not a memory
- * store), so that it saves something. A long run never holds a claimed successor back,
+ * took under FAST_RUN_US) and a claim costs more than a run (a round trip to a
+ * database, not a memory store), and claims about as many runs as one claim's round
+ * trip could have run: so a claimed run waits about one round trip at most, and a
+ * worker no longer waits for a round trip per run. A long run never holds a claimed successor back,
  * since idle workers take from the ready list first. */
 #define FAST_RUN_US 1000
 
@@ -28,6 +29,15 @@ static int64_t mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* How many runs to claim next: as many as one claim's round trip could have run, up to
+ * max; one when runs are long or claims cheap. */
+static size_t claim_size(int64_t last_run_us, int64_t last_claim_us, size_t max)
+{
+    if (last_run_us >= FAST_RUN_US || last_claim_us <= last_run_us) return 1;
+    int64_t k = last_claim_us / (last_run_us > 0 ? last_run_us : 1);
+    return k < 1 ? 1 : (size_t)k < max ? (size_t)k : max;
 }
 
 static void ready_push(pool *p, job *j)
@@ -106,8 +116,7 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&p->queue_lock);
             return NULL;
         } else {
-            bool bulk = last_run_us < FAST_RUN_US && last_claim_us > last_run_us;
-            k = take_queued(p, jobs, bulk ? claim_max : 1);
+            k = take_queued(p, jobs, claim_size(last_run_us, last_claim_us, claim_max));
         }
         pthread_mutex_unlock(&p->queue_lock);
 

@@ -407,6 +407,28 @@ static int group_run(my_store *s, my_conn *c, my_write_kind kind, my_write **w, 
     return run_one_by_one(s, c, w, n);
 }
 
+int my_bulk_whole(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n)
+{
+    if (n >= BULK_MIN && bulk_supported(c)) {
+        if (bulk_run(s, c, kind, w, n) == TASKER_OK) {
+            bulk_took_effect(kind, w, n);
+            return TASKER_OK;
+        }
+        if (c->broken || c->last_errno == ER_LOCK_DEADLOCK) return TASKER_ESTORAGE;
+        c->last_errno = 0;
+    }
+    /* One by one, to name the first at fault; the savepoint undoes those before it. */
+    int rc = my_exec_once(s, c, "SAVEPOINT tasker_whole");
+    for (size_t i = 0; i < n && rc == TASKER_OK; i++) rc = w[i]->fn(s, c, w[i]);
+    if (rc == TASKER_OK) return my_exec_once(s, c, "RELEASE SAVEPOINT tasker_whole");
+    if (c->broken || c->last_errno == ER_LOCK_DEADLOCK) return TASKER_ESTORAGE;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", tasker_last_error());
+    if (my_exec_once(s, c, "ROLLBACK TO SAVEPOINT tasker_whole") != TASKER_OK)
+        return TASKER_ESTORAGE;
+    return tasker_fail(rc, "%s", msg);
+}
+
 int my_bulk_groups(my_store *s, my_conn *c, const my_write_kind *kinds, my_write ***group,
                    const size_t *n, int ngroups)
 {

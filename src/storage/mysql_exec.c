@@ -176,6 +176,76 @@ static int w_start_exec(my_store *s, my_conn *c, my_write *w)
                        tasker_exec_status_name((tasker_exec_status)status));
 }
 
+/* All or nothing, as one write of lane 0 (answered after its COMMIT). */
+typedef struct {
+    const tasker_task_exec *v;
+    size_t n;
+} execs_arg;
+
+static int w_add_execs(my_store *s, my_conn *c, my_write *w)
+{
+    const execs_arg *a = w->arg;
+    my_write *adds = calloc(a->n, sizeof *adds);
+    my_write **ptrs = calloc(a->n, sizeof *ptrs);
+    int rc = adds && ptrs ? TASKER_OK
+                          : tasker_fail(TASKER_ENOMEM, "mysql: out of memory for %zu executions",
+                                        a->n);
+    for (size_t i = 0; i < a->n && rc == TASKER_OK; i++) {
+        adds[i] = (my_write){.fn = w_add_exec, .kind = MW_ADD, .arg = &a->v[i]};
+        ptrs[i] = &adds[i];
+    }
+    if (rc == TASKER_OK) rc = my_bulk_whole(s, c, MW_ADD, ptrs, a->n);
+    /* Retention: the batch prunes the first task; any other is pruned here, once. */
+    if (rc == TASKER_OK) w->task_id_for_retention = a->v[0].task_id;
+    for (size_t i = 1; i < a->n && rc == TASKER_OK; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strcmp(a->v[k].task_id, a->v[i].task_id) == 0;
+        if (!seen) rc = my_retain_task(s, c, a->v[i].task_id);
+    }
+    free(adds);
+    free(ptrs);
+    return rc;
+}
+
+int my_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
+{
+    if (n == 0) return TASKER_OK;
+    if (!v) return tasker_fail(TASKER_EINVAL, "mysql: add_task_execs: NULL");
+    for (size_t i = 0; i < n; i++)
+        if (!v[i].exec_id || !v[i].task_id)
+            return tasker_fail(TASKER_EINVAL,
+                               "mysql: add_task_execs: exec id and task id are required");
+    execs_arg a = {v, n};
+    my_write w = {.fn = w_add_execs, .kind = MW_SINGLE, .arg = &a};
+    return my_write_submit(store(st), &w);
+}
+
+int my_start_task_execs(tasker_storage *st, const char *const *ids, size_t n,
+                        int64_t start_us, const char *node_id, int *rcs)
+{
+    if (n == 0) return TASKER_OK;
+    if (!ids || !rcs) return tasker_fail(TASKER_EINVAL, "mysql: start_task_execs: NULL");
+    for (size_t i = 0; i < n; i++)
+        if (!ids[i]) return tasker_fail(TASKER_EINVAL, "mysql: start_task_execs: NULL id");
+    my_start_arg *args = calloc(n, sizeof *args);
+    my_write *ws = calloc(n, sizeof *ws);
+    if (!args || !ws) {
+        free(args);
+        free(ws);
+        return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for %zu starts", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        args[i] = (my_start_arg){ids[i], node_id, start_us};
+        ws[i] = (my_write){.fn = w_start_exec, .kind = MW_START, .arg = &args[i]};
+    }
+    my_write_submit_many(store(st), ws, n);
+    for (size_t i = 0; i < n; i++) rcs[i] = ws[i].rc;
+    free(args);
+    free(ws);
+    return TASKER_OK;
+}
+
 int my_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
                        const char *node_id)
 {

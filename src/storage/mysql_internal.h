@@ -256,6 +256,9 @@ void my_commit_flush(my_store *s);
 /* Queues w, a driver-owned asynchronous write (my_async_copy), without waiting: the
  * flusher commits it and reports it through w->on_done. */
 void my_write_submit_async(my_store *s, my_write *w);
+/* Queues the n writes (all of one lane) together and waits for each; each ws[i].rc and
+ * ws[i].err hold its own result. */
+int my_write_submit_many(my_store *s, my_write *ws, size_t n);
 int my_flusher_start(my_store *s);
 /* Commits what is queued, then stops the flushers. */
 void my_flusher_stop(my_store *s);
@@ -336,6 +339,10 @@ void my_retain_forget(my_store *s);
  * outcomes, of kinds[i]), each as one bulk statement when it can. Sets each write's rc
  * and err; TASKER_ESTORAGE when the transaction failed (the connection lost, a
  * deadlock). */
+/* Runs the n writes of one kind all or nothing: as one bulk statement when it can,
+ * else one by one inside a savepoint that the first failure rolls back. Returns the
+ * first failure's code, with its message. */
+int my_bulk_whole(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n);
 int my_bulk_groups(my_store *s, my_conn *c, const my_write_kind *kinds, my_write ***group,
                    const size_t *n, int ngroups);
 /* Starts, as one bulk statement with no savepoint (see mysql_bulk.c); TASKER_ESTORAGE
@@ -357,6 +364,9 @@ void my_store_close(tasker_storage *st);
 /* mysql_exec.c: executions and their retention. */
 int my_retain_task(my_store *s, my_conn *c, const char *task_id);
 int my_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
+int my_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
+int my_start_task_execs(tasker_storage *st, const char *const *ids, size_t n,
+                        int64_t start_us, const char *node_id, int *rcs);
 int my_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
                        const char *node_id);
 int my_update_task_exec(tasker_storage *st, const tasker_task_exec *e);

@@ -300,6 +300,39 @@ int my_write_submit(my_store *s, my_write *w)
     return submit_to(lane_of(s, w), w);
 }
 
+int my_write_submit_many(my_store *s, my_write *ws, size_t n)
+{
+    if (n == 0) return TASKER_OK;
+    my_lane *l = lane_of(s, &ws[0]);
+    for (size_t i = 0; i < n; i++) {
+        my_write *w = &ws[i];
+        w->rc = TASKER_OK;
+        w->done = w->taken = w->owned = w->async = false;
+        w->early_gen = 0;
+        w->err[0] = '\0';
+        w->next = NULL;
+        pthread_cond_init(&w->cond, NULL);
+    }
+    pthread_mutex_lock(&s->commit_lock);
+    for (size_t i = 0; i < n; i++) enqueue(l, &ws[i]); /* together: one round takes them */
+    for (size_t i = 0; i < n; i++) {
+        my_write *w = &ws[i];
+        while (!w->done) {
+            if (w->taken || !may_lead(l)) {
+                pthread_cond_wait(&w->cond, &s->commit_lock);
+                continue;
+            }
+            lead(l, w);
+        }
+    }
+    pthread_mutex_unlock(&s->commit_lock);
+    for (size_t i = 0; i < n; i++) {
+        pthread_cond_destroy(&ws[i].cond);
+        if (ws[i].early_gen) my_early_note(s, ws[i].early_gen);
+    }
+    return TASKER_OK;
+}
+
 void my_write_submit_async(my_store *s, my_write *w)
 {
     w->rc = TASKER_OK;

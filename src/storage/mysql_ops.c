@@ -373,4 +373,6 @@ const tasker_storage_ops my_ops = {
     .close = my_store_close,
     .add_task_event_async = add_task_event_async,
     .update_task_exec_async = my_update_task_exec_async,
+    .add_task_execs = my_add_task_execs,
+    .start_task_execs = my_start_task_execs,
 };
