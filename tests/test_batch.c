@@ -1,6 +1,8 @@
 /* tasker_trigger_many and the pool's claims of several runs at once: every run once,
  * all or nothing on bad input, and a long run never holds back runs claimed with it.
- * Runs against the DSN in $TASKER_TEST_DSN (default memory:). */
+ * Runs on memory:, on SQLite files named by $TASKER_TEST_DSN_PREFIX, or, with
+ * TASKER_TEST_BATCH_MYSQL=1, on fresh databases of the private MariaDB server. */
+#include "support/mariadb.h"
 #include "support/testutil.h"
 
 #include <pthread.h>
@@ -10,8 +12,26 @@
 #include <string.h>
 #include <unistd.h>
 
+static bool on_mysql(void)
+{
+    const char *v = getenv("TASKER_TEST_BATCH_MYSQL");
+    return v && strcmp(v, "1") == 0;
+}
+
 static const char *dsn_for(const char *name, char *buf, size_t size)
 {
+    if (on_mysql()) {
+        char db[64];
+        snprintf(db, sizeof db, "tasker_batch_%s", name);
+        for (char *p = db; *p; p++)
+            if (*p == '-') *p = '_';
+        if (tasker_test_mariadb_fresh_db(db) != 0)
+            fail_msg("fresh database: %s", tasker_test_mariadb_error());
+        char *dsn = tasker_test_mariadb_dsn(db, "connect_timeout=2");
+        snprintf(buf, size, "%s", dsn ? dsn : "");
+        free(dsn);
+        return buf;
+    }
     const char *prefix = getenv("TASKER_TEST_DSN_PREFIX");
     if (!prefix) return "memory:";
     snprintf(buf, size, "%s%s.db", prefix, name);
@@ -201,5 +221,9 @@ int main(void)
         cmocka_unit_test(trigger_many_is_all_or_nothing),
         cmocka_unit_test(a_long_run_does_not_hold_back_runs_claimed_with_it),
     };
+    if (on_mysql() && tasker_test_mariadb_start() != 0) {
+        fprintf(stderr, "MariaDB test server: %s\n", tasker_test_mariadb_error());
+        return 1;
+    }
     return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
 }
