@@ -268,7 +268,8 @@ typedef struct {
 
 /* Called after this handle stored the outcome of an execution: a run it ran (success,
  * failed, interrupted) or a fire its schedule loop skipped. e is valid during the call
- * only (its strings belong to the library). Called from worker threads and the
+ * only (its strings belong to the library). Called from worker threads, the finisher
+ * thread (which completes runs whose outcome the store wrote asynchronously) and the
  * schedule thread: it must be thread-safe and quick. */
 typedef void (*tasker_exec_hook)(tasker_t *t, const tasker_task_exec *e, void *udata);
 
