@@ -21,7 +21,7 @@
 #define SQ_DEFAULT_BUSY_TIMEOUT_MS 10000
 #define SQ_MSG_SIZE 512
 /* Times the group-commit leader takes in newly queued requests before committing. */
-#define SQ_BATCH_ROUNDS 8
+#define SQ_BATCH_ROUNDS 2
 /* The page size of a new database file (SQLite's default is 4096). */
 #define SQ_PAGE_SIZE "1024"
 /* WAL pages that trigger a checkpoint (SQLite's default is 1000): 16 MB of 4 KiB pages,
