@@ -190,8 +190,7 @@ static int set_wal(sq_store *s, sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;
     int rc = TASKER_OK;
-    /* Small pages for a new file (an existing one keeps its size): a commit writes every
-     * page it touched whole, and a run touches a few rows in many b-trees. */
+    /* The page size of a new file (an existing one keeps its own): see SQ_PAGE_SIZE. */
     sqlite3_exec(db, "PRAGMA page_size = " SQ_PAGE_SIZE, NULL, NULL, NULL);
     /* Changing the journal mode can answer SQLITE_BUSY without calling the busy handler
      * (two processes opening a new file at once), so it waits here, up to the busy
