@@ -153,14 +153,14 @@ bool tasker_finish_async(tasker_t *t, job *j, const tasker_task_exec *e)
             complete(t, r);
             pthread_mutex_lock(&f->lock);
             f->in_flight--;
-            pthread_cond_signal(&f->cond);
+            if (f->stopping) pthread_cond_signal(&f->cond); /* it waits for in_flight 0 */
             pthread_mutex_unlock(&f->lock);
         }
         return true;
     }
     pthread_mutex_lock(&f->lock);
     f->in_flight--;
-    pthread_cond_signal(&f->cond);
+    if (f->stopping) pthread_cond_signal(&f->cond);
     pthread_mutex_unlock(&f->lock);
     rec_free(r);
     return false; /* refused outright: the caller writes it synchronously */
