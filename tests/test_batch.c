@@ -21,14 +21,9 @@ static bool on_mysql(void)
 static const char *dsn_for(const char *name, char *buf, size_t size)
 {
     if (on_mysql()) {
-        char db[64];
-        snprintf(db, sizeof db, "tasker_batch_%s", name);
-        for (char *p = db; *p; p++)
-            if (*p == '-') *p = '_';
-        if (tasker_test_mariadb_fresh_db(db) != 0)
-            fail_msg("fresh database: %s", tasker_test_mariadb_error());
-        char *dsn = tasker_test_mariadb_dsn(db, "connect_timeout=2");
-        snprintf(buf, size, "%s", dsn ? dsn : "");
+        char *dsn = tasker_test_mariadb_fresh_dsn("tasker_b", "connect_timeout=2");
+        if (!dsn) fail_msg("%s", tasker_test_mariadb_error());
+        snprintf(buf, size, "%s", dsn);
         free(dsn);
         return buf;
     }
@@ -225,5 +220,7 @@ int main(void)
         fprintf(stderr, "MariaDB test server: %s\n", tasker_test_mariadb_error());
         return 1;
     }
-    return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("batch", tests, NULL, NULL);
+    if (on_mysql()) tasker_test_mariadb_drop_fresh();
+    return failed;
 }

@@ -22,7 +22,6 @@
 
 #include <cmocka.h>
 
-static int db_count;
 static atomic_int fault_mode; /* the fault for the next batch with an outcome in it */
 
 static int inject(const my_write *batch)
@@ -34,10 +33,9 @@ static int inject(const my_write *batch)
 
 static char *fresh_dsn(void)
 {
-    char db[64];
-    snprintf(db, sizeof db, "tasker_a%ld_%d", (long)getpid(), ++db_count);
-    if (tasker_test_mariadb_fresh_db(db) != 0) fail_msg("%s", tasker_test_mariadb_error());
-    return tasker_test_mariadb_dsn(db, "connect_timeout=2");
+    char *dsn = tasker_test_mariadb_fresh_dsn("tasker_a", "connect_timeout=2");
+    if (!dsn) fail_msg("%s", tasker_test_mariadb_error());
+    return dsn;
 }
 
 static tasker_storage *open_dsn(const char *dsn)
@@ -311,11 +309,7 @@ static int teardown(void **state)
 {
     (void)state;
     my_test_before_commit = NULL;
-    char sql[100];
-    for (int i = 1; i <= db_count; i++) {
-        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS tasker_a%ld_%d", (long)getpid(), i);
-        tasker_test_mariadb_sql(sql);
-    }
+    tasker_test_mariadb_drop_fresh();
     return 0;
 }
 

@@ -24,7 +24,6 @@
 
 #include <cmocka.h>
 
-static int db_count;
 static atomic_int fault_mode; /* the fault for the next batch with an early answer */
 static atomic_int faults_fired;
 
@@ -44,10 +43,8 @@ static int inject(const my_write *batch)
 
 static tasker_storage *open_fresh_with(const char *options)
 {
-    char db[64];
-    snprintf(db, sizeof db, "tasker_e%ld_%d", (long)getpid(), ++db_count);
-    if (tasker_test_mariadb_fresh_db(db) != 0) fail_msg("%s", tasker_test_mariadb_error());
-    char *dsn = tasker_test_mariadb_dsn(db, options);
+    char *dsn = tasker_test_mariadb_fresh_dsn("tasker_e", options);
+    if (!dsn) fail_msg("%s", tasker_test_mariadb_error());
     tasker_storage *st = tasker_mysql_storage(dsn);
     if (!st) fail_msg("open %s: %s", dsn, tasker_last_error());
     free(dsn);
@@ -313,11 +310,7 @@ static int teardown(void **state)
 {
     (void)state;
     my_test_before_commit = NULL;
-    char sql[100];
-    for (int i = 1; i <= db_count; i++) {
-        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS tasker_e%ld_%d", (long)getpid(), i);
-        tasker_test_mariadb_sql(sql);
-    }
+    tasker_test_mariadb_drop_fresh();
     return 0;
 }
 

@@ -342,6 +342,40 @@ int tasker_test_mariadb_fresh_db(const char *db)
     return tasker_test_mariadb_sql(sql);
 }
 
+static struct {
+    char prefix[32];
+    int count;
+} fresh_made[16]; /* per prefix: how many databases tasker_test_mariadb_fresh_dsn made */
+
+char *tasker_test_mariadb_fresh_dsn(const char *prefix, const char *extra)
+{
+    int slot = 0;
+    while (slot < 16 && fresh_made[slot].prefix[0] && strcmp(fresh_made[slot].prefix, prefix))
+        slot++;
+    if (slot == 16) {
+        fail("tasker_test_mariadb_fresh_dsn: more than 16 prefixes");
+        return NULL;
+    }
+    snprintf(fresh_made[slot].prefix, sizeof fresh_made[slot].prefix, "%s", prefix);
+    char db[64];
+    snprintf(db, sizeof db, "%s%ld_%d", prefix, (long)getpid(), ++fresh_made[slot].count);
+    if (tasker_test_mariadb_fresh_db(db) != 0) return NULL;
+    return tasker_test_mariadb_dsn(db, extra);
+}
+
+void tasker_test_mariadb_drop_fresh(void)
+{
+    char sql[128];
+    for (int slot = 0; slot < 16 && fresh_made[slot].prefix[0]; slot++) {
+        for (int i = 1; i <= fresh_made[slot].count; i++) {
+            snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS `%s%ld_%d`",
+                     fresh_made[slot].prefix, (long)getpid(), i);
+            tasker_test_mariadb_sql(sql);
+        }
+        fresh_made[slot].count = 0;
+    }
+}
+
 /* Appends s percent-encoded (everything but unreserved characters) to buf. */
 static void append_enc(char *buf, size_t size, const char *s)
 {

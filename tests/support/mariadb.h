@@ -38,6 +38,12 @@ int tasker_test_mariadb_sql(const char *sql);
 int tasker_test_mariadb_query_int(const char *sql, long long *value);
 /* Drops (if present) and creates database db. */
 int tasker_test_mariadb_fresh_db(const char *db);
+/* A fresh database named PREFIX<pid>_<n> (n counts up per process), and a newly
+ * allocated DSN into it with extra options as above; NULL when it cannot (see
+ * tasker_test_mariadb_error()). tasker_test_mariadb_drop_fresh() drops every one made so far, so
+ * that an external server is left clean. */
+char *tasker_test_mariadb_fresh_dsn(const char *prefix, const char *extra);
+void tasker_test_mariadb_drop_fresh(void);
 
 /* Stops the private server (SIGTERM, then waits), or kills it at once (SIGKILL: a
  * crash). Start it again with tasker_test_mariadb_start(). -1 for an external server. */
