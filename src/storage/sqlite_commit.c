@@ -1,8 +1,10 @@
 /* The SQLite driver's group commit: many threads write at once, one transaction holds
  * them all.
  *
- * One writer thread per store (the flusher) owns the writer connection. A thread that
- * writes queues its request and sleeps on its own semaphore; the flusher takes every
+ * One writer thread per store (the flusher) runs the writer connection (a caller that
+ * finds it asleep with nothing queued runs its own batch instead: see enqueue). A
+ * thread that writes queues its request and sleeps on its own semaphore; the flusher
+ * takes every
  * queued request, runs them in one BEGIN IMMEDIATE .. COMMIT, and wakes each caller
  * with its own result. Before committing it takes in, for a few rounds, what was
  * queued meanwhile (run_once). So a sync (synchronous=FULL) or a WAL append (NORMAL)
