@@ -5,8 +5,8 @@
  * finds it asleep with nothing queued runs its own batch instead: see enqueue). A
  * thread that writes queues its request and sleeps on its own semaphore; the flusher
  * takes every queued request, runs them in one BEGIN IMMEDIATE .. COMMIT, and wakes
- * each caller with its own result. Before committing it takes in, for a few rounds, what was
- * queued meanwhile (run_once). So a sync (synchronous=FULL) or a WAL append (NORMAL)
+ * each caller with its own result. Before committing it takes in, for a few rounds,
+ * what was queued meanwhile (run_once). So a sync (synchronous=FULL) or a WAL append (NORMAL)
  * is paid once per batch, not once per row, and a caller still returns only after its
  * own write is committed. Callers are woken after the queue lock is released, each on
  * its own semaphore, so waking them does not stall the threads queueing the next batch.
