@@ -3,7 +3,7 @@
  * exactly once, with update_task_exec's result; close() finishes what was accepted; and
  * a write whose batch did not commit (a fault in place of the COMMIT, or the server
  * restarting) is replayed until it commits, not dropped. */
-#include "storage/mysql_internal.h"
+#include "storage/mysql/internal.h"
 #include "support/mariadb.h"
 
 #include <tasker/storage.h>

@@ -1,12 +1,12 @@
 /* The MySQL driver's early answers: a start and an event are answered before their
  * group commit's COMMIT. These tests make that COMMIT fail (a fault injected in its
- * place, see mysql_internal.h) in a batch that answered starts early, and check that
+ * place, see storage/mysql/internal.h) in a batch that answered starts early, and check that
  * the process never has a run that its worker runs but the store shows pending (to be
  * run again), nor one `running` that no worker runs: a start answered early is
  * replayed before any later write commits, and a start answered with an error (with
  * several committers, which answer nothing early) is not in the store. Also: a thread
  * reads its own early-answered writes. */
-#include "storage/mysql_internal.h"
+#include "storage/mysql/internal.h"
 #include "support/mariadb.h"
 
 #include <tasker/storage.h>

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "storage/sqlite_internal.h"
+#include "storage/sqlite/internal.h"
 
 typedef struct {
     char *dir;

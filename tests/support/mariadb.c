@@ -7,7 +7,7 @@
  * running in parallel (one server per test program) never fight over a port. */
 #include "support/mariadb.h"
 
-#include "storage/mysql_internal.h"
+#include "storage/mysql/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

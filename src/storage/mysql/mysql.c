@@ -7,7 +7,7 @@
  * pool's generation moves on so that every idle connection made before the failure is
  * dropped too; the next call connects afresh and prepares its statements again. */
 #include "core/error.h"
-#include "storage/mysql_internal.h"
+#include "storage/mysql/internal.h"
 
 #include <errmsg.h>
 #include <mysqld_error.h>

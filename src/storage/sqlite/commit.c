@@ -29,7 +29,7 @@
  * error that makes SQLite roll back the whole transaction (disk full, I/O error) fails
  * that request, and the rest are run again in a new transaction.
  */
-#include "sqlite_internal.h"
+#include "storage/sqlite/internal.h"
 
 #include <sched.h>
 #include <semaphore.h>

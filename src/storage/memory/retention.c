@@ -13,7 +13,7 @@
  * Histories of tasks that get no new executions (idle or removed tasks) are aged out
  * too: each add also advances the age cursor of one other history, round-robin.
  */
-#include "memory_internal.h"
+#include "storage/memory/internal.h"
 
 #include <stdlib.h>
 

@@ -1,12 +1,12 @@
 /* The MySQL driver's operations on tasks, schedules and events, and the driver's
- * operations table. Executions are in mysql_exec.c.
+ * operations table. Executions are in storage/mysql/exec.c.
  *
- * Writes go through the group commit (mysql_lanes.c, mysql_commit.c): each is a
+ * Writes go through the group commit (storage/mysql/lanes.c, storage/mysql/commit.c): each is a
  * my_write whose function runs inside the batch's transaction. Reads take a pooled connection and run
  * in autocommit; a read whose connection turns out to be lost is retried once on a new
  * connection, since reading twice is harmless. */
 #include "core/error.h"
-#include "storage/mysql_internal.h"
+#include "storage/mysql/internal.h"
 
 #include <mysqld_error.h>
 #include <stddef.h>

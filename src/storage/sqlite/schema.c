@@ -5,7 +5,7 @@
  * version by running migrations N+1.. in one transaction. A file newer than this
  * library is refused, since this code cannot know what the newer columns mean.
  */
-#include "sqlite_internal.h"
+#include "storage/sqlite/internal.h"
 
 #include <stdio.h>
 

@@ -1,5 +1,5 @@
 /* The MySQL driver's group-commit lanes: queues, leaders, flusher threads, and the
- * lanes' connections. Running one batch is mysql_commit.c's.
+ * lanes' connections. Running one batch is storage/mysql/commit.c's.
  *
  * A writer queues its write in its lane and waits on its own condition variable. The
  * lane's flusher, a thread of the store's, leads: it takes every write queued in the
@@ -33,7 +33,7 @@
  * to the same task can deadlock in retention; deadlocked batches are rolled back and
  * replayed. It pays only over a slow network. */
 #include "core/error.h"
-#include "storage/mysql_internal.h"
+#include "storage/mysql/internal.h"
 
 #include <stdint.h>
 #include <stdio.h>

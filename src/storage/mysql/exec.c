@@ -7,7 +7,7 @@
  * read, and finished executions at or below it, or older than max_exec_age_s, are
  * deleted by one statement; their events go with them by the foreign key's cascade. */
 #include "core/error.h"
-#include "storage/mysql_internal.h"
+#include "storage/mysql/internal.h"
 
 #include <mysqld_error.h>
 #include <stddef.h>
@@ -267,7 +267,7 @@ static int w_update_exec(my_store *s, my_conn *c, my_write *w)
     my_bind_int(&p[2], &success);
     my_bind_str(&p[3], e->result, &len[0]);
     my_bind_str(&p[4], e->error, &len[1]);
-    my_bind_str(&p[5], w->fix_token, &len[2]); /* see claims_to_outcomes (mysql_bulk.c) */
+    my_bind_str(&p[5], w->fix_token, &len[2]); /* see claims_to_outcomes (storage/mysql/bulk.c) */
     my_bind_str(&p[6], w->fix_token ? w->fix_node : NULL, &len[3]);
     my_bind_str(&p[7], e->exec_id, &len[4]);
     int rc = my_run(s, c, MS_EXEC_UPDATE, p, &n);

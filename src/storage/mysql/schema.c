@@ -10,7 +10,7 @@
  * free text that the core may cut mid-character (errors, messages, descriptions) is
  * kept as bytes. Times are BIGINT microseconds since the epoch, UTC. */
 #include "core/error.h"
-#include "storage/mysql_internal.h"
+#include "storage/mysql/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +72,7 @@ static const char *const migration_1[] = {
     ")" TABLE_OPTS,
 
     /* One row per open store and commit slot: the token of its last committed batch, so that a batch
-     * whose COMMIT was cut off can be found committed or not (mysql_commit.c). */
+     * whose COMMIT was cut off can be found committed or not (storage/mysql/commit.c). */
     "CREATE TABLE commit_marks ("
     " store_id BIGINT NOT NULL,"
     " slot INT NOT NULL,"

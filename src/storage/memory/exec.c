@@ -1,7 +1,7 @@
 /* The memory driver's executions (add, start, update, get, list), their events, and
  * interrupting the executions of nodes that stopped. Retention and the status lists
- * they sit on are in memory_retention.c. */
-#include "memory_internal.h"
+ * they sit on are in storage/memory/retention.c. */
+#include "storage/memory/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * travels inside SQL text. A connection prepares a statement the first time it needs
  * it and keeps it until the connection closes. */
 #include "core/error.h"
-#include "storage/mysql_internal.h"
+#include "storage/mysql/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +41,7 @@ static const char *const sql_text[MS_COUNT] = {
                       " WHERE exec_id = ? AND status = 0",
     [MS_EXEC_STATUS] = "SELECT status FROM task_execs WHERE exec_id = ?",
     /* The outcome; it also puts the node id in place of the claim token of a start
-     * in the same batch (mysql_bulk.c), or leaves it (token and node id NULL). */
+     * in the same batch (storage/mysql/bulk.c), or leaves it (token and node id NULL). */
     [MS_EXEC_UPDATE] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
                        " result = ?, error = ?, node_id = IF(node_id <=> ?, ?, node_id)"
                        " WHERE exec_id = ?",

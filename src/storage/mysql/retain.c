@@ -10,7 +10,7 @@
  * max_execs_per_task finished executions for up to MY_RETAIN_LAG_US. Closing the store prunes what is left
  * (mysql.c). With several committers, every batch prunes its tasks itself. */
 #include "core/error.h"
-#include "storage/mysql_internal.h"
+#include "storage/mysql/internal.h"
 
 #include <stdlib.h>
 #include <string.h>

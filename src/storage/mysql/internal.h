@@ -93,11 +93,11 @@ typedef struct my_conn {
     bool broken;         /* the server went away under it: close, do not reuse */
     unsigned last_errno; /* of the last failed call, for the group commit's retry */
     int bulk;            /* the server takes array-bound statements: -1 not known yet */
-    bool held;           /* a lane's, with autocommit off (mysql_lanes.c), not pooled */
+    bool held;           /* a lane's, with autocommit off (storage/mysql/lanes.c), not pooled */
     struct my_conn *next_free;
 } my_conn;
 
-/* Writes that a batch may send together as one bulk statement (mysql_bulk.c). */
+/* Writes that a batch may send together as one bulk statement (storage/mysql/bulk.c). */
 typedef enum { MW_SINGLE = 0, MW_ADD, MW_START, MW_EVENT, MW_UPDATE } my_write_kind;
 
 /* start_task_exec's input. */
@@ -118,7 +118,7 @@ struct my_write {
     bool done;
     bool taken;        /* a leader holds it */
     bool owned;        /* the driver's copy: of a write answered early, or asynchronous */
-    bool async;        /* submitted without waiting: on_done reports it (mysql_early.c) */
+    bool async;        /* submitted without waiting: on_done reports it (storage/mysql/early.c) */
     tasker_storage_done_fn on_done;
     void *udata;
     int64_t failing_since_us; /* async: monotonic time of its first batch that failed */
@@ -132,7 +132,7 @@ struct my_write {
     int64_t claim_start_us;
     /* A start run in bulk without a savepoint writes this unique token as its node id,
      * to tell its rows from any other start's; the batch then writes the real node id
-     * (mysql_bulk.c). Empty when not pending. */
+     * (storage/mysql/bulk.c). Empty when not pending. */
     char claim_token[48];
     bool claim_handed; /* a start's token, handed to an outcome in the batch */
     const char *fix_token, *fix_node; /* an outcome's: the token to replace, by this */
@@ -156,7 +156,7 @@ typedef struct {
     my_write *replay;         /* owned copies known not committed: replayed */
 } my_unresolved;
 
-/* A lane of the group commit (mysql_lanes.c): a queue, and a flusher thread that
+/* A lane of the group commit (storage/mysql/lanes.c): a queue, and a flusher thread that
  * leads its batches, on commit slots of its own. With one committer there are two:
  * lane 0 takes adds and the single writes (answered after their COMMIT; it applies
  * retention), lane 1 the starts, events and outcomes (starts answered early, in
@@ -201,7 +201,7 @@ typedef struct my_store {
     int64_t batch_seq;  /* the last batch token handed out; atomic */
     uint64_t claim_seq; /* the last start claim token handed out; atomic */
     my_unresolved unresolved[MY_COMMITTERS_MAX + 1]; /* each touched by its slot's leader */
-    char **retain_tasks;     /* tasks to prune (mysql_retain.c); lane 0's leader's */
+    char **retain_tasks;     /* tasks to prune (storage/mysql/retain.c); lane 0's leader's */
     size_t retain_n;
     int64_t retain_since_us; /* monotonic: when the first of them was remembered */
     bool closing;            /* the last batch, at close: one attempt, no reconnecting */
@@ -220,10 +220,10 @@ int my_fail_stmt(my_store *s, my_conn *c, MYSQL_STMT *st, const char *what);
 /* True when err means the connection is gone (the server restarted, network cut). */
 bool my_errno_is_lost(unsigned err);
 
-/* mysql_schema.c: migrations. */
+/* storage/mysql/schema.c: migrations. */
 int my_migrate(my_store *s, my_conn *c);
 
-/* mysql_stmt.c: statements, parameters and rows. */
+/* storage/mysql/stmt.c: statements, parameters and rows. */
 MYSQL_STMT *my_stmt(my_store *s, my_conn *c, my_stmt_id id);
 /* Runs one statement with no parameters and no rows (DDL, SET), prepared and freed. */
 int my_exec_once(my_store *s, my_conn *c, const char *sql);
@@ -243,9 +243,9 @@ typedef struct {
 int my_query(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, const my_col *cols,
              int ncols, size_t rec_size, void **out, size_t *n);
 
-/* mysql_lanes.c: group commit. Queues w, and returns once the transaction holding it
+/* storage/mysql/lanes.c: group commit. Queues w, and returns once the transaction holding it
  * committed (or failed), with w->rc; sets the thread's message on failure. Starts may
- * be answered before the COMMIT (mysql_early.c). */
+ * be answered before the COMMIT (storage/mysql/early.c). */
 int my_write_submit(my_store *s, my_write *w);
 void my_commit_init(my_store *s);
 void my_commit_free(my_store *s);
@@ -270,12 +270,12 @@ bool my_conn_at_hand(my_store *s);
 /* The lane whose batches answer starts early (its batch_gen and done_gen). */
 my_lane *my_early_lane(my_store *s);
 
-/* mysql_commit.c: runs a batch of lane l on commit slot slot until it committed or
+/* storage/mysql/commit.c: runs a batch of lane l on commit slot slot until it committed or
  * failed for good; on return *batch holds only the callers' writes, each with its
  * result (the driver's copies are reported, freed, or kept to replay). self is the
  * leader's own write, or NULL. */
 void my_run_batch(my_lane *l, my_write **batch, int slot, my_write *self, uint64_t gen);
-/* mysql_lanes.c: takes up to room writes queued in l, appending them to *batch; the
+/* storage/mysql/lanes.c: takes up to room writes queued in l, appending them to *batch; the
  * first taken, or NULL. Called with commit_lock held. */
 my_write *my_take_queued(my_lane *l, my_write **batch, size_t room);
 /* The connection for a batch of l, and giving it back after. */
@@ -290,7 +290,7 @@ void my_lane_conn_done(my_lane *l, my_conn *c);
 enum { MY_FAULT_LOST = 1, MY_FAULT_UNKNOWN, MY_FAULT_UNKNOWN_COMMITTED };
 extern int (*my_test_before_commit)(const my_write *batch);
 
-/* mysql_resolve.c: commit marks, and batches that did not or may not have committed. */
+/* storage/mysql/resolve.c: commit marks, and batches that did not or may not have committed. */
 /* Drops this store's commit mark, and any left by stores gone for a week (cutoff_us). */
 int my_marks_drop(my_store *s, my_conn *c, int64_t cutoff_us);
 int my_mark_batch(my_store *s, my_conn *c, int slot, int64_t token);
@@ -310,7 +310,7 @@ bool my_slot_owed(const my_store *s, int slot);
 /* At close: reports the writes still unresolved as failed and frees them. */
 void my_unresolved_free(my_store *s, my_unresolved *u);
 
-/* mysql_early.c: writes answered before their COMMIT (starts and events), and the
+/* storage/mysql/early.c: writes answered before their COMMIT (starts and events), and the
  * driver's copies of writes: of those answered early, and of asynchronous ones. */
 bool my_acks_early(const my_write *w);
 /* A leader-owned copy of w (a start, an event or an outcome, its input copied), to
@@ -329,13 +329,13 @@ void my_early_note(my_store *s, uint64_t gen);
  * that the thread reads its own writes. */
 void my_read_barrier(my_store *s);
 
-/* mysql_retain.c: retention per batch. Prunes the tasks that got new executions, now
+/* storage/mysql/retain.c: retention per batch. Prunes the tasks that got new executions, now
  * or (with one committer, under load) a little later; *pruned when it did prune the
  * remembered tasks, which my_retain_forget() drops once the batch committed. */
 int my_retain_batch(my_store *s, my_conn *c, my_write *batch, bool *pruned);
 void my_retain_forget(my_store *s);
 
-/* mysql_bulk.c: runs ngroups groups of writes in order (group[i]: n[i] adds, events or
+/* storage/mysql/bulk.c: runs ngroups groups of writes in order (group[i]: n[i] adds, events or
  * outcomes, of kinds[i]), each as one bulk statement when it can. Sets each write's rc
  * and err; TASKER_ESTORAGE when the transaction failed (the connection lost, a
  * deadlock). */
@@ -345,14 +345,14 @@ void my_retain_forget(my_store *s);
 int my_bulk_whole(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n);
 int my_bulk_groups(my_store *s, my_conn *c, const my_write_kind *kinds, my_write ***group,
                    const size_t *n, int ngroups);
-/* Starts, as one bulk statement with no savepoint (see mysql_bulk.c); TASKER_ESTORAGE
+/* Starts, as one bulk statement with no savepoint (see storage/mysql/bulk.c); TASKER_ESTORAGE
  * when the transaction failed. */
 int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n);
 /* Writes the real node id over the claim tokens of the batch's starts (those with an
  * outcome in the batch leave it to the outcome). Runs before the outcomes. */
 int my_bulk_fix_claims(my_store *s, my_conn *c, my_write *batch);
 
-/* mysql_ops.c: reads, the clock, and the operations table. */
+/* storage/mysql/ops.c: reads, the clock, and the operations table. */
 typedef int (*my_read_fn)(my_store *s, my_conn *c, void *ctx);
 /* Runs a read on a pooled connection; retried once if the connection was lost. */
 int my_read(my_store *s, my_read_fn fn, void *ctx);
@@ -361,7 +361,7 @@ int64_t my_real_now_us(void); /* the system clock, whatever the core's clock say
 extern const tasker_storage_ops my_ops;
 void my_store_close(tasker_storage *st);
 
-/* mysql_exec.c: executions and their retention. */
+/* storage/mysql/exec.c: executions and their retention. */
 int my_retain_task(my_store *s, my_conn *c, const char *task_id);
 int my_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
 int my_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);

@@ -9,7 +9,7 @@
  * No step scans the table: each walks an index from where the rows to delete are.
  * Events go with their executions (ON DELETE CASCADE).
  */
-#include "sqlite_internal.h"
+#include "storage/sqlite/internal.h"
 
 #include <stdint.h>
 #include <stdio.h>

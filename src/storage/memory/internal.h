@@ -1,8 +1,8 @@
 /* Internal: the memory driver's types and the declarations shared by memory*.c.
  *
- * memory.c owns the store, tasks, schedules and the ops table; memory_htab.c the
- * intrusive hash table; memory_retention.c the status lists, freeing and retention;
- * memory_exec.c executions, events and interrupting the executions of dead nodes.
+ * memory.c owns the store, tasks, schedules and the ops table; storage/memory/htab.c the
+ * intrusive hash table; storage/memory/retention.c the status lists, freeing and retention;
+ * storage/memory/exec.c executions, events and interrupting the executions of dead nodes.
  *
  * Costs. Every hot operation (add/start/update/get exec, add event) is O(1) expected:
  * executions are found through a hash on exec_id, occurrences through a hash on
@@ -24,7 +24,7 @@
 
 #define OWNER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
-/* ---- a small intrusive chained hash table (memory_htab.c) ------------------------- */
+/* ---- a small intrusive chained hash table (storage/memory/htab.c) ------------------------- */
 
 typedef struct hnode {
     struct hnode *next;
@@ -134,7 +134,7 @@ static inline int cmp_exec(const mexec *a, const mexec *b)
 /* memory.c */
 mtask *mem_find_task(mem_store *m, const char *id);
 
-/* memory_retention.c */
+/* storage/memory/retention.c */
 /* Moves x to the list its status and doom call for. */
 void mem_place_on_list(mem_store *m, mexec *x);
 /* Counts a just-linked execution into its history's doomed prefix or the rest. */
@@ -144,7 +144,7 @@ void mem_apply_retention(mem_store *m, mgroup *g);
 /* Frees an execution that is on no index. */
 void mem_exec_free_fields(mexec *x);
 
-/* memory_exec.c: the operations on executions and events */
+/* storage/memory/exec.c: the operations on executions and events */
 int mem_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
 int mem_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
 int mem_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,

@@ -1,6 +1,6 @@
 /* The MySQL driver's group commit: running one batch, that is, many callers' writes in
  * one transaction. The queues, lanes and flusher threads that form the batches are in
- * mysql_lanes.c.
+ * storage/mysql/lanes.c.
  *
  * Rounds (lane 1): a batch runs the starts of what it took as one statement, answers
  * them early (before the COMMIT: the worker runs its handler while the batch goes on),
@@ -13,7 +13,7 @@
  *
  * The driver's copies (of starts answered early, and the asynchronous writes) of a
  * transaction that did not commit are replayed at the head of the lane's next batch
- * (mysql_resolve.c), before the outcome that follows them.
+ * (storage/mysql/resolve.c), before the outcome that follows them.
  *
  * A write that fails on its own (a duplicate id, a missing task) is undone alone, by
  * InnoDB's statement rollback, and the batch goes on. A failure of the transaction
@@ -21,9 +21,9 @@
  * whole: a batch whose connection was lost before COMMIT was sent is rolled back by
  * the server, so it is retried on a new connection. If COMMIT itself was cut off, its
  * writers fail at once with TASKER_ESTORAGE, and the batch's mark row (commit_marks)
- * tells later whether it committed (mysql_resolve.c). */
+ * tells later whether it committed (storage/mysql/resolve.c). */
 #include "core/error.h"
-#include "storage/mysql_internal.h"
+#include "storage/mysql/internal.h"
 
 #include <mysqld_error.h>
 #include <sched.h>
@@ -47,7 +47,7 @@ static void fail_all(my_write *batch, int rc, const char *why)
 }
 
 /* Runs a round's writes from todo on: the single ones in order, then the starts (as
- * one bulk statement when several, mysql_bulk.c). Adds, events and outcomes wait for
+ * one bulk statement when several, storage/mysql/bulk.c). Adds, events and outcomes wait for
  * the end of the batch (run_deferred): nobody is answered for them before the COMMIT,
  * so a round of starts costs one round trip whatever else is queued. TASKER_OK unless
  * the transaction failed (the connection lost, a deadlock); each write has its own
@@ -184,7 +184,7 @@ typedef enum { BATCH_COMMITTED, BATCH_FAILED, BATCH_RETRY, BATCH_UNKNOWN } batch
 
 int (*my_test_before_commit)(const my_write *batch);
 
-/* A fault injected by a test in place of the COMMIT (see mysql_internal.h). */
+/* A fault injected by a test in place of the COMMIT (see storage/mysql/internal.h). */
 static batch_outcome injected(my_store *s, my_conn *c, my_write *batch, int fault)
 {
     int failed = fault == MY_FAULT_UNKNOWN_COMMITTED ? mysql_commit(c->db) : mysql_rollback(c->db);

@@ -1,9 +1,9 @@
 /* The SQLite driver's writes: each op checks its arguments, becomes a request for the
- * group commit (sqlite_commit.c), and is run there, inside the leader's transaction, by
+ * group commit (storage/sqlite/commit.c), and is run there, inside the leader's transaction, by
  * sq_exec_req. Strings are bound without copying: the caller waits until its request
  * is finished, and every statement is reset before that.
  */
-#include "sqlite_internal.h"
+#include "storage/sqlite/internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>

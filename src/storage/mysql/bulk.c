@@ -15,7 +15,7 @@
  *
  * Servers without bulk support (MySQL) always go one by one. */
 #include "core/error.h"
-#include "storage/mysql_internal.h"
+#include "storage/mysql/internal.h"
 
 #include <mysqld_error.h>
 #include <stddef.h>

@@ -1,19 +1,19 @@
 /* The MySQL driver's early answers: a run's start (the compare-and-set) and its events
  * are answered once their statement has run inside the open group-commit transaction,
- * before its COMMIT (see mysql_commit.c). This file owns the driver's copies of writes:
+ * before its COMMIT (see storage/mysql/commit.c). This file owns the driver's copies of writes:
  * the leader's copies of writes answered early, kept to replay them should their
  * transaction not commit, and the asynchronous writes (storage version 2), which are
  * such copies from the start, reported through their done callback once committed or
  * given up. It also owns the per-thread read barrier: a thread's read waits for the end
  * of the batches in which it was answered early, so that it reads what it wrote. */
 #include "core/error.h"
-#include "storage/mysql_internal.h"
+#include "storage/mysql/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* Starts only: events (like adds and outcomes) run at the end of the batch, after
- * every start (mysql_commit.c), so that one round trip answers a round of starts. */
+ * every start (storage/mysql/commit.c), so that one round trip answers a round of starts. */
 bool my_acks_early(const my_write *w)
 {
     return w->kind == MW_START;

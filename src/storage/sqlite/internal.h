@@ -1,7 +1,7 @@
 /* Internal: the SQLite driver's shared state, shared by sqlite*.c.
  *
  * One store has one writer connection, used only by the thread that leads the current
- * group commit (sqlite_commit.c), and a small pool of reader connections (sqlite_read.c).
+ * group commit (storage/sqlite/commit.c), and a small pool of reader connections (storage/sqlite/read.c).
  * WAL mode lets the readers run while the writer commits. Every statement is prepared
  * once per connection, at open, and reused.
  */
@@ -157,7 +157,7 @@ typedef struct sq_store {
     int64_t last_age_prune_us; /* used only by the leader */
 
     pthread_mutex_t queue_lock; /* guards the queue, the generations, the flusher's flags */
-    /* The flusher: the one thread that writes (sqlite_commit.c). */
+    /* The flusher: the one thread that writes (storage/sqlite/commit.c). */
     pthread_t flusher;
     bool flusher_started, flusher_stopping, flusher_idle;
     bool writing; /* a thread (the flusher, or a caller on an idle store) runs a batch */
@@ -194,32 +194,32 @@ void sq_format_error(sq_store *s, sqlite3 *db, char *buf, size_t size, const cha
 /* Sets the thread's message as above and returns TASKER_ESTORAGE. */
 int sq_fail(sq_store *s, sqlite3 *db, const char *what);
 
-/* sqlite_schema.c */
+/* storage/sqlite/schema.c */
 int sq_migrate(sq_store *s, sqlite3 *db, int target_version);
 int sq_schema_version(sqlite3 *db, int *version);
 extern const char *const sq_write_sql[W_COUNT];
 extern const char *const sq_read_sql[R_COUNT];
 
-/* sqlite_commit.c: queues r, returns once it is committed or failed, with its code
+/* storage/sqlite/commit.c: queues r, returns once it is committed or failed, with its code
  * (and the thread's message set on failure). */
 int sq_submit(sq_store *s, sq_req *r);
 
-/* sqlite_write.c: runs one request inside the leader's transaction; fills r->rc and
+/* storage/sqlite/write.c: runs one request inside the leader's transaction; fills r->rc and
  * r->msg. Returns r->rc. */
 int sq_exec_req(sq_store *s, sq_req *r);
 /* Retention for the tasks that gained executions in this batch, and age pruning when
  * due. Runs inside the transaction; TASKER_OK or TASKER_ESTORAGE with msg filled. */
 int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t msg_size);
 
-/* sqlite_commit.c: waits until every write acknowledged so far is committed. */
+/* storage/sqlite/commit.c: waits until every write acknowledged so far is committed. */
 void sq_read_barrier(sq_store *s);
-/* sqlite_commit.c: queues an asynchronous request (malloc'd, owned from here on). */
+/* storage/sqlite/commit.c: queues an asynchronous request (malloc'd, owned from here on). */
 void sq_submit_async(sq_store *s, sq_req *r);
 int sq_flusher_start(sq_store *s);
 /* Commits every queued asynchronous write, then stops the flusher. */
 void sq_flusher_stop(sq_store *s);
 
-/* sqlite_read.c */
+/* storage/sqlite/read.c */
 sq_reader *sq_reader_get(sq_store *s);
 void sq_reader_put(sq_store *s, sq_reader *r);
 void sq_readers_close(sq_store *s);

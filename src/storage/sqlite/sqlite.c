@@ -1,10 +1,10 @@
 /* The SQLite driver: opening a store (options, file creation, pragmas, migration),
  * closing it, the ops table, and error formatting. Writes go through the group commit
- * of sqlite_commit.c, reads through the reader pool of sqlite_read.c.
+ * of storage/sqlite/commit.c, reads through the reader pool of storage/sqlite/read.c.
  *
  * Path and options: "PATH[?sync=normal|full&busy_timeout_ms=N]" (docs/storage.md).
  */
-#include "sqlite_internal.h"
+#include "storage/sqlite/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

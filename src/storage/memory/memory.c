@@ -2,9 +2,9 @@
  * hash tables and intrusive lists, guarded by one mutex. Nothing survives close.
  *
  * This file owns the store (create, close, the ops table), tasks and schedules. The
- * costs of the data structures are described in memory_internal.h.
+ * costs of the data structures are described in storage/memory/internal.h.
  */
-#include "memory_internal.h"
+#include "storage/memory/internal.h"
 
 #include <stdlib.h>
 #include <time.h>

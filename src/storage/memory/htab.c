@@ -1,6 +1,6 @@
 /* The memory driver's small intrusive chained hash table: the caller embeds an hnode in
  * each record and compares keys itself, so an insert allocates nothing (but a grow). */
-#include "memory_internal.h"
+#include "storage/memory/internal.h"
 
 #include <stdlib.h>
 

@@ -3,7 +3,7 @@
  * mode a reader sees every transaction committed before its statement began, and
  * never waits for the writer.
  */
-#include "sqlite_internal.h"
+#include "storage/sqlite/internal.h"
 
 #include <stdlib.h>
 #include <string.h>

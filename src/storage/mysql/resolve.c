@@ -22,7 +22,7 @@
  * MY_ASYNC_GIVE_UP_US (the server away that long) is reported failed and dropped; its
  * submitter may write it again. */
 #include "core/error.h"
-#include "storage/mysql_internal.h"
+#include "storage/mysql/internal.h"
 
 #include <stdlib.h>
 #include <stdio.h>
