@@ -85,6 +85,13 @@ typedef struct tasker_options {
      * forward, call tasker_wake() so the schedule loop re-reads it. */
     tasker_clock_fn clock;
     void *clock_udata;
+    /* Cluster mode (docs/cluster.md). Each node writes a heartbeat row every
+     * heartbeat_ms; a node silent for lease_ms is dead and its running executions are
+     * marked interrupted by any live node; an idle node looks for runnable pending
+     * executions every poll_ms. */
+    int64_t heartbeat_ms; /* 0 = 2000 */
+    int64_t lease_ms;     /* 0 = 10000 */
+    int64_t poll_ms;      /* 0 = 200 */
 } tasker_options;
 
 /* Opens the store named by dsn: "memory:", "sqlite:PATH" or
@@ -219,6 +226,23 @@ int tasker_shutdown(tasker_t *t, int grace_ms);
 
 /* The number of handlers running now in this process. */
 int tasker_running_count(tasker_t *t);
+
+/* ---- 5. Cluster mode: the nodes sharing a store ---------------------------------- */
+
+typedef struct {
+    char *node_id, *host;
+    int64_t pid;
+    int64_t started_us, heartbeat_us; /* the store's clock */
+    int running;                      /* runs it holds now */
+    char *handlers;                   /* JSON array of its registered handler names */
+} tasker_node;
+
+/* Fills *out with a newly allocated array of *n nodes that share this store, live ones
+ * and those dead recently, ordered by node_id. The caller frees it with
+ * tasker_free_nodes(*out, *n). Thread-safe. */
+int tasker_list_nodes(tasker_t *t, tasker_node **out, size_t *n);
+/* Frees an array returned by tasker_list_nodes, and its strings. NULL is a no-op. */
+void tasker_free_nodes(tasker_node *v, size_t n);
 
 /* ---- 2.6 Records and queries ----------------------------------------------------- */
 
