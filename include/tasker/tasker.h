@@ -27,7 +27,8 @@ extern "C" {
 
 #define TASKER_VERSION "0.1.0"
 
-/* Ids (tasks, schedules, executions) are at most 63 bytes plus NUL. */
+/* Ids (tasks, schedules, executions) and handler names are at most 63 bytes plus NUL,
+ * valid UTF-8 without control characters (else TASKER_EINVAL). */
 #define TASKER_ID_SIZE 64
 #define TASKER_DEFAULT_MAX_EXECS 100          /* executions kept per task */
 #define TASKER_DEFAULT_MAX_EXEC_AGE_S 3600    /* seconds an execution is kept */
