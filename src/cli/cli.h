@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Exit codes (documented in docs/tasker.1). */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -51,6 +52,15 @@ bool cli_wants_help(int argc, char **argv);
 
 /* Parses a non-negative integer option value; false if it is not one. */
 bool cli_parse_int(const char *s, long min, long max, long *out);
+/* Parses a duration: a number and a unit, s m h d or w ("30s", "10m", "2h", "7d"),
+ * several summed ("1h30m"), or a bare number of seconds. False for anything else
+ * (a sign, a space, an unknown unit, overflow). */
+bool cli_parse_duration_s(const char *s, int64_t *out_s);
+/* Parses a point in time (when.c): a duration ago as cli_parse_duration_s reads it
+ * ("10m": now_us minus 10 minutes), or a local time "YYYY-MM-DD", "YYYY-MM-DDTHH:MM",
+ * "YYYY-MM-DD HH:MM", each with an optional ":SS", and UTC when it ends in "Z". False
+ * for anything else, and for dates that do not exist (2026-02-30). */
+bool cli_parse_when_us(const char *s, int64_t now_us, int64_t *out_us);
 /* Joins argv[from..argc) with single spaces (a cron expression given unquoted).
  * Returns a malloc'd string or NULL when there is nothing to join. */
 char *cli_join_args(int argc, char **argv, int from);
@@ -60,6 +70,14 @@ char *cli_join_args(int argc, char **argv, int from);
 tasker_t *cli_open(const cli_global *g, int workers);
 /* cli_open with all the options (opt may be NULL). */
 tasker_t *cli_open_opts(const cli_global *g, const tasker_options *opt);
+
+/* Ids by unique prefix (prefix.c). Each fills *out with the record whose id is id, or
+ * else the only one whose id starts with it (clear it with tasker_exec_clear /
+ * tasker_scheme_clear), and returns CLI_OK; otherwise it prints why, naming cmd (no
+ * such record; an ambiguous prefix, listing the records it matches) and returns the
+ * exit code. */
+int cli_find_exec(tasker_t *t, const char *cmd, const char *id, tasker_task_exec *out);
+int cli_find_scheme(tasker_t *t, const char *cmd, const char *id, tasker_task_scheme *out);
 
 /* Subcommands: each gets argv starting at its own name, and returns an exit code. */
 int cmd_task(cli_global *g, int argc, char **argv);

@@ -9,17 +9,27 @@
 #include <string.h>
 
 static const char exec_help[] =
-    "usage: tasker exec ls [TASK] [--limit N] [--status S[,S...]] [--json]\n"
+    "usage: tasker exec ls [TASK] [--limit N] [--status S[,S...]] [--since WHEN]\n"
+    "                      [--until WHEN] [--json]\n"
     "       tasker exec show EXEC [--json]\n"
+    "       tasker exec events EXEC [--follow [--timeout SECONDS]] [--json]\n"
     "\n"
     "ls lists runs, newest first: all tasks', or TASK's. show prints one run's record\n"
-    "and all its events (for the shell handler: its output lines). EXEC may be any\n"
-    "unique prefix of an execution id.\n"
+    "and all its events (for the shell handler: its output lines); events prints the\n"
+    "events alone, and with --follow keeps printing them until the run ends (exit 0\n"
+    "if it succeeded, 1 if not). EXEC may be any unique prefix of an execution id; a\n"
+    "prefix that matches several runs is an error that lists them.\n"
     "\n"
     "Options:\n"
     "  --limit N     at most N runs (default 20; 0 = all)\n"
     "  --status S    only runs in these states: pending, running, success, failed,\n"
     "                interrupted, skipped (comma-separated)\n"
+    "  --since WHEN  only runs queued at or after WHEN: a duration ago (30s, 10m, 2h,\n"
+    "                7d, 1h30m) or a local time (2026-12-06, 2026-12-06T10:00,\n"
+    "                '2026-12-06 10:00:30'; a final Z means UTC)\n"
+    "  --until WHEN  only runs queued before WHEN (the same forms)\n"
+    "  --follow      events: follow the run until it ends\n"
+    "  --timeout S   with --follow: give up after S seconds (exit 1; the run goes on)\n"
     "  --json        print JSON\n";
 
 /* A bit per tasker_exec_status named in a comma-separated list; 0 on a bad name. */
@@ -42,8 +52,23 @@ static unsigned parse_statuses(const char *list)
     return mask;
 }
 
-static int print_execs(const cli_global *g, tasker_task_exec *v, size_t n, unsigned statuses,
-                       long limit)
+/* Which runs exec ls shows. */
+typedef struct exec_filter {
+    unsigned statuses; /* a bit per tasker_exec_status; 0 = all */
+    long limit;        /* 0 = all */
+    int64_t since_us;  /* queued at or after; 0 = any */
+    int64_t until_us;  /* queued before; 0 = any */
+} exec_filter;
+
+static bool filter_match(const exec_filter *f, const tasker_task_exec *e)
+{
+    if (f->statuses && !(f->statuses & (1u << e->status))) return false;
+    if (f->since_us && e->queued_us < f->since_us) return false;
+    if (f->until_us && e->queued_us >= f->until_us) return false;
+    return true;
+}
+
+static int print_execs(const cli_global *g, tasker_task_exec *v, size_t n, const exec_filter *f)
 {
     json_t *arr = g->json ? json_array() : NULL;
     static const char *const headers[] = {"EXEC",   "TASK",     "STATUS",
@@ -54,15 +79,12 @@ static int print_execs(const cli_global *g, tasker_task_exec *v, size_t n, unsig
     int64_t now = now_us();
     long shown = 0, matching = 0;
     for (size_t i = 0; i < n; i++) {
-        if (statuses && !(statuses & (1u << v[i].status))) continue;
-        if (limit && shown >= limit) {
-            matching++; /* counted for the note below, not shown */
-            continue;
-        }
-        shown++;
+        if (!filter_match(f, &v[i])) continue;
         matching++;
-        if (arr) {
-            json_array_append_new(arr, json_exec(&v[i]));
+        if (f->limit && shown >= f->limit) continue; /* counted for the note below */
+        shown++;
+        if (g->json) {
+            if (!json_append(&arr, json_exec(&v[i]))) break;
             continue;
         }
         char queued[FMT_TIME_SIZE], took[FMT_TIME_SIZE];
@@ -74,7 +96,7 @@ static int print_execs(const cli_global *g, tasker_task_exec *v, size_t n, unsig
                                       CLR_NONE, CLR_NONE, CLR_NONE};
         table_add_row(tb, cells, colours);
     }
-    if (arr) return out_json(arr);
+    if (g->json) return out_json(arr);
     table_print(tb, stdout);
     table_free(tb);
     fflush(stdout); /* the note comes after the table on a terminal */
@@ -83,64 +105,55 @@ static int print_execs(const cli_global *g, tasker_task_exec *v, size_t n, unsig
     return CLI_OK;
 }
 
+static int parse_ls_option(int c, const char *arg, int64_t now, exec_filter *f)
+{
+    if (c == 'n' && !cli_parse_int(arg, 0, 1000000000, &f->limit))
+        return cli_usage_error("exec ls", "exec ls: --limit '%s': expected a number", arg);
+    if (c == 's' && !(f->statuses = parse_statuses(arg)))
+        return cli_usage_error("exec ls",
+                               "exec ls: --status '%s': expected pending, running, success, "
+                               "failed, interrupted or skipped",
+                               arg);
+    if ((c == 'S' && !cli_parse_when_us(arg, now, &f->since_us)) ||
+        (c == 'U' && !cli_parse_when_us(arg, now, &f->until_us)))
+        return cli_usage_error("exec ls",
+                               "exec ls: %s '%s': expected a duration ago (30s, 10m, 2h, 7d) or "
+                               "a time (2026-12-06, 2026-12-06T10:00, '2026-12-06 10:00')",
+                               c == 'S' ? "--since" : "--until", arg);
+    return -1;
+}
+
 static int exec_ls(cli_global *g, int argc, char **argv)
 {
     static const struct option options[] = {{"limit", required_argument, NULL, 'n'},
                                             {"status", required_argument, NULL, 's'},
+                                            {"since", required_argument, NULL, 'S'},
+                                            {"until", required_argument, NULL, 'U'},
                                             CLI_GLOBAL_OPTIONS,
                                             {0}};
-    long limit = 20;
-    unsigned statuses = 0;
-    int c;
+    exec_filter f = {.limit = 20};
+    int64_t now = now_us();
+    int c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, ":hn:", options, NULL)) != -1) {
         if (cli_global_option(g, c, optarg)) continue;
-        if (c == 'n' && !cli_parse_int(optarg, 0, 1000000000, &limit))
-            return cli_usage_error("exec ls", "exec ls: --limit '%s': expected a number", optarg);
-        if (c == 's' && !(statuses = parse_statuses(optarg)))
-            return cli_usage_error("exec ls",
-                                   "exec ls: --status '%s': expected pending, running, "
-                                   "success, failed, interrupted or skipped",
-                                   optarg);
-        if (c != 'n' && c != 's') return cli_bad_option("exec ls", c, argv);
+        if (!strchr("nsSU", c) || c == 0) return cli_bad_option("exec ls", c, argv);
+        if ((rc = parse_ls_option(c, optarg, now, &f)) >= 0) return rc;
     }
     if (g->help) return cli_help(exec_help);
     if (argc - optind > 1)
         return cli_usage_error("exec ls", "exec ls: expected at most one task ID");
+    if (f.since_us && f.until_us && f.since_us >= f.until_us)
+        return cli_usage_error("exec ls", "exec ls: --since is not before --until");
     tasker_t *t = cli_open(g, -1);
     if (!t) return CLI_FAIL;
     tasker_task_exec *v = NULL;
     size_t n = 0;
     int err = tasker_list_execs(t, optind < argc ? argv[optind] : NULL, &v, &n);
-    int rc =
-        err == TASKER_OK ? print_execs(g, v, n, statuses, limit) : cli_lib_error(err, "exec ls");
+    rc = err == TASKER_OK ? print_execs(g, v, n, &f) : cli_lib_error(err, "exec ls");
     tasker_free_execs(v, n);
     tasker_close(t);
     return rc;
-}
-
-/* Finds the execution whose id is id, or else the only one whose id starts with it. */
-static int find_exec(tasker_t *t, const char *id, tasker_task_exec *out)
-{
-    int err = tasker_get_exec(t, id, out);
-    if (err != TASKER_ENOTFOUND) return err;
-    tasker_task_exec *v = NULL;
-    size_t n = 0, matches = 0, found = 0;
-    if ((err = tasker_list_execs(t, NULL, &v, &n)) != TASKER_OK) return err;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(v[i].exec_id, id, strlen(id)) == 0) matches++, found = i;
-    if (matches == 1) {
-        *out = v[found];
-        memset(&v[found], 0, sizeof v[found]);
-        err = TASKER_OK;
-    } else if (matches > 1) {
-        cli_errorf("exec show: '%s' matches %zu executions; give more of the id", id, matches);
-        err = TASKER_EEXISTS;
-    } else {
-        err = tasker_set_error(TASKER_ENOTFOUND, "no execution '%s'", id);
-    }
-    tasker_free_execs(v, n);
-    return err;
 }
 
 static void print_field(const char *name, const char *value)
@@ -177,22 +190,37 @@ static void print_exec_record(const tasker_task_exec *e)
     if (e->error) print_field("error", e->error);
 }
 
-static int show_exec(const cli_global *g, tasker_t *t, const tasker_task_exec *e)
+/* exec show --json, exec events --json: the events as an array. NULL on out of memory. */
+static json_t *json_events(const tasker_task_event *evs, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++)
+        json_append(&arr, json_event(&evs[i]));
+    return arr;
+}
+
+static int show_exec(const cli_global *g, tasker_t *t, const tasker_task_exec *e, bool record)
 {
     tasker_task_event *evs = NULL;
     size_t n = 0;
     int err = tasker_list_events(t, e->exec_id, &evs, &n);
-    if (err != TASKER_OK) return cli_lib_error(err, "exec show");
+    if (err != TASKER_OK) return cli_lib_error(err, record ? "exec show" : "exec events");
     int rc = CLI_OK;
-    if (g->json) {
-        json_t *o = json_exec(e), *arr = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, json_event(&evs[i]));
-        json_object_set_new(o, "events", arr);
-        rc = out_json(o);
+    if (g->json && record) {
+        json_t *o = json_exec(e), *arr = json_events(evs, n);
+        if (o && arr && json_object_set_new(o, "events", arr) == 0) {
+            rc = out_json(o);
+        } else {
+            json_decref(o);
+            rc = out_json(NULL); /* out of memory: says so */
+        }
+    } else if (g->json) {
+        rc = out_json(json_events(evs, n));
     } else {
-        print_exec_record(e);
-        printf("\n%sevents (%zu)%s\n", out_colour_on(CLR_BOLD), n, out_colour_off(CLR_BOLD));
+        if (record) {
+            print_exec_record(e);
+            printf("\n%sevents (%zu)%s\n", out_colour_on(CLR_BOLD), n, out_colour_off(CLR_BOLD));
+        }
         for (size_t i = 0; i < n; i++)
             print_event(stdout, &evs[i]);
     }
@@ -212,14 +240,71 @@ static int exec_show(cli_global *g, int argc, char **argv)
         return cli_usage_error("exec show", "exec show: expected one execution ID");
     tasker_t *t = cli_open(g, -1);
     if (!t) return CLI_FAIL;
-    tasker_task_exec e = {0};
-    int rc, err = find_exec(t, argv[optind], &e);
-    if (err == TASKER_EEXISTS)
-        rc = CLI_FAIL; /* ambiguous; said so */
-    else if (err != TASKER_OK)
-        rc = cli_lib_error(err, "exec show");
-    else
-        rc = show_exec(g, t, &e);
+    tasker_task_exec e;
+    int rc = cli_find_exec(t, "exec show", argv[optind], &e);
+    if (rc == CLI_OK) rc = show_exec(g, t, &e, true);
+    tasker_exec_clear(&e);
+    tasker_close(t);
+    return rc;
+}
+
+/* exec events --follow: as trigger --wait, for a run queued earlier. Ctrl-C leaves
+ * (the run is some daemon's, not this command's to interrupt). */
+static int follow_events(const cli_global *g, tasker_t *t, const char *exec_id, long timeout_s)
+{
+    tasker_task_exec e;
+    int timeout_ms = timeout_s < 0 ? -1 : (int)(timeout_s * 1000);
+    int err = follow_exec(t, exec_id, timeout_ms, g->json, &e);
+    int rc;
+    if (err == TASKER_ETIMEDOUT) {
+        cli_errorf("exec events: exec %s still %s after %lds", exec_id,
+                   tasker_exec_status_name(e.status), timeout_s);
+        rc = CLI_FAIL;
+    } else if (err != TASKER_OK) {
+        rc = cli_lib_error(err, "exec events");
+    } else {
+        rc = CLI_OK;
+        if (g->json)
+            rc = show_exec(g, t, &e, false);
+        else
+            print_run_line(stdout, &e);
+        if (rc == CLI_OK && e.status != TASKER_EXEC_SUCCESS) rc = CLI_FAIL;
+    }
+    tasker_exec_clear(&e);
+    return rc;
+}
+
+static int exec_events(cli_global *g, int argc, char **argv)
+{
+    static const struct option options[] = {{"follow", no_argument, NULL, 'f'},
+                                            {"timeout", required_argument, NULL, 't'},
+                                            CLI_GLOBAL_OPTIONS,
+                                            {0}};
+    bool follow = false;
+    long timeout_s = -1;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":hf", options, NULL)) != -1) {
+        if (cli_global_option(g, c, optarg)) continue;
+        if (c == 'f')
+            follow = true;
+        else if (c == 't' && !cli_parse_int(optarg, 0, 1000000, &timeout_s))
+            return cli_usage_error("exec events", "exec events: --timeout '%s': expected seconds",
+                                   optarg);
+        else if (c != 't')
+            return cli_bad_option("exec events", c, argv);
+    }
+    if (g->help) return cli_help(exec_help);
+    if (optind != argc - 1)
+        return cli_usage_error("exec events", "exec events: expected one execution ID");
+    if (timeout_s >= 0 && !follow)
+        return cli_usage_error("exec events", "exec events: --timeout needs --follow");
+    tasker_t *t = cli_open(g, -1);
+    if (!t) return CLI_FAIL;
+    tasker_task_exec e;
+    int rc = cli_find_exec(t, "exec events", argv[optind], &e);
+    if (rc == CLI_OK)
+        rc = follow ? follow_events(g, t, e.exec_id, timeout_s) : show_exec(g, t, &e, false);
     tasker_exec_clear(&e);
     tasker_close(t);
     return rc;
@@ -230,9 +315,10 @@ int cmd_exec(cli_global *g, int argc, char **argv)
     const char *sub = cli_take_subcommand(&argc, argv);
     if (!sub) {
         if (g->help || cli_wants_help(argc, argv)) return cli_help(exec_help);
-        return cli_usage_error("exec", "exec: expected ls or show");
+        return cli_usage_error("exec", "exec: expected ls, show or events");
     }
     if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) return exec_ls(g, argc, argv);
     if (strcmp(sub, "show") == 0) return exec_show(g, argc, argv);
-    return cli_usage_error("exec", "exec: no subcommand '%s'; expected ls or show", sub);
+    if (strcmp(sub, "events") == 0) return exec_events(g, argc, argv);
+    return cli_usage_error("exec", "exec: no subcommand '%s'; expected ls, show or events", sub);
 }

@@ -92,6 +92,35 @@ bool cli_parse_int(const char *s, long min, long max, long *out)
     return true;
 }
 
+bool cli_parse_duration_s(const char *s, int64_t *out_s)
+{
+    if (!s || !*s) return false;
+    int64_t total_s = 0;
+    for (const char *first = s; *s;) {
+        if (*s < '0' || *s > '9') return false; /* no sign, no space */
+        char *end;
+        errno = 0;
+        long long n = strtoll(s, &end, 10);
+        int64_t unit_s;
+        switch (*end) {
+        case '\0': /* a bare number: seconds, as sleep(1) reads it */
+        case 's': unit_s = 1; break;
+        case 'm': unit_s = 60; break;
+        case 'h': unit_s = 3600; break;
+        case 'd': unit_s = 86400; break;
+        case 'w': unit_s = 7 * 86400; break;
+        default: return false;
+        }
+        /* A bare number only alone: "1h30" is more likely a typo than 1h30s. */
+        if (*end == '\0' && s != first) return false;
+        if (errno || n > (INT64_MAX - total_s) / unit_s) return false;
+        total_s += (int64_t)n * unit_s;
+        s = *end ? end + 1 : end;
+    }
+    *out_s = total_s;
+    return true;
+}
+
 char *cli_join_args(int argc, char **argv, int from)
 {
     if (from >= argc) return NULL;

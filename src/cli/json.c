@@ -1,8 +1,14 @@
 /* The records as JSON, for --json. Field names are those of the C records; times
  * stay integers in microseconds (UTC) and gain an ISO 8601 twin for readers; stored
- * params and results nest as JSON values rather than strings. */
+ * params and results nest as JSON values rather than strings. Text that is not valid
+ * UTF-8 (a command's raw output, a record written by an older version) is encoded,
+ * one U+FFFD per bad byte, never dropped: JSON text is UTF-8, and jansson refuses
+ * anything else. */
 #include "cli/cli.h"
 #include "cli/output.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 int out_json(json_t *v)
 {
@@ -16,17 +22,76 @@ int out_json(json_t *v)
     return CLI_OK;
 }
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF) within the n bytes left, or 0 when the bytes
+ * there are not one. The same rule as jansson's, so what passes here it accepts. */
+static size_t utf8_sequence_len(const unsigned char *p, size_t n)
+{
+    if (p[0] < 0x80) return 1;
+    size_t len;
+    unsigned char min_second = 0x80, max_second = 0xbf;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        len = 2;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        len = 3;
+        if (p[0] == 0xe0) min_second = 0xa0; /* overlong */
+        if (p[0] == 0xed) max_second = 0x9f; /* surrogates */
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        len = 4;
+        if (p[0] == 0xf0) min_second = 0x90; /* overlong */
+        if (p[0] == 0xf4) max_second = 0x8f; /* above U+10FFFF */
+    } else
+        return 0;
+    if (n < len || p[1] < min_second || p[1] > max_second) return 0;
+    for (size_t i = 2; i < len; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf) return 0;
+    return len;
+}
+
+json_t *json_text(const char *s)
+{
+    if (!s) return json_null();
+    size_t n = strlen(s);
+    json_t *v = json_stringn(s, n);
+    if (v) return v;
+    /* Not UTF-8: each byte that starts no valid sequence becomes U+FFFD (3 bytes). */
+    char *fixed = malloc(3 * n + 1);
+    if (!fixed) return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t out = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_sequence_len(p + i, n - i);
+        if (len == 0) {
+            memcpy(fixed + out, "\xef\xbf\xbd", 3);
+            out += 3;
+            i++;
+        } else {
+            memcpy(fixed + out, p + i, len);
+            out += len;
+            i += len;
+        }
+    }
+    v = json_stringn(fixed, out);
+    free(fixed);
+    return v;
+}
+
+bool json_append(json_t **arr, json_t *item)
+{
+    /* json_array_append_new takes item even when it fails. */
+    if (json_array_append_new(*arr, item) == 0) return true;
+    json_decref(*arr);
+    *arr = NULL;
+    return false;
+}
+
 json_t *json_from_text(const char *text)
 {
     if (!text) return json_null();
     json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
-    return v ? v : json_string(text);
+    return v ? v : json_text(text);
 }
 
-static json_t *str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
 
 /* Adds name (integer microseconds) and name without "_us" plus "_at" (ISO text, or
  * null for 0). */
@@ -44,15 +109,17 @@ static void set_time(json_t *o, const char *name_us, const char *name_at, int64_
 
 json_t *json_task(const tasker_task *t)
 {
-    return json_pack("{s:s?, s:s?, s:o, s:o}", "task_id", t->task_id, "handler", t->handler,
-                     "param", json_from_text(t->param), "desc", str_or_null(t->desc));
+    return json_pack("{s:o, s:o, s:o, s:o}", "task_id", json_text(t->task_id), "handler",
+                     json_text(t->handler), "param", json_from_text(t->param), "desc",
+                     json_text(t->desc));
 }
 
 json_t *json_scheme(const tasker_task_scheme *s, int64_t next_us)
 {
-    json_t *o = json_pack("{s:s?, s:s?, s:s?, s:s, s:s}", "scheme_id", s->scheme_id, "task_id",
-                          s->task_id, "cron", s->cron, "misfire", tasker_misfire_name(s->misfire),
-                          "overlap", tasker_overlap_name(s->overlap));
+    json_t *o = json_pack("{s:o, s:o, s:o, s:s, s:s}", "scheme_id", json_text(s->scheme_id),
+                          "task_id", json_text(s->task_id), "cron", json_text(s->cron), "misfire",
+                          tasker_misfire_name(s->misfire), "overlap",
+                          tasker_overlap_name(s->overlap));
     if (!o) return NULL;
     set_time(o, "created_us", "created_at", s->created_us);
     set_time(o, "last_fire_us", "last_fire_at", s->last_fire_us);
@@ -62,11 +129,11 @@ json_t *json_scheme(const tasker_task_scheme *s, int64_t next_us)
 
 json_t *json_exec(const tasker_task_exec *e)
 {
-    json_t *o = json_pack("{s:s?, s:s?, s:o, s:s, s:b, s:o, s:o, s:o}", "exec_id", e->exec_id,
-                          "task_id", e->task_id, "scheme_id", str_or_null(e->scheme_id), "status",
+    json_t *o = json_pack("{s:o, s:o, s:o, s:s, s:b, s:o, s:o, s:o}", "exec_id",
+                          json_text(e->exec_id), "task_id", json_text(e->task_id), "scheme_id", json_text(e->scheme_id), "status",
                           tasker_exec_status_name(e->status), "success", e->success, "result",
-                          json_from_text(e->result), "error", str_or_null(e->error), "node_id",
-                          str_or_null(e->node_id));
+                          json_from_text(e->result), "error", json_text(e->error), "node_id",
+                          json_text(e->node_id));
     if (!o) return NULL;
     set_time(o, "scheduled_us", "scheduled_at", e->scheduled_us);
     set_time(o, "queued_us", "queued_at", e->queued_us);
@@ -81,8 +148,9 @@ json_t *json_exec(const tasker_task_exec *e)
 
 json_t *json_event(const tasker_task_event *e)
 {
-    json_t *o = json_pack("{s:I, s:s?, s:s, s:s?}", "event_id", (json_int_t)e->event_id, "exec_id",
-                          e->exec_id, "level", tasker_level_name(e->level), "message", e->message);
+    json_t *o = json_pack("{s:I, s:o, s:s, s:o}", "event_id", (json_int_t)e->event_id, "exec_id",
+                          json_text(e->exec_id), "level", tasker_level_name(e->level), "message",
+                          json_text(e->message));
     if (!o) return NULL;
     set_time(o, "time_us", "time_at", e->time_us);
     return o;

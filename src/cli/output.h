@@ -65,6 +65,13 @@ void table_free(out_table *tb);
 /* Prints v (indented) and a newline to stdout; takes the reference. CLI_OK, or
  * CLI_FAIL when v is NULL (out of memory). */
 int out_json(json_t *v);
+/* Appends item to *arr (taking item); false, with *arr freed and NULL, when either is
+ * NULL or the append fails: a listing then fails as a whole rather than miss a record. */
+bool json_append(json_t **arr, json_t *item);
+/* A JSON string of s, or null for NULL. Bytes that are not valid UTF-8 become U+FFFD,
+ * one per byte (docs/cli.md), so no record is dropped for its text. NULL only on out
+ * of memory. */
+json_t *json_text(const char *s);
 /* Stored JSON text as a value (so params and results nest, not as strings); text
  * that does not parse becomes a string; NULL becomes null. */
 json_t *json_from_text(const char *text);
