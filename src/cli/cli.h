@@ -3,6 +3,7 @@
 #ifndef TASKER_CLI_H
 #define TASKER_CLI_H
 
+#include <tasker/cron.h>
 #include <tasker/tasker.h>
 
 #include <getopt.h>
@@ -70,6 +71,15 @@ char *cli_join_args(int argc, char **argv, int from);
 tasker_t *cli_open(const cli_global *g, int workers);
 /* cli_open with all the options (opt may be NULL). */
 tasker_t *cli_open_opts(const cli_global *g, const tasker_options *opt);
+
+/* Parses a cron expression for cron and schedule add (cmd_cron.c), which must agree:
+ * CLI_OK with *out set (free it with tasker_cron_free), or, after printing why, 2 for
+ * a bad expression and 1 for one that never fires ("0 0 30 2 *"). */
+int cli_parse_cron(const char *text, tasker_cron **out);
+
+/* A schedule's next fire after now (cmd_schedule.c); @every counts from the
+ * schedule's creation. 0 when the expression never fires again (or no longer parses). */
+int64_t cli_next_fire_us(const char *cron, int64_t created_us);
 
 /* Ids by unique prefix (prefix.c). Each fills *out with the record whose id is id, or
  * else the only one whose id starts with it (clear it with tasker_exec_clear /

@@ -11,7 +11,9 @@ static const char cron_help[] =
     "usage: tasker cron EXPR [-n N] [--json]\n"
     "\n"
     "Prints the next N (default 5) fire times of a cron expression, in local time and\n"
-    "in UTC. A bad expression is reported with the field at fault (exit status 2).\n"
+    "in UTC. A bad expression is reported with the field at fault (exit status 2);\n"
+    "one that never fires (0 0 30 2 *) is refused as `schedule add` refuses it\n"
+    "(exit status 1).\n"
     "\n"
     "EXPR: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds\n"
     "first; names (JAN, MON), ranges, steps, lists, L, W, #; @yearly, @monthly,\n"
@@ -29,11 +31,11 @@ static int print_fires(const cli_global *g, const char *expr_text, const int64_t
             char iso[FMT_TIME_SIZE], local[FMT_TIME_SIZE];
             fmt_iso_utc(fires_us[i], iso);
             fmt_local_time_zone(fires_us[i], local);
-            json_array_append_new(arr,
-                                  json_pack("{s:I, s:s, s:s}", "time_us", (json_int_t)fires_us[i],
-                                            "utc", iso, "local", local));
+            json_append(&arr, json_pack("{s:I, s:s, s:s}", "time_us", (json_int_t)fires_us[i],
+                                        "utc", iso, "local", local));
         }
-        return out_json(json_pack("{s:s, s:o}", "cron", expr_text, "next", arr));
+        return out_json(arr ? json_pack("{s:o, s:o}", "cron", json_text(expr_text), "next", arr)
+                            : NULL);
     }
     static const char *const headers[] = {"#", "LOCAL", "UTC"};
     out_table *tb = table_new(3, headers);
@@ -51,13 +53,34 @@ static int print_fires(const cli_global *g, const char *expr_text, const int64_t
     return CLI_OK;
 }
 
-static int list_fires(const cli_global *g, const char *text, long count)
+int cli_parse_cron(const char *text, tasker_cron **out)
 {
+    *out = NULL;
     tasker_cron *expr = NULL;
     int err = tasker_cron_parse(text, &expr);
     if (err != TASKER_OK) return cli_lib_error(err, "cron");
+    /* @every counts from its anchor; a new schedule's is now. */
+    int64_t after_us = now_us(), next_us;
+    tasker_cron_set_anchor(expr, after_us);
+    err = tasker_cron_next(expr, after_us, &next_us);
+    if (err != TASKER_OK) {
+        tasker_cron_free(expr);
+        if (err != TASKER_ENOTFOUND) return cli_lib_error(err, "cron");
+        cli_errorf("cron: '%s' never fires: no date matches it", text);
+        return CLI_FAIL;
+    }
+    *out = expr;
+    return CLI_OK;
+}
+
+static int list_fires(const cli_global *g, const char *text, long count)
+{
+    tasker_cron *expr = NULL;
+    int rc = cli_parse_cron(text, &expr);
+    if (rc != CLI_OK) return rc;
+    int err;
     int64_t *fires_us = calloc((size_t)count, sizeof *fires_us);
-    int rc = CLI_FAIL;
+    rc = CLI_FAIL;
     if (!fires_us) goto out;
     /* @every counts from its anchor; for a check, count from now as a new schedule
      * would. */
@@ -72,10 +95,6 @@ static int list_fires(const cli_global *g, const char *text, long count)
             goto out;
         }
         after_us = fires_us[n];
-    }
-    if (n == 0) {
-        cli_errorf("cron: '%s' never fires", text);
-        goto out;
     }
     rc = print_fires(g, text, fires_us, n);
 out:
