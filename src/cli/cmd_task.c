@@ -1,37 +1,196 @@
-/* `tasker task add|ls|rm`: defining tasks. */
+/* `tasker task add|ls|show|rm`: defining tasks, checked as far as this command can
+ * (the params of its own handler, `shell`), and one task's whole picture. */
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "cli/wakeup.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char task_help[] =
-    "usage: tasker task add ID --handler H [--param JSON] [--desc TEXT]\n"
+    "usage: tasker task add ID --handler H [--param JSON|@FILE|-] [--desc TEXT]\n"
     "       tasker task ls [--json]\n"
+    "       tasker task show ID [--runs N] [--json]\n"
     "       tasker task rm ID\n"
     "\n"
     "A task is a handler and its JSON params. The daemon has one built-in handler,\n"
     "'shell', whose params are {\"cmd\": \"...\", \"timeout\": SECONDS, \"env\": {...},\n"
-    "\"cwd\": \"...\"}. Adding a task with an existing ID replaces it (its schedules\n"
-    "and history stay). Removing a task removes its schedules.\n"
+    "\"cwd\": \"...\"}; add checks them (exit 1 naming the field at fault) and warns\n"
+    "about any other handler, which only a program of yours can run. Adding a task\n"
+    "with an existing ID replaces it (its schedules and history stay). show prints the\n"
+    "task, its schedules with their next fire, and its last runs. Removing a task\n"
+    "removes its schedules.\n"
     "\n"
     "Options:\n"
     "  --handler H    the handler's name (add; required)\n"
-    "  --param JSON   the params, any JSON value (add; default null)\n"
+    "  --param P      the params, any JSON value (add; default null): the JSON text,\n"
+    "                 or @FILE to read it from FILE, or - to read it from stdin (up\n"
+    "                 to the 1 MiB limit, beyond what a command line holds)\n"
     "  --desc TEXT    a description (add)\n"
-    "  --json         ls: print JSON\n";
+    "  --runs N       show: the last N runs (default 5; 0 = none)\n"
+    "  --json         ls, show: print JSON\n";
 
-/* Checks JSON here rather than in the library so the message can say where it broke. */
-static int check_json(const char *what, const char *text)
+/* The handlers `tasker run` and `trigger --local` have; any other needs a program
+ * that registers it. */
+static const char *const known_handlers[] = {"shell"};
+
+/* Reading more than this for --param @FILE stops: the store's limit is far below. */
+#define PARAM_READ_MAX ((size_t)16 << 20)
+
+/* Reads all of f into a NUL-terminated buffer (*out, malloc'd). False, with errno
+ * set (EFBIG past PARAM_READ_MAX, EINVAL for a NUL byte), when it cannot. */
+static bool read_all(FILE *f, char **out)
 {
-    json_error_t err;
-    json_t *v = json_loads(text, JSON_DECODE_ANY, &err);
-    if (v) {
-        json_decref(v);
-        return CLI_OK;
+    size_t cap = 64 * 1024, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return false;
+    for (;;) {
+        if (len + 1 >= cap) {
+            char *bigger = cap >= PARAM_READ_MAX ? NULL : realloc(buf, cap * 2);
+            if (!bigger) {
+                free(buf);
+                errno = cap >= PARAM_READ_MAX ? EFBIG : ENOMEM;
+                return false;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - 1 - len, f);
+        len += got;
+        if (got == 0) break;
     }
-    cli_errorf("%s: invalid JSON at line %d, column %d: %s", what, err.line, err.column, err.text);
-    return CLI_USAGE;
+    if (ferror(f) || memchr(buf, '\0', len)) {
+        int saved = ferror(f) ? errno : EINVAL;
+        free(buf);
+        errno = saved;
+        return false;
+    }
+    buf[len] = '\0';
+    *out = buf;
+    return true;
+}
+
+/* --param: the text itself, @FILE or - (stdin). Fills *out (malloc'd); prints why and
+ * returns an exit code when it cannot be read, else -1. */
+static int read_param(const char *arg, char **out)
+{
+    *out = NULL;
+    if (strcmp(arg, "-") != 0 && arg[0] != '@') {
+        *out = strdup(arg);
+        return *out ? -1 : CLI_FAIL;
+    }
+    const char *path = arg[0] == '@' ? arg + 1 : NULL;
+    FILE *f = path ? fopen(path, "rb") : stdin;
+    if (!f) {
+        cli_errorf("task add: --param %s: %s", arg, strerror(errno));
+        return CLI_FAIL;
+    }
+    bool ok = read_all(f, out);
+    int saved = errno;
+    if (path) fclose(f);
+    if (ok) return -1;
+    if (saved == EFBIG)
+        cli_errorf("task add: --param %s: more than %zu MiB; the limit of params is %d bytes", arg,
+                   PARAM_READ_MAX >> 20, TASKER_DEFAULT_MAX_JSON_BYTES);
+    else if (saved == EINVAL)
+        cli_errorf("task add: --param %s: holds a NUL byte; JSON text cannot", arg);
+    else
+        cli_errorf("task add: --param %s: %s", arg, strerror(saved));
+    return saved == EINVAL || saved == EFBIG ? CLI_USAGE : CLI_FAIL;
+}
+
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+/* What the shell handler (src/cli/shell.c) will bind at run time, checked now:
+ * CLI_OK, or CLI_FAIL after a message naming the field. Unknown fields only warn. */
+static int check_shell_params(const json_t *p)
+{
+    if (!json_is_object(p)) {
+        cli_errorf("task add: --param: the shell handler needs an object such as "
+                   "{\"cmd\": \"echo hi\"}, not %s",
+                   json_kind(p));
+        return CLI_FAIL;
+    }
+    const json_t *cmd = json_object_get(p, "cmd"), *timeout = json_object_get(p, "timeout");
+    const json_t *env = json_object_get(p, "env"), *cwd = json_object_get(p, "cwd");
+    const char *bad = NULL, *want = NULL;
+    if (!cmd)
+        bad = "cmd", want = "missing (the command line to run)";
+    else if (!json_is_string(cmd))
+        bad = "cmd", want = "expected a string (the command line)";
+    else if (timeout && (!json_is_number(timeout) || json_number_value(timeout) < 0))
+        bad = "timeout", want = "expected a number of seconds, 0 or more";
+    else if (env && !json_is_null(env) && !json_is_object(env))
+        bad = "env", want = "expected an object of NAME: value";
+    else if (cwd && !json_is_string(cwd))
+        bad = "cwd", want = "expected a string (a directory)";
+    if (bad) {
+        const json_t *v = json_object_get(p, bad);
+        char got[64] = "";
+        if (v && json_is_number(v))
+            snprintf(got, sizeof got, ", got %g", json_number_value(v));
+        else if (v)
+            snprintf(got, sizeof got, ", got %s", json_kind(v));
+        cli_errorf("task add: --param: shell: field '%s': %s%s", bad, want, got);
+        return CLI_FAIL;
+    }
+    const char *name;
+    const json_t *v;
+    if (json_is_object(env))
+        json_object_foreach((json_t *)env, name, v)
+            if (json_is_object(v) || json_is_array(v)) {
+                cli_errorf("task add: --param: shell: field 'env.%s': expected a string, a "
+                           "number, a boolean or null (unset), got %s",
+                           name, json_kind(v));
+                return CLI_FAIL;
+            }
+    json_object_foreach((json_t *)p, name, v)
+        if (strcmp(name, "cmd") && strcmp(name, "timeout") && strcmp(name, "env") &&
+            strcmp(name, "cwd"))
+            cli_errorf("warning: task add: shell: field '%s' is not one the shell handler "
+                       "reads (cmd, timeout, env, cwd)",
+                       name);
+    return CLI_OK;
+}
+
+/* Checks JSON and, for a handler this command knows, its params; warns about a
+ * handler it does not know. CLI_OK, or the exit code after saying why. JSON is
+ * checked here rather than left to the library so the message can say where it broke. */
+static int check_task(const char *handler, const char *param)
+{
+    json_error_t jerr;
+    json_t *v = json_loads(param ? param : "null", JSON_DECODE_ANY, &jerr);
+    if (!v) {
+        cli_errorf("task add: --param: invalid JSON at line %d, column %d: %s", jerr.line,
+                   jerr.column, jerr.text);
+        return CLI_USAGE;
+    }
+    int rc = CLI_OK;
+    size_t known = 0;
+    while (known < sizeof known_handlers / sizeof *known_handlers &&
+           strcmp(known_handlers[known], handler) != 0)
+        known++;
+    if (strcmp(handler, "shell") == 0)
+        rc = check_shell_params(v);
+    else if (known == sizeof known_handlers / sizeof *known_handlers)
+        cli_errorf("warning: task add: handler '%s' is not one this command knows (shell); "
+                   "only a program that registers '%s' (tasker_register) can run this task",
+                   handler, handler);
+    json_decref(v);
+    return rc;
 }
 
 static int task_add(cli_global *g, int argc, char **argv)
@@ -60,14 +219,19 @@ static int task_add(cli_global *g, int argc, char **argv)
         return cli_usage_error("task add", "task add: expected one task ID, got %d arguments",
                                argc - optind);
     if (!handler) return cli_usage_error("task add", "task add: --handler is required");
-    if (param && check_json("task add: --param", param) != CLI_OK) return CLI_USAGE;
+    char *text = NULL;
+    int rc = param ? read_param(param, &text) : -1;
+    if (rc >= 0) return rc;
+    if ((rc = check_task(handler, text)) != CLI_OK) goto out;
 
     tasker_t *t = cli_open(g, -1);
-    if (!t) return CLI_FAIL;
-    int rc = CLI_OK;
-    int err = tasker_add_task_desc(t, argv[optind], handler, param, desc);
-    if (err != TASKER_OK) rc = cli_lib_error(err, "task add");
+    rc = CLI_FAIL;
+    if (!t) goto out;
+    int err = tasker_add_task_desc(t, argv[optind], handler, text, desc);
+    rc = err == TASKER_OK ? CLI_OK : cli_lib_error(err, "task add");
     tasker_close(t);
+out:
+    free(text);
     return rc;
 }
 
@@ -76,7 +240,7 @@ static int print_tasks(const cli_global *g, tasker_task *tasks, size_t n)
     if (g->json) {
         json_t *arr = json_array();
         for (size_t i = 0; arr && i < n; i++)
-            json_array_append_new(arr, json_task(&tasks[i]));
+            json_append(&arr, json_task(&tasks[i]));
         return out_json(arr);
     }
     static const char *const headers[] = {"TASK", "HANDLER", "PARAM", "DESC"};
@@ -116,6 +280,171 @@ static int task_ls(cli_global *g, int argc, char **argv)
     return rc;
 }
 
+/* ---- task show ------------------------------------------------------------------- */
+
+/* One task's picture, gathered before printing. */
+typedef struct task_view {
+    tasker_task task;
+    tasker_task_scheme *schemes; /* all; those of other tasks are skipped when printing */
+    size_t n_schemes;
+    tasker_task_exec *execs; /* the task's, newest first */
+    size_t n_execs;
+} task_view;
+
+static void task_view_free(task_view *tv)
+{
+    tasker_task_clear(&tv->task);
+    tasker_free_schemes(tv->schemes, tv->n_schemes);
+    tasker_free_execs(tv->execs, tv->n_execs);
+}
+
+/* Fills *tv for task_id: CLI_OK, or the exit code after saying why. */
+static int task_view_load(tasker_t *t, const char *task_id, task_view *tv)
+{
+    tasker_task *tasks = NULL;
+    size_t n = 0;
+    int err = tasker_list_tasks(t, &tasks, &n);
+    if (err != TASKER_OK) return cli_lib_error(err, "task show");
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(tasks[i].task_id, task_id) == 0) {
+            tv->task = tasks[i];
+            memset(&tasks[i], 0, sizeof tasks[i]);
+            break;
+        }
+    tasker_free_tasks(tasks, n);
+    if (!tv->task.task_id) {
+        cli_errorf("task show: no task '%s'", task_id);
+        return CLI_FAIL;
+    }
+    if ((err = tasker_list_schemes(t, &tv->schemes, &tv->n_schemes)) != TASKER_OK ||
+        (err = tasker_list_execs(t, task_id, &tv->execs, &tv->n_execs)) != TASKER_OK)
+        return cli_lib_error(err, "task show");
+    return CLI_OK;
+}
+
+static int print_task_json(const task_view *tv, size_t runs)
+{
+    json_t *o = json_task(&tv->task), *schemes = json_array(), *execs = json_array();
+    for (size_t i = 0; schemes && i < tv->n_schemes; i++) {
+        const tasker_task_scheme *s = &tv->schemes[i];
+        if (strcmp(s->task_id, tv->task.task_id) == 0)
+            json_append(&schemes, json_scheme(s, cli_next_fire_us(s->cron, s->created_us)));
+    }
+    for (size_t i = 0; execs && i < tv->n_execs && i < runs; i++)
+        json_append(&execs, json_exec(&tv->execs[i]));
+    if (o && schemes && execs && json_object_set_new(o, "schedules", schemes) == 0 &&
+        json_object_set_new(o, "runs", execs) == 0)
+        return out_json(o);
+    json_decref(o);
+    return out_json(NULL); /* says out of memory */
+}
+
+static void print_heading(const char *text)
+{
+    printf("\n%s%s%s\n", out_colour_on(CLR_BOLD), text, out_colour_off(CLR_BOLD));
+}
+
+static void print_task_schedules(const task_view *tv)
+{
+    static const char *const headers[] = {"SCHEDULE", "CRON",    "NEXT FIRE",
+                                          "LAST FIRE", "MISFIRE", "OVERLAP"};
+    out_table *tb = table_new(6, headers);
+    size_t count = 0;
+    for (size_t i = 0; tb && i < tv->n_schemes; i++) {
+        const tasker_task_scheme *s = &tv->schemes[i];
+        if (strcmp(s->task_id, tv->task.task_id) != 0) continue;
+        char next[FMT_TIME_SIZE], last[FMT_TIME_SIZE];
+        int64_t next_us = cli_next_fire_us(s->cron, s->created_us);
+        fmt_local_time_zone(next_us, next);
+        if (!next_us) strcpy(next, "never");
+        fmt_local_time(s->last_fire_us, last);
+        const char *cells[] = {s->scheme_id, s->cron, next, last, tasker_misfire_name(s->misfire),
+                               tasker_overlap_name(s->overlap)};
+        table_add_row(tb, cells, NULL);
+        count++;
+    }
+    char heading[64];
+    snprintf(heading, sizeof heading, "schedules (%zu)", count);
+    print_heading(heading);
+    if (count) table_print(tb, stdout);
+    table_free(tb);
+}
+
+static void print_task_runs(const task_view *tv, size_t runs)
+{
+    static const char *const headers[] = {"EXEC", "STATUS", "QUEUED", "DURATION",
+                                          "RESULT / ERROR"};
+    size_t shown = tv->n_execs < runs ? tv->n_execs : runs;
+    char heading[64];
+    snprintf(heading, sizeof heading, "last runs (%zu of %zu kept)", shown, tv->n_execs);
+    print_heading(heading);
+    if (!shown) return;
+    out_table *tb = table_new(5, headers);
+    if (!tb) return;
+    table_set_max_width(tb, 4, 60);
+    int64_t now = now_us();
+    for (size_t i = 0; i < shown; i++) {
+        const tasker_task_exec *e = &tv->execs[i];
+        char queued[FMT_TIME_SIZE], took[FMT_TIME_SIZE];
+        fmt_local_time(e->queued_us, queued);
+        fmt_exec_duration(e, now, took);
+        const char *cells[] = {e->exec_id, tasker_exec_status_name(e->status), queued, took,
+                               fmt_exec_outcome(e)};
+        const cli_colour colours[] = {CLR_NONE, out_status_colour(e->status), CLR_NONE, CLR_NONE,
+                                      CLR_NONE};
+        table_add_row(tb, cells, colours);
+    }
+    table_print(tb, stdout);
+    table_free(tb);
+}
+
+static void print_task_text(const task_view *tv, size_t runs)
+{
+    const tasker_task *task = &tv->task;
+    const char *bold = out_colour_on(CLR_BOLD), *plain = out_colour_off(CLR_BOLD);
+    printf("%s%-8s%s %s\n", bold, "task", plain, task->task_id);
+    printf("%s%-8s%s %s\n", bold, "handler", plain, task->handler);
+    printf("%s%-8s%s %s\n", bold, "desc", plain, task->desc ? task->desc : "-");
+    /* The params indented as JSON when they parse, else as stored. */
+    json_t *v = json_loads(task->param ? task->param : "null", JSON_DECODE_ANY, NULL);
+    char *pretty = v ? json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
+    printf("%s%-8s%s %s\n", bold, "param", plain, pretty ? pretty : task->param);
+    free(pretty);
+    json_decref(v);
+    print_task_schedules(tv);
+    print_task_runs(tv, runs);
+}
+
+static int task_show(cli_global *g, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"runs", required_argument, NULL, 'r'}, CLI_GLOBAL_OPTIONS, {0}};
+    long runs = 5;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        if (cli_global_option(g, c, optarg)) continue;
+        if (c != 'r') return cli_bad_option("task show", c, argv);
+        if (!cli_parse_int(optarg, 0, 1000000, &runs))
+            return cli_usage_error("task show", "task show: --runs '%s': expected a number",
+                                   optarg);
+    }
+    if (g->help) return cli_help(task_help);
+    if (optind != argc - 1)
+        return cli_usage_error("task show", "task show: expected one task ID");
+    tasker_t *t = cli_open(g, -1);
+    if (!t) return CLI_FAIL;
+    task_view tv = {0};
+    int rc = task_view_load(t, argv[optind], &tv);
+    if (rc == CLI_OK && g->json)
+        rc = print_task_json(&tv, (size_t)runs);
+    else if (rc == CLI_OK)
+        print_task_text(&tv, (size_t)runs);
+    task_view_free(&tv);
+    tasker_close(t);
+    return rc;
+}
+
 static int task_rm(cli_global *g, int argc, char **argv)
 {
     static const struct option options[] = {CLI_GLOBAL_OPTIONS, {0}};
@@ -143,10 +472,11 @@ int cmd_task(cli_global *g, int argc, char **argv)
     const char *sub = cli_take_subcommand(&argc, argv);
     if (!sub) {
         if (g->help || cli_wants_help(argc, argv)) return cli_help(task_help);
-        return cli_usage_error("task", "task: expected add, ls or rm");
+        return cli_usage_error("task", "task: expected add, ls, show or rm");
     }
     if (strcmp(sub, "add") == 0) return task_add(g, argc, argv);
     if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) return task_ls(g, argc, argv);
+    if (strcmp(sub, "show") == 0) return task_show(g, argc, argv);
     if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0) return task_rm(g, argc, argv);
-    return cli_usage_error("task", "task: no subcommand '%s'; expected add, ls or rm", sub);
+    return cli_usage_error("task", "task: no subcommand '%s'; expected add, ls, show or rm", sub);
 }
