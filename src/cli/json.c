@@ -48,13 +48,10 @@ static size_t utf8_sequence_len(const unsigned char *p, size_t n)
     return len;
 }
 
-json_t *json_text(const char *s)
+/* A copy of the n bytes at s in which each byte that starts no valid sequence is
+ * U+FFFD (3 bytes); *out_len is its length. NULL on out of memory. */
+static char *utf8_repair(const char *s, size_t n, size_t *out_len)
 {
-    if (!s) return json_null();
-    size_t n = strlen(s);
-    json_t *v = json_stringn(s, n);
-    if (v) return v;
-    /* Not UTF-8: each byte that starts no valid sequence becomes U+FFFD (3 bytes). */
     char *fixed = malloc(3 * n + 1);
     if (!fixed) return NULL;
     const unsigned char *p = (const unsigned char *)s;
@@ -71,7 +68,19 @@ json_t *json_text(const char *s)
             i += len;
         }
     }
-    v = json_stringn(fixed, out);
+    fixed[out] = '\0';
+    *out_len = out;
+    return fixed;
+}
+
+json_t *json_text(const char *s)
+{
+    if (!s) return json_null();
+    size_t n = strlen(s), fixed_len;
+    json_t *v = json_stringn(s, n);
+    if (v) return v;
+    char *fixed = utf8_repair(s, n, &fixed_len);
+    if (fixed) v = json_stringn(fixed, fixed_len);
     free(fixed);
     return v;
 }
@@ -89,7 +98,15 @@ json_t *json_from_text(const char *text)
 {
     if (!text) return json_null();
     json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
-    return v ? v : json_text(text);
+    if (v) return v;
+    /* Stored by something that did not check it: repaired, it may still nest. */
+    size_t n = strlen(text), fixed_len;
+    char *fixed = utf8_repair(text, n, &fixed_len);
+    if (!fixed) return NULL;
+    v = json_loadb(fixed, fixed_len, JSON_DECODE_ANY, NULL);
+    if (!v) v = json_stringn(fixed, fixed_len);
+    free(fixed);
+    return v;
 }
 
 

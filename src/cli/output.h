@@ -72,8 +72,9 @@ bool json_append(json_t **arr, json_t *item);
  * one per byte (docs/cli.md), so no record is dropped for its text. NULL only on out
  * of memory. */
 json_t *json_text(const char *s);
-/* Stored JSON text as a value (so params and results nest, not as strings); text
- * that does not parse becomes a string; NULL becomes null. */
+/* Stored JSON text as a value (so params and results nest, not as strings); bytes
+ * that are not UTF-8 are repaired as json_text does; text that does not parse then
+ * becomes a string; NULL becomes null. */
 json_t *json_from_text(const char *text);
 json_t *json_task(const tasker_task *t);
 json_t *json_scheme(const tasker_task_scheme *s, int64_t next_us);
