@@ -18,7 +18,7 @@ static bool has_prefix(const char *id, const char *prefix)
 static void list_exec_matches(const char *cmd, const char *prefix, const tasker_task_exec *v,
                               size_t n, size_t matches)
 {
-    cli_errorf("%s: '%s' matches %zu runs; give more of the id:", cmd, prefix, matches);
+    cli_errorf("%s: '%s' matches %zu executions; give more of the id:", cmd, prefix, matches);
     size_t listed = 0;
     for (size_t i = 0; i < n && listed < PREFIX_LIST_MAX; i++) {
         if (!has_prefix(v[i].exec_id, prefix)) continue;
