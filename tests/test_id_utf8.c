@@ -25,12 +25,12 @@ static void well_formed_utf8_ids_are_accepted(void **state)
     tasker_t *t = *state;
     static const char *const ids[] = {
         "plain",
-        "caf\xc3\xa9",               /* é, 2 bytes */
-        "\xe2\x82\xac-euro",         /* €, 3 bytes */
-        "\xed\x9f\xbf",              /* U+D7FF, the last before the surrogates */
-        "\xf0\x9f\x98\x80-grin",     /* U+1F600, 4 bytes */
-        "\xf4\x8f\xbf\xbf",          /* U+10FFFF, the last code point */
-        "\xef\xbf\xbd",              /* U+FFFD itself */
+        "caf\xc3\xa9",           /* é, 2 bytes */
+        "\xe2\x82\xac-euro",     /* €, 3 bytes */
+        "\xed\x9f\xbf",          /* U+D7FF, the last before the surrogates */
+        "\xf0\x9f\x98\x80-grin", /* U+1F600, 4 bytes */
+        "\xf4\x8f\xbf\xbf",      /* U+10FFFF, the last code point */
+        "\xef\xbf\xbd",          /* U+FFFD itself */
     };
     for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
         assert_int_equal(tasker_add_task(t, ids[i], "h", NULL), TASKER_OK);
@@ -51,19 +51,19 @@ static void malformed_utf8_task_ids_are_refused_with_the_byte(void **state)
         const char *id;
         const char *why;
     } bad[] = {
-        {"ab\xff", "task id: invalid UTF-8 at byte 2"},              /* never in UTF-8 */
-        {"\xfe\xff", "task id: invalid UTF-8 at byte 0"},            /* a UTF-16 BOM */
-        {"a\x80", "task id: invalid UTF-8 at byte 1"},               /* lone continuation */
-        {"ab\xc3", "task id: invalid UTF-8 at byte 2"},              /* cut at the end */
-        {"\xc3(", "task id: invalid UTF-8 at byte 0"},               /* bad continuation */
-        {"x\xc0\xaf", "task id: invalid UTF-8 at byte 1"},           /* overlong '/' */
-        {"\xe0\x80\xaf", "task id: invalid UTF-8 at byte 0"},        /* overlong, 3 bytes */
-        {"\xf0\x80\x80\xaf", "task id: invalid UTF-8 at byte 0"},    /* overlong, 4 bytes */
-        {"s\xed\xa0\x80", "task id: invalid UTF-8 at byte 1"},       /* surrogate U+D800 */
-        {"\xf4\x90\x80\x80", "task id: invalid UTF-8 at byte 0"},    /* above U+10FFFF */
-        {"\xf5\x80\x80\x80", "task id: invalid UTF-8 at byte 0"},    /* lead byte 0xf5 */
-        {"\xe2\x82", "task id: invalid UTF-8 at byte 0"},            /* 3-byte form cut */
-        {"ok\xf0\x9f\x98", "task id: invalid UTF-8 at byte 2"},      /* 4-byte form cut */
+        {"ab\xff", "task id: invalid UTF-8 at byte 2"},           /* never in UTF-8 */
+        {"\xfe\xff", "task id: invalid UTF-8 at byte 0"},         /* a UTF-16 BOM */
+        {"a\x80", "task id: invalid UTF-8 at byte 1"},            /* lone continuation */
+        {"ab\xc3", "task id: invalid UTF-8 at byte 2"},           /* cut at the end */
+        {"\xc3(", "task id: invalid UTF-8 at byte 0"},            /* bad continuation */
+        {"x\xc0\xaf", "task id: invalid UTF-8 at byte 1"},        /* overlong '/' */
+        {"\xe0\x80\xaf", "task id: invalid UTF-8 at byte 0"},     /* overlong, 3 bytes */
+        {"\xf0\x80\x80\xaf", "task id: invalid UTF-8 at byte 0"}, /* overlong, 4 bytes */
+        {"s\xed\xa0\x80", "task id: invalid UTF-8 at byte 1"},    /* surrogate U+D800 */
+        {"\xf4\x90\x80\x80", "task id: invalid UTF-8 at byte 0"}, /* above U+10FFFF */
+        {"\xf5\x80\x80\x80", "task id: invalid UTF-8 at byte 0"}, /* lead byte 0xf5 */
+        {"\xe2\x82", "task id: invalid UTF-8 at byte 0"},         /* 3-byte form cut */
+        {"ok\xf0\x9f\x98", "task id: invalid UTF-8 at byte 2"},   /* 4-byte form cut */
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(tasker_add_task(t, bad[i].id, "h", NULL), TASKER_EINVAL);

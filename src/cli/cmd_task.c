@@ -149,20 +149,25 @@ static int check_shell_params(const json_t *p)
     }
     const char *name;
     const json_t *v;
-    if (json_is_object(env))
+    if (json_is_object(env)) {
         json_object_foreach((json_t *)env, name, v)
-            if (json_is_object(v) || json_is_array(v)) {
-                cli_errorf("task add: --param: shell: field 'env.%s': expected a string, a "
-                           "number, a boolean or null (unset), got %s",
-                           name, json_kind(v));
-                return CLI_FAIL;
-            }
+        {
+            if (!json_is_object(v) && !json_is_array(v)) continue;
+            cli_errorf("task add: --param: shell: field 'env.%s': expected a string, a "
+                       "number, a boolean or null (unset), got %s",
+                       name, json_kind(v));
+            return CLI_FAIL;
+        }
+    }
     json_object_foreach((json_t *)p, name, v)
-        if (strcmp(name, "cmd") && strcmp(name, "timeout") && strcmp(name, "env") &&
-            strcmp(name, "cwd"))
+    {
+        bool known = !strcmp(name, "cmd") || !strcmp(name, "timeout") || !strcmp(name, "env") ||
+                     !strcmp(name, "cwd");
+        if (!known)
             cli_errorf("warning: task add: shell: field '%s' is not one the shell handler "
                        "reads (cmd, timeout, env, cwd)",
                        name);
+    }
     return CLI_OK;
 }
 
@@ -346,7 +351,7 @@ static void print_heading(const char *text)
 
 static void print_task_schedules(const task_view *tv)
 {
-    static const char *const headers[] = {"SCHEDULE", "CRON",    "NEXT FIRE",
+    static const char *const headers[] = {"SCHEDULE",  "CRON",    "NEXT FIRE",
                                           "LAST FIRE", "MISFIRE", "OVERLAP"};
     out_table *tb = table_new(6, headers);
     size_t count = 0;
@@ -358,7 +363,11 @@ static void print_task_schedules(const task_view *tv)
         fmt_local_time_zone(next_us, next);
         if (!next_us) strcpy(next, "never");
         fmt_local_time(s->last_fire_us, last);
-        const char *cells[] = {s->scheme_id, s->cron, next, last, tasker_misfire_name(s->misfire),
+        const char *cells[] = {s->scheme_id,
+                               s->cron,
+                               next,
+                               last,
+                               tasker_misfire_name(s->misfire),
                                tasker_overlap_name(s->overlap)};
         table_add_row(tb, cells, NULL);
         count++;
@@ -372,8 +381,7 @@ static void print_task_schedules(const task_view *tv)
 
 static void print_task_runs(const task_view *tv, size_t runs)
 {
-    static const char *const headers[] = {"EXEC", "STATUS", "QUEUED", "DURATION",
-                                          "RESULT / ERROR"};
+    static const char *const headers[] = {"EXEC", "STATUS", "QUEUED", "DURATION", "RESULT / ERROR"};
     size_t shown = tv->n_execs < runs ? tv->n_execs : runs;
     char heading[64];
     snprintf(heading, sizeof heading, "last runs (%zu of %zu kept)", shown, tv->n_execs);
@@ -430,8 +438,7 @@ static int task_show(cli_global *g, int argc, char **argv)
                                    optarg);
     }
     if (g->help) return cli_help(task_help);
-    if (optind != argc - 1)
-        return cli_usage_error("task show", "task show: expected one task ID");
+    if (optind != argc - 1) return cli_usage_error("task show", "task show: expected one task ID");
     tasker_t *t = cli_open(g, -1);
     if (!t) return CLI_FAIL;
     task_view tv = {0};

@@ -109,7 +109,6 @@ json_t *json_from_text(const char *text)
     return v;
 }
 
-
 /* Adds name (integer microseconds) and name without "_us" plus "_at" (ISO text, or
  * null for 0). */
 static void set_time(json_t *o, const char *name_us, const char *name_at, int64_t time_us)
@@ -133,10 +132,10 @@ json_t *json_task(const tasker_task *t)
 
 json_t *json_scheme(const tasker_task_scheme *s, int64_t next_us)
 {
-    json_t *o = json_pack("{s:o, s:o, s:o, s:s, s:s}", "scheme_id", json_text(s->scheme_id),
-                          "task_id", json_text(s->task_id), "cron", json_text(s->cron), "misfire",
-                          tasker_misfire_name(s->misfire), "overlap",
-                          tasker_overlap_name(s->overlap));
+    json_t *o =
+        json_pack("{s:o, s:o, s:o, s:s, s:s}", "scheme_id", json_text(s->scheme_id), "task_id",
+                  json_text(s->task_id), "cron", json_text(s->cron), "misfire",
+                  tasker_misfire_name(s->misfire), "overlap", tasker_overlap_name(s->overlap));
     if (!o) return NULL;
     set_time(o, "created_us", "created_at", s->created_us);
     set_time(o, "last_fire_us", "last_fire_at", s->last_fire_us);
@@ -147,10 +146,10 @@ json_t *json_scheme(const tasker_task_scheme *s, int64_t next_us)
 json_t *json_exec(const tasker_task_exec *e)
 {
     json_t *o = json_pack("{s:o, s:o, s:o, s:s, s:b, s:o, s:o, s:o}", "exec_id",
-                          json_text(e->exec_id), "task_id", json_text(e->task_id), "scheme_id", json_text(e->scheme_id), "status",
-                          tasker_exec_status_name(e->status), "success", e->success, "result",
-                          json_from_text(e->result), "error", json_text(e->error), "node_id",
-                          json_text(e->node_id));
+                          json_text(e->exec_id), "task_id", json_text(e->task_id), "scheme_id",
+                          json_text(e->scheme_id), "status", tasker_exec_status_name(e->status),
+                          "success", e->success, "result", json_from_text(e->result), "error",
+                          json_text(e->error), "node_id", json_text(e->node_id));
     if (!o) return NULL;
     set_time(o, "scheduled_us", "scheduled_at", e->scheduled_us);
     set_time(o, "queued_us", "queued_at", e->queued_us);
