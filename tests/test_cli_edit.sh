@@ -20,6 +20,12 @@ count() { grep -c -- "$2" "$TMP/$1"; }
 sql() { sqlite3 "$DB" "$1" || fail "sqlite3: $1"; }
 lines() { [ "$(wc -l <"$TMP/$1")" = "$2" ] || { fail "$1 has $(wc -l <"$TMP/$1") lines, expected $2: $(cat "$TMP/$1")"; return 1; }; }
 
+for cmd in "task show" "exec events"; do
+    # shellcheck disable=SC2086
+    run 0 "$TASKER" $cmd --help && has out "usage: tasker ${cmd%% *}" && has out "$cmd" || fail "$cmd --help"
+done
+ok "--help on the new subcommands"
+
 # ---- task add checks what it can --------------------------------------------------------
 run 0 "$TASKER" task add mine --handler send_email --param '{"to":"ops"}' &&
     has err "warning: task add: handler 'send_email' is not one this command knows (shell)"
@@ -152,6 +158,10 @@ for bad in 10x 1h30 -5m "2026-02-30" "2026-12-06 25:00" "yesterday" ""; do
         fail "--since '$bad' accepted"
 done
 ok "bad --since values are usage errors"
+for good in 30s 10m 2h 7d 2w 1h30m 90 0s; do
+    run 0 "$TASKER" exec ls --until "$good" || fail "--until '$good' refused"
+done
+ok "durations: 30s 10m 2h 7d 2w 1h30m 90 0s"
 run 2 "$TASKER" exec ls --since 10m --until 1h && has err "--since is not before --until"
 verdict "--since after --until is a usage error"
 
