@@ -143,6 +143,8 @@ void tasker_new_id(tasker_t *t, char out[TASKER_ID_SIZE]);
 
 /* validation (validate.c) */
 int tasker_check_handle(const tasker_t *t);
+/* TASKER_OK, or TASKER_EINVAL naming what and the byte at fault: NULL, empty, longer
+ * than TASKER_ID_SIZE - 1 bytes, a control character, or not valid UTF-8. */
 int tasker_check_id(const char *what, const char *id);
 int tasker_check_json(const tasker_t *t, const char *what, const char *json);
 char *tasker_strdup_or_null(const char *s);
