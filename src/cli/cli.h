@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Exit codes (documented in docs/tasker.1). */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -51,6 +52,10 @@ bool cli_wants_help(int argc, char **argv);
 
 /* Parses a non-negative integer option value; false if it is not one. */
 bool cli_parse_int(const char *s, long min, long max, long *out);
+/* Parses a duration: a number of seconds, or numbers with units s, m, h, d, w in
+ * decreasing order ("30s", "10m", "2h", "7d", "1h30m"), into *seconds. False (and
+ * *seconds untouched) when s is not one, is empty, or overflows. */
+bool cli_parse_duration(const char *s, int64_t *seconds);
 /* Joins argv[from..argc) with single spaces (a cron expression given unquoted).
  * Returns a malloc'd string or NULL when there is nothing to join. */
 char *cli_join_args(int argc, char **argv, int from);

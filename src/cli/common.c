@@ -1,6 +1,7 @@
 /* What every subcommand uses: global options, error reporting with the documented
  * exit codes, small argument parsers, and opening the store. */
 #include "cli/cli.h"
+#include "cli/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -22,7 +23,8 @@ void cli_errorf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("tasker: ", stderr);
+    /* The daemon's errors carry journald's level prefix (log.h); others print none. */
+    fprintf(stderr, "%stasker: ", log_prefix(stderr, LOG_PRIO_ERR));
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -89,6 +91,39 @@ bool cli_parse_int(const char *s, long min, long max, long *out)
     long v = strtol(s, &end, 10);
     if (errno || *end || v < min || v > max) return false;
     *out = v;
+    return true;
+}
+
+bool cli_parse_duration(const char *s, int64_t *seconds)
+{
+    static const struct {
+        char unit;
+        int64_t seconds;
+    } units[] = {{'w', 604800}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+    if (!s || !*s) return false;
+    int64_t total = 0;
+    size_t next_unit = 0; /* units must come largest first, each at most once */
+    while (*s) {
+        if (*s < '0' || *s > '9') return false;
+        int64_t v = 0;
+        for (; *s >= '0' && *s <= '9'; s++) {
+            if (v > (INT64_MAX - 9) / 10) return false;
+            v = v * 10 + (*s - '0');
+        }
+        int64_t scale = 1;
+        if (*s) {
+            while (next_unit < sizeof units / sizeof *units && units[next_unit].unit != *s)
+                next_unit++;
+            if (next_unit == sizeof units / sizeof *units) return false;
+            scale = units[next_unit++].seconds;
+            s++;
+        } else if (next_unit > 0) {
+            return false; /* "1h30": a bare number only on its own */
+        }
+        if (v > (INT64_MAX - total) / scale) return false;
+        total += v * scale;
+    }
+    *seconds = total;
     return true;
 }
 

@@ -150,6 +150,24 @@ void fmt_duration(int64_t duration_us, char buf[FMT_TIME_SIZE])
                  (long long)(s % 86400) / 3600);
 }
 
+void fmt_span_s(int64_t seconds, char buf[FMT_TIME_SIZE])
+{
+    static const struct {
+        char unit;
+        int64_t seconds;
+    } units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof units / sizeof *units && seconds > 0; i++) {
+        int64_t n = seconds / units[i].seconds;
+        if (n == 0) continue;
+        seconds -= n * units[i].seconds;
+        int w = snprintf(buf + used, FMT_TIME_SIZE - used, "%lld%c", (long long)n, units[i].unit);
+        if (w > 0 && (size_t)w < FMT_TIME_SIZE - used) used += (size_t)w;
+    }
+    if (used == 0) snprintf(buf, FMT_TIME_SIZE, "0s");
+}
+
 void fmt_exec_duration(const tasker_task_exec *e, int64_t now, char buf[FMT_TIME_SIZE])
 {
     if (e->start_us && e->end_us) {

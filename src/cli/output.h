@@ -40,6 +40,9 @@ void fmt_utc_time(int64_t time_us, char buf[FMT_TIME_SIZE]);
 void fmt_iso_utc(int64_t time_us, char buf[FMT_TIME_SIZE]);
 /* "850ms", "1.2s", "42s", "2m03s", "1h02m", "3d04h". Negative is "-". */
 void fmt_duration(int64_t duration_us, char buf[FMT_TIME_SIZE]);
+/* A span of whole seconds in the units `--keep-for` takes, exact: "45s", "10m", "1h30m",
+ * "7d", "30d". */
+void fmt_span_s(int64_t seconds, char buf[FMT_TIME_SIZE]);
 /* The run time of an execution: end - start, or "running 3.1s", or "-". */
 void fmt_exec_duration(const tasker_task_exec *e, int64_t now_us, char buf[FMT_TIME_SIZE]);
 /* Microseconds since the epoch now (the real clock). */
