@@ -25,6 +25,11 @@
 /* The key of a task's params that holds its on-failure command. */
 #define ALERT_PARAM_KEY "on_failure"
 
+/* The task params param_json (NULL = null) with ALERT_PARAM_KEY set to cmd: a new
+ * malloc'd JSON text. NULL when the params are neither an object nor null (they cannot
+ * hold the command) or on out of memory. For `tasker task add --on-failure`. */
+char *alert_params_with_command(const char *param_json, const char *cmd);
+
 typedef struct alerter alerter;
 
 /* Starts the alert thread for runs of t; daemon_cmd (copied; NULL = none) runs for

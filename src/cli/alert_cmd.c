@@ -46,6 +46,21 @@ char *alert_task_command(tasker_t *t, const char *task_id)
     return cmd;
 }
 
+char *alert_params_with_command(const char *param_json, const char *cmd)
+{
+    json_t *params = param_json ? json_loads(param_json, JSON_DECODE_ANY, NULL) : json_null();
+    char *out = NULL;
+    if (json_is_null(params)) {
+        json_decref(params);
+        params = json_object();
+    }
+    if (json_is_object(params) &&
+        json_object_set_new(params, ALERT_PARAM_KEY, json_string(cmd)) == 0)
+        out = json_dumps(params, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(params);
+    return out;
+}
+
 /* Counts the lines of a message (an event may hold several). */
 static size_t count_lines(const char *s)
 {

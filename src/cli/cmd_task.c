@@ -1,12 +1,14 @@
 /* `tasker task add|ls|rm`: defining tasks. */
+#include "cli/alert.h"
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "cli/wakeup.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char task_help[] =
-    "usage: tasker task add ID --handler H [--param JSON] [--desc TEXT]\n"
+    "usage: tasker task add ID --handler H [--param JSON] [--desc TEXT] [--on-failure CMD]\n"
     "       tasker task ls [--json]\n"
     "       tasker task rm ID\n"
     "\n"
@@ -19,6 +21,9 @@ static const char task_help[] =
     "  --handler H    the handler's name (add; required)\n"
     "  --param JSON   the params, any JSON value (add; default null)\n"
     "  --desc TEXT    a description (add)\n"
+    "  --on-failure CMD  (add) a command the daemon runs with /bin/sh -c when a run\n"
+    "                 of the task fails or is interrupted; stored in the params as\n"
+    "                 \"on_failure\" (see tasker run --on-failure for its environment)\n"
     "  --json         ls: print JSON\n";
 
 /* Checks JSON here rather than in the library so the message can say where it broke. */
@@ -39,9 +44,10 @@ static int task_add(cli_global *g, int argc, char **argv)
     static const struct option options[] = {{"handler", required_argument, NULL, 'H'},
                                             {"param", required_argument, NULL, 'p'},
                                             {"desc", required_argument, NULL, 'd'},
+                                            {"on-failure", required_argument, NULL, 'f'},
                                             CLI_GLOBAL_OPTIONS,
                                             {0}};
-    const char *handler = NULL, *param = NULL, *desc = NULL;
+    const char *handler = NULL, *param = NULL, *desc = NULL, *on_failure = NULL;
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
@@ -52,6 +58,8 @@ static int task_add(cli_global *g, int argc, char **argv)
             param = optarg;
         else if (c == 'd')
             desc = optarg;
+        else if (c == 'f')
+            on_failure = optarg;
         else
             return cli_bad_option("task add", c, argv);
     }
@@ -61,13 +69,20 @@ static int task_add(cli_global *g, int argc, char **argv)
                                argc - optind);
     if (!handler) return cli_usage_error("task add", "task add: --handler is required");
     if (param && check_json("task add: --param", param) != CLI_OK) return CLI_USAGE;
+    char *with_alert = NULL;
+    if (on_failure && !(with_alert = alert_params_with_command(param, on_failure)))
+        return cli_usage_error("task add", "task add: --on-failure: --param must be a JSON object "
+                                           "(or absent) to hold \"on_failure\"");
 
     tasker_t *t = cli_open(g, -1);
-    if (!t) return CLI_FAIL;
-    int rc = CLI_OK;
-    int err = tasker_add_task_desc(t, argv[optind], handler, param, desc);
-    if (err != TASKER_OK) rc = cli_lib_error(err, "task add");
+    int rc = CLI_FAIL;
+    if (t) {
+        int err = tasker_add_task_desc(t, argv[optind], handler, with_alert ? with_alert : param,
+                                       desc);
+        rc = err == TASKER_OK ? CLI_OK : cli_lib_error(err, "task add");
+    }
     tasker_close(t);
+    free(with_alert);
     return rc;
 }
 
