@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "cli/follow.h"
 #include "cli/output.h"
+#include "cli/serving.h"
 #include "cli/shell.h"
 #include "cli/wakeup.h"
 
@@ -13,7 +14,9 @@ static const char trigger_help[] =
     "\n"
     "Queues a run of TASK and prints its execution id. The daemon (`tasker run`) on\n"
     "the same store is told at once and runs it; without a daemon the run stays\n"
-    "pending until one starts.\n"
+    "pending until one starts. \"no daemon is running\" is said only when that is\n"
+    "known: when no process has the store open (SQLite) or the store lists its\n"
+    "running processes and none has the task's handler.\n"
     "\n"
     "Options:\n"
     "  --wait         follow the run: print its events as they happen, then exit 0 if\n"
@@ -116,6 +119,37 @@ static int trigger_local(const cli_global *g, const char *task_id, long timeout_
     return rc;
 }
 
+/* The trigger reached no daemon: say so only when it is known that no running process
+ * has the task's handler (serving.h). A C program serving the store, a daemon on
+ * another host or one that spells the store otherwise make it unknown: then nothing. */
+static void note_unserved(const cli_global *g, tasker_t *t, const char *task_id,
+                          const char *exec_id)
+{
+    tasker_task *v = NULL;
+    size_t n = 0;
+    char handler[TASKER_ID_SIZE * 4] = "";
+    if (tasker_list_tasks(t, &v, &n) != TASKER_OK) return;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].task_id, task_id) == 0 && v[i].handler)
+            snprintf(handler, sizeof handler, "%s", v[i].handler);
+    tasker_free_tasks(v, n);
+    serving s;
+    serving_read(&s, t, g->dsn);
+    if (*handler && serving_handler(&s, handler) == SERVING_NO) {
+        if (strcmp(handler, "shell") == 0)
+            fprintf(stderr,
+                    "tasker: no daemon is running on %s; exec %s stays pending until "
+                    "`tasker run` starts (or use --local)\n",
+                    g->dsn, exec_id);
+        else
+            fprintf(stderr,
+                    "tasker: no running process on %s has handler '%s'; exec %s stays "
+                    "pending until one that has it starts\n",
+                    g->dsn, handler, exec_id);
+    }
+    serving_free(&s);
+}
+
 static int trigger_daemon(const cli_global *g, const char *task_id, const trigger_opts *o)
 {
     /* No workers: the run is the daemon's to do, not this command's. */
@@ -128,11 +162,7 @@ static int trigger_daemon(const cli_global *g, const char *task_id, const trigge
         rc = cli_lib_error(err, "trigger");
         goto out;
     }
-    if (!wakeup_send(g->dsn))
-        fprintf(stderr,
-                "tasker: no daemon is running on %s; exec %s stays pending until "
-                "`tasker run` starts (or use --local)\n",
-                g->dsn, exec_id);
+    if (!wakeup_send(g->dsn)) note_unserved(g, t, task_id, exec_id);
     if (o->wait)
         rc = follow(g, t, exec_id, o->timeout_s);
     else if (g->json)
