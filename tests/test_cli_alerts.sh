@@ -15,7 +15,7 @@ printf %s "$TASKER_STATUS" >'"$A"'/task.$TASKER_EXEC_ID.status;
 printf %s "$TASKER_ERROR" >'"$A"'/task.$TASKER_EXEC_ID.error;
 printf %s "$TASKER_OUTPUT_TAIL" >'"$A"'/task.$TASKER_EXEC_ID.tail'
 run 0 "$TASKER" task add noisy --handler shell --on-failure "$task_alert" \
-    --param '{"cmd":"seq -f \"line %02g\" 25; exit 3"}' && ok "task add takes --on-failure"
+    --param '{"cmd":"echo careful >&2; seq -f \"line %02g\" 25; exit 3"}' && ok "task add takes --on-failure"
 "$TASKER" task ls --json | grep -q '"on_failure"' && ok "the command is stored in the params" ||
     fail "task ls: $("$TASKER" task ls --json)"
 run 2 "$TASKER" task add bad --handler shell --param '[1]' --on-failure "true" &&
@@ -83,5 +83,24 @@ daemon_pid=""
 [ -e "$A/daemon.$hid" ] && [ "$(cat "$A/daemon.$hid")" = interrupted ] &&
     ok "a run interrupted at stop alerts before the daemon exits" ||
     fail "no alert for the interrupted run: $(cat "$TMP/daemon.err")"
+
+# ---- journald: every line of a daemon whose output is not a terminal has a level -----
+bad=$(cat "$TMP/daemon.out" "$TMP/daemon.err" | grep -cv '^<[3467]>')
+[ "$bad" -eq 0 ] && grep -q '^<6>tasker: daemon running' "$TMP/daemon.err" &&
+    grep -q '^<3>.* failed ' "$TMP/daemon.out" && grep -q '^<4>    \[warning\] careful' "$TMP/daemon.out" &&
+    ok "every daemon line has journald's level prefix when not on a terminal" ||
+    fail "$bad lines lack a prefix: $(cat "$TMP/daemon.out" "$TMP/daemon.err" | grep -v '^<[3467]>')"
+# On a terminal (script(1) gives one): today's look, no prefixes.
+if command -v script >/dev/null; then
+    script -qfec "$TASKER run --workers 1" "$TMP/tty.log" >/dev/null 2>&1 &
+    script_pid=$!
+    echo "$script_pid" >"$TMP/script.pid"
+    wait_for 20 grep -qs "daemon running" "$TMP/tty.log" || fail "no daemon on a tty"
+    tty_daemon=$(sed -n 's/.*daemon running on .* (pid \([0-9]*\)).*/\1/p' "$TMP/tty.log")
+    [ -n "$tty_daemon" ] && kill -TERM "$tty_daemon"
+    wait_for 20 gone "$script_pid" || fail "the tty daemon did not stop"
+    grep -q "^tasker: daemon running" "$TMP/tty.log" && ! grep -q "<6>" "$TMP/tty.log" &&
+        ok "on a terminal the daemon prints no level prefixes" || fail "tty: $(cat "$TMP/tty.log")"
+fi
 
 cli_finish
