@@ -92,7 +92,7 @@ static void canonical_mysql(const char *dsn, char *out, size_t size)
 
 void wakeup_name(const char *dsn, char name[32])
 {
-    char canonical[PATH_MAX + 16], path[PATH_MAX];
+    char canonical[2 * PATH_MAX + 16], path[PATH_MAX]; /* cwd + path */
     if (wakeup_sqlite_path(dsn, path, sizeof path))
         canonical_sqlite(path, canonical, sizeof canonical);
     else if (strncmp(dsn, "mysql://", 8) == 0 || strncmp(dsn, "mariadb://", 10) == 0)
