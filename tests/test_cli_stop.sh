@@ -86,4 +86,18 @@ grep -q "grace period over: interrupting 1 run(s)" "$TMP/d2.err" &&
     ok "the daemon says it interrupts when the grace period is over" ||
     fail "d2.err: $(cat "$TMP/d2.err")"
 
+# ---- a second signal ends the grace period at once ------------------------------------
+"$TASKER" trigger long >/dev/null 2>&1
+"$TASKER" run --workers 1 --grace 120 >"$TMP/d3.out" 2>"$TMP/d3.err" &
+daemon_pid=$!
+wait_for 20 long_running || fail "the long run did not start (3)"
+kill -TERM "$daemon_pid"
+wait_for 10 grep -qs "stopping" "$TMP/d3.err" || fail "no stopping message: $(cat "$TMP/d3.err")"
+kill -INT "$daemon_pid"
+wait_for 20 gone "$daemon_pid" && ok "a second signal cuts the 120 s grace period short" ||
+    fail "the daemon still waits after a second signal"
+daemon_pid=""
+grep -q "asked again: interrupting 1 run(s) now" "$TMP/d3.err" &&
+    ok "it says it interrupts at once" || fail "d3.err: $(cat "$TMP/d3.err")"
+
 cli_finish
