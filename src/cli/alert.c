@@ -26,8 +26,8 @@ typedef struct alert_item {
 
 typedef struct alert_child {
     pid_t pid;
-    int fd;      /* output pipe; -1 once at its end */
-    bool exited; /* reaped; status holds how */
+    int fd;                  /* output pipe; -1 once at its end */
+    bool exited;             /* reaped; status holds how */
     bool timed_out, stopped; /* killed: past its deadline, or when the daemon stopped */
     int status;
     int64_t deadline_ms;
@@ -70,13 +70,12 @@ static void start_command(alerter *a, const char *cmd, const char *whose, char *
 {
     alert_child *c = &a->children[a->nchildren];
     memset(c, 0, sizeof *c);
-    if (asprintf(&c->what, "the on-failure command of %s for exec %s (task %s)", whose,
-                 r->exec_id, r->task_id) < 0)
+    if (asprintf(&c->what, "the on-failure command of %s for exec %s (task %s)", whose, r->exec_id,
+                 r->task_id) < 0)
         c->what = NULL;
     int err = envp ? alert_spawn(cmd, envp, &c->pid, &c->fd) : ENOMEM;
     if (err) {
-        log_msg(LOG_PRIO_ERR, "%s cannot start: %s", c->what ? c->what : "an alert",
-                strerror(err));
+        log_msg(LOG_PRIO_ERR, "%s cannot start: %s", c->what ? c->what : "an alert", strerror(err));
         free(c->what);
         return;
     }
@@ -212,7 +211,8 @@ static void wait_events(alerter *a, bool stopping)
     struct pollfd fds[ALERT_MAX_RUNNING + 1] = {{.fd = a->wake[0], .events = POLLIN}};
     nfds_t n = 1;
     for (int i = 0; i < a->nchildren; i++)
-        if (a->children[i].fd >= 0) fds[n++] = (struct pollfd){.fd = a->children[i].fd, .events = POLLIN};
+        if (a->children[i].fd >= 0)
+            fds[n++] = (struct pollfd){.fd = a->children[i].fd, .events = POLLIN};
     int timeout = a->nchildren > 0 || stopping ? 100 : -1;
     if (poll(fds, n, timeout) > 0 && fds[0].revents) {
         char buf[64];
@@ -289,8 +289,10 @@ void alerter_exec_done(alerter *a, const tasker_task_exec *e)
     }
     it->run.status = e->status;
     pthread_mutex_lock(&a->lock);
-    if (a->tail) a->tail->next = it;
-    else a->head = it;
+    if (a->tail)
+        a->tail->next = it;
+    else
+        a->head = it;
     a->tail = it;
     pthread_mutex_unlock(&a->lock);
     ssize_t ignored = write(a->wake[1], "a", 1); /* a full pipe is a pending wake-up */

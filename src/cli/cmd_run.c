@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define INTERRUPT_WAIT_MS 10000 /* after the interrupt, when to say handlers still run */
+#define INTERRUPT_WAIT_MS 10000  /* after the interrupt, when to say handlers still run */
 #define ALERT_STOP_WAIT_MS 10000 /* at stop, how long on-failure commands get to end */
 
 static const char run_help[] =
@@ -252,8 +252,8 @@ static void shut_down(tasker_t *t, long grace_s)
         log_msg(LOG_PRIO_INFO, "stopping: queued runs stay pending for the next start");
     stop_watch w = {.t = t, .grace_s = grace_s, .done = {-1, -1}};
     pthread_t watcher;
-    bool watching = pipe2(w.done, O_CLOEXEC) == 0 &&
-                    pthread_create(&watcher, NULL, stop_watch_main, &w) == 0;
+    bool watching =
+        pipe2(w.done, O_CLOEXEC) == 0 && pthread_create(&watcher, NULL, stop_watch_main, &w) == 0;
     tasker_shutdown(t, (int)(grace_s * 1000));
     if (watching) {
         ssize_t ignored = write(w.done[1], "d", 1);
@@ -269,8 +269,8 @@ static int open_wakeup(const cli_global *g)
     if (!wakeup_supported(g->dsn)) return -1;
     int fd = wakeup_listen(g->dsn);
     if (fd < 0 && errno == EADDRINUSE)
-        log_msg(LOG_PRIO_WARNING,
-                "another daemon already runs on %s; triggers will wake that one", g->dsn);
+        log_msg(LOG_PRIO_WARNING, "another daemon already runs on %s; triggers will wake that one",
+                g->dsn);
     else if (fd < 0)
         log_msg(LOG_PRIO_WARNING, "no wakeup socket (%s); triggers are seen within a second",
                 strerror(errno));
@@ -347,7 +347,7 @@ int cmd_run(cli_global *g, int argc, char **argv)
     rc = CLI_OK;
 out:
     daemon_handle = NULL;
-    if (t) tasker_shutdown(t, 0); /* when start failed: nothing runs after this */
+    if (t) tasker_shutdown(t, 0);                   /* when start failed: nothing runs after this */
     alerter_stop(hooks.alerts, ALERT_STOP_WAIT_MS); /* the last runs have finished */
     tasker_close(t);
     runlog_free(hooks.log); /* after close: the hook may run until then */

@@ -173,14 +173,18 @@ static void print_table(const status_data *d, int64_t now)
             fmt_exec_duration(r->last, now, took);
         }
         const char *status = r->last ? tasker_exec_status_name(r->last->status) : "never ran";
-        const char *cells[] = {next,   left, last,
-                               passed, status, took,
+        const char *cells[] = {next,
+                               left,
+                               last,
+                               passed,
+                               status,
+                               took,
                                r->task ? r->task->task_id : r->scheme->task_id,
                                r->scheme ? r->scheme->cron : "-"};
         cli_colour none = CLR_NONE, red = r->failing ? CLR_RED : CLR_NONE;
-        cli_colour colours[] = {none, none, none, none,
-                                r->last ? out_status_colour(r->last->status) : CLR_DIM,
-                                none, red,  none};
+        cli_colour colours[] = {
+            none, none, none, none, r->last ? out_status_colour(r->last->status) : CLR_DIM,
+            none, red,  none};
         table_add_row(tb, cells, colours);
     }
     table_print(tb, stdout);
@@ -208,8 +212,8 @@ static void print_notes(const status_data *d, const char *dsn, int64_t now)
         const char *handler = d->tasks[k].handler;
         if (serving_handler(&d->serving, handler) == SERVING_NO)
             printf("%s%zu pending run%s of task %s: no running process has handler '%s'\n",
-                   first ? "\n" : "", ti->pending, ti->pending == 1 ? "" : "s",
-                   d->tasks[k].task_id, handler);
+                   first ? "\n" : "", ti->pending, ti->pending == 1 ? "" : "s", d->tasks[k].task_id,
+                   handler);
         else if (now - ti->oldest_pending_us > PENDING_OLD_US)
             printf("%s%zu pending run%s of task %s, the oldest queued %s ago\n", first ? "\n" : "",
                    ti->pending, ti->pending == 1 ? "" : "s", d->tasks[k].task_id, age);
@@ -230,12 +234,11 @@ static int print_json(const status_data *d)
     json_t *entries = json_array(), *pending = json_array();
     for (size_t i = 0; i < d->nrows; i++) {
         const status_row *r = &d->rows[i];
-        json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:b}", "task_id",
-                              r->task ? r->task->task_id : r->scheme->task_id, "handler",
-                              r->task ? json_string(r->task->handler) : json_null(), "schedule",
-                              r->scheme ? json_scheme(r->scheme, r->next_us) : json_null(),
-                              "last_run", r->last ? json_exec(r->last) : json_null(), "failing",
-                              r->failing);
+        json_t *o = json_pack(
+            "{s:s, s:o, s:o, s:o, s:b}", "task_id", r->task ? r->task->task_id : r->scheme->task_id,
+            "handler", r->task ? json_string(r->task->handler) : json_null(), "schedule",
+            r->scheme ? json_scheme(r->scheme, r->next_us) : json_null(), "last_run",
+            r->last ? json_exec(r->last) : json_null(), "failing", r->failing);
         json_array_append_new(entries, o);
     }
     for (size_t k = 0; k < d->ntasks; k++) {

@@ -77,8 +77,8 @@ static int task_add(cli_global *g, int argc, char **argv)
     tasker_t *t = cli_open(g, -1);
     int rc = CLI_FAIL;
     if (t) {
-        int err = tasker_add_task_desc(t, argv[optind], handler, with_alert ? with_alert : param,
-                                       desc);
+        int err =
+            tasker_add_task_desc(t, argv[optind], handler, with_alert ? with_alert : param, desc);
         rc = err == TASKER_OK ? CLI_OK : cli_lib_error(err, "task add");
     }
     tasker_close(t);

@@ -12,7 +12,12 @@
 #include <stdio.h>
 
 /* Priorities as syslog numbers them (not syslog.h's names, to avoid its macros). */
-typedef enum { LOG_PRIO_ERR = 3, LOG_PRIO_WARNING = 4, LOG_PRIO_INFO = 6, LOG_PRIO_DEBUG = 7 } log_prio;
+typedef enum {
+    LOG_PRIO_ERR = 3,
+    LOG_PRIO_WARNING = 4,
+    LOG_PRIO_INFO = 6,
+    LOG_PRIO_DEBUG = 7
+} log_prio;
 
 /* Turns prefixes on for the streams that are not terminals. Call once, before threads
  * start (the decision is read without a lock afterwards). */

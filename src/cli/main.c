@@ -38,9 +38,8 @@ static const struct {
     const char *name;
     cmd_fn fn;
 } commands[] = {
-    {"run", cmd_run},         {"task", cmd_task}, {"schedule", cmd_schedule},
-    {"trigger", cmd_trigger}, {"exec", cmd_exec}, {"cron", cmd_cron},
-    {"status", cmd_status},
+    {"run", cmd_run},   {"task", cmd_task}, {"schedule", cmd_schedule}, {"trigger", cmd_trigger},
+    {"exec", cmd_exec}, {"cron", cmd_cron}, {"status", cmd_status},
 };
 
 static cmd_fn find_command(const char *name)

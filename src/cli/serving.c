@@ -35,8 +35,8 @@ int serving_sqlite_holders(const char *dsn)
         unsigned maj, min;
         unsigned long long ino;
         if (strstr(line, "->")) continue;
-        if (sscanf(line, "%*d: %15s %15s %15s %ld %x:%x:%llu", kind, mode, access, &pid, &maj,
-                   &min, &ino) != 7)
+        if (sscanf(line, "%*d: %15s %15s %15s %ld %x:%x:%llu", kind, mode, access, &pid, &maj, &min,
+                   &ino) != 7)
             continue;
         if (ino != (unsigned long long)st.st_ino || maj != major(st.st_dev) ||
             min != minor(st.st_dev))
