@@ -91,13 +91,15 @@ void serving_free(serving *s)
 serving_answer serving_handler(const serving *s, const char *handler)
 {
     if (s->daemon_listens && strcmp(handler, "shell") == 0) return SERVING_YES;
+    /* A SQLite file nobody else has open is served by nobody, whatever a nodes listing
+     * still shows of processes that closed it a moment ago. */
+    if (s->store_holders == 0) return SERVING_NO;
     int64_t now = now_us();
     for (size_t i = 0; s->nodes_ok && i < s->nnodes; i++)
         if (!node_is_self(&s->nodes[i]) && node_live(&s->nodes[i], now) &&
             node_has(&s->nodes[i], handler))
             return SERVING_YES;
     /* A listing of other nodes is the store's full account (cluster mode): none of
-     * them has it. Without one, only an unopened SQLite file proves nobody serves it. */
-    if (s->others_listed || s->store_holders == 0) return SERVING_NO;
-    return SERVING_UNKNOWN;
+     * them has it. */
+    return s->others_listed ? SERVING_NO : SERVING_UNKNOWN;
 }

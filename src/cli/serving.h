@@ -32,10 +32,11 @@ typedef struct serving {
 void serving_read(serving *s, tasker_t *t, const char *dsn);
 void serving_free(serving *s);
 
-/* Whether a running process has handler: YES when a live node lists it (or it is
- * 'shell' and a daemon listens), NO when the nodes listing shows other live nodes and
- * none has it, or when no other process has the sqlite file open at all; else
- * UNKNOWN. */
+/* Whether a running process has handler: YES when it is 'shell' and a daemon listens,
+ * NO when no other process has the SQLite file open at all, YES when a live node
+ * lists it, NO when the nodes listing shows other live nodes and none has it; else
+ * UNKNOWN. (A SQLite file on a network file system shared by hosts would defeat the
+ * file-lock test; tasker does not support that.) */
 serving_answer serving_handler(const serving *s, const char *handler);
 
 /* Other processes holding a POSIX lock on the sqlite file of dsn (SQLite keeps a
