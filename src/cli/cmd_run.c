@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/log.h"
 #include "cli/output.h"
+#include "cli/retention.h"
 #include "cli/runlog.h"
 #include "cli/shell.h"
 #include "cli/wakeup.h"
@@ -54,6 +55,9 @@ static const char run_help[] =
     "                     30s, 10m, 2h, 7d, 'unlimited'). A daily task's record is gone\n"
     "                     an hour after it ran unless this is raised\n"
     "  --max-events N     events (output lines) kept per run (default 1000; 'unlimited')\n"
+    "                     (TASKER_KEEP, TASKER_KEEP_FOR, TASKER_MAX_EVENTS set these too,\n"
+    "                     for `tasker trigger` as well, which applies them to the runs it\n"
+    "                     adds: set them alike for both)\n"
     "  --quiet            do not print finished runs\n"
     "  --quiet-events     print the run lines only, not the events under them\n"
     "  --json             print finished runs as JSON, one object per line (with an\n"
@@ -82,21 +86,9 @@ static void on_stop_signal(int sig)
     errno = saved;
 }
 
-/* "unlimited" (the library's negative), or a count from 1. */
-static bool parse_limit(const char *s, long max, long *out)
-{
-    if (strcmp(s, "unlimited") == 0) {
-        *out = -1;
-        return true;
-    }
-    return cli_parse_int(s, 1, max, out);
-}
-
 /* One option of `run` beyond the global ones; -1 to go on, else an exit code. */
 static int take_option(int c, const char *arg, char **argv, run_opts *o)
 {
-    long v;
-    int64_t secs;
     switch (c) {
     case 'w':
         if (!cli_parse_int(arg, 1, 1024, &o->workers))
@@ -113,25 +105,20 @@ static int take_option(int c, const char *arg, char **argv, run_opts *o)
         o->on_failure = arg;
         return -1;
     case 'k':
-        if (!parse_limit(arg, 1000000000, &v))
+        if (!retention_parse_count(arg, &o->lib.max_execs_per_task))
             return cli_usage_error("run", "run: --keep '%s': expected a count or 'unlimited'", arg);
-        o->lib.max_execs_per_task = (int)v;
         return -1;
     case 'a':
-        if (strcmp(arg, "unlimited") == 0)
-            secs = -1;
-        else if (!cli_parse_duration(arg, &secs) || secs < 1)
+        if (!retention_parse_age(arg, &o->lib.max_exec_age_s))
             return cli_usage_error("run",
                                    "run: --keep-for '%s': expected a duration (30s, 10m, 2h, "
                                    "7d) or 'unlimited'",
                                    arg);
-        o->lib.max_exec_age_s = secs;
         return -1;
     case 'm':
-        if (!parse_limit(arg, 1000000000, &v))
+        if (!retention_parse_count(arg, &o->lib.max_events_per_exec))
             return cli_usage_error("run", "run: --max-events '%s': expected a count or 'unlimited'",
                                    arg);
-        o->lib.max_events_per_exec = (int)v;
         return -1;
     default: return cli_bad_option("run", c, argv);
     }
@@ -315,6 +302,7 @@ static void log_retention(const tasker_options *o)
 int cmd_run(cli_global *g, int argc, char **argv)
 {
     run_opts o = {.workers = 0, .grace_s = 10};
+    if (!retention_from_env(&o.lib)) return CLI_USAGE; /* the flags override these */
     int rc = parse_options(g, argc, argv, &o);
     if (rc >= 0) return rc;
     log_daemon_mode();

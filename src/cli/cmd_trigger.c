@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "cli/follow.h"
 #include "cli/output.h"
+#include "cli/retention.h"
 #include "cli/serving.h"
 #include "cli/shell.h"
 #include "cli/wakeup.h"
@@ -98,10 +99,19 @@ static int follow(const cli_global *g, tasker_t *t, const char *exec_id, long ti
     return rc;
 }
 
+/* Adding a run applies retention (retention.h): by count as the daemon would, by age
+ * only when TASKER_KEEP_FOR asks for it. */
+static bool retention_options(tasker_options *opt)
+{
+    opt->max_exec_age_s = -1;
+    return retention_from_env(opt);
+}
+
 static int trigger_local(const cli_global *g, const char *task_id, long timeout_s)
 {
     /* One worker for this run only: what others left pending is the daemon's. */
     tasker_options opt = {.workers = 1, .no_pickup = true};
+    if (!retention_options(&opt)) return CLI_USAGE;
     tasker_t *t = cli_open_opts(g, &opt);
     if (!t) return CLI_FAIL;
     int rc;
@@ -153,7 +163,9 @@ static void note_unserved(const cli_global *g, tasker_t *t, const char *task_id,
 static int trigger_daemon(const cli_global *g, const char *task_id, const trigger_opts *o)
 {
     /* No workers: the run is the daemon's to do, not this command's. */
-    tasker_t *t = cli_open(g, -1);
+    tasker_options opt = {.workers = -1};
+    if (!retention_options(&opt)) return CLI_USAGE;
+    tasker_t *t = cli_open_opts(g, &opt);
     if (!t) return CLI_FAIL;
     int rc = CLI_OK;
     char exec_id[TASKER_ID_SIZE];
