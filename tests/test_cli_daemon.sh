@@ -112,7 +112,7 @@ none_running() { ! "$TASKER" exec ls sleeper --status running,pending --json | g
 wait_for 10 none_running || fail "sleeper still runs"
 
 # ---- SIGTERM: a run that finishes within the grace period succeeds ----------------------
-add brief '{"cmd":"echo begun; sleep 0.5; echo done"}'
+add brief '{"cmd":"echo begun; sleep 2; echo done"}' # running long enough to be seen on a loaded host
 run 0 "$TASKER" trigger brief && id=$(cat "$TMP/out")
 wait_for 10 status_is "$id" running || fail "brief did not start"
 stop_daemon

@@ -180,14 +180,14 @@ static void drain_pipe(int fd)
 
 /* What tasker_shutdown cannot do from inside its wait: end the grace period early on a
  * second signal, and say when the grace period ran out and when handlers are slow to
- * return after the interrupt. Runs beside it until done_fd becomes readable. */
+ * return after the interrupt. Runs beside it until done[0] becomes readable. */
 typedef struct stop_watch {
     tasker_t *t;
     long grace_s;
     int done[2]; /* written when tasker_shutdown returned */
 } stop_watch;
 
-/* Waits for a signal or the end; true when done_fd was written. */
+/* Waits for a signal or the end; true when done[0] was written. */
 static bool watch_wait(const stop_watch *w, int timeout_ms, bool *signalled)
 {
     struct pollfd fds[2] = {{.fd = w->done[0], .events = POLLIN},
@@ -204,16 +204,31 @@ static bool watch_wait(const stop_watch *w, int timeout_ms, bool *signalled)
     return false;
 }
 
+/* Says what the stop does; logging here, not before tasker_shutdown, so that a slow
+ * log reader (journald pushing back) cannot delay the moment runs stop starting. */
+static void log_stopping(tasker_t *t, long grace_s)
+{
+    int running = tasker_running_count(t);
+    if (running > 0)
+        log_msg(LOG_PRIO_INFO,
+                "stopping: no new runs; %d run(s) still going get %lds to finish; queued "
+                "runs stay pending for the next start",
+                running, grace_s);
+    else
+        log_msg(LOG_PRIO_INFO, "stopping: queued runs stay pending for the next start");
+}
+
 static void *stop_watch_main(void *arg)
 {
     stop_watch *w = arg;
     bool signalled;
+    log_stopping(w->t, w->grace_s);
     if (watch_wait(w, (int)(w->grace_s * 1000), &signalled)) return NULL;
     int running = tasker_running_count(w->t);
-    if (signalled) {
+    if (running > 0 && signalled) {
         log_msg(LOG_PRIO_WARNING, "asked again: interrupting %d run(s) now", running);
         tasker_interrupt(w->t);
-    } else {
+    } else if (running > 0) {
         log_msg(LOG_PRIO_WARNING, "grace period over: interrupting %d run(s)", running);
     }
     if (watch_wait(w, INTERRUPT_WAIT_MS, &signalled)) return NULL;
@@ -229,18 +244,11 @@ static void *stop_watch_main(void *arg)
 static void shut_down(tasker_t *t, long grace_s)
 {
     drain_pipe(stop_pipe[0]); /* the signal that brought us here */
-    int running = tasker_running_count(t);
-    if (running > 0)
-        log_msg(LOG_PRIO_INFO,
-                "stopping: no new runs; %d run(s) still going get %lds to finish; queued "
-                "runs stay pending for the next start",
-                running, grace_s);
-    else
-        log_msg(LOG_PRIO_INFO, "stopping: queued runs stay pending for the next start");
     stop_watch w = {.t = t, .grace_s = grace_s, .done = {-1, -1}};
     pthread_t watcher;
     bool watching =
         pipe2(w.done, O_CLOEXEC) == 0 && pthread_create(&watcher, NULL, stop_watch_main, &w) == 0;
+    if (!watching) log_stopping(t, grace_s);
     tasker_shutdown(t, (int)(grace_s * 1000));
     if (watching) {
         ssize_t ignored = write(w.done[1], "d", 1);
