@@ -73,9 +73,9 @@ run 0 "$TASKER" exec show "$id" && has out "hello from the daemon" && has out "n
     ok "exec show prints the daemon's run and its output"
 wait_for 10 grep -qs "$id" "$TMP/daemon.out" && grep "$id" "$TMP/daemon.out" | grep -q success &&
     ok "the daemon logs each finished run" || fail "daemon log: $(cat "$TMP/daemon.out")"
-grep -A 3 "$id" "$TMP/daemon.out" | grep -qxF "    [normal] hello from the daemon" &&
+grep -A 3 "$id" "$TMP/daemon.out" | grep -qxF "<6>    [normal] hello from the daemon" &&
     ok "the daemon log shows a run's events under its line" || fail "daemon log: $(cat "$TMP/daemon.out")"
-grep -A 3 "exec $id" "$TMP/daemon.out" | grep -q "^    \[debug\] started /bin/sh -c" ||
+grep -A 3 "exec $id" "$TMP/daemon.out" | grep -q "^<7>    \[debug\] started /bin/sh -c" ||
     fail "the log lacks the debug event of the run"
 
 # ---- runs that are not the shell handler's are logged too ------------------------------
@@ -112,7 +112,7 @@ none_running() { ! "$TASKER" exec ls sleeper --status running,pending --json | g
 wait_for 10 none_running || fail "sleeper still runs"
 
 # ---- SIGTERM: a run that finishes within the grace period succeeds ----------------------
-add brief '{"cmd":"echo begun; sleep 0.5; echo done"}'
+add brief '{"cmd":"echo begun; sleep 2; echo done"}' # running long enough to be seen on a loaded host
 run 0 "$TASKER" trigger brief && id=$(cat "$TMP/out")
 wait_for 10 status_is "$id" running || fail "brief did not start"
 stop_daemon
@@ -148,7 +148,7 @@ grep "\"exec_id\":\"$id\"" "$TMP/daemon.out" | grep "\"status\":\"interrupted\""
 # ---- a daemon killed mid-run: the follower stops waiting; the next daemon interrupts it --
 start_daemon 1 --quiet-events
 run 0 "$TASKER" trigger hello --wait && id=$(grep -o 'exec [0-9a-f-]*' "$TMP/out" | head -n 1 | cut -c6-)
-wait_for 10 grep -qs "exec $id" "$TMP/daemon.out" && ! grep -q '^    \[' "$TMP/daemon.out" &&
+wait_for 10 grep -qs "exec $id" "$TMP/daemon.out" && ! grep -q '^<[0-9]>    \[' "$TMP/daemon.out" &&
     ok "--quiet-events logs the run line without its events" ||
     fail "daemon log with --quiet-events: $(cat "$TMP/daemon.out")"
 add orphaned "{\"cmd\":\"echo \$\$ > $TMP/orphan.pid; echo holding; sleep 30\"}"

@@ -1,5 +1,6 @@
 /* `tasker task add|ls|show|rm`: defining tasks, checked as far as this command can
  * (the params of its own handler, `shell`), and one task's whole picture. */
+#include "cli/alert.h"
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "cli/wakeup.h"
@@ -10,6 +11,7 @@
 
 static const char task_help[] =
     "usage: tasker task add ID --handler H [--param JSON|@FILE|-] [--desc TEXT]\n"
+    "                           [--on-failure CMD]\n"
     "       tasker task ls [--json]\n"
     "       tasker task show ID [--runs N] [--json]\n"
     "       tasker task rm ID\n"
@@ -28,6 +30,9 @@ static const char task_help[] =
     "                 or @FILE to read it from FILE, or - to read it from stdin (up\n"
     "                 to the 1 MiB limit, beyond what a command line holds)\n"
     "  --desc TEXT    a description (add)\n"
+    "  --on-failure CMD  (add) a command the daemon runs with /bin/sh -c when a run\n"
+    "                 of the task fails or is interrupted; stored in the params as\n"
+    "                 \"on_failure\" (see tasker run --on-failure for its environment)\n"
     "  --runs N       show: the last N runs (default 5; 0 = none)\n"
     "  --json         ls, show: print JSON\n";
 
@@ -162,10 +167,10 @@ static int check_shell_params(const json_t *p)
     json_object_foreach((json_t *)p, name, v)
     {
         bool known = !strcmp(name, "cmd") || !strcmp(name, "timeout") || !strcmp(name, "env") ||
-                     !strcmp(name, "cwd");
+                     !strcmp(name, "cwd") || !strcmp(name, "on_failure");
         if (!known)
             cli_errorf("warning: task add: shell: field '%s' is not one the shell handler "
-                       "reads (cmd, timeout, env, cwd)",
+                       "reads (cmd, timeout, env, cwd, on_failure)",
                        name);
     }
     return CLI_OK;
@@ -203,9 +208,10 @@ static int task_add(cli_global *g, int argc, char **argv)
     static const struct option options[] = {{"handler", required_argument, NULL, 'H'},
                                             {"param", required_argument, NULL, 'p'},
                                             {"desc", required_argument, NULL, 'd'},
+                                            {"on-failure", required_argument, NULL, 'f'},
                                             CLI_GLOBAL_OPTIONS,
                                             {0}};
-    const char *handler = NULL, *param = NULL, *desc = NULL;
+    const char *handler = NULL, *param = NULL, *desc = NULL, *on_failure = NULL;
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
@@ -216,6 +222,8 @@ static int task_add(cli_global *g, int argc, char **argv)
             param = optarg;
         else if (c == 'd')
             desc = optarg;
+        else if (c == 'f')
+            on_failure = optarg;
         else
             return cli_bad_option("task add", c, argv);
     }
@@ -224,19 +232,25 @@ static int task_add(cli_global *g, int argc, char **argv)
         return cli_usage_error("task add", "task add: expected one task ID, got %d arguments",
                                argc - optind);
     if (!handler) return cli_usage_error("task add", "task add: --handler is required");
-    char *text = NULL;
+    char *text = NULL, *with_alert = NULL;
     int rc = param ? read_param(param, &text) : -1;
     if (rc >= 0) return rc;
     if ((rc = check_task(handler, text)) != CLI_OK) goto out;
+    if (on_failure && !(with_alert = alert_params_with_command(text, on_failure))) {
+        rc = cli_usage_error("task add", "task add: --on-failure: --param must be a JSON object "
+                                         "(or absent) to hold \"on_failure\"");
+        goto out;
+    }
 
     tasker_t *t = cli_open(g, -1);
     rc = CLI_FAIL;
     if (!t) goto out;
-    int err = tasker_add_task_desc(t, argv[optind], handler, text, desc);
+    int err = tasker_add_task_desc(t, argv[optind], handler, with_alert ? with_alert : text, desc);
     rc = err == TASKER_OK ? CLI_OK : cli_lib_error(err, "task add");
     tasker_close(t);
 out:
     free(text);
+    free(with_alert);
     return rc;
 }
 

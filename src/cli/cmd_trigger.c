@@ -3,6 +3,8 @@
 #include "cli/cli.h"
 #include "cli/follow.h"
 #include "cli/output.h"
+#include "cli/retention.h"
+#include "cli/serving.h"
 #include "cli/shell.h"
 #include "cli/wakeup.h"
 
@@ -13,7 +15,9 @@ static const char trigger_help[] =
     "\n"
     "Queues a run of TASK and prints its execution id. The daemon (`tasker run`) on\n"
     "the same store is told at once and runs it; without a daemon the run stays\n"
-    "pending until one starts.\n"
+    "pending until one starts. \"no daemon is running\" is said only when that is\n"
+    "known: when no process has the store open (SQLite) or the store lists its\n"
+    "running processes and none has the task's handler.\n"
     "\n"
     "Options:\n"
     "  --wait         follow the run: print its events as they happen, then exit 0 if\n"
@@ -95,10 +99,19 @@ static int follow(const cli_global *g, tasker_t *t, const char *exec_id, long ti
     return rc;
 }
 
+/* Adding a run applies retention (retention.h): by count as the daemon would, by age
+ * only when TASKER_KEEP_FOR asks for it. */
+static bool retention_options(tasker_options *opt)
+{
+    opt->max_exec_age_s = -1;
+    return retention_from_env(opt);
+}
+
 static int trigger_local(const cli_global *g, const char *task_id, long timeout_s)
 {
     /* One worker for this run only: what others left pending is the daemon's. */
     tasker_options opt = {.workers = 1, .no_pickup = true};
+    if (!retention_options(&opt)) return CLI_USAGE;
     tasker_t *t = cli_open_opts(g, &opt);
     if (!t) return CLI_FAIL;
     int rc;
@@ -116,10 +129,43 @@ static int trigger_local(const cli_global *g, const char *task_id, long timeout_
     return rc;
 }
 
+/* The trigger reached no daemon: say so only when it is known that no running process
+ * has the task's handler (serving.h). A C program serving the store, a daemon on
+ * another host or one that spells the store otherwise make it unknown: then nothing. */
+static void note_unserved(const cli_global *g, tasker_t *t, const char *task_id,
+                          const char *exec_id)
+{
+    tasker_task *v = NULL;
+    size_t n = 0;
+    char handler[TASKER_ID_SIZE * 4] = "";
+    if (tasker_list_tasks(t, &v, &n) != TASKER_OK) return;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].task_id, task_id) == 0 && v[i].handler)
+            snprintf(handler, sizeof handler, "%s", v[i].handler);
+    tasker_free_tasks(v, n);
+    serving s;
+    serving_read(&s, t, g->dsn);
+    if (*handler && serving_handler(&s, handler) == SERVING_NO) {
+        if (strcmp(handler, "shell") == 0)
+            fprintf(stderr,
+                    "tasker: no daemon is running on %s; exec %s stays pending until "
+                    "`tasker run` starts (or use --local)\n",
+                    g->dsn, exec_id);
+        else
+            fprintf(stderr,
+                    "tasker: no running process on %s has handler '%s'; exec %s stays "
+                    "pending until one that has it starts\n",
+                    g->dsn, handler, exec_id);
+    }
+    serving_free(&s);
+}
+
 static int trigger_daemon(const cli_global *g, const char *task_id, const trigger_opts *o)
 {
     /* No workers: the run is the daemon's to do, not this command's. */
-    tasker_t *t = cli_open(g, -1);
+    tasker_options opt = {.workers = -1};
+    if (!retention_options(&opt)) return CLI_USAGE;
+    tasker_t *t = cli_open_opts(g, &opt);
     if (!t) return CLI_FAIL;
     int rc = CLI_OK;
     char exec_id[TASKER_ID_SIZE];
@@ -128,11 +174,7 @@ static int trigger_daemon(const cli_global *g, const char *task_id, const trigge
         rc = cli_lib_error(err, "trigger");
         goto out;
     }
-    if (!wakeup_send(g->dsn))
-        fprintf(stderr,
-                "tasker: no daemon is running on %s; exec %s stays pending until "
-                "`tasker run` starts (or use --local)\n",
-                g->dsn, exec_id);
+    if (!wakeup_send(g->dsn)) note_unserved(g, t, task_id, exec_id);
     if (o->wait)
         rc = follow(g, t, exec_id, o->timeout_s);
     else if (g->json)

@@ -1,6 +1,7 @@
 /* What every subcommand uses: global options, error reporting with the documented
  * exit codes, small argument parsers, and opening the store. */
 #include "cli/cli.h"
+#include "cli/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -22,7 +23,8 @@ void cli_errorf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("tasker: ", stderr);
+    /* The daemon's errors carry journald's level prefix (log.h); others print none. */
+    fprintf(stderr, "%stasker: ", log_prefix(stderr, LOG_PRIO_ERR));
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);

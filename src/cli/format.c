@@ -1,6 +1,8 @@
 /* Formatting for people: colour on a terminal, local and UTC times, durations. */
 #include "cli/output.h"
 
+#include <tasker/cron.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -148,6 +150,53 @@ void fmt_duration(int64_t duration_us, char buf[FMT_TIME_SIZE])
     else
         snprintf(buf, FMT_TIME_SIZE, "%lldd%02lldh", (long long)s / 86400,
                  (long long)(s % 86400) / 3600);
+}
+
+void fmt_span_s(int64_t seconds, char buf[FMT_TIME_SIZE])
+{
+    static const struct {
+        char unit;
+        int64_t seconds;
+    } units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof units / sizeof *units && seconds > 0; i++) {
+        int64_t n = seconds / units[i].seconds;
+        if (n == 0) continue;
+        seconds -= n * units[i].seconds;
+        int w = snprintf(buf + used, FMT_TIME_SIZE - used, "%lld%c", (long long)n, units[i].unit);
+        if (w > 0 && (size_t)w < FMT_TIME_SIZE - used) used += (size_t)w;
+    }
+    if (used == 0) snprintf(buf, FMT_TIME_SIZE, "0s");
+}
+
+void fmt_coarse_span(int64_t span_us, char buf[FMT_TIME_SIZE])
+{
+    if (span_us < 0) {
+        strcpy(buf, "-");
+        return;
+    }
+    long long s = (long long)(span_us / 1000000);
+    if (s < 60)
+        snprintf(buf, FMT_TIME_SIZE, "%llds", s);
+    else if (s < 3600)
+        snprintf(buf, FMT_TIME_SIZE, "%lldm", s / 60);
+    else if (s < 86400)
+        snprintf(buf, FMT_TIME_SIZE, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+    else
+        snprintf(buf, FMT_TIME_SIZE, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+}
+
+/* The schedule's next fire after now: @every counts from the schedule's creation. */
+int64_t fmt_next_fire_us(const char *cron, int64_t created_us)
+{
+    tasker_cron *expr = NULL;
+    int64_t next = 0;
+    if (tasker_cron_parse(cron, &expr) != TASKER_OK) return 0;
+    tasker_cron_set_anchor(expr, created_us);
+    if (tasker_cron_next(expr, now_us(), &next) != TASKER_OK) next = 0;
+    tasker_cron_free(expr);
+    return next;
 }
 
 void fmt_exec_duration(const tasker_task_exec *e, int64_t now, char buf[FMT_TIME_SIZE])

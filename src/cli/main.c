@@ -14,6 +14,7 @@ static const char main_help[] =
     "\n"
     "Commands:\n"
     "  run                       run the daemon: fire schedules, run triggered tasks\n"
+    "  status                    schedules, next fires, last runs; what is failing\n"
     "  task add|ls|show|rm       define tasks (a handler and its JSON params)\n"
     "  schedule add|ls|rm        attach cron schedules to tasks\n"
     "  trigger TASK [--wait]     run a task now (in the daemon, or --local)\n"
@@ -37,8 +38,8 @@ static const struct {
     const char *name;
     cmd_fn fn;
 } commands[] = {
-    {"run", cmd_run},         {"task", cmd_task}, {"schedule", cmd_schedule},
-    {"trigger", cmd_trigger}, {"exec", cmd_exec}, {"cron", cmd_cron},
+    {"run", cmd_run},   {"task", cmd_task}, {"schedule", cmd_schedule}, {"trigger", cmd_trigger},
+    {"exec", cmd_exec}, {"cron", cmd_cron}, {"status", cmd_status},
 };
 
 static cmd_fn find_command(const char *name)

@@ -40,8 +40,17 @@ void fmt_utc_time(int64_t time_us, char buf[FMT_TIME_SIZE]);
 void fmt_iso_utc(int64_t time_us, char buf[FMT_TIME_SIZE]);
 /* "850ms", "1.2s", "42s", "2m03s", "1h02m", "3d04h". Negative is "-". */
 void fmt_duration(int64_t duration_us, char buf[FMT_TIME_SIZE]);
+/* A span of whole seconds in the units `--keep-for` takes, exact: "45s", "10m", "1h30m",
+ * "7d", "30d". */
+void fmt_span_s(int64_t seconds, char buf[FMT_TIME_SIZE]);
+/* A span for people, two units at most: "45s", "3m", "2h05m", "3d04h"; "-" when
+ * negative. For "in 3m" and "37m ago". */
+void fmt_coarse_span(int64_t span_us, char buf[FMT_TIME_SIZE]);
 /* The run time of an execution: end - start, or "running 3.1s", or "-". */
 void fmt_exec_duration(const tasker_task_exec *e, int64_t now_us, char buf[FMT_TIME_SIZE]);
+/* The next fire of a schedule's expression after now (@every intervals count from
+ * created_us); 0 when it never fires again or does not parse. */
+int64_t fmt_next_fire_us(const char *cron, int64_t created_us);
 /* Microseconds since the epoch now (the real clock). */
 int64_t now_us(void);
 

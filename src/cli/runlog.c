@@ -8,6 +8,7 @@
  * daemon starts, so a restart shows that the history is still there. */
 #include "cli/runlog.h"
 #include "cli/follow.h"
+#include "cli/log.h"
 #include "cli/output.h"
 
 #include <pthread.h>
@@ -40,15 +41,54 @@ static void print_log_event(FILE *f, const tasker_task_event *ev)
     fprintf(f, "%s\n", out_colour_off(colour));
 }
 
+/* Copies text to f with prefix at the start of each of its lines (journald's level
+ * prefix, or ""): a message or error that holds newlines keeps its priority on every
+ * line. */
+static void put_prefixed(FILE *f, const char *text, size_t len, const char *prefix)
+{
+    bool line_start = true;
+    for (size_t i = 0; i < len; i++) {
+        if (line_start) fputs(prefix, f);
+        fputc(text[i], f);
+        line_start = text[i] == '\n';
+    }
+}
+
+/* The run line, then each event, goes through a memory stream of its own and is copied
+ * to f with the prefix of its priority on each line. */
+static void put_run_line(FILE *f, const tasker_task_exec *e)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *pf = open_memstream(&buf, &len);
+    if (!pf) return;
+    print_run_line(pf, e);
+    fclose(pf);
+    put_prefixed(f, buf, len, log_prefix(stdout, log_status_prio(e->status)));
+    free(buf);
+}
+
+static void put_event(FILE *f, const tasker_task_event *ev)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *pf = open_memstream(&buf, &len);
+    if (!pf) return;
+    print_log_event(pf, ev);
+    fclose(pf);
+    put_prefixed(f, buf, len, log_prefix(stdout, log_level_prio(ev->level)));
+    free(buf);
+}
+
 static void format_text(FILE *f, const tasker_task_exec *e, const tasker_task_event *evs, size_t n)
 {
-    print_run_line(f, e);
+    put_run_line(f, e);
     size_t shown = n > LOG_MAX_EVENTS ? LOG_MAX_EVENTS : n;
     for (size_t i = 0; i < shown; i++)
-        print_log_event(f, &evs[i]);
+        put_event(f, &evs[i]);
     if (n > shown)
-        fprintf(f, EVENT_INDENT "... %zu more events: tasker exec show %s\n", n - shown,
-                e->exec_id);
+        fprintf(f, "%s" EVENT_INDENT "... %zu more events: tasker exec show %s\n",
+                log_prefix(stdout, LOG_PRIO_INFO), n - shown, e->exec_id);
 }
 
 static void format_json(FILE *f, const tasker_task_exec *e, const tasker_task_event *evs, size_t n,
@@ -67,16 +107,15 @@ static void format_json(FILE *f, const tasker_task_exec *e, const tasker_task_ev
     json_decref(o);
 }
 
-static void on_exec_done(tasker_t *t, const tasker_task_exec *e, void *udata)
+void runlog_exec_done(runlog *log, tasker_t *t, const tasker_task_exec *e)
 {
-    runlog *log = udata;
     if (!log) return;
     tasker_task_event *evs = NULL;
     size_t n = 0;
     /* A skipped fire never ran: it has no events to read. */
     if (log->events && e->status != TASKER_EXEC_SKIPPED &&
         tasker_list_events(t, e->exec_id, &evs, &n) != TASKER_OK)
-        fprintf(stderr, "tasker: exec %s: its events: %s\n", e->exec_id, tasker_last_error());
+        log_msg(LOG_PRIO_WARNING, "exec %s: its events: %s", e->exec_id, tasker_last_error());
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -95,7 +134,7 @@ static void on_exec_done(tasker_t *t, const tasker_task_exec *e, void *udata)
     tasker_free_events(evs, n);
 }
 
-runlog *runlog_start(tasker_t *t, bool json, bool events)
+runlog *runlog_new(bool json, bool events)
 {
     runlog *log = calloc(1, sizeof *log);
     if (!log) return NULL;
@@ -103,7 +142,6 @@ runlog *runlog_start(tasker_t *t, bool json, bool events)
     log->events = events;
     pthread_mutex_init(&log->write_lock, NULL);
     (void)out_colour_enabled(); /* decide it now, before threads ask at once */
-    tasker_set_exec_hook(t, on_exec_done, log);
     return log;
 }
 
@@ -130,16 +168,17 @@ static void format_counts(const size_t count[TASKER_EXEC_SKIPPED + 1], char *buf
     }
 }
 
-void runlog_print_history(FILE *f, tasker_t *t, const char *dsn)
+void runlog_print_history(tasker_t *t, const char *dsn)
 {
     tasker_task_exec *v = NULL;
     size_t n = 0;
     if (tasker_list_execs(t, NULL, &v, &n) != TASKER_OK) {
-        fprintf(f, "tasker: cannot read the earlier runs in %s: %s\n", dsn, tasker_last_error());
+        log_msg(LOG_PRIO_WARNING, "cannot read the earlier runs in %s: %s", dsn,
+                tasker_last_error());
         return;
     }
     if (n == 0) {
-        fprintf(f, "tasker: no earlier runs in %s\n", dsn);
+        log_msg(LOG_PRIO_INFO, "no earlier runs in %s", dsn);
         return;
     }
     size_t count[TASKER_EXEC_SKIPPED + 1] = {0};
@@ -148,14 +187,14 @@ void runlog_print_history(FILE *f, tasker_t *t, const char *dsn)
         if ((unsigned)v[i].status <= TASKER_EXEC_SKIPPED) count[v[i].status]++;
         if (exec_finished(v[i].status) && (!last || v[i].end_us > last->end_us)) last = &v[i];
     }
-    char counts[256], when[FMT_TIME_SIZE];
+    char counts[256], when[FMT_TIME_SIZE], last_text[TASKER_ID_SIZE + 128] = "";
     format_counts(count, counts, sizeof counts);
-    fprintf(f, "tasker: %zu earlier run%s in %s (%s)", n, n == 1 ? "" : "s", dsn, counts);
     if (last) {
         fmt_local_time(last->end_us, when);
-        fprintf(f, "; last: %s %s at %s", last->task_id, tasker_exec_status_name(last->status),
-                when);
+        snprintf(last_text, sizeof last_text, "; last: %s %s at %s", last->task_id,
+                 tasker_exec_status_name(last->status), when);
     }
-    fputc('\n', f);
+    log_msg(LOG_PRIO_INFO, "%zu earlier run%s in %s (%s)%s", n, n == 1 ? "" : "s", dsn, counts,
+            last_text);
     tasker_free_execs(v, n);
 }

@@ -7,6 +7,7 @@
 #define TASKER_CLI_WAKEUP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* False for stores no other process can see (memory:). */
 bool wakeup_supported(const char *dsn);
@@ -17,6 +18,13 @@ int wakeup_listen(const char *dsn);
 
 /* Reads and discards every queued datagram; returns how many there were. */
 int wakeup_drain(int fd);
+
+/* True when a daemon listens for dsn (without waking it). */
+bool wakeup_probe(const char *dsn);
+
+/* The file path of a sqlite DSN, without its ?options, into buf; NULL when dsn is not
+ * sqlite (or the path does not fit). */
+const char *wakeup_sqlite_path(const char *dsn, char *buf, size_t size);
 
 /* Sends one datagram to the daemon of dsn. False when no daemon listens. */
 bool wakeup_send(const char *dsn);
