@@ -18,7 +18,7 @@ run 0 "$TASKER" task add noisy --handler shell --on-failure "$task_alert" \
     --param '{"cmd":"echo careful >&2; seq -f \"line %02g\" 25; exit 3"}' && ok "task add takes --on-failure"
 "$TASKER" task ls --json | grep -q '"on_failure"' && ok "the command is stored in the params" ||
     fail "task ls: $("$TASKER" task ls --json)"
-run 2 "$TASKER" task add bad --handler shell --param '[1]' --on-failure "true" &&
+run 1 "$TASKER" task add bad --handler shell --param '[1]' --on-failure "true" &&
     has err "--param must be a JSON object" && ok "--on-failure needs params that are an object"
 add fine '{"cmd":"echo fine"}'
 run 0 "$TASKER" task add slowalert --handler shell --param '{"cmd":"exit 1"}' \
