@@ -7,11 +7,13 @@
 #include "cli/runlog.h"
 #include "cli/shell.h"
 #include "cli/wakeup.h"
+#include "web/web.h" /* --web */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,12 +36,15 @@ static const char run_help[] =
     "  --grace S        seconds running tasks get to finish on stop (default 10)\n"
     "  --quiet          do not print finished runs\n"
     "  --quiet-events   print the run lines only, not the events under them\n"
+    "  --web ADDR:PORT  serve the dashboard, API and metrics (docs/web.md); a token\n"
+    "                   from the file $TASKER_WEB_TOKEN_FILE, if set\n"
     "  --json           print finished runs as JSON, one object per line (with an\n"
     "                   \"events\" array unless --quiet-events)\n";
 
 typedef struct run_opts {
     long workers, grace_s;
     bool quiet, quiet_events;
+    const char *web; /* --web ADDR:PORT */
 } run_opts;
 
 /* Set once before the signal handlers are installed; read by them. */
@@ -64,6 +69,7 @@ static int parse_options(cli_global *g, int argc, char **argv, run_opts *o)
                                             {"grace", required_argument, NULL, 'g'},
                                             {"quiet", no_argument, NULL, 'q'},
                                             {"quiet-events", no_argument, NULL, 'e'},
+                                            {"web", required_argument, NULL, 'W'},
                                             CLI_GLOBAL_OPTIONS,
                                             {0}};
     int c;
@@ -76,7 +82,8 @@ static int parse_options(cli_global *g, int argc, char **argv, run_opts *o)
             return cli_usage_error("run", "run: --grace '%s': expected seconds", optarg);
         if (c == 'q') o->quiet = true;
         if (c == 'e') o->quiet_events = true;
-        if (!strchr("wgqe", c)) return cli_bad_option("run", c, argv);
+        if (c == 'W') o->web = optarg;
+        if (!strchr("wgqeW", c)) return cli_bad_option("run", c, argv);
     }
     if (g->help) return cli_help(run_help);
     if (optind != argc)
@@ -159,12 +166,16 @@ int cmd_run(cli_global *g, int argc, char **argv)
     rc = CLI_FAIL;
     int wake_fd = -1;
     runlog *log = NULL;
+    web_server *web = NULL;
     tasker_t *t = cli_open(g, (int)o.workers);
     if (!t) goto out;
     runlog_print_history(stderr, t, g->dsn);
     if (!o.quiet && !(log = runlog_start(t, g->json, !o.quiet_events))) goto out;
     int err = tasker_register(t, "shell", shell_handler, NULL);
     install_signals(t);
+    if (err == TASKER_OK && o.web) /* --web: after the log's hook, which it chains to */
+        err = web_start(t, &(web_opts){.listen = o.web, .observe_runs = true,
+                                       .token_file = getenv("TASKER_WEB_TOKEN_FILE")}, &web);
     if (err == TASKER_OK) err = tasker_start(t);
     if (err != TASKER_OK) {
         cli_lib_error(err, "run");
@@ -172,11 +183,13 @@ int cmd_run(cli_global *g, int argc, char **argv)
     }
     wake_fd = open_wakeup(g);
     fprintf(stderr, "tasker: daemon running on %s (pid %d); Ctrl-C stops\n", g->dsn, (int)getpid());
+    if (web) fprintf(stderr, "tasker: web on http://%s/\n", web_address(web));
     serve(t, wake_fd);
     shut_down(t, o.grace_s);
     rc = CLI_OK;
 out:
     daemon_handle = NULL;
+    web_stop(web); /* --web: before the handle it serves goes */
     tasker_close(t);
     runlog_free(log); /* after close: the hook may run until then */
     if (wake_fd >= 0) close(wake_fd);
