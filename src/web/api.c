@@ -161,11 +161,11 @@ static bool trigger_body(web_req *r, json_t **out, enum MHD_Result *ret)
     json_object_foreach(b, key, v)
     {
         if (strcmp(key, "param") && strcmp(key, "delay_ms") && strcmp(key, "unique_key")) {
-            json_decref(b);
             *ret = web_reply_error(r, MHD_HTTP_BAD_REQUEST,
                                    "body: unknown field '%.60s' (known: param, delay_ms, "
                                    "unique_key)",
                                    key);
+            json_decref(b); /* after the message: key is b's */
             return false;
         }
     }

@@ -29,6 +29,7 @@ static const web_route routes[] = {
     {"GET", "/app.css", NULL, page},
     {"GET", "/app.js", NULL, page},
     {"GET", "/favicon.svg", NULL, page},
+    {"GET", "/favicon.ico", NULL, page}, /* browsers ask for it; the same picture */
     {"GET", "/healthz", NULL, healthz},
     {"GET", "/metrics", NULL, api_metrics},
     {"GET", WEB_API_PREFIX "tasks", NULL, api_tasks},
@@ -136,7 +137,8 @@ const char *web_arg(web_req *r, const char *name)
 
 static enum MHD_Result page(web_req *r)
 {
-    const web_asset *a = web_find_asset(r->route->prefix);
+    const char *path = r->route->prefix;
+    const web_asset *a = web_find_asset(strcmp(path, "/favicon.ico") == 0 ? "/favicon.svg" : path);
     if (!a) return web_reply_error(r, MHD_HTTP_NOT_FOUND, "no such page");
     return web_reply(r, MHD_HTTP_OK, a->content_type, (const char *)a->data, a->len);
 }
