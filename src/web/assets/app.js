@@ -21,11 +21,12 @@ function el(tag, attrs, ...children) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
     if (k === "class") e.className = v;
+    else if (k === "style") Object.assign(e.style, v); /* CSSOM: allowed by the CSP */
     else if (k === "text") e.textContent = v;
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -139,7 +140,7 @@ function barChart(buckets, labelFn) {
     const n = total(c);
     const bar = el("div", {class: "bar", title: labelFn(b.start_us) + ": " + n + " runs"});
     for (const [name, v] of parts)
-      if (v) bar.append(el("span", {class: "b-" + name, style: "height:" + (100 * v / max).toFixed(2) + "%"}));
+      if (v) bar.append(el("span", {class: "b-" + name, style: {height: (100 * v / max).toFixed(2) + "%"}}));
     return bar;
   });
   return el("div", {}, el("div", {class: "bars"}, bars),
@@ -150,7 +151,7 @@ function bucketsOf(list) {
 }
 const legend = el("div", {class: "legend"},
   ...[["success", "ok"], ["failed", "failed"], ["running", "running"], ["pending", "pending"], ["other", "skipped"]]
-    .map(([c, t]) => el("span", {}, el("i", {class: "b-" + c, style: "background:var(--" + {success: "ok", failed: "bad", running: "run", pending: "wait", other: "off"}[c] + ")"}), t)));
+    .map(([c, t]) => el("span", {}, el("i", {class: "b-" + c}), t)));
 
 function lastRunCell(last) {
   if (!last) return el("span", {class: "muted"}, "no runs");
@@ -211,10 +212,10 @@ async function viewOverview(main, gen) {
       statCard("Failing tasks", el("span", {class: failing ? "c-bad" : "c-ok"}, failing), el("div", {class: "sub"}, "whose last run failed")),
       statCard("Nodes", nodes.filter((n) => n.state === "live").length + " live",
         el("div", {class: "sub"}, nodes.reduce((a, n) => a + n.running, 0) + " runs in progress"))),
-    el("div", {class: "grid cols-2", style: "margin-top:16px"},
+    el("div", {class: "grid cols-2 gap-top"},
       panel("Last hour", barChart(bucketsOf(ov.hour_buckets), hour), legend.cloneNode(true), false),
       panel("Last 24 hours", barChart(bucketsOf(ov.day_buckets), hour), legend.cloneNode(true), false)),
-    el("div", {class: "grid", style: "margin-top:16px"},
+    el("div", {class: "grid gap-top"},
       panel("Tasks, failing first", table(["Task", "Last run", "Took#", "Runs 24h#", "Failed 24h#", "Queued / running#", "Next", "Description"],
         taskRows(ov.tasks, nextByTask), "No tasks. Add one with: tasker task add NAME --handler shell --param '{\"cmd\": \"...\"}'")),
       panel("Schedules", table(["Next", "Left", "Last", "Passed", "Schedule", "Task"], timerRows(schedules), "No schedules.")),
@@ -328,7 +329,7 @@ async function viewTask(main, gen, id) {
         el("dt", {}, "Params"), el("dd", {}, el("pre", {class: "json"}, pretty(task.param)))), null, false),
       panel("Trigger with params", el("div", {}, params,
         el("p", {class: "note"}, "Runs the task now. Params for one run (and delays) need the job lifecycle (issue 12); until then the task's own params are used.")), null, false)),
-    el("div", {class: "grid", style: "margin-top:16px"},
+    el("div", {class: "grid gap-top"},
       panel("Schedules", table(["Next", "Left", "Last", "Passed", "Schedule", "Task"], timerRows(task.schedules), "No schedules.")),
       runs.node));
   await runs.refresh();
