@@ -101,11 +101,10 @@ def test_pages(d, base):
             "the nodes page shows this node live")
 
 
-def fill_history(store, addr):
-    """Some runs to look at: successes, failures, a running one."""
+def fill_history(store, addr, runs):
+    """Triggers runs ([(task, count)]) and waits for them to finish."""
     ids = []
-    for task, n in [("backup-db", 3), ("send-reports", 4), ("sync-inventory", 2), ("xss-demo", 1),
-                    ("cleanup-tmp", 2)]:
+    for task, n in runs:
         for _ in range(n):
             ids.append(request(addr, "POST", "/api/v1/tasks/%s/trigger" % task, body={}).json()["exec_id"])
     for i in ids:
@@ -126,13 +125,36 @@ def setup(store):
     store.cli("schedule", "add", "cleanup-tmp", "@every 10m")
 
 
-def screenshot(d, base, path):
-    d.set_window_size(1440, 1080)
-    d.get(base + "/#/")
-    wait_for(lambda: "Tasks, failing first" in d.find_element(By.TAG_NAME, "main").text, 20)
-    time.sleep(0.5)  # fonts and layout settle; nothing is asserted on it
-    d.save_screenshot(path)
-    print("screenshot:", path)
+def screenshot(build, profile, path):
+    """The README's picture: a store of everyday tasks, one of them failing, one running."""
+    store = Store(build)
+    d = None
+    try:
+        store.add_shell_task("backup-db", "echo dumping 3 tables; echo wrote 18.2 MB", "nightly database dump")
+        store.add_shell_task("send-reports", "echo rendering; echo 'smtp: connection refused' >&2; exit 1",
+                             "mails the daily reports")
+        store.add_shell_task("sync-inventory", "echo fetched 1204 items; echo updated 37", "pulls stock levels")
+        store.add_shell_task("cleanup-tmp", "echo removed 12 files", "prunes /tmp/app")
+        store.add_shell_task("rebuild-search-index", "echo indexing; sleep 120", "full reindex of the catalogue")
+        store.cli("schedule", "add", "backup-db", "0 3 * * *")
+        store.cli("schedule", "add", "send-reports", "30 7 * * 1-5")
+        store.cli("schedule", "add", "sync-inventory", "*/2 * * * * *")
+        store.cli("schedule", "add", "cleanup-tmp", "@every 10m")
+        p, addr = store.start("run", "--quiet", "--web", "127.0.0.1:0")
+        fill_history(store, addr, [("backup-db", 3), ("send-reports", 5), ("cleanup-tmp", 4)])
+        request(addr, "POST", "/api/v1/tasks/rebuild-search-index/trigger", body={})
+        time.sleep(3)  # a few scheduled runs of sync-inventory; only a picture depends on it
+        d = browser(profile, 1440, 1180)
+        d.get("http://" + addr + "/#/")
+        wait_for(lambda: "Tasks, failing first" in d.find_element(By.TAG_NAME, "main").text, 20)
+        time.sleep(0.5)
+        d.save_screenshot(path)
+        print("screenshot:", path)
+        store.stop(p, 5)
+    finally:
+        if d:
+            d.quit()
+        store.close()
 
 
 def main():
@@ -145,10 +167,10 @@ def main():
         setup(store)
         p, addr = store.start("run", "--quiet", "--web", "127.0.0.1:0")
         base = "http://" + addr
-        fill_history(store, addr)
-        d = browser(profile)
+        fill_history(store, addr, [("backup-db", 2), ("send-reports", 2), ("xss-demo", 1)])
         if shot:
-            screenshot(d, base, shot)
+            screenshot(build, tempfile.mkdtemp(prefix="tasker-chromium-", dir=profile), shot)
+        d = browser(profile)
         test_trigger_live(d, base)
         test_pages(d, base)
         errors = severe(d)

@@ -211,7 +211,7 @@ async function viewOverview(main, gen) {
       statCard("Runs, last 24 h", total(ov.last_day), statusCounts(ov.last_day)),
       statCard("Failing tasks", el("span", {class: failing ? "c-bad" : "c-ok"}, failing), el("div", {class: "sub"}, "whose last run failed")),
       statCard("Nodes", nodes.filter((n) => n.state === "live").length + " live",
-        el("div", {class: "sub"}, nodes.reduce((a, n) => a + n.running, 0) + " runs in progress"))),
+        el("div", {class: "sub"}, nodes.reduce((a, n) => a + n.running, 0) + " in progress"))),
     el("div", {class: "grid cols-2 gap-top"},
       panel("Last hour", barChart(bucketsOf(ov.hour_buckets), hour), legend.cloneNode(true), false),
       panel("Last 24 hours", barChart(bucketsOf(ov.day_buckets), hour), legend.cloneNode(true), false)),
