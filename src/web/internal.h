@@ -16,7 +16,7 @@
 
 #define WEB_API_PREFIX "/api/v1/"
 #define WEB_PATH_ID_SIZE (TASKER_ID_SIZE * 4) /* longer ids are 404, not cut */
-#define WEB_SNAPSHOT_TTL_US 2000000 /* /metrics and the overview share one scan this long */
+#define WEB_SNAPSHOT_TTL_US 2000000 /* /metrics and the overview share one scan (at least) this long */
 #define WEB_TAIL_POLL_MS 200        /* a live tail looks at the store this often */
 #define WEB_TAIL_KEEPALIVE_MS 15000 /* and says something at least this often */
 #define WEB_NODE_DEAD_US 10000000   /* a heartbeat older than the default lease */
@@ -27,6 +27,7 @@ typedef struct web_metrics web_metrics;
 typedef struct web_snapshot {
     int refs; /* guarded by web_server.snap_lock */
     int64_t taken_us;
+    int64_t scan_us; /* how long the scan took */
     tasker_task_exec *v;
     size_t n;
 } web_snapshot;

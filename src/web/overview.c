@@ -1,7 +1,8 @@
 /* GET /api/v1/overview (an addition to section 7's endpoints): what the dashboard's
  * first screen shows, computed in one pass over the shared snapshot: runs by status in
- * the last hour and day (totals and buckets for the bar charts), and per task its last
- * run, its failures in the last day and its queue, failing tasks first. */
+ * the last hour and day (totals and buckets for the bar charts), per task its last
+ * run, its failures in the last day and its queue, failing tasks first; and the newest
+ * runs. */
 #include "web/internal.h"
 
 #include "cli/output.h"
@@ -13,6 +14,7 @@
 #define DAY_BUCKETS 24  /* of an hour */
 #define HOUR_US (3600 * (int64_t)1000000)
 #define NSTATUS (TASKER_EXEC_SKIPPED + 1)
+#define RECENT_RUNS 12
 
 typedef struct task_row {
     json_t *json; /* the row being built */
@@ -93,6 +95,16 @@ static task_row *task_rows(const tasker_task *tasks, size_t n, json_t *index)
     return rows;
 }
 
+/* The newest RECENT_RUNS runs of the snapshot (newest first, as the store lists them):
+ * the overview's "recent runs" without a second scan. */
+static json_t *recent_json(const web_snapshot *snap)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < snap->n && i < RECENT_RUNS; i++)
+        json_array_append_new(a, json_exec(&snap->v[i]));
+    return a;
+}
+
 /* The bucket of time_us; a run queued after now (another node's clock) is in the last. */
 static int bucket(int64_t time_us, int64_t first_us, int64_t width_us, int n)
 {
@@ -128,6 +140,7 @@ static json_t *build(const tasker_task *tasks, size_t ntasks, const web_snapshot
         if (at) count_task(&rows[json_integer_value(at)], e, now_us);
     }
     qsort(rows, ntasks, sizeof *rows, row_cmp);
+    json_t *recent = recent_json(snap);
     json_t *list = json_array();
     for (size_t i = 0; i < ntasks; i++) {
         json_t *o = rows[i].json;
@@ -139,11 +152,12 @@ static json_t *build(const tasker_task *tasks, size_t ntasks, const web_snapshot
     }
     free(rows);
     json_decref(index);
-    return json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "now_us", (json_int_t)now_us,
+    return json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "now_us", (json_int_t)now_us,
                      "execs_stored", (json_int_t)snap->n, "last_hour", counts_json(&hour),
                      "last_day", counts_json(&day), "hour_buckets",
                      buckets_json(hb, HOUR_BUCKETS, hour_first, hour_w), "day_buckets",
-                     buckets_json(db, DAY_BUCKETS, day_first, day_w), "tasks", list);
+                     buckets_json(db, DAY_BUCKETS, day_first, day_w), "tasks", list, "recent",
+                     recent);
 }
 
 enum MHD_Result api_overview(web_req *r)

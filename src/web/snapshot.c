@@ -1,7 +1,7 @@
 /* The short-lived copy of the whole history that /metrics and the overview read. The
  * public API has no counting query, so both need every retained execution: one scan
  * (tasker_list_execs over every task) is shared by all requests for
- * WEB_SNAPSHOT_TTL_US, and only one request at a time refreshes it, so a dashboard
+ * WEB_SNAPSHOT_TTL_US (or five times as long as the scan took, when longer), and only one request at a time refreshes it, so a dashboard
  * left open in many tabs and a Prometheus scrape cost one scan every two seconds at
  * most. The cost of a scan grows with the retained history (docs/web.md has figures). */
 #include "web/internal.h"
@@ -24,7 +24,11 @@ static web_snapshot *fresh(web_server *s, int64_t now_us)
 {
     web_snapshot *snap = NULL;
     pthread_mutex_lock(&s->snap_lock);
-    if (s->snap && now_us - s->snap->taken_us < WEB_SNAPSHOT_TTL_US) {
+    /* A scan that took long is reused longer: scanning takes at most about a fifth of
+     * one CPU however big the history grows. */
+    int64_t ttl_us = s->snap ? 5 * s->snap->scan_us : 0;
+    if (ttl_us < WEB_SNAPSHOT_TTL_US) ttl_us = WEB_SNAPSHOT_TTL_US;
+    if (s->snap && now_us - s->snap->taken_us < ttl_us) {
         snap = s->snap;
         snap->refs++;
     }
@@ -44,11 +48,13 @@ web_snapshot *web_snapshot_get(web_server *s, int *err)
         goto out;
     }
     snap->taken_us = web_now_us();
+    int64_t start_us = snap->taken_us;
     if ((*err = tasker_list_execs(s->t, NULL, &snap->v, &snap->n)) != TASKER_OK) {
         free(snap);
         snap = NULL;
         goto out;
     }
+    snap->scan_us = web_now_us() - start_us;
     if (!s->observing) metrics_observe_scan(s->metrics, snap->v, snap->n);
     snap->refs = 2; /* the server's and the caller's */
     pthread_mutex_lock(&s->snap_lock);

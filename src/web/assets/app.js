@@ -195,8 +195,7 @@ function nodeRows(nodes) {
 }
 
 async function viewOverview(main, gen) {
-  const [ov, schedules, nodes, recent] = await Promise.all([
-    api("/overview"), api("/schedules"), api("/nodes"), api("/execs?limit=12")]);
+  const [ov, schedules, nodes] = await Promise.all([api("/overview"), api("/schedules"), api("/nodes")]);
   if (gen !== generation) return;
   const nextByTask = {};
   for (const s of schedules)
@@ -220,7 +219,7 @@ async function viewOverview(main, gen) {
         taskRows(ov.tasks, nextByTask), "No tasks. Add one with: tasker task add NAME --handler shell --param '{\"cmd\": \"...\"}'")),
       panel("Schedules", table(["Next", "Left", "Last", "Passed", "Schedule", "Task"], timerRows(schedules), "No schedules.")),
       el("div", {class: "grid cols-2"},
-        panel("Recent runs", table(["Run", "Task", "Status", "Queued", "Took#"], runRows(recent.execs, true)), link("#/runs", "all runs")),
+        panel("Recent runs", table(["Run", "Task", "Status", "Queued", "Took#"], runRows(ov.recent, true)), link("#/runs", "all runs")),
         panel("Nodes", table(["Node", "State", "Host", "PID#", "Heartbeat", "Up since", "Running#", "Handlers"], nodeRows(nodes))))));
 }
 
