@@ -35,10 +35,14 @@ static int parse_options(cli_global *g, int argc, char **argv, web_opts *o)
     optind = 0;
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         if (cli_global_option(g, c, optarg)) continue;
-        if (c == 'l') o->listen = optarg;
-        else if (c == 't') o->token_file = optarg;
-        else if (c == 'r') o->read_only = true;
-        else return cli_bad_option("web", c, argv);
+        if (c == 'l')
+            o->listen = optarg;
+        else if (c == 't')
+            o->token_file = optarg;
+        else if (c == 'r')
+            o->read_only = true;
+        else
+            return cli_bad_option("web", c, argv);
     }
     if (g->help) return cli_help(web_help);
     if (optind != argc)
@@ -67,8 +71,8 @@ int cmd_web(cli_global *g, int argc, char **argv)
         tasker_close(t);
         return rc;
     }
-    fprintf(stderr, "tasker: web on http://%s/ for %s%s (pid %d); Ctrl-C stops\n",
-            web_address(srv), g->dsn, o.read_only ? ", read-only" : "", (int)getpid());
+    fprintf(stderr, "tasker: web on http://%s/ for %s%s (pid %d); Ctrl-C stops\n", web_address(srv),
+            g->dsn, o.read_only ? ", read-only" : "", (int)getpid());
     int sig = 0;
     sigwait(&stop, &sig);
     fprintf(stderr, "tasker: web: stopping\n");

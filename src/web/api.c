@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 int64_t web_next_fire_us(const tasker_task_scheme *s, int64_t now_us)
 {
     tasker_cron *expr = NULL;
@@ -52,7 +51,8 @@ enum MHD_Result api_tasks(web_req *r)
     int err = tasker_list_tasks(r->srv->t, &v, &n);
     if (err != TASKER_OK) return web_reply_lib_error(r, err, "tasks");
     json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++) json_array_append_new(a, task_json(&v[i]));
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, task_json(&v[i]));
     tasker_free_tasks(v, n);
     return web_reply_json(r, MHD_HTTP_OK, a);
 }
@@ -111,9 +111,9 @@ enum MHD_Result api_nodes(web_req *r)
         json_array_append_new(
             a, json_pack("{s:s?, s:s?, s:I, s:I, s:I, s:i, s:o, s:s}", "node_id", v[i].node_id,
                          "host", v[i].host, "pid", (json_int_t)v[i].pid, "started_us",
-                         (json_int_t)v[i].started_us, "heartbeat_us",
-                         (json_int_t)v[i].heartbeat_us, "running", v[i].running, "handlers",
-                         json_from_text(v[i].handlers), "state", web_node_state(&v[i], now_us)));
+                         (json_int_t)v[i].started_us, "heartbeat_us", (json_int_t)v[i].heartbeat_us,
+                         "running", v[i].running, "handlers", json_from_text(v[i].handlers),
+                         "state", web_node_state(&v[i], now_us)));
     tasker_free_nodes(v, n);
     return web_reply_json(r, MHD_HTTP_OK, a);
 }
@@ -127,12 +127,14 @@ enum MHD_Result api_exec(web_req *r)
     tasker_exec_clear(&e);
     tasker_task_event *evs = NULL;
     size_t n = 0;
-    if ((err = tasker_list_events(r->srv->t, r->id, &evs, &n)) != TASKER_OK && err != TASKER_ENOTFOUND) {
+    if ((err = tasker_list_events(r->srv->t, r->id, &evs, &n)) != TASKER_OK &&
+        err != TASKER_ENOTFOUND) {
         json_decref(o);
         return web_reply_lib_error(r, err, "events");
     }
     json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++) json_array_append_new(a, json_event(&evs[i]));
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_event(&evs[i]));
     tasker_free_events(evs, n);
     if (o) json_object_set_new(o, "events", a ? a : json_array());
     return web_reply_json(r, MHD_HTTP_OK, o);
@@ -179,7 +181,8 @@ enum MHD_Result api_trigger(web_req *r)
     enum MHD_Result ret = MHD_NO;
     if (!trigger_body(r, &body, &ret)) return ret;
     json_t *delay = json_object_get(body, "delay_ms");
-    if (delay && !json_is_null(delay) && (!json_is_integer(delay) || json_integer_value(delay) < 0)) {
+    if (delay && !json_is_null(delay) &&
+        (!json_is_integer(delay) || json_integer_value(delay) < 0)) {
         json_decref(body);
         return web_reply_error(r, MHD_HTTP_BAD_REQUEST, "body: delay_ms must be an integer >= 0");
     }

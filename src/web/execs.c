@@ -37,8 +37,8 @@ static void b64_encode(const unsigned char *in, size_t n, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? in[i + 1] : 0) << 8 |
-                     (i + 2 < n ? in[i + 2] : 0);
+        unsigned v =
+            (unsigned)in[i] << 16 | (i + 1 < n ? in[i + 1] : 0) << 8 | (i + 2 < n ? in[i + 2] : 0);
         out[o++] = b64url[v >> 18 & 63];
         out[o++] = b64url[v >> 12 & 63];
         if (i + 1 < n) out[o++] = b64url[v >> 6 & 63];

@@ -16,8 +16,9 @@
 
 #define WEB_API_PREFIX "/api/v1/"
 #define WEB_PATH_ID_SIZE (TASKER_ID_SIZE * 4) /* longer ids are 404, not cut */
-#define WEB_SNAPSHOT_TTL_US 2000000 /* /metrics and the overview share one scan (at least) this long */
-#define WEB_TAIL_POLL_MS 200        /* a live tail looks at the store this often */
+#define WEB_SNAPSHOT_TTL_US                                                                        \
+    2000000                  /* /metrics and the overview share one scan (at least) this long */
+#define WEB_TAIL_POLL_MS 200 /* a live tail looks at the store this often */
 #define WEB_TAIL_KEEPALIVE_MS 15000 /* and says something at least this often */
 #define WEB_NODE_DEAD_US 10000000   /* a heartbeat older than the default lease */
 
@@ -45,7 +46,7 @@ struct web_server {
     pthread_mutex_t stop_lock; /* guards nothing but stop_cond's waits */
     pthread_cond_t stop_cond;  /* broadcast at stop: live tails wake and end */
     web_metrics *metrics;
-    bool observing; /* the exec hook feeds metrics; else scans do */
+    bool observing;               /* the exec hook feeds metrics; else scans do */
     pthread_mutex_t snap_lock;    /* guards snap and each snapshot's refs */
     pthread_mutex_t refresh_lock; /* one scan of the store at a time */
     web_snapshot *snap;
@@ -81,8 +82,8 @@ void web_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe);
 
 /* ---- replies (server.c); each queues the response and returns MHD's verdict ------ */
-enum MHD_Result web_reply(web_req *r, unsigned status, const char *content_type,
-                          const char *body, size_t len);
+enum MHD_Result web_reply(web_req *r, unsigned status, const char *content_type, const char *body,
+                          size_t len);
 /* Takes the reference to v. */
 enum MHD_Result web_reply_json(web_req *r, unsigned status, json_t *v);
 /* {"error": "<fmt>"} */
@@ -104,10 +105,10 @@ enum MHD_Result api_nodes(web_req *r);
 enum MHD_Result api_overview(web_req *r);
 enum MHD_Result api_trigger(web_req *r);
 enum MHD_Result api_exec(web_req *r);
-enum MHD_Result api_execs(web_req *r);              /* execs.c */
-enum MHD_Result api_events(web_req *r);             /* tail.c */
-enum MHD_Result api_metrics(web_req *r);            /* metrics.c */
-enum MHD_Result api_exec_cancel(web_req *r);        /* lifecycle.c */
+enum MHD_Result api_execs(web_req *r);       /* execs.c */
+enum MHD_Result api_events(web_req *r);      /* tail.c */
+enum MHD_Result api_metrics(web_req *r);     /* metrics.c */
+enum MHD_Result api_exec_cancel(web_req *r); /* lifecycle.c */
 enum MHD_Result api_exec_retry(web_req *r);
 enum MHD_Result api_task_pause(web_req *r);
 enum MHD_Result api_task_resume(web_req *r);

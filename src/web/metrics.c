@@ -65,7 +65,8 @@ web_metrics *metrics_new(void)
 void metrics_free(web_metrics *m)
 {
     if (!m) return;
-    for (size_t i = 0; i < m->n; i++) free(m->tasks[i].task_id);
+    for (size_t i = 0; i < m->n; i++)
+        free(m->tasks[i].task_id);
     free(m->tasks);
     json_decref(m->index);
     json_decref(m->seen);
@@ -95,7 +96,8 @@ static task_stats *stats_for(web_metrics *m, const char *task_id)
 static void bucket_add(uint64_t *buckets, const double *le, size_t n, double v)
 {
     size_t i = 0;
-    while (i < n && v > le[i]) i++;
+    while (i < n && v > le[i])
+        i++;
     buckets[i]++;
 }
 
@@ -113,7 +115,8 @@ static void observe_locked(web_metrics *m, const tasker_task_exec *e)
         s->duration_count++;
     }
     if (e->scheduled_us) {
-        double late = e->start_us > e->scheduled_us ? (double)(e->start_us - e->scheduled_us) / 1e6 : 0;
+        double late =
+            e->start_us > e->scheduled_us ? (double)(e->start_us - e->scheduled_us) / 1e6 : 0;
         bucket_add(m->lateness, lateness_le, N_LATENESS, late);
         m->lateness_sum += late;
         m->lateness_count++;
@@ -270,8 +273,8 @@ static void put_counters(FILE *f, web_metrics *m)
                       m->tasks[i].duration_count);
     put_header(f, "tasker_schedule_lateness_seconds", "histogram",
                "How long after its cron occurrence a scheduled run started.");
-    put_histogram(f, "tasker_schedule_lateness_seconds", NULL, m->lateness, lateness_le,
-                  N_LATENESS, m->lateness_sum, m->lateness_count);
+    put_histogram(f, "tasker_schedule_lateness_seconds", NULL, m->lateness, lateness_le, N_LATENESS,
+                  m->lateness_sum, m->lateness_count);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -315,7 +318,8 @@ static void put_nodes(FILE *f, tasker_t *t)
     size_t n = 0, live = 0;
     int64_t now_us = web_now_us();
     if (tasker_list_nodes(t, &v, &n) != TASKER_OK) n = 0;
-    for (size_t i = 0; i < n; i++) live += strcmp(web_node_state(&v[i], now_us), "live") == 0;
+    for (size_t i = 0; i < n; i++)
+        live += strcmp(web_node_state(&v[i], now_us), "live") == 0;
     tasker_free_nodes(v, n);
     put_header(f, "tasker_nodes", "gauge", "Nodes sharing the store, by state (live, dead).");
     fprintf(f, "tasker_nodes{state=\"live\"} %zu\ntasker_nodes{state=\"dead\"} %zu\n", live,
@@ -344,7 +348,8 @@ enum MHD_Result api_metrics(web_req *r)
     web_snapshot_release(r->srv, snap);
     tasker_free_tasks(tasks, ntasks);
     if (!text) return web_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    enum MHD_Result ret = web_reply(r, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    enum MHD_Result ret =
+        web_reply(r, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);
     free(text);
     return ret;
 }

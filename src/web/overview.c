@@ -152,12 +152,11 @@ static json_t *build(const tasker_task *tasks, size_t ntasks, const web_snapshot
     }
     free(rows);
     json_decref(index);
-    return json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "now_us", (json_int_t)now_us,
-                     "execs_stored", (json_int_t)snap->n, "last_hour", counts_json(&hour),
-                     "last_day", counts_json(&day), "hour_buckets",
-                     buckets_json(hb, HOUR_BUCKETS, hour_first, hour_w), "day_buckets",
-                     buckets_json(db, DAY_BUCKETS, day_first, day_w), "tasks", list, "recent",
-                     recent);
+    return json_pack(
+        "{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "now_us", (json_int_t)now_us, "execs_stored",
+        (json_int_t)snap->n, "last_hour", counts_json(&hour), "last_day", counts_json(&day),
+        "hour_buckets", buckets_json(hb, HOUR_BUCKETS, hour_first, hour_w), "day_buckets",
+        buckets_json(db, DAY_BUCKETS, day_first, day_w), "tasks", list, "recent", recent);
 }
 
 enum MHD_Result api_overview(web_req *r)

@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-
 static enum MHD_Result page(web_req *r);
 static enum MHD_Result healthz(web_req *r);
 
@@ -73,8 +72,8 @@ void web_secure_headers(struct MHD_Response *resp, const char *content_type)
                             "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
 }
 
-enum MHD_Result web_reply(web_req *r, unsigned status, const char *content_type,
-                          const char *body, size_t len)
+enum MHD_Result web_reply(web_req *r, unsigned status, const char *content_type, const char *body,
+                          size_t len)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -165,8 +164,7 @@ static bool ends_with(const char *s, size_t len, const char *suffix)
 
 /* The route for url into r (its {id} into r->id); *method_ok false when the path is
  * known but not for this method. NULL when no route has this path. */
-static const web_route *find_route(web_req *r, const char *url, const char *method,
-                                   bool *method_ok)
+static const web_route *find_route(web_req *r, const char *url, const char *method, bool *method_ok)
 {
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     size_t len = strlen(url);
@@ -205,7 +203,8 @@ static bool authorized(web_req *r)
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
     h += 7;
-    while (*h == ' ') h++;
+    while (*h == ' ')
+        h++;
     return token_equal(h, strlen(h), r->srv->token, r->srv->token_len);
 }
 
@@ -242,8 +241,9 @@ static bool check_request(web_req *r, const char *url, const char *method, enum 
     r->route = find_route(r, url, method, &method_ok);
     bool api = strncmp(url, "/api/", 5) == 0 || strcmp(url, "/metrics") == 0;
     if (!host_allowed(r))
-        *ret = web_reply_error(r, MHD_HTTP_FORBIDDEN, "host not served: without a token this "
-                                                      "server answers loopback names only");
+        *ret = web_reply_error(r, MHD_HTTP_FORBIDDEN,
+                               "host not served: without a token this "
+                               "server answers loopback names only");
     else if (!r->route)
         *ret = web_reply_error(r, MHD_HTTP_NOT_FOUND, "no such path: %.200s", url);
     else if (!method_ok)
@@ -272,8 +272,8 @@ static bool body_length_ok(web_req *r)
 }
 
 enum MHD_Result web_on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_size, void **con_cls)
 {
     web_req *r = *con_cls;
     if (!r) {
@@ -312,7 +312,7 @@ enum MHD_Result web_on_request(void *cls, struct MHD_Connection *conn, const cha
 }
 
 void web_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+                      enum MHD_RequestTerminationCode toe)
 {
     web_req *r = *con_cls;
     if (!r) return;

@@ -1,9 +1,10 @@
 /* The short-lived copy of the whole history that /metrics and the overview read. The
  * public API has no counting query, so both need every retained execution: one scan
  * (tasker_list_execs over every task) is shared by all requests for
- * WEB_SNAPSHOT_TTL_US (or five times as long as the scan took, when longer), and only one request at a time refreshes it, so a dashboard
- * left open in many tabs and a Prometheus scrape cost one scan every two seconds at
- * most. The cost of a scan grows with the retained history (docs/web.md has figures). */
+ * WEB_SNAPSHOT_TTL_US (or five times as long as the scan took, when longer), and only one request
+ * at a time refreshes it, so a dashboard left open in many tabs and a Prometheus scrape cost one
+ * scan every two seconds at most. The cost of a scan grows with the retained history (docs/web.md
+ * has figures). */
 #include "web/internal.h"
 
 #include <stdlib.h>

@@ -17,10 +17,10 @@
 typedef struct tail {
     web_server *srv;
     char exec_id[WEB_PATH_ID_SIZE];
-    int64_t after;             /* the last event id sent */
-    int last_status;           /* -1 before the first record */
-    bool finished;             /* "end" is queued: stop after the buffer */
-    char *buf;                 /* formatted and not yet handed to MHD */
+    int64_t after;   /* the last event id sent */
+    int last_status; /* -1 before the first record */
+    bool finished;   /* "end" is queued: stop after the buffer */
+    char *buf;       /* formatted and not yet handed to MHD */
     size_t len, off;
     int64_t last_write_us;
 } tail;
@@ -172,7 +172,8 @@ enum MHD_Result api_events(web_req *r)
     if (wants_stream(r)) return live_tail(r, after);
     tasker_task_event *evs = NULL;
     size_t n = 0;
-    if ((err = tasker_list_events(r->srv->t, r->id, &evs, &n)) != TASKER_OK && err != TASKER_ENOTFOUND)
+    if ((err = tasker_list_events(r->srv->t, r->id, &evs, &n)) != TASKER_OK &&
+        err != TASKER_ENOTFOUND)
         return web_reply_lib_error(r, err, "events");
     json_t *list = json_array();
     for (size_t i = 0; list && i < n; i++)

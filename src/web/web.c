@@ -25,10 +25,12 @@ static int parse_listen(const char *listen, struct sockaddr_storage *addr, sockl
     char host[256];
     const char *colon = strrchr(listen, ':');
     if (!colon || colon[1] == '\0')
-        return tasker_set_error(TASKER_EINVAL, "web: listen address '%s': expected ADDR:PORT", listen);
+        return tasker_set_error(TASKER_EINVAL, "web: listen address '%s': expected ADDR:PORT",
+                                listen);
     size_t hlen = (size_t)(colon - listen);
     if (hlen >= sizeof host)
-        return tasker_set_error(TASKER_EINVAL, "web: listen address '%.40s...' is too long", listen);
+        return tasker_set_error(TASKER_EINVAL, "web: listen address '%.40s...' is too long",
+                                listen);
     memcpy(host, listen, hlen);
     host[hlen] = '\0';
     if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
@@ -39,14 +41,15 @@ static int parse_listen(const char *listen, struct sockaddr_storage *addr, sockl
     long port = strtol(colon + 1, &end, 10);
     if (*end || port < 0 || port > 65535)
         return tasker_set_error(TASKER_EINVAL, "web: listen address '%s': bad port '%s'", listen,
-                           colon + 1);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                colon + 1);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int gai = getaddrinfo(*host ? host : NULL, colon + 1, &hints, &res);
     if (gai != 0 || !res)
         return tasker_set_error(TASKER_EINVAL, "web: listen address '%s': %s", listen,
-                           gai ? gai_strerror(gai) : "no address");
+                                gai ? gai_strerror(gai) : "no address");
     memcpy(addr, res->ai_addr, res->ai_addrlen);
     *addr_len = res->ai_addrlen;
     freeaddrinfo(res);
@@ -66,20 +69,23 @@ static bool is_loopback(const struct sockaddr_storage *a)
 static int read_token_file(const char *path, char **out)
 {
     FILE *f = fopen(path, "r");
-    if (!f) return tasker_set_error(TASKER_EINVAL, "web: token file '%s': %s", path, strerror(errno));
+    if (!f)
+        return tasker_set_error(TASKER_EINVAL, "web: token file '%s': %s", path, strerror(errno));
     char buf[WEB_MAX_TOKEN_BYTES + 2];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
     buf[strcspn(buf, "\r\n")] = '\0';
     char *s = buf;
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
     size_t len = strlen(s);
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) s[--len] = '\0';
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        s[--len] = '\0';
     if (len == 0) return tasker_set_error(TASKER_EINVAL, "web: token file '%s' is empty", path);
     if (len > WEB_MAX_TOKEN_BYTES)
         return tasker_set_error(TASKER_EINVAL, "web: token file '%s': over %d bytes", path,
-                           WEB_MAX_TOKEN_BYTES);
+                                WEB_MAX_TOKEN_BYTES);
     if (!(*out = strdup(s))) return tasker_set_error(TASKER_ENOMEM, "web: out of memory");
     return TASKER_OK;
 }
@@ -108,7 +114,8 @@ static int configure(web_server *s, tasker_t *t, const web_opts *o)
     pthread_mutex_init(&s->snap_lock, NULL);
     pthread_mutex_init(&s->refresh_lock, NULL);
     if (o->token && *o->token) {
-        if (!(s->token = strdup(o->token))) return tasker_set_error(TASKER_ENOMEM, "web: out of memory");
+        if (!(s->token = strdup(o->token)))
+            return tasker_set_error(TASKER_ENOMEM, "web: out of memory");
     } else if (o->token_file) {
         int rc = read_token_file(o->token_file, &s->token);
         if (rc != TASKER_OK) return rc;
@@ -128,9 +135,9 @@ static int listen_on(web_server *s, const char *listen)
     if (rc != TASKER_OK) return rc;
     if (!s->token && !is_loopback(&addr))
         return tasker_set_error(TASKER_EINVAL,
-                           "web: '%s' is not a loopback address; serving other hosts needs "
-                           "a token (--token-file)",
-                           listen);
+                                "web: '%s' is not a loopback address; serving other hosts needs "
+                                "a token (--token-file)",
+                                listen);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, web_on_request, s, MHD_OPTION_SOCK_ADDR,
