@@ -65,23 +65,23 @@ def text_of(d, css):
 
 def test_trigger_live(d, base):
     d.get(base + "/#/task/live-demo")
-    F.check(wait_for(lambda: d.find_elements(By.ID, "trigger"), 20), "the task page has a Trigger button")
+    F.check(wait_for(lambda: d.find_elements(By.ID, "trigger"), 60), "the task page has a Trigger button")
     F.check(not d.find_element(By.XPATH, "//button[text()='Pause']").is_enabled(),
             "Pause is disabled until issue 12")
     d.find_element(By.ID, "trigger").click()
-    F.check(wait_for(lambda: "#/run/" in d.current_url, 20), "the button opens the new run's page")
-    first = wait_for(lambda: "first line" in text_of(d, "#events") and text_of(d, "#run-status"), 20)
+    F.check(wait_for(lambda: "#/run/" in d.current_url, 60), "the button opens the new run's page")
+    first = wait_for(lambda: "first line" in text_of(d, "#events") and text_of(d, "#run-status"), 60)
     F.check(first and "running" in first, "the run's first output appears live while it runs (%s)" % first)
     F.check("second line" not in text_of(d, "#events"), "... before the run has written the rest")
-    F.check(wait_for(lambda: "second line" in text_of(d, "#events"), 20), "later output arrives live")
-    F.check(wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "#run-status [data-status=success]"), 20),
+    F.check(wait_for(lambda: "second line" in text_of(d, "#events"), 60), "later output arrives live")
+    F.check(wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "#run-status [data-status=success]"), 60),
             "the status turns to success")
     F.check(text_of(d, "#tail-state") == "finished", "the tail ends when the run finishes")
 
 
 def test_pages(d, base):
     d.get(base + "/#/")
-    F.check(wait_for(lambda: "Tasks, failing first" in d.find_element(By.TAG_NAME, "main").text, 20),
+    F.check(wait_for(lambda: "Tasks, failing first" in d.find_element(By.TAG_NAME, "main").text, 60),
             "the overview opens")
     main = d.find_element(By.TAG_NAME, "main").text
     F.check("Schedules" in main and "Nodes" in main and "Last 24 hours" in main,
@@ -92,12 +92,12 @@ def test_pages(d, base):
             "a task's text from the store is shown as text, not markup")
     F.check(XSS in d.find_element(By.TAG_NAME, "main").text, "... and shown literally")
     d.get(base + "/#/runs?status=failed")
-    F.check(wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "main tbody tr [data-status]"), 20),
+    F.check(wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "main tbody tr [data-status]"), 60),
             "the runs page lists runs")
     statuses = {e.get_attribute("data-status") for e in d.find_elements(By.CSS_SELECTOR, "main tbody [data-status]")}
     F.check(statuses == {"failed"}, "the status filter of the runs page applies (%s)" % statuses)
     d.get(base + "/#/nodes")
-    F.check(wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "main [data-status=live]"), 20),
+    F.check(wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "main [data-status=live]"), 60),
             "the nodes page shows this node live")
 
 
@@ -112,7 +112,7 @@ def fill_history(store, addr, runs):
 
 
 def setup(store):
-    store.add_shell_task("live-demo", "echo first line; sleep 2; echo second line", "prints two lines, 2 s apart")
+    store.add_shell_task("live-demo", "echo first line; sleep 4; echo second line", "prints two lines, 4 s apart")
     store.add_shell_task("xss-demo", "echo '%s'" % XSS, XSS)
     store.add_shell_task("backup-db", "echo dumping 3 tables; echo wrote 18.2 MB", "nightly database dump")
     store.add_shell_task("send-reports", "echo rendering; echo 'smtp: connection refused' >&2; exit 1",
@@ -146,7 +146,7 @@ def screenshot(build, profile, path):
         time.sleep(3)  # a few scheduled runs of sync-inventory; only a picture depends on it
         d = browser(profile, 1440, 1180)
         d.get("http://" + addr + "/#/")
-        wait_for(lambda: "Tasks, failing first" in d.find_element(By.TAG_NAME, "main").text, 20)
+        wait_for(lambda: "Tasks, failing first" in d.find_element(By.TAG_NAME, "main").text, 60)
         time.sleep(0.5)
         d.save_screenshot(path)
         print("screenshot:", path)

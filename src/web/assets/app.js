@@ -410,7 +410,10 @@ async function viewRun(main, gen, id) {
   if (FINISHED.has(e.status)) return;
   tailAbort = new AbortController();
   const last = e.events.length ? e.events[e.events.length - 1].event_id : 0;
-  const update = (x) => { if (gen === generation) record.replaceChildren(runRecord(x)); };
+  let current = e;
+  const update = (x) => { if (gen === generation) { current = x; record.replaceChildren(runRecord(x)); } };
+  /* The running time ticks between events; route() clears the timer. */
+  timer = setInterval(() => { if (!FINISHED.has(current.status)) update(current); }, 1000);
   tail(id, last, {
     event: (ev) => { if (gen !== generation) return; const n = $("#no-events"); if (n) n.remove(); addEvent(ev); },
     exec: update,
