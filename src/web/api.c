@@ -27,7 +27,7 @@ const char *web_node_state(const tasker_node *n, int64_t now_us)
     return now_us - n->heartbeat_us > WEB_NODE_DEAD_US ? "dead" : "live";
 }
 
-/* A task as the API shows it. "paused" is false until the job lifecycle (issue 12)
+/* A task as the API shows it. ISSUE 12: "paused" is false until the job lifecycle
  * gives tasks a paused flag. */
 static json_t *task_json(const tasker_task *t)
 {
@@ -36,7 +36,7 @@ static json_t *task_json(const tasker_task *t)
     return o;
 }
 
-/* A schedule with its next fire. "paused": as for tasks, issue 12. */
+/* A schedule with its next fire. ISSUE 12: "paused", as for tasks. */
 static json_t *scheme_json(const tasker_task_scheme *s, int64_t now_us)
 {
     json_t *o = json_scheme(s, web_next_fire_us(s, now_us));
