@@ -7,6 +7,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -217,6 +218,9 @@ def test_metrics(addr, store, observed):
             "/metrics is the Prometheus text format")
     for name in METRICS:
         F.check("# HELP %s " % name in r.body and "# TYPE %s " % name in r.body, "/metrics has %s" % name)
+    sample = re.compile(r'^[a-z_]+(\{([a-z_]+="([^"\\\n]|\\.)*",?)*\})? -?[0-9.e+]+$')
+    bad = [ln for ln in r.body.splitlines() if ln and not ln.startswith("# ") and not sample.match(ln)]
+    F.check(not bad, "every sample line parses as name{labels} value: %s" % bad[:3])
     want_ok = observed["hello"]
     F.check(('tasker_executions_total{task="hello",status="success"} %d' % want_ok) in r.body,
             "executions_total counts the %d successful runs of hello" % want_ok)
@@ -301,6 +305,9 @@ def token_suite(build):
             f.write("s3cret-token-value\n")
         r = store.cli("web", "--listen", "0.0.0.0:0", check=False)
         F.check(r.returncode == 2 and "token" in r.stderr, "a non-loopback address without a token is refused")
+        r = store.cli("run", "--web", "0.0.0.0:0", check=False)
+        F.check(r.returncode != 0 and "TASKER_WEB_TOKEN_FILE" in r.stderr,
+                "run --web on a non-loopback address needs a token")
         r = store.cli("web", "--listen", "127.0.0.1:0", "--token-file", os.path.join(store.dir, "none"), check=False)
         F.check(r.returncode != 0 and "token file" in r.stderr, "a missing token file is an error")
         p, addr = store.start("web", "--listen", "0.0.0.0:0", "--token-file", tok)
@@ -326,7 +333,9 @@ def token_suite(build):
                 "the pending gauge sees it")
         F.check(store.stop(p) == 0, "tasker web stops cleanly on SIGTERM")
         # The daemon then runs it, and a scanning `tasker web` counts it.
-        d, _ = store.start("run", "--quiet", "--web", "127.0.0.1:0")
+        d, daddr = store.start("run", "--quiet", "--web", "127.0.0.1:0", env={"TASKER_WEB_TOKEN_FILE": tok})
+        F.check(is_error(get(daddr, "/api/v1/tasks"), 401) and get(daddr, "/api/v1/tasks", headers=good).status == 200,
+                "run --web takes its token from $TASKER_WEB_TOKEN_FILE")
         p, addr = store.start("web", "--listen", "127.0.0.1:0", "--read-only")
         F.check(wait_for(lambda: 'tasker_executions_total{task="hello",status="success"} 1'
                          in get(addr, "/metrics").body, 20),

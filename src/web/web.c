@@ -134,10 +134,11 @@ static int listen_on(web_server *s, const char *listen)
     int rc = parse_listen(listen, &addr, &addr_len);
     if (rc != TASKER_OK) return rc;
     if (!s->token && !is_loopback(&addr))
-        return tasker_set_error(TASKER_EINVAL,
-                                "web: '%s' is not a loopback address; serving other hosts needs "
-                                "a token (--token-file)",
-                                listen);
+        return tasker_set_error(
+            TASKER_EINVAL,
+            "web: '%s' is not a loopback address; serving other hosts needs "
+            "a token (tasker web --token-file; tasker run --web: $TASKER_WEB_TOKEN_FILE)",
+            listen);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, web_on_request, s, MHD_OPTION_SOCK_ADDR,
