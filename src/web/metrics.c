@@ -164,7 +164,6 @@ void metrics_observe_scan(web_metrics *m, const tasker_task_exec *v, size_t n)
 static struct {
     pthread_mutex_t lock; /* guards metrics */
     web_metrics *metrics;
-    tasker_t *t;
     tasker_exec_hook next; /* the hook this one replaced, called after it */
     void *next_udata;
 } tap = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -173,8 +172,10 @@ static void tap_hook(tasker_t *t, const tasker_task_exec *e, void *udata)
 {
     pthread_mutex_lock(&tap.lock);
     if (tap.metrics) metrics_observe(tap.metrics, e);
+    tasker_exec_hook next = tap.next;
+    void *next_udata = tap.next_udata;
     pthread_mutex_unlock(&tap.lock);
-    if (tap.next) tap.next(t, e, tap.next_udata);
+    if (next) next(t, e, next_udata); /* outside the lock: the daemon's log writes */
 }
 
 int metrics_tap(tasker_t *t, web_metrics *m, bool observe)
@@ -191,7 +192,6 @@ int metrics_tap(tasker_t *t, web_metrics *m, bool observe)
         if (current != tap_hook) { /* a second server on t: keep the first chain */
             tap.next = current;
             tap.next_udata = udata;
-            tap.t = t;
             tasker_set_exec_hook(t, tap_hook, NULL);
         }
         tap.metrics = m;
