@@ -162,7 +162,7 @@ void metrics_observe_scan(web_metrics *m, const tasker_task_exec *v, size_t n)
 /* One per process: the hook must stay callable after web_stop until tasker_close, so
  * its state is static, and web_stop only detaches the metrics from it. */
 static struct {
-    pthread_mutex_t lock; /* guards metrics */
+    pthread_mutex_t lock; /* guards the fields below */
     web_metrics *metrics;
     tasker_exec_hook next; /* the hook this one replaced, called after it */
     void *next_udata;
