@@ -19,7 +19,7 @@ run 0 "$TASKER" task add noisy --handler shell --on-failure "$task_alert" \
 "$TASKER" task ls --json | grep -q '"on_failure"' && ok "the command is stored in the params" ||
     fail "task ls: $("$TASKER" task ls --json)"
 run 1 "$TASKER" task add bad --handler shell --param '[1]' --on-failure "true" &&
-    has err "--param must be a JSON object" && ok "--on-failure needs params that are an object"
+    has err "needs an object" && ok "--on-failure needs params that are an object"
 add fine '{"cmd":"echo fine"}'
 run 0 "$TASKER" task add slowalert --handler shell --param '{"cmd":"exit 1"}' \
     --on-failure "sleep 3; touch $A/slow.done"

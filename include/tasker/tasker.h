@@ -301,6 +301,9 @@ typedef void (*tasker_exec_hook)(tasker_t *t, const tasker_task_exec *e, void *u
 /* Sets (or, with NULL, removes) the hook. Set it before tasker_start() or the first
  * trigger: a change races with executions finishing at that moment. */
 void tasker_set_exec_hook(tasker_t *t, tasker_exec_hook fn, void *udata);
+/* The hook set now (NULL when none) and, when udata is not NULL, its udata into *udata:
+ * a second observer (the web server in the daemon) chains to the hook it replaces. */
+tasker_exec_hook tasker_get_exec_hook(tasker_t *t, void **udata);
 
 /* Each list function fills *out with a newly allocated array of *n records (NULL and 0
  * when empty); the caller frees it with the matching tasker_free_* function. */

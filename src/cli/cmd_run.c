@@ -13,6 +13,7 @@
 #include "cli/runlog.h"
 #include "cli/shell.h"
 #include "cli/wakeup.h"
+#include "web/web.h" /* --web */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +59,8 @@ static const char run_help[] =
     "                     (TASKER_KEEP, TASKER_KEEP_FOR, TASKER_MAX_EVENTS set these too,\n"
     "                     for `tasker trigger` as well, which applies them to the runs it\n"
     "                     adds: set them alike for both)\n"
+    "  --web ADDR:PORT    serve the dashboard, API and metrics (docs/web.md); a token\n"
+    "                     from the file $TASKER_WEB_TOKEN_FILE, if set\n"
     "  --quiet            do not print finished runs\n"
     "  --quiet-events     print the run lines only, not the events under them\n"
     "  --json             print finished runs as JSON, one object per line (with an\n"
@@ -68,6 +71,7 @@ typedef struct run_opts {
     bool quiet, quiet_events;
     const char *on_failure;
     tasker_options lib; /* the retention limits */
+    const char *web;    /* --web ADDR:PORT */
 } run_opts;
 
 /* Set once before the signal handlers are installed; read by them. */
@@ -120,6 +124,7 @@ static int take_option(int c, const char *arg, char **argv, run_opts *o)
             return cli_usage_error("run", "run: --max-events '%s': expected a count or 'unlimited'",
                                    arg);
         return -1;
+    case 'W': o->web = arg; return -1;
     default: return cli_bad_option("run", c, argv);
     }
 }
@@ -134,6 +139,7 @@ static int parse_options(cli_global *g, int argc, char **argv, run_opts *o)
                                             {"keep", required_argument, NULL, 'k'},
                                             {"keep-for", required_argument, NULL, 'a'},
                                             {"max-events", required_argument, NULL, 'm'},
+                                            {"web", required_argument, NULL, 'W'},
                                             CLI_GLOBAL_OPTIONS,
                                             {0}};
     int c, rc;
@@ -321,6 +327,7 @@ int cmd_run(cli_global *g, int argc, char **argv)
     rc = CLI_FAIL;
     int wake_fd = -1;
     daemon_hooks hooks = {0};
+    web_server *web = NULL;
     o.lib.workers = (int)o.workers;
     tasker_t *t = cli_open_opts(g, &o.lib);
     if (!t) goto out;
@@ -330,6 +337,9 @@ int cmd_run(cli_global *g, int argc, char **argv)
     tasker_set_exec_hook(t, on_exec_done, &hooks);
     int err = tasker_register(t, "shell", shell_handler, NULL);
     install_signals(t);
+    if (err == TASKER_OK && o.web) /* --web: after the log's hook, which it chains to */
+        err = web_start(t, &(web_opts){.listen = o.web, .observe_runs = true,
+                                       .token_file = getenv("TASKER_WEB_TOKEN_FILE")}, &web);
     if (err == TASKER_OK) err = tasker_start(t);
     if (err != TASKER_OK) {
         cli_lib_error(err, "run");
@@ -338,11 +348,13 @@ int cmd_run(cli_global *g, int argc, char **argv)
     wake_fd = open_wakeup(g);
     log_retention(&o.lib);
     log_msg(LOG_PRIO_INFO, "daemon running on %s (pid %d); Ctrl-C stops", g->dsn, (int)getpid());
+    if (web) log_msg(LOG_PRIO_INFO, "web on http://%s/", web_address(web));
     serve(t, wake_fd);
     shut_down(t, o.grace_s);
     rc = CLI_OK;
 out:
     daemon_handle = NULL;
+    web_stop(web); /* --web: before the handle it serves goes */
     if (t) tasker_shutdown(t, 0);                   /* when start failed: nothing runs after this */
     alerter_stop(hooks.alerts, ALERT_STOP_WAIT_MS); /* the last runs have finished */
     tasker_close(t);

@@ -20,6 +20,7 @@ static const char main_help[] =
     "  trigger TASK [--wait]     run a task now (in the daemon, or --local)\n"
     "  exec ls|show|events       the history: executions and their events\n"
     "  cron EXPR [-n N]          the next fire times of a cron expression\n"
+    "  web [--listen ADDR:PORT]  the dashboard, HTTP API and metrics (docs/web.md)\n"
     "  help [COMMAND]            this text, or a command's\n"
     "\n"
     "Global options (before or after the command):\n"
@@ -39,7 +40,7 @@ static const struct {
     cmd_fn fn;
 } commands[] = {
     {"run", cmd_run},   {"task", cmd_task}, {"schedule", cmd_schedule}, {"trigger", cmd_trigger},
-    {"exec", cmd_exec}, {"cron", cmd_cron}, {"status", cmd_status},
+    {"exec", cmd_exec}, {"cron", cmd_cron}, {"status", cmd_status},   {"web", cmd_web},
 };
 
 static cmd_fn find_command(const char *name)

@@ -163,6 +163,12 @@ void tasker_set_exec_hook(tasker_t *t, tasker_exec_hook fn, void *udata)
     t->hook = fn;
 }
 
+tasker_exec_hook tasker_get_exec_hook(tasker_t *t, void **udata)
+{
+    if (udata) *udata = t ? t->hook_udata : NULL;
+    return t ? t->hook : NULL;
+}
+
 static bool finish_failed(tasker_t *t, job *j, const char *fmt, const char *arg)
 {
     char msg[512];

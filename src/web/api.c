@@ -1,0 +1,203 @@
+/* The JSON endpoints over the records: tasks, schedules, nodes, one execution, the
+ * overview the dashboard opens with, and the trigger. The record fields keep the C
+ * names (cli/json.c); times are *_us integers with ISO twins (*_at). */
+#include "web/internal.h"
+
+#include "cli/output.h"
+#include "cli/wakeup.h"
+
+#include <tasker/cron.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+int64_t web_next_fire_us(const tasker_task_scheme *s, int64_t now_us)
+{
+    tasker_cron *expr = NULL;
+    int64_t next_us = 0;
+    if (tasker_cron_parse(s->cron, &expr) != TASKER_OK) return 0;
+    tasker_cron_set_anchor(expr, s->created_us);
+    if (tasker_cron_next(expr, now_us, &next_us) != TASKER_OK) next_us = 0;
+    tasker_cron_free(expr);
+    return next_us;
+}
+
+const char *web_node_state(const tasker_node *n, int64_t now_us)
+{
+    return now_us - n->heartbeat_us > WEB_NODE_DEAD_US ? "dead" : "live";
+}
+
+/* A task as the API shows it. ISSUE 12: "paused" is false until the job lifecycle
+ * gives tasks a paused flag. */
+static json_t *task_json(const tasker_task *t)
+{
+    json_t *o = json_task(t);
+    if (o) json_object_set_new(o, "paused", json_false());
+    return o;
+}
+
+/* A schedule with its next fire. ISSUE 12: "paused", as for tasks. */
+static json_t *scheme_json(const tasker_task_scheme *s, int64_t now_us)
+{
+    json_t *o = json_scheme(s, web_next_fire_us(s, now_us));
+    if (o) json_object_set_new(o, "paused", json_false());
+    return o;
+}
+
+enum MHD_Result api_tasks(web_req *r)
+{
+    tasker_task *v = NULL;
+    size_t n = 0;
+    int err = tasker_list_tasks(r->srv->t, &v, &n);
+    if (err != TASKER_OK) return web_reply_lib_error(r, err, "tasks");
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, task_json(&v[i]));
+    tasker_free_tasks(v, n);
+    return web_reply_json(r, MHD_HTTP_OK, a);
+}
+
+/* The schedules of task_id (every task's when NULL) as a JSON array. */
+static json_t *schedules_json(tasker_t *t, const char *task_id, int *err)
+{
+    tasker_task_scheme *v = NULL;
+    size_t n = 0;
+    if ((*err = tasker_list_schemes(t, &v, &n)) != TASKER_OK) return NULL;
+    int64_t now_us = web_now_us();
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (!task_id || strcmp(v[i].task_id, task_id) == 0)
+            json_array_append_new(a, scheme_json(&v[i], now_us));
+    tasker_free_schemes(v, n);
+    return a;
+}
+
+enum MHD_Result api_task(web_req *r)
+{
+    tasker_task *v = NULL;
+    size_t n = 0;
+    int err = tasker_list_tasks(r->srv->t, &v, &n);
+    if (err != TASKER_OK) return web_reply_lib_error(r, err, "tasks");
+    json_t *o = NULL;
+    for (size_t i = 0; i < n && !o; i++)
+        if (strcmp(v[i].task_id, r->id) == 0) o = task_json(&v[i]);
+    tasker_free_tasks(v, n);
+    if (!o) return web_reply_error(r, MHD_HTTP_NOT_FOUND, "no task '%.100s'", r->id);
+    json_t *schedules = schedules_json(r->srv->t, r->id, &err);
+    if (!schedules) {
+        json_decref(o);
+        return web_reply_lib_error(r, err, "schedules");
+    }
+    json_object_set_new(o, "schedules", schedules);
+    return web_reply_json(r, MHD_HTTP_OK, o);
+}
+
+enum MHD_Result api_schedules(web_req *r)
+{
+    int err = TASKER_OK;
+    json_t *a = schedules_json(r->srv->t, NULL, &err);
+    return a ? web_reply_json(r, MHD_HTTP_OK, a) : web_reply_lib_error(r, err, "schedules");
+}
+
+enum MHD_Result api_nodes(web_req *r)
+{
+    tasker_node *v = NULL;
+    size_t n = 0;
+    int err = tasker_list_nodes(r->srv->t, &v, &n);
+    if (err != TASKER_OK) return web_reply_lib_error(r, err, "nodes");
+    int64_t now_us = web_now_us();
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(
+            a, json_pack("{s:s?, s:s?, s:I, s:I, s:I, s:i, s:o, s:s}", "node_id", v[i].node_id,
+                         "host", v[i].host, "pid", (json_int_t)v[i].pid, "started_us",
+                         (json_int_t)v[i].started_us, "heartbeat_us", (json_int_t)v[i].heartbeat_us,
+                         "running", v[i].running, "handlers", json_from_text(v[i].handlers),
+                         "state", web_node_state(&v[i], now_us)));
+    tasker_free_nodes(v, n);
+    return web_reply_json(r, MHD_HTTP_OK, a);
+}
+
+enum MHD_Result api_exec(web_req *r)
+{
+    tasker_task_exec e = {0};
+    int err = tasker_get_exec(r->srv->t, r->id, &e);
+    if (err != TASKER_OK) return web_reply_lib_error(r, err, "exec");
+    json_t *o = json_exec(&e);
+    tasker_exec_clear(&e);
+    tasker_task_event *evs = NULL;
+    size_t n = 0;
+    if ((err = tasker_list_events(r->srv->t, r->id, &evs, &n)) != TASKER_OK &&
+        err != TASKER_ENOTFOUND) {
+        json_decref(o);
+        return web_reply_lib_error(r, err, "events");
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_event(&evs[i]));
+    tasker_free_events(evs, n);
+    if (o) json_object_set_new(o, "events", a ? a : json_array());
+    return web_reply_json(r, MHD_HTTP_OK, o);
+}
+
+/* ---- the trigger --------------------------------------------------------------------- */
+
+/* Parses the trigger's body into *out (an object; an empty body is {}); 400 queued
+ * and false on anything else. */
+static bool trigger_body(web_req *r, json_t **out, enum MHD_Result *ret)
+{
+    json_error_t jerr;
+    json_t *b = r->body_len ? json_loadb(r->body, r->body_len, 0, &jerr) : json_object();
+    if (!b) {
+        *ret = web_reply_error(r, MHD_HTTP_BAD_REQUEST, "body: bad JSON at line %d column %d: %s",
+                               jerr.line, jerr.column, jerr.text);
+        return false;
+    }
+    if (!json_is_object(b)) {
+        json_decref(b);
+        *ret = web_reply_error(r, MHD_HTTP_BAD_REQUEST, "body: expected a JSON object");
+        return false;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(b, key, v)
+    {
+        if (strcmp(key, "param") && strcmp(key, "delay_ms") && strcmp(key, "unique_key")) {
+            *ret = web_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                                   "body: unknown field '%.60s' (known: param, delay_ms, "
+                                   "unique_key)",
+                                   key);
+            json_decref(b); /* after the message: key is b's */
+            return false;
+        }
+    }
+    *out = b;
+    return true;
+}
+
+enum MHD_Result api_trigger(web_req *r)
+{
+    json_t *body = NULL;
+    enum MHD_Result ret = MHD_NO;
+    if (!trigger_body(r, &body, &ret)) return ret;
+    json_t *delay = json_object_get(body, "delay_ms");
+    if (delay && !json_is_null(delay) &&
+        (!json_is_integer(delay) || json_integer_value(delay) < 0)) {
+        json_decref(body);
+        return web_reply_error(r, MHD_HTTP_BAD_REQUEST, "body: delay_ms must be an integer >= 0");
+    }
+    bool run_opts = false;
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) if (!json_is_null(v)) run_opts = true;
+    json_decref(body);
+    /* ISSUE 12: a run's own params, a delay and a unique key need tasker_trigger_opts
+     * (the job lifecycle). Until it exists, a trigger with any of them is 501 here. */
+    if (run_opts) return web_not_implemented(r);
+    char exec_id[TASKER_ID_SIZE];
+    int err = tasker_trigger(r->srv->t, r->id, exec_id);
+    if (err != TASKER_OK) return web_reply_lib_error(r, err, "trigger");
+    if (r->srv->wake_dsn) wakeup_send(r->srv->wake_dsn); /* no daemon: it stays pending */
+    return web_reply_json(r, MHD_HTTP_CREATED,
+                          json_pack("{s:s, s:s}", "exec_id", exec_id, "status", "pending"));
+}
