@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 #define BENCH_CRON_CALLS 200000
 #define BENCH_CRON_FROM_US (1767225600LL * 1000000) /* 2026-01-01T00:00:00Z */
 #define BENCH_CRON_SPAN_S (3652LL * 86400)          /* ten years */

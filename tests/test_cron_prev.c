@@ -24,18 +24,22 @@
 #define US 1000000LL
 
 static const char *const zones[] = {
-    "UTC",         "America/New_York", "Europe/London", "Australia/Lord_Howe",
-    "Australia/Sydney", "America/Santiago", "Asia/Kolkata",
+    "UTC",
+    "America/New_York",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "Australia/Sydney",
+    "America/Santiago",
+    "Asia/Kolkata",
 };
 
 static const char *const exprs[] = {
-    "0 9 * * MON-FRI", "*/5 * * * *",       "30 2 * * *",        "30 1 * * *",
-    "0 0 L * *",       "0 0 L-3W * *",      "0 0 LW,1W * *",     "0 30 2 * * *",
-    "*/20 */7 * * * *", "H H * * *",        "H/15 H(1-3) * * *", "0 H/2 * * *",
-    "@hourly",         "@daily",            "@every_minute",     "0 0 29 2 *",
-    "0 12 * * 1#1,5L", "15 0 * * 0#5",      "0,30 1-3 * * *",    "0 0 13 * FRI",
-    "30 */2 * * *",    "H 0 0 L-2W 2 *",    "59 59 23 31 12 *",  "0 0 0 1 1 *",
-    "@every 90s",      "@every 1h",         "@every 7m30s",      "0 0 30 2 *",
+    "0 9 * * MON-FRI",   "*/5 * * * *",     "30 2 * * *",       "30 1 * * *",       "0 0 L * *",
+    "0 0 L-3W * *",      "0 0 LW,1W * *",   "0 30 2 * * *",     "*/20 */7 * * * *", "H H * * *",
+    "H/15 H(1-3) * * *", "0 H/2 * * *",     "@hourly",          "@daily",           "@every_minute",
+    "0 0 29 2 *",        "0 12 * * 1#1,5L", "15 0 * * 0#5",     "0,30 1-3 * * *",   "0 0 13 * FRI",
+    "30 */2 * * *",      "H 0 0 L-2W 2 *",  "59 59 23 31 12 *", "0 0 0 1 1 *",      "@every 90s",
+    "@every 1h",         "@every 7m30s",    "0 0 30 2 *",
 };
 
 static uint64_t rng_state = 0x2026c0ffee15ULL;
@@ -154,8 +158,8 @@ static int walk_back(const tasker_cron *c, const char *zone, const char *e, int6
 
 static void prev_walks_back_across_every_offset_change(void **state)
 {
-    static const char *const fine[] = {"*/5 * * * *", "30 2 * * *", "30 1 * * *",
-                                       "0,30 1-3 * * *", "0 H/2 * * *", "@hourly",
+    static const char *const fine[] = {"*/5 * * * *",      "30 2 * * *",  "30 1 * * *",
+                                       "0,30 1-3 * * *",   "0 H/2 * * *", "@hourly",
                                        "0 */15 0-3 * * *", "@daily"};
     int walked = 0, changes = 0;
     failures = 0;
@@ -204,7 +208,8 @@ static void prev_by_hand(void **state)
 {
     /* at or before: an instant that is a fire is its own prev */
     assert_int_equal(prev_of("0 * * * *", "2026-01-01 05:00 Z"), at("2026-01-01 05:00 Z"));
-    assert_int_equal(prev_of("0 * * * *", "2026-01-01 04:59:59.999999 Z"), at("2026-01-01 04:00 Z"));
+    assert_int_equal(prev_of("0 * * * *", "2026-01-01 04:59:59.999999 Z"),
+                     at("2026-01-01 04:00 Z"));
     assert_int_equal(prev_of("0 0 1 1 *", "2026-01-01 00:00:00.5 Z"), at("2026-01-01 00:00 Z"));
     assert_int_equal(prev_of("0 0 1 1 *", "2025-12-31 23:59 Z"), at("2025-01-01 00:00 Z"));
     assert_int_equal(prev_of("0 0 29 2 *", "2028-02-28 00:00 Z"), at("2024-02-29 00:00 Z"));
@@ -217,14 +222,21 @@ static void prev_by_hand(void **state)
     assert_int_equal(prev_of("0 0 1 1 *", "1900-01-01 00:00:01 Z"), at("1900-01-01 00:00 Z"));
     assert_int_equal(prev_of("0 0 30 2 *", "2026-01-01 00:00 Z"), -1);
     /* New York, 2026-03-08: 02:00 EST -> 03:00 EDT. A fixed-hour 02:30 fires at 03:00. */
-    assert_int_equal(prev_of(NY "30 2 * * *", "2026-03-08 03:10 -04:00"), at("2026-03-08 03:00 -04:00"));
-    assert_int_equal(prev_of(NY "30 2 * * *", "2026-03-08 01:59:59 -05:00"), at("2026-03-07 02:30 -05:00"));
-    assert_int_equal(prev_of(NY "30 * * * *", "2026-03-08 03:10 -04:00"), at("2026-03-08 01:30 -05:00"));
+    assert_int_equal(prev_of(NY "30 2 * * *", "2026-03-08 03:10 -04:00"),
+                     at("2026-03-08 03:00 -04:00"));
+    assert_int_equal(prev_of(NY "30 2 * * *", "2026-03-08 01:59:59 -05:00"),
+                     at("2026-03-07 02:30 -05:00"));
+    assert_int_equal(prev_of(NY "30 * * * *", "2026-03-08 03:10 -04:00"),
+                     at("2026-03-08 01:30 -05:00"));
     /* 2026-11-01: 02:00 EDT -> 01:00 EST. Fixed hour: the first 01:30; hour '*': both. */
-    assert_int_equal(prev_of(NY "30 1 * * *", "2026-11-01 01:45 -05:00"), at("2026-11-01 01:30 -04:00"));
-    assert_int_equal(prev_of(NY "30 * * * *", "2026-11-01 01:45 -05:00"), at("2026-11-01 01:30 -05:00"));
-    assert_int_equal(prev_of(NY "30 * * * *", "2026-11-01 01:29 -05:00"), at("2026-11-01 01:30 -04:00"));
-    assert_int_equal(prev_of(NY "@hourly", "2026-11-01 01:59 -05:00"), at("2026-11-01 01:00 -05:00"));
+    assert_int_equal(prev_of(NY "30 1 * * *", "2026-11-01 01:45 -05:00"),
+                     at("2026-11-01 01:30 -04:00"));
+    assert_int_equal(prev_of(NY "30 * * * *", "2026-11-01 01:45 -05:00"),
+                     at("2026-11-01 01:30 -05:00"));
+    assert_int_equal(prev_of(NY "30 * * * *", "2026-11-01 01:29 -05:00"),
+                     at("2026-11-01 01:30 -04:00"));
+    assert_int_equal(prev_of(NY "@hourly", "2026-11-01 01:59 -05:00"),
+                     at("2026-11-01 01:00 -05:00"));
     /* Lord Howe's 30-minute gap: 2026-10-04 02:00 -> 02:30 (+10:30 -> +11). */
     assert_int_equal(prev_of("CRON_TZ=Australia/Lord_Howe 15 2 * * *", "2026-10-04 02:40 +11:00"),
                      at("2026-10-04 02:30 +11:00"));

@@ -1,8 +1,8 @@
 /* tasker: cron expressions, usable on their own.
  *
  * The dialect (5 or 6 fields, names, L, L-n, W, L-nW, #, H, descriptors, @every,
- * CRON_TZ=) and the DST rules are documented in docs/cron.md. A parsed expression is immutable: one may be
- * used from many threads at once.
+ * CRON_TZ=) and the DST rules are documented in docs/cron.md. A parsed expression is
+ * immutable: one may be used from many threads at once.
  */
 #ifndef TASKER_CRON_H
 #define TASKER_CRON_H
@@ -43,8 +43,8 @@ int tasker_cron_next(const tasker_cron *c, int64_t after_us, int64_t *next_us);
 int tasker_cron_prev(const tasker_cron *c, int64_t at_us, int64_t *prev_us);
 
 /* For "@every D": the instant the intervals count from (a schedule's creation).
- * No effect on other expressions. Not thread-safe against concurrent next() calls
- * on the same expression: set it before sharing. */
+ * No effect on other expressions. Not thread-safe against concurrent next() or prev()
+ * calls on the same expression: set it before sharing. */
 void tasker_cron_set_anchor(tasker_cron *c, int64_t anchor_us);
 
 /* Frees an expression; NULL is a no-op. */

@@ -24,22 +24,22 @@
 
 /* Every field is a bit set: bit v set when value v matches. */
 struct tasker_cron {
-    uint64_t sec;          /* bits 0-59 */
-    uint64_t min;          /* bits 0-59 */
-    uint32_t hour;         /* bits 0-23 */
-    uint32_t dom;          /* bits 1-31: plain days */
-    uint32_t dom_last;     /* bit n: "L-n" (bit 0: "L") */
-    uint32_t dom_near;     /* bit n: "nW" */
+    uint64_t sec;           /* bits 0-59 */
+    uint64_t min;           /* bits 0-59 */
+    uint32_t hour;          /* bits 0-23 */
+    uint32_t dom;           /* bits 1-31: plain days */
+    uint32_t dom_last;      /* bit n: "L-n" (bit 0: "L") */
+    uint32_t dom_near;      /* bit n: "nW" */
     uint32_t dom_last_near; /* bit n: "L-nW" (bit 0: "LW") */
-    uint16_t mon;          /* bits 1-12 */
-    uint8_t dow;           /* bits 0-6, Sunday 0 */
-    uint8_t dow_last;      /* bit w: "wL" */
-    uint8_t dow_nth[7];    /* dow_nth[w] bit k-1: "w#k" */
-    bool dom_star;         /* the dom field began with '*' or '?' (Vixie's DOM_STAR) */
-    bool dow_star;         /* likewise for dow */
-    bool hour_star; /* the hour field began with '*' or "H/": DST rules treat it as wildcard */
-    bool hashed;    /* some field used H: the value depends on the key */
-    bool every;            /* "@every D": fixed intervals */
+    uint16_t mon;           /* bits 1-12 */
+    uint8_t dow;            /* bits 0-6, Sunday 0 */
+    uint8_t dow_last;       /* bit w: "wL" */
+    uint8_t dow_nth[7];     /* dow_nth[w] bit k-1: "w#k" */
+    bool dom_star;          /* the dom field began with '*' or '?' (Vixie's DOM_STAR) */
+    bool dow_star;          /* likewise for dow */
+    bool hour_star;         /* the hour began with '*' or "H/": DST treats it as wildcard */
+    bool hashed;            /* some field used H: the value depends on the key */
+    bool every;             /* "@every D": fixed intervals */
     int64_t every_us;
     int64_t anchor_us;
     const tz_zone *zone; /* cached, never freed */

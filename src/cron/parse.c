@@ -83,9 +83,9 @@ static const struct {
     const char *name;
     const char *fields;
 } descriptors[] = {
-    {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-    {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
-    {"@hourly", "0 * * * *"},    {"@every_minute", "* * * * *"}, {"@every_second", "* * * * * *"},
+    {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"},     {"@monthly", "0 0 1 * *"},
+    {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},        {"@midnight", "0 0 * * *"},
+    {"@hourly", "0 * * * *"}, {"@every_minute", "* * * * *"}, {"@every_second", "* * * * * *"},
 };
 
 static int parse_fields(tasker_cron *c, const char *p, const char *end, const char *key);
