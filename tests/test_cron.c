@@ -1,7 +1,9 @@
 /* tasker_cron_next against a table of cases worked out by hand from the rules in
  * docs/cron.md (calendar facts from a printed calendar, DST dates from the tz
  * database's published rules). Each row: an expression, a start instant, and the
- * fires expected one after the other (each found strictly after the previous). */
+ * fires expected one after the other (each found strictly after the previous).
+ * tasker_cron_prev walks the same rows backwards: each fire is its own prev, and the
+ * prev of the instant before a fire is the fire before it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -158,6 +160,17 @@ static const next_case cases[] = {
     {"0 0 31W * *", "2026-01-01 00:00 Z", {"2026-01-30 00:00 Z", "2026-03-31 00:00 Z", "2026-05-29 00:00 Z"}},
     {"0 0 30W * *", "2026-08-01 00:00 Z", {"2026-08-31 00:00 Z", "2026-09-30 00:00 Z"}},
     {"0 0 30W * *", "2026-11-01 00:00 Z", {"2026-11-30 00:00 Z", "2026-12-30 00:00 Z"}},
+    /* L-nW: the weekday nearest the day n before the last (a Saturday 1st gives Monday the 3rd) */
+    {"0 0 L-2W * *", "2026-01-01 00:00 Z", {"2026-01-29 00:00 Z", "2026-02-26 00:00 Z", "2026-03-30 00:00 Z", "2026-04-28 00:00 Z"}},
+    {"0 0 L-3W * *", "2026-05-01 00:00 Z", {"2026-05-28 00:00 Z", "2026-06-26 00:00 Z", "2026-07-28 00:00 Z", "2026-08-28 00:00 Z"}},
+    {"0 0 L-7W * *", "2026-08-01 00:00 Z", {"2026-08-24 00:00 Z", "2026-09-23 00:00 Z", "2026-10-23 00:00 Z", "2026-11-23 00:00 Z"}},
+    {"0 0 L-30W * *", "2026-07-15 00:00 Z", {"2026-08-03 00:00 Z", "2026-10-01 00:00 Z", "2026-12-01 00:00 Z", "2027-01-01 00:00 Z"}},
+    {"0 0 L-28W 2 *", "2026-01-01 00:00 Z", {"2028-02-01 00:00 Z", "2032-02-02 00:00 Z", "2036-02-01 00:00 Z", "2040-02-01 00:00 Z"}},
+    {"0 0 L-1W 2 *", "2098-01-01 00:00 Z", {"2098-02-27 00:00 Z", "2099-02-27 00:00 Z", "2100-02-26 00:00 Z", "2101-02-28 00:00 Z"}},
+    {"0 0 L-0W 2 *", "2099-01-01 00:00 Z", {"2099-02-27 00:00 Z", "2100-02-26 00:00 Z", "2101-02-28 00:00 Z", "2102-02-28 00:00 Z"}},
+    {"0 0 L-3W 2 *", "2026-01-01 00:00 Z", {"2026-02-25 00:00 Z", "2027-02-25 00:00 Z", "2028-02-25 00:00 Z", "2029-02-26 00:00 Z"}},
+    {"0 0 l-2w * *", "2026-01-01 00:00 Z", {"2026-01-29 00:00 Z"}},
+    {"0 0 L-2W,L-2 * *", "2026-05-01 00:00 Z", {"2026-05-29 00:00 Z", "2026-06-28 00:00 Z", "2026-06-29 00:00 Z"}},
     {"0 0 1W,15W * *", "2026-02-01 00:00 Z", {"2026-02-02 00:00 Z", "2026-02-16 00:00 Z", "2026-03-02 00:00 Z"}},
     {"0 0 * * 5L", "2026-01-01 00:00 Z", {"2026-01-30 00:00 Z", "2026-02-27 00:00 Z", "2026-03-27 00:00 Z", "2026-04-24 00:00 Z"}},
     {"0 0 * * 5L", "2026-05-01 00:00 Z", {"2026-05-29 00:00 Z", "2026-06-26 00:00 Z", "2026-07-31 00:00 Z", "2026-08-28 00:00 Z"}},
@@ -191,6 +204,8 @@ static const next_case cases[] = {
     {"0 0 L-29 2 *", "2026-01-01 00:00 Z", {NONE}},
     {"0 0 30W 2 *", "2026-01-01 00:00 Z", {NONE}},
     {"0 0 31W 4 *", "2026-01-01 00:00 Z", {NONE}},
+    {"0 0 L-30W 2 *", "2026-01-01 00:00 Z", {NONE}},
+    {"0 0 L-30W 2,4,6,9,11 *", "2026-01-01 00:00 Z", {NONE}},
     {"0 0 30 2 * ", "1900-01-01 00:00 Z", {NONE}},
     {NY "0 0 30 2 *", "2026-01-01 00:00 Z", {NONE}},
     {"0 0 29 2 1", "2026-01-01 00:00 Z", {"2026-02-02 00:00 Z", "2026-02-09 00:00 Z"}},
@@ -321,6 +336,12 @@ static const next_case cases[] = {
     {SCL "@midnight", "2026-04-04 12:00 -03:00", {"2026-04-05 00:00 -04:00"}},
     {LON "@monthly", "2026-03-15 00:00 Z", {"2026-04-01 00:00 +01:00", "2026-05-01 00:00 +01:00"}},
     {LON "@yearly", "2026-06-01 00:00 Z", {"2027-01-01 00:00 +00:00"}},
+    {"@every_minute", "2026-01-01 00:00:30 Z", {"2026-01-01 00:01 Z", "2026-01-01 00:02 Z"}},
+    {"@EVERY_MINUTE", "2026-12-31 23:59 Z", {"2027-01-01 00:00 Z"}},
+    {"@every_second", "2026-01-01 00:00:00.5 Z", {"2026-01-01 00:00:01 Z", "2026-01-01 00:00:02 Z"}},
+    {"@every_second", "2026-12-31 23:59:59 Z", {"2027-01-01 00:00:00 Z"}},
+    {NY "@every_minute", "2026-03-08 01:59 -05:00", {"2026-03-08 03:00 -04:00", "2026-03-08 03:01 -04:00"}},
+    {NY "@every_second", "2026-11-01 01:59:59 -04:00", {"2026-11-01 01:00:00 -05:00", "2026-11-01 01:00:01 -05:00"}},
     /* ---- @every: anchor + k * interval, strictly after ---- */
     {"@every 90s", "2026-01-01 00:00 Z", {"2026-01-01 00:01:30 Z", "2026-01-01 00:03:00 Z", "2026-01-01 00:04:30 Z"}},
     {"@every 1m", "2026-01-01 00:00:30 Z", {"2026-01-01 00:01:00 Z", "2026-01-01 00:02:00 Z"}},
@@ -387,10 +408,78 @@ static void next_matches_the_table(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* Parses a row's expression and sets its anchor; NULL (after printing) on failure. */
+static tasker_cron *parse_row(size_t i, const next_case *row)
+{
+    tasker_cron *c = NULL;
+    int ok;
+    if (tasker_cron_parse(row->expr, &c) != TASKER_OK) {
+        printf("row %zu '%s': parse failed: %s\n", i, row->expr, tasker_last_error());
+        return NULL;
+    }
+    if (row->anchor) {
+        tasker_cron_set_anchor(c, test_instant_us(row->anchor, &ok));
+        assert_true(ok);
+    }
+    return c;
+}
+
+/* prev(at_us) must be want_us (want_rc TASKER_ENOTFOUND: none); counts a mismatch. */
+static int prev_is(size_t i, const tasker_cron *c, const char *expr, int64_t at_us, int want_rc,
+                   int64_t want_us)
+{
+    int64_t got_us = 0;
+    int rc = tasker_cron_prev(c, at_us, &got_us);
+    if (rc == want_rc && (rc != TASKER_OK || got_us == want_us)) return 0;
+    char at[64], want[64], got[64];
+    printf("row %zu '%s': prev(%s): want rc %d %s, got rc %d %s\n", i, expr,
+           test_format_us(at_us, at, sizeof at), want_rc, test_format_us(want_us, want, sizeof want),
+           rc, test_format_us(got_us, got, sizeof got));
+    return 1;
+}
+
+static void prev_walks_the_table_backwards(void **state)
+{
+    int failures = 0, checks = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const next_case *row = &cases[i];
+        tasker_cron *c = parse_row(i, row);
+        int ok, rc_from;
+        int64_t from_us = test_instant_us(row->from, &ok), prev_from_us = 0, fire_us[5];
+        if (!c) {
+            failures++;
+            continue;
+        }
+        rc_from = tasker_cron_prev(c, from_us, &prev_from_us);
+        if (strcmp(row->want[0], NONE) == 0) { /* never fires: not before either */
+            failures += prev_is(i, c, row->expr, from_us, TASKER_ENOTFOUND, 0);
+            tasker_cron_free(c);
+            continue;
+        }
+        if (rc_from == TASKER_OK && prev_from_us > from_us) {
+            printf("row %zu '%s': prev of the start is after it\n", i, row->expr);
+            failures++;
+        }
+        for (int k = 0; k < 5 && row->want[k] && strcmp(row->want[k], NONE) != 0; k++) {
+            fire_us[k] = test_instant_us(row->want[k], &ok);
+            failures += prev_is(i, c, row->expr, fire_us[k], TASKER_OK, fire_us[k]);
+            /* The instant before a fire: the fire before it, or what the start had. */
+            failures += k ? prev_is(i, c, row->expr, fire_us[k] - 1, TASKER_OK, fire_us[k - 1])
+                          : prev_is(i, c, row->expr, fire_us[0] - 1, rc_from, prev_from_us);
+            checks += 2;
+        }
+        tasker_cron_free(c);
+    }
+    printf("%d prev checks\n", checks);
+    assert_true(checks >= 600);
+    assert_int_equal(failures, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(next_matches_the_table),
+        cmocka_unit_test(prev_walks_the_table_backwards),
     };
     setenv("TZ", "UTC", 1); /* rows without a prefix are in the process zone */
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,10 @@
-/* tasker_cron_next against a slow, obvious oracle: step through time second by second
- * (or minute by minute), take each instant's UTC offset from glibc's localtime_r, and
- * apply the DST rules of docs/cron.md literally. Thousands of random expressions, started
- * near DST changes in zones with odd offsets and odd change times, must agree with the
- * jumping search. Likewise the days a month's dom/dow fields select (L, W, LW, nL, n#k,
- * Vixie's rule) against the rules written out day by day. The fixed seed keeps the run
+/* tasker_cron_next and tasker_cron_prev against a slow, obvious oracle: step through
+ * time second by second (or minute by minute), forwards or backwards, take each
+ * instant's UTC offset from glibc's localtime_r, and apply the DST rules of docs/cron.md
+ * literally. Thousands of random expressions (H fields among them), started near DST
+ * changes in zones with odd offsets and odd change times, must agree with the jumping
+ * searches. Likewise the days a month's dom/dow fields select (L, L-n, W, LW, L-nW, nL,
+ * n#k, Vixie's rule) against the rules written out day by day. The fixed seed keeps the run
  * reproducible. This test process sets TZ
  * for itself (glibc needs it); the library never does. */
 #include <stdarg.h>
@@ -90,20 +91,22 @@ static const char *pick(const char *const *v, size_t n)
 
 static void random_expression(char *buf, size_t size, int six)
 {
-    static const char *const secs[] = {"0", "*/15", "30", "*", "0,59"};
-    static const char *const mins[] = {"*",    "0",  "30",   "*/7", "15-45/10",
-                                       "0,30", "59", "*/20", "45"};
+    static const char *const secs[] = {"0", "*/15", "30", "*", "0,59", "H", "H/20"};
+    static const char *const mins[] = {"*",    "0",  "30",   "*/7", "15-45/10", "0,30",
+                                       "59",   "*/20", "45", "H",   "H/15",     "H(0-29)"};
     static const char *const hours[] = {"*",    "*/2", "1",   "2",   "1-3", "0",     "23",
-                                        "0-23", "*/3", "2,3", "0,1", "3",   "22-23", "12"};
-    static const char *const doms[] = {"*", "*", "*", "?", "L", "*/2", "1-31", "15W"};
+                                        "0-23", "*/3", "2,3", "0,1", "3",   "22-23", "12",
+                                        "H",    "H/3", "H(1-3)"};
+    static const char *const doms[] = {"*",   "*",  "*",  "?",   "L",
+                                       "*/2", "1-31", "15W", "L-2W", "LW,L-1"};
     static const char *const dows[] = {"*", "*", "*", "?", "SUN", "1-5", "0#1", "6L"};
     snprintf(buf, size, "%s%s%s %s %s * %s", six ? PICK(secs) : "", six ? " " : "", PICK(mins),
              PICK(hours), PICK(doms), PICK(dows));
 }
 
-/* A start instant shortly before one of the zone's offset changes between 2010 and
- * 2045: up to before_s earlier, or up to an hour later. */
-static int64_t start_near_change(const char *zone_name, int before_s)
+/* A start instant near one of the zone's offset changes between 2010 and 2045: up to
+ * before_s earlier, or up to after_s later. */
+static int64_t start_near_change(const char *zone_name, int before_s, int after_s)
 {
     const tz_zone *zone = NULL;
     tz_span sp;
@@ -117,10 +120,27 @@ static int64_t start_near_change(const char *zone_name, int before_s)
         tz_span_at(zone, sp.end_s, &sp);
     }
     int64_t base_s = n ? changes[rnd((uint32_t)n)] : 1767225600LL + rnd(365) * 86400LL;
-    return base_s - before_s + rnd((uint32_t)before_s + 3600);
+    return base_s - before_s + rnd((uint32_t)(before_s + after_s));
 }
 
-static void next_agrees_with_a_second_by_second_oracle(void **state)
+/* The oracle's answer from from_s, stepping forwards (next: strictly after) or backwards
+ * (prev: at or before) over window_s; -1 when the window holds no fire. */
+static int64_t oracle_fire(const tasker_cron *c, int64_t from_s, int backwards, int step_s,
+                           int64_t window_s)
+{
+    if (backwards) {
+        for (int64_t t_s = from_s / step_s * step_s; t_s >= from_s - window_s; t_s -= step_s)
+            if (is_fire(c, t_s, step_s)) return t_s;
+        return -1;
+    }
+    for (int64_t t_s = (from_s / step_s + 1) * step_s; t_s <= from_s + window_s; t_s += step_s)
+        if (is_fire(c, t_s, step_s)) return t_s; /* instants are positive here */
+    return -1;
+}
+
+/* ORACLE_CASES random expressions in the zones above, each with its own H key, asked
+ * next() (backwards = 0) or prev() (1) from near an offset change. */
+static void agree_with_the_oracle(int backwards)
 {
     int failures = 0, checked = 0, found = 0;
     for (int i = 0; i < ORACLE_CASES; i++) {
@@ -128,29 +148,30 @@ static void next_agrees_with_a_second_by_second_oracle(void **state)
         int six = rnd(4) == 0;
         int step_s = six ? 1 : 60;
         int64_t window_s = six ? 6 * 3600 : 3 * 86400;
-        char fields[128], expr[192];
+        char fields[128], expr[192], key[32];
         tasker_cron *c = NULL;
         random_expression(fields, sizeof fields, six);
         snprintf(expr, sizeof expr, "CRON_TZ=%s %s", zone_name, fields);
-        assert_int_equal(tasker_cron_parse(expr, &c), TASKER_OK);
+        snprintf(key, sizeof key, "oracle-task-%d", i);
+        assert_int_equal(tasker_cron_parse_key(expr, key, &c), TASKER_OK);
         setenv("TZ", zone_name, 1);
         tzset();
-        int64_t after_s = start_near_change(zone_name, six ? 5 * 3600 : 20 * 3600);
-        int64_t want_s = -1;
-        int64_t first_s = (after_s / step_s + 1) * step_s; /* instants are positive here */
-        for (int64_t t_s = first_s; t_s <= after_s + window_s; t_s += step_s)
-            if (is_fire(c, t_s, step_s)) {
-                want_s = t_s;
-                break;
-            }
+        int64_t near_s = six ? 5 * 3600 : 20 * 3600;
+        int64_t from_s = backwards ? start_near_change(zone_name, 3600, (int)near_s)
+                                   : start_near_change(zone_name, (int)near_s, 3600);
+        int64_t want_s = oracle_fire(c, from_s, backwards, step_s, window_s);
         int64_t got_us = 0;
-        int rc = tasker_cron_next(c, after_s * 1000000, &got_us);
+        int rc = backwards ? tasker_cron_prev(c, from_s * 1000000, &got_us)
+                           : tasker_cron_next(c, from_s * 1000000, &got_us);
+        int beyond = backwards ? got_us < (from_s - window_s) * 1000000
+                               : got_us > (from_s + window_s) * 1000000;
         int ok = want_s >= 0 ? rc == TASKER_OK && got_us == want_s * 1000000
-                             : rc == TASKER_ENOTFOUND || got_us > (after_s + window_s) * 1000000;
+                             : rc == TASKER_ENOTFOUND || beyond;
         if (!ok && failures++ < 20) {
             char a[64], w[64], g[64];
-            printf("'%s' after %s: oracle %s, next() %s (rc %d)\n", expr,
-                   test_format_us(after_s * 1000000, a, sizeof a),
+            printf("'%s' key %s, %s %s: oracle %s, got %s (rc %d)\n", expr, key,
+                   backwards ? "prev at" : "next after",
+                   test_format_us(from_s * 1000000, a, sizeof a),
                    want_s >= 0 ? test_format_us(want_s * 1000000, w, sizeof w) : "none in window",
                    test_format_us(got_us, g, sizeof g), rc);
         }
@@ -163,6 +184,16 @@ static void next_agrees_with_a_second_by_second_oracle(void **state)
     printf("%d cases, %d with a fire in the window, %d disagreements\n", checked, found, failures);
     assert_true(found > checked / 2);
     assert_int_equal(failures, 0);
+}
+
+static void next_agrees_with_a_second_by_second_oracle(void **state)
+{
+    agree_with_the_oracle(0);
+}
+
+static void prev_agrees_with_a_second_by_second_oracle(void **state)
+{
+    agree_with_the_oracle(1);
 }
 
 /* ---- the day rules, written out plainly ---- */
@@ -209,14 +240,12 @@ static int dom_matches(const tasker_cron *c, int64_t year, int month, int day, i
     if (c->dom >> day & 1) return 1;
     for (int n = 0; n <= 30; n++)
         if ((c->dom_last >> n & 1) && day == ndays - n) return 1;
-    if (c->dom_last_weekday) {
-        int last = ndays;
-        while (!is_workday(weekday_of(year, month, last)))
-            last--;
-        if (day == last) return 1;
-    }
     for (int n = 1; n <= 31; n++)
         if ((c->dom_near >> n & 1) && n <= ndays && day == nearest_workday(year, month, n, ndays))
+            return 1;
+    for (int n = 0; n <= 30; n++) /* "L-nW": the weekday nearest the day n before the last */
+        if ((c->dom_last_near >> n & 1) && n < ndays &&
+            day == nearest_workday(year, month, ndays - n, ndays))
             return 1;
     return 0;
 }
@@ -231,7 +260,8 @@ static void month_days_follow_the_plain_rules(void **state)
 {
     static const char *const doms[] = {"*",    "?",     "1",      "31",  "L",       "L-1", "L-30",
                                        "LW",   "1W",    "15W",    "31W", "30W",     "*/2", "1-7",
-                                       "L,15", "1W,LW", "2W,L-3", "29",  "1,15,L-5"};
+                                       "L,15", "1W,LW", "2W,L-3", "29",  "1,15,L-5", "L-1W",
+                                       "L-0W", "L-30W", "L-28W",  "L-5W,1W", "L-2,L-2W"};
     static const char *const dows[] = {"*",   "?",       "0",   "7",   "MON-FRI",
                                        "5L",  "0L",      "1#1", "5#5", "2#2,4L",
                                        "*/2", "SAT-SUN", "6#1", "1#5", "3L,3#1"};
@@ -269,6 +299,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(next_agrees_with_a_second_by_second_oracle),
+        cmocka_unit_test(prev_agrees_with_a_second_by_second_oracle),
         cmocka_unit_test(month_days_follow_the_plain_rules),
     };
     setenv("TZ", "UTC", 1);

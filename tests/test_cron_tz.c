@@ -1,8 +1,9 @@
 /* The time zone side of cron: our TZif reading against glibc's localtime_r for many
  * instants in many zones, the process zone taken from $TZ, TZif versions 1 to 3 and
- * their footer rules (written by hand into a scratch $TZDIR), bad files, the internal
- * helpers the schedule loop uses, and parsing from many threads at once. This test
- * process sets TZ and TZDIR for itself; the library never does. */
+ * their footer rules (written by hand into a scratch $TZDIR), prev() retracing next() in
+ * those files, bad files, the internal helpers the schedule loop uses, and parsing from
+ * many threads at once. This test process sets TZ and TZDIR for itself; the library
+ * never does. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -382,6 +383,46 @@ static void rule_times_may_be_negative_or_past_24h(void **state)
                      instant("2026-10-27 01:30 +02:00"));
 }
 
+/* The fires next() finds in [from, until) of expr, walked back with prev() from until:
+ * the same instants, in reverse. Returns how many; fails the test on a difference. */
+static int prev_retraces_next(const char *expr, const char *from, const char *until)
+{
+    static int64_t fires[20000];
+    tasker_cron *c = NULL;
+    int64_t at_us = instant(from), until_us = instant(until), got_us = 0;
+    int n = 0;
+    assert_int_equal(tasker_cron_parse(expr, &c), TASKER_OK);
+    while (n < 20000 && tasker_cron_next(c, at_us, &fires[n]) == TASKER_OK && fires[n] < until_us)
+        at_us = fires[n++];
+    at_us = until_us - 1;
+    for (int k = n - 1; k >= 0; k--) {
+        assert_int_equal(tasker_cron_prev(c, at_us, &got_us), TASKER_OK);
+        if (got_us != fires[k]) printf("'%s': fire %d of %d differs\n", expr, k, n);
+        assert_int_equal(got_us, fires[k]);
+        at_us = got_us - 1;
+    }
+    tasker_cron_free(c);
+    return n;
+}
+
+static void prev_retraces_next_in_odd_zone_files(void **state)
+{
+    static const char *const zones[] = {"Test/V1", "Test/FooterOnly", "Test/PermanentDst",
+                                        "Test/TableThenRule"};
+    static const char *const fields[] = {"30 * * * *", "30 1 * * *", "30 23 * * *",
+                                         "0 0 * * *",  "0 */2 * * *", "*/20 2 * * *"};
+    int fires = 0;
+    for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++) {
+        for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+            char expr[96];
+            snprintf(expr, sizeof expr, "CRON_TZ=%s %s", zones[z], fields[f]);
+            fires += prev_retraces_next(expr, "2025-12-20 00:00 Z", "2027-01-10 00:00 Z");
+            fires += prev_retraces_next(expr, "2001-09-01 00:00 Z", "2001-09-20 00:00 Z");
+        }
+    }
+    assert_true(fires > 50000);
+}
+
 static void broken_files_are_unknown_zones(void **state)
 {
     const char *names[] = {"Test/Empty",   "Test/NotTzif",  "Test/Truncated",
@@ -469,6 +510,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(footer_alone_gives_the_rules, setup_tzdir, teardown_tzdir),
         cmocka_unit_test_setup_teardown(permanent_dst_has_no_gaps, setup_tzdir, teardown_tzdir),
         cmocka_unit_test_setup_teardown(rule_times_may_be_negative_or_past_24h, setup_tzdir,
+                                        teardown_tzdir),
+        cmocka_unit_test_setup_teardown(prev_retraces_next_in_odd_zone_files, setup_tzdir,
                                         teardown_tzdir),
         cmocka_unit_test_setup_teardown(broken_files_are_unknown_zones, setup_tzdir,
                                         teardown_tzdir),

@@ -1,5 +1,5 @@
 /* Which days of a month match the dom and dow fields, with the specials resolved for
- * that month (L, L-n, nW, LW, nL, n#k) and Vixie cron's rule joining the two fields:
+ * that month (L, L-n, nW, LW, L-nW, nL, n#k) and Vixie cron's rule joining the two fields:
  * when both are restricted a day matches if either does; when one began with '*' or
  * '?', both must (so the unrestricted one lets everything through). */
 #include "civil.h"
@@ -19,13 +19,15 @@ static int nearest_weekday(int n, int wd, int ndays)
 static uint32_t dom_days(const tasker_cron *c, int ndays, int wd1, uint32_t valid)
 {
     uint32_t days = c->dom & valid;
-    int wd_last = (wd1 + ndays - 1) % 7;
     for (uint32_t bits = c->dom_last; bits; bits &= bits - 1) {
         int n = __builtin_ctz(bits);
         if (n < ndays) days |= 1U << (ndays - n);
     }
-    if (c->dom_last_weekday)
-        days |= 1U << (wd_last == 6 ? ndays - 1 : wd_last == 0 ? ndays - 2 : ndays);
+    /* "L-nW" is "mW" for m = the month's last day - n ("LW": m = the last day). */
+    for (uint32_t bits = c->dom_last_near; bits; bits &= bits - 1) {
+        int m = ndays - __builtin_ctz(bits);
+        if (m >= 1) days |= 1U << nearest_weekday(m, (wd1 + m - 1) % 7, ndays);
+    }
     for (uint32_t bits = c->dom_near; bits; bits &= bits - 1) {
         int n = __builtin_ctz(bits);
         if (n <= ndays) days |= 1U << nearest_weekday(n, (wd1 + n - 1) % 7, ndays);

@@ -1,5 +1,6 @@
-/* One cron field's text to bit sets: lists, ranges, steps, names, and the dom and dow
- * specials (L, L-n, nW, LW, nL, n#k). Every error names the field and the list item. */
+/* One cron field's text to bit sets: lists, ranges, steps, names, the hashed values (H,
+ * H(a-b), H/n), and the dom and dow specials (L, L-n, nW, LW, L-nW, nL, n#k). Every
+ * error names the field and the list item. */
 #include "cron_internal.h"
 
 #include "core/error.h"
@@ -35,6 +36,7 @@ typedef struct {
     size_t item_len;
     const char *p;
     const char *end;
+    const char *key; /* what H hashes; NULL when the caller gave none */
 } item_ctx;
 
 __attribute__((format(printf, 2, 3))) static int fail_item(const item_ctx *x, const char *fmt, ...)
@@ -132,27 +134,26 @@ static void set_bits(tasker_cron *c, int index, int lo, int hi, int step)
     }
 }
 
-/* dom items that are not plain values: L, L-n, LW, nW. Sets *done when it was one. */
+/* dom items that are not plain values: L, L-n, LW, L-nW, nW. Sets *done when it was one. */
 static int dom_special(tasker_cron *c, item_ctx *x, bool *done)
 {
     int n;
     *done = true;
     if (at(x, 'L')) {
         x->p++;
-        if (at(x, 'W')) {
-            x->p++;
-            c->dom_last_weekday = true;
-            return expect_end(x);
-        }
+        n = 0;
         if (x->p < x->end && *x->p == '-') {
             x->p++;
             if (x->p >= x->end || !is_digit(*x->p))
                 return fail_item(x, "L- needs a number of days (L-3)");
             if (read_value(x, 0, 30, &n) != TASKER_OK) return TASKER_EINVAL;
-        } else {
-            n = 0;
         }
-        c->dom_last |= 1U << n;
+        if (at(x, 'W')) { /* "LW", "L-nW": the weekday nearest that day */
+            x->p++;
+            c->dom_last_near |= 1U << n;
+        } else {
+            c->dom_last |= 1U << n;
+        }
         return expect_end(x);
     }
     const char *w = x->p;
@@ -193,10 +194,9 @@ static int dow_special(tasker_cron *c, item_ctx *x, int w, bool *done)
     return TASKER_OK;
 }
 
-static int read_step(item_ctx *x, int *step)
+/* The n of "/n", 1 to span, ending the item. */
+static int read_step(item_ctx *x, int span, int *step)
 {
-    const field_def *d = x->def;
-    int span = d->step_max - d->min + 1;
     long long v = 0;
     const char *start = ++x->p; /* past the '/' */
     while (x->p < x->end && is_digit(*x->p)) {
@@ -211,19 +211,86 @@ static int read_step(item_ctx *x, int *step)
     return expect_end(x);
 }
 
+static int field_span(const field_def *d)
+{
+    return d->step_max - d->min + 1;
+}
+
+uint64_t cron_key_hash(const char *key, int index)
+{
+    /* FNV-1a 64 over the key's bytes, then the field's position as one more byte, then
+     * folded (h ^ h >> 32) so that a small modulus, which reads the low bits, depends on
+     * every bit of every byte. Fixed forever: a schedule's H values must not move when
+     * tasker is upgraded. */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    h = (h ^ (unsigned char)index) * 0x100000001b3ULL;
+    return h ^ h >> 32;
+}
+
+/* The "(a-b)" after H, with the parentheses. */
+static int hash_range(int index, item_ctx *x, int *lo, int *hi)
+{
+    static const char shape[] = "H( needs a range and ')': H(0-29)";
+    const field_def *d = x->def;
+    int rc;
+    x->p++;
+    if ((rc = read_value(x, d->min, d->max, lo)) != TASKER_OK) return rc;
+    if (x->p >= x->end || *x->p != '-') return fail_item(x, "%s", shape);
+    x->p++;
+    if ((rc = read_value(x, d->min, d->max, hi)) != TASKER_OK) return rc;
+    if (index == F_DOW && *hi == 0 && *lo > 0) *hi = 7; /* as in "SAT-SUN" */
+    if (*hi < *lo) return fail_item(x, "range %d-%d runs backwards", *lo, *hi);
+    if (x->p >= x->end || *x->p != ')') return fail_item(x, "%s", shape);
+    x->p++;
+    return TASKER_OK;
+}
+
+/* "H", "H(a-b)", "H/n", "H(a-b)/n" (Jenkins' forms): one value of the range chosen by the
+ * key's hash, or every n-th value from an offset the hash chooses among the first n.
+ * Without a range, dom picks from 1-28 (days every month has) and dow from 0-6. */
+static int hash_item(tasker_cron *c, int index, item_ctx *x)
+{
+    const field_def *d = x->def;
+    int lo = d->min, hi = index == F_DOM ? 28 : d->step_max, step = 0, rc;
+    if (!x->key)
+        return tasker_fail(TASKER_EINVAL,
+                           "cron: field '%s': H needs a key (the task id): use "
+                           "tasker_cron_parse_key",
+                           d->name);
+    x->p++;
+    if (x->p < x->end && *x->p == '(' && (rc = hash_range(index, x, &lo, &hi)) != TASKER_OK)
+        return rc;
+    if (x->p < x->end && *x->p == '/' && (rc = read_step(x, hi - lo + 1, &step)) != TASKER_OK)
+        return rc;
+    if ((rc = expect_end(x)) != TASKER_OK) return rc;
+    uint64_t h = cron_key_hash(x->key, index);
+    if (step) {
+        set_bits(c, index, lo + (int)(h % (uint64_t)step), hi, step);
+    } else {
+        int v = lo + (int)(h % (uint64_t)(hi - lo + 1));
+        set_bits(c, index, v, v, 1);
+    }
+    c->hashed = true;
+    return TASKER_OK;
+}
+
 static int parse_item(tasker_cron *c, int index, item_ctx *x)
 {
     const field_def *d = x->def;
     int lo, hi, step = 1, rc;
     bool done = false;
     if (x->p == x->end) return fail_item(x, "empty list element");
+    if (at(x, 'H')) return hash_item(c, index, x);
     if (at(x, '*') || at(x, '?')) {
         if (at(x, '?') && index != F_DOM && index != F_DOW)
             return fail_item(x, "'?' is only allowed in dom and dow");
         x->p++;
         lo = d->min;
         hi = d->step_max;
-        if (x->p < x->end && *x->p == '/' && (rc = read_step(x, &step)) != TASKER_OK) return rc;
+        if (x->p < x->end && *x->p == '/' && (rc = read_step(x, field_span(d), &step)) != TASKER_OK)
+            return rc;
         if ((rc = expect_end(x)) != TASKER_OK) return rc;
         set_bits(c, index, lo, hi, step);
         return TASKER_OK;
@@ -243,14 +310,14 @@ static int parse_item(tasker_cron *c, int index, item_ctx *x)
     }
     if (x->p < x->end && *x->p == '/') {
         if (hi == lo) hi = d->step_max; /* "a/n": from a to the end of the field */
-        if ((rc = read_step(x, &step)) != TASKER_OK) return rc;
+        if ((rc = read_step(x, field_span(d), &step)) != TASKER_OK) return rc;
     }
     if ((rc = expect_end(x)) != TASKER_OK) return rc;
     set_bits(c, index, lo, hi, step);
     return TASKER_OK;
 }
 
-int cron_parse_field(tasker_cron *c, int index, const char *s, size_t len)
+int cron_parse_field(tasker_cron *c, int index, const char *s, size_t len, const char *key)
 {
     const char *end = s + len;
     const char *item = s;
@@ -258,12 +325,12 @@ int cron_parse_field(tasker_cron *c, int index, const char *s, size_t len)
         c->dom_star = *s == '*' || *s == '?';
     else if (index == F_DOW)
         c->dow_star = *s == '*' || *s == '?';
-    else if (index == F_HOUR)
-        c->hour_star = *s == '*';
+    else if (index == F_HOUR) /* "H/n" steps like a star from another start: time passing */
+        c->hour_star = *s == '*' || (len > 1 && upper(*s) == 'H' && s[1] == '/');
     for (;;) {
         const char *comma = memchr(item, ',', (size_t)(end - item));
         const char *item_end = comma ? comma : end;
-        item_ctx x = {&field_defs[index], item, (size_t)(item_end - item), item, item_end};
+        item_ctx x = {&field_defs[index], item, (size_t)(item_end - item), item, item_end, key};
         int rc = parse_item(c, index, &x);
         if (rc != TASKER_OK) return rc;
         if (!comma) return TASKER_OK;

@@ -13,9 +13,8 @@
 
 #include <limits.h>
 
-#define US_PER_S 1000000LL
-/* Instants beyond this many seconds are not representable as microseconds. */
-#define MAX_FIRE_S (INT64_MAX / US_PER_S - 2 * CIVIL_DAY_S)
+#define US_PER_S CRON_US_PER_S
+#define MAX_FIRE_S CRON_MAX_FIRE_S
 
 /* The lowest set bit of mask at or above from, or -1. */
 static int next_bit(uint64_t mask, int from)

@@ -1,5 +1,6 @@
 /* Cron expression text to a tasker_cron: the CRON_TZ=/TZ= prefix, descriptors
- * (@daily...), "@every D", and the split into 5 or 6 fields (fields.c parses each). */
+ * (@daily, @every_second...), "@every D", and the split into 5 or 6 fields (fields.c
+ * parses each, with the key that H hashes). */
 #include "cron_internal.h"
 
 #include "core/error.h"
@@ -82,14 +83,14 @@ static const struct {
     const char *name;
     const char *fields;
 } descriptors[] = {
-    {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-    {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
-    {"@hourly", "0 * * * *"},
+    {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"},     {"@monthly", "0 0 1 * *"},
+    {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},        {"@midnight", "0 0 * * *"},
+    {"@hourly", "0 * * * *"}, {"@every_minute", "* * * * *"}, {"@every_second", "* * * * * *"},
 };
 
-static int parse_fields(tasker_cron *c, const char *p, const char *end);
+static int parse_fields(tasker_cron *c, const char *p, const char *end, const char *key);
 
-static int parse_descriptor(tasker_cron *c, const char *p, const char *end)
+static int parse_descriptor(tasker_cron *c, const char *p, const char *end, const char *key)
 {
     const char *word_end = skip_word(p, end);
     const char *rest = skip_space(word_end, end);
@@ -101,13 +102,13 @@ static int parse_descriptor(tasker_cron *c, const char *p, const char *end)
             return tasker_fail(TASKER_EINVAL, "cron: %s takes nothing after it, got '%.*s'",
                                descriptors[i].name, (int)(end - rest > 64 ? 64 : end - rest), rest);
         const char *f = descriptors[i].fields;
-        return parse_fields(c, f, f + strlen(f));
+        return parse_fields(c, f, f + strlen(f), key);
     }
     return tasker_fail(TASKER_EINVAL, "cron: unknown descriptor '%.*s'", (int)(len > 32 ? 32 : len),
                        p);
 }
 
-static int parse_fields(tasker_cron *c, const char *p, const char *end)
+static int parse_fields(tasker_cron *c, const char *p, const char *end, const char *key)
 {
     const char *starts[6], *ends[6];
     int n = 0, rc;
@@ -123,7 +124,7 @@ static int parse_fields(tasker_cron *c, const char *p, const char *end)
         return tasker_fail(TASKER_EINVAL, "cron: expected 5 or 6 fields, got %d", n);
     for (int i = 0; i < n; i++) {
         int index = n == 6 ? i : i + 1;
-        if ((rc = cron_parse_field(c, index, starts[i], (size_t)(ends[i] - starts[i]))) !=
+        if ((rc = cron_parse_field(c, index, starts[i], (size_t)(ends[i] - starts[i]), key)) !=
             TASKER_OK)
             return rc;
     }
@@ -152,6 +153,11 @@ static int parse_zone_prefix(tasker_cron *c, const char **p, const char *end)
 
 int tasker_cron_parse(const char *expr, tasker_cron **out)
 {
+    return tasker_cron_parse_key(expr, NULL, out);
+}
+
+int tasker_cron_parse_key(const char *expr, const char *hash_key, tasker_cron **out)
+{
     tasker_cron *c = NULL;
     const char *p, *end;
     int rc = TASKER_EINVAL;
@@ -175,9 +181,9 @@ int tasker_cron_parse(const char *expr, tasker_cron **out)
     while (end > p && is_space(end[-1]))
         end--;
     if (p < end && *p == '@')
-        rc = parse_descriptor(c, p, end);
+        rc = parse_descriptor(c, p, end, hash_key);
     else
-        rc = parse_fields(c, p, end);
+        rc = parse_fields(c, p, end, hash_key);
     if (rc == TASKER_OK) {
         *out = c;
         c = NULL;
@@ -195,6 +201,11 @@ void tasker_cron_set_anchor(tasker_cron *c, int64_t anchor_us)
 void tasker_cron_free(tasker_cron *c)
 {
     free(c); /* the zone belongs to the cache */
+}
+
+bool tasker_cron_is_hashed(const tasker_cron *c)
+{
+    return c && c->hashed;
 }
 
 bool tasker_cron_is_every(const tasker_cron *c)
