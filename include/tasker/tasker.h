@@ -327,6 +327,12 @@ void tasker_scheme_clear(tasker_task_scheme *s);
 void tasker_exec_clear(tasker_task_exec *e);
 void tasker_event_clear(tasker_task_event *e);
 
+/* The schedule's first fire strictly after after_us, as the schedule loop computes it:
+ * the expression parsed with the task id as the key of `H` fields (tasker/cron.h), @every
+ * counted from created_us. TASKER_ENOTFOUND when it never fires again, TASKER_EINVAL for
+ * a bad expression. Needs no handle; thread-safe. */
+int tasker_scheme_next_us(const tasker_task_scheme *s, int64_t after_us, int64_t *next_us);
+
 /* Names for enums: "pending", "success", ...; "debug", "normal", "warning", "error";
  * "once", "skip", "all"; "allow", "forbid". Static strings. */
 const char *tasker_exec_status_name(tasker_exec_status s);

@@ -75,11 +75,11 @@ tasker_t *cli_open_opts(const cli_global *g, const tasker_options *opt);
 /* Parses a cron expression for cron and schedule add (cmd_cron.c), which must agree:
  * CLI_OK with *out set (free it with tasker_cron_free), or, after printing why, 2 for
  * a bad expression and 1 for one that never fires ("0 0 30 2 *"). */
-int cli_parse_cron(const char *text, tasker_cron **out);
+int cli_parse_cron(const char *text, const char *key, tasker_cron **out);
 
 /* A schedule's next fire after now (cmd_schedule.c); @every counts from the
  * schedule's creation. 0 when the expression never fires again (or no longer parses). */
-int64_t cli_next_fire_us(const char *cron, int64_t created_us);
+int64_t cli_next_fire_us(const tasker_task_scheme *s);
 
 /* Ids by unique prefix (prefix.c). Each fills *out with the record whose id is id, or
  * else the only one whose id starts with it (clear it with tasker_exec_clear /

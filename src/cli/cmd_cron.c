@@ -6,9 +6,10 @@
 #include <tasker/cron.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 static const char cron_help[] =
-    "usage: tasker cron EXPR [-n N] [--json]\n"
+    "usage: tasker cron EXPR [-n N] [--key TASK] [--json]\n"
     "\n"
     "Prints the next N (default 5) fire times of a cron expression, in local time and\n"
     "in UTC. A bad expression is reported with the field at fault (exit status 2);\n"
@@ -16,11 +17,12 @@ static const char cron_help[] =
     "(exit status 1).\n"
     "\n"
     "EXPR: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds\n"
-    "first; names (JAN, MON), ranges, steps, lists, L, W, #; @yearly, @monthly,\n"
+    "first; names (JAN, MON), ranges, steps, lists, L, W, #, H; @yearly, @monthly,\n"
     "@weekly, @daily, @hourly, @every DURATION; an optional CRON_TZ=Area/City prefix.\n"
     "\n"
     "Options:\n"
     "  -n, --count N   how many fire times (1-1000)\n"
+    "  --key TASK      the task id that H fields hash (as a schedule of TASK would)\n"
     "  --json          print JSON\n";
 
 static int print_fires(const cli_global *g, const char *expr_text, const int64_t *fires_us, long n)
@@ -53,11 +55,15 @@ static int print_fires(const cli_global *g, const char *expr_text, const int64_t
     return CLI_OK;
 }
 
-int cli_parse_cron(const char *text, tasker_cron **out)
+int cli_parse_cron(const char *text, const char *key, tasker_cron **out)
 {
     *out = NULL;
     tasker_cron *expr = NULL;
-    int err = tasker_cron_parse(text, &expr);
+    int err = tasker_cron_parse_key(text, key, &expr);
+    if (err != TASKER_OK && !key && strstr(tasker_last_error(), "H needs a key")) {
+        cli_errorf("cron: '%s': H fields hash the task id: give it with --key TASK", text);
+        return CLI_USAGE;
+    }
     if (err != TASKER_OK) return cli_lib_error(err, "cron");
     /* @every counts from its anchor; a new schedule's is now. */
     int64_t after_us = now_us(), next_us;
@@ -73,10 +79,10 @@ int cli_parse_cron(const char *text, tasker_cron **out)
     return CLI_OK;
 }
 
-static int list_fires(const cli_global *g, const char *text, long count)
+static int list_fires(const cli_global *g, const char *text, const char *key, long count)
 {
     tasker_cron *expr = NULL;
-    int rc = cli_parse_cron(text, &expr);
+    int rc = cli_parse_cron(text, key, &expr);
     if (rc != CLI_OK) return rc;
     int err;
     int64_t *fires_us = calloc((size_t)count, sizeof *fires_us);
@@ -106,16 +112,22 @@ out:
 int cmd_cron(cli_global *g, int argc, char **argv)
 {
     static const struct option options[] = {
-        {"count", required_argument, NULL, 'n'}, CLI_GLOBAL_OPTIONS, {0}};
+        {"count", required_argument, NULL, 'n'}, {"key", required_argument, NULL, 'k'},
+        CLI_GLOBAL_OPTIONS, {0}};
     long count = 5;
+    const char *key = NULL;
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":hn:", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hn:k:", options, NULL)) != -1) {
         if (cli_global_option(g, c, optarg)) continue;
         if (c == 'n') {
             if (!cli_parse_int(optarg, 1, 1000, &count))
                 return cli_usage_error("cron", "cron: -n '%s': expected a number from 1 to 1000",
                                        optarg);
+            continue;
+        }
+        if (c == 'k') {
+            key = optarg;
             continue;
         }
         return cli_bad_option("cron", c, argv);
@@ -124,7 +136,7 @@ int cmd_cron(cli_global *g, int argc, char **argv)
     if (optind >= argc) return cli_usage_error("cron", "cron: expected an expression");
     char *text = cli_join_args(argc, argv, optind);
     if (!text) return CLI_FAIL;
-    int rc = list_fires(g, text, count);
+    int rc = list_fires(g, text, key, count);
     free(text);
     return rc;
 }

@@ -54,15 +54,10 @@ static bool parse_overlap(const char *s, tasker_overlap *out)
     return false;
 }
 
-int64_t cli_next_fire_us(const char *cron, int64_t created_us)
+int64_t cli_next_fire_us(const tasker_task_scheme *s)
 {
-    tasker_cron *expr = NULL;
-    int64_t next = 0;
-    if (tasker_cron_parse(cron, &expr) != TASKER_OK) return 0;
-    tasker_cron_set_anchor(expr, created_us);
-    if (tasker_cron_next(expr, now_us(), &next) != TASKER_OK) next = 0;
-    tasker_cron_free(expr);
-    return next;
+    int64_t next_us = 0;
+    return tasker_scheme_next_us(s, now_us(), &next_us) == TASKER_OK ? next_us : 0;
 }
 
 typedef struct add_opts {
@@ -110,7 +105,7 @@ static int report_added(const cli_global *g, tasker_t *t, const char *id,
     if (err != TASKER_OK) return cli_lib_error(err, "schedule add");
     for (size_t i = 0; i < n; i++) {
         if (strcmp(v[i].scheme_id, id) != 0) continue;
-        int64_t next_us = cli_next_fire_us(v[i].cron, v[i].created_us);
+        int64_t next_us = cli_next_fire_us(&v[i]);
         char next[FMT_TIME_SIZE];
         fmt_local_time_zone(next_us, next);
         if (g->json)
@@ -198,7 +193,7 @@ static int schedule_add(cli_global *g, int argc, char **argv)
     if (!cron) goto out;
     /* Parse first: the cron engine's message says which field is wrong and why; and
      * refuse what never fires, as `tasker cron` does. */
-    if ((rc = cli_parse_cron(cron, &expr)) != CLI_OK) goto out;
+    if ((rc = cli_parse_cron(cron, task_id, &expr)) != CLI_OK) goto out;
     rc = CLI_FAIL;
     if (!(t = cli_open(g, -1))) goto out;
     rc = add_schedule(g, t, task_id, cron, &o);
@@ -214,7 +209,7 @@ static int print_schemes(const cli_global *g, tasker_task_scheme *s, size_t n)
     if (g->json) {
         json_t *arr = json_array();
         for (size_t i = 0; arr && i < n; i++)
-            json_append(&arr, json_scheme(&s[i], cli_next_fire_us(s[i].cron, s[i].created_us)));
+            json_append(&arr, json_scheme(&s[i], cli_next_fire_us(&s[i])));
         return out_json(arr);
     }
     static const char *const headers[] = {"SCHEDULE",  "TASK",    "CRON",   "NEXT FIRE",
@@ -223,7 +218,7 @@ static int print_schemes(const cli_global *g, tasker_task_scheme *s, size_t n)
     if (!tb) return CLI_FAIL;
     for (size_t i = 0; i < n; i++) {
         char next[FMT_TIME_SIZE], last[FMT_TIME_SIZE];
-        int64_t next_us = cli_next_fire_us(s[i].cron, s[i].created_us);
+        int64_t next_us = cli_next_fire_us(&s[i]);
         fmt_local_time(next_us, next);
         if (!next_us) strcpy(next, "never");
         fmt_local_time(s[i].last_fire_us, last);

@@ -109,7 +109,7 @@ static bool build_rows(status_data *d)
         status_row *r = &d->rows[d->nrows++];
         long k = find_task(d, d->schemes[i].task_id);
         r->scheme = &d->schemes[i];
-        r->next_us = fmt_next_fire_us(r->scheme->cron, r->scheme->created_us);
+        r->next_us = cli_next_fire_us(r->scheme);
         if (k >= 0) {
             r->task = &d->tasks[k];
             r->last = d->info[k].last;

@@ -347,7 +347,7 @@ static int print_task_json(const task_view *tv, size_t runs)
     for (size_t i = 0; schemes && i < tv->n_schemes; i++) {
         const tasker_task_scheme *s = &tv->schemes[i];
         if (strcmp(s->task_id, tv->task.task_id) == 0)
-            json_append(&schemes, json_scheme(s, cli_next_fire_us(s->cron, s->created_us)));
+            json_append(&schemes, json_scheme(s, cli_next_fire_us(s)));
     }
     for (size_t i = 0; execs && i < tv->n_execs && i < runs; i++)
         json_append(&execs, json_exec(&tv->execs[i]));
@@ -373,7 +373,7 @@ static void print_task_schedules(const task_view *tv)
         const tasker_task_scheme *s = &tv->schemes[i];
         if (strcmp(s->task_id, tv->task.task_id) != 0) continue;
         char next[FMT_TIME_SIZE], last[FMT_TIME_SIZE];
-        int64_t next_us = cli_next_fire_us(s->cron, s->created_us);
+        int64_t next_us = cli_next_fire_us(s);
         fmt_local_time_zone(next_us, next);
         if (!next_us) strcpy(next, "never");
         fmt_local_time(s->last_fire_us, last);

@@ -187,17 +187,6 @@ void fmt_coarse_span(int64_t span_us, char buf[FMT_TIME_SIZE])
         snprintf(buf, FMT_TIME_SIZE, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
 }
 
-/* The schedule's next fire after now: @every counts from the schedule's creation. */
-int64_t fmt_next_fire_us(const char *cron, int64_t created_us)
-{
-    tasker_cron *expr = NULL;
-    int64_t next = 0;
-    if (tasker_cron_parse(cron, &expr) != TASKER_OK) return 0;
-    tasker_cron_set_anchor(expr, created_us);
-    if (tasker_cron_next(expr, now_us(), &next) != TASKER_OK) next = 0;
-    tasker_cron_free(expr);
-    return next;
-}
 
 void fmt_exec_duration(const tasker_task_exec *e, int64_t now, char buf[FMT_TIME_SIZE])
 {

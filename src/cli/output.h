@@ -50,7 +50,6 @@ void fmt_coarse_span(int64_t span_us, char buf[FMT_TIME_SIZE]);
 void fmt_exec_duration(const tasker_task_exec *e, int64_t now_us, char buf[FMT_TIME_SIZE]);
 /* The next fire of a schedule's expression after now (@every intervals count from
  * created_us); 0 when it never fires again or does not parse. */
-int64_t fmt_next_fire_us(const char *cron, int64_t created_us);
 /* Microseconds since the epoch now (the real clock). */
 int64_t now_us(void);
 

@@ -1,4 +1,7 @@
-/* The public record types: freeing them and naming their enums. */
+/* The public record types: freeing them, naming their enums, a schedule's next fire. */
+#include "core/error.h"
+
+#include <tasker/cron.h>
 #include <tasker/tasker.h>
 
 #include <stdlib.h>
@@ -79,4 +82,17 @@ const char *tasker_overlap_name(tasker_overlap o)
 {
     static const char *names[] = {"allow", "forbid"};
     return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "unknown";
+}
+
+int tasker_scheme_next_us(const tasker_task_scheme *s, int64_t after_us, int64_t *next_us)
+{
+    if (!s || !s->cron || !next_us)
+        return tasker_fail(TASKER_EINVAL, "scheme_next: schedule and next_us must not be NULL");
+    tasker_cron *expr = NULL;
+    int rc = tasker_cron_parse_key(s->cron, s->task_id, &expr);
+    if (rc != TASKER_OK) return rc;
+    tasker_cron_set_anchor(expr, s->created_us);
+    rc = tasker_cron_next(expr, after_us, next_us);
+    tasker_cron_free(expr);
+    return rc;
 }

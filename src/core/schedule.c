@@ -246,7 +246,7 @@ static void reload(tasker_t *t, int64_t now_us)
     for (size_t i = 0; i < n; i++) {
         sched_entry *e = calloc(1, sizeof *e);
         if (!e) break;
-        if (tasker_cron_parse(v[i].cron, &e->cron) != TASKER_OK) {
+        if (tasker_cron_parse_key(v[i].cron, v[i].task_id, &e->cron) != TASKER_OK) {
             free(e);
             continue;
         }

@@ -225,7 +225,7 @@ int tasker_add_task_schedule_opts(tasker_t *t, const char *task_id, const char *
     if ((unsigned)opt->misfire > TASKER_MISFIRE_ALL || (unsigned)opt->overlap > TASKER_OVERLAP_FORBID)
         return tasker_fail(TASKER_EINVAL, "schedule: unknown misfire or overlap policy");
     tasker_cron *parsed;
-    if ((rc = tasker_cron_parse(cron, &parsed)) != TASKER_OK) return rc;
+    if ((rc = tasker_cron_parse_key(cron, task_id, &parsed)) != TASKER_OK) return rc;
     tasker_cron_free(parsed);
 
     char new_id[TASKER_ID_SIZE], stored_id[TASKER_ID_SIZE] = "";

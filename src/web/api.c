@@ -13,13 +13,8 @@
 
 int64_t web_next_fire_us(const tasker_task_scheme *s, int64_t now_us)
 {
-    tasker_cron *expr = NULL;
     int64_t next_us = 0;
-    if (tasker_cron_parse(s->cron, &expr) != TASKER_OK) return 0;
-    tasker_cron_set_anchor(expr, s->created_us);
-    if (tasker_cron_next(expr, now_us, &next_us) != TASKER_OK) next_us = 0;
-    tasker_cron_free(expr);
-    return next_us;
+    return tasker_scheme_next_us(s, now_us, &next_us) == TASKER_OK ? next_us : 0;
 }
 
 const char *web_node_state(const tasker_node *n, int64_t now_us)
