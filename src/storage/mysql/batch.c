@@ -83,7 +83,7 @@ static int by_exec_id(const void *a, const void *b)
 
 /* The claim round: the batch's starts in exec id order (two nodes' rounds lock rows in
  * the same order), one per run: a second start of a run in the batch is ESTATE. */
-static int run_starts(my_store *s, my_conn *c, my_write *batch)
+static int run_starts(my_store *s, my_conn *c, my_write *batch, bool careful)
 {
     size_t n = 0, k = 0;
     for (my_write *w = batch; w; w = w->next) n += w->kind == MW_START;
@@ -104,7 +104,7 @@ static int run_starts(my_store *s, my_conn *c, my_write *batch)
         }
         group[k++] = group[i];
     }
-    int rc = my_bulk_starts(s, c, group, k);
+    int rc = my_bulk_starts(s, c, group, k, careful);
     free(group);
     return rc;
 }
@@ -113,7 +113,7 @@ static int run_starts(my_store *s, my_conn *c, my_write *batch)
  * events and outcomes, each kind as one bulk statement, in that order (an event or
  * outcome of an execution added in the same batch then finds it). TASKER_OK unless
  * the transaction failed; each write has its own result. */
-static int run_writes(my_store *s, my_conn *c, my_write *batch)
+static int run_writes(my_store *s, my_conn *c, my_write *batch, bool careful)
 {
     static const my_write_kind kinds[] = {MW_ADD, MW_EVENT, MW_UPDATE};
     size_t n = 0, k_n[3] = {0};
@@ -130,7 +130,7 @@ static int run_writes(my_store *s, my_conn *c, my_write *batch)
         }
         c->last_errno = 0;
     }
-    if (rc == TASKER_OK) rc = run_starts(s, c, batch);
+    if (rc == TASKER_OK) rc = run_starts(s, c, batch, careful);
     if (rc != TASKER_OK) return rc;
     my_write **all = malloc((n ? n : 1) * sizeof *all), **group[3];
     if (!all) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a batch");
@@ -153,7 +153,13 @@ static bool has_owned(const my_write *batch)
     return false;
 }
 
-typedef enum { BATCH_COMMITTED, BATCH_FAILED, BATCH_RETRY, BATCH_UNKNOWN } batch_outcome;
+typedef enum {
+    BATCH_COMMITTED,
+    BATCH_FAILED,
+    BATCH_RETRY,
+    BATCH_CAREFUL, /* run it again with the careful claim round (bulk.c) */
+    BATCH_UNKNOWN
+} batch_outcome;
 
 int (*my_test_before_commit)(const my_write *batch);
 
@@ -174,12 +180,17 @@ static batch_outcome injected(my_store *s, my_conn *c, my_write *batch, int faul
 
 /* Runs the batch's writes in one transaction on c; then retention (lane 0), the commit
  * mark (when it holds copies of asynchronous writes), COMMIT. */
-static batch_outcome run_on(my_lane *l, my_conn *c, my_write *batch, int slot, int64_t token)
+static batch_outcome run_on(my_lane *l, my_conn *c, my_write *batch, int slot, int64_t token,
+                            bool careful)
 {
     my_store *s = l->s;
     c->last_errno = 0;
     int rc = c->held ? TASKER_OK : my_run(s, c, MS_BEGIN, NULL, NULL);
-    if (rc == TASKER_OK) rc = run_writes(s, c, batch);
+    if (rc == TASKER_OK) rc = run_writes(s, c, batch, careful);
+    if (rc == MY_CLAIM_AGAIN) {
+        if (mysql_rollback(c->db) != 0) my_fail_conn(s, c, "rolling back a claim round");
+        return c->broken ? BATCH_RETRY : BATCH_CAREFUL;
+    }
     bool pruned = false;
     if (rc == TASKER_OK && l->retains) rc = my_retain_batch(s, c, batch, &pruned);
     if (rc == TASKER_OK && has_owned(batch)) rc = my_mark_batch(s, c, slot, token);
@@ -226,10 +237,11 @@ void my_run_batch(my_lane *l, my_write **batch, int slot)
 {
     my_store *s = l->s;
     int attempts = s->closing ? 1 : BATCH_ATTEMPTS; /* closing must not wait to reconnect */
+    bool careful = false;
     for (int attempt = 1; attempt <= attempts; attempt++) {
         my_conn *c = NULL;
         int64_t token = __atomic_add_fetch(&s->batch_seq, 1, __ATOMIC_RELAXED);
-        if (attempt > 1) retry_pause(attempt - 1);
+        if (attempt > 1 && !careful) retry_pause(attempt - 1);
         if (my_lane_conn(l, &c) != TASKER_OK) {
             fail_all(*batch, TASKER_ESTORAGE, tasker_last_error());
             break;
@@ -242,8 +254,13 @@ void my_run_batch(my_lane *l, my_write **batch, int slot)
             if (lost) continue;
             break;
         }
-        batch_outcome out = run_on(l, c, *batch, slot, token);
+        batch_outcome out = run_on(l, c, *batch, slot, token, careful);
         my_lane_conn_done(l, c);
+        if (out == BATCH_CAREFUL && !careful) {
+            careful = true;
+            attempt--; /* not a failure: the same batch, now claimed row by row */
+            continue;
+        }
         if (out == BATCH_COMMITTED) {
             my_batch_committed(s, batch);
             return;

@@ -10,9 +10,10 @@
  *   tasks first.
  * - The claim round (my_bulk_starts) is one compare-and-set statement for all the
  *   batch's starts, in exec id order (two nodes' rounds then lock rows in the same
- *   order). When every row matched, each start took its run; when not, the rows are read
- *   back, MY_CLAIM_READ per query: a row running with this start's node and start time
- *   was taken by it (a batch holds one start per run, and this node holds none twice).
+ *   order). When every row matched, each start took its run. When not (another node or
+ *   caller took some), a total cannot say which: the batch is rolled back and run again
+ *   with the careful round, which locks and reads the rows first (MY_CLAIM_READ per
+ *   query) and then moves only the pending ones.
  *
  * Servers without bulk support (MySQL) always go one by one. */
 #include "core/error.h"
@@ -265,38 +266,67 @@ static void bulk_took_effect(my_write_kind kind, my_write **w, size_t n)
     }
 }
 
-/* After a claim round that did not take every row: reads the rows back and gives each
- * start its verdict. */
-static int starts_read_back(my_store *s, my_conn *c, my_write **w, size_t n)
+/* The careful claim round: locks the rows and reads their status first (SELECT ... FOR
+ * UPDATE), then moves the pending ones, which then all match. Exact whoever else
+ * claimed them, with one round trip more than the fast round. */
+static int starts_locked(my_store *s, my_conn *c, my_write **w, size_t n)
 {
     my_claim_row *rows = NULL;
-    size_t nrows = 0;
-    int rc = my_claim_rows(s, c, w, n, &rows, &nrows);
-    if (rc != TASKER_OK) return TASKER_ESTORAGE; /* the transaction is in doubt */
+    size_t nrows = 0, k = 0;
+    int rc = my_claim_rows_locked(s, c, w, n, &rows, &nrows);
+    if (rc != TASKER_OK) return TASKER_ESTORAGE;
+    my_write **todo = malloc(n * sizeof *todo);
+    if (!todo) {
+        my_claim_rows_free(rows, nrows);
+        return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a claim round");
+    }
     for (size_t i = 0; i < n; i++) {
         const my_start_arg *a = w[i]->arg;
         const my_claim_row *row = NULL;
-        for (size_t k = 0; k < nrows && !row; k++)
-            if (strcmp(rows[k].exec_id, a->exec_id) == 0) row = &rows[k];
-        w[i]->rc = my_claim_verdict(w[i], row);
-        w[i]->claimed = w[i]->rc == TASKER_OK;
+        for (size_t r = 0; r < nrows && !row; r++)
+            if (strcmp(rows[r].exec_id, a->exec_id) == 0) row = &rows[r];
+        if (row && row->status == TASKER_EXEC_PENDING) {
+            todo[k++] = w[i];
+            continue;
+        }
+        w[i]->rc = row ? TASKER_ESTATE : TASKER_ENOTFOUND;
+        if (row)
+            snprintf(w[i]->err, sizeof w[i]->err, "mysql: execution '%s' is %s, not pending",
+                     a->exec_id, tasker_exec_status_name((tasker_exec_status)row->status));
+        else
+            snprintf(w[i]->err, sizeof w[i]->err, "mysql: no execution '%s'", a->exec_id);
     }
     my_claim_rows_free(rows, nrows);
-    return TASKER_OK;
+    rc = TASKER_OK;
+    if (k >= BULK_MIN && bulk_supported(c)) {
+        rc = bulk_run(s, c, MW_START, todo, k);
+        if (rc == TASKER_OK) bulk_took_effect(MW_START, todo, k);
+        else if (!c->broken && !my_errno_retries(c->last_errno)) /* locked, yet not taken */
+            rc = tasker_fail(TASKER_ESTORAGE, "mysql: %s: locked pending runs were not "
+                             "claimed", s->where);
+        else rc = TASKER_ESTORAGE;
+    } else if (k) {
+        rc = run_one_by_one(s, c, todo, k);
+    }
+    free(todo);
+    return rc;
 }
 
-int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n)
+int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n, bool careful)
 {
     for (size_t i = 0; i < n; i++) w[i]->claimed = false;
     if (n < BULK_MIN || !bulk_supported(c)) return run_one_by_one(s, c, w, n);
+    if (careful) return starts_locked(s, c, w, n);
     int rc = bulk_run(s, c, MW_START, w, n);
     if (rc == TASKER_OK) {
         bulk_took_effect(MW_START, w, n);
         return TASKER_OK;
     }
     if (c->broken || my_errno_retries(c->last_errno)) return TASKER_ESTORAGE;
+    /* Some rows did not match, and which ones a total does not say: the transaction is
+     * run again with the careful round. */
     c->last_errno = 0;
-    return starts_read_back(s, c, w, n);
+    return MY_CLAIM_AGAIN;
 }
 
 /* Runs n adds, events or outcomes as one bulk statement, with no savepoint: a bulk

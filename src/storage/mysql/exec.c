@@ -179,8 +179,8 @@ void my_claim_rows_free(my_claim_row *rows, size_t n)
 }
 
 /* Appends the rows of up to MY_CLAIM_READ starts to *rows. */
-static int claim_rows_part(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
-                           size_t *nrows)
+static int claim_rows_part(my_store *s, my_conn *c, my_stmt_id id, my_write **w, size_t n,
+                           my_claim_row **rows, size_t *nrows)
 {
     static const my_col cols[] = {
         {MC_STR, offsetof(my_claim_row, exec_id)},
@@ -194,7 +194,7 @@ static int claim_rows_part(my_store *s, my_conn *c, my_write **w, size_t n, my_c
         my_bind_str(&p[i], i < n ? ((const my_start_arg *)w[i]->arg)->exec_id : NULL, &len[i]);
     my_claim_row *part = NULL;
     size_t k = 0;
-    int rc = my_query(s, c, MS_EXEC_CLAIM_GET, p, cols, NCOLS(cols), sizeof *part,
+    int rc = my_query(s, c, id, p, cols, NCOLS(cols), sizeof *part,
                       (void **)&part, &k);
     if (rc != TASKER_OK || k == 0) return rc;
     my_claim_row *grown = realloc(*rows, (*nrows + k) * sizeof *grown);
@@ -209,21 +209,33 @@ static int claim_rows_part(my_store *s, my_conn *c, my_write **w, size_t n, my_c
     return TASKER_OK;
 }
 
-int my_claim_rows(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
-                  size_t *nrows)
+static int claim_rows(my_store *s, my_conn *c, my_stmt_id id, my_write **w, size_t n,
+                      my_claim_row **rows, size_t *nrows)
 {
     *rows = NULL;
     *nrows = 0;
     int rc = TASKER_OK;
     for (size_t at = 0; at < n && rc == TASKER_OK; at += MY_CLAIM_READ)
-        rc = claim_rows_part(s, c, w + at, n - at < MY_CLAIM_READ ? n - at : MY_CLAIM_READ,
-                             rows, nrows);
+        rc = claim_rows_part(s, c, id, w + at,
+                             n - at < MY_CLAIM_READ ? n - at : MY_CLAIM_READ, rows, nrows);
     if (rc != TASKER_OK) {
         my_claim_rows_free(*rows, *nrows);
         *rows = NULL;
         *nrows = 0;
     }
     return rc;
+}
+
+int my_claim_rows(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
+                  size_t *nrows)
+{
+    return claim_rows(s, c, MS_EXEC_CLAIM_GET, w, n, rows, nrows);
+}
+
+int my_claim_rows_locked(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
+                         size_t *nrows)
+{
+    return claim_rows(s, c, MS_EXEC_CLAIM_LOCK, w, n, rows, nrows);
 }
 
 /* One start alone: the compare-and-set, and when it matched nothing, why. */

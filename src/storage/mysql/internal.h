@@ -90,6 +90,7 @@ typedef enum {
     MS_MARK_DROP,
     MS_TASK_LOCK,
     MS_EXEC_CLAIM_GET,
+    MS_EXEC_CLAIM_LOCK,
     MS_COUNT
 } my_stmt_id;
 
@@ -349,8 +350,11 @@ int my_bulk_groups(my_store *s, my_conn *c, const my_write_kind *kinds, my_write
                    const size_t *n, int ngroups);
 /* The claim round: the n starts (distinct runs, sorted by exec id) as one compare-and-
  * set statement; each write's rc says whether its run was taken (w->claimed).
- * TASKER_ESTORAGE when the transaction failed. */
-int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n);
+ * TASKER_ESTORAGE when the transaction failed; MY_CLAIM_AGAIN when not every row
+ * matched: the caller rolls back and runs the batch again with careful set, which
+ * locks and reads the rows before moving the pending ones. */
+#define MY_CLAIM_AGAIN 1
+int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n, bool careful);
 
 /* storage/mysql/ops.c: reads, the clock, and the operations table. */
 typedef int (*my_read_fn)(my_store *s, my_conn *c, void *ctx);
@@ -372,9 +376,12 @@ typedef struct {
     int64_t start_us;
 } my_claim_row;
 int my_claim_verdict(my_write *w, const my_claim_row *row);
-/* Reads the rows of the n starts (any n) into a malloc'd array (*rows, *nrows). */
+/* Reads the rows of the n starts (any n) into a malloc'd array (*rows, *nrows); the
+ * _locked form also locks them until the transaction ends (FOR UPDATE). */
 int my_claim_rows(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
                   size_t *nrows);
+int my_claim_rows_locked(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
+                         size_t *nrows);
 void my_claim_rows_free(my_claim_row *rows, size_t n);
 int my_retain_task(my_store *s, my_conn *c, const char *task_id);
 int my_add_task_exec(tasker_storage *st, const tasker_task_exec *e);

@@ -93,6 +93,8 @@ static const char *const sql_text[MS_COUNT] = {
     /* Claimed rows read back, MY_CLAIM_READ at a time (unused places bound to NULL). */
     [MS_EXEC_CLAIM_GET] = "SELECT exec_id, status, node_id, start_us FROM task_execs"
                           " WHERE exec_id IN (" P8 ", " P8 ", " P8 ", " P8 ")",
+    [MS_EXEC_CLAIM_LOCK] = "SELECT exec_id, status, node_id, start_us FROM task_execs"
+                           " WHERE exec_id IN (" P8 ", " P8 ", " P8 ", " P8 ") FOR UPDATE",
     [MS_MARK_SET] = "INSERT INTO commit_marks (store_id, slot, token, updated_us)"
                     " VALUES (?, ?, ?, ?)"
                     " ON DUPLICATE KEY UPDATE token = VALUES(token),"
