@@ -337,6 +337,8 @@ void my_owned_release(my_store *s, my_write *list, int rc, const char *msg);
  * remembered tasks, which my_retain_forget() drops once the batch committed. */
 int my_retain_batch(my_store *s, my_conn *c, my_write *batch, bool *pruned);
 void my_retain_forget(my_store *s);
+/* Prunes one task now, inside c's open transaction. */
+int my_retain_task(my_store *s, my_conn *c, const char *task_id);
 
 /* storage/mysql/bulk.c: a batch's writes of one kind as one array-bound statement. */
 /* Runs the n writes of one kind all or nothing: as one bulk statement when it can,
@@ -365,7 +367,7 @@ int64_t my_real_now_us(void); /* the system clock, whatever the core's clock say
 extern const tasker_storage_ops my_ops;
 void my_store_close(tasker_storage *st);
 
-/* storage/mysql/exec.c: executions and their retention. */
+/* storage/mysql/exec.c: executions: adds, claims, fenced outcomes, reads. */
 /* A claimed start's row, read back (bulk.c, resolve.c): TASKER_OK when the row is
  * running with this start's node and start time, else why not (ESTATE, ENOTFOUND),
  * with the write's message set. */
@@ -383,7 +385,6 @@ int my_claim_rows(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row 
 int my_claim_rows_locked(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
                          size_t *nrows);
 void my_claim_rows_free(my_claim_row *rows, size_t n);
-int my_retain_task(my_store *s, my_conn *c, const char *task_id);
 int my_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
 int my_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
 int my_start_task_execs(tasker_storage *st, const char *const *ids, size_t n,
