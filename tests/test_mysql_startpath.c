@@ -302,6 +302,20 @@ static void wait_all_finished(const char *db, tasker_t *a, tasker_t *b, int time
     }
 }
 
+typedef struct {
+    tasker_t *t;
+    pthread_barrier_t *go;
+} waker;
+
+/* Both nodes list the same 2,000 pending runs at once and claim them. */
+static void *wake_at_once(void *arg)
+{
+    waker *w = arg;
+    pthread_barrier_wait(w->go);
+    tasker_wake(w->t);
+    return NULL;
+}
+
 static void two_nodes_contending_start_each_run_exactly_once(void **state)
 {
     (void)state;
@@ -327,8 +341,13 @@ static void two_nodes_contending_start_each_run_exactly_once(void **state)
     tasker_t *n1 = open_node(dsn, "host-1:node", 4), *n2 = open_node(dsn, "host-2:node", 4);
     assert_int_equal(tasker_register(n1, "count", count_start, NULL), TASKER_OK);
     assert_int_equal(tasker_register(n2, "count", count_start, NULL), TASKER_OK);
-    tasker_wake(n1);
-    tasker_wake(n2);
+    pthread_t th[2];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    waker wk[2] = {{n1, &go}, {n2, &go}};
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, wake_at_once, &wk[i]), 0);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&go);
     wait_all_finished(db, n1, n2, 120000);
     my_test_before_commit = NULL;
     atomic_store(&fault_every, 0);
@@ -356,16 +375,26 @@ static void two_nodes_contending_start_each_run_exactly_once(void **state)
 
 /* ---- outcomes while the server is down ---------------------------------------------- */
 
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER; /* guards gate_open's change */
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+
 static int gated(tasker_ctx *c)
 {
     (void)c;
     atomic_fetch_add(&tl.running, 1);
-    while (!atomic_load(&tl.gate_open)) {
-        struct timespec ts = {0, 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    pthread_mutex_lock(&gate_lock);
+    while (!atomic_load(&tl.gate_open)) pthread_cond_wait(&gate_cond, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
     atomic_fetch_add(&tl.returned, 1);
     return 0;
+}
+
+static void open_gate(void)
+{
+    pthread_mutex_lock(&gate_lock);
+    atomic_store(&tl.gate_open, true);
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_lock);
 }
 
 static bool all_running(void *arg) { return atomic_load(&tl.running) == *(int *)arg; }
@@ -392,7 +421,7 @@ static void outcomes_during_an_outage_land_when_the_server_is_back(void **state)
     assert_true(test_wait_for(all_running, &want, 30000));
 
     assert_int_equal(tasker_test_mariadb_stop(), 0);
-    atomic_store(&tl.gate_open, true); /* the handlers return while the server is down */
+    open_gate(); /* the handlers return while the server is down */
     assert_true(test_wait_for(all_returned, &want, 30000));
     if (tasker_test_mariadb_start() != 0) fail_msg("restart: %s", tasker_test_mariadb_error());
 
