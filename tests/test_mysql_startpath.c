@@ -373,6 +373,49 @@ static void two_nodes_contending_start_each_run_exactly_once(void **state)
     free(dsn);
 }
 
+/* ---- starts that keep failing ------------------------------------------------------- */
+
+static int always_deadlock(const my_write *batch)
+{
+    for (const my_write *w = batch; w; w = w->next)
+        if (w->kind == MW_START) return MY_FAULT_DEADLOCK;
+    return 0;
+}
+
+static atomic_int plain_runs;
+
+static int plain(tasker_ctx *c)
+{
+    (void)c;
+    atomic_fetch_add(&plain_runs, 1);
+    return 0;
+}
+
+static void failing_starts_leave_runs_pending_and_free_the_workers(void **state)
+{
+    (void)state;
+    static const char db[] = "tasker_sp_nostart";
+    assert_int_equal(tasker_test_mariadb_fresh_db(db), 0);
+    char *dsn = tasker_test_mariadb_dsn(db, "connect_timeout=2");
+    tasker_t *t = open_node(dsn, "nostart-node", 2);
+    assert_int_equal(tasker_register(t, "p", plain, NULL), TASKER_OK);
+    assert_int_equal(tasker_add_task(t, "p", "p", "{}"), TASKER_OK);
+    atomic_store(&plain_runs, 0);
+    my_test_before_commit = always_deadlock; /* every claim round rolls back, 5 times */
+    char id[TASKER_ID_SIZE];
+    for (int i = 0; i < 10; i++) assert_int_equal(tasker_trigger(t, "p", id), TASKER_OK);
+    /* Not started, not retried by the workers: they drop the runs and are free. */
+    assert_int_equal(tasker_drain(t, 30000), TASKER_OK);
+    assert_int_equal(atomic_load(&plain_runs), 0);
+    assert_int_equal(count_where(db, "status = 0"), 10);
+    my_test_before_commit = NULL;
+    wait_all_finished(db, t, NULL, 30000); /* the next pickup runs them, once each */
+    assert_int_equal(atomic_load(&plain_runs), 10);
+    assert_int_equal(count_where(db, "status = 2"), 10);
+    tasker_close(t);
+    free(dsn);
+}
+
 /* ---- outcomes while the server is down ---------------------------------------------- */
 
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER; /* guards gate_open's change */
@@ -463,6 +506,7 @@ int main(void)
         cmocka_unit_test(outcome_from_another_node_is_refused_and_recorded),
         cmocka_unit_test(outcome_after_interruption_is_refused_and_replay_is_idempotent),
         cmocka_unit_test(two_nodes_contending_start_each_run_exactly_once),
+        cmocka_unit_test(failing_starts_leave_runs_pending_and_free_the_workers),
         cmocka_unit_test(outcomes_during_an_outage_land_when_the_server_is_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
