@@ -20,8 +20,9 @@
  * resolved before they are answered (storage/mysql/resolve.c): each claimed row is read
  * on a new connection; running with this claim means the COMMIT landed (TASKER_OK),
  * anything else that it did not (not started). The driver's copies of asynchronous
- * writes are resolved by the batch's mark row (commit_marks) before the slot commits
- * again, and replayed if the batch did not commit. */
+ * writes are resolved by the batch's mark row (commit_marks, written by batches that
+ * hold asynchronous events) before the slot commits again, and replayed if the batch
+ * did not commit (or wrote no mark: outcomes only, which a replay cannot harm). */
 #include "core/error.h"
 #include "storage/mysql/internal.h"
 
@@ -146,10 +147,13 @@ static int run_writes(my_store *s, my_conn *c, my_write *batch, bool careful)
     return rc;
 }
 
-static bool has_owned(const my_write *batch)
+/* Whether a cut-off COMMIT of the batch needs its mark to be resolved: it holds
+ * asynchronous events (an outcome replayed after it had landed is recognised as such,
+ * storage/mysql/exec.c; an event would be stored twice). */
+static bool needs_mark(const my_write *batch)
 {
     for (const my_write *w = batch; w; w = w->next)
-        if (w->owned) return true;
+        if (w->owned && w->kind == MW_EVENT) return true;
     return false;
 }
 
@@ -193,7 +197,7 @@ static batch_outcome run_on(my_lane *l, my_conn *c, my_write *batch, int slot, i
     }
     bool pruned = false;
     if (rc == TASKER_OK && l->retains) rc = my_retain_batch(s, c, batch, &pruned);
-    if (rc == TASKER_OK && has_owned(batch)) rc = my_mark_batch(s, c, slot, token);
+    if (rc == TASKER_OK && needs_mark(batch)) rc = my_mark_batch(s, c, slot, token);
     int fault = rc == TASKER_OK && my_test_before_commit ? my_test_before_commit(batch) : 0;
     if (fault) return injected(s, c, batch, fault);
     if (rc == TASKER_OK) {

@@ -11,9 +11,10 @@
  * mode) would end such a run too, but only once the node is dead.
  *
  * Asynchronous writes (outcomes and events submitted without waiting) are the driver's
- * own copies (storage/mysql/copies.c). A batch holding any writes its token into this
- * store's commit_marks row for its slot, inside its transaction: the row then says
- * whether the transaction committed. After a cut-off COMMIT the copies wait, and before
+ * own copies (storage/mysql/copies.c). A batch holding asynchronous events writes its
+ * token into this store's commit_marks row for its slot, inside its transaction: the
+ * row then says whether the transaction committed (a batch of outcomes alone writes
+ * none, and is simply replayed). After a cut-off COMMIT the copies wait, and before
  * the slot commits again the mark is read: committed, they are reported done; not,
  * they are replayed at the head of the next batch, as are those of a batch known not
  * to have committed. A replayed outcome that had landed after all is recognised as
