@@ -331,8 +331,8 @@ int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n, bool careful
 
 /* Runs n adds, events or outcomes as one bulk statement, with no savepoint: a bulk
  * INSERT that fails is undone whole by InnoDB's statement rollback (a duplicate or a
- * missing row anywhere in the array leaves none of its rows), and an outcome written
- * twice writes the same values. So when the statement failed or fell short, the writes
+ * missing row anywhere in the array leaves none of its rows), and an outcome the
+ * statement did write is recognised as written when run again (exec.c). So when the statement failed or fell short, the writes
  * simply run again one by one, each getting its own result. A deadlock, though, rolled
  * back the whole transaction: that fails the batch (to be run again). */
 static int group_run(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n)

@@ -14,7 +14,7 @@
  * also answered after their COMMIT (a claim round and the outcomes of runs that ended
  * meanwhile share one commit).
  * The two run at once, on two connections and two commit slots: a trigger waits for a
- * short batch of adds, not for a batch of rounds of starts, and the server works on
+ * short batch of adds, not for a batch of starts and outcomes, and the server works on
  * both. They rarely meet on a row: a run is started (lane 1) only once its add (lane 0)
  * has committed, and retention (lane 0) deletes only finished runs, so at most it waits
  * for the COMMIT of a lane 1 batch that just finished one; should the two ever
