@@ -245,6 +245,7 @@ typedef struct {
     atomic_int running; /* for the outage test */
     atomic_int returned;
     atomic_bool gate_open;
+    bool slow; /* count_start takes 1 ms, so that a crash meets runs in flight */
 } tally;
 
 static tally tl;
@@ -260,6 +261,10 @@ static int count_start(tasker_ctx *c)
     tl.starts[hit - tl.ids]++;
     pthread_mutex_unlock(&tl.lock);
     atomic_fetch_add(&tl.total, 1);
+    if (tl.slow) { /* work, not synchronisation */
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
     return 0;
 }
 
@@ -316,16 +321,21 @@ static void *wake_at_once(void *arg)
     return NULL;
 }
 
-static void two_nodes_contending_start_each_run_exactly_once(void **state)
+static bool started_some(void *arg) { return atomic_load(&tl.total) >= *(int *)arg; }
+
+/* Two nodes on the same CONTENDED pending runs, started at once. With crash, the
+ * server is killed (SIGKILL) once some hundreds ran, and started again; else a fault
+ * replaces the COMMIT of every 7th claim round. Each run must start exactly once. */
+static void contend(const char *db, bool crash)
 {
-    (void)state;
-    static const char db[] = "tasker_sp_contend";
     assert_int_equal(tasker_test_mariadb_fresh_db(db), 0);
     char *dsn = tasker_test_mariadb_dsn(db, "connect_timeout=2");
     tasker_t *producer = open_node(dsn, "producer", -1);
     assert_int_equal(tasker_add_task(producer, "c", "count", "{}"), TASKER_OK);
     tl.ids = calloc(CONTENDED, TASKER_ID_SIZE);
     tl.starts = calloc(CONTENDED, sizeof *tl.starts);
+    atomic_store(&tl.total, 0);
+    tl.slow = crash;
     pthread_mutex_init(&tl.lock, NULL);
     const char *names[100];
     for (int i = 0; i < 100; i++) names[i] = "c";
@@ -334,8 +344,7 @@ static void two_nodes_contending_start_each_run_exactly_once(void **state)
     qsort(tl.ids, CONTENDED, TASKER_ID_SIZE, cmp_id);
     assert_int_equal(count_where(db, "status = 0"), CONTENDED);
 
-    /* A fault in every 7th claim round, on top of the real contention. */
-    atomic_store(&fault_every, 7);
+    atomic_store(&fault_every, crash ? 0 : 7);
     int fired = atomic_load(&faults_fired);
     my_test_before_commit = inject;
     tasker_t *n1 = open_node(dsn, "host-1:node", 4), *n2 = open_node(dsn, "host-2:node", 4);
@@ -348,10 +357,16 @@ static void two_nodes_contending_start_each_run_exactly_once(void **state)
     for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, wake_at_once, &wk[i]), 0);
     for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
     pthread_barrier_destroy(&go);
-    wait_all_finished(db, n1, n2, 120000);
+    if (crash) {
+        int some = 300;
+        assert_true(test_wait_for(started_some, &some, 60000));
+        assert_int_equal(tasker_test_mariadb_kill(), 0);
+        if (tasker_test_mariadb_start() != 0) fail_msg("restart: %s", tasker_test_mariadb_error());
+    }
+    wait_all_finished(db, n1, n2, 180000);
     my_test_before_commit = NULL;
     atomic_store(&fault_every, 0);
-    assert_true(atomic_load(&faults_fired) > fired);
+    if (!crash) assert_true(atomic_load(&faults_fired) > fired);
 
     for (int i = 0; i < CONTENDED; i++)
         if (tl.starts[i] != 1) fail_msg("run %s started %d times", tl.ids[i], tl.starts[i]);
@@ -360,8 +375,8 @@ static void two_nodes_contending_start_each_run_exactly_once(void **state)
     long long on1 = count_where(db, "node_id = 'host-1:node'");
     long long on2 = count_where(db, "node_id = 'host-2:node'");
     assert_int_equal(on1 + on2, CONTENDED);
-    fprintf(stderr, "# node 1 ran %lld, node 2 ran %lld; %d faults injected\n", on1, on2,
-            atomic_load(&faults_fired) - fired);
+    fprintf(stderr, "# node 1 ran %lld, node 2 ran %lld; %d faults injected%s\n", on1, on2,
+            atomic_load(&faults_fired) - fired, crash ? ", the server killed once" : "");
     tasker_close(n1);
     tasker_close(n2);
     tasker_close(producer);
@@ -371,6 +386,19 @@ static void two_nodes_contending_start_each_run_exactly_once(void **state)
     tl.starts = NULL;
     pthread_mutex_destroy(&tl.lock);
     free(dsn);
+}
+
+static void two_nodes_contending_start_each_run_exactly_once(void **state)
+{
+    (void)state;
+    contend("tasker_sp_contend", false);
+}
+
+static void two_nodes_through_a_server_crash_start_each_run_exactly_once(void **state)
+{
+    (void)state;
+    if (tasker_test_mariadb_external()) skip();
+    contend("tasker_sp_crash", true);
 }
 
 /* ---- starts that keep failing ------------------------------------------------------- */
@@ -506,6 +534,7 @@ int main(void)
         cmocka_unit_test(outcome_from_another_node_is_refused_and_recorded),
         cmocka_unit_test(outcome_after_interruption_is_refused_and_replay_is_idempotent),
         cmocka_unit_test(two_nodes_contending_start_each_run_exactly_once),
+        cmocka_unit_test(two_nodes_through_a_server_crash_start_each_run_exactly_once),
         cmocka_unit_test(failing_starts_leave_runs_pending_and_free_the_workers),
         cmocka_unit_test(outcomes_during_an_outage_land_when_the_server_is_back),
     };
