@@ -33,7 +33,8 @@ static atomic_int start_batches;
 static int inject(const my_write *batch)
 {
     bool start = false;
-    for (const my_write *w = batch; w; w = w->next) start = start || w->kind == MW_START;
+    for (const my_write *w = batch; w; w = w->next)
+        start = start || w->kind == MW_START;
     if (!start) return 0;
     int every = atomic_load(&fault_every);
     if (every) {
@@ -47,7 +48,10 @@ static int inject(const my_write *batch)
     return mode;
 }
 
-static int resolve_fault(void) { return atomic_load(&resolve_fails) ? 1 : 0; }
+static int resolve_fault(void)
+{
+    return atomic_load(&resolve_fails) ? 1 : 0;
+}
 
 static tasker_storage *open_fresh(void)
 {
@@ -70,8 +74,8 @@ static void add_runs(tasker_storage *st, const char *prefix, char ids[RUNS][32])
     tasker_task_exec v[RUNS];
     for (int i = 0; i < RUNS; i++) {
         snprintf(ids[i], 32, "%s-%02d", prefix, i);
-        v[i] = (tasker_task_exec){.exec_id = ids[i], .task_id = "t", .queued_us = 1,
-                                  .status = TASKER_EXEC_PENDING};
+        v[i] = (tasker_task_exec){
+            .exec_id = ids[i], .task_id = "t", .queued_us = 1, .status = TASKER_EXEC_PENDING};
     }
     assert_int_equal(st->ops->add_task_execs(st, v, RUNS), TASKER_OK);
 }
@@ -105,14 +109,15 @@ static int claim_into_fault(tasker_storage *st, int mode, const char *prefix)
     const char *ptr[RUNS];
     int rcs[RUNS];
     add_runs(st, prefix, ids);
-    for (int i = 0; i < RUNS; i++) ptr[i] = ids[i];
+    for (int i = 0; i < RUNS; i++)
+        ptr[i] = ids[i];
     int fired = atomic_load(&faults_fired);
     atomic_store(&fault_mode, mode);
     assert_int_equal(st->ops->start_task_execs(st, ptr, RUNS, 7, "me", rcs), TASKER_OK);
     assert_int_equal(atomic_load(&faults_fired), fired + 1);
     /* A later write of the lane first puts back what must be put back. */
-    tasker_task_event ev = {.exec_id = ids[0], .time_us = 8, .level = TASKER_NORMAL,
-                            .message = "after"};
+    tasker_task_event ev = {
+        .exec_id = ids[0], .time_us = 8, .level = TASKER_NORMAL, .message = "after"};
     assert_int_equal(st->ops->add_task_event(st, &ev), TASKER_OK);
     return check_answers(st, ids, rcs);
 }
@@ -166,7 +171,8 @@ static bool has_event_with(tasker_storage *st, const char *exec_id, const char *
     size_t n = 0;
     assert_int_equal(st->ops->list_task_events(st, exec_id, &ev, &n), TASKER_OK);
     bool found = false;
-    for (size_t i = 0; i < n; i++) found = found || strstr(ev[i].message, text);
+    for (size_t i = 0; i < n; i++)
+        found = found || strstr(ev[i].message, text);
     tasker_free_events(ev, n);
     return found;
 }
@@ -178,8 +184,11 @@ static void outcome_from_another_node_is_refused_and_recorded(void **state)
     char ids[RUNS][32];
     add_runs(st, "fence", ids);
     assert_int_equal(st->ops->start_task_exec(st, ids[0], 7, "node-a"), TASKER_OK);
-    tasker_task_exec out = {.exec_id = ids[0], .status = TASKER_EXEC_SUCCESS, .success = true,
-                            .end_us = 9, .node_id = "node-b"};
+    tasker_task_exec out = {.exec_id = ids[0],
+                            .status = TASKER_EXEC_SUCCESS,
+                            .success = true,
+                            .end_us = 9,
+                            .node_id = "node-b"};
     assert_int_equal(st->ops->update_task_exec(st, &out), TASKER_ESTATE);
     assert_non_null(strstr(tasker_last_error(), "late outcome from node node-b refused"));
     tasker_task_exec got = {0};
@@ -210,8 +219,11 @@ static void outcome_after_interruption_is_refused_and_replay_is_idempotent(void 
     assert_int_equal(st->ops->start_task_exec(st, ids[1], 7, "node-a"), TASKER_OK);
 
     /* An outcome written twice (a replay after a cut-off COMMIT that had landed). */
-    tasker_task_exec done = {.exec_id = ids[1], .status = TASKER_EXEC_SUCCESS, .success = true,
-                             .end_us = 9, .node_id = "node-a"};
+    tasker_task_exec done = {.exec_id = ids[1],
+                             .status = TASKER_EXEC_SUCCESS,
+                             .success = true,
+                             .end_us = 9,
+                             .node_id = "node-a"};
     assert_int_equal(st->ops->update_task_exec(st, &done), TASKER_OK);
     assert_int_equal(st->ops->update_task_exec(st, &done), TASKER_OK);
     assert_false(has_event_with(st, ids[1], "refused"));
@@ -220,16 +232,20 @@ static void outcome_after_interruption_is_refused_and_replay_is_idempotent(void 
     size_t marked = 0;
     assert_int_equal(st->ops->interrupt_dead(st, alive_none, NULL, &marked), TASKER_OK);
     assert_int_equal(marked, 1);
-    tasker_task_exec late = {.exec_id = ids[0], .status = TASKER_EXEC_SUCCESS, .success = true,
-                             .end_us = 10, .node_id = "node-a"};
+    tasker_task_exec late = {.exec_id = ids[0],
+                             .status = TASKER_EXEC_SUCCESS,
+                             .success = true,
+                             .end_us = 10,
+                             .node_id = "node-a"};
     assert_int_equal(st->ops->update_task_exec(st, &late), TASKER_ESTATE);
     tasker_task_exec got = {0};
     assert_int_equal(st->ops->get_task_exec(st, ids[0], &got), TASKER_OK);
     assert_int_equal(got.status, TASKER_EXEC_INTERRUPTED);
     assert_false(got.success);
     tasker_exec_clear(&got);
-    assert_true(has_event_with(st, ids[0], "late outcome from node node-a refused: the run "
-                                           "was marked interrupted at"));
+    assert_true(has_event_with(st, ids[0],
+                               "late outcome from node node-a refused: the run "
+                               "was marked interrupted at"));
     st->ops->close(st);
 }
 
@@ -250,7 +266,10 @@ typedef struct {
 
 static tally tl;
 
-static int cmp_id(const void *a, const void *b) { return strcmp(a, b); }
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
 
 static int count_start(tasker_ctx *c)
 {
@@ -270,8 +289,8 @@ static int count_start(tasker_ctx *c)
 
 static tasker_t *open_node(const char *dsn, const char *node_id, int workers)
 {
-    tasker_options o = {.workers = workers, .node_id = node_id, .max_execs_per_task = -1,
-                        .max_exec_age_s = -1};
+    tasker_options o = {
+        .workers = workers, .node_id = node_id, .max_execs_per_task = -1, .max_exec_age_s = -1};
     tasker_t *t = tasker_open_opts(dsn, &o);
     if (!t) fail_msg("open %s as %s: %s", dsn, node_id, tasker_last_error());
     return t;
@@ -321,7 +340,10 @@ static void *wake_at_once(void *arg)
     return NULL;
 }
 
-static bool started_some(void *arg) { return atomic_load(&tl.total) >= *(int *)arg; }
+static bool started_some(void *arg)
+{
+    return atomic_load(&tl.total) >= *(int *)arg;
+}
 
 /* Two nodes on the same CONTENDED pending runs, started at once. With crash, the
  * server is killed (SIGKILL) once some hundreds ran, and started again; else a fault
@@ -338,7 +360,8 @@ static void contend(const char *db, bool crash)
     tl.slow = crash;
     pthread_mutex_init(&tl.lock, NULL);
     const char *names[100];
-    for (int i = 0; i < 100; i++) names[i] = "c";
+    for (int i = 0; i < 100; i++)
+        names[i] = "c";
     for (int k = 0; k < CONTENDED / 100; k++)
         assert_int_equal(tasker_trigger_many(producer, names, 100, tl.ids + k * 100), TASKER_OK);
     qsort(tl.ids, CONTENDED, TASKER_ID_SIZE, cmp_id);
@@ -354,8 +377,10 @@ static void contend(const char *db, bool crash)
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, 2);
     waker wk[2] = {{n1, &go}, {n2, &go}};
-    for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, wake_at_once, &wk[i]), 0);
-    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, wake_at_once, &wk[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
     pthread_barrier_destroy(&go);
     if (crash) {
         int some = 300;
@@ -431,7 +456,8 @@ static void failing_starts_leave_runs_pending_and_free_the_workers(void **state)
     atomic_store(&plain_runs, 0);
     my_test_before_commit = always_deadlock; /* every claim round rolls back, 5 times */
     char id[TASKER_ID_SIZE];
-    for (int i = 0; i < 10; i++) assert_int_equal(tasker_trigger(t, "p", id), TASKER_OK);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(tasker_trigger(t, "p", id), TASKER_OK);
     /* Not started, not retried by the workers: they drop the runs and are free. */
     assert_int_equal(tasker_drain(t, 30000), TASKER_OK);
     assert_int_equal(atomic_load(&plain_runs), 0);
@@ -454,7 +480,8 @@ static int gated(tasker_ctx *c)
     (void)c;
     atomic_fetch_add(&tl.running, 1);
     pthread_mutex_lock(&gate_lock);
-    while (!atomic_load(&tl.gate_open)) pthread_cond_wait(&gate_cond, &gate_lock);
+    while (!atomic_load(&tl.gate_open))
+        pthread_cond_wait(&gate_cond, &gate_lock);
     pthread_mutex_unlock(&gate_lock);
     atomic_fetch_add(&tl.returned, 1);
     return 0;
@@ -468,8 +495,14 @@ static void open_gate(void)
     pthread_mutex_unlock(&gate_lock);
 }
 
-static bool all_running(void *arg) { return atomic_load(&tl.running) == *(int *)arg; }
-static bool all_returned(void *arg) { return atomic_load(&tl.returned) == *(int *)arg; }
+static bool all_running(void *arg)
+{
+    return atomic_load(&tl.running) == *(int *)arg;
+}
+static bool all_returned(void *arg)
+{
+    return atomic_load(&tl.returned) == *(int *)arg;
+}
 
 #define GATED 8
 
@@ -487,7 +520,8 @@ static void outcomes_during_an_outage_land_when_the_server_is_back(void **state)
     atomic_store(&tl.returned, 0);
     atomic_store(&tl.gate_open, false);
     char ids[GATED][TASKER_ID_SIZE];
-    for (int i = 0; i < GATED; i++) assert_int_equal(tasker_trigger(t, "g", ids[i]), TASKER_OK);
+    for (int i = 0; i < GATED; i++)
+        assert_int_equal(tasker_trigger(t, "g", ids[i]), TASKER_OK);
     int want = GATED;
     assert_true(test_wait_for(all_running, &want, 30000));
 

@@ -87,7 +87,8 @@ static int by_exec_id(const void *a, const void *b)
 static int run_starts(my_store *s, my_conn *c, my_write *batch, bool careful)
 {
     size_t n = 0, k = 0;
-    for (my_write *w = batch; w; w = w->next) n += w->kind == MW_START;
+    for (my_write *w = batch; w; w = w->next)
+        n += w->kind == MW_START;
     if (!n) return TASKER_OK;
     my_write **group = malloc(n * sizeof *group);
     if (!group) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a batch");
@@ -99,8 +100,10 @@ static int run_starts(my_store *s, my_conn *c, my_write *batch, bool careful)
         if (k && by_exec_id(&group[k - 1], &group[i]) == 0) {
             group[i]->claimed = false;
             group[i]->rc = TASKER_ESTATE;
-            snprintf(group[i]->err, sizeof group[i]->err, "mysql: execution '%s' is being "
-                     "started by another caller", ((const my_start_arg *)group[i]->arg)->exec_id);
+            snprintf(group[i]->err, sizeof group[i]->err,
+                     "mysql: execution '%s' is being "
+                     "started by another caller",
+                     ((const my_start_arg *)group[i]->arg)->exec_id);
             continue;
         }
         group[k++] = group[i];

@@ -26,7 +26,8 @@ static char *dup_or_null(const char *v, bool *ok)
 
 static void copy_free(write_copy *e)
 {
-    for (int i = 0; i < 4; i++) free(e->str[i]);
+    for (int i = 0; i < 4; i++)
+        free(e->str[i]);
     free(e);
 }
 
@@ -49,8 +50,8 @@ my_write *my_async_copy(const my_write *w, tasker_storage_done_fn done, void *ud
         e->w.arg = &e->ev;
     } else { /* MW_UPDATE: the five outcome fields, the id, and the writer's node */
         const tasker_task_exec *x = w->arg;
-        e->exec = (tasker_task_exec){.status = x->status, .end_us = x->end_us,
-                                     .success = x->success};
+        e->exec =
+            (tasker_task_exec){.status = x->status, .end_us = x->end_us, .success = x->success};
         e->exec.exec_id = e->str[0] = dup_or_null(x->exec_id, &ok);
         e->exec.result = e->str[1] = dup_or_null(x->result, &ok);
         e->exec.error = e->str[2] = dup_or_null(x->error, &ok);

@@ -128,7 +128,8 @@ void my_give_up_stale(my_store *s, int slot)
     snprintf(why, sizeof why, "mysql: %s: the write could not be stored for %d s; last error: %s",
              s->where, MY_ASYNC_REPORT_US / 1000000, tasker_last_error());
     size_t n = 0;
-    for (my_write *w = stale; w; w = w->next) n += !w->on_done;
+    for (my_write *w = stale; w; w = w->next)
+        n += !w->on_done;
     if (n) /* nobody else hears of these (events): say it */
         fprintf(stderr, "tasker: %zu event(s) dropped: %s\n", n, why);
     my_owned_release(s, stale, TASKER_ESTORAGE, why);
@@ -138,7 +139,8 @@ static void prepend(my_write **batch, my_write *list)
 {
     if (!list) return;
     my_write *last = list;
-    while (last->next) last = last->next;
+    while (last->next)
+        last = last->next;
     last->next = *batch;
     *batch = list;
 }
@@ -170,8 +172,10 @@ int my_resolve_slot(my_store *s, my_conn *c, int slot, my_write **batch)
         int64_t token = -1;
         if ((rc = read_mark(s, c, slot, &token)) != TASKER_OK) return rc;
         u->pending = false;
-        if (token == u->token) my_owned_release(s, u->replay_if_lost, TASKER_OK, NULL);
-        else prepend(batch, u->replay_if_lost);
+        if (token == u->token)
+            my_owned_release(s, u->replay_if_lost, TASKER_OK, NULL);
+        else
+            prepend(batch, u->replay_if_lost);
         u->replay_if_lost = NULL;
     }
     prepend(batch, u->replay);
@@ -220,7 +224,8 @@ void my_resolve_claims(my_lane *l, my_write *batch, int slot)
 {
     my_store *s = l->s;
     size_t n = 0;
-    for (my_write *w = batch; w; w = w->next) n += w->kind == MW_START && w->claimed && !w->owned;
+    for (my_write *w = batch; w; w = w->next)
+        n += w->kind == MW_START && w->claimed && !w->owned;
     if (!n) return;
     my_write **w = malloc(n * sizeof *w);
     if (!w) n = 0; /* cannot even list them: answered not started, kept nowhere */
@@ -232,8 +237,7 @@ void my_resolve_claims(my_lane *l, my_write *batch, int slot)
     int rc = TASKER_ESTORAGE;
     int64_t until_us = mono_us() + (s->closing ? 0 : MY_RESOLVE_US);
     for (int pause_ms = 20; n; pause_ms = pause_ms * 2 > 500 ? 500 : pause_ms * 2) {
-        if ((rc = read_claims(l, w, n, &rows, &nrows)) == TASKER_OK || mono_us() >= until_us)
-            break;
+        if ((rc = read_claims(l, w, n, &rows, &nrows)) == TASKER_OK || mono_us() >= until_us) break;
         struct timespec ts = {pause_ms / 1000, (long)(pause_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -244,18 +248,23 @@ void my_resolve_claims(my_lane *l, my_write *batch, int slot)
             if (strcmp(rows[k].exec_id, a->exec_id) == 0) row = &rows[k];
         w[i]->rc = my_claim_verdict(w[i], row);
         if (w[i]->rc == TASKER_ESTORAGE)
-            snprintf(w[i]->err, sizeof w[i]->err, "mysql: execution '%s' was not started: "
-                     "the COMMIT of its claim was cut off and did not land", a->exec_id);
+            snprintf(w[i]->err, sizeof w[i]->err,
+                     "mysql: execution '%s' was not started: "
+                     "the COMMIT of its claim was cut off and did not land",
+                     a->exec_id);
     }
     my_claim_rows_free(rows, nrows);
     if (rc != TASKER_OK && n) {
-        my_log_failure(s, "mysql: %s: %zu start(s) answered not started: the COMMIT of their "
+        my_log_failure(s,
+                       "mysql: %s: %zu start(s) answered not started: the COMMIT of their "
                        "claim was cut off and the server did not answer for %d s",
                        s->where, n, MY_RESOLVE_US / 1000000);
         for (size_t i = 0; i < n; i++)
-            snprintf(w[i]->err, sizeof w[i]->err, "mysql: %s: not started: the COMMIT of the "
+            snprintf(w[i]->err, sizeof w[i]->err,
+                     "mysql: %s: not started: the COMMIT of the "
                      "claim was cut off and could not be checked; it will be put back to "
-                     "pending if it landed", s->where);
+                     "pending if it landed",
+                     s->where);
         keep_claims(&s->unresolved[slot], w, n);
     }
     free(w);
