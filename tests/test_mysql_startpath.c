@@ -53,9 +53,9 @@ static int resolve_fault(void)
     return atomic_load(&resolve_fails) ? 1 : 0;
 }
 
-static tasker_storage *open_fresh(void)
+static tasker_storage *open_fresh_with(const char *options)
 {
-    char *dsn = tasker_test_mariadb_fresh_dsn("tasker_sp", "connect_timeout=2");
+    char *dsn = tasker_test_mariadb_fresh_dsn("tasker_sp", options);
     if (!dsn) fail_msg("%s", tasker_test_mariadb_error());
     tasker_storage *st = tasker_mysql_storage(dsn);
     if (!st) fail_msg("open %s: %s", dsn, tasker_last_error());
@@ -65,6 +65,11 @@ static tasker_storage *open_fresh(void)
     tasker_task t = {.task_id = "t", .handler = "h", .param = "{}"};
     assert_int_equal(st->ops->add_task(st, &t), TASKER_OK);
     return st;
+}
+
+static tasker_storage *open_fresh(void)
+{
+    return open_fresh_with("connect_timeout=2");
 }
 
 #define RUNS 20
@@ -159,6 +164,18 @@ static void unresolvable_cut_off_claims_are_not_started_and_put_back(void **stat
     assert_int_equal(claim_into_fault(st, MY_FAULT_UNKNOWN_COMMITTED, "silent"), 0);
     atomic_store(&resolve_fails, false);
     my_test_before_resolve = NULL;
+    my_test_before_commit = NULL;
+    st->ops->close(st);
+}
+
+static void several_committers_answer_claims_after_commit_too(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_fresh_with("connect_timeout=2&committers=2");
+    my_test_before_commit = inject;
+    assert_int_equal(claim_into_fault(st, MY_FAULT_DEADLOCK, "c2dl"), RUNS);
+    assert_int_equal(claim_into_fault(st, MY_FAULT_UNKNOWN_COMMITTED, "c2landed"), RUNS);
+    assert_int_equal(claim_into_fault(st, MY_FAULT_UNKNOWN, "c2gone"), 0);
     my_test_before_commit = NULL;
     st->ops->close(st);
 }
@@ -565,6 +582,7 @@ int main(void)
         cmocka_unit_test(rolled_back_claims_are_retried_and_answered_after_commit),
         cmocka_unit_test(cut_off_commit_is_resolved_before_answering),
         cmocka_unit_test(unresolvable_cut_off_claims_are_not_started_and_put_back),
+        cmocka_unit_test(several_committers_answer_claims_after_commit_too),
         cmocka_unit_test(outcome_from_another_node_is_refused_and_recorded),
         cmocka_unit_test(outcome_after_interruption_is_refused_and_replay_is_idempotent),
         cmocka_unit_test(two_nodes_contending_start_each_run_exactly_once),
