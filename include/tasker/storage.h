@@ -106,12 +106,20 @@ struct tasker_storage_ops {
     int (*add_task_exec)(tasker_storage *st, const tasker_task_exec *e);
     /* Moves a pending execution to running, with start_us and node_id, as one
      * compare-and-set: TASKER_ESTATE when it is not pending (another worker or process
-     * took it), TASKER_ENOTFOUND when absent. */
+     * took it), TASKER_ENOTFOUND when absent. TASKER_OK only once that change is
+     * durable (committed): the caller then runs the handler, so an answer given before
+     * a commit that may still be rolled back would let another node run it too. Any
+     * other failure (TASKER_ESTORAGE) means not started: the run is pending. */
     int (*start_task_exec)(tasker_storage *st, const char *exec_id, int64_t start_us,
                            const char *node_id);
     /* Records the outcome of an execution: status, end_us, success, result, error,
      * all five written as given (NULLs included); other fields are left alone.
-     * TASKER_ENOTFOUND when absent. */
+     * TASKER_ENOTFOUND when absent. Only while running and owned by the node that
+     * started it (e->node_id, the writer's node; NULL: any node); otherwise
+     * TASKER_ESTATE, nothing is overwritten, and the run gets an event saying the late
+     * outcome was refused (fencing: another node decided the run meanwhile). The same
+     * outcome written again (same status and end_us) is TASKER_OK, so a write replayed
+     * after a lost commit does no harm. */
     int (*update_task_exec)(tasker_storage *st, const tasker_task_exec *e);
     int (*get_task_exec)(tasker_storage *st, const char *exec_id, tasker_task_exec *out);
     /* task_id NULL = all executions. Newest first: queued_us descending, then exec_id

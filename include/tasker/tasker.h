@@ -194,7 +194,9 @@ int tasker_trigger_many(tasker_t *t, const char *const *task_ids, size_t n,
 
 /* Waits until the execution has finished (success, failed, interrupted or skipped).
  * TASKER_OK when finished, TASKER_ETIMEDOUT when timeout_ms passed first (negative =
- * no limit), TASKER_ENOTFOUND if there is no such execution. */
+ * no limit), TASKER_ENOTFOUND if there is no such execution. Finished means its outcome
+ * is stored; while the store is away the wait goes on, but TASKER_ESTORAGE once every
+ * read of the record has failed for 60 s in a row (even with no limit). */
 int tasker_wait(tasker_t *t, const char *exec_id, int timeout_ms);
 
 /* Starts the schedule loop in a background thread. TASKER_ESTATE if already started. */

@@ -7,6 +7,10 @@
 #include <string.h>
 #include <time.h>
 
+#define TASKER_OUTCOME_LOG_MS 5000       /* an outcome not stored is said this often */
+#define TASKER_OUTCOME_CLOSE_MS 10000    /* and retried this long once closing */
+#define TASKER_WAIT_STORE_DOWN_MS 60000  /* tasker_wait gives up on a store failing this long */
+
 int tasker_trigger(tasker_t *t, const char *task_id, char exec_id[TASKER_ID_SIZE])
 {
     int rc;
@@ -115,24 +119,59 @@ void tasker_notify_done(tasker_t *t)
     pthread_mutex_unlock(&t->done_lock);
 }
 
-/* Backs off before the next attempt at a write the store refused as ESTORAGE:
- * 50 ms doubling to 1 s, 8 attempts (about 4.5 s). Returns false when out of attempts. */
-static bool storage_backoff(int attempt)
+static int64_t mono_ms(void)
 {
-    if (attempt >= 7) return false;
-    int delay_ms = 50 << (attempt < 4 ? attempt : 4);
-    if (delay_ms > 1000) delay_ms = 1000;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps before the next attempt at a write the store refused as ESTORAGE: 50 ms
+ * doubling to 2 s, so that a store that is away is not hammered. */
+static void storage_backoff(int attempt)
+{
+    int delay_ms = 50 << (attempt < 6 ? attempt : 6);
+    if (delay_ms > 2000) delay_ms = 2000;
     struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-    return true;
+}
+
+static bool pool_stopping(tasker_t *t)
+{
+    pthread_mutex_lock(&t->pool.queue_lock);
+    bool stopping = t->pool.stopping;
+    pthread_mutex_unlock(&t->pool.queue_lock);
+    return stopping;
 }
 
 void tasker_outcome_written(tasker_t *t, tasker_task_exec *e, int rc)
 {
-    /* A store that is briefly away (a database restarting) must not leave the run
-     * `running` forever, so the write is retried for a few seconds. */
-    for (int attempt = 0; rc == TASKER_ESTORAGE && storage_backoff(attempt); attempt++)
+    /* The store away must not leave a finished run `running`: the outcome is kept and
+     * written again, with backoff, for as long as the handle lives; once it is closing
+     * (or shutting down), for TASKER_OUTCOME_CLOSE_MS more at most. Failures are said
+     * on stderr, at most once per TASKER_OUTCOME_LOG_MS. */
+    int64_t first_ms = mono_ms(), logged_ms = 0, stop_ms = 0;
+    for (int attempt = 0; rc == TASKER_ESTORAGE; attempt++) {
+        int64_t now_ms = mono_ms();
+        if (!logged_ms || now_ms - logged_ms >= TASKER_OUTCOME_LOG_MS) {
+            fprintf(stderr, "tasker: the outcome of execution '%s' is not stored yet (%lld s): "
+                    "%s; retrying\n", e->exec_id, (long long)(now_ms - first_ms) / 1000,
+                    tasker_last_error());
+            logged_ms = now_ms;
+        }
+        if (!stop_ms && pool_stopping(t)) stop_ms = now_ms + TASKER_OUTCOME_CLOSE_MS;
+        if (stop_ms && now_ms >= stop_ms) {
+            fprintf(stderr, "tasker: the outcome of execution '%s' was not stored before "
+                    "close: the run stays running until a node marks it interrupted\n",
+                    e->exec_id);
+            return;
+        }
+        storage_backoff(attempt);
         rc = t->st->ops->update_task_exec(t->st, e);
+    }
+    if (rc == TASKER_ESTATE) /* fenced: the run was decided without this node */
+        fprintf(stderr, "tasker: the outcome of execution '%s' was refused: %s\n", e->exec_id,
+                tasker_last_error());
     if (rc == TASKER_OK && t->hook) {
         tasker_task_exec stored = {0};
         if (t->st->ops->get_task_exec(t->st, e->exec_id, &stored) == TASKER_OK)
@@ -145,6 +184,7 @@ void tasker_outcome_written(tasker_t *t, tasker_task_exec *e, int rc)
 static bool record_outcome(tasker_t *t, job *j, tasker_task_exec *e)
 {
     e->end_us = tasker_now_us(t);
+    e->node_id = t->node_id; /* the claim's owner: the store fences on it */
     if (tasker_finish_async(t, j, e)) return true;
     tasker_outcome_written(t, e, t->st->ops->update_task_exec(t->st, e));
     return false;
@@ -200,15 +240,26 @@ static bool finish_from_ctx(tasker_t *t, job *j, tasker_ctx *c, int handler_rc)
     return record_outcome(t, j, &e);
 }
 
+/* A worker's starts that failed in a row because the store is away: each failure
+ * pauses the worker (storage_backoff) before it takes its next job. */
+static _Thread_local int start_failures;
+
+/* A start the store could not make (ESTORAGE) is not retried here: the run stays
+ * pending, for this or any node to claim later, and the worker moves on after a pause
+ * that grows while the store stays away. */
+static void start_settled(int rc)
+{
+    if (rc != TASKER_ESTORAGE) {
+        start_failures = 0;
+        return;
+    }
+    storage_backoff(start_failures < 16 ? start_failures++ : start_failures);
+}
+
 int tasker_start_job(tasker_t *t, job *j)
 {
-    int rc;
-    /* A store briefly away is retried; a run not started stays pending, for a rescan. */
-    for (int attempt = 0;
-         (rc = t->st->ops->start_task_exec(t->st, j->exec_id, tasker_now_us(t), t->node_id)) ==
-             TASKER_ESTORAGE && storage_backoff(attempt);
-         attempt++) {
-    }
+    int rc = t->st->ops->start_task_exec(t->st, j->exec_id, tasker_now_us(t), t->node_id);
+    start_settled(rc);
     return rc;
 }
 
@@ -221,14 +272,13 @@ void tasker_start_jobs(tasker_t *t, job **jobs, size_t n, int *rcs)
     }
     const char *ids[TASKER_CLAIM_MAX];
     for (size_t i = 0; i < n; i++) ids[i] = jobs[i]->exec_id;
-    int rc;
-    for (int attempt = 0;
-         (rc = ops->start_task_execs(t->st, ids, n, tasker_now_us(t), t->node_id, rcs)) ==
-             TASKER_ESTORAGE && storage_backoff(attempt);
-         attempt++) {
+    int rc = ops->start_task_execs(t->st, ids, n, tasker_now_us(t), t->node_id, rcs);
+    bool failed = rc != TASKER_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (rc != TASKER_OK) rcs[i] = rc;
+        failed = failed || rcs[i] == TASKER_ESTORAGE;
     }
-    if (rc != TASKER_OK)
-        for (size_t i = 0; i < n; i++) rcs[i] = rc;
+    start_settled(failed ? TASKER_ESTORAGE : TASKER_OK);
 }
 
 bool tasker_run_started(tasker_t *t, job *j)
@@ -262,21 +312,17 @@ static bool is_finished(tasker_exec_status s)
            s == TASKER_EXEC_INTERRUPTED || s == TASKER_EXEC_SKIPPED;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Finished runs of this process broadcast done_cond; runs in other processes are seen
- * by rereading the record at least every 100 ms. */
+ * by rereading the record at least every 100 ms. It returns only once the outcome is
+ * stored; but when the store has failed every read for TASKER_WAIT_STORE_DOWN_MS in a
+ * row, it gives up with TASKER_ESTORAGE, even with no timeout: a waiter must not hang
+ * on a store that never comes back. */
 int tasker_wait(tasker_t *t, const char *exec_id, int timeout_ms)
 {
     int rc;
     if ((rc = tasker_check_handle(t)) || (rc = tasker_check_id("execution id", exec_id)))
         return rc;
-    int64_t deadline_ms = mono_ms() + timeout_ms;
+    int64_t deadline_ms = mono_ms() + timeout_ms, failing_since_ms = 0;
     for (;;) {
         pthread_mutex_lock(&t->done_lock);
         uint64_t gen = t->done_gen;
@@ -290,6 +336,12 @@ int tasker_wait(tasker_t *t, const char *exec_id, int timeout_ms)
             return tasker_fail(rc, "wait: execution '%s' not found", exec_id);
         if (rc != TASKER_OK && rc != TASKER_ESTORAGE) return rc;
         if (done) return TASKER_OK;
+        if (rc == TASKER_OK) failing_since_ms = 0;
+        else if (!failing_since_ms) failing_since_ms = mono_ms();
+        else if (mono_ms() - failing_since_ms >= TASKER_WAIT_STORE_DOWN_MS)
+            return tasker_fail(TASKER_ESTORAGE, "wait: execution '%s': the store has failed "
+                               "for %d s: %s", exec_id, TASKER_WAIT_STORE_DOWN_MS / 1000,
+                               tasker_last_error());
 
         int64_t slice_ms = 100;
         if (timeout_ms >= 0) {

@@ -6,7 +6,9 @@
  * thread does the rest (the exec hook, which reads the store, the overlap count, waking
  * tasker_wait and tasker_drain), since a driver's callback must not call the driver.
  * A run counts as running (for tasker_drain and tasker_running_count) until then, so
- * nothing reports a run finished before its outcome is stored.
+ * nothing reports a run finished before its outcome is stored. An outcome the store
+ * reports failed is written again, with backoff, until it is stored
+ * (tasker_outcome_written in exec.c).
  */
 #include "core/internal.h"
 
@@ -19,6 +21,7 @@ typedef struct outcome_rec {
     job *j;
     tasker_task_exec e; /* owns result and error; exec_id points into j */
     int rc;
+    char err[256]; /* the store's message when rc != TASKER_OK */
     struct outcome_rec *next;
 } outcome_rec;
 
@@ -38,10 +41,11 @@ static void rec_free(outcome_rec *r)
 
 static void outcome_done(void *udata, int rc, const char *msg)
 {
-    (void)msg; /* a failure is retried synchronously, which reports its own message */
     outcome_rec *r = udata;
     finisher *f = &r->t->pool.fin;
     r->rc = rc;
+    /* Kept for the thread that completes the run: it says why, and retries a failure. */
+    snprintf(r->err, sizeof r->err, "%s", rc != TASKER_OK && msg ? msg : "");
     r->next = NULL;
     if (r == submitting) {
         reported_here = true;
@@ -59,6 +63,7 @@ static void outcome_done(void *udata, int rc, const char *msg)
  * whose store reported at once. */
 static void complete(tasker_t *t, outcome_rec *r)
 {
+    if (r->rc != TASKER_OK) tasker_fail(r->rc, "%s", r->err);
     tasker_outcome_written(t, &r->e, r->rc);
     tasker_notify_done(t);
     tasker_pool_job_finished(t, r->j);

@@ -5,13 +5,15 @@
  *
  * - Adds, events and outcomes need no savepoint (group_run): a bulk INSERT that fails
  *   (a duplicate id, a missing execution) is undone whole by InnoDB's statement
- *   rollback, and an outcome written twice writes the same values; so when one fails
- *   or falls short, its writes run again one by one. Adds check their tasks first.
- * - Starts run with no savepoint (my_bulk_starts), one round trip per round: each
- *   writes a unique claim token as its node id, and when not every row matched, each
- *   run is read back: a row holding this start's token was taken by it. Before the
- *   COMMIT the batch writes the real node ids over the tokens: an outcome of the same
- *   run in the batch does it with its own row; one bulk statement does it for the rest.
+ *   rollback, and an outcome found already written is recognised as such (exec.c); so
+ *   when one fails or falls short, its writes run again one by one. Adds check their
+ *   tasks first.
+ * - The claim round (my_bulk_starts) is one compare-and-set statement for all the
+ *   batch's starts, in exec id order (two nodes' rounds then lock rows in the same
+ *   order). When every row matched, each start took its run. When not (another node or
+ *   caller took some), a total cannot say which: the batch is rolled back and run again
+ *   with the careful round, which locks and reads the rows first (MY_CLAIM_READ per
+ *   query) and then moves only the pending ones.
  *
  * Servers without bulk support (MySQL) always go one by one. */
 #include "core/error.h"
@@ -127,20 +129,8 @@ static bool fill_start(my_write **w, size_t n, columns *cols)
     for (size_t i = 0; i < n; i++) {
         const my_start_arg *a = w[i]->arg;
         cols->i64[0][i] = a->start_us;
-        set_str(cols, 1, i, w[i]->claim_token[0] ? w[i]->claim_token : a->node_id);
+        set_str(cols, 1, i, a->node_id);
         set_str(cols, 2, i, a->exec_id);
-    }
-    return true;
-}
-
-static bool fill_claim_fix(my_write **w, size_t n, columns *cols)
-{
-    if (!col_str(cols, 0, n) || !col_str(cols, 1, n) || !col_str(cols, 2, n)) return false;
-    for (size_t i = 0; i < n; i++) {
-        const my_start_arg *a = w[i]->arg;
-        set_str(cols, 0, i, a->node_id);
-        set_str(cols, 1, i, a->exec_id);
-        set_str(cols, 2, i, w[i]->claim_token);
     }
     return true;
 }
@@ -150,7 +140,6 @@ static bool fill(my_write_kind kind, my_write **w, size_t n, columns *cols)
 {
     if (kind == MW_ADD) return fill_add(w, n, cols);
     if (kind == MW_START) return fill_start(w, n, cols);
-    if (kind == MW_SINGLE) return fill_claim_fix(w, n, cols); /* see my_bulk_fix_claims */
     if (kind == MW_EVENT) {
         if (!col_str(cols, 0, n) || !col_i64(cols, 1, n) || !col_int(cols, 2, n) ||
             !col_str(cols, 3, n))
@@ -166,18 +155,17 @@ static bool fill(my_write_kind kind, my_write **w, size_t n, columns *cols)
     }
     if (!col_int(cols, 0, n) || !col_i64(cols, 1, n) || !col_int(cols, 2, n) ||
         !col_str(cols, 3, n) || !col_str(cols, 4, n) || !col_str(cols, 5, n) ||
-        !col_str(cols, 6, n) || !col_str(cols, 7, n))
+        !col_str(cols, 6, n))
         return false;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) { /* MS_EXEC_UPDATE_BULK: the outcome, fenced */
         const tasker_task_exec *e = w[i]->arg;
         cols->i32[0][i] = (int)e->status;
         cols->i64[1][i] = e->end_us;
         cols->i32[2][i] = e->success ? 1 : 0;
         set_str(cols, 3, i, e->result);
         set_str(cols, 4, i, e->error);
-        set_str(cols, 5, i, w[i]->fix_token);
-        set_str(cols, 6, i, w[i]->fix_token ? w[i]->fix_node : NULL);
-        set_str(cols, 7, i, e->exec_id);
+        set_str(cols, 5, i, e->exec_id);
+        set_str(cols, 6, i, e->node_id);
     }
     return true;
 }
@@ -215,8 +203,7 @@ static int bulk_run(my_store *s, my_conn *c, my_write_kind kind, my_write **w, s
     columns cols;
     memset(&cols, 0, sizeof cols);
     int rc = TASKER_EINVAL;
-    static const my_stmt_id ids[] = {[MW_SINGLE] = MS_EXEC_CLAIM_FIX,
-                                      [MW_ADD] = MS_EXEC_INSERT_BULK,
+    static const my_stmt_id ids[] = {[MW_ADD] = MS_EXEC_INSERT_BULK,
                                       [MW_START] = MS_EXEC_START_BULK,
                                       [MW_EVENT] = MS_EVENT_INSERT_BULK,
                                       [MW_UPDATE] = MS_EXEC_UPDATE_BULK};
@@ -260,138 +247,92 @@ static int run_one_by_one(my_store *s, my_conn *c, my_write **w, size_t n)
         w[i]->rc = w[i]->fn(s, c, w[i]);
         if (w[i]->rc != TASKER_OK) {
             snprintf(w[i]->err, sizeof w[i]->err, "%s", tasker_last_error());
-            if (c->broken || c->last_errno == ER_LOCK_DEADLOCK) return TASKER_ESTORAGE;
+            if (c->broken || my_errno_retries(c->last_errno)) return TASKER_ESTORAGE;
         }
+        c->last_errno = 0;
     }
     return TASKER_OK;
 }
 
-/* Every row took effect: each add found its task and each start its pending execution
- * (a second start of one execution would have matched nothing). */
+/* Every row took effect: each add found its task and each start its pending execution. */
 static void bulk_took_effect(my_write_kind kind, my_write **w, size_t n)
 {
-        for (size_t i = 0; i < n; i++) {
-            w[i]->rc = TASKER_OK;
-            if (kind == MW_ADD) {
-                w[i]->task_id_for_retention = ((const tasker_task_exec *)w[i]->arg)->task_id;
-            } else if (kind == MW_START) {
-                const my_start_arg *a = w[i]->arg;
-                w[i]->claim_exec_id = a->exec_id;
-                w[i]->claim_node_id = a->node_id;
-                w[i]->claim_start_us = a->start_us;
-            }
-        }
+    for (size_t i = 0; i < n; i++) {
+        w[i]->rc = TASKER_OK;
+        if (kind == MW_ADD)
+            w[i]->task_id_for_retention = ((const tasker_task_exec *)w[i]->arg)->task_id;
+        else if (kind == MW_START)
+            w[i]->claimed = true;
+    }
 }
 
-typedef struct {
-    int status;
-    char *node_id;
-} claim_row;
-
-/* Reads back who holds each execution after a bulk start that did not take every row:
- * a row holding this start's token was taken by it; any other is ESTATE, or ENOTFOUND
- * when absent. Exact, whatever else started the run (two starts of one run in one
- * statement included): no other start carries the token. */
-static int starts_read_back(my_store *s, my_conn *c, my_write **w, size_t n)
+/* The careful claim round: locks the rows and reads their status first (SELECT ... FOR
+ * UPDATE), then moves the pending ones, which then all match. Exact whoever else
+ * claimed them, with one round trip more than the fast round. */
+static int starts_locked(my_store *s, my_conn *c, my_write **w, size_t n)
 {
-    static const my_col cols[] = {
-        {MC_INT, offsetof(claim_row, status)},
-        {MC_STR, offsetof(claim_row, node_id)},
-    };
+    my_claim_row *rows = NULL;
+    size_t nrows = 0, k = 0;
+    int rc = my_claim_rows_locked(s, c, w, n, &rows, &nrows);
+    if (rc != TASKER_OK) return TASKER_ESTORAGE;
+    my_write **todo = malloc(n * sizeof *todo);
+    if (!todo) {
+        my_claim_rows_free(rows, nrows);
+        return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a claim round");
+    }
     for (size_t i = 0; i < n; i++) {
         const my_start_arg *a = w[i]->arg;
-        MYSQL_BIND p[1];
-        unsigned long len;
-        claim_row *row = NULL;
-        size_t found = 0;
-        my_bind_str(&p[0], a->exec_id, &len);
-        int rc = my_query(s, c, MS_EXEC_CLAIM_GET, p, cols, 2, sizeof *row, (void **)&row, &found);
-        if (rc != TASKER_OK) return TASKER_ESTORAGE; /* the transaction is in doubt */
-        if (found == 1 && row->node_id && strcmp(row->node_id, w[i]->claim_token) == 0) {
-            bulk_took_effect(MW_START, &w[i], 1);
-        } else {
-            w[i]->claim_token[0] = '\0';
-            if (found == 0) {
-                w[i]->rc = TASKER_ENOTFOUND;
-                snprintf(w[i]->err, sizeof w[i]->err, "mysql: no execution '%s'", a->exec_id);
-            } else {
-                w[i]->rc = TASKER_ESTATE;
-                snprintf(w[i]->err, sizeof w[i]->err,
-                         "mysql: execution '%s' is %s, not pending", a->exec_id,
-                         tasker_exec_status_name((tasker_exec_status)row->status));
-            }
+        const my_claim_row *row = NULL;
+        for (size_t r = 0; r < nrows && !row; r++)
+            if (strcmp(rows[r].exec_id, a->exec_id) == 0) row = &rows[r];
+        if (row && row->status == TASKER_EXEC_PENDING) {
+            todo[k++] = w[i];
+            continue;
         }
-        if (row) free(row->node_id);
-        free(row);
+        w[i]->rc = row ? TASKER_ESTATE : TASKER_ENOTFOUND;
+        if (row)
+            snprintf(w[i]->err, sizeof w[i]->err, "mysql: execution '%s' is %s, not pending",
+                     a->exec_id, tasker_exec_status_name((tasker_exec_status)row->status));
+        else
+            snprintf(w[i]->err, sizeof w[i]->err, "mysql: no execution '%s'", a->exec_id);
     }
-    return TASKER_OK;
+    my_claim_rows_free(rows, nrows);
+    rc = TASKER_OK;
+    if (k >= BULK_MIN && bulk_supported(c)) {
+        rc = bulk_run(s, c, MW_START, todo, k);
+        if (rc == TASKER_OK) bulk_took_effect(MW_START, todo, k);
+        else if (!c->broken && !my_errno_retries(c->last_errno)) /* locked, yet not taken */
+            rc = tasker_fail(TASKER_ESTORAGE, "mysql: %s: locked pending runs were not "
+                             "claimed", s->where);
+        else rc = TASKER_ESTORAGE;
+    } else if (k) {
+        rc = run_one_by_one(s, c, todo, k);
+    }
+    free(todo);
+    return rc;
 }
 
-int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n)
+int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n, bool careful)
 {
+    for (size_t i = 0; i < n; i++) w[i]->claimed = false;
     if (n < BULK_MIN || !bulk_supported(c)) return run_one_by_one(s, c, w, n);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t seq = __atomic_add_fetch(&s->claim_seq, 1, __ATOMIC_RELAXED);
-        snprintf(w[i]->claim_token, sizeof w[i]->claim_token, "\001claim:%llx:%llx",
-                 (unsigned long long)s->store_id, (unsigned long long)seq);
-    }
+    if (careful) return starts_locked(s, c, w, n);
     int rc = bulk_run(s, c, MW_START, w, n);
     if (rc == TASKER_OK) {
         bulk_took_effect(MW_START, w, n);
         return TASKER_OK;
     }
-    if (c->broken || c->last_errno == ER_LOCK_DEADLOCK) return TASKER_ESTORAGE;
+    if (c->broken || my_errno_retries(c->last_errno)) return TASKER_ESTORAGE;
+    /* Some rows did not match, and which ones a total does not say: the transaction is
+     * run again with the careful round. */
     c->last_errno = 0;
-    return starts_read_back(s, c, w, n);
-}
-
-/* Hands the claim token of each start to an outcome of the same run in the batch, if
- * any, which then writes the real node id with its own row (the usual case: a short
- * handler's start and outcome meet in one batch): one row write fewer per run. */
-static void claims_to_outcomes(my_write *batch)
-{
-    for (my_write *u = batch; u; u = u->next) {
-        if (u->kind != MW_UPDATE) continue;
-        u->fix_token = u->fix_node = NULL;
-        const char *exec_id = ((const tasker_task_exec *)u->arg)->exec_id;
-        for (my_write *w = batch; w; w = w->next) {
-            if (w->kind != MW_START || !w->claim_token[0]) continue;
-            const my_start_arg *a = w->arg;
-            if (strcmp(a->exec_id, exec_id) != 0) continue;
-            u->fix_token = w->claim_token;
-            u->fix_node = a->node_id;
-            w->claim_handed = true;
-        }
-    }
-}
-
-int my_bulk_fix_claims(my_store *s, my_conn *c, my_write *batch)
-{
-    size_t n = 0;
-    for (my_write *w = batch; w; w = w->next) w->claim_handed = false;
-    claims_to_outcomes(batch);
-    for (my_write *w = batch; w; w = w->next)
-        n += w->kind == MW_START && w->claim_token[0] && !w->claim_handed;
-    if (n == 0) return TASKER_OK;
-    my_write **fix = malloc(n * sizeof *fix);
-    if (!fix) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a batch");
-    n = 0;
-    for (my_write *w = batch; w; w = w->next)
-        if (w->kind == MW_START && w->claim_token[0] && !w->claim_handed) fix[n++] = w;
-    int rc = bulk_run(s, c, MW_SINGLE, fix, n);
-    free(fix);
-    /* Every token written is still there (nothing else writes a token): anything else
-     * means the transaction is not what it should be, so it is not committed. */
-    if (rc == TASKER_EINVAL && !c->broken)
-        rc = tasker_fail(TASKER_ESTORAGE, "mysql: %s: a started run's node id could not be set",
-                         s->where);
-    return rc;
+    return MY_CLAIM_AGAIN;
 }
 
 /* Runs n adds, events or outcomes as one bulk statement, with no savepoint: a bulk
  * INSERT that fails is undone whole by InnoDB's statement rollback (a duplicate or a
- * missing row anywhere in the array leaves none of its rows), and an outcome written
- * twice writes the same values. So when the statement failed or fell short, the writes
+ * missing row anywhere in the array leaves none of its rows), and an outcome the
+ * statement did write is recognised as written when run again (exec.c). So when the statement failed or fell short, the writes
  * simply run again one by one, each getting its own result. A deadlock, though, rolled
  * back the whole transaction: that fails the batch (to be run again). */
 static int group_run(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n)
@@ -402,7 +343,7 @@ static int group_run(my_store *s, my_conn *c, my_write_kind kind, my_write **w, 
         bulk_took_effect(kind, w, n);
         return TASKER_OK;
     }
-    if (c->broken || c->last_errno == ER_LOCK_DEADLOCK) return TASKER_ESTORAGE;
+    if (c->broken || my_errno_retries(c->last_errno)) return TASKER_ESTORAGE;
     c->last_errno = 0;
     return run_one_by_one(s, c, w, n);
 }
@@ -414,14 +355,14 @@ int my_bulk_whole(my_store *s, my_conn *c, my_write_kind kind, my_write **w, siz
             bulk_took_effect(kind, w, n);
             return TASKER_OK;
         }
-        if (c->broken || c->last_errno == ER_LOCK_DEADLOCK) return TASKER_ESTORAGE;
+        if (c->broken || my_errno_retries(c->last_errno)) return TASKER_ESTORAGE;
         c->last_errno = 0;
     }
     /* One by one, to name the first at fault; the savepoint undoes those before it. */
     int rc = my_exec_once(s, c, "SAVEPOINT tasker_whole");
     for (size_t i = 0; i < n && rc == TASKER_OK; i++) rc = w[i]->fn(s, c, w[i]);
     if (rc == TASKER_OK) return my_exec_once(s, c, "RELEASE SAVEPOINT tasker_whole");
-    if (c->broken || c->last_errno == ER_LOCK_DEADLOCK) return TASKER_ESTORAGE;
+    if (c->broken || my_errno_retries(c->last_errno)) return TASKER_ESTORAGE;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", tasker_last_error());
     if (my_exec_once(s, c, "ROLLBACK TO SAVEPOINT tasker_whole") != TASKER_OK)

@@ -1,11 +1,14 @@
-/* The MySQL driver's executions: adding (with retention), the compare-and-set start,
- * outcomes, queries, and marking the executions of dead nodes interrupted.
+/* The MySQL driver's executions: adding (with retention), claiming (the compare-and-set
+ * start, and reading claims back), fenced outcomes, queries, and marking the executions
+ * of dead nodes interrupted.
  *
- * Retention runs in the same transaction as the executions that caused it, once per
- * task per group-commit batch, through the (task_id, queued_us, exec_id) index: the
- * row just past the newest max_execs_per_task is found with one indexed LIMIT/OFFSET
- * read, and finished executions at or below it, or older than max_exec_age_s, are
- * deleted by one statement; their events go with them by the foreign key's cascade. */
+ * Fencing: an outcome is written only while its run is `running` and held by the
+ * writer's node (tasker_task_exec.node_id of the outcome; NULL: any node). When another
+ * node has meanwhile marked the run interrupted (this node's lease ran out), nothing is
+ * overwritten: the run gets the event "late outcome from node N refused: ..." and the
+ * writer TASKER_ESTATE. An outcome found already stored, same status and end, is this
+ * very write replayed: TASKER_OK.
+ * Retention is storage/mysql/retain.c's. */
 #include "core/error.h"
 #include "storage/mysql/internal.h"
 
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -33,66 +37,6 @@ static const my_col exec_cols[] = {
 };
 
 static my_store *store(tasker_storage *st) { return (my_store *)st; }
-
-/* ---- retention -------------------------------------------------------------------- */
-
-typedef struct {
-    int64_t queued_us;
-    char *exec_id;
-} boundary_row;
-
-/* The first execution past the newest `keep` of the task, if any. */
-static int find_boundary(my_store *s, my_conn *c, const char *task_id, int64_t keep,
-                         boundary_row **row, size_t *n)
-{
-    static const my_col cols[] = {
-        {MC_I64, offsetof(boundary_row, queued_us)},
-        {MC_STR, offsetof(boundary_row, exec_id)},
-    };
-    MYSQL_BIND p[2];
-    unsigned long len;
-    my_bind_str(&p[0], task_id, &len);
-    my_bind_i64(&p[1], &keep);
-    return my_query(s, c, MS_RETAIN_BOUNDARY, p, cols, NCOLS(cols), sizeof **row,
-                    (void **)row, n);
-}
-
-/* Deletes, in one statement, the task's finished executions at or below the boundary
- * (by count) or queued before the age cutoff. */
-int my_retain_task(my_store *s, my_conn *c, const char *task_id)
-{
-    const tasker_storage_env *env = &s->base.env;
-    boundary_row *row = NULL;
-    size_t n = 0;
-    int64_t bound_us = INT64_MIN, cutoff_us = INT64_MIN;
-    int rc = TASKER_OK;
-    if (env->max_execs_per_task >= 0 &&
-        (rc = find_boundary(s, c, task_id, env->max_execs_per_task, &row, &n)) != TASKER_OK)
-        return rc;
-    if (n == 1) bound_us = row->queued_us;
-    /* An age too large to subtract from now means no age limit. */
-    int64_t now_us = my_now_us(s);
-    int64_t age_us, c_us;
-    if (env->max_exec_age_s >= 0 &&
-        !__builtin_mul_overflow(env->max_exec_age_s, INT64_C(1000000), &age_us) &&
-        !__builtin_sub_overflow(now_us, age_us, &c_us))
-        cutoff_us = c_us;
-    if (n == 1 || cutoff_us != INT64_MIN) {
-        MYSQL_BIND p[6];
-        unsigned long len[2];
-        int64_t upper_us = bound_us > cutoff_us ? bound_us : cutoff_us;
-        my_bind_str(&p[0], task_id, &len[0]);
-        my_bind_i64(&p[1], &upper_us);
-        my_bind_i64(&p[2], &cutoff_us);
-        my_bind_i64(&p[3], &bound_us);
-        my_bind_i64(&p[4], &bound_us);
-        my_bind_str(&p[5], n == 1 ? row->exec_id : "", &len[1]);
-        rc = my_run(s, c, MS_RETAIN_DELETE, p, NULL);
-    }
-    if (row) free(row->exec_id);
-    free(row);
-    return rc;
-}
 
 /* ---- writes ----------------------------------------------------------------------- */
 
@@ -138,42 +82,122 @@ int my_add_task_exec(tasker_storage *st, const tasker_task_exec *e)
 }
 
 
-static int exec_status(my_store *s, my_conn *c, const char *exec_id, int *status)
+/* ---- claims (starts) --------------------------------------------------------------- */
+
+int my_claim_verdict(my_write *w, const my_claim_row *row)
 {
-    static const my_col cols[] = {{MC_INT, 0}};
-    MYSQL_BIND p[1];
-    unsigned long len;
-    int *rows = NULL;
-    size_t n = 0;
-    my_bind_str(&p[0], exec_id, &len);
-    int rc = my_query(s, c, MS_EXEC_STATUS, p, cols, 1, sizeof(int), (void **)&rows, &n);
-    if (rc == TASKER_OK && n == 0)
-        rc = tasker_fail(TASKER_ENOTFOUND, "mysql: no execution '%s'", exec_id);
-    if (rc == TASKER_OK) *status = rows[0];
+    const my_start_arg *a = w->arg;
+    if (!row) {
+        snprintf(w->err, sizeof w->err, "mysql: no execution '%s'", a->exec_id);
+        return TASKER_ENOTFOUND;
+    }
+    if (row->status == TASKER_EXEC_RUNNING && row->start_us == a->start_us && row->node_id &&
+        a->node_id && strcmp(row->node_id, a->node_id) == 0)
+        return TASKER_OK;
+    if (row->status == TASKER_EXEC_PENDING) { /* its claim did not stick: not started */
+        snprintf(w->err, sizeof w->err, "mysql: execution '%s' was not started: its claim "
+                 "was rolled back; it stays pending", a->exec_id);
+        return TASKER_ESTORAGE;
+    }
+    snprintf(w->err, sizeof w->err, "mysql: execution '%s' is %s, not pending", a->exec_id,
+             tasker_exec_status_name((tasker_exec_status)row->status));
+    return TASKER_ESTATE;
+}
+
+void my_claim_rows_free(my_claim_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].exec_id);
+        free(rows[i].node_id);
+    }
     free(rows);
+}
+
+/* Appends the rows of up to MY_CLAIM_READ starts to *rows. */
+static int claim_rows_part(my_store *s, my_conn *c, my_stmt_id id, my_write **w, size_t n,
+                           my_claim_row **rows, size_t *nrows)
+{
+    static const my_col cols[] = {
+        {MC_STR, offsetof(my_claim_row, exec_id)},
+        {MC_INT, offsetof(my_claim_row, status)},
+        {MC_STR, offsetof(my_claim_row, node_id)},
+        {MC_I64, offsetof(my_claim_row, start_us)},
+    };
+    MYSQL_BIND p[MY_CLAIM_READ];
+    unsigned long len[MY_CLAIM_READ];
+    for (size_t i = 0; i < MY_CLAIM_READ; i++)
+        my_bind_str(&p[i], i < n ? ((const my_start_arg *)w[i]->arg)->exec_id : NULL, &len[i]);
+    my_claim_row *part = NULL;
+    size_t k = 0;
+    int rc = my_query(s, c, id, p, cols, NCOLS(cols), sizeof *part,
+                      (void **)&part, &k);
+    if (rc != TASKER_OK || k == 0) return rc;
+    my_claim_row *grown = realloc(*rows, (*nrows + k) * sizeof *grown);
+    if (!grown) {
+        my_claim_rows_free(part, k);
+        return tasker_fail(TASKER_ENOMEM, "mysql: out of memory reading claims back");
+    }
+    memcpy(grown + *nrows, part, k * sizeof *part);
+    free(part);
+    *rows = grown;
+    *nrows += k;
+    return TASKER_OK;
+}
+
+static int claim_rows(my_store *s, my_conn *c, my_stmt_id id, my_write **w, size_t n,
+                      my_claim_row **rows, size_t *nrows)
+{
+    *rows = NULL;
+    *nrows = 0;
+    int rc = TASKER_OK;
+    for (size_t at = 0; at < n && rc == TASKER_OK; at += MY_CLAIM_READ)
+        rc = claim_rows_part(s, c, id, w + at,
+                             n - at < MY_CLAIM_READ ? n - at : MY_CLAIM_READ, rows, nrows);
+    if (rc != TASKER_OK) {
+        my_claim_rows_free(*rows, *nrows);
+        *rows = NULL;
+        *nrows = 0;
+    }
     return rc;
 }
 
+int my_claim_rows(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
+                  size_t *nrows)
+{
+    return claim_rows(s, c, MS_EXEC_CLAIM_GET, w, n, rows, nrows);
+}
+
+int my_claim_rows_locked(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
+                         size_t *nrows)
+{
+    return claim_rows(s, c, MS_EXEC_CLAIM_LOCK, w, n, rows, nrows);
+}
+
+/* One start alone: the compare-and-set, and when it matched nothing, why. */
 static int w_start_exec(my_store *s, my_conn *c, my_write *w)
 {
     const my_start_arg *a = w->arg;
     MYSQL_BIND p[3];
     unsigned long len[2];
     uint64_t n = 0;
-    int status = 0;
     my_bind_i64(&p[0], &a->start_us);
     my_bind_str(&p[1], a->node_id, &len[0]);
     my_bind_str(&p[2], a->exec_id, &len[1]);
+    w->claimed = false;
     int rc = my_run(s, c, MS_EXEC_START, p, &n);
-    if (rc == TASKER_OK && n == 1) {
-        w->claim_exec_id = a->exec_id;
-        w->claim_node_id = a->node_id;
-        w->claim_start_us = a->start_us;
+    if (rc != TASKER_OK) return rc;
+    if (n == 1) {
+        w->claimed = true;
+        return TASKER_OK;
     }
-    if (rc != TASKER_OK || n == 1) return rc;
-    if ((rc = exec_status(s, c, a->exec_id, &status)) != TASKER_OK) return rc;
-    return tasker_fail(TASKER_ESTATE, "mysql: execution '%s' is %s, not pending", a->exec_id,
-                       tasker_exec_status_name((tasker_exec_status)status));
+    my_claim_row *rows = NULL;
+    size_t nrows = 0;
+    if ((rc = my_claim_rows(s, c, &w, 1, &rows, &nrows)) != TASKER_OK) return rc;
+    rc = my_claim_verdict(w, nrows ? &rows[0] : NULL);
+    my_claim_rows_free(rows, nrows);
+    if (rc == TASKER_OK) /* cannot be: it matched nothing; say so rather than run it */
+        rc = TASKER_ESTATE;
+    return tasker_fail(rc, "%s", w->err);
 }
 
 /* All or nothing, as one write of lane 0 (answered after its COMMIT). */
@@ -255,11 +279,58 @@ int my_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us
     return my_write_submit(store(st), &w);
 }
 
+/* An outcome that matched no row: written already by this very write (a batch replayed
+ * after a cut-off COMMIT that had landed, or a bulk statement that fell short), absent,
+ * or refused by the fence: then the run's history says so, in the same transaction. */
+static int outcome_missed(my_store *s, my_conn *c, const tasker_task_exec *e)
+{
+    static const char *const who = "?";
+    tasker_task_exec *rows = NULL;
+    size_t n = 0;
+    MYSQL_BIND p[1];
+    unsigned long len;
+    my_bind_str(&p[0], e->exec_id, &len);
+    int rc = my_query(s, c, MS_EXEC_GET, p, exec_cols, NCOLS(exec_cols), sizeof *rows,
+                      (void **)&rows, &n);
+    if (rc != TASKER_OK) return rc;
+    if (n == 0) return tasker_fail(TASKER_ENOTFOUND, "mysql: no execution '%s'", e->exec_id);
+    tasker_task_exec *r = &rows[0];
+    bool same_node = !e->node_id || (r->node_id && strcmp(r->node_id, e->node_id) == 0);
+    if (same_node && r->status == e->status && r->end_us == e->end_us) {
+        tasker_free_execs(rows, n);
+        return TASKER_OK; /* this outcome, stored already */
+    }
+    char msg[3 * TASKER_ID_SIZE + 200], when[40];
+    time_t end_s = (time_t)(r->end_us / 1000000);
+    struct tm tm;
+    if (r->end_us > 0 && gmtime_r(&end_s, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    else snprintf(when, sizeof when, "an unknown time");
+    if (r->status == TASKER_EXEC_RUNNING || r->status == TASKER_EXEC_PENDING)
+        snprintf(msg, sizeof msg, "late outcome from node %s refused: the run is %s (node %s)",
+                 e->node_id ? e->node_id : who, tasker_exec_status_name(r->status),
+                 r->node_id ? r->node_id : "none");
+    else
+        snprintf(msg, sizeof msg, "late outcome from node %s refused: the run was marked %s "
+                 "at %s", e->node_id ? e->node_id : who, tasker_exec_status_name(r->status),
+                 when);
+    tasker_free_execs(rows, n);
+    MYSQL_BIND q[4];
+    unsigned long qlen[2];
+    int64_t now_us = my_now_us(s);
+    int level = TASKER_WARNING;
+    my_bind_str(&q[0], e->exec_id, &qlen[0]);
+    my_bind_i64(&q[1], &now_us);
+    my_bind_int(&q[2], &level);
+    my_bind_str(&q[3], msg, &qlen[1]);
+    if ((rc = my_run(s, c, MS_EVENT_INSERT, q, NULL)) != TASKER_OK) return rc;
+    return tasker_fail(TASKER_ESTATE, "mysql: %s", msg);
+}
+
 static int w_update_exec(my_store *s, my_conn *c, my_write *w)
 {
     const tasker_task_exec *e = w->arg;
-    MYSQL_BIND p[8];
-    unsigned long len[5];
+    MYSQL_BIND p[7];
+    unsigned long len[4];
     int status = (int)e->status, success = e->success ? 1 : 0;
     uint64_t n = 0;
     my_bind_int(&p[0], &status);
@@ -267,12 +338,10 @@ static int w_update_exec(my_store *s, my_conn *c, my_write *w)
     my_bind_int(&p[2], &success);
     my_bind_str(&p[3], e->result, &len[0]);
     my_bind_str(&p[4], e->error, &len[1]);
-    my_bind_str(&p[5], w->fix_token, &len[2]); /* see claims_to_outcomes (storage/mysql/bulk.c) */
-    my_bind_str(&p[6], w->fix_token ? w->fix_node : NULL, &len[3]);
-    my_bind_str(&p[7], e->exec_id, &len[4]);
+    my_bind_str(&p[5], e->exec_id, &len[2]);
+    my_bind_str(&p[6], e->node_id, &len[3]);
     int rc = my_run(s, c, MS_EXEC_UPDATE, p, &n);
-    if (rc == TASKER_OK && n == 0)
-        return tasker_fail(TASKER_ENOTFOUND, "mysql: no execution '%s'", e->exec_id);
+    if (rc == TASKER_OK && n == 0) return outcome_missed(s, c, e);
     return rc;
 }
 

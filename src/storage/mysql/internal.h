@@ -1,6 +1,16 @@
-/* Internal to the MySQL / MariaDB driver: the URL, connections with their prepared
- * statements, the pool, the group-commit queue, and the statement helpers that the
- * driver's files (mysql*.c) share. */
+/* Internal to the MySQL / MariaDB driver: what its parts share. The parts, one job each:
+ *   url.c, mysql.c   the URL; opening, closing, connections and their pool
+ *   schema.c         the tables and their migrations
+ *   stmt.c           every statement's SQL, binding parameters, reading rows
+ *   ops.c, exec.c    the operations: tasks, schedules, events (ops.c); executions
+ *                    (exec.c): adds, claims (starts), fenced outcomes, reads
+ *   queue.c          the group-commit queue: lanes, leaders, flusher threads
+ *   batch.c          running one batch of writes as one transaction, and its retries
+ *   bulk.c           a batch's writes of one kind as one array-bound statement
+ *   resolve.c        batches whose COMMIT was cut off: what committed, what to replay
+ *   copies.c         the driver's own copies of asynchronous writes
+ *   retain.c         retention per batch
+ * A start (claim) is answered only after the COMMIT that moved its run to running. */
 #ifndef TASKER_SRC_MYSQL_INTERNAL_H
 #define TASKER_SRC_MYSQL_INTERNAL_H
 
@@ -16,14 +26,14 @@
 #define MY_CONNECT_TIMEOUT_S_DEFAULT 10
 #define MY_IO_TIMEOUT_S_DEFAULT 30
 #define MY_BATCH_MAX 512 /* writes in one group-commit transaction */
+#define MY_CLAIM_READ 32 /* claimed rows read back by one query (MS_EXEC_CLAIM_GET) */
 #define MY_COMMITTERS_DEFAULT 1
 #define MY_COMMITTERS_MAX 32
-#define MY_EARLY_ROUNDS 64   /* rounds of starts a batch takes in before its COMMIT */
-#define MY_BATCH_US 8000     /* nor more rounds once a batch has been open this long (its
-                                events and outcomes wait for its COMMIT; triggers do not) */
-#define MY_GATHER_US 100    /* how long a leader waits for writes of callers it answered */
 #define MY_RETAIN_LAG_US 100000 /* retention deferred under load at most this long */
-#define MY_ASYNC_GIVE_UP_US 10000000 /* an asynchronous write is retried this long */
+#define MY_ASYNC_REPORT_US 10000000 /* an asynchronous write failing this long is reported
+                                         failed (its submitter retries it; see resolve.c) */
+#define MY_RESOLVE_US 5000000 /* a cut-off COMMIT's starts are resolved for this long
+                                 before their callers are answered not started */
 #define MY_RETRY_MIN_MS 20  /* the flusher's first wait before replaying a failed batch */
 #define MY_RETRY_MAX_MS 500 /* and its longest */
 
@@ -80,7 +90,7 @@ typedef enum {
     MS_MARK_DROP,
     MS_TASK_LOCK,
     MS_EXEC_CLAIM_GET,
-    MS_EXEC_CLAIM_FIX,
+    MS_EXEC_CLAIM_LOCK,
     MS_COUNT
 } my_stmt_id;
 
@@ -93,7 +103,7 @@ typedef struct my_conn {
     bool broken;         /* the server went away under it: close, do not reuse */
     unsigned last_errno; /* of the last failed call, for the group commit's retry */
     int bulk;            /* the server takes array-bound statements: -1 not known yet */
-    bool held;           /* a lane's, with autocommit off (storage/mysql/lanes.c), not pooled */
+    bool held;           /* a lane's, with autocommit off (storage/mysql/queue.c), not pooled */
     struct my_conn *next_free;
 } my_conn;
 
@@ -117,62 +127,50 @@ struct my_write {
     int rc;
     bool done;
     bool taken;        /* a leader holds it */
-    bool owned;        /* the driver's copy: of a write answered early, or asynchronous */
-    bool async;        /* submitted without waiting: on_done reports it (storage/mysql/early.c) */
+    bool owned;        /* the driver's copy (copies.c): an asynchronous write */
+    bool async;        /* submitted without waiting: on_done reports it */
+    /* A start whose compare-and-set matched its row in the open transaction: should the
+     * COMMIT be cut off, its row tells whether it committed (resolve.c). */
+    bool claimed;
     tasker_storage_done_fn on_done;
     void *udata;
     int64_t failing_since_us; /* async: monotonic time of its first batch that failed */
-    uint64_t early_gen; /* answered early, in this batch: reads wait for its end */
     char err[512];     /* the message for the caller's thread when rc != OK */
     pthread_cond_t cond; /* a caller's: signalled when done, or when it may lead */
     const char *task_id_for_retention; /* set by add_task_exec: prune this task */
-    /* Set by a start that succeeded in the batch, to undo it should the batch's
-     * COMMIT be cut off and turn out to have committed. */
-    const char *claim_exec_id, *claim_node_id;
-    int64_t claim_start_us;
-    /* A start run in bulk without a savepoint writes this unique token as its node id,
-     * to tell its rows from any other start's; the batch then writes the real node id
-     * (storage/mysql/bulk.c). Empty when not pending. */
-    char claim_token[48];
-    bool claim_handed; /* a start's token, handed to an outcome in the batch */
-    const char *fix_token, *fix_node; /* an outcome's: the token to replace, by this */
     my_write *next;
 };
 
-/* A start of a batch whose COMMIT was cut off. */
+/* A claim whose COMMIT was cut off and could not be resolved in time: its caller was
+ * answered not started, so the row goes back to pending if the claim did commit. */
 typedef struct {
     char *exec_id, *node_id;
     int64_t start_us;
 } my_claim;
 
-/* A commit slot's batch of unknown outcome, resolved before the slot commits again,
- * and writes answered early whose transaction did not (or may not) commit. */
+/* A commit slot's batch of unknown outcome and asynchronous writes to replay, resolved
+ * before the slot commits again (resolve.c). */
 typedef struct {
-    bool pending;          /* token, starts and replay_if_lost await the mark */
+    bool pending;             /* token and replay_if_lost await the mark */
     int64_t token;
-    my_claim *starts;
-    size_t n;
     my_write *replay_if_lost; /* owned copies: replayed unless the mark says committed */
     my_write *replay;         /* owned copies known not committed: replayed */
+    my_claim *claims;         /* claims to put back to pending if they committed */
+    size_t nclaims;
 } my_unresolved;
 
-/* A lane of the group commit (storage/mysql/lanes.c): a queue, and a flusher thread that
+/* A lane of the group commit (storage/mysql/queue.c): a queue, and a flusher thread that
  * leads its batches, on commit slots of its own. With one committer there are two:
- * lane 0 takes adds and the single writes (answered after their COMMIT; it applies
- * retention), lane 1 the starts, events and outcomes (starts answered early, in
- * rounds), so that neither kind of batch holds the other's callers. */
+ * lane 0 takes adds and the single writes (it applies retention), lane 1 the starts,
+ * events and outcomes, so that neither kind of batch holds the other's callers. Every
+ * write is answered after its batch's COMMIT. */
 #define MY_LANES 2
 typedef struct my_lane {
     struct my_store *s;
     my_write *queue_head, *queue_tail;
-    size_t queued;        /* writes in the queue; read without the lock by a gathering leader */
-    size_t queued_starts; /* of which starts; the same */
     int leaders;          /* its batches running now */
     int slot0, nslots;    /* its commit slots: slot0 .. slot0 + nslots - 1 */
-    bool early;           /* answers starts early, in rounds */
     bool retains;         /* applies retention */
-    uint64_t batch_gen;   /* the last batch begun */
-    uint64_t done_gen;    /* every batch up to this one has ended; atomic */
     pthread_t flusher;
     pthread_cond_t flush_cond;
     bool flusher_started;
@@ -190,16 +188,13 @@ typedef struct my_store {
     int conn_count;
     uint64_t generation; /* bumped when a connection is found lost */
 
-    pthread_mutex_t commit_lock; /* guards the lanes, slots_busy, slots_owed */
-    pthread_cond_t commit_cond; /* a batch ended: for reads waiting on done_gen */
-    int barrier_waiters;
+    pthread_mutex_t commit_lock; /* guards the lanes, slots_busy, slots_owed, async_owed */
     my_lane lane[MY_LANES];
     int nlanes;
     unsigned slots_busy; /* the commit slots (commit_marks rows) of batches running now */
     unsigned slots_owed; /* slots with writes to replay or a batch to resolve */
     int64_t store_id;   /* this open store's row in commit_marks */
     int64_t batch_seq;  /* the last batch token handed out; atomic */
-    uint64_t claim_seq; /* the last start claim token handed out; atomic */
     my_unresolved unresolved[MY_COMMITTERS_MAX + 1]; /* each touched by its slot's leader */
     char **retain_tasks;     /* tasks to prune (storage/mysql/retain.c); lane 0's leader's */
     size_t retain_n;
@@ -207,6 +202,7 @@ typedef struct my_store {
     bool closing;            /* the last batch, at close: one attempt, no reconnecting */
     bool flusher_stopping;
     size_t async_owed;   /* asynchronous writes accepted and not yet reported */
+    int64_t last_log_us; /* monotonic: the last failure written to stderr (batch.c) */
 } my_store;
 
 /* mysql.c: thread rules, connections and the pool. */
@@ -243,14 +239,13 @@ typedef struct {
 int my_query(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, const my_col *cols,
              int ncols, size_t rec_size, void **out, size_t *n);
 
-/* storage/mysql/lanes.c: group commit. Queues w, and returns once the transaction holding it
- * committed (or failed), with w->rc; sets the thread's message on failure. Starts may
- * be answered before the COMMIT (storage/mysql/early.c). */
+/* storage/mysql/queue.c: group commit. Queues w, and returns once the transaction holding
+ * it committed (or failed), with w->rc; sets the thread's message on failure. */
 int my_write_submit(my_store *s, my_write *w);
 void my_commit_init(my_store *s);
 void my_commit_free(my_store *s);
-/* On close: commits what is still owed (deferred retention, writes answered early to
- * replay) in one last batch, if there is any. */
+/* On close: commits what is still owed (deferred retention, writes to replay, claims to
+ * put back) in one last batch, if there is any. */
 void my_commit_flush(my_store *s);
 
 /* Queues w, a driver-owned asynchronous write (my_async_copy), without waiting: the
@@ -267,90 +262,101 @@ void my_flusher_stop(my_store *s);
 void my_lanes_release(my_store *s);
 /* Whether a connection made since the server was last lost is at hand. */
 bool my_conn_at_hand(my_store *s);
-/* The lane whose batches answer starts early (its batch_gen and done_gen). */
-my_lane *my_early_lane(my_store *s);
-
-/* storage/mysql/commit.c: runs a batch of lane l on commit slot slot until it committed or
- * failed for good; on return *batch holds only the callers' writes, each with its
- * result (the driver's copies are reported, freed, or kept to replay). self is the
- * leader's own write, or NULL. */
-void my_run_batch(my_lane *l, my_write **batch, int slot, my_write *self, uint64_t gen);
-/* storage/mysql/lanes.c: takes up to room writes queued in l, appending them to *batch; the
- * first taken, or NULL. Called with commit_lock held. */
+/* Takes up to room writes queued in l, appending them to *batch; the first taken, or
+ * NULL. Called with commit_lock held. */
 my_write *my_take_queued(my_lane *l, my_write **batch, size_t room);
 /* The connection for a batch of l, and giving it back after. */
 int my_lane_conn(my_lane *l, my_conn **out);
 void my_lane_conn_done(my_lane *l, my_conn *c);
 
+/* storage/mysql/batch.c: runs a batch of lane l on commit slot slot until it committed
+ * or failed for good; on return *batch holds only the callers' writes, each with its
+ * result (the driver's copies are reported, freed, or kept to replay). */
+void my_run_batch(my_lane *l, my_write **batch, int slot);
+/* True when err ends the transaction, not just the statement, and the batch may simply
+ * run again: a deadlock or a Galera certification failure (1213), a lock wait timeout
+ * (1205), a Galera member not ready (1047), or the connection lost before COMMIT. */
+bool my_errno_retries(unsigned err);
+/* Writes msg (printf-style) to stderr, at most once per few seconds per store: a store
+ * that is away is said, not hammered into the log. */
+void my_log_failure(my_store *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* For tests: when set, a leader calls it just before its COMMIT, with the batch; a
  * nonzero return replaces the COMMIT by a fault: MY_FAULT_LOST, the transaction rolled
  * back (as when the connection is lost before COMMIT is sent); MY_FAULT_UNKNOWN, rolled
  * back but its outcome unknown to the driver (as when COMMIT is cut off);
- * MY_FAULT_UNKNOWN_COMMITTED, committed but its outcome unknown. NULL in production. */
-enum { MY_FAULT_LOST = 1, MY_FAULT_UNKNOWN, MY_FAULT_UNKNOWN_COMMITTED };
+ * MY_FAULT_UNKNOWN_COMMITTED, committed but its outcome unknown; MY_FAULT_DEADLOCK,
+ * rolled back as by a deadlock or a Galera certification failure at COMMIT. NULL in
+ * production. */
+enum { MY_FAULT_LOST = 1, MY_FAULT_UNKNOWN, MY_FAULT_UNKNOWN_COMMITTED, MY_FAULT_DEADLOCK };
 extern int (*my_test_before_commit)(const my_write *batch);
+/* For tests: when set, resolving a cut-off COMMIT's claims (resolve.c) calls it first;
+ * a nonzero return makes the resolution fail as if the server stayed away. */
+extern int (*my_test_before_resolve)(void);
 
-/* storage/mysql/resolve.c: commit marks, and batches that did not or may not have committed. */
+/* storage/mysql/resolve.c: batches that did not, or may not, have committed. */
 /* Drops this store's commit mark, and any left by stores gone for a week (cutoff_us). */
 int my_marks_drop(my_store *s, my_conn *c, int64_t cutoff_us);
 int my_mark_batch(my_store *s, my_conn *c, int slot, int64_t token);
-/* Before slot commits again: repairs its batch of unknown outcome, and puts the writes
- * to replay at the head of *batch. On failure nothing is moved. */
+/* After a cut-off COMMIT, before answering: reads each claimed start's row, on a new
+ * connection, for up to MY_RESOLVE_US, and answers it: TASKER_OK when its row is
+ * running with this claim (the COMMIT landed), TASKER_ESTORAGE (not started) when not.
+ * Claims it could not resolve are answered not started and kept on slot, to be put
+ * back to pending should they have committed. */
+void my_resolve_claims(my_lane *l, my_write *batch, int slot);
+/* Before slot commits again: puts back its unresolved claims, resolves its batch of
+ * unknown outcome, and puts the writes to replay at the head of *batch. */
 int my_resolve_slot(my_store *s, my_conn *c, int slot, my_write **batch);
-/* After a batch: frees its leader copies (committed), or keeps them to replay (lost:
- * known not committed; unknown: the mark will tell), taking them out of *batch. */
+/* After a batch: frees its copies (committed), or keeps them to replay (lost: known not
+ * committed; unknown: the mark will tell), taking them out of *batch. */
 void my_batch_committed(my_store *s, my_write **batch);
 void my_batch_lost(my_store *s, my_write **batch, int slot);
 void my_batch_unknown(my_store *s, my_write **batch, int slot, int64_t token);
 /* Reports as failed, and drops, the asynchronous writes to replay of slot that have
- * been failing for MY_ASYNC_GIVE_UP_US. */
+ * been failing for MY_ASYNC_REPORT_US. */
 void my_give_up_stale(my_store *s, int slot);
-/* Whether slot has writes to replay or a batch to resolve; only its leader asks. */
+/* Whether slot has writes to replay, claims to put back or a batch to resolve. */
 bool my_slot_owed(const my_store *s, int slot);
 /* At close: reports the writes still unresolved as failed and frees them. */
 void my_unresolved_free(my_store *s, my_unresolved *u);
 
-/* storage/mysql/early.c: writes answered before their COMMIT (starts and events), and the
- * driver's copies of writes: of those answered early, and of asynchronous ones. */
-bool my_acks_early(const my_write *w);
-/* A leader-owned copy of w (a start, an event or an outcome, its input copied), to
- * replay should the batch not commit; NULL when out of memory. */
-my_write *my_early_copy(const my_write *w);
-/* An asynchronous copy of w, reported through done(udata, ...); NULL (with the thread's
- * message set) when out of memory. */
+/* storage/mysql/copies.c: the driver's copies of asynchronous writes. */
+/* An asynchronous copy of w (an event or an outcome, its input copied), reported
+ * through done(udata, ...); NULL (with the thread's message set) when out of memory. */
 my_write *my_async_copy(const my_write *w, tasker_storage_done_fn done, void *udata);
-/* Frees a list of copies; the asynchronous ones are reported first: with their own
- * result when rc is TASKER_OK, else with rc and msg. Call without commit_lock. */
+/* Frees a list of copies, reporting each: with its own result when rc is TASKER_OK,
+ * else with rc and msg. Call without commit_lock. */
 void my_owned_release(my_store *s, my_write *list, int rc, const char *msg);
-void my_early_free_list(my_write *list); /* a list without asynchronous writes */
-/* Remembers, for the calling thread, that it was answered early in batch gen. */
-void my_early_note(my_store *s, uint64_t gen);
-/* Waits until every batch in which the calling thread was answered early has ended, so
- * that the thread reads its own writes. */
-void my_read_barrier(my_store *s);
 
 /* storage/mysql/retain.c: retention per batch. Prunes the tasks that got new executions, now
  * or (with one committer, under load) a little later; *pruned when it did prune the
  * remembered tasks, which my_retain_forget() drops once the batch committed. */
 int my_retain_batch(my_store *s, my_conn *c, my_write *batch, bool *pruned);
 void my_retain_forget(my_store *s);
+/* Prunes one task now, inside c's open transaction. */
+int my_retain_task(my_store *s, my_conn *c, const char *task_id);
 
-/* storage/mysql/bulk.c: runs ngroups groups of writes in order (group[i]: n[i] adds, events or
- * outcomes, of kinds[i]), each as one bulk statement when it can. Sets each write's rc
- * and err; TASKER_ESTORAGE when the transaction failed (the connection lost, a
- * deadlock). */
+/* storage/mysql/bulk.c: a batch's writes of one kind as one array-bound statement. */
 /* Runs the n writes of one kind all or nothing: as one bulk statement when it can,
  * else one by one inside a savepoint that the first failure rolls back. Returns the
  * first failure's code, with its message. */
 int my_bulk_whole(my_store *s, my_conn *c, my_write_kind kind, my_write **w, size_t n);
+/* Runs ngroups groups of writes in order (group[i]: n[i] adds, events or outcomes, of
+ * kinds[i]), each as one bulk statement when it can. Sets each write's rc and err;
+ * TASKER_ESTORAGE when the transaction failed (the connection lost, a deadlock). */
 int my_bulk_groups(my_store *s, my_conn *c, const my_write_kind *kinds, my_write ***group,
                    const size_t *n, int ngroups);
-/* Starts, as one bulk statement with no savepoint (see storage/mysql/bulk.c); TASKER_ESTORAGE
- * when the transaction failed. */
-int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n);
-/* Writes the real node id over the claim tokens of the batch's starts (those with an
- * outcome in the batch leave it to the outcome). Runs before the outcomes. */
-int my_bulk_fix_claims(my_store *s, my_conn *c, my_write *batch);
+/* The claim round: the n starts (distinct runs, sorted by exec id) as one compare-and-
+ * set statement; each write's rc says whether its run was taken (w->claimed).
+ * TASKER_ESTORAGE when the transaction failed; MY_CLAIM_AGAIN when not every row
+ * matched: the caller rolls back and runs the batch again with careful set, which
+ * locks and reads the rows before moving the pending ones. */
+#define MY_CLAIM_AGAIN 1
+int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n, bool careful);
 
 /* storage/mysql/ops.c: reads, the clock, and the operations table. */
 typedef int (*my_read_fn)(my_store *s, my_conn *c, void *ctx);
@@ -361,8 +367,24 @@ int64_t my_real_now_us(void); /* the system clock, whatever the core's clock say
 extern const tasker_storage_ops my_ops;
 void my_store_close(tasker_storage *st);
 
-/* storage/mysql/exec.c: executions and their retention. */
-int my_retain_task(my_store *s, my_conn *c, const char *task_id);
+/* storage/mysql/exec.c: executions: adds, claims, fenced outcomes, reads. */
+/* A claimed start's row, read back (bulk.c, resolve.c): TASKER_OK when the row is
+ * running with this start's node and start time, else why not (ESTATE, ENOTFOUND),
+ * with the write's message set. */
+typedef struct {
+    char *exec_id;
+    int status;
+    char *node_id;
+    int64_t start_us;
+} my_claim_row;
+int my_claim_verdict(my_write *w, const my_claim_row *row);
+/* Reads the rows of the n starts (any n) into a malloc'd array (*rows, *nrows); the
+ * _locked form also locks them until the transaction ends (FOR UPDATE). */
+int my_claim_rows(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
+                  size_t *nrows);
+int my_claim_rows_locked(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
+                         size_t *nrows);
+void my_claim_rows_free(my_claim_row *rows, size_t n);
 int my_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
 int my_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
 int my_start_task_execs(tasker_storage *st, const char *const *ids, size_t n,

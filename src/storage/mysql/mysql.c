@@ -252,7 +252,6 @@ static void store_free(my_store *s)
     pthread_cond_destroy(&s->pool_cond);
     my_commit_free(s);
     pthread_mutex_destroy(&s->commit_lock);
-    pthread_cond_destroy(&s->commit_cond);
     my_url_clear(&s->url);
     free(s);
 }

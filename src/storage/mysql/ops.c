@@ -1,9 +1,9 @@
 /* The MySQL driver's operations on tasks, schedules and events, and the driver's
  * operations table. Executions are in storage/mysql/exec.c.
  *
- * Writes go through the group commit (storage/mysql/lanes.c, storage/mysql/commit.c): each is a
- * my_write whose function runs inside the batch's transaction. Reads take a pooled connection and run
- * in autocommit; a read whose connection turns out to be lost is retried once on a new
+ * Writes go through the group commit (storage/mysql/queue.c, storage/mysql/batch.c):
+ * each is a my_write whose function runs inside the batch's transaction. Reads take a
+ * pooled connection and run in autocommit; a read whose connection turns out to be lost is retried once on a new
  * connection, since reading twice is harmless. */
 #include "core/error.h"
 #include "storage/mysql/internal.h"
@@ -20,7 +20,6 @@
 int my_read(my_store *s, my_read_fn fn, void *ctx)
 {
     int rc = TASKER_ESTORAGE;
-    my_read_barrier(s); /* the thread reads its own writes answered early */
     for (int attempt = 0; attempt < 2; attempt++) {
         my_conn *c = NULL;
         if ((rc = my_conn_get(s, &c)) != TASKER_OK) return rc;

@@ -1,31 +1,31 @@
-/* The MySQL driver's repair of batches that did not, or may not, have committed.
+/* The MySQL driver's batches that did not, or may not, have committed.
  *
- * Each batch that holds starts or early answers writes its token into this store's
- * commit_marks row for its slot, inside its transaction: the row then says whether the
- * transaction committed. A batch whose COMMIT was cut off (the connection lost while
- * waiting for the answer) is remembered with its token; before its slot commits again,
- * the mark is read:
+ * Claims (starts) are resolved before they are answered (my_resolve_claims): after a
+ * cut-off COMMIT each claimed row is read back on a new connection. A row running with
+ * the claim's node and start time means the COMMIT landed: the start is answered
+ * TASKER_OK and its worker runs the handler. Otherwise it did not: not started. Should
+ * the server stay silent for MY_RESOLVE_US, the starts are answered not started and
+ * the claims are kept: before the slot commits again, each row still running with that
+ * claim is put back to pending (MS_EXEC_UNSTART), since nobody runs it. That is the
+ * only repair left of the early answers this driver once gave; a node's lease (cluster
+ * mode) would end such a run too, but only once the node is dead.
  *
- * - if the batch committed, the starts whose callers were told it failed (answered
- *   after the COMMIT, so they never ran) are put back to pending, for the next pickup,
- *   and the writes answered early are in the database as their callers were told;
- * - if it did not, the writes answered early (whose callers were told they succeeded,
- *   and whose workers run on) are replayed at the head of the next batch, from the
- *   leader's copies, and so are those of a batch known not to have committed. A worker
- *   answered early thus never runs a run that stays pending (to be run again) or whose
- *   events vanish, as long as the process lives; its outcome, answered only after a
- *   commit, always follows the replay.
- *
- * Asynchronous writes (outcomes and events submitted without waiting) are driver-owned
- * copies like those answered early, and go the same way: replayed until they commit,
- * and reported to their done callback only then. One that has been failing for
- * MY_ASYNC_GIVE_UP_US (the server away that long) is reported failed and dropped; its
- * submitter may write it again. */
+ * Asynchronous writes (outcomes and events submitted without waiting) are the driver's
+ * own copies (storage/mysql/copies.c). A batch holding asynchronous events writes its
+ * token into this store's commit_marks row for its slot, inside its transaction: the
+ * row then says whether the transaction committed (a batch of outcomes alone writes
+ * none, and is simply replayed). After a cut-off COMMIT the copies wait, and before
+ * the slot commits again the mark is read: committed, they are reported done; not,
+ * they are replayed at the head of the next batch, as are those of a batch known not
+ * to have committed. A replayed outcome that had landed after all is recognised as
+ * written (storage/mysql/exec.c). A copy failing for MY_ASYNC_REPORT_US (the server
+ * away that long) is reported failed and dropped; the core then writes an outcome
+ * again itself, with backoff, until it is stored (src/core/exec.c). */
 #include "core/error.h"
 #include "storage/mysql/internal.h"
 
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -62,22 +62,21 @@ static int read_mark(my_store *s, my_conn *c, int slot, int64_t *token)
     return rc;
 }
 
-static void forget_starts(my_unresolved *u)
+static void forget_claims(my_unresolved *u)
 {
-    for (size_t i = 0; i < u->n; i++) {
-        free(u->starts[i].exec_id);
-        free(u->starts[i].node_id);
+    for (size_t i = 0; i < u->nclaims; i++) {
+        free(u->claims[i].exec_id);
+        free(u->claims[i].node_id);
     }
-    free(u->starts);
-    u->starts = NULL;
-    u->n = 0;
-    u->pending = false;
+    free(u->claims);
+    u->claims = NULL;
+    u->nclaims = 0;
 }
 
 void my_unresolved_free(my_store *s, my_unresolved *u)
 {
     static const char why[] = "mysql: the store was closed before the write was stored";
-    forget_starts(u);
+    forget_claims(u);
     my_owned_release(s, u->replay_if_lost, TASKER_ESTORAGE, why);
     my_owned_release(s, u->replay, TASKER_ESTORAGE, why);
     memset(u, 0, sizeof *u);
@@ -86,7 +85,7 @@ void my_unresolved_free(my_store *s, my_unresolved *u)
 bool my_slot_owed(const my_store *s, int slot)
 {
     const my_unresolved *u = &s->unresolved[slot];
-    return u->pending || u->replay || u->replay_if_lost;
+    return u->pending || u->replay || u->replay_if_lost || u->nclaims;
 }
 
 static int64_t mono_us(void)
@@ -106,7 +105,7 @@ static void take_stale(my_write **list, int64_t now_us, my_write ***stale)
             continue;
         }
         if (!w->failing_since_us) w->failing_since_us = now_us;
-        if (now_us - w->failing_since_us < MY_ASYNC_GIVE_UP_US) {
+        if (now_us - w->failing_since_us < MY_ASYNC_REPORT_US) {
             link = &w->next;
             continue;
         }
@@ -127,7 +126,12 @@ void my_give_up_stale(my_store *s, int slot)
     if (!stale) return;
     char why[600];
     snprintf(why, sizeof why, "mysql: %s: the write could not be stored for %d s; last error: %s",
-             s->where, MY_ASYNC_GIVE_UP_US / 1000000, tasker_last_error());
+             s->where, MY_ASYNC_REPORT_US / 1000000, tasker_last_error());
+    size_t n = 0;
+    for (my_write *w = stale; w; w = w->next)
+        n += !w->on_done;
+    if (n) /* nobody else hears of these (events): say it */
+        fprintf(stderr, "tasker: %zu event(s) dropped: %s\n", n, why);
     my_owned_release(s, stale, TASKER_ESTORAGE, why);
 }
 
@@ -135,38 +139,135 @@ static void prepend(my_write **batch, my_write *list)
 {
     if (!list) return;
     my_write *last = list;
-    while (last->next) last = last->next;
+    while (last->next)
+        last = last->next;
     last->next = *batch;
     *batch = list;
+}
+
+/* Puts back to pending the rows still running with a claim whose caller was answered
+ * not started, and commits that at once. */
+static int put_back_claims(my_store *s, my_conn *c, my_unresolved *u)
+{
+    for (size_t i = 0; i < u->nclaims; i++) {
+        MYSQL_BIND p[3];
+        unsigned long len[2];
+        my_bind_str(&p[0], u->claims[i].exec_id, &len[0]);
+        my_bind_str(&p[1], u->claims[i].node_id, &len[1]);
+        my_bind_i64(&p[2], &u->claims[i].start_us);
+        int rc = my_run(s, c, MS_EXEC_UNSTART, p, NULL);
+        if (rc != TASKER_OK) return rc;
+    }
+    if (mysql_commit(c->db) != 0) return my_fail_conn(s, c, "committing claims put back");
+    forget_claims(u);
+    return TASKER_OK;
 }
 
 int my_resolve_slot(my_store *s, my_conn *c, int slot, my_write **batch)
 {
     my_unresolved *u = &s->unresolved[slot];
+    int rc;
+    if (u->nclaims && (rc = put_back_claims(s, c, u)) != TASKER_OK) return rc;
     if (u->pending) {
         int64_t token = -1;
-        int rc = read_mark(s, c, slot, &token);
-        if (rc != TASKER_OK) return rc;
-        bool committed = token == u->token;
-        for (size_t i = 0; committed && i < u->n; i++) {
-            MYSQL_BIND p[3];
-            unsigned long len[2];
-            my_bind_str(&p[0], u->starts[i].exec_id, &len[0]);
-            my_bind_str(&p[1], u->starts[i].node_id, &len[1]);
-            my_bind_i64(&p[2], &u->starts[i].start_us);
-            if ((rc = my_run(s, c, MS_EXEC_UNSTART, p, NULL)) != TASKER_OK) return rc;
-        }
-        /* The repair commits now, whatever becomes of the batch that follows. */
-        if (committed && u->n && mysql_commit(c->db) != 0)
-            return my_fail_conn(s, c, "committing the repair of a batch");
-        forget_starts(u);
-        if (committed) my_owned_release(s, u->replay_if_lost, TASKER_OK, NULL);
-        else prepend(batch, u->replay_if_lost);
+        if ((rc = read_mark(s, c, slot, &token)) != TASKER_OK) return rc;
+        u->pending = false;
+        if (token == u->token)
+            my_owned_release(s, u->replay_if_lost, TASKER_OK, NULL);
+        else
+            prepend(batch, u->replay_if_lost);
         u->replay_if_lost = NULL;
     }
     prepend(batch, u->replay);
     u->replay = NULL;
     return TASKER_OK;
+}
+
+int (*my_test_before_resolve)(void);
+
+/* Reads the claimed rows on a connection of the lane's, once. */
+static int read_claims(my_lane *l, my_write **w, size_t n, my_claim_row **rows, size_t *nrows)
+{
+    my_conn *c = NULL;
+    if (my_test_before_resolve && my_test_before_resolve())
+        return tasker_fail(TASKER_ESTORAGE, "mysql: resolving claims: injected fault");
+    int rc = my_lane_conn(l, &c);
+    if (rc != TASKER_OK) return rc;
+    rc = my_claim_rows(l->s, c, w, n, rows, nrows);
+    if (!c->broken) mysql_rollback(c->db); /* ends the read's transaction (autocommit off) */
+    my_lane_conn_done(l, c);
+    return rc;
+}
+
+/* Keeps the claims of w[0..n) to put back to pending later, should they have landed. */
+static void keep_claims(my_unresolved *u, my_write **w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const my_start_arg *a = w[i]->arg;
+        my_claim *grown = realloc(u->claims, (u->nclaims + 1) * sizeof *grown);
+        if (!grown) return; /* then the run stays running until its node's lease ends */
+        u->claims = grown;
+        my_claim *cl = &u->claims[u->nclaims];
+        cl->exec_id = strdup(a->exec_id);
+        cl->node_id = a->node_id ? strdup(a->node_id) : NULL;
+        cl->start_us = a->start_us;
+        if (!cl->exec_id || (a->node_id && !cl->node_id)) {
+            free(cl->exec_id);
+            free(cl->node_id);
+            return;
+        }
+        u->nclaims++;
+    }
+}
+
+void my_resolve_claims(my_lane *l, my_write *batch, int slot)
+{
+    my_store *s = l->s;
+    size_t n = 0;
+    for (my_write *w = batch; w; w = w->next)
+        n += w->kind == MW_START && w->claimed && !w->owned;
+    if (!n) return;
+    my_write **w = malloc(n * sizeof *w);
+    if (!w) n = 0; /* cannot even list them: answered not started, kept nowhere */
+    n = 0;
+    for (my_write *x = batch; x && w; x = x->next)
+        if (x->kind == MW_START && x->claimed && !x->owned) w[n++] = x;
+    my_claim_row *rows = NULL;
+    size_t nrows = 0;
+    int rc = TASKER_ESTORAGE;
+    int64_t until_us = mono_us() + (s->closing ? 0 : MY_RESOLVE_US);
+    for (int pause_ms = 20; n; pause_ms = pause_ms * 2 > 500 ? 500 : pause_ms * 2) {
+        if ((rc = read_claims(l, w, n, &rows, &nrows)) == TASKER_OK || mono_us() >= until_us) break;
+        struct timespec ts = {pause_ms / 1000, (long)(pause_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    for (size_t i = 0; rc == TASKER_OK && i < n; i++) {
+        const my_start_arg *a = w[i]->arg;
+        const my_claim_row *row = NULL;
+        for (size_t k = 0; k < nrows && !row; k++)
+            if (strcmp(rows[k].exec_id, a->exec_id) == 0) row = &rows[k];
+        w[i]->rc = my_claim_verdict(w[i], row);
+        if (w[i]->rc == TASKER_ESTORAGE)
+            snprintf(w[i]->err, sizeof w[i]->err,
+                     "mysql: execution '%s' was not started: "
+                     "the COMMIT of its claim was cut off and did not land",
+                     a->exec_id);
+    }
+    my_claim_rows_free(rows, nrows);
+    if (rc != TASKER_OK && n) {
+        my_log_failure(s,
+                       "mysql: %s: %zu start(s) answered not started: the COMMIT of their "
+                       "claim was cut off and the server did not answer for %d s",
+                       s->where, n, MY_RESOLVE_US / 1000000);
+        for (size_t i = 0; i < n; i++)
+            snprintf(w[i]->err, sizeof w[i]->err,
+                     "mysql: %s: not started: the COMMIT of the "
+                     "claim was cut off and could not be checked; it will be put back to "
+                     "pending if it landed",
+                     s->where);
+        keep_claims(&s->unresolved[slot], w, n);
+    }
+    free(w);
 }
 
 /* Moves the leader's copies out of *batch, which keeps the callers' writes. */
@@ -200,18 +301,9 @@ void my_batch_lost(my_store *s, my_write **batch, int slot)
 void my_batch_unknown(my_store *s, my_write **batch, int slot, int64_t token)
 {
     my_unresolved *u = &s->unresolved[slot];
-    forget_starts(u); /* resolved before this batch ran */
-    u->pending = true;
+    my_write *owned = take_owned(batch);
+    if (!owned) return;
+    u->pending = true; /* resolved before this batch ran: the slot had nothing pending */
     u->token = token;
-    prepend(&u->replay_if_lost, take_owned(batch));
-    for (my_write *w = *batch; w; w = w->next) {
-        if (!w->claim_exec_id) continue;
-        my_claim *grown = realloc(u->starts, (u->n + 1) * sizeof *grown);
-        if (!grown) break; /* the run stays running until interrupt_dead: no worse */
-        u->starts = grown;
-        my_claim *cl = &u->starts[u->n++];
-        cl->exec_id = strdup(w->claim_exec_id);
-        cl->node_id = w->claim_node_id ? strdup(w->claim_node_id) : NULL;
-        cl->start_us = w->claim_start_us;
-    }
+    prepend(&u->replay_if_lost, owned);
 }

@@ -7,14 +7,84 @@
  * by the first batch that holds a single caller's write, or MY_RETAIN_LAG_US after the
  * first was remembered. A lone writer (no load) thus sees retention applied by its own
  * add, as before; under load (batches of several callers), a task may hold more than
- * max_execs_per_task finished executions for up to MY_RETAIN_LAG_US. Closing the store prunes what is left
- * (mysql.c). With several committers, every batch prunes its tasks itself. */
+ * max_execs_per_task finished executions for up to MY_RETAIN_LAG_US. Closing the store
+ * prunes what is left (mysql.c). With several committers, every batch prunes its tasks
+ * itself.
+ *
+ * Pruning one task runs in the same transaction as the executions that caused it,
+ * through the (task_id, queued_us, exec_id) index: the row just past the newest
+ * max_execs_per_task is found with one indexed LIMIT/OFFSET read, and finished
+ * executions at or below it, or older than max_exec_age_s, are deleted by one
+ * statement; their events go with them by the foreign key's cascade. */
 #include "core/error.h"
 #include "storage/mysql/internal.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+typedef struct {
+    int64_t queued_us;
+    char *exec_id;
+} boundary_row;
+
+/* The first execution past the newest `keep` of the task, if any. */
+static int find_boundary(my_store *s, my_conn *c, const char *task_id, int64_t keep,
+                         boundary_row **row, size_t *n)
+{
+    static const my_col cols[] = {
+        {MC_I64, offsetof(boundary_row, queued_us)},
+        {MC_STR, offsetof(boundary_row, exec_id)},
+    };
+    MYSQL_BIND p[2];
+    unsigned long len;
+    my_bind_str(&p[0], task_id, &len);
+    my_bind_i64(&p[1], &keep);
+    return my_query(s, c, MS_RETAIN_BOUNDARY, p, cols, NCOLS(cols), sizeof **row,
+                    (void **)row, n);
+}
+
+/* Deletes, in one statement, the task's finished executions at or below the boundary
+ * (by count) or queued before the age cutoff. */
+int my_retain_task(my_store *s, my_conn *c, const char *task_id)
+{
+    const tasker_storage_env *env = &s->base.env;
+    boundary_row *row = NULL;
+    size_t n = 0;
+    int64_t bound_us = INT64_MIN, cutoff_us = INT64_MIN;
+    int rc = TASKER_OK;
+    if (env->max_execs_per_task >= 0 &&
+        (rc = find_boundary(s, c, task_id, env->max_execs_per_task, &row, &n)) != TASKER_OK)
+        return rc;
+    if (n == 1) bound_us = row->queued_us;
+    /* An age too large to subtract from now means no age limit. */
+    int64_t now_us = my_now_us(s);
+    int64_t age_us, c_us;
+    if (env->max_exec_age_s >= 0 &&
+        !__builtin_mul_overflow(env->max_exec_age_s, INT64_C(1000000), &age_us) &&
+        !__builtin_sub_overflow(now_us, age_us, &c_us))
+        cutoff_us = c_us;
+    if (n == 1 || cutoff_us != INT64_MIN) {
+        MYSQL_BIND p[6];
+        unsigned long len[2];
+        int64_t upper_us = bound_us > cutoff_us ? bound_us : cutoff_us;
+        my_bind_str(&p[0], task_id, &len[0]);
+        my_bind_i64(&p[1], &upper_us);
+        my_bind_i64(&p[2], &cutoff_us);
+        my_bind_i64(&p[3], &bound_us);
+        my_bind_i64(&p[4], &bound_us);
+        my_bind_str(&p[5], n == 1 ? row->exec_id : "", &len[1]);
+        rc = my_run(s, c, MS_RETAIN_DELETE, p, NULL);
+    }
+    if (row) free(row->exec_id);
+    free(row);
+    return rc;
+}
+
 
 static int64_t mono_us(void)
 {

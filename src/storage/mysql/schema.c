@@ -72,7 +72,7 @@ static const char *const migration_1[] = {
     ")" TABLE_OPTS,
 
     /* One row per open store and commit slot: the token of its last committed batch, so that a batch
-     * whose COMMIT was cut off can be found committed or not (storage/mysql/commit.c). */
+     * whose COMMIT was cut off can be found committed or not (storage/mysql/resolve.c). */
     "CREATE TABLE commit_marks ("
     " store_id BIGINT NOT NULL,"
     " slot INT NOT NULL,"

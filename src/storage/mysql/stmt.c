@@ -15,6 +15,7 @@
     "success, result, error, node_id"
 #define NEWEST " ORDER BY queued_us DESC, exec_id DESC"
 #define OLDEST " ORDER BY queued_us, exec_id"
+#define P8 "?, ?, ?, ?, ?, ?, ?, ?"
 
 /* Status values are tasker_exec_status: 0 pending, 1 running, 2 and up finished. */
 static const char *const sql_text[MS_COUNT] = {
@@ -40,11 +41,11 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EXEC_START] = "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"
                       " WHERE exec_id = ? AND status = 0",
     [MS_EXEC_STATUS] = "SELECT status FROM task_execs WHERE exec_id = ?",
-    /* The outcome; it also puts the node id in place of the claim token of a start
-     * in the same batch (storage/mysql/bulk.c), or leaves it (token and node id NULL). */
+    /* The outcome, fenced: written only while the run is running and held by the
+     * writer's node (a NULL node: by any). Else it matches nothing (exec.c says why). */
     [MS_EXEC_UPDATE] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
-                       " result = ?, error = ?, node_id = IF(node_id <=> ?, ?, node_id)"
-                       " WHERE exec_id = ?",
+                       " result = ?, error = ? WHERE exec_id = ? AND status = 1"
+                       " AND node_id = COALESCE(?, node_id)",
     [MS_EXEC_UNSTART] = "UPDATE task_execs SET status = 0, start_us = 0, node_id = NULL"
                         " WHERE exec_id = ? AND status = 1 AND node_id <=> ? AND start_us = ?",
     [MS_EXEC_GET] = "SELECT " EXEC_COLS " FROM task_execs WHERE exec_id = ?",
@@ -87,12 +88,13 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EVENT_INSERT_BULK] = "INSERT INTO task_events (exec_id, time_us, level, message)"
                              " VALUES (?, ?, ?, ?)",
     [MS_EXEC_UPDATE_BULK] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
-                            " result = ?, error = ?,"
-                            " node_id = IF(node_id <=> ?, ?, node_id) WHERE exec_id = ?",
-    /* A start run in bulk: whose claim token holds the row, and putting the real node
-     * id in its place. */
-    [MS_EXEC_CLAIM_GET] = "SELECT status, node_id FROM task_execs WHERE exec_id = ?",
-    [MS_EXEC_CLAIM_FIX] = "UPDATE task_execs SET node_id = ? WHERE exec_id = ? AND node_id = ?",
+                            " result = ?, error = ? WHERE exec_id = ? AND status = 1"
+                            " AND node_id = COALESCE(?, node_id)",
+    /* Claimed rows read back, MY_CLAIM_READ at a time (unused places bound to NULL). */
+    [MS_EXEC_CLAIM_GET] = "SELECT exec_id, status, node_id, start_us FROM task_execs"
+                          " WHERE exec_id IN (" P8 ", " P8 ", " P8 ", " P8 ")",
+    [MS_EXEC_CLAIM_LOCK] = "SELECT exec_id, status, node_id, start_us FROM task_execs"
+                           " WHERE exec_id IN (" P8 ", " P8 ", " P8 ", " P8 ") FOR UPDATE",
     [MS_MARK_SET] = "INSERT INTO commit_marks (store_id, slot, token, updated_us)"
                     " VALUES (?, ?, ?, ?)"
                     " ON DUPLICATE KEY UPDATE token = VALUES(token),"

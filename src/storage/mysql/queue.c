@@ -1,5 +1,5 @@
-/* The MySQL driver's group-commit lanes: queues, leaders, flusher threads, and the
- * lanes' connections. Running one batch is storage/mysql/commit.c's.
+/* The MySQL driver's group-commit queue: lanes, leaders, flusher threads, and the
+ * lanes' connections. Running one batch is storage/mysql/batch.c's.
  *
  * A writer queues its write in its lane and waits on its own condition variable. The
  * lane's flusher, a thread of the store's, leads: it takes every write queued in the
@@ -10,9 +10,11 @@
  *
  * Lanes (with one committer, the default): lane 0 takes the adds (triggers, fires) and
  * the single writes (tasks, schedules, fire times, interrupt_dead), answered after
- * their COMMIT, and applies retention; lane 1 takes the starts, events and outcomes.
+ * their COMMIT, and applies retention; lane 1 takes the starts, events and outcomes,
+ * also answered after their COMMIT (a claim round and the outcomes of runs that ended
+ * meanwhile share one commit).
  * The two run at once, on two connections and two commit slots: a trigger waits for a
- * short batch of adds, not for a batch of rounds of starts, and the server works on
+ * short batch of adds, not for a batch of starts and outcomes, and the server works on
  * both. They rarely meet on a row: a run is started (lane 1) only once its add (lane 0)
  * has committed, and retention (lane 0) deletes only finished runs, so at most it waits
  * for the COMMIT of a lane 1 batch that just finished one; should the two ever
@@ -28,8 +30,8 @@
  * from MY_RETRY_MIN_MS to MY_RETRY_MAX_MS, so that a server away is not hammered.
  *
  * ?committers=N (N > 1) gives one lane with N commit slots: a caller leads a batch
- * while the flusher leads another (each on a pooled connection), nothing is answered
- * early, and every batch prunes its own tasks. Concurrent batches that add executions
+ * while the flusher leads another (each on a pooled connection), and every batch
+ * prunes its own tasks. Concurrent batches that add executions
  * to the same task can deadlock in retention; deadlocked batches are rolled back and
  * replayed. It pays only over a slow network. */
 #include "core/error.h"
@@ -44,7 +46,6 @@
 void my_commit_init(my_store *s)
 {
     pthread_mutex_init(&s->commit_lock, NULL);
-    pthread_cond_init(&s->commit_cond, NULL);
     for (int i = 0; i < MY_LANES; i++) {
         s->lane[i].s = s;
         pthread_cond_init(&s->lane[i].flush_cond, NULL);
@@ -53,11 +54,6 @@ void my_commit_init(my_store *s)
     s->nlanes = 1;
     s->lane[0].nslots = 1;
     s->lane[0].retains = true;
-}
-
-my_lane *my_early_lane(my_store *s)
-{
-    return &s->lane[s->nlanes - 1];
 }
 
 /* The lane a write goes to: see my_lane. */
@@ -90,7 +86,7 @@ void my_commit_flush(my_store *s)
         pthread_mutex_lock(&s->commit_lock);
         bool work = l->retains && s->retain_n > 0;
         for (int k = l->slot0; k < l->slot0 + l->nslots && !work; k++)
-            work = s->unresolved[k].pending || s->unresolved[k].replay;
+            work = my_slot_owed(s, k);
         pthread_mutex_unlock(&s->commit_lock);
         if (!work) continue;
         my_write w = {.fn = w_nothing};
@@ -103,18 +99,15 @@ void my_commit_flush(my_store *s)
 my_write *my_take_queued(my_lane *l, my_write **batch, size_t room)
 {
     my_write *first = l->queue_head, *last = NULL;
-    size_t n = 0, starts = 0;
+    size_t n = 0;
     for (my_write *w = first; w && n < room; w = w->next, n++) {
         w->taken = true;
-        starts += w->kind == MW_START;
         last = w;
     }
     if (!last) return NULL;
     l->queue_head = last->next;
     if (!l->queue_head) l->queue_tail = NULL;
     last->next = NULL;
-    __atomic_store_n(&l->queued, l->queued - n, __ATOMIC_RELAXED);
-    __atomic_store_n(&l->queued_starts, l->queued_starts - starts, __ATOMIC_RELAXED);
     my_write **link = batch;
     while (*link) link = &(*link)->next;
     *link = first;
@@ -227,12 +220,11 @@ static void lead(my_lane *l, my_write *self)
     l->leaders++;
     int slot = pick_slot(l);
     s->slots_busy |= 1u << slot;
-    uint64_t gen = ++l->batch_gen;
     my_write *batch = NULL;
     my_take_queued(l, &batch, MY_BATCH_MAX);
     pthread_mutex_unlock(&s->commit_lock);
 
-    my_run_batch(l, &batch, slot, self, gen);
+    my_run_batch(l, &batch, slot);
     bool owed = my_slot_owed(s, slot);
 
     pthread_mutex_lock(&s->commit_lock);
@@ -245,8 +237,6 @@ static void lead(my_lane *l, my_write *self)
     s->slots_busy &= ~(1u << slot);
     if (owed) s->slots_owed |= 1u << slot;
     else s->slots_owed &= ~(1u << slot);
-    if (gen > l->done_gen) __atomic_store_n(&l->done_gen, gen, __ATOMIC_RELEASE);
-    if (s->barrier_waiters) pthread_cond_broadcast(&s->commit_cond);
     if (l->flusher_started && (l->queue_head || owed)) pthread_cond_signal(&l->flush_cond);
     /* A slot is free: the first caller waiting in the queue may lead (see may_lead). */
     if (may_lead(l)) {
@@ -263,9 +253,6 @@ static void enqueue(my_lane *l, my_write *w)
     if (l->queue_tail) l->queue_tail->next = w;
     else l->queue_head = w;
     l->queue_tail = w;
-    __atomic_store_n(&l->queued, l->queued + 1, __ATOMIC_RELAXED);
-    if (w->kind == MW_START)
-        __atomic_store_n(&l->queued_starts, l->queued_starts + 1, __ATOMIC_RELAXED);
     if (l->flusher_started && l->leaders == 0) pthread_cond_signal(&l->flush_cond);
 }
 
@@ -273,8 +260,7 @@ static int submit_to(my_lane *l, my_write *w)
 {
     my_store *s = l->s;
     w->rc = TASKER_OK;
-    w->done = w->taken = w->owned = w->async = false;
-    w->early_gen = 0;
+    w->done = w->taken = w->owned = w->async = w->claimed = false;
     w->err[0] = '\0';
     w->next = NULL;
     pthread_cond_init(&w->cond, NULL); /* signalled when done, or when it may lead */
@@ -290,7 +276,6 @@ static int submit_to(my_lane *l, my_write *w)
     }
     pthread_mutex_unlock(&s->commit_lock);
     pthread_cond_destroy(&w->cond);
-    if (w->early_gen) my_early_note(s, w->early_gen);
     if (w->rc != TASKER_OK) return tasker_fail(w->rc, "%s", w->err);
     return TASKER_OK;
 }
@@ -307,8 +292,7 @@ int my_write_submit_many(my_store *s, my_write *ws, size_t n)
     for (size_t i = 0; i < n; i++) {
         my_write *w = &ws[i];
         w->rc = TASKER_OK;
-        w->done = w->taken = w->owned = w->async = false;
-        w->early_gen = 0;
+        w->done = w->taken = w->owned = w->async = w->claimed = false;
         w->err[0] = '\0';
         w->next = NULL;
         pthread_cond_init(&w->cond, NULL);
@@ -326,10 +310,7 @@ int my_write_submit_many(my_store *s, my_write *ws, size_t n)
         }
     }
     pthread_mutex_unlock(&s->commit_lock);
-    for (size_t i = 0; i < n; i++) {
-        pthread_cond_destroy(&ws[i].cond);
-        if (ws[i].early_gen) my_early_note(s, ws[i].early_gen);
-    }
+    for (size_t i = 0; i < n; i++) pthread_cond_destroy(&ws[i].cond);
     return TASKER_OK;
 }
 
@@ -338,7 +319,7 @@ void my_write_submit_async(my_store *s, my_write *w)
     w->rc = TASKER_OK;
     w->done = w->taken = false;
     w->owned = w->async = true;
-    w->early_gen = 0;
+    w->claimed = false;
     w->failing_since_us = 0;
     w->err[0] = '\0';
     w->next = NULL;
@@ -400,7 +381,7 @@ static void *flusher_main(void *arg)
 }
 
 /* Sets the lanes up (see my_lane) and starts their flushers. With committers > 1 there
- * is one lane, on that many slots, answering nothing early. */
+ * is one lane, on that many slots. */
 int my_flusher_start(my_store *s)
 {
     pthread_mutex_lock(&s->commit_lock);
@@ -408,11 +389,9 @@ int my_flusher_start(my_store *s)
     s->nlanes = committers == 1 ? 2 : 1;
     s->lane[0].nslots = committers;
     s->lane[0].slot0 = 0;
-    s->lane[0].early = false;
     s->lane[0].retains = true;
     s->lane[1].slot0 = committers;
     s->lane[1].nslots = 1;
-    s->lane[1].early = true;
     s->lane[1].retains = false;
     pthread_mutex_unlock(&s->commit_lock);
     for (int i = 0; i < s->nlanes; i++) {
