@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -29,6 +30,20 @@ static void exec_sql(const char *path, const char *sql)
     sqlite3_free(err);
     sqlite3_close(db);
     assert_int_equal(rc, SQLITE_OK);
+}
+
+static unsigned char *read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    *len = (size_t)ftell(fp);
+    rewind(fp);
+    unsigned char *buf = malloc(*len + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, *len, fp), *len);
+    fclose(fp);
+    return buf;
 }
 
 static void new_file_gets_the_latest_version(void **state)
@@ -87,7 +102,14 @@ static void newer_file_is_refused_and_left_alone(void **state)
 {
     fixture *f = *state;
     exec_sql(f->path, "CREATE TABLE future(x); PRAGMA user_version = 99;");
+    size_t before_len, after_len;
+    unsigned char *before = read_file(f->path, &before_len);
     assert_null(sqlite_fixture_open(f->path, NULL));
+    unsigned char *after = read_file(f->path, &after_len);
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(after, before, before_len); /* not even switched to WAL */
+    free(before);
+    free(after);
     const char *msg = tasker_last_error();
     assert_non_null(strstr(msg, f->path));
     assert_non_null(strstr(msg, "99"));
@@ -98,17 +120,43 @@ static void newer_file_is_refused_and_left_alone(void **state)
                      0);
 }
 
-static void foreign_database_with_clashing_table_is_refused(void **state)
+/* Another application's file, even one with a "tasks" table, is refused before
+ * anything changes it: same bytes, still in its rollback-journal mode (bytes 18 and 19
+ * of the header are 2 in WAL mode, 1 otherwise), no journal of ours beside it. */
+static void foreign_database_with_clashing_table_is_refused_untouched(void **state)
 {
     fixture *f = *state;
-    exec_sql(f->path, "CREATE TABLE tasks(other_app TEXT);");
+    exec_sql(f->path, "CREATE TABLE tasks(other_app TEXT); INSERT INTO tasks VALUES ('x');");
+    size_t before_len, after_len;
+    unsigned char *before = read_file(f->path, &before_len);
+    assert_int_equal(before[18], 1);
+
     assert_null(sqlite_fixture_open(f->path, NULL));
-    assert_non_null(strstr(tasker_last_error(), "migrating the schema to version 1"));
-    /* Nothing of ours was left half made. */
-    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"), 0);
-    assert_int_equal(sqlite_fixture_query_int(
-                         f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'execs'"),
-                     0);
+    const char *msg = tasker_last_error();
+    assert_non_null(strstr(msg, f->path));
+    assert_non_null(strstr(msg, "another application"));
+
+    unsigned char *after = read_file(f->path, &after_len);
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(after, before, before_len);
+    assert_int_equal(after[18], 1);
+    assert_int_equal(after[19], 1);
+    char *wal = tmpdir_join(f->dir, "t.db-wal");
+    assert_int_not_equal(access(wal, F_OK), 0);
+    free(wal);
+    free(before);
+    free(after);
+
+    /* A file claiming a schema version without our tables is foreign too. */
+    exec_sql(f->path, "PRAGMA user_version = 1;");
+    before = read_file(f->path, &before_len);
+    assert_null(sqlite_fixture_open(f->path, NULL));
+    assert_non_null(strstr(tasker_last_error(), "another application"));
+    after = read_file(f->path, &after_len);
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(after, before, before_len);
+    free(before);
+    free(after);
 }
 
 static void *open_and_close(void *path)
@@ -147,7 +195,7 @@ int main(void)
                                         tmpfile_teardown),
         cmocka_unit_test_setup_teardown(newer_file_is_refused_and_left_alone, tmpfile_setup,
                                         tmpfile_teardown),
-        cmocka_unit_test_setup_teardown(foreign_database_with_clashing_table_is_refused,
+        cmocka_unit_test_setup_teardown(foreign_database_with_clashing_table_is_refused_untouched,
                                         tmpfile_setup, tmpfile_teardown),
         cmocka_unit_test_setup_teardown(racing_openers_of_a_new_file_both_succeed, tmpfile_setup,
                                         tmpfile_teardown),

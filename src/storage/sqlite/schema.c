@@ -156,7 +156,7 @@ static int exec_sql(sq_store *s, sqlite3 *db, const char *sql, const char *what)
     return TASKER_OK;
 }
 
-static int check_version(sq_store *s, sqlite3 *db, int version, int target_version)
+int sq_check_version(sq_store *s, int version, int target_version)
 {
     if (version > SQ_SCHEMA_VERSION)
         return tasker_set_error(TASKER_ESTORAGE,
@@ -178,7 +178,7 @@ int sq_migrate(sq_store *s, sqlite3 *db, int target_version)
     char what[64];
     if (sq_schema_version(db, &version) != SQLITE_OK)
         return sq_fail(s, db, "reading the schema version");
-    if ((rc = check_version(s, db, version, target_version)) != TASKER_OK) return rc;
+    if ((rc = sq_check_version(s, version, target_version)) != TASKER_OK) return rc;
     if (version >= target_version) return TASKER_OK;
 
     if ((rc = exec_sql(s, db, "BEGIN IMMEDIATE", "starting the schema migration")))
@@ -187,7 +187,7 @@ int sq_migrate(sq_store *s, sqlite3 *db, int target_version)
         rc = sq_fail(s, db, "reading the schema version");
         goto out;
     }
-    if ((rc = check_version(s, db, version, target_version)) != TASKER_OK) goto out;
+    if ((rc = sq_check_version(s, version, target_version)) != TASKER_OK) goto out;
     for (int v = version; v < target_version; v++) {
         snprintf(what, sizeof what, "migrating the schema to version %d", v + 1);
         if ((rc = exec_sql(s, db, migrations[v], what)) != TASKER_OK) goto out;
