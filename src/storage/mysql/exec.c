@@ -61,20 +61,20 @@ static int find_boundary(my_store *s, my_conn *c, const char *task_id, int64_t k
  * (by count) or queued before the age cutoff. */
 int my_retain_task(my_store *s, my_conn *c, const char *task_id)
 {
-    const tasker_storage_env *env = &s->base.env;
     boundary_row *row = NULL;
     size_t n = 0;
     int64_t bound_us = INT64_MIN, cutoff_us = INT64_MIN;
-    int rc = TASKER_OK;
-    if (env->max_execs_per_task >= 0 &&
-        (rc = find_boundary(s, c, task_id, env->max_execs_per_task, &row, &n)) != TASKER_OK)
+    int keep;
+    int64_t max_age_s;
+    int rc = my_task_limits(s, c, task_id, &keep, &max_age_s);
+    if (rc != TASKER_OK) return rc;
+    if (keep >= 0 && (rc = find_boundary(s, c, task_id, keep, &row, &n)) != TASKER_OK)
         return rc;
     if (n == 1) bound_us = row->queued_us;
     /* An age too large to subtract from now means no age limit. */
     int64_t now_us = my_now_us(s);
     int64_t age_us, c_us;
-    if (env->max_exec_age_s >= 0 &&
-        !__builtin_mul_overflow(env->max_exec_age_s, INT64_C(1000000), &age_us) &&
+    if (max_age_s >= 0 && !__builtin_mul_overflow(max_age_s, INT64_C(1000000), &age_us) &&
         !__builtin_sub_overflow(now_us, age_us, &c_us))
         cutoff_us = c_us;
     if (n == 1 || cutoff_us != INT64_MIN) {

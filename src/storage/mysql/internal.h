@@ -81,6 +81,7 @@ typedef enum {
     MS_TASK_LOCK,
     MS_EXEC_CLAIM_GET,
     MS_EXEC_CLAIM_FIX,
+    MS_TASK_RETENTION,
     MS_COUNT
 } my_stmt_id;
 
@@ -363,6 +364,9 @@ void my_store_close(tasker_storage *st);
 
 /* storage/mysql/exec.c: executions and their retention. */
 int my_retain_task(my_store *s, my_conn *c, const char *task_id);
+/* storage/mysql/retain.c: the task's retention limits, its own (tasker_task_opts) where
+ * set, else the handle's; a removed task's are the handle's. */
+int my_task_limits(my_store *s, my_conn *c, const char *task_id, int *keep, int64_t *age_s);
 int my_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
 int my_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
 int my_start_task_execs(tasker_storage *st, const char *const *ids, size_t n,

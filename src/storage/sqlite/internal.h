@@ -17,7 +17,7 @@
 #include <sys/types.h>
 
 /* The schema version this library writes (PRAGMA user_version). */
-#define SQ_SCHEMA_VERSION 2
+#define SQ_SCHEMA_VERSION 3
 #define SQ_MAX_READERS 4
 #define SQ_DEFAULT_BUSY_TIMEOUT_MS 10000
 #define SQ_MSG_SIZE 512
@@ -58,6 +58,8 @@ enum {
     W_RET_DELETE_OLDER,
     W_RET_DELETE_AGE_TASK,
     W_RET_DELETE_AGE_ALL,
+    W_TASK_RETENTION,
+    W_TASKS_WITH_AGE,
     W_COUNT
 };
 
