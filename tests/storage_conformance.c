@@ -1211,5 +1211,10 @@ int tasker_storage_conformance(const char *name, conformance_open_fn open, void 
     const struct CMUnitTest *v2 = conformance_v2_tests(&n_v2);
     char v2_name[128];
     snprintf(v2_name, sizeof v2_name, "%s (storage version 2)", name);
-    return failed + _cmocka_run_group_tests(v2_name, v2, n_v2, NULL, NULL);
+    failed += _cmocka_run_group_tests(v2_name, v2, n_v2, NULL, NULL);
+    size_t n_policy = 0;
+    const struct CMUnitTest *policy = conformance_policy_tests(&n_policy);
+    char policy_name[128];
+    snprintf(policy_name, sizeof policy_name, "%s (task policies)", name);
+    return failed + _cmocka_run_group_tests(policy_name, policy, n_policy, NULL, NULL);
 }
