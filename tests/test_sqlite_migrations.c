@@ -98,6 +98,62 @@ static void version_1_file_is_upgraded_keeping_its_rows(void **state)
     assert_true(sqlite_fixture_integrity_ok(f->path));
 }
 
+/* A file of the release before task policies (schema 2): upgraded to 3 with its rows,
+ * every task's policies at 0 (the defaults), and the new columns usable. */
+static void version_2_file_is_upgraded_to_task_policies_keeping_its_rows(void **state)
+{
+    fixture *f = *state;
+    tasker_storage *old = sq_open_version(f->path, 2);
+    assert_non_null(old);
+    old->ops->close(old);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"), 2);
+    exec_sql(f->path,
+             "INSERT INTO tasks VALUES ('t', 'h', '{\"a\":1}', 'kept');"
+             "INSERT INTO schemes VALUES ('s1', 't', '0 3 * * *', 42, 1, 0, 77);"
+             "INSERT INTO execs VALUES ('e1', 't', NULL, 0, 7, 8, 9, 2, 1, 'null', NULL,"
+             " 'host:1');"
+             "INSERT INTO events(exec_id, time_us, level, message) VALUES ('e1', 8, 1, 'hi');");
+
+    tasker_storage *st = sqlite_fixture_open(f->path, NULL);
+    assert_non_null(st);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"),
+                     SQ_SCHEMA_VERSION);
+    tasker_task t;
+    assert_int_equal(st->ops->get_task(st, "t", &t), TASKER_OK);
+    assert_string_equal(t.desc, "kept");
+    assert_string_equal(t.param, "{\"a\":1}");
+    assert_int_equal(t.max_execs, 0);
+    assert_int_equal(t.max_exec_age_s, 0);
+    assert_int_equal(t.max_attempts, 0);
+    assert_false(t.paused);
+    tasker_task_clear(&t);
+    tasker_task_scheme *sc;
+    size_t n;
+    assert_int_equal(st->ops->list_task_schemes(st, &sc, &n), TASKER_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(sc[0].misfire, TASKER_MISFIRE_SKIP);
+    assert_int_equal(sc[0].last_fire_us, 77);
+    tasker_free_schemes(sc, n);
+    tasker_task_exec e;
+    assert_int_equal(st->ops->get_task_exec(st, "e1", &e), TASKER_OK);
+    assert_string_equal(e.node_id, "host:1");
+    tasker_exec_clear(&e);
+    tasker_task_event *ev;
+    assert_int_equal(st->ops->list_task_events(st, "e1", &ev, &n), TASKER_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ev[0].message, "hi");
+    tasker_free_events(ev, n);
+    /* The new columns work: a task with its own retention. */
+    tasker_task with = {.task_id = "t", .handler = "h", .param = "{}", .max_execs = 5,
+                        .max_exec_age_s = 86400};
+    assert_int_equal(st->ops->add_task(st, &with), TASKER_OK);
+    st->ops->close(st);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "SELECT max_execs FROM tasks"), 5);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "SELECT max_exec_age_s FROM tasks"),
+                     86400);
+    assert_true(sqlite_fixture_integrity_ok(f->path));
+}
+
 static void newer_file_is_refused_and_left_alone(void **state)
 {
     fixture *f = *state;
@@ -193,6 +249,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(new_file_gets_the_latest_version, tmpfile_setup, tmpfile_teardown),
         cmocka_unit_test_setup_teardown(version_1_file_is_upgraded_keeping_its_rows, tmpfile_setup,
                                         tmpfile_teardown),
+        cmocka_unit_test_setup_teardown(version_2_file_is_upgraded_to_task_policies_keeping_its_rows,
+                                        tmpfile_setup, tmpfile_teardown),
         cmocka_unit_test_setup_teardown(newer_file_is_refused_and_left_alone, tmpfile_setup,
                                         tmpfile_teardown),
         cmocka_unit_test_setup_teardown(foreign_database_with_clashing_table_is_refused_untouched,
