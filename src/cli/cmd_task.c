@@ -3,10 +3,14 @@
 #include "cli/output.h"
 #include "cli/wakeup.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char task_help[] =
-    "usage: tasker task add ID --handler H [--param JSON] [--desc TEXT]\n"
+    "usage: tasker task add ID --handler H [--param JSON] [--desc TEXT] [--keep N]\n"
+    "                          [--keep-for DURATION]\n"
     "       tasker task ls [--json]\n"
     "       tasker task rm ID\n"
     "\n"
@@ -19,6 +23,12 @@ static const char task_help[] =
     "  --handler H    the handler's name (add; required)\n"
     "  --param JSON   the params, any JSON value (add; default null)\n"
     "  --desc TEXT    a description (add)\n"
+    "  --keep N       keep this task's newest N runs (add; default: the store's\n"
+    "                 100 per task; 'all' = no limit)\n"
+    "  --keep-for DURATION\n"
+    "                 keep this task's runs this long, e.g. 90s, 30m, 12h, 7d, 2w, 1d12h\n"
+    "                 (add; default: the store's 1h; 'forever' = no limit). Runs\n"
+    "                 still pending or running are never pruned.\n"
     "  --json         ls: print JSON\n";
 
 /* Checks JSON here rather than in the library so the message can say where it broke. */
@@ -34,14 +44,68 @@ static int check_json(const char *what, const char *text)
     return CLI_USAGE;
 }
 
+/* --keep N: a count of runs >= 1, or "all" (-1: no limit). */
+static bool parse_keep(const char *text, int *out)
+{
+    if (strcmp(text, "all") == 0) {
+        *out = -1;
+        return true;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < 1 || v > INT_MAX) return false;
+    *out = (int)v;
+    return true;
+}
+
+/* --keep-for DURATION: one or more NUMBER UNIT groups (s, m, h, d, w; "1d12h"), a bare
+ * number of seconds, or "forever" (-1: no limit). Private here: the command has no
+ * shared duration parser yet. */
+static bool parse_keep_for(const char *text, int64_t *out)
+{
+    if (strcmp(text, "forever") == 0) {
+        *out = -1;
+        return true;
+    }
+    static const struct {
+        char unit;
+        int64_t s;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
+    int64_t total = 0;
+    const char *p = text;
+    if (!*p) return false;
+    while (*p) {
+        if (*p < '0' || *p > '9') return false;
+        int64_t n = 0;
+        while (*p >= '0' && *p <= '9')
+            if (__builtin_mul_overflow(n, 10, &n) || __builtin_add_overflow(n, *p++ - '0', &n))
+                return false;
+        int64_t unit_s = 0;
+        for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+            if (*p == units[i].unit) unit_s = units[i].s;
+        if (!unit_s && *p) return false;
+        if (!unit_s) unit_s = 1; /* a bare number at the end: seconds */
+        else p++;
+        if (__builtin_mul_overflow(n, unit_s, &n) || __builtin_add_overflow(total, n, &total))
+            return false;
+    }
+    if (total < 1) return false;
+    *out = total;
+    return true;
+}
+
 static int task_add(cli_global *g, int argc, char **argv)
 {
     static const struct option options[] = {{"handler", required_argument, NULL, 'H'},
                                             {"param", required_argument, NULL, 'p'},
                                             {"desc", required_argument, NULL, 'd'},
+                                            {"keep", required_argument, NULL, 'k'},
+                                            {"keep-for", required_argument, NULL, 'K'},
                                             CLI_GLOBAL_OPTIONS,
                                             {0}};
     const char *handler = NULL, *param = NULL, *desc = NULL;
+    tasker_task_opts opts = {0};
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
@@ -52,7 +116,13 @@ static int task_add(cli_global *g, int argc, char **argv)
             param = optarg;
         else if (c == 'd')
             desc = optarg;
-        else
+        else if (c == 'k' && !parse_keep(optarg, &opts.max_execs))
+            return cli_usage_error("task add", "task add: --keep: '%s' is not a number of runs "
+                                   "(1 or more) or 'all'", optarg);
+        else if (c == 'K' && !parse_keep_for(optarg, &opts.max_exec_age_s))
+            return cli_usage_error("task add", "task add: --keep-for: '%s' is not a duration "
+                                   "(e.g. 90s, 30m, 12h, 7d, 2w, 1d12h) or 'forever'", optarg);
+        else if (c != 'k' && c != 'K')
             return cli_bad_option("task add", c, argv);
     }
     if (g->help) return cli_help(task_help);
@@ -65,7 +135,8 @@ static int task_add(cli_global *g, int argc, char **argv)
     tasker_t *t = cli_open(g, -1);
     if (!t) return CLI_FAIL;
     int rc = CLI_OK;
-    int err = tasker_add_task_desc(t, argv[optind], handler, param, desc);
+    opts.desc = desc;
+    int err = tasker_add_task_opts(t, argv[optind], handler, param, &opts);
     if (err != TASKER_OK) rc = cli_lib_error(err, "task add");
     tasker_close(t);
     return rc;
