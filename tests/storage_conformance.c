@@ -262,7 +262,8 @@ static void utf8_quotes_and_max_length_ids_round_trip(void **state)
     fill_id(scheme_id, 's');
     fill_id(exec_id, 'e');
     memcpy(task_id, "tâche-名", strlen("tâche-名")); /* multibyte, still 63 bytes */
-    tasker_task t = {.task_id = task_id, .handler = "händ'ler\"", .desc = NASTY, .param = "{\"q\":\"" "it's \\\"q\\\" ü 🚀" "\"}"};
+    tasker_task t = {.task_id = task_id, .handler = "händ'ler\"", .desc = NASTY,
+                     .param = "{\"q\":\"" "it's \\\"q\\\" ü 🚀" "\"}"};
     OK(OPS->add_task(ST, &t));
     tasker_task got;
     OK(OPS->get_task(ST, task_id, &got));

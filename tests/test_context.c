@@ -351,9 +351,9 @@ static void long_event_is_cut_with_a_marker(void **state)
 static int utf8_handler(tasker_ctx *c)
 {
     /* ab + 20 x e-acute: 42 bytes */
-    return tasker_event(c, TASKER_NORMAL, "ab%s",
-                        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+    char msg[64] = "ab";
+    for (int i = 0; i < 20; i++) strcat(msg, "\xc3\xa9");
+    return tasker_event(c, TASKER_NORMAL, "%s", msg);
 }
 
 static void cut_keeps_utf8_characters_whole(void **state)

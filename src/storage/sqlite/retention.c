@@ -138,23 +138,24 @@ static int sweep_ages(sq_store *s, int64_t now_us, char *msg, size_t size)
     }
     /* Collected first: the delete must not run while this statement is reading. */
     sqlite3_stmt *st = s->wstmt[W_TASKS_WITH_AGE];
-    char (*ids)[TASKER_ID_SIZE] = NULL;
-    int64_t *ages = NULL;
+    struct own_age {
+        char id[TASKER_ID_SIZE];
+        int64_t age_s;
+    } *v = NULL;
     size_t n = 0, cap = 0;
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
-            void *gi = realloc(ids, cap * sizeof *ids), *ga = gi ? realloc(ages, cap * sizeof *ages) : NULL;
-            if (gi) ids = gi;
-            if (ga) ages = ga;
-            if (!gi || !ga) {
+            struct own_age *grown = realloc(v, cap * sizeof *v);
+            if (!grown) {
                 step = SQLITE_NOMEM;
                 break;
             }
+            v = grown;
         }
-        snprintf(ids[n], TASKER_ID_SIZE, "%s", (const char *)sqlite3_column_text(st, 0));
-        ages[n++] = sqlite3_column_int64(st, 1);
+        snprintf(v[n].id, sizeof v[n].id, "%s", (const char *)sqlite3_column_text(st, 0));
+        v[n++].age_s = sqlite3_column_int64(st, 1);
     }
     if (step != SQLITE_DONE) {
         sq_format_error(s, step == SQLITE_NOMEM ? NULL : s->wdb, msg, size, "retention by age");
@@ -162,11 +163,10 @@ static int sweep_ages(sq_store *s, int64_t now_us, char *msg, size_t size)
     }
     sqlite3_reset(st);
     for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
-        int64_t own_us = cutoff_for(now_us, ages[i]);
-        if (own_us != INT64_MIN) rc = prune_task_age(s, ids[i], own_us, msg, size);
+        int64_t own_us = cutoff_for(now_us, v[i].age_s);
+        if (own_us != INT64_MIN) rc = prune_task_age(s, v[i].id, own_us, msg, size);
     }
-    free(ids);
-    free(ages);
+    free(v);
     return rc;
 }
 
