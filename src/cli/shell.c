@@ -188,7 +188,7 @@ int shell_handler(tasker_ctx *c)
             tasker_failed(c, "shell: cannot start /bin/sh: %s", strerror(spawn_err));
         goto out;
     }
-    tasker_event(c, TASKER_DEBUG, "started /bin/sh -c (pid %d)", (int)pid);
+    tasker_event(c, TASKER_DEBUG, "started /bin/sh -c (process group %d)", (int)pid);
     shell_result res;
     int64_t timeout_ms = (int64_t)(p.timeout_s * 1000.0);
     if (p.timeout_s > 0 && timeout_ms < 1) timeout_ms = 1;
