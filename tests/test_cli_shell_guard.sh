@@ -65,6 +65,12 @@ add selfkill '{"cmd":"kill -KILL $$"}'
 run 1 "$TASKER" trigger selfkill --local && has out "command killed by signal 9 (SIGKILL)" &&
     ok "the command's death by a signal comes through the guard"
 
+# ---- a timeout's SIGTERM reaches the command, which gets its grace to clean up ----------
+add graceful '{"cmd":"trap \"echo got term; sleep 0.2; echo cleaned up; exit 5\" TERM; echo waiting; sleep 30 & wait","timeout":1}'
+run 1 "$TASKER" trigger graceful --local && has out "got term" && has out "cleaned up" &&
+    has out "command timed out after 1s" &&
+    ok "on a timeout the command's TERM trap runs to its end before the SIGKILL"
+
 # ---- NUL bytes in the output ------------------------------------------------------------
 add nul '{"cmd":"printf \"before\\000after\\n\"; printf \"x\\000\\000y\" >&2"}'
 run 0 "$TASKER" trigger nul --local && has out "$(printf 'before\xef\xbf\xbdafter')" &&

@@ -12,7 +12,10 @@
  * The race: a daemon that dies between the fork and prctl() sends no signal, so the
  * guard checks after prctl() that its parent is still the daemon (getppid()).
  * Between fork and exec only async-signal-safe calls are made (the daemon has threads).
- * A process that leaves the group (setsid, setpgid) escapes, as from a timeout.
+ * The guard ignores SIGTERM, SIGINT, SIGHUP and SIGQUIT: a timeout's SIGTERM to the
+ * group is for the command, whose grace before the SIGKILL must not end because the
+ * group's leader went first. A process that leaves the group (setsid, setpgid) escapes,
+ * as it escapes a timeout.
  */
 #include "cli/shell.h"
 
@@ -86,6 +89,15 @@ static _Noreturn void guard_main(pid_t parent, const char *cmd, const char *cwd,
     daemon_pid = parent;
     setpgid(0, 0); /* first: kill(0, ...) below must never reach the daemon's group */
     reset_dispositions();
+    /* A stop (timeout, interrupt: SIGTERM to the group, SIGKILL after a grace) is for
+     * the command: the guard stays until the command has exited, so the grace holds.
+     * The command gets the defaults back (run_command). */
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    const int ignored[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++)
+        sigaction(ignored[i], &ign, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_daemon_death;
