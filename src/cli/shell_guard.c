@@ -114,7 +114,9 @@ static _Noreturn void guard_main(pid_t parent, const char *cmd, const char *cwd,
         dup2(err_w, STDERR_FILENO) < 0)
         guard_fail(report_fd, errno);
     if (cwd && chdir(cwd) != 0) guard_fail(report_fd, errno);
-    pid_t child = fork();
+    /* vfork: the guard is a copy of the daemon, whose page tables a second fork would
+     * copy again; the child only makes system calls until its execve. */
+    pid_t child = vfork();
     if (child < 0) guard_fail(report_fd, errno);
     if (child == 0) run_command(cmd, envp); /* stays in the guard's group */
     close(report_fd);
