@@ -6,16 +6,22 @@
 #   make bench    build and run tasker-bench on memory: and SQLite
 #   make bench-mysql  tasker-bench against a private MariaDB server
 #   make install  install into PREFIX (default /usr/local)
+#   make fuzz     build the libFuzzer targets with clang into build-fuzz/
+# Each target first installs the Debian packages it needs (scripts/install-deps.sh SET):
+# building needs no database server; the tests need MariaDB, clang and more.
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run quickstart test bench bench-mysql install clean fuzz
+.PHONY: all deps deps-test build run quickstart test bench bench-mysql install clean fuzz
 
 all: build
 
 deps:
-	@sh scripts/install-deps.sh
+	@sh scripts/install-deps.sh build
+
+deps-test:
+	@sh scripts/install-deps.sh test
 
 build: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
@@ -27,7 +33,7 @@ run: build
 quickstart: build
 	@./build/quickstart
 
-test: deps
+test: deps-test
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTASKER_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
@@ -45,10 +51,10 @@ bench: build
 	@$(call BENCH_SQLITE,"sqlite:build/bench.db?sync=full",--triggerers 4 --batch 100 --samples 0)
 	@rm -f build/bench.db build/bench.db-wal build/bench.db-shm
 
-bench-mysql: build
+bench-mysql: deps-test build
 	@bash scripts/bench-mysql.sh $(BENCH_ARGS)
 
-fuzz: deps
+fuzz: deps-test
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DTASKER_FUZZ=ON -DTASKER_TESTS=OFF >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 

@@ -1,12 +1,33 @@
 #!/bin/sh
-# Installs the Debian packages that building and testing tasker need, when missing.
-# Does nothing when all are present. Needs root (or sudo) only when something is missing.
+# Installs the Debian 12 packages a command needs, when missing; does nothing when all
+# are present. Needs root (or sudo) only when something is missing.
+#   scripts/install-deps.sh [SET...]     SET: build (default), test, cluster
+#     build    compile the library, the `tasker` command and the tests (make, make run)
+#     test     build + what the test suite runs: a private MariaDB server, clang for the
+#              fuzzers and their runtime, sqlite3, chromium for the web tests (make test)
+#     cluster  test + Galera for the cluster tests
+# One variable per set, one package name per word: add a package to the set that needs it.
 set -e
-PKGS="cmake make gcc pkg-config libjansson-dev libsqlite3-dev libmariadb-dev
-mariadb-server libcmocka-dev uuid-dev libmicrohttpd-dev clang libclang-rt-14-dev sqlite3
-chromium chromium-driver python3-selenium"
+BUILD_PKGS="cmake make gcc pkg-config libjansson-dev libsqlite3-dev libmariadb-dev
+libcmocka-dev uuid-dev libmicrohttpd-dev"
+TEST_PKGS="mariadb-server clang libclang-rt-14-dev sqlite3 chromium chromium-driver
+python3-selenium"
+CLUSTER_PKGS="galera-4 rsync"
+
+PKGS=""
+[ $# -eq 0 ] && set -- build
+for set in "$@"; do
+    case "$set" in
+    build) PKGS="$PKGS $BUILD_PKGS" ;;
+    test) PKGS="$PKGS $BUILD_PKGS $TEST_PKGS" ;;
+    cluster) PKGS="$PKGS $BUILD_PKGS $TEST_PKGS $CLUSTER_PKGS" ;;
+    *) echo "install-deps: unknown set '$set' (build, test or cluster)" >&2; exit 2 ;;
+    esac
+done
+
 missing=""
 for p in $PKGS; do
+    case " $missing " in *" $p "*) continue ;; esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0

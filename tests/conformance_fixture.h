@@ -61,5 +61,7 @@ size_t count_events(fixture *f, const char *exec_id);
 
 /* The version 2 tests (storage_conformance_v2.c); *n gets their number. */
 const struct CMUnitTest *conformance_v2_tests(size_t *n);
+/* The task policy tests (storage_conformance_policy.c); *n gets their number. */
+const struct CMUnitTest *conformance_policy_tests(size_t *n);
 
 #endif

@@ -22,7 +22,7 @@ void str_eq(const char *got, const char *want)
 
 void add_task(fixture *f, const char *task_id)
 {
-    tasker_task t = {(char *)task_id, "handler", NULL, "{}"};
+    tasker_task t = {.task_id = (char *)task_id, .handler = "handler", .desc = NULL, .param = "{}"};
     OK(OPS->add_task(ST, &t));
 }
 
@@ -114,7 +114,7 @@ static void task_round_trips_and_is_copied(void **state)
 {
     fixture *f = *state;
     char id[] = "task-1", param[] = "{\"a\":1}";
-    tasker_task t = {id, "handler-1", "first task", param};
+    tasker_task t = {.task_id = id, .handler = "handler-1", .desc = "first task", .param = param};
     OK(OPS->add_task(ST, &t));
     id[0] = param[2] = 'X'; /* the driver must have copied */
     tasker_task got;
@@ -129,12 +129,12 @@ static void task_round_trips_and_is_copied(void **state)
 static void add_task_twice_replaces_handler_param_desc_and_keeps_schedules(void **state)
 {
     fixture *f = *state;
-    tasker_task t = {"t", "h1", "d1", "{\"v\":1}"};
+    tasker_task t = {.task_id = "t", .handler = "h1", .desc = "d1", .param = "{\"v\":1}"};
     OK(OPS->add_task(ST, &t));
     tasker_task_scheme s = {"s1", "t", "* * * * *", 0, 0, T0_US, 0};
     char sid[TASKER_ID_SIZE];
     OK(OPS->add_task_scheme(ST, &s, sid));
-    tasker_task t2 = {"t", "h2", NULL, "[2]"};
+    tasker_task t2 = {.task_id = "t", .handler = "h2", .desc = NULL, .param = "[2]"};
     OK(OPS->add_task(ST, &t2));
     tasker_task got;
     OK(OPS->get_task(ST, "t", &got));
@@ -157,7 +157,7 @@ static void add_task_twice_replaces_handler_param_desc_and_keeps_schedules(void 
 static void null_desc_round_trips_as_null(void **state)
 {
     fixture *f = *state;
-    tasker_task t = {"t", "h", NULL, "null"};
+    tasker_task t = {.task_id = "t", .handler = "h", .desc = NULL, .param = "null"};
     OK(OPS->add_task(ST, &t));
     tasker_task got;
     OK(OPS->get_task(ST, "t", &got));
@@ -262,7 +262,8 @@ static void utf8_quotes_and_max_length_ids_round_trip(void **state)
     fill_id(scheme_id, 's');
     fill_id(exec_id, 'e');
     memcpy(task_id, "tâche-名", strlen("tâche-名")); /* multibyte, still 63 bytes */
-    tasker_task t = {task_id, "händ'ler\"", NASTY, "{\"q\":\"" "it's \\\"q\\\" ü 🚀" "\"}"};
+    tasker_task t = {.task_id = task_id, .handler = "händ'ler\"", .desc = NASTY,
+                     .param = "{\"q\":\"" "it's \\\"q\\\" ü 🚀" "\"}"};
     OK(OPS->add_task(ST, &t));
     tasker_task got;
     OK(OPS->get_task(ST, task_id, &got));
@@ -1211,5 +1212,10 @@ int tasker_storage_conformance(const char *name, conformance_open_fn open, void 
     const struct CMUnitTest *v2 = conformance_v2_tests(&n_v2);
     char v2_name[128];
     snprintf(v2_name, sizeof v2_name, "%s (storage version 2)", name);
-    return failed + _cmocka_run_group_tests(v2_name, v2, n_v2, NULL, NULL);
+    failed += _cmocka_run_group_tests(v2_name, v2, n_v2, NULL, NULL);
+    size_t n_policy = 0;
+    const struct CMUnitTest *policy = conformance_policy_tests(&n_policy);
+    char policy_name[128];
+    snprintf(policy_name, sizeof policy_name, "%s (task policies)", name);
+    return failed + _cmocka_run_group_tests(policy_name, policy, n_policy, NULL, NULL);
 }

@@ -216,7 +216,7 @@ static void events_are_kept_in_order_with_levels(void **state)
     tasker_close(t);
 }
 
-static void events_over_the_cap_are_counted_in_one_final_event(void **state)
+static void events_over_the_cap_keep_head_and_tail_with_a_count_between(void **state)
 {
     (void)state;
     event_count = 1200;
@@ -227,10 +227,18 @@ static void events_over_the_cap_are_counted_in_one_final_event(void **state)
     tasker_task_event *ev;
     size_t n;
     assert_int_equal(tasker_list_events(t, e.exec_id, &ev, &n), TASKER_OK);
+    /* the first 900 as they came, a note, the last 100 (K = limit / 10) */
     assert_int_equal(n, 1001);
-    assert_string_equal(ev[999].message, "999 ");
-    assert_string_equal(ev[1000].message,
-                        "200 more events dropped: the limit is 1000 per execution");
+    assert_string_equal(ev[899].message, "899 ");
+    assert_string_equal(ev[900].message, "200 events dropped between here and the last 100");
+    assert_int_equal(ev[900].level, TASKER_WARNING);
+    assert_string_equal(ev[901].message, "1100 ");
+    assert_string_equal(ev[1000].message, "1199 ");
+    for (size_t i = 1; i < n; i++) {
+        assert_true(ev[i].event_id > ev[i - 1].event_id);
+        assert_true(ev[i].time_us >= ev[i - 1].time_us);
+    }
+    assert_int_equal(ev[1000].level, 1199 % 4);
     tasker_free_events(ev, n);
     tasker_exec_clear(&e);
     tasker_close(t);
@@ -238,8 +246,65 @@ static void events_over_the_cap_are_counted_in_one_final_event(void **state)
     t = open_limited(3, 0); /* the cap is an option */
     test_run_task(t, "c", &e);
     assert_int_equal(tasker_list_events(t, e.exec_id, &ev, &n), TASKER_OK);
-    assert_int_equal(n, 4);
-    assert_string_equal(ev[3].message, "1197 more events dropped: the limit is 3 per execution");
+    assert_int_equal(n, 4); /* K = 1: the last line survives even a tiny limit */
+    assert_string_equal(ev[1].message, "1 ");
+    assert_string_equal(ev[2].message, "1197 events dropped between here and the last 1");
+    assert_string_equal(ev[3].message, "1199 ");
+    tasker_free_events(ev, n);
+    tasker_exec_clear(&e);
+    tasker_close(t);
+
+    t = open_limited(1, 0); /* K = 0: the head and a count */
+    test_run_task(t, "c", &e);
+    assert_int_equal(tasker_list_events(t, e.exec_id, &ev, &n), TASKER_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(ev[0].message, "0 ");
+    assert_string_equal(ev[1].message, "1199 more events dropped: the limit is 1 per execution");
+    tasker_free_events(ev, n);
+    tasker_exec_clear(&e);
+    tasker_close(t);
+}
+
+static int noisy_then_failed_handler(tasker_ctx *c)
+{
+    for (int i = 0; i < event_count; i++) tasker_event(c, TASKER_NORMAL, "line %d", i);
+    return tasker_failed(c, "summary: %d lines, then it broke", event_count);
+}
+
+static void a_failed_run_keeps_its_last_lines_and_error(void **state)
+{
+    (void)state;
+    tasker_options o = {.workers = 1, .max_events_per_exec = 50};
+    tasker_t *t = tasker_open_opts("memory:", &o);
+    assert_non_null(t);
+    assert_int_equal(tasker_register(t, "noisy", noisy_then_failed_handler, NULL), TASKER_OK);
+    assert_int_equal(tasker_add_task(t, "n", "noisy", NULL), TASKER_OK);
+    tasker_task_exec e;
+    tasker_task_event *ev;
+    size_t n;
+
+    event_count = 49; /* 50 events in all: the limit, nothing dropped, no note */
+    test_run_task(t, "n", &e);
+    assert_int_equal(tasker_list_events(t, e.exec_id, &ev, &n), TASKER_OK);
+    assert_int_equal(n, 50);
+    assert_string_equal(ev[44].message, "line 44");
+    assert_string_equal(ev[45].message, "line 45");
+    assert_string_equal(ev[49].message, "summary: 49 lines, then it broke");
+    tasker_free_events(ev, n);
+    tasker_exec_clear(&e);
+
+    event_count = 5000; /* K = 5: 45 first lines, the note, 4 last lines and the error */
+    test_run_task(t, "n", &e);
+    assert_int_equal(e.status, TASKER_EXEC_FAILED);
+    assert_string_equal(e.error, "summary: 5000 lines, then it broke");
+    assert_int_equal(tasker_list_events(t, e.exec_id, &ev, &n), TASKER_OK);
+    assert_int_equal(n, 51);
+    assert_string_equal(ev[44].message, "line 44");
+    assert_string_equal(ev[45].message, "4951 events dropped between here and the last 5");
+    assert_string_equal(ev[46].message, "line 4996");
+    assert_string_equal(ev[49].message, "line 4999");
+    assert_string_equal(ev[50].message, "summary: 5000 lines, then it broke");
+    assert_int_equal(ev[50].level, TASKER_ERROR);
     tasker_free_events(ev, n);
     tasker_exec_clear(&e);
     tasker_close(t);
@@ -257,17 +322,27 @@ static void long_event_is_cut_with_a_marker(void **state)
     size_t n;
     assert_int_equal(tasker_list_events(t, e.exec_id, &ev, &n), TASKER_OK);
     assert_int_equal(n, 1);
-    /* "0 " + 10000 x = 10002 bytes; 4096 kept */
+    /* "0 " + 10000 x = 10002 bytes; 4075 kept and the marker, within 4096 */
     assert_int_equal(strncmp(ev[0].message, "0 xxx", 5), 0);
-    assert_string_equal(ev[0].message + 4096, "... [cut 5906 bytes]");
+    assert_true(strlen(ev[0].message) <= 4096);
+    assert_string_equal(ev[0].message + 4075, "... [cut 5927 bytes]");
     tasker_free_events(ev, n);
     tasker_exec_clear(&e);
     tasker_close(t);
 
-    t = open_limited(0, 10);
+    t = open_limited(0, 40);
     test_run_task(t, "c", &e);
     assert_int_equal(tasker_list_events(t, e.exec_id, &ev, &n), TASKER_OK);
-    assert_string_equal(ev[0].message, "0 xxxxxxxx... [cut 9992 bytes]");
+    /* room is made for the longest marker ("[cut 10002 bytes]"), so 39 bytes here */
+    assert_string_equal(ev[0].message, "0 xxxxxxxxxxxxxxxxx... [cut 9983 bytes]");
+    tasker_free_events(ev, n);
+    tasker_exec_clear(&e);
+    tasker_close(t);
+
+    t = open_limited(0, 10); /* too small for the marker: what fits, no marker */
+    test_run_task(t, "c", &e);
+    assert_int_equal(tasker_list_events(t, e.exec_id, &ev, &n), TASKER_OK);
+    assert_string_equal(ev[0].message, "0 xxxxxxxx");
     tasker_free_events(ev, n);
     tasker_exec_clear(&e);
     tasker_close(t);
@@ -275,13 +350,17 @@ static void long_event_is_cut_with_a_marker(void **state)
 
 static int utf8_handler(tasker_ctx *c)
 {
-    return tasker_event(c, TASKER_NORMAL, "%s", "ab\xc3\xa9\xc3\xa9"); /* ab + 2 x e-acute */
+    /* ab + 20 x e-acute: 42 bytes */
+    char msg[64] = "ab";
+    for (int i = 0; i < 20; i++) strcat(msg, "\xc3\xa9");
+    return tasker_event(c, TASKER_NORMAL, "%s", msg);
 }
 
 static void cut_keeps_utf8_characters_whole(void **state)
 {
     (void)state;
-    tasker_options o = {.workers = 1, .max_event_bytes = 3};
+    /* 21 = 3 + the 18-byte marker: byte 3 is inside an e-acute, so 2 are kept */
+    tasker_options o = {.workers = 1, .max_event_bytes = 21};
     tasker_t *t = tasker_open_opts("memory:", &o);
     assert_int_equal(tasker_register(t, "u", utf8_handler, NULL), TASKER_OK);
     assert_int_equal(tasker_add_task(t, "u", "u", NULL), TASKER_OK);
@@ -290,7 +369,7 @@ static void cut_keeps_utf8_characters_whole(void **state)
     tasker_task_event *ev;
     size_t n;
     assert_int_equal(tasker_list_events(t, e.exec_id, &ev, &n), TASKER_OK);
-    assert_string_equal(ev[0].message, "ab... [cut 4 bytes]");
+    assert_string_equal(ev[0].message, "ab... [cut 40 bytes]");
     tasker_free_events(ev, n);
     tasker_exec_clear(&e);
     tasker_close(t);
@@ -307,7 +386,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(bind_on_non_object_params_says_so, setup, teardown),
         cmocka_unit_test_setup_teardown(accessors_describe_the_run, setup, teardown),
         cmocka_unit_test(events_are_kept_in_order_with_levels),
-        cmocka_unit_test(events_over_the_cap_are_counted_in_one_final_event),
+        cmocka_unit_test(events_over_the_cap_keep_head_and_tail_with_a_count_between),
+        cmocka_unit_test(a_failed_run_keeps_its_last_lines_and_error),
         cmocka_unit_test(long_event_is_cut_with_a_marker),
         cmocka_unit_test(cut_keeps_utf8_characters_whole),
     };

@@ -1,14 +1,18 @@
 #!/bin/bash
-# The installed library is usable from outside: headers, libtasker, tasker.pc and the
-# CMake package. Installs the test build into a temporary prefix, then builds a small
-# program against it with pkg-config and with CMake, and runs both.
-#   bash tests/test_install.sh BUILD_DIR
+# The installed library is usable from outside: headers, libtasker (shared and static),
+# tasker.pc, the CMake package and the man page. Installs BUILD_DIR into a temporary
+# prefix, then builds a small program against it four ways (pkg-config shared and static,
+# CMake tasker::tasker and tasker::tasker_static), with -Werror, and runs each.
+#   bash tests/test_install.sh BUILD_DIR      (CI runs it on the release and the ASan build)
 set -euo pipefail
 build=$(cd "$1" && pwd)
-src=$(cd "$(dirname "$0")/.." && pwd)
 tmp="$build/tmp/install-test"
 rm -rf "$tmp" && mkdir -p "$tmp"
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+prefix="$tmp/prefix"
+
+[ -s "$prefix/share/man/man1/tasker.1" ] || { echo "man page not installed"; exit 1; }
+[ -x "$prefix/bin/tasker" ] || { echo "tasker command not installed"; exit 1; }
 
 cat > "$tmp/app.c" <<'C'
 #include <tasker/context.h>
@@ -30,27 +34,49 @@ int main(void)
     return 0;
 }
 C
-# The test build is sanitized; so must the program be that links it.
+# A sanitized build's library needs a sanitized program.
 san=""
 grep -q "TASKER_SANITIZE:BOOL=ON" "$build/CMakeCache.txt" && san="-fsanitize=address,undefined"
-export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig:$tmp/prefix/lib/x86_64-linux-gnu/pkgconfig"
-cc $san -o "$tmp/app-pc" "$tmp/app.c" $(pkg-config --cflags tasker) \
-   $(pkg-config --libs --static tasker) -Wl,-rpath,"$tmp/prefix/lib"
-out=$(LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/app-pc")
-[ "$out" = 'success "hi"' ] || { echo "pkg-config build printed: $out"; exit 1; }
+cflags="-std=c11 -Wall -Wextra -Werror $san"
 
-mkdir -p "$tmp/cm"
-cat > "$tmp/cm/CMakeLists.txt" <<CM
+# check NAME PROGRAM yes|no: runs PROGRAM, and checks whether it loads libtasker.so.
+check() {
+    local out
+    out=$(LD_LIBRARY_PATH="$prefix/lib" "$2")
+    [ "$out" = 'success "hi"' ] || { echo "$1: the program printed: $out"; exit 1; }
+    if ldd "$2" | grep -c "libtasker\.so" >/dev/null; then
+        [ "$3" = yes ] || { echo "$1: linked libtasker.so, expected the static library"; exit 1; }
+    else
+        [ "$3" = no ] || { echo "$1: did not link libtasker.so"; exit 1; }
+    fi
+    echo "install test: $1: ok"
+}
+
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/x86_64-linux-gnu/pkgconfig"
+# shellcheck disable=SC2046
+cc $cflags -o "$tmp/app-pc" "$tmp/app.c" $(pkg-config --cflags tasker) \
+   $(pkg-config --libs tasker) -Wl,-rpath,"$prefix/lib"
+check "pkg-config, shared" "$tmp/app-pc" yes
+# Static: libtasker.a by name (-l:), then what pkg-config --static says it needs.
+static_libs=$(pkg-config --libs --static tasker | sed 's/-ltasker\b/-l:libtasker.a/')
+# shellcheck disable=SC2086
+cc $cflags -o "$tmp/app-pc-static" "$tmp/app.c" $(pkg-config --cflags tasker) $static_libs
+check "pkg-config, static" "$tmp/app-pc-static" no
+
+for target in tasker tasker_static; do
+    dir="$tmp/cm-$target"
+    mkdir -p "$dir"
+    cat > "$dir/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.25)
 project(app C)
 find_package(tasker REQUIRED)
 add_executable(app-cmake $tmp/app.c)
-target_compile_options(app-cmake PRIVATE $san)
+target_compile_options(app-cmake PRIVATE $cflags)
 target_link_options(app-cmake PRIVATE $san)
-target_link_libraries(app-cmake tasker::tasker)
+target_link_libraries(app-cmake tasker::$target)
 CM
-cmake -S "$tmp/cm" -B "$tmp/cm/build" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
-cmake --build "$tmp/cm/build" >/dev/null
-out=$("$tmp/cm/build/app-cmake")
-[ "$out" = 'success "hi"' ] || { echo "CMake build printed: $out"; exit 1; }
-echo "install test: pkg-config and CMake builds ran: $out"
+    cmake -S "$dir" -B "$dir/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+    cmake --build "$dir/build" >/dev/null
+    if [ $target = tasker ]; then shared=yes; else shared=no; fi
+    check "CMake, tasker::$target" "$dir/build/app-cmake" $shared
+done

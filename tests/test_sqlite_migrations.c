@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -29,6 +30,20 @@ static void exec_sql(const char *path, const char *sql)
     sqlite3_free(err);
     sqlite3_close(db);
     assert_int_equal(rc, SQLITE_OK);
+}
+
+static unsigned char *read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    *len = (size_t)ftell(fp);
+    rewind(fp);
+    unsigned char *buf = malloc(*len + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, *len, fp), *len);
+    fclose(fp);
+    return buf;
 }
 
 static void new_file_gets_the_latest_version(void **state)
@@ -83,11 +98,74 @@ static void version_1_file_is_upgraded_keeping_its_rows(void **state)
     assert_true(sqlite_fixture_integrity_ok(f->path));
 }
 
+/* A file of the release before task policies (schema 2): upgraded to 3 with its rows,
+ * every task's policies at 0 (the defaults), and the new columns usable. */
+static void version_2_file_is_upgraded_to_task_policies_keeping_its_rows(void **state)
+{
+    fixture *f = *state;
+    tasker_storage *old = sq_open_version(f->path, 2);
+    assert_non_null(old);
+    old->ops->close(old);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"), 2);
+    exec_sql(f->path,
+             "INSERT INTO tasks VALUES ('t', 'h', '{\"a\":1}', 'kept');"
+             "INSERT INTO schemes VALUES ('s1', 't', '0 3 * * *', 42, 1, 0, 77);"
+             "INSERT INTO execs VALUES ('e1', 't', NULL, 0, 7, 8, 9, 2, 1, 'null', NULL,"
+             " 'host:1');"
+             "INSERT INTO events(exec_id, time_us, level, message) VALUES ('e1', 8, 1, 'hi');");
+
+    tasker_storage *st = sqlite_fixture_open(f->path, NULL);
+    assert_non_null(st);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"),
+                     SQ_SCHEMA_VERSION);
+    tasker_task t;
+    assert_int_equal(st->ops->get_task(st, "t", &t), TASKER_OK);
+    assert_string_equal(t.desc, "kept");
+    assert_string_equal(t.param, "{\"a\":1}");
+    assert_int_equal(t.max_execs, 0);
+    assert_int_equal(t.max_exec_age_s, 0);
+    assert_int_equal(t.max_attempts, 0);
+    assert_false(t.paused);
+    tasker_task_clear(&t);
+    tasker_task_scheme *sc;
+    size_t n;
+    assert_int_equal(st->ops->list_task_schemes(st, &sc, &n), TASKER_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(sc[0].misfire, TASKER_MISFIRE_SKIP);
+    assert_int_equal(sc[0].last_fire_us, 77);
+    tasker_free_schemes(sc, n);
+    tasker_task_exec e;
+    assert_int_equal(st->ops->get_task_exec(st, "e1", &e), TASKER_OK);
+    assert_string_equal(e.node_id, "host:1");
+    tasker_exec_clear(&e);
+    tasker_task_event *ev;
+    assert_int_equal(st->ops->list_task_events(st, "e1", &ev, &n), TASKER_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ev[0].message, "hi");
+    tasker_free_events(ev, n);
+    /* The new columns work: a task with its own retention. */
+    tasker_task with = {.task_id = "t", .handler = "h", .param = "{}", .max_execs = 5,
+                        .max_exec_age_s = 86400};
+    assert_int_equal(st->ops->add_task(st, &with), TASKER_OK);
+    st->ops->close(st);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "SELECT max_execs FROM tasks"), 5);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "SELECT max_exec_age_s FROM tasks"),
+                     86400);
+    assert_true(sqlite_fixture_integrity_ok(f->path));
+}
+
 static void newer_file_is_refused_and_left_alone(void **state)
 {
     fixture *f = *state;
     exec_sql(f->path, "CREATE TABLE future(x); PRAGMA user_version = 99;");
+    size_t before_len, after_len;
+    unsigned char *before = read_file(f->path, &before_len);
     assert_null(sqlite_fixture_open(f->path, NULL));
+    unsigned char *after = read_file(f->path, &after_len);
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(after, before, before_len); /* not even switched to WAL */
+    free(before);
+    free(after);
     const char *msg = tasker_last_error();
     assert_non_null(strstr(msg, f->path));
     assert_non_null(strstr(msg, "99"));
@@ -98,17 +176,43 @@ static void newer_file_is_refused_and_left_alone(void **state)
                      0);
 }
 
-static void foreign_database_with_clashing_table_is_refused(void **state)
+/* Another application's file, even one with a "tasks" table, is refused before
+ * anything changes it: same bytes, still in its rollback-journal mode (bytes 18 and 19
+ * of the header are 2 in WAL mode, 1 otherwise), no journal of ours beside it. */
+static void foreign_database_with_clashing_table_is_refused_untouched(void **state)
 {
     fixture *f = *state;
-    exec_sql(f->path, "CREATE TABLE tasks(other_app TEXT);");
+    exec_sql(f->path, "CREATE TABLE tasks(other_app TEXT); INSERT INTO tasks VALUES ('x');");
+    size_t before_len, after_len;
+    unsigned char *before = read_file(f->path, &before_len);
+    assert_int_equal(before[18], 1);
+
     assert_null(sqlite_fixture_open(f->path, NULL));
-    assert_non_null(strstr(tasker_last_error(), "migrating the schema to version 1"));
-    /* Nothing of ours was left half made. */
-    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"), 0);
-    assert_int_equal(sqlite_fixture_query_int(
-                         f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'execs'"),
-                     0);
+    const char *msg = tasker_last_error();
+    assert_non_null(strstr(msg, f->path));
+    assert_non_null(strstr(msg, "another application"));
+
+    unsigned char *after = read_file(f->path, &after_len);
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(after, before, before_len);
+    assert_int_equal(after[18], 1);
+    assert_int_equal(after[19], 1);
+    char *wal = tmpdir_join(f->dir, "t.db-wal");
+    assert_int_not_equal(access(wal, F_OK), 0);
+    free(wal);
+    free(before);
+    free(after);
+
+    /* A file claiming a schema version without our tables is foreign too. */
+    exec_sql(f->path, "PRAGMA user_version = 1;");
+    before = read_file(f->path, &before_len);
+    assert_null(sqlite_fixture_open(f->path, NULL));
+    assert_non_null(strstr(tasker_last_error(), "another application"));
+    after = read_file(f->path, &after_len);
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(after, before, before_len);
+    free(before);
+    free(after);
 }
 
 static void *open_and_close(void *path)
@@ -145,9 +249,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(new_file_gets_the_latest_version, tmpfile_setup, tmpfile_teardown),
         cmocka_unit_test_setup_teardown(version_1_file_is_upgraded_keeping_its_rows, tmpfile_setup,
                                         tmpfile_teardown),
+        cmocka_unit_test_setup_teardown(version_2_file_is_upgraded_to_task_policies_keeping_its_rows,
+                                        tmpfile_setup, tmpfile_teardown),
         cmocka_unit_test_setup_teardown(newer_file_is_refused_and_left_alone, tmpfile_setup,
                                         tmpfile_teardown),
-        cmocka_unit_test_setup_teardown(foreign_database_with_clashing_table_is_refused,
+        cmocka_unit_test_setup_teardown(foreign_database_with_clashing_table_is_refused_untouched,
                                         tmpfile_setup, tmpfile_teardown),
         cmocka_unit_test_setup_teardown(racing_openers_of_a_new_file_both_succeed, tmpfile_setup,
                                         tmpfile_teardown),

@@ -61,7 +61,7 @@ static double now_s(void)
 
 static void add_task(tasker_storage *st, const char *id)
 {
-    tasker_task t = {(char *)id, "h", NULL, "{}"};
+    tasker_task t = {.task_id = (char *)id, .handler = "h", .desc = NULL, .param = "{}"};
     assert_int_equal(st->ops->add_task(st, &t), TASKER_OK);
 }
 
@@ -92,7 +92,7 @@ static void null_and_oversized_arguments_are_einval(void **state)
     char long_id[TASKER_ID_SIZE + 1];
     memset(long_id, 'x', TASKER_ID_SIZE);
     long_id[TASKER_ID_SIZE] = '\0';
-    tasker_task t = {NULL, "h", NULL, "{}"};
+    tasker_task t = {.task_id = NULL, .handler = "h", .desc = NULL, .param = "{}"};
     assert_int_equal(st->ops->add_task(st, NULL), TASKER_EINVAL);
     assert_int_equal(st->ops->add_task(st, &t), TASKER_EINVAL);
     t.task_id = long_id;

@@ -86,7 +86,7 @@ static void schema_is_versioned_with_the_expected_indexes(void **state)
     snprintf(sql, sizeof sql, "SELECT MAX(version) FROM tasker_t%ld_%d.schema_version",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, 3);
     static const char *const indexes[] = {"exec_occurrence", "exec_task_newest",
                                           "exec_status_oldest", "event_exec_order",
                                           "scheme_task_cron", "exec_task_done"};
@@ -135,14 +135,77 @@ static long long count_in_db(const char *what_sql)
     return v;
 }
 
-/* A database left at version 1 gains version 2 (the finished-executions index) on the
- * next open, and keeps its data. */
+/* Takes the database of this test back to schema version 2: without the task policy
+ * columns of migration 3. */
+static void undo_migration_3(void)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "ALTER TABLE tasker_t%ld_%d.tasks DROP COLUMN max_attempts, DROP COLUMN backoff_ms,"
+             " DROP COLUMN backoff_max_ms, DROP COLUMN timeout_ms, DROP COLUMN max_concurrency,"
+             " DROP COLUMN priority, DROP COLUMN max_execs, DROP COLUMN max_exec_age_s,"
+             " DROP COLUMN paused",
+             (long)getpid(), db_count);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    snprintf(sql, sizeof sql, "DELETE FROM tasker_t%ld_%d.schema_version WHERE version = 3",
+             (long)getpid(), db_count);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+}
+
+static tasker_storage *reopen(void)
+{
+    char db[64];
+    snprintf(db, sizeof db, "tasker_t%ld_%d", (long)getpid(), db_count);
+    char *dsn = tasker_test_mariadb_dsn(db, NULL);
+    tasker_storage *st = tasker_mysql_storage(dsn);
+    free(dsn);
+    assert_non_null(st);
+    return st;
+}
+
+/* A database of the release before task policies (schema 2) gains the policy columns
+ * (version 3) on the next open and keeps its data; every policy reads as 0. */
+static void opening_a_version_2_database_migrates_it_to_3(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_with_env(-1, -1);
+    add_task(st, "kept");
+    tasker_task_exec e = {.exec_id = "e1", .task_id = "kept", .queued_us = 5,
+                          .status = TASKER_EXEC_SUCCESS, .success = true};
+    assert_int_equal(st->ops->add_task_exec(st, &e), TASKER_OK);
+    st->ops->close(st);
+    undo_migration_3();
+    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"), 2);
+    st = reopen();
+    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"), 3);
+    tasker_task t = {0};
+    assert_int_equal(st->ops->get_task(st, "kept", &t), TASKER_OK);
+    assert_string_equal(t.param, "{}");
+    assert_int_equal(t.max_execs, 0);
+    assert_int_equal(t.max_exec_age_s, 0);
+    assert_false(t.paused);
+    tasker_task_clear(&t);
+    tasker_task_exec got;
+    assert_int_equal(st->ops->get_task_exec(st, "e1", &got), TASKER_OK);
+    assert_int_equal(got.status, TASKER_EXEC_SUCCESS);
+    tasker_exec_clear(&got);
+    tasker_task with = {.task_id = "kept", .handler = "h", .param = "{}", .max_execs = 4};
+    assert_int_equal(st->ops->add_task(st, &with), TASKER_OK);
+    assert_int_equal(st->ops->get_task(st, "kept", &t), TASKER_OK);
+    assert_int_equal(t.max_execs, 4);
+    tasker_task_clear(&t);
+    st->ops->close(st);
+}
+
+/* A database left at version 1 gains version 2 (the finished-executions index) and the
+ * later ones on the next open, and keeps its data. */
 static void opening_a_version_1_database_migrates_it_to_2(void **state)
 {
     (void)state;
     tasker_storage *st = open_with_env(-1, -1);
     add_task(st, "kept");
     st->ops->close(st);
+    undo_migration_3();
     char sql[256];
     snprintf(sql, sizeof sql, "ALTER TABLE tasker_t%ld_%d.task_execs DROP KEY exec_task_done",
              (long)getpid(), db_count);
@@ -156,7 +219,7 @@ static void opening_a_version_1_database_migrates_it_to_2(void **state)
     st = tasker_mysql_storage(dsn);
     free(dsn);
     assert_non_null(st);
-    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"), 2);
+    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"), 3);
     assert_true(count_in_db("SELECT COUNT(*) FROM information_schema.statistics WHERE "
                             "table_schema = 'tasker_t%ld_%d' AND "
                             "index_name = 'exec_task_done'") >= 1);
@@ -517,6 +580,7 @@ int main(void)
         cmocka_unit_test(schema_is_versioned_with_the_expected_indexes),
         cmocka_unit_test(reopening_keeps_data_and_does_not_migrate_again),
         cmocka_unit_test(opening_a_version_1_database_migrates_it_to_2),
+        cmocka_unit_test(opening_a_version_2_database_migrates_it_to_3),
         cmocka_unit_test(group_commit_batches_writers_and_gives_each_its_result),
         cmocka_unit_test(bulk_batches_with_bad_rows_give_each_write_its_result),
         cmocka_unit_test(retention_keeps_newest_finished_and_never_pending),

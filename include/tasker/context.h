@@ -31,9 +31,17 @@ extern "C" {
  * queues the event for the store's next commit and returns; the run's events are
  * committed no later than its outcome. An event the store fails to write (the database
  * gone meanwhile) is lost, while the run's outcome is retried. A message longer than the
- * max_event_bytes option is cut and ends with "... [cut N bytes]". After
- * max_events_per_exec events, further ones are counted, not stored, and one last event
- * says how many were dropped. */
+ * max_event_bytes option is cut on a UTF-8 character boundary and ends with
+ * "... [cut N bytes]", the marker included in the limit (a limit too small for the
+ * marker keeps only what fits, without it).
+ * A run that logs more than max_events_per_exec (L) events keeps its head and its tail:
+ * the first L - K are stored as they come, the last K are held in memory and stored
+ * when the handler returns, and between them one warning event says
+ * "N events dropped between here and the last K". K is L / 10, at least 1 once L >= 2
+ * (100 of the default 1000), so a run's final summary or error line is never lost; a run
+ * stores at most L + 1 events. With L = 0 or 1 nothing is held back: events past L are
+ * counted and one last event says "N more events dropped: the limit is L per execution".
+ * Tail events keep the time they were logged at, and their order. */
 int tasker_event(tasker_ctx *c, tasker_level level, const char *fmt, ...) TASKER_PRINTF(3, 4);
 
 /* Sets the run's result: valid JSON text (NULL = null) of at most max_json_bytes;

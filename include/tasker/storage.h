@@ -70,8 +70,10 @@ struct tasker_storage_ops {
     int version;      /* TASKER_STORAGE_VERSION the driver was written against */
     const char *name; /* "memory", "sqlite", "mysql", ... */
 
-    /* Tasks. add_task inserts, or replaces handler, param and desc of the task with the
-     * same id (its schedules stay). remove_task deletes the task and its schedules;
+    /* Tasks. add_task inserts, or replaces handler, param, desc and the policy fields
+     * (max_attempts .. max_exec_age_s) of the task with the same id (its schedules stay;
+     * its paused state is kept; a new task takes task->paused). get_task and list_tasks
+     * return every field. remove_task deletes the task and its schedules;
      * TASKER_ENOTFOUND if absent. get_task fills *out (TASKER_ENOTFOUND if absent).
      * list_tasks returns all tasks ordered by task_id. */
     int (*add_task)(tasker_storage *st, const tasker_task *task);
@@ -100,6 +102,9 @@ struct tasker_storage_ops {
      * Then it applies retention: of the task's executions only the newest
      * env.max_execs_per_task are kept, and none whose queued_us is older than
      * env.max_exec_age_s before now; pending and running executions are never pruned.
+     * A task's own max_execs / max_exec_age_s, when nonzero, replace the env's for it
+     * (negative = unlimited); a driver that also ages out idle tasks leaves a task with
+     * its own age to that age.
      * Pending and running executions count in the ranking; an execution queued exactly
      * at the age cutoff is kept. Pruned executions lose their events with them. A
      * skipped execution occupies its (scheme_id, scheduled_us) slot like any other. */

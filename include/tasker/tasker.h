@@ -135,6 +135,40 @@ int tasker_add_task(tasker_t *t, const char *task_id, const char *handler,
 /* tasker_add_task with a human description (NULL = none). */
 int tasker_add_task_desc(tasker_t *t, const char *task_id, const char *handler,
                          const char *param_json, const char *desc);
+/* ---- 6. Task policies ----
+ * A task may carry its own policies. Zero in any field means the default. Of these,
+ * this version implements desc and the retention overrides (max_execs,
+ * max_exec_age_s); max_attempts, backoff_ms, backoff_max_ms, timeout_ms,
+ * max_concurrency and priority are stored fields of the contract but not supported yet:
+ * a nonzero value is refused with TASKER_EINVAL ("task 'X': max_attempts is not
+ * supported yet"). */
+typedef struct tasker_task_opts {
+    const char *desc;
+    int max_attempts;        /* 0 = 1: no retry. A failed, interrupted or timed-out run
+                                with attempts left gets a new pending execution */
+    int64_t backoff_ms;      /* delay before attempt 2; 0 = 1000; then doubled each time */
+    int64_t backoff_max_ms;  /* cap of the delay; 0 = 3,600,000 */
+    int64_t timeout_ms;      /* 0 = none; past it tasker_cancelled() turns true and the run
+                                is recorded failed with error "timed out after N ms" */
+    int max_concurrency;     /* 0 = unlimited; runs of this task at once, cluster-wide */
+    int priority;            /* higher runs first among pending runs; default 0 */
+    int max_execs;           /* retention override; 0 = the handle's (max_execs_per_task);
+                                negative = unlimited */
+    int64_t max_exec_age_s;  /* retention override; 0 = the handle's (max_exec_age_s);
+                                negative = unlimited */
+} tasker_task_opts;
+
+/* Stores a task with its policies; o NULL = all defaults (then it is tasker_add_task_desc
+ * with no desc). Replaces an existing task like tasker_add_task: handler, params, desc
+ * and every policy field (a task's paused state is kept). The retention overrides apply
+ * to this task's executions in every driver, from its next added execution on: the
+ * newest max_execs are kept and none queued more than max_exec_age_s ago (pending and
+ * running ones are never pruned; events go with their execution). A task with
+ * max_exec_age_s set is left out of the handle-wide age sweep. TASKER_EINVAL for a
+ * policy not supported yet (see above). Thread-safe. */
+int tasker_add_task_opts(tasker_t *t, const char *task_id, const char *handler,
+                         const char *param_json, const tasker_task_opts *o);
+
 /* Removes a task and its schedules. Its execution history stays until retention
  * prunes it. TASKER_ENOTFOUND if there is no such task. */
 int tasker_remove_task(tasker_t *t, const char *task_id);
@@ -262,6 +296,14 @@ typedef enum {
 
 typedef struct {
     char *task_id, *handler, *desc, *param; /* desc may be NULL; param is JSON text */
+    /* The policies of tasker_task_opts (0 = the default), then the paused state. */
+    int max_attempts;
+    int64_t backoff_ms, backoff_max_ms, timeout_ms;
+    int max_concurrency;
+    int priority;
+    int max_execs;
+    int64_t max_exec_age_s;
+    bool paused;
 } tasker_task;
 
 typedef struct {

@@ -6,12 +6,13 @@
 #include "cli/wakeup.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char task_help[] =
     "usage: tasker task add ID --handler H [--param JSON|@FILE|-] [--desc TEXT]\n"
-    "                           [--on-failure CMD]\n"
+    "                           [--on-failure CMD] [--keep N] [--keep-for DURATION]\n"
     "       tasker task ls [--json]\n"
     "       tasker task show ID [--runs N] [--json]\n"
     "       tasker task rm ID\n"
@@ -33,6 +34,12 @@ static const char task_help[] =
     "  --on-failure CMD  (add) a command the daemon runs with /bin/sh -c when a run\n"
     "                 of the task fails or is interrupted; stored in the params as\n"
     "                 \"on_failure\" (see tasker run --on-failure for its environment)\n"
+    "  --keep N       keep this task's newest N runs (add; default: the store's\n"
+    "                 100 per task; 'all' = no limit)\n"
+    "  --keep-for DURATION\n"
+    "                 keep this task's runs this long, e.g. 90s, 30m, 12h, 7d, 2w, 1d12h\n"
+    "                 (add; default: the store's 1h; 'forever' = no limit). Runs\n"
+    "                 still pending or running are never pruned.\n"
     "  --runs N       show: the last N runs (default 5; 0 = none)\n"
     "  --json         ls, show: print JSON\n";
 
@@ -203,15 +210,44 @@ static int check_task(const char *handler, const char *param)
     return rc;
 }
 
+/* --keep N: a count of runs >= 1, or "all" (-1: no limit). */
+static bool parse_keep(const char *text, int *out)
+{
+    if (strcmp(text, "all") == 0) {
+        *out = -1;
+        return true;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < 1 || v > INT_MAX) return false;
+    *out = (int)v;
+    return true;
+}
+
+/* --keep-for DURATION: one or more NUMBER UNIT groups (s, m, h, d, w; "1d12h"), a bare
+ * number of seconds (cli_parse_duration_s), or "forever" (-1: no limit). */
+static bool parse_keep_for(const char *text, int64_t *out)
+{
+    if (strcmp(text, "forever") == 0) {
+        *out = -1;
+        return true;
+    }
+    return cli_parse_duration_s(text, out) && *out > 0;
+}
+
 static int task_add(cli_global *g, int argc, char **argv)
 {
     static const struct option options[] = {{"handler", required_argument, NULL, 'H'},
                                             {"param", required_argument, NULL, 'p'},
                                             {"desc", required_argument, NULL, 'd'},
                                             {"on-failure", required_argument, NULL, 'f'},
+                                            {"keep", required_argument, NULL, 'k'},
+                                            {"keep-for", required_argument, NULL, 'K'},
                                             CLI_GLOBAL_OPTIONS,
                                             {0}};
     const char *handler = NULL, *param = NULL, *desc = NULL, *on_failure = NULL;
+    tasker_task_opts opts = {0};
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
@@ -224,7 +260,13 @@ static int task_add(cli_global *g, int argc, char **argv)
             desc = optarg;
         else if (c == 'f')
             on_failure = optarg;
-        else
+        else if (c == 'k' && !parse_keep(optarg, &opts.max_execs))
+            return cli_usage_error("task add", "task add: --keep: '%s' is not a number of runs "
+                                   "(1 or more) or 'all'", optarg);
+        else if (c == 'K' && !parse_keep_for(optarg, &opts.max_exec_age_s))
+            return cli_usage_error("task add", "task add: --keep-for: '%s' is not a duration "
+                                   "(e.g. 90s, 30m, 12h, 7d, 2w, 1d12h) or 'forever'", optarg);
+        else if (c != 'k' && c != 'K')
             return cli_bad_option("task add", c, argv);
     }
     if (g->help) return cli_help(task_help);
@@ -245,7 +287,8 @@ static int task_add(cli_global *g, int argc, char **argv)
     tasker_t *t = cli_open(g, -1);
     rc = CLI_FAIL;
     if (!t) goto out;
-    int err = tasker_add_task_desc(t, argv[optind], handler, with_alert ? with_alert : text, desc);
+    opts.desc = desc;
+    int err = tasker_add_task_opts(t, argv[optind], handler, with_alert ? with_alert : text, &opts);
     rc = err == TASKER_OK ? CLI_OK : cli_lib_error(err, "task add");
     tasker_close(t);
 out:

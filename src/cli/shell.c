@@ -1,6 +1,7 @@
 /* The built-in `shell` handler: binds its params, builds the environment, starts
- * /bin/sh -c CMD in a new process group with posix_spawn, and turns how it ended into
- * the run's outcome. Following the running command is shell_watch.c's job. */
+ * /bin/sh -c CMD in a new process group (under a guard: shell_guard.c), and turns how
+ * it ended into the run's outcome. Following the running command is shell_watch.c's
+ * job. */
 #include "cli/shell.h"
 
 #include <jansson.h>
@@ -8,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,38 +125,6 @@ static void free_env(char **envp)
     free(envp);
 }
 
-/* Starts /bin/sh -c cmd in a new process group, stdin from /dev/null, stdout and
- * stderr into the pipes' write ends. Returns 0 or an errno value. */
-static int spawn_shell(const shell_params *p, char **envp, int out_w, int err_w, pid_t *pid)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
-    if (p->cwd) posix_spawn_file_actions_addchdir_np(&fa, p->cwd);
-    /* Its own group, so a timeout can stop everything it started; default signal
-     * handling and an empty mask, whatever the daemon ignores or blocks. */
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t mask, defaults;
-    sigemptyset(&mask);
-    posix_spawnattr_setsigmask(&attr, &mask);
-    sigemptyset(&defaults);
-    const int reset[] = {SIGPIPE, SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < sizeof reset / sizeof *reset; i++)
-        sigaddset(&defaults, reset[i]);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    char *argv[] = {"/bin/sh", "-c", (char *)p->cmd, NULL};
-    int rc = posix_spawn(pid, "/bin/sh", &fa, &attr, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    return rc;
-}
-
 /* The run's outcome from how the command ended. Returns the handler's result. */
 static int report(tasker_ctx *c, const shell_params *p, const shell_result *res)
 {
@@ -209,7 +177,7 @@ int shell_handler(tasker_ctx *c)
         goto out;
     }
     pid_t pid;
-    int spawn_err = spawn_shell(&p, envp, out[1], err[1], &pid);
+    int spawn_err = shell_spawn_guarded(p.cmd, p.cwd, envp, out[1], err[1], &pid);
     close(out[1]);
     close(err[1]);
     out[1] = err[1] = -1;
@@ -220,7 +188,7 @@ int shell_handler(tasker_ctx *c)
             tasker_failed(c, "shell: cannot start /bin/sh: %s", strerror(spawn_err));
         goto out;
     }
-    tasker_event(c, TASKER_DEBUG, "started /bin/sh -c (pid %d)", (int)pid);
+    tasker_event(c, TASKER_DEBUG, "started /bin/sh -c (process group %d)", (int)pid);
     shell_result res;
     int64_t timeout_ms = (int64_t)(p.timeout_s * 1000.0);
     if (p.timeout_s > 0 && timeout_ms < 1) timeout_ms = 1;

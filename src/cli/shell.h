@@ -1,6 +1,7 @@
 /* The built-in `shell` handler: runs params.cmd through /bin/sh -c in its own process
- * group. shell.c reads the params and starts the command; shell_watch.c follows it
- * (output lines as events, timeout, cancellation) until it ends. */
+ * group. shell.c reads the params and starts the command; shell_guard.c makes the group
+ * die with the daemon; shell_watch.c follows it (output lines as events, timeout,
+ * cancellation) until it ends. */
 #ifndef TASKER_CLI_SHELL_H
 #define TASKER_CLI_SHELL_H
 
@@ -15,6 +16,14 @@
  * success with result {"exit_code":0}; anything else fails saying the exit code or
  * signal. On timeout or tasker_interrupt() the whole process group is stopped. */
 int shell_handler(tasker_ctx *c);
+
+/* Starts /bin/sh -c cmd (in cwd when not NULL, with envp, stdin from /dev/null,
+ * stdout and stderr into out_w and err_w) under a guard process that leads a new
+ * process group and kills that group if the daemon dies (shell_guard.c). *pid is the
+ * guard: the group's id, and its exit status is the command's. Returns 0 or an errno
+ * value (the guard could not start, or could not enter cwd). */
+int shell_spawn_guarded(const char *cmd, const char *cwd, char **envp, int out_w, int err_w,
+                        pid_t *pid);
 
 /* How a watched command ended. */
 typedef enum {

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
@@ -47,10 +48,38 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* What a NUL byte of the output becomes: U+FFFD, the replacement character. An event is
+ * a C string, so a NUL would end the line there and lose the rest of it. */
+#define NUL_REPLACEMENT "\xef\xbf\xbd"
+
+/* Records line (len bytes) with each NUL replaced; false when out of memory. */
+static bool emit_with_nuls(tasker_ctx *c, tasker_level level, const char *line, size_t len,
+                           size_t nuls)
+{
+    size_t rlen = sizeof NUL_REPLACEMENT - 1;
+    char *copy = malloc(len + nuls * (rlen - 1) + 1), *o = copy;
+    if (!copy) return false;
+    for (size_t i = 0; i < len; i++) {
+        if (line[i]) {
+            *o++ = line[i];
+            continue;
+        }
+        memcpy(o, NUL_REPLACEMENT, rlen);
+        o += rlen;
+    }
+    *o = '\0';
+    tasker_event(c, level, "%s", copy);
+    free(copy);
+    return true;
+}
+
 static void emit_line(tasker_ctx *c, tasker_level level, char *line, size_t len)
 {
     if (len > 0 && line[len - 1] == '\r') len--; /* CRLF output */
-    char saved = line[len];                      /* the buffer has a spare byte */
+    size_t nuls = 0;
+    for (size_t i = 0; i < len; i++) nuls += line[i] == '\0';
+    if (nuls && emit_with_nuls(c, level, line, len, nuls)) return;
+    char saved = line[len]; /* the buffer has a spare byte */
     line[len] = '\0';
     tasker_event(c, level, "%s", line);
     line[len] = saved;

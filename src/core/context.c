@@ -20,44 +20,123 @@ void tasker_ctx_init(tasker_ctx *c, tasker_t *t, const tasker_task *task, const 
     pthread_mutex_init(&c->lock, NULL);
 }
 
-static int store_event(tasker_ctx *c, tasker_level level, const char *msg)
+/* The tail of a long run's output. Past the head (the first limit - K events, stored as
+ * they come), events go to a ring of the last K; each one pushed out of a full ring is
+ * counted as dropped. When the handler returns, a note saying how many were dropped and
+ * then the ring are stored, so the run's last lines (its summary, its error) survive. */
+typedef struct {
+    int64_t time_us;
+    tasker_level level;
+    char *message;
+} tail_event;
+
+struct tasker_tail {
+    int size;        /* K */
+    int first, used; /* ring: the oldest entry, how many are held */
+    tail_event ev[];
+};
+
+/* K for a limit: a tenth of it, at least 1 once the limit is 2 or more (so even a small
+ * limit keeps the last line), 0 for a limit of 0 or 1. */
+int tasker_tail_events(int limit)
 {
-    tasker_task_event ev = {.exec_id = (char *)c->exec_id, .time_us = tasker_now_us(c->t),
+    if (limit < 2) return 0;
+    return limit / 10 > 0 ? limit / 10 : 1;
+}
+
+static int store_event_at(tasker_ctx *c, int64_t time_us, tasker_level level, const char *msg)
+{
+    tasker_task_event ev = {.exec_id = (char *)c->exec_id, .time_us = time_us,
                             .level = level, .message = (char *)msg};
     return tasker_store_event(c->t, &ev);
 }
 
-/* Called once the handler returned: the note about dropped events comes last. */
+/* Keeps msg (taken over) as one of the last K events; called with c->lock held.
+ * Returns false when out of memory (msg is then freed and the event counted dropped). */
+static bool tail_push(tasker_ctx *c, int64_t time_us, tasker_level level, char *msg)
+{
+    int k = tasker_tail_events(c->t->opt.max_events_per_exec);
+    if (!c->tail) {
+        c->tail = calloc(1, sizeof *c->tail + (size_t)k * sizeof(tail_event));
+        if (!c->tail) {
+            free(msg);
+            c->dropped++;
+            return false;
+        }
+        c->tail->size = k;
+    }
+    struct tasker_tail *r = c->tail;
+    tail_event *slot;
+    if (r->used == r->size) { /* full: the oldest makes room */
+        slot = &r->ev[r->first];
+        free(slot->message);
+        r->first = (r->first + 1) % r->size;
+        c->dropped++;
+    } else {
+        slot = &r->ev[(r->first + r->used) % r->size];
+        r->used++;
+    }
+    *slot = (tail_event){.time_us = time_us, .level = level, .message = msg};
+    return true;
+}
+
+/* Called once the handler returned: the note about dropped events, then the tail. The
+ * note carries the time of the first tail event (or now), so times stay in order. */
 void tasker_ctx_finish(tasker_ctx *c)
 {
+    struct tasker_tail *r = c->tail;
+    int held = r ? r->used : 0;
     if (c->dropped > 0) {
         char msg[160];
-        snprintf(msg, sizeof msg, "%d more events dropped: the limit is %d per execution",
-                 c->dropped, c->t->opt.max_events_per_exec);
-        store_event(c, TASKER_WARNING, msg);
+        if (held > 0)
+            snprintf(msg, sizeof msg, "%d events dropped between here and the last %d", c->dropped,
+                     held);
+        else
+            snprintf(msg, sizeof msg, "%d more events dropped: the limit is %d per execution",
+                     c->dropped, c->t->opt.max_events_per_exec);
+        store_event_at(c, held > 0 ? r->ev[r->first].time_us : tasker_now_us(c->t),
+                       TASKER_WARNING, msg);
     }
+    for (int i = 0; i < held; i++) {
+        tail_event *e = &r->ev[(r->first + i) % r->size];
+        store_event_at(c, e->time_us, e->level, e->message);
+        free(e->message);
+        e->message = NULL;
+    }
+    if (r) r->used = 0;
 }
 
 void tasker_ctx_destroy(tasker_ctx *c)
 {
+    if (c->tail) {
+        for (int i = 0; i < c->tail->used; i++)
+            free(c->tail->ev[(c->tail->first + i) % c->tail->size].message);
+        free(c->tail);
+    }
     free(c->error);
     free(c->result);
     if (c->param_json) json_decref((json_t *)c->param_json);
     pthread_mutex_destroy(&c->lock);
 }
 
-/* Cuts msg (of len bytes) to the limit on a UTF-8 character boundary and appends a
- * marker saying how much was cut. Returns a new string, or NULL when out of memory. */
+/* Cuts msg (of len bytes, len > limit) to at most limit bytes, marker included: the
+ * message is cut on a UTF-8 character boundary and ends with "... [cut N bytes]". A
+ * limit too small for the marker keeps only what fits, without it. Returns a new
+ * string, or NULL when out of memory. */
 static char *cut_message(const char *msg, size_t len, size_t limit)
 {
-    size_t keep = limit;
-    while (keep > 0 && ((unsigned char)msg[keep] & 0xc0) == 0x80) keep--;
     char marker[64];
-    int mlen = snprintf(marker, sizeof marker, "... [cut %zu bytes]", len - keep);
-    char *out = malloc(keep + (size_t)mlen + 1);
+    /* N <= len, so the marker for N = len is at least as long as the final one. */
+    size_t mlen = (size_t)snprintf(marker, sizeof marker, "... [cut %zu bytes]", len);
+    if (mlen >= limit) mlen = 0;
+    size_t keep = limit - mlen;
+    while (keep > 0 && ((unsigned char)msg[keep] & 0xc0) == 0x80) keep--;
+    if (mlen) mlen = (size_t)snprintf(marker, sizeof marker, "... [cut %zu bytes]", len - keep);
+    char *out = malloc(keep + mlen + 1);
     if (!out) return NULL;
     memcpy(out, msg, keep);
-    memcpy(out + keep, marker, (size_t)mlen + 1);
+    memcpy(out + keep, marker, mlen);
+    out[keep + mlen] = '\0';
     return out;
 }
 
@@ -67,14 +146,17 @@ static int vevent(tasker_ctx *c, tasker_level level, const char *fmt, va_list ap
     if (!fmt) return tasker_fail(TASKER_EINVAL, "event: format is NULL");
     if ((unsigned)level > TASKER_ERROR)
         return tasker_fail(TASKER_EINVAL, "event: level %d is not a tasker_level", (int)level);
-    pthread_mutex_lock(&c->lock);
+    int64_t time_us = tasker_now_us(c->t);
     int cap = c->t->opt.max_events_per_exec;
-    if (cap >= 0 && c->events >= cap) {
+    int head = cap - tasker_tail_events(cap);
+    pthread_mutex_lock(&c->lock);
+    bool in_head = cap < 0 || c->events < head;
+    if (in_head) c->events++;
+    else if (tasker_tail_events(cap) == 0) {
         c->dropped++;
         pthread_mutex_unlock(&c->lock);
         return TASKER_OK;
     }
-    c->events++;
     pthread_mutex_unlock(&c->lock);
 
     char *msg = NULL;
@@ -86,7 +168,13 @@ static int vevent(tasker_ctx *c, tasker_level level, const char *fmt, va_list ap
         if (!cut) return tasker_fail(TASKER_ENOMEM, "event: out of memory");
         msg = cut;
     }
-    int rc = store_event(c, level, msg);
+    if (!in_head) {
+        pthread_mutex_lock(&c->lock);
+        bool kept = tail_push(c, time_us, level, msg);
+        pthread_mutex_unlock(&c->lock);
+        return kept ? TASKER_OK : tasker_fail(TASKER_ENOMEM, "event: out of memory");
+    }
+    int rc = store_event_at(c, time_us, level, msg);
     free(msg);
     return rc;
 }

@@ -126,8 +126,9 @@ struct tasker_ctx {
     bool failed;
     char *error;   /* first failure's message */
     char *result;  /* last success result, or NULL */
-    int events;    /* events stored */
+    int events;    /* events of the head, stored as they came */
     int dropped;   /* events over the cap, not stored */
+    struct tasker_tail *tail; /* the last events past the head, stored at the end (context.c) */
     void *param_json; /* json_t, parsed on first tasker_bind */
 };
 
@@ -206,6 +207,8 @@ int tasker_store_event(tasker_t *t, const tasker_task_event *ev);
 void tasker_ctx_init(tasker_ctx *c, tasker_t *t, const tasker_task *task, const char *exec_id,
                      int64_t scheduled_us, void *udata);
 void tasker_ctx_finish(tasker_ctx *c);
+/* How many of a run's last events are kept when it logs more than limit (context.c). */
+int tasker_tail_events(int limit);
 void tasker_ctx_destroy(tasker_ctx *c);
 
 /* schedule loop (schedule.c) */

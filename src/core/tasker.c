@@ -181,19 +181,50 @@ void tasker_close(tasker_t *t)
 
 /* ---- tasks ---- */
 
-int tasker_add_task_desc(tasker_t *t, const char *task_id, const char *handler,
-                         const char *param_json, const char *desc)
+/* The policies of section 6 that no code acts on yet are refused when set, so that a
+ * program asking for retries is told rather than silently given none. */
+static int check_task_opts(const char *task_id, const tasker_task_opts *o)
+{
+    const struct {
+        const char *name;
+        bool set;
+    } unsupported[] = {
+        {"max_attempts", o->max_attempts != 0},   {"backoff_ms", o->backoff_ms != 0},
+        {"backoff_max_ms", o->backoff_max_ms != 0}, {"timeout_ms", o->timeout_ms != 0},
+        {"max_concurrency", o->max_concurrency != 0}, {"priority", o->priority != 0},
+    };
+    for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++)
+        if (unsupported[i].set)
+            return tasker_fail(TASKER_EINVAL, "task '%s': %s is not supported yet", task_id,
+                               unsupported[i].name);
+    return TASKER_OK;
+}
+
+int tasker_add_task_opts(tasker_t *t, const char *task_id, const char *handler,
+                         const char *param_json, const tasker_task_opts *o)
 {
     int rc;
+    tasker_task_opts defaults = {0};
+    if (!o) o = &defaults;
     if ((rc = tasker_check_handle(t)) || (rc = tasker_check_id("task id", task_id)) ||
         (rc = tasker_check_id("handler name", handler)) ||
-        (rc = tasker_check_json(t, "param", param_json)))
+        (rc = tasker_check_json(t, "param", param_json)) ||
+        (rc = check_task_opts(task_id, o)))
         return rc;
-    tasker_task task = {(char *)task_id, (char *)handler, (char *)desc,
-                        (char *)(param_json ? param_json : "null")};
+    tasker_task task = {.task_id = (char *)task_id, .handler = (char *)handler,
+                        .desc = (char *)o->desc,
+                        .param = (char *)(param_json ? param_json : "null"),
+                        .max_execs = o->max_execs, .max_exec_age_s = o->max_exec_age_s};
     rc = t->st->ops->add_task(t->st, &task);
     if (rc == TASKER_OK) tasker_sched_changed(t);
     return rc;
+}
+
+int tasker_add_task_desc(tasker_t *t, const char *task_id, const char *handler,
+                         const char *param_json, const char *desc)
+{
+    tasker_task_opts o = {.desc = desc};
+    return tasker_add_task_opts(t, task_id, handler, param_json, &o);
 }
 
 int tasker_add_task(tasker_t *t, const char *task_id, const char *handler,

@@ -133,6 +133,18 @@ static inline int cmp_exec(const mexec *a, const mexec *b)
 
 /* memory.c */
 mtask *mem_find_task(mem_store *m, const char *id);
+/* Copies the policy fields of a task record (not its strings, not paused). */
+static inline void mem_copy_task_policies(tasker_task *out, const tasker_task *in)
+{
+    out->max_attempts = in->max_attempts;
+    out->backoff_ms = in->backoff_ms;
+    out->backoff_max_ms = in->backoff_max_ms;
+    out->timeout_ms = in->timeout_ms;
+    out->max_concurrency = in->max_concurrency;
+    out->priority = in->priority;
+    out->max_execs = in->max_execs;
+    out->max_exec_age_s = in->max_exec_age_s;
+}
 
 /* storage/memory/retention.c */
 /* Moves x to the list its status and doom call for. */

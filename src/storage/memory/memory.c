@@ -39,10 +39,13 @@ static int mem_add_task(tasker_storage *st, const tasker_task *task)
     if (!dup_into(&copy.handler, task->handler) || !dup_into(&copy.param, task->param) ||
         !dup_into(&copy.desc, task->desc))
         goto out;
+    mem_copy_task_policies(&copy, task);
+    copy.paused = task->paused;
     pthread_mutex_lock(&m->lock);
     t = mem_find_task(m, task->task_id);
     if (t) {
         copy.task_id = t->rec.task_id;
+        copy.paused = t->rec.paused; /* state, not definition: a re-add keeps it */
         t->rec.task_id = NULL;
         tasker_task_clear(&t->rec);
         t->rec = copy;
@@ -100,8 +103,11 @@ static bool task_copy(tasker_task *out, const tasker_task *in)
 {
     memset(out, 0, sizeof *out);
     if (dup_into(&out->task_id, in->task_id) && dup_into(&out->handler, in->handler) &&
-        dup_into(&out->param, in->param) && dup_into(&out->desc, in->desc))
+        dup_into(&out->param, in->param) && dup_into(&out->desc, in->desc)) {
+        mem_copy_task_policies(out, in);
+        out->paused = in->paused;
         return true;
+    }
     tasker_task_clear(out);
     return false;
 }

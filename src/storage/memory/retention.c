@@ -12,6 +12,9 @@
  * ranks of the older executions only grow, and the cutoff only grows with the clock.
  * Histories of tasks that get no new executions (idle or removed tasks) are aged out
  * too: each add also advances the age cursor of one other history, round-robin.
+ * The limits are the task's own when it has them (tasker_task_opts max_execs,
+ * max_exec_age_s), else the handle's. Raising a task's limit does not bring back what
+ * was already doomed; it applies from there on.
  */
 #include "storage/memory/internal.h"
 
@@ -99,14 +102,28 @@ static void exec_free(mem_store *m, mexec *x)
 
 /* Executions queued before this are too old; INT64_MIN when ages are unlimited (or so
  * large that the cutoff would overflow, which means the same). */
-static int64_t age_cutoff_us(mem_store *m)
+static int64_t age_cutoff_us(int64_t now_us, int64_t max_exec_age_s)
 {
     int64_t age_us, cutoff_us;
-    if (m->base.env.max_exec_age_s < 0 ||
-        __builtin_mul_overflow(m->base.env.max_exec_age_s, INT64_C(1000000), &age_us) ||
-        __builtin_sub_overflow(tasker_storage_now_us(&m->base), age_us, &cutoff_us))
+    if (max_exec_age_s < 0 || __builtin_mul_overflow(max_exec_age_s, INT64_C(1000000), &age_us) ||
+        __builtin_sub_overflow(now_us, age_us, &cutoff_us))
         return INT64_MIN;
     return cutoff_us;
+}
+
+/* The limits of one history: its task's overrides (tasker_task_opts), else the
+ * handle's. A history whose task was removed gets the handle's. */
+typedef struct {
+    int max;
+    int64_t cutoff_us;
+} limits;
+
+static limits group_limits(mem_store *m, mgroup *g, int64_t now_us)
+{
+    const mtask *t = mem_find_task(m, g->task_id);
+    int max = t && t->rec.max_execs ? t->rec.max_execs : m->base.env.max_execs_per_task;
+    int64_t age_s = t && t->rec.max_exec_age_s ? t->rec.max_exec_age_s : m->base.env.max_exec_age_s;
+    return (limits){.max = max, .cutoff_us = age_cutoff_us(now_us, age_s)};
 }
 
 static void doom(mem_store *m, mexec *x)
@@ -116,11 +133,11 @@ static void doom(mem_store *m, mexec *x)
 }
 
 /* Moves the history's cursor past every execution the rules now make prunable. */
-static void group_advance(mem_store *m, mgroup *g, int64_t cutoff_us)
+static void group_advance(mem_store *m, mgroup *g, int64_t now_us)
 {
-    int max = m->base.env.max_execs_per_task;
-    while (g->cursor && ((max >= 0 && g->n_within > (size_t)max) ||
-                         g->cursor->rec.queued_us < cutoff_us)) {
+    limits l = group_limits(m, g, now_us);
+    while (g->cursor && ((l.max >= 0 && g->n_within > (size_t)l.max) ||
+                         g->cursor->rec.queued_us < l.cutoff_us)) {
         mexec *x = g->cursor;
         g->cursor = x->newer;
         g->n_within--;
@@ -142,10 +159,10 @@ void mem_group_admit(mem_store *m, mexec *x)
 
 void mem_apply_retention(mem_store *m, mgroup *g)
 {
-    int64_t cutoff_us = age_cutoff_us(m);
-    group_advance(m, g, cutoff_us);
+    int64_t now_us = tasker_storage_now_us(&m->base);
+    group_advance(m, g, now_us);
     if (m->sweep) {
-        group_advance(m, m->sweep, cutoff_us);
+        group_advance(m, m->sweep, now_us);
         m->sweep = m->sweep->ring_next;
     }
     while (m->prunable.head) exec_free(m, m->prunable.head);

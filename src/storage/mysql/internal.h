@@ -91,6 +91,7 @@ typedef enum {
     MS_TASK_LOCK,
     MS_EXEC_CLAIM_GET,
     MS_EXEC_CLAIM_LOCK,
+    MS_TASK_RETENTION,
     MS_COUNT
 } my_stmt_id;
 
@@ -385,6 +386,9 @@ int my_claim_rows(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row 
 int my_claim_rows_locked(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
                          size_t *nrows);
 void my_claim_rows_free(my_claim_row *rows, size_t n);
+/* storage/mysql/retain.c: the task's retention limits, its own (tasker_task_opts) where
+ * set, else the handle's; a removed task's are the handle's. */
+int my_task_limits(my_store *s, my_conn *c, const char *task_id, int *keep, int64_t *age_s);
 int my_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
 int my_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
 int my_start_task_execs(tasker_storage *st, const char *const *ids, size_t n,

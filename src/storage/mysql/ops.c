@@ -51,12 +51,22 @@ static my_store *store(tasker_storage *st) { return (my_store *)st; }
 static int w_add_task(my_store *s, my_conn *c, my_write *w)
 {
     const tasker_task *t = w->arg;
-    MYSQL_BIND p[4];
+    MYSQL_BIND p[13];
     unsigned long len[4];
     my_bind_str(&p[0], t->task_id, &len[0]);
     my_bind_str(&p[1], t->handler, &len[1]);
     my_bind_str(&p[2], t->param ? t->param : "null", &len[2]);
     my_bind_str(&p[3], t->desc, &len[3]);
+    int paused = t->paused ? 1 : 0;
+    my_bind_int(&p[4], &t->max_attempts);
+    my_bind_i64(&p[5], &t->backoff_ms);
+    my_bind_i64(&p[6], &t->backoff_max_ms);
+    my_bind_i64(&p[7], &t->timeout_ms);
+    my_bind_int(&p[8], &t->max_concurrency);
+    my_bind_int(&p[9], &t->priority);
+    my_bind_int(&p[10], &t->max_execs);
+    my_bind_i64(&p[11], &t->max_exec_age_s);
+    my_bind_int(&p[12], &paused);
     return my_run(s, c, MS_TASK_UPSERT, p, NULL);
 }
 
@@ -92,6 +102,15 @@ static const my_col task_cols[] = {
     {MC_STR, offsetof(tasker_task, handler)},
     {MC_STR, offsetof(tasker_task, desc)},
     {MC_STR, offsetof(tasker_task, param)},
+    {MC_INT, offsetof(tasker_task, max_attempts)},
+    {MC_I64, offsetof(tasker_task, backoff_ms)},
+    {MC_I64, offsetof(tasker_task, backoff_max_ms)},
+    {MC_I64, offsetof(tasker_task, timeout_ms)},
+    {MC_INT, offsetof(tasker_task, max_concurrency)},
+    {MC_INT, offsetof(tasker_task, priority)},
+    {MC_INT, offsetof(tasker_task, max_execs)},
+    {MC_I64, offsetof(tasker_task, max_exec_age_s)},
+    {MC_BOOL, offsetof(tasker_task, paused)},
 };
 
 typedef struct {

@@ -1,4 +1,5 @@
-/* The MySQL driver's retention, per group-commit batch: which tasks to prune, and when.
+/* The MySQL driver's retention, per group-commit batch: which tasks to prune, and when;
+ * and each task's limits (its own, tasker_task_opts, else the handle's).
  *
  * Pruning costs mostly per statement (a boundary read and a delete, ~0.5 ms on a busy
  * server) rather than per row (~30 us with its events), so pruning three rows at every
@@ -52,20 +53,20 @@ static int find_boundary(my_store *s, my_conn *c, const char *task_id, int64_t k
  * (by count) or queued before the age cutoff. */
 int my_retain_task(my_store *s, my_conn *c, const char *task_id)
 {
-    const tasker_storage_env *env = &s->base.env;
     boundary_row *row = NULL;
     size_t n = 0;
     int64_t bound_us = INT64_MIN, cutoff_us = INT64_MIN;
-    int rc = TASKER_OK;
-    if (env->max_execs_per_task >= 0 &&
-        (rc = find_boundary(s, c, task_id, env->max_execs_per_task, &row, &n)) != TASKER_OK)
+    int keep;
+    int64_t max_age_s;
+    int rc = my_task_limits(s, c, task_id, &keep, &max_age_s);
+    if (rc != TASKER_OK) return rc;
+    if (keep >= 0 && (rc = find_boundary(s, c, task_id, keep, &row, &n)) != TASKER_OK)
         return rc;
     if (n == 1) bound_us = row->queued_us;
     /* An age too large to subtract from now means no age limit. */
     int64_t now_us = my_now_us(s);
     int64_t age_us, c_us;
-    if (env->max_exec_age_s >= 0 &&
-        !__builtin_mul_overflow(env->max_exec_age_s, INT64_C(1000000), &age_us) &&
+    if (max_age_s >= 0 && !__builtin_mul_overflow(max_age_s, INT64_C(1000000), &age_us) &&
         !__builtin_sub_overflow(now_us, age_us, &c_us))
         cutoff_us = c_us;
     if (n == 1 || cutoff_us != INT64_MIN) {
@@ -151,4 +152,32 @@ void my_retain_forget(my_store *s)
     free(s->retain_tasks);
     s->retain_tasks = NULL;
     s->retain_n = 0;
+}
+
+typedef struct {
+    int max_execs;
+    int64_t max_exec_age_s;
+} task_limits_row;
+
+int my_task_limits(my_store *s, my_conn *c, const char *task_id, int *keep, int64_t *age_s)
+{
+    static const my_col cols[] = {
+        {MC_INT, offsetof(task_limits_row, max_execs)},
+        {MC_I64, offsetof(task_limits_row, max_exec_age_s)},
+    };
+    *keep = s->base.env.max_execs_per_task;
+    *age_s = s->base.env.max_exec_age_s;
+    MYSQL_BIND p[1];
+    unsigned long len;
+    my_bind_str(&p[0], task_id, &len);
+    task_limits_row *row = NULL;
+    size_t n = 0;
+    int ncols = (int)(sizeof cols / sizeof *cols);
+    int rc = my_query(s, c, MS_TASK_RETENTION, p, cols, ncols, sizeof *row, (void **)&row, &n);
+    if (rc == TASKER_OK && n == 1) {
+        if (row->max_execs != 0) *keep = row->max_execs;
+        if (row->max_exec_age_s != 0) *age_s = row->max_exec_age_s;
+    }
+    free(row);
+    return rc;
 }

@@ -91,7 +91,22 @@ static const char *const migration_2[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2};
+/* A task's policies (tasker_task_opts; 0 = the default) and its paused state. */
+static const char *const migration_3[] = {
+    "ALTER TABLE tasks"
+    " ADD COLUMN max_attempts INT NOT NULL DEFAULT 0,"
+    " ADD COLUMN backoff_ms BIGINT NOT NULL DEFAULT 0,"
+    " ADD COLUMN backoff_max_ms BIGINT NOT NULL DEFAULT 0,"
+    " ADD COLUMN timeout_ms BIGINT NOT NULL DEFAULT 0,"
+    " ADD COLUMN max_concurrency INT NOT NULL DEFAULT 0,"
+    " ADD COLUMN priority INT NOT NULL DEFAULT 0,"
+    " ADD COLUMN max_execs INT NOT NULL DEFAULT 0,"
+    " ADD COLUMN max_exec_age_s BIGINT NOT NULL DEFAULT 0,"
+    " ADD COLUMN paused TINYINT NOT NULL DEFAULT 0",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3};
 #define LATEST_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* Runs a one-row, one-integer query (prepared; no parameters). *value stays when no row. */

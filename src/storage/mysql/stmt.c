@@ -13,18 +13,33 @@
 #define EXEC_COLS                                                                        \
     "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
     "success, result, error, node_id"
+/* The policy columns of tasks, in the order of tasker_task's fields. */
+#define TASK_POLICY_COLS                                                                 \
+    "max_attempts, backoff_ms, backoff_max_ms, timeout_ms, max_concurrency, priority, "   \
+    "max_execs, max_exec_age_s"
 #define NEWEST " ORDER BY queued_us DESC, exec_id DESC"
 #define OLDEST " ORDER BY queued_us, exec_id"
 #define P8 "?, ?, ?, ?, ?, ?, ?, ?"
 
 /* Status values are tasker_exec_status: 0 pending, 1 running, 2 and up finished. */
 static const char *const sql_text[MS_COUNT] = {
-    [MS_TASK_UPSERT] = "INSERT INTO tasks (task_id, handler, param, descr) VALUES (?, ?, ?, ?)"
+    /* A re-add replaces the definition (policies included) and keeps the paused state. */
+    [MS_TASK_UPSERT] = "INSERT INTO tasks (task_id, handler, param, descr, " TASK_POLICY_COLS
+                       ", paused) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                        " ON DUPLICATE KEY UPDATE handler = VALUES(handler),"
-                       " param = VALUES(param), descr = VALUES(descr)",
+                       " param = VALUES(param), descr = VALUES(descr),"
+                       " max_attempts = VALUES(max_attempts), backoff_ms = VALUES(backoff_ms),"
+                       " backoff_max_ms = VALUES(backoff_max_ms),"
+                       " timeout_ms = VALUES(timeout_ms),"
+                       " max_concurrency = VALUES(max_concurrency),"
+                       " priority = VALUES(priority), max_execs = VALUES(max_execs),"
+                       " max_exec_age_s = VALUES(max_exec_age_s)",
     [MS_TASK_DELETE] = "DELETE FROM tasks WHERE task_id = ?",
-    [MS_TASK_GET] = "SELECT task_id, handler, descr, param FROM tasks WHERE task_id = ?",
-    [MS_TASK_LIST] = "SELECT task_id, handler, descr, param FROM tasks ORDER BY task_id",
+    [MS_TASK_GET] = "SELECT task_id, handler, descr, param, " TASK_POLICY_COLS
+                    ", paused FROM tasks WHERE task_id = ?",
+    [MS_TASK_LIST] = "SELECT task_id, handler, descr, param, " TASK_POLICY_COLS
+                     ", paused FROM tasks ORDER BY task_id",
+    [MS_TASK_RETENTION] = "SELECT max_execs, max_exec_age_s FROM tasks WHERE task_id = ?",
     [MS_SCHEME_UPSERT] = "INSERT INTO task_schemes (scheme_id, task_id, cron, misfire,"
                          " overlap, created_us, last_fire_us) VALUES (?, ?, ?, ?, ?, ?, ?)"
                          " ON DUPLICATE KEY UPDATE misfire = VALUES(misfire),"

@@ -161,7 +161,10 @@ static int run_once(sq_store *s, sq_req **batchp, uint64_t gen,
         if (answered) gather(s);
         todo = take_more(s, batchp);
     }
+    /* Last, so that nothing this batch acknowledges after its commit went to a file
+     * deleted or replaced meanwhile (storage/sqlite/guard.c). */
     int rc = sq_retention(s, *batchp, msg, size);
+    if (rc == TASKER_OK) rc = sq_file_identity_check(s, msg, size);
     if (rc == TASKER_OK)
         rc = step_plain(s, W_COMMIT, "committing a write transaction", msg, size);
     if (rc != TASKER_OK) rollback(s);

@@ -14,9 +14,10 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <sqlite3.h>
+#include <sys/types.h>
 
 /* The schema version this library writes (PRAGMA user_version). */
-#define SQ_SCHEMA_VERSION 2
+#define SQ_SCHEMA_VERSION 3
 #define SQ_MAX_READERS 4
 #define SQ_DEFAULT_BUSY_TIMEOUT_MS 10000
 #define SQ_MSG_SIZE 512
@@ -57,6 +58,8 @@ enum {
     W_RET_DELETE_OLDER,
     W_RET_DELETE_AGE_TASK,
     W_RET_DELETE_AGE_ALL,
+    W_TASK_RETENTION,
+    W_TASKS_WITH_AGE,
     W_COUNT
 };
 
@@ -152,6 +155,8 @@ typedef struct sq_store {
     int busy_timeout_ms;
     int sync_full; /* 1 = synchronous=FULL, 0 = NORMAL */
 
+    dev_t file_dev; /* the database file's identity at open (storage/sqlite/guard.c) */
+    ino_t file_ino;
     sqlite3 *wdb; /* the writer; used only by the current leader */
     sqlite3_stmt *wstmt[W_COUNT];
     int64_t last_age_prune_us; /* used only by the leader */
@@ -197,8 +202,21 @@ int sq_fail(sq_store *s, sqlite3 *db, const char *what);
 /* storage/sqlite/schema.c */
 int sq_migrate(sq_store *s, sqlite3 *db, int target_version);
 int sq_schema_version(sqlite3 *db, int *version);
+/* TASKER_OK when a file at version can be brought to target_version; else
+ * TASKER_ESTORAGE saying why (a newer tasker wrote it). */
+int sq_check_version(sq_store *s, int version, int target_version);
 extern const char *const sq_write_sql[W_COUNT];
 extern const char *const sq_read_sql[R_COUNT];
+
+/* storage/sqlite/guard.c */
+/* Refuses (TASKER_ESTORAGE) a database that is not empty and not tasker's, before
+ * anything (the journal mode, a migration) changes it. */
+int sq_check_ours(sq_store *s, sqlite3 *db);
+/* Records the file's (device, inode) after the writer opened it. */
+int sq_file_identity_record(sq_store *s);
+/* TASKER_OK while the path still names the file opened; else TASKER_ESTORAGE with msg
+ * saying it was deleted or replaced. */
+int sq_file_identity_check(sq_store *s, char *msg, size_t size);
 
 /* storage/sqlite/commit.c: queues r, returns once it is committed or failed, with its code
  * (and the thread's message set on failure). */

@@ -92,6 +92,15 @@ static bool row_task(sqlite3_stmt *st, void *out)
     t->handler = col_text(st, 1, &oom);
     t->desc = col_text(st, 2, &oom);
     t->param = col_text(st, 3, &oom);
+    t->max_attempts = sqlite3_column_int(st, 4);
+    t->backoff_ms = sqlite3_column_int64(st, 5);
+    t->backoff_max_ms = sqlite3_column_int64(st, 6);
+    t->timeout_ms = sqlite3_column_int64(st, 7);
+    t->max_concurrency = sqlite3_column_int(st, 8);
+    t->priority = sqlite3_column_int(st, 9);
+    t->max_execs = sqlite3_column_int(st, 10);
+    t->max_exec_age_s = sqlite3_column_int64(st, 11);
+    t->paused = sqlite3_column_int(st, 12) != 0;
     return !oom;
 }
 

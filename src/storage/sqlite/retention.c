@@ -6,6 +6,8 @@
  * and the finished executions from there back are deleted through the same index;
  * then that task's finished executions older than max_exec_age_s. Tasks that gain no
  * executions are aged out by one sweep over execs_by_queued, at most once a second.
+ * A task's own limits (tasker_task_opts max_execs, max_exec_age_s) replace the handle's
+ * for it; the sweep leaves tasks with an age of their own to a per-task pass.
  * No step scans the table: each walks an index from where the rows to delete are.
  * Events go with their executions (ON DELETE CASCADE).
  */
@@ -93,14 +95,84 @@ static int batch_tasks(sq_req *batch, const char ***out, size_t *n)
     return TASKER_OK;
 }
 
-int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t size)
+/* The cutoff for an age in seconds: executions queued before it are too old.
+ * INT64_MIN for no limit: negative, or beyond any clock's reach (or so large that its
+ * microseconds would overflow). */
+static int64_t cutoff_for(int64_t now_us, int64_t age_s)
+{
+    if (age_s < 0 || age_s >= INT64_MAX / 4000000) return INT64_MIN;
+    return now_us - age_s * 1000000;
+}
+
+/* A task's limits: its own (tasker_task_opts max_execs, max_exec_age_s) where set, else
+ * the handle's. A removed task's history gets the handle's. */
+static int task_limits(sq_store *s, const char *task_id, int *keep, int64_t *age_s,
+                       char *msg, size_t size)
 {
     const tasker_storage_env *env = &s->base.env;
+    sqlite3_stmt *st = s->wstmt[W_TASK_RETENTION];
+    *keep = env->max_execs_per_task;
+    *age_s = env->max_exec_age_s;
+    sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_int(st, 0) != 0) *keep = sqlite3_column_int(st, 0);
+        if (sqlite3_column_int64(st, 1) != 0) *age_s = sqlite3_column_int64(st, 1);
+    } else if (rc != SQLITE_DONE) {
+        sq_format_error(s, s->wdb, msg, size, "reading a task's retention");
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? TASKER_OK : TASKER_ESTORAGE;
+}
+
+/* The sweep of tasks that gained no executions: the handle's age for every task without
+ * one of its own (W_RET_DELETE_AGE_ALL leaves those out), then each such task's own. */
+static int sweep_ages(sq_store *s, int64_t now_us, char *msg, size_t size)
+{
+    int64_t cutoff_us = cutoff_for(now_us, s->base.env.max_exec_age_s);
+    int rc = TASKER_OK;
+    if (cutoff_us != INT64_MIN) {
+        sqlite3_stmt *st = s->wstmt[W_RET_DELETE_AGE_ALL];
+        sqlite3_bind_int64(st, 1, cutoff_us);
+        if ((rc = step_done(s, st, "retention by age", msg, size)) != TASKER_OK) return rc;
+    }
+    /* Collected first: the delete must not run while this statement is reading. */
+    sqlite3_stmt *st = s->wstmt[W_TASKS_WITH_AGE];
+    struct own_age {
+        char id[TASKER_ID_SIZE];
+        int64_t age_s;
+    } *v = NULL;
+    size_t n = 0, cap = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            struct own_age *grown = realloc(v, cap * sizeof *v);
+            if (!grown) {
+                step = SQLITE_NOMEM;
+                break;
+            }
+            v = grown;
+        }
+        snprintf(v[n].id, sizeof v[n].id, "%s", (const char *)sqlite3_column_text(st, 0));
+        v[n++].age_s = sqlite3_column_int64(st, 1);
+    }
+    if (step != SQLITE_DONE) {
+        sq_format_error(s, step == SQLITE_NOMEM ? NULL : s->wdb, msg, size, "retention by age");
+        rc = TASKER_ESTORAGE;
+    }
+    sqlite3_reset(st);
+    for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
+        int64_t own_us = cutoff_for(now_us, v[i].age_s);
+        if (own_us != INT64_MIN) rc = prune_task_age(s, v[i].id, own_us, msg, size);
+    }
+    free(v);
+    return rc;
+}
+
+int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t size)
+{
     int64_t now_us = sq_now_us(s);
-    /* An age beyond any clock's reach (or one whose microseconds would overflow) is no
-     * limit at all. */
-    bool by_age = env->max_exec_age_s >= 0 && env->max_exec_age_s < INT64_MAX / 4000000;
-    int64_t cutoff_us = by_age ? now_us - env->max_exec_age_s * 1000000 : 0;
     const char **tasks = NULL;
     size_t n_tasks = 0;
     if (batch_tasks(batch, &tasks, &n_tasks) != TASKER_OK) {
@@ -108,20 +180,21 @@ int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t size)
         return TASKER_ESTORAGE;
     }
     int rc = TASKER_OK;
-    bool added = n_tasks > 0;
     for (size_t i = 0; i < n_tasks && rc == TASKER_OK; i++) {
-        if (env->max_execs_per_task >= 0)
-            rc = prune_count(s, tasks[i], env->max_execs_per_task, msg, size);
-        if (rc == TASKER_OK && by_age) rc = prune_task_age(s, tasks[i], cutoff_us, msg, size);
+        int keep;
+        int64_t age_s;
+        if ((rc = task_limits(s, tasks[i], &keep, &age_s, msg, size)) != TASKER_OK) break;
+        if (keep >= 0) rc = prune_count(s, tasks[i], keep, msg, size);
+        int64_t cutoff_us = cutoff_for(now_us, age_s);
+        if (rc == TASKER_OK && cutoff_us != INT64_MIN)
+            rc = prune_task_age(s, tasks[i], cutoff_us, msg, size);
     }
     free(tasks);
-    if (rc != TASKER_OK || !added || !by_age) return rc;
+    if (rc != TASKER_OK || n_tasks == 0) return rc;
     /* A clock that went back also sweeps, so a stepped clock cannot stop the sweeps. */
     if (s->last_age_prune_us != 0 && now_us >= s->last_age_prune_us &&
         now_us - s->last_age_prune_us < SQ_AGE_PRUNE_INTERVAL_US)
         return TASKER_OK;
     s->last_age_prune_us = now_us;
-    sqlite3_stmt *st = s->wstmt[W_RET_DELETE_AGE_ALL];
-    sqlite3_bind_int64(st, 1, cutoff_us);
-    return step_done(s, st, "retention by age", msg, size);
+    return sweep_ages(s, now_us, msg, size);
 }

@@ -65,6 +65,17 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
     /* Retention deletes through this one: it holds only what may be pruned, so a
      * backlog of pending runs costs nothing per add. */
     "CREATE INDEX execs_done ON execs(task_id, queued_us, exec_id) WHERE status >= 2;",
+
+    /* 3: a task's policies (tasker_task_opts; 0 = the default) and its paused state. */
+    "ALTER TABLE tasks ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tasks ADD COLUMN backoff_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tasks ADD COLUMN backoff_max_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tasks ADD COLUMN timeout_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tasks ADD COLUMN max_concurrency INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tasks ADD COLUMN max_execs INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tasks ADD COLUMN max_exec_age_s INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tasks ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* Statuses in SQL text: 0 pending, 1 running, 2.. finished (tasker_exec_status).
@@ -74,6 +85,11 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
     "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
     "success, result, error, node_id"
 
+/* The policy columns of tasks, in the order of tasker_task's fields. */
+#define TASK_POLICY_COLS                                                                 \
+    "max_attempts, backoff_ms, backoff_max_ms, timeout_ms, max_concurrency, priority, "   \
+    "max_execs, max_exec_age_s"
+
 const char *const sq_write_sql[W_COUNT] = {
     [W_BEGIN] = "BEGIN IMMEDIATE",
     [W_COMMIT] = "COMMIT",
@@ -81,10 +97,20 @@ const char *const sq_write_sql[W_COUNT] = {
     [W_SAVEPOINT] = "SAVEPOINT req",
     [W_RELEASE] = "RELEASE req",
     [W_ROLLBACK_TO] = "ROLLBACK TO req",
-    [W_ADD_TASK] = "INSERT INTO tasks(task_id, handler, param, description)"
-                   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(task_id) DO UPDATE SET"
+    /* A re-add replaces the definition (policies included) and keeps the paused state. */
+    [W_ADD_TASK] = "INSERT INTO tasks(task_id, handler, param, description, " TASK_POLICY_COLS
+                   ", paused) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                   " ON CONFLICT(task_id) DO UPDATE SET"
                    " handler = excluded.handler, param = excluded.param,"
-                   " description = excluded.description",
+                   " description = excluded.description,"
+                   " max_attempts = excluded.max_attempts, backoff_ms = excluded.backoff_ms,"
+                   " backoff_max_ms = excluded.backoff_max_ms,"
+                   " timeout_ms = excluded.timeout_ms,"
+                   " max_concurrency = excluded.max_concurrency,"
+                   " priority = excluded.priority, max_execs = excluded.max_execs,"
+                   " max_exec_age_s = excluded.max_exec_age_s",
+    [W_TASK_RETENTION] = "SELECT max_execs, max_exec_age_s FROM tasks WHERE task_id = ?1",
+    [W_TASKS_WITH_AGE] = "SELECT task_id, max_exec_age_s FROM tasks WHERE max_exec_age_s > 0",
     [W_REMOVE_TASK] = "DELETE FROM tasks WHERE task_id = ?1",
     [W_ADD_SCHEME] = "INSERT INTO schemes(scheme_id, task_id, cron, misfire, overlap,"
                      " created_us, last_fire_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
@@ -113,14 +139,17 @@ const char *const sq_write_sql[W_COUNT] = {
     [W_RET_DELETE_AGE_TASK] = "DELETE FROM execs INDEXED BY execs_done"
                               " WHERE task_id = ?1 AND queued_us < ?2"
                               " AND status >= 2",
-    [W_RET_DELETE_AGE_ALL] = "DELETE FROM execs WHERE queued_us < ?1 AND status >= 2",
+    /* Tasks with an age of their own are pruned by their own adds, not by the sweep. */
+    [W_RET_DELETE_AGE_ALL] = "DELETE FROM execs WHERE queued_us < ?1 AND status >= 2"
+                             " AND task_id NOT IN"
+                             " (SELECT task_id FROM tasks WHERE max_exec_age_s != 0)",
 };
 
 const char *const sq_read_sql[R_COUNT] = {
-    [R_GET_TASK] = "SELECT task_id, handler, description, param FROM tasks"
-                   " WHERE task_id = ?1",
-    [R_LIST_TASKS] = "SELECT task_id, handler, description, param FROM tasks"
-                     " ORDER BY task_id",
+    [R_GET_TASK] = "SELECT task_id, handler, description, param, " TASK_POLICY_COLS
+                   ", paused FROM tasks WHERE task_id = ?1",
+    [R_LIST_TASKS] = "SELECT task_id, handler, description, param, " TASK_POLICY_COLS
+                     ", paused FROM tasks ORDER BY task_id",
     [R_LIST_SCHEMES] = "SELECT scheme_id, task_id, cron, misfire, overlap, created_us,"
                        " last_fire_us FROM schemes ORDER BY scheme_id",
     [R_GET_EXEC] = "SELECT " EXEC_COLS " FROM execs WHERE exec_id = ?1",
@@ -156,7 +185,7 @@ static int exec_sql(sq_store *s, sqlite3 *db, const char *sql, const char *what)
     return TASKER_OK;
 }
 
-static int check_version(sq_store *s, sqlite3 *db, int version, int target_version)
+int sq_check_version(sq_store *s, int version, int target_version)
 {
     if (version > SQ_SCHEMA_VERSION)
         return tasker_set_error(TASKER_ESTORAGE,
@@ -178,7 +207,7 @@ int sq_migrate(sq_store *s, sqlite3 *db, int target_version)
     char what[64];
     if (sq_schema_version(db, &version) != SQLITE_OK)
         return sq_fail(s, db, "reading the schema version");
-    if ((rc = check_version(s, db, version, target_version)) != TASKER_OK) return rc;
+    if ((rc = sq_check_version(s, version, target_version)) != TASKER_OK) return rc;
     if (version >= target_version) return TASKER_OK;
 
     if ((rc = exec_sql(s, db, "BEGIN IMMEDIATE", "starting the schema migration")))
@@ -187,7 +216,7 @@ int sq_migrate(sq_store *s, sqlite3 *db, int target_version)
         rc = sq_fail(s, db, "reading the schema version");
         goto out;
     }
-    if ((rc = check_version(s, db, version, target_version)) != TASKER_OK) goto out;
+    if ((rc = sq_check_version(s, version, target_version)) != TASKER_OK) goto out;
     for (int v = version; v < target_version; v++) {
         snprintf(what, sizeof what, "migrating the schema to version %d", v + 1);
         if ((rc = exec_sql(s, db, migrations[v], what)) != TASKER_OK) goto out;

@@ -295,6 +295,8 @@ tasker_storage *sq_open_version(const char *path_and_options, int target_version
     if (parse_dsn(s, path_and_options) != TASKER_OK) goto fail;
     if (create_file(s) != TASKER_OK) goto fail;
     if (sq_open_conn(s, &s->wdb, false) != TASKER_OK) goto fail;
+    if (sq_file_identity_record(s) != TASKER_OK) goto fail;
+    if (sq_check_ours(s, s->wdb) != TASKER_OK) goto fail; /* before WAL, which persists */
     if (set_wal(s, s->wdb) != TASKER_OK) goto fail;
     if (sq_migrate(s, s->wdb, target_version) != TASKER_OK) goto fail;
     if (target_version == SQ_SCHEMA_VERSION &&

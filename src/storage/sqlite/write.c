@@ -63,6 +63,10 @@ static int exec_add_task(sq_store *s, sq_req *r)
     bind_text(st, 2, t->handler);
     bind_text(st, 3, t->param ? t->param : "null");
     bind_text(st, 4, t->desc);
+    const int64_t policies[] = {t->max_attempts,    t->backoff_ms, t->backoff_max_ms,
+                                t->timeout_ms,      t->max_concurrency, t->priority,
+                                t->max_execs,       t->max_exec_age_s, t->paused ? 1 : 0};
+    for (int i = 0; i < 9; i++) sqlite3_bind_int64(st, 5 + i, policies[i]);
     return step_write(s, r, st, TASKER_EEXISTS, "adding a task");
 }
 
