@@ -235,6 +235,12 @@ typedef struct {
     int64_t started_us, heartbeat_us; /* the store's clock */
     int running;                      /* runs it holds now */
     char *handlers;                   /* JSON array of its registered handler names */
+    /* Appended after the contract's fields. */
+    int64_t clock_skew_us; /* the node's clock minus the store's, as it measured at its
+                              last heartbeat: positive = its clock is ahead. The node
+                              corrects for it; seconds of skew mean its NTP is off */
+    int64_t stopped_us;    /* store clock: when it closed cleanly; 0 = not stopped */
+    bool alive;            /* not stopped, and its heartbeat is within the lease */
 } tasker_node;
 
 /* Fills *out with a newly allocated array of *n nodes that share this store, live ones
