@@ -145,6 +145,7 @@ void tasker_outcome_written(tasker_t *t, tasker_task_exec *e, int rc)
 static bool record_outcome(tasker_t *t, job *j, tasker_task_exec *e)
 {
     e->end_us = tasker_now_us(t);
+    e->node_id = t->node_id; /* fencing (storage version 3): only while we hold the run */
     if (tasker_finish_async(t, j, e)) return true;
     tasker_outcome_written(t, e, t->st->ops->update_task_exec(t->st, e));
     return false;
