@@ -1,8 +1,9 @@
 /* Cluster mode's heartbeat: the node's row in the store, the clock offset, and the
  * lease rule (design section 5).
  *
- * When the store keeps a nodes table (storage version 3), the handle writes a heartbeat
- * at open and then every heartbeat_ms from its own thread. Each beat returns the
+ * When the store keeps a nodes table (storage version 3), a handle with workers writes a
+ * heartbeat at open and then every heartbeat_ms from its own thread (a handle without
+ * workers only reads the store's clock that often). Each beat returns the
  * store's clock; the difference to ours is the offset that tasker_now_us() adds, so
  * that fires, leases and recorded times are judged on one clock whatever each host's
  * clock says. After each beat the node applies the lease rule: the running executions
@@ -42,6 +43,13 @@ static int64_t heartbeat_us(const tasker_t *t)
     return (t->opt.heartbeat_ms > 0 ? t->opt.heartbeat_ms : DEFAULT_HEARTBEAT_MS) * 1000;
 }
 
+static void set_offset(cluster *c, int64_t store_us, int64_t before_us, int64_t after_us)
+{
+    int64_t measured_us = store_us - (before_us + (after_us - before_us) / 2);
+    int64_t margin_us = (after_us - before_us) / 2 + 1000;
+    atomic_store(&c->offset_us, llabs(measured_us) <= margin_us ? 0 : measured_us);
+}
+
 /* Writes the heartbeat and measures the offset. The store read its clock somewhere
  * between our two readings, so the offset is known within half the round trip; an
  * offset inside that margin is no evidence of skew and counts as 0 (a store of this
@@ -50,6 +58,16 @@ static int beat(tasker_t *t)
 {
     cluster *c = &t->cl;
     int64_t offset_us = atomic_load(&c->offset_us);
+    if (!c->member) { /* a client: it only reads the store's clock */
+        tasker_node *v = NULL;
+        size_t n = 0;
+        int64_t store_us = 0, before_us = tasker_local_us(t);
+        int rc = t->st->ops->list_nodes(t->st, INT64_MAX, &v, &n, &store_us);
+        int64_t after_us = tasker_local_us(t);
+        tasker_free_nodes(v, n);
+        if (rc == TASKER_OK) set_offset(c, store_us, before_us, after_us);
+        return rc;
+    }
     tasker_node self = {.node_id = t->node_id, .host = c->host, .pid = (int64_t)getpid(),
                         .running = tasker_running_count(t),
                         .handlers = tasker_handlers_json(t), .clock_skew_us = -offset_us};
@@ -60,9 +78,7 @@ static int beat(tasker_t *t)
     int64_t after_us = tasker_local_us(t);
     free(self.handlers);
     if (rc != TASKER_OK) return rc;
-    int64_t measured_us = store_us - (before_us + (after_us - before_us) / 2);
-    int64_t margin_us = (after_us - before_us) / 2 + 1000;
-    atomic_store(&c->offset_us, llabs(measured_us) <= margin_us ? 0 : measured_us);
+    set_offset(c, store_us, before_us, after_us);
     return TASKER_OK;
 }
 
@@ -71,7 +87,7 @@ void tasker_cluster_judge(tasker_t *t)
     /* The same-host fast path first: a process of this host that no longer exists is
      * dead now, without waiting for its lease. */
     t->st->ops->interrupt_dead(t->st, tasker_node_alive, t, NULL);
-    if (t->cl.on) t->st->ops->interrupt_expired(t->st, t->cl.lease_us, NULL);
+    if (t->cl.member) t->st->ops->interrupt_expired(t->st, t->cl.lease_us, NULL);
 }
 
 /* Notes the store's state after a beat; returns the pause before the next one. */
@@ -127,6 +143,10 @@ int tasker_cluster_start(tasker_t *t)
     if (gethostname(c->host, sizeof c->host - 1) != 0) snprintf(c->host, sizeof c->host, "?");
     if (!store_keeps_nodes(t->st->ops)) return TASKER_OK;
     c->on = true;
+    /* Only a handle that runs executions is a node with a row; a client (no workers:
+     * the `tasker` command, a web front end) only measures the store's clock, so that
+     * what it records is on that clock too. */
+    c->member = t->opt.workers > 0;
     pthread_mutex_init(&c->lock, NULL);
     tasker_cond_init_mono(&c->cond);
     c->ready = true;
@@ -154,7 +174,7 @@ void tasker_cluster_stop(tasker_t *t)
         c->started = false;
     }
     /* A clean stop: the others need not wait for the lease to know. */
-    t->st->ops->node_gone(t->st, t->node_id);
+    if (c->member) t->st->ops->node_gone(t->st, t->node_id);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
     c->ready = false;

@@ -99,6 +99,7 @@ typedef struct sched {
 /* ---- cluster mode (heartbeat.c) ---- */
 typedef struct cluster {
     bool on;            /* the store keeps a nodes table (storage version 3 node ops) */
+    bool member;        /* this handle has workers: it has a row and applies the lease */
     pthread_t thread;   /* the heartbeat thread */
     bool started;
     pthread_mutex_t lock; /* guards stopping */

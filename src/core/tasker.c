@@ -135,7 +135,7 @@ tasker_t *tasker_new(tasker_storage *st, const tasker_options *opt)
     /* The first heartbeat (cluster mode) before anything is judged or recorded. */
     if ((rc = tasker_cluster_start(t)) != TASKER_OK) goto fail;
     if ((rc = st->ops->interrupt_dead(st, tasker_node_alive, t, NULL)) != TASKER_OK) goto fail;
-    if (t->cl.on) st->ops->interrupt_expired(st, t->cl.lease_us, NULL);
+    if (t->cl.member) st->ops->interrupt_expired(st, t->cl.lease_us, NULL);
     open_nodes_update(t->node_id, true);
     t->node_registered = true;
     if ((rc = tasker_sched_init(t)) != TASKER_OK) goto fail;
