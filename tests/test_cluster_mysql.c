@@ -209,6 +209,42 @@ static void a_node_10s_ahead_records_times_on_the_servers_clock(void **state)
     tasker_close(t);
 }
 
+/* add_task_exec prunes only the task it adds to: the age limit for tasks that get no
+ * new runs is applied at heartbeats (interrupt_expired), a bounded batch at a time. */
+static void history_of_idle_tasks_ages_out_at_heartbeats(void **state)
+{
+    (void)state;
+    tasker_storage *st = tasker_storage_open(dsn);
+    assert_non_null(st);
+    st->env.max_execs_per_task = -1;
+    st->env.max_exec_age_s = -1; /* the adds keep everything; the sweep applies 60 s */
+    st->env.clock = real_us;
+    tasker_task task = {"idle", "h", NULL, "{}"};
+    assert_int_equal(st->ops->add_task(st, &task), TASKER_OK);
+    int64_t now_us = real_us(NULL);
+    tasker_task_exec old = {.exec_id = "old", .task_id = "idle", .queued_us = now_us - 3600 * 1000000LL,
+                            .end_us = now_us - 3599 * 1000000LL, .status = TASKER_EXEC_SUCCESS};
+    tasker_task_exec recent = {.exec_id = "recent", .task_id = "idle", .queued_us = now_us,
+                               .status = TASKER_EXEC_SUCCESS};
+    tasker_task_exec old_pending = {.exec_id = "waiting", .task_id = "idle",
+                                    .queued_us = now_us - 3600 * 1000000LL,
+                                    .status = TASKER_EXEC_PENDING};
+    assert_int_equal(st->ops->add_task_exec(st, &recent), TASKER_OK);
+    assert_int_equal(st->ops->add_task_exec(st, &old), TASKER_OK);
+    assert_int_equal(st->ops->add_task_exec(st, &old_pending), TASKER_OK);
+    tasker_task_exec e;
+    assert_int_equal(st->ops->get_task_exec(st, "old", &e), TASKER_OK);
+    tasker_exec_clear(&e);
+    st->env.max_exec_age_s = 60;
+    assert_int_equal(st->ops->interrupt_expired(st, 10 * 1000000LL, NULL), TASKER_OK);
+    assert_int_equal(st->ops->get_task_exec(st, "old", &e), TASKER_ENOTFOUND);
+    assert_int_equal(st->ops->get_task_exec(st, "recent", &e), TASKER_OK);
+    tasker_exec_clear(&e);
+    assert_int_equal(st->ops->get_task_exec(st, "waiting", &e), TASKER_OK); /* never pruned */
+    tasker_exec_clear(&e);
+    st->ops->close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +254,8 @@ int main(void)
                                         fresh, cleanup),
         cmocka_unit_test_setup_teardown(a_node_10s_ahead_records_times_on_the_servers_clock,
                                         fresh, cleanup),
+        cmocka_unit_test_setup_teardown(history_of_idle_tasks_ages_out_at_heartbeats, fresh,
+                                        cleanup),
     };
     int failed = cmocka_run_group_tests_name("cluster_mysql", tests, NULL, NULL);
     tasker_test_mariadb_drop_fresh();

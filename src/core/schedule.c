@@ -309,12 +309,17 @@ static void *sched_main(void *arg)
         }
         if (s->rescan || now_us >= next_rescan_us) {
             /* Another process may have changed the schedules: reread them too. */
+            bool asked = s->rescan;
             if (!s->rescan) s->reload = true;
             s->rescan = false;
             next_rescan_us = now_us + RESCAN_US;
-            pthread_mutex_unlock(&s->lock);
-            tasker_pool_pickup_pending(t);
-            pthread_mutex_lock(&s->lock);
+            /* In cluster mode the poller looks for pending runs every poll_ms already:
+             * only a wake asks it to look now. */
+            if (asked || !t->pool.can_claim) {
+                pthread_mutex_unlock(&s->lock);
+                tasker_pool_pickup_pending(t);
+                pthread_mutex_lock(&s->lock);
+            }
             continue;
         }
         /* At most RESCAN_US of real time, whatever the clock says: a clock set back
