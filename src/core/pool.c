@@ -272,7 +272,7 @@ int tasker_pool_init(tasker_t *t)
 {
     pool *p = &t->pool;
     pthread_mutex_init(&p->queue_lock, NULL);
-    pthread_cond_init(&p->queue_cond, NULL);
+    tasker_cond_init_mono(&p->queue_cond); /* the poller waits with a timeout */
     tasker_cond_init_mono(&p->idle_cond);
     strset_init(&p->queued_ids);
     p->poll_pause_us = t->opt.poll_ms * 1000;
