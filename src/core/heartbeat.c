@@ -143,10 +143,13 @@ int tasker_cluster_start(tasker_t *t)
     if (gethostname(c->host, sizeof c->host - 1) != 0) snprintf(c->host, sizeof c->host, "?");
     if (!store_keeps_nodes(t->st->ops)) return TASKER_OK;
     c->on = true;
-    /* Only a handle that runs executions is a node with a row; a client (no workers:
-     * the `tasker` command, a web front end) only measures the store's clock, so that
-     * what it records is on that clock too. */
-    c->member = t->opt.workers > 0;
+    /* Only a handle that takes work is a node with a row; a client (no workers: the
+     * `tasker` command, a web front end) only measures the store's clock, so that what
+     * it records is on that clock too. A no_pickup handle (`tasker trigger --local`,
+     * one run of its own, many times a day perhaps) is a client too, so as not to fill
+     * the table with rows of one-off commands; its run is judged by the same-host
+     * check (interrupt_dead). */
+    c->member = t->opt.workers > 0 && !t->opt.no_pickup;
     pthread_mutex_init(&c->lock, NULL);
     tasker_cond_init_mono(&c->cond);
     c->ready = true;
