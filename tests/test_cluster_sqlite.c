@@ -211,6 +211,55 @@ static void each_node_runs_only_the_handlers_it_has(void **state)
     tasker_close(b);
 }
 
+static int short_handler(tasker_ctx *c)
+{
+    (void)c;
+    struct timespec ts = {0, 25 * 1000000L}; /* the backlog lasts several polls */
+    nanosleep(&ts, NULL);
+    return 0;
+}
+
+/* Three equal nodes share a backlog: each runs between 20 % and 50 % of it, whether
+ * the runs come from a client or from one of the nodes itself (whose own queue must
+ * not hoard what the others have room for). */
+static void work_spreads_over_three_equal_nodes(void **state)
+{
+    (void)state;
+    enum { RUNS = 90 };
+    tasker_options o = {.poll_ms = 50};
+    const char *names[3] = {"node-1", "node-2", "node-3"};
+    tasker_t *n[3];
+    for (int i = 0; i < 3; i++) {
+        n[i] = node(names[i], 2, &o);
+        assert_int_equal(tasker_register(n[i], "short", short_handler, NULL), TASKER_OK);
+        assert_int_equal(tasker_start(n[i]), TASKER_OK);
+    }
+    tasker_t *client = node("client", -1, NULL);
+    assert_int_equal(tasker_add_task(client, "t", "short", NULL), TASKER_OK);
+    for (int round = 0; round < 2; round++) {
+        tasker_t *from = round == 0 ? client : n[0];
+        const char *ids[RUNS];
+        for (int i = 0; i < RUNS; i++) ids[i] = "t";
+        static char exec_ids[RUNS][TASKER_ID_SIZE];
+        assert_int_equal(tasker_trigger_many(from, ids, RUNS, exec_ids), TASKER_OK);
+        int by_node[3] = {0};
+        for (int i = 0; i < RUNS; i++) {
+            assert_int_equal(tasker_wait(client, exec_ids[i], 20000), TASKER_OK);
+            tasker_task_exec e = get(client, exec_ids[i]);
+            assert_int_equal(e.status, TASKER_EXEC_SUCCESS);
+            for (int k = 0; k < 3; k++) by_node[k] += strcmp(e.node_id, names[k]) == 0;
+            tasker_exec_clear(&e);
+        }
+        fprintf(stderr, "%s: %d / %d / %d runs\n", round == 0 ? "from a client" : "from node-1",
+                by_node[0], by_node[1], by_node[2]);
+        for (int k = 0; k < 3; k++)
+            if (by_node[k] < RUNS / 5 || by_node[k] > RUNS / 2)
+                fail_msg("%s ran %d of %d runs", names[k], by_node[k], RUNS);
+    }
+    tasker_close(client);
+    for (int i = 0; i < 3; i++) tasker_close(n[i]);
+}
+
 /* ---- leases and fencing ------------------------------------------------------------- */
 
 static bool has_event(tasker_t *t, const char *id, const char *text)
@@ -389,6 +438,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             a_run_triggered_without_workers_runs_on_an_idle_node_within_poll_ms, fresh, cleanup),
         cmocka_unit_test_setup_teardown(each_node_runs_only_the_handlers_it_has, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(work_spreads_over_three_equal_nodes, fresh, cleanup),
         cmocka_unit_test_setup_teardown(
             a_silent_nodes_run_is_interrupted_and_its_late_outcome_refused, fresh, cleanup),
         cmocka_unit_test_setup_teardown(overlap_forbid_holds_across_nodes, fresh, cleanup),
