@@ -204,8 +204,9 @@ static void poll_store(tasker_t *t)
         tasker_pool_claim(t, max);
         pthread_mutex_lock(&p->queue_lock);
     }
+    /* No wake-up for another worker: this one goes on polling itself if it found
+     * nothing, and a claim's runs signalled their own workers (ready_push). */
     p->poller = false;
-    pthread_cond_signal(&p->queue_cond); /* another idle worker takes the turn */
 }
 
 /* Waits, queue_lock held, until there is a job, a claimed run, or a stop; an idle worker
