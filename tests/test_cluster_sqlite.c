@@ -260,6 +260,32 @@ static void work_spreads_over_three_equal_nodes(void **state)
     for (int i = 0; i < 3; i++) tasker_close(n[i]);
 }
 
+/* A node whose one worker holds a long run still polls with the other. */
+static void a_busy_worker_leaves_polling_to_an_idle_one(void **state)
+{
+    (void)state;
+    tasker_options o = {.poll_ms = 50};
+    tasker_t *n = node("node", 2, &o), *client = node("client", -1, NULL);
+    assert_int_equal(tasker_register(n, "slow", gated_handler, NULL), TASKER_OK);
+    assert_int_equal(tasker_register(n, "h", ok_handler, NULL), TASKER_OK);
+    assert_int_equal(tasker_start(n), TASKER_OK);
+    assert_int_equal(tasker_add_task(n, "long", "slow", NULL), TASKER_OK);
+    assert_int_equal(tasker_add_task(n, "quick", "h", NULL), TASKER_OK);
+    gate_set(false);
+    for (int i = 0; i < 3; i++) { /* whichever worker polled, one now holds the long run */
+        char held[TASKER_ID_SIZE], id[TASKER_ID_SIZE];
+        assert_int_equal(tasker_trigger(i % 2 ? client : n, "long", held), TASKER_OK);
+        assert_true(test_wait_for(entered_once, NULL, 10000));
+        assert_int_equal(tasker_trigger(client, "quick", id), TASKER_OK);
+        assert_int_equal(tasker_wait(client, id, 5000), TASKER_OK);
+        gate_set(true);
+        assert_int_equal(tasker_wait(client, held, 5000), TASKER_OK);
+        gate_set(false);
+    }
+    tasker_close(client);
+    tasker_close(n);
+}
+
 /* ---- leases and fencing ------------------------------------------------------------- */
 
 static bool has_event(tasker_t *t, const char *id, const char *text)
@@ -439,6 +465,8 @@ int main(void)
             a_run_triggered_without_workers_runs_on_an_idle_node_within_poll_ms, fresh, cleanup),
         cmocka_unit_test_setup_teardown(each_node_runs_only_the_handlers_it_has, fresh, cleanup),
         cmocka_unit_test_setup_teardown(work_spreads_over_three_equal_nodes, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(a_busy_worker_leaves_polling_to_an_idle_one, fresh,
+                                        cleanup),
         cmocka_unit_test_setup_teardown(
             a_silent_nodes_run_is_interrupted_and_its_late_outcome_refused, fresh, cleanup),
         cmocka_unit_test_setup_teardown(overlap_forbid_holds_across_nodes, fresh, cleanup),

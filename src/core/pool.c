@@ -204,9 +204,10 @@ static void poll_store(tasker_t *t)
         tasker_pool_claim(t, max);
         pthread_mutex_lock(&p->queue_lock);
     }
-    /* No wake-up for another worker: this one goes on polling itself if it found
-     * nothing, and a claim's runs signalled their own workers (ready_push). */
     p->poller = false;
+    /* Leaving the turn for work: an idle worker, if any, takes it over (it may find a
+     * job instead, then the next one does). After an empty claim this one polls on. */
+    if (has_work(p)) pthread_cond_signal(&p->queue_cond);
 }
 
 /* Waits, queue_lock held, until there is a job, a claimed run, or a stop; an idle worker
