@@ -156,7 +156,7 @@ size_t tasker_pool_claim(tasker_t *t, size_t max)
     }
     for (size_t i = 0; i < n; i++) {
         job *j = job_from_exec(&v[i]);
-        /* Out of memory: the run stays running under this node until its lease ends. */
+        /* Out of memory: the run stays running under this node until it stops (rare). */
         if (!j) continue;
         strset_add(&p->queued_ids, j->exec_id);
         p->running++;
