@@ -1,5 +1,6 @@
 /* The conformance suite's fixture and helpers, shared by its files
- * (storage_conformance.c: version 1 operations; storage_conformance_v2.c: version 2).
+ * (storage_conformance.c: version 1 operations; storage_conformance_v2.c: version 2;
+ * storage_conformance_v3.c: version 3, cluster mode).
  * A fixture is a fresh store with a fake clock that tests move. */
 #ifndef TASKER_TESTS_CONFORMANCE_FIXTURE_H
 #define TASKER_TESTS_CONFORMANCE_FIXTURE_H
@@ -63,5 +64,7 @@ size_t count_events(fixture *f, const char *exec_id);
 const struct CMUnitTest *conformance_v2_tests(size_t *n);
 /* The task policy tests (storage_conformance_policy.c); *n gets their number. */
 const struct CMUnitTest *conformance_policy_tests(size_t *n);
+/* The version 3 tests (storage_conformance_v3.c): cluster mode. */
+const struct CMUnitTest *conformance_v3_tests(size_t *n);
 
 #endif

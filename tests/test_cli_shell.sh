@@ -39,8 +39,8 @@ sqlite3 "$TMP/t.db" "UPDATE tasks SET param = '{\"cmd\": 5}' WHERE task_id = 'ba
 run 1 "$TASKER" trigger badparam --local && has out "shell: params:" && has out "cmd" &&
     ok "params of the wrong type fail the run with the field"
 "$TASKER" task add other --handler nosuch >/dev/null
-run 1 "$TASKER" trigger other --local && has out "failed" && has out "nosuch" &&
-    ok "a handler the command does not have fails the run"
+run 1 "$TASKER" trigger other --local && has err "handler 'nosuch', which this command does not have" &&
+    ok "a task of a handler the command does not have is refused (not left pending)"
 
 # ---- env, cwd, and the run's ids in the environment ------------------------------------
 mkdir -p "$TMP/work dir"

@@ -86,7 +86,7 @@ static void schema_is_versioned_with_the_expected_indexes(void **state)
     snprintf(sql, sizeof sql, "SELECT MAX(version) FROM tasker_t%ld_%d.schema_version",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 4);
     static const char *const indexes[] = {"exec_occurrence", "exec_task_newest",
                                           "exec_status_oldest", "event_exec_order",
                                           "scheme_task_cron", "exec_task_done"};
@@ -103,7 +103,7 @@ static void schema_is_versioned_with_the_expected_indexes(void **state)
              "'tasker_t%ld_%d' AND engine = 'InnoDB' AND table_collation LIKE 'utf8mb4%%'",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
-    assert_int_equal(v, 6);
+    assert_int_equal(v, 7); /* with nodes (cluster mode) */
     st->ops->close(st);
 }
 
@@ -136,10 +136,12 @@ static long long count_in_db(const char *what_sql)
 }
 
 /* Takes the database of this test back to schema version 2: without the task policy
- * columns of migration 3. */
-static void undo_migration_3(void)
+ * columns of migration 3 and the nodes table of migration 4. */
+static void undo_migrations_3_and_4(void)
 {
     char sql[512];
+    snprintf(sql, sizeof sql, "DROP TABLE tasker_t%ld_%d.nodes", (long)getpid(), db_count);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
     snprintf(sql, sizeof sql,
              "ALTER TABLE tasker_t%ld_%d.tasks DROP COLUMN max_attempts, DROP COLUMN backoff_ms,"
              " DROP COLUMN backoff_max_ms, DROP COLUMN timeout_ms, DROP COLUMN max_concurrency,"
@@ -147,7 +149,7 @@ static void undo_migration_3(void)
              " DROP COLUMN paused",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_sql(sql), 0);
-    snprintf(sql, sizeof sql, "DELETE FROM tasker_t%ld_%d.schema_version WHERE version = 3",
+    snprintf(sql, sizeof sql, "DELETE FROM tasker_t%ld_%d.schema_version WHERE version >= 3",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_sql(sql), 0);
 }
@@ -164,8 +166,8 @@ static tasker_storage *reopen(void)
 }
 
 /* A database of the release before task policies (schema 2) gains the policy columns
- * (version 3) on the next open and keeps its data; every policy reads as 0. */
-static void opening_a_version_2_database_migrates_it_to_3(void **state)
+ * (version 3) and the nodes table (4) on the next open and keeps its data; every policy reads as 0. */
+static void opening_a_version_2_database_migrates_it_to_the_latest(void **state)
 {
     (void)state;
     tasker_storage *st = open_with_env(-1, -1);
@@ -174,10 +176,10 @@ static void opening_a_version_2_database_migrates_it_to_3(void **state)
                           .status = TASKER_EXEC_SUCCESS, .success = true};
     assert_int_equal(st->ops->add_task_exec(st, &e), TASKER_OK);
     st->ops->close(st);
-    undo_migration_3();
+    undo_migrations_3_and_4();
     assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"), 2);
     st = reopen();
-    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"), 3);
+    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"), 4);
     tasker_task t = {0};
     assert_int_equal(st->ops->get_task(st, "kept", &t), TASKER_OK);
     assert_string_equal(t.param, "{}");
@@ -199,7 +201,7 @@ static void opening_a_version_2_database_migrates_it_to_3(void **state)
 
 /* A database left at version 1 gains version 2 (the finished-executions index) and the
  * later ones on the next open, and keeps its data. */
-static void opening_a_version_1_database_migrates_it_to_2(void **state)
+static void opening_a_version_1_database_migrates_it_to_the_latest(void **state)
 {
     (void)state;
     tasker_storage *st = open_with_env(-1, -1);
@@ -210,7 +212,9 @@ static void opening_a_version_1_database_migrates_it_to_2(void **state)
     snprintf(sql, sizeof sql, "ALTER TABLE tasker_t%ld_%d.task_execs DROP KEY exec_task_done",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_sql(sql), 0);
-    snprintf(sql, sizeof sql, "DELETE FROM tasker_t%ld_%d.schema_version WHERE version = 2",
+    snprintf(sql, sizeof sql, "DROP TABLE tasker_t%ld_%d.nodes", (long)getpid(), db_count);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    snprintf(sql, sizeof sql, "DELETE FROM tasker_t%ld_%d.schema_version WHERE version >= 2",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_sql(sql), 0);
     char db[64];
@@ -219,10 +223,12 @@ static void opening_a_version_1_database_migrates_it_to_2(void **state)
     st = tasker_mysql_storage(dsn);
     free(dsn);
     assert_non_null(st);
-    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"), 3);
+    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"), 4);
     assert_true(count_in_db("SELECT COUNT(*) FROM information_schema.statistics WHERE "
                             "table_schema = 'tasker_t%ld_%d' AND "
                             "index_name = 'exec_task_done'") >= 1);
+    assert_int_equal(count_in_db("SELECT COUNT(*) FROM information_schema.tables WHERE "
+                                 "table_schema = 'tasker_t%ld_%d' AND table_name = 'nodes'"), 1);
     tasker_task t = {0};
     assert_int_equal(st->ops->get_task(st, "kept", &t), TASKER_OK);
     tasker_task_clear(&t);
@@ -579,8 +585,8 @@ int main(void)
         cmocka_unit_test(conformance_suite_passes),
         cmocka_unit_test(schema_is_versioned_with_the_expected_indexes),
         cmocka_unit_test(reopening_keeps_data_and_does_not_migrate_again),
-        cmocka_unit_test(opening_a_version_1_database_migrates_it_to_2),
-        cmocka_unit_test(opening_a_version_2_database_migrates_it_to_3),
+        cmocka_unit_test(opening_a_version_1_database_migrates_it_to_the_latest),
+        cmocka_unit_test(opening_a_version_2_database_migrates_it_to_the_latest),
         cmocka_unit_test(group_commit_batches_writers_and_gives_each_its_result),
         cmocka_unit_test(bulk_batches_with_bad_rows_give_each_write_its_result),
         cmocka_unit_test(retention_keeps_newest_finished_and_never_pending),

@@ -34,7 +34,7 @@
 extern "C" {
 #endif
 
-#define TASKER_STORAGE_VERSION 2
+#define TASKER_STORAGE_VERSION 3
 
 typedef struct tasker_storage_ops tasker_storage_ops;
 
@@ -119,12 +119,16 @@ struct tasker_storage_ops {
                            const char *node_id);
     /* Records the outcome of an execution: status, end_us, success, result, error,
      * all five written as given (NULLs included); other fields are left alone.
-     * TASKER_ENOTFOUND when absent. Only while running and owned by the node that
-     * started it (e->node_id, the writer's node; NULL: any node); otherwise
-     * TASKER_ESTATE, nothing is overwritten, and the run gets an event saying the late
-     * outcome was refused (fencing: another node decided the run meanwhile). The same
-     * outcome written again (same status and end_us) is TASKER_OK, so a write replayed
-     * after a lost commit does no harm. */
+     * TASKER_ENOTFOUND when absent.
+     * Fencing (version 3): when e->node_id is not NULL the write is the outcome of a run
+     * that node started, and is made only if the execution is still `running` and owned
+     * by that node. Otherwise nothing is overwritten: the driver appends an event to the
+     * execution (level warning, "late outcome from node N refused: the run is S[, held
+     * by node M]; outcome was STATUS[: ERROR]") and returns TASKER_ESTATE. The core sets
+     * node_id on every outcome it writes; an outcome with node_id NULL is written as
+     * before (tools, tests). The asynchronous form fences the same way and reports
+     * TASKER_ESTATE through done. The same outcome written again (same status and end_us)
+     * is TASKER_OK, so a write replayed after a lost commit does no harm. */
     int (*update_task_exec)(tasker_storage *st, const tasker_task_exec *e);
     int (*get_task_exec)(tasker_storage *st, const char *exec_id, tasker_task_exec *out);
     /* task_id NULL = all executions. Newest first: queued_us descending, then exec_id
@@ -184,7 +188,63 @@ struct tasker_storage_ops {
      * NULL: the core then starts them one by one. */
     int (*start_task_execs)(tasker_storage *st, const char *const *ids, size_t n,
                             int64_t start_us, const char *node_id, int *rcs);
+
+    /* ---- version 3: cluster mode (docs/storage.md, "Version 3"). Every operation is
+     * optional: NULL (or a version below 3) keeps the core single-node for that part.
+     * node_beat, list_nodes, node_gone and interrupt_expired come together: a driver
+     * that sets one sets all four (a shared store). The memory driver sets none of them
+     * (its store belongs to one handle) but has claim_task_execs and find_active_exec.
+     * "The store's clock" is the driver's notion of now: MySQL's UTC_TIMESTAMP(6); the
+     * env clock for a store on one host (SQLite). */
+
+    /* Upserts self's row in the nodes table: host, pid, running, handlers and
+     * clock_skew_us as given; heartbeat_us = the store's now; started_us = the store's
+     * now when the row is new or was stopped (self->started_us is ignored); a stopped
+     * row is live again. *store_now_us, when not NULL, gets the store's now as written.
+     * self->node_id must not be NULL. */
+    int (*node_beat)(tasker_storage *st, const tasker_node *self, int64_t *store_now_us);
+    /* The nodes whose heartbeat_us is at or after since_us (store clock; 0 = all),
+     * ordered by node_id, in a new array the core frees with tasker_free_nodes.
+     * *store_now_us, when not NULL, gets the store's now, so that the caller can judge
+     * liveness (heartbeat_us + lease) on the same clock. Fields the driver fills:
+     * node_id, host, pid, started_us, heartbeat_us, running, handlers, clock_skew_us,
+     * stopped_us; `alive` is left false (the core sets it). */
+    int (*list_nodes)(tasker_storage *st, int64_t since_us, tasker_node **out, size_t *n,
+                      int64_t *store_now_us);
+    /* A clean close: marks the node's row stopped (stopped_us = the store's now); the
+     * row is kept for listings until interrupt_expired forgets it. TASKER_OK when the row
+     * is absent. */
+    int (*node_gone)(tasker_storage *st, const char *node_id);
+    /* The lease rule, run by every live node at its heartbeat. In one atomic step (one
+     * transaction) marks `interrupted` every running execution whose node's row has a
+     * heartbeat older than lease_us before the store's now, or is stopped: end_us = the
+     * store's now, success false, error "interrupted: node N silent since ISO-8601 UTC
+     * TIME" (or "interrupted: node N stopped"). Two nodes running it at once mark each
+     * execution once: *n (when not NULL) gets how many this call marked. Running
+     * executions whose node has no row are left alone (interrupt_dead judges them).
+     * The same step forgets rows of nodes stopped or silent for more than
+     * TASKER_NODE_KEEP_S that hold no running execution, and a driver may do other
+     * bounded periodic work here (MySQL applies the age limit to idle tasks). */
+    int (*interrupt_expired)(tasker_storage *st, int64_t lease_us, size_t *n);
+    /* Work goes where there is room: atomically picks up to max pending executions
+     * whose task exists and has a handler among handlers[0..nh), oldest first
+     * (queued_us, then exec_id); marks them running with node_id and start_us =
+     * now_us; commits; and only then returns them
+     * in *out (a new array of *n, as stored after the claim; NULL and 0 when none).
+     * No execution is returned to two callers. TASKER_ESTORAGE when the claim could
+     * not be made (nothing was claimed then). */
+    int (*claim_task_execs)(tasker_storage *st, const char *node_id,
+                            const char *const *handlers, size_t nh, size_t max,
+                            int64_t now_us, tasker_task_exec **out, size_t *n);
+    /* Overlap across nodes: copies into exec_id_out the id of an execution of schedule
+     * scheme_id that is pending or running (any one), TASKER_OK; TASKER_ENOTFOUND when
+     * there is none. */
+    int (*find_active_exec)(tasker_storage *st, const char *scheme_id,
+                            char exec_id_out[TASKER_ID_SIZE]);
 };
+
+/* How long the rows of stopped or silent nodes are kept for listings (one day). */
+#define TASKER_NODE_KEEP_S 86400
 
 /* Records a message for the calling thread (printf-style) and returns err, so that a
  * driver's error path is one line: return tasker_set_error(TASKER_ESTORAGE, "...");

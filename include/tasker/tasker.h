@@ -272,11 +272,23 @@ typedef struct {
     int64_t started_us, heartbeat_us; /* the store's clock */
     int running;                      /* runs it holds now */
     char *handlers;                   /* JSON array of its registered handler names */
+    /* Appended after the contract's fields. */
+    int64_t clock_skew_us; /* the node's clock minus the store's, as it measured at its
+                              last heartbeat: positive = its clock is ahead. The node
+                              corrects for it; seconds of skew mean its NTP is off */
+    int64_t stopped_us;    /* store clock: when it closed cleanly; 0 = not stopped */
+    bool alive;            /* not stopped, and its heartbeat is within the lease */
 } tasker_node;
 
-/* Fills *out with a newly allocated array of *n nodes that share this store, live ones
- * and those dead recently, ordered by node_id. The caller frees it with
- * tasker_free_nodes(*out, *n). Thread-safe. */
+/* Fills *out with a newly allocated array of *n nodes that share this store, ordered by
+ * node_id: the live ones, and those stopped or silent (dead) within the last day
+ * (TASKER_NODE_KEEP_S in tasker/storage.h), after which their rows are forgotten. A
+ * node is a handle with workers that takes work; handles without workers (the `tasker`
+ * command, a web front end) and no_pickup handles are not listed. `alive` is judged on the store's clock: not stopped, and a
+ * heartbeat within this handle's lease_ms. `clock_skew_us` shows how far each node's
+ * clock is off the store's (it corrects for it). A store without a nodes table (the
+ * memory store, a storage driver of version 1 or 2) lists this handle alone.
+ * The caller frees it with tasker_free_nodes(*out, *n). Thread-safe. */
 int tasker_list_nodes(tasker_t *t, tasker_node **out, size_t *n);
 /* Frees an array returned by tasker_list_nodes, and its strings. NULL is a no-op. */
 void tasker_free_nodes(tasker_node *v, size_t n);

@@ -107,6 +107,27 @@ static bool retention_options(tasker_options *opt)
     return retention_from_env(opt);
 }
 
+/* In cluster mode a run of a handler this command lacks stays pending for a process
+ * that registers it; --local means "here, now", so such a task is refused up front. */
+static bool local_handler_ok(tasker_t *t, const char *task_id)
+{
+    tasker_task *v;
+    size_t n;
+    if (tasker_list_tasks(t, &v, &n) != TASKER_OK) return true; /* the trigger reports it */
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i].task_id, task_id) != 0 || strcmp(v[i].handler, "shell") == 0) continue;
+        fprintf(stderr,
+                "tasker: trigger --local: task '%s' has handler '%s', which this command does "
+                "not have (it runs shell tasks only); `tasker trigger` leaves the run to the "
+                "process that registers '%s'\n",
+                task_id, v[i].handler, v[i].handler);
+        ok = false;
+    }
+    tasker_free_tasks(v, n);
+    return ok;
+}
+
 static int trigger_local(const cli_global *g, const char *task_id, long timeout_s)
 {
     /* One worker for this run only: what others left pending is the daemon's. */
@@ -117,6 +138,10 @@ static int trigger_local(const cli_global *g, const char *task_id, long timeout_
     int rc;
     char exec_id[TASKER_ID_SIZE];
     int err = tasker_register(t, "shell", shell_handler, NULL);
+    if (err == TASKER_OK && !local_handler_ok(t, task_id)) {
+        tasker_close(t);
+        return CLI_FAIL;
+    }
     if (err == TASKER_OK) err = tasker_trigger(t, task_id, exec_id);
     if (err != TASKER_OK) {
         rc = cli_lib_error(err, "trigger");

@@ -34,7 +34,14 @@ struct timespec tasker_mono_after_us(int64_t delay_us)
     return ts;
 }
 
+/* One clock for the cluster: the handle's clock corrected by the offset to the store's
+ * clock measured at the last heartbeat (0 for a store of one host). */
 int64_t tasker_now_us(tasker_t *t)
+{
+    return t->opt.clock(t->opt.clock_udata) + atomic_load(&t->cl.offset_us);
+}
+
+int64_t tasker_local_us(tasker_t *t)
 {
     return t->opt.clock(t->opt.clock_udata);
 }

@@ -63,9 +63,20 @@ typedef struct pool {
     int running;
     bool stopping;
     strset queued_ids; /* exec ids queued or running here, so a rescan does not requeue */
+    /* Cluster mode: claiming from the store (pool.c). One idle worker at a time polls
+     * (poller); store_has_more says the last claim was full, so that a worker that
+     * runs out of work claims again at once instead of waiting for the next poll. */
+    bool can_claim;       /* set at open: cluster mode, claim_task_execs, pickup allowed */
+    bool claims;          /* claiming started (at the first trigger, start, run or wake) */
+    bool poller;          /* a worker is the poller now */
+    int64_t poll_pause_us; /* poll_ms, or longer while the store is down */
+    bool store_has_more;
+    bool claim_wake;      /* a poll is asked for now (tasker_wake, a local trigger) */
 } pool;
 
 /* ---- the schedule loop (schedule.c) ---- */
+/* The longest pause of a loop whose store is down (schedule, heartbeat, poll). */
+#define TASKER_BACKOFF_MAX_US 5000000LL
 typedef struct sched_entry sched_entry;
 
 typedef struct sched {
@@ -80,9 +91,28 @@ typedef struct sched {
     heap due;                     /* sched_entry by next fire */
     sched_entry *entries;         /* every loaded schedule (a list, owns them) */
     int64_t last_now_us;          /* the clock at the previous pass, to see it jump */
+    int64_t backoff_us;           /* the pause after a failed reload; 0 = the store is up */
     /* running scheduled executions per scheme, for overlap forbid */
     strset running_schemes;
 } sched;
+
+/* ---- cluster mode (heartbeat.c) ---- */
+typedef struct cluster {
+    bool on;            /* the store keeps a nodes table (storage version 3 node ops) */
+    bool member;        /* this handle has workers: it has a row and applies the lease */
+    pthread_t thread;   /* the heartbeat thread */
+    bool started;
+    pthread_mutex_t lock; /* guards stopping */
+    pthread_cond_t cond;  /* wakes the heartbeat thread to stop */
+    bool stopping;
+    bool ready;           /* lock and cond initialised */
+    _Atomic int64_t offset_us; /* the store's clock minus ours, at the last heartbeat */
+    int64_t lease_us;
+    char host[256];
+    /* The heartbeat thread's own: the store being down, for backoff and logging. */
+    int64_t down_since_mono_us; /* 0 = up */
+    int64_t last_log_mono_us;
+} cluster;
 
 struct tasker {
     tasker_storage *st;
@@ -94,6 +124,7 @@ struct tasker {
 
     pool pool;
     sched sched;
+    cluster cl;
 
     pthread_mutex_t done_lock;  /* guards done_gen */
     pthread_cond_t done_cond;   /* broadcast when any execution finishes here */
@@ -202,6 +233,33 @@ void tasker_finisher_stop(tasker_t *t);
 bool tasker_finish_async(tasker_t *t, job *j, const tasker_task_exec *e);
 /* Stores a handler's event: asynchronously when the store can. */
 int tasker_store_event(tasker_t *t, const tasker_task_event *ev);
+
+/* cluster mode (heartbeat.c, nodes.c) */
+/* Sets up cluster mode at open: when the store keeps nodes, writes the first heartbeat
+ * (measuring the clock offset) and starts the heartbeat thread. */
+int tasker_cluster_start(tasker_t *t);
+/* At close, after the workers: stops the heartbeat and marks the node stopped. */
+void tasker_cluster_stop(tasker_t *t);
+/* The lease rule and the same-host fast path: marks the running executions of dead
+ * nodes interrupted. */
+void tasker_cluster_judge(tasker_t *t);
+/* The registered handler names as a JSON array (malloc'd), or NULL. */
+char *tasker_handlers_json(tasker_t *t);
+/* The registered handler names: a malloc'd array of *n strdup'd names. */
+char **tasker_handler_names(tasker_t *t, size_t *n);
+void tasker_free_names(char **v, size_t n);
+/* The clock the core judges by: the handle's clock plus the store's offset. */
+int64_t tasker_local_us(tasker_t *t); /* the handle's clock alone */
+/* Whether this node should run executions of handler name: in cluster mode only if it
+ * has it registered (others may); a private store runs it to record the failure. */
+bool tasker_may_run(tasker_t *t, const char *handler);
+/* Whether the driver answers node liveness for a node id (interrupt_dead's callback). */
+bool tasker_node_alive(const char *node_id, void *udata);
+/* Claims up to max pending runs for this node's handlers; puts them on the ready list.
+ * Returns how many (pool.c). */
+size_t tasker_pool_claim(tasker_t *t, size_t max);
+/* Asks the poller to claim now (a trigger or wake in cluster mode). */
+void tasker_pool_poke(tasker_t *t);
 
 /* context (context.c) */
 void tasker_ctx_init(tasker_ctx *c, tasker_t *t, const tasker_task *task, const char *exec_id,

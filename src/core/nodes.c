@@ -1,6 +1,7 @@
-/* The nodes sharing a store (cluster mode): listing them.
- * Interim: lists this handle as the only node, from its own state, until the storage
- * drivers keep a nodes table with heartbeats. */
+/* The nodes sharing a store (cluster mode): listing them, and what a node tells the
+ * others about itself (its handler names). A store without a nodes table (the memory
+ * store, a version 1 or 2 driver) has one node: this handle, listed from its own
+ * state. */
 #include "core/internal.h"
 
 #include <jansson.h>
@@ -8,7 +9,32 @@
 #include <string.h>
 #include <unistd.h>
 
-static char *handlers_json(tasker_t *t)
+char **tasker_handler_names(tasker_t *t, size_t *n)
+{
+    *n = 0;
+    pthread_rwlock_rdlock(&t->handlers_lock);
+    size_t count = 0;
+    for (handler_entry *h = t->handlers; h; h = h->next) count++;
+    char **v = calloc(count + 1, sizeof *v);
+    bool oom = !v;
+    for (handler_entry *h = t->handlers; v && h; h = h->next)
+        if (!(v[(*n)++] = strdup(h->name))) oom = true;
+    pthread_rwlock_unlock(&t->handlers_lock);
+    if (oom) {
+        tasker_free_names(v, *n);
+        *n = 0;
+        return NULL;
+    }
+    return v;
+}
+
+void tasker_free_names(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
+char *tasker_handlers_json(tasker_t *t)
 {
     json_t *a = json_array();
     if (!a) return NULL;
@@ -20,6 +46,32 @@ static char *handlers_json(tasker_t *t)
     return s;
 }
 
+bool tasker_may_run(tasker_t *t, const char *handler)
+{
+    if (!t->cl.on) return true; /* a private store: the run fails "unknown handler" */
+    tasker_handler fn;
+    void *udata;
+    return handler && tasker_find_handler(t, handler, &fn, &udata);
+}
+
+/* This handle alone, for stores without a nodes table. */
+static int list_self(tasker_t *t, tasker_node **out, size_t *n)
+{
+    tasker_node *v = calloc(1, sizeof *v);
+    if (!v || !(v->node_id = strdup(t->node_id)) || !(v->host = strdup(t->cl.host)) ||
+        !(v->handlers = tasker_handlers_json(t))) {
+        tasker_free_nodes(v, 1);
+        return tasker_fail(TASKER_ENOMEM, "list_nodes: out of memory");
+    }
+    v->pid = (int64_t)getpid();
+    v->heartbeat_us = tasker_now_us(t);
+    v->running = tasker_running_count(t);
+    v->alive = true;
+    *out = v;
+    *n = 1;
+    return TASKER_OK;
+}
+
 int tasker_list_nodes(tasker_t *t, tasker_node **out, size_t *n)
 {
     int rc;
@@ -27,19 +79,15 @@ int tasker_list_nodes(tasker_t *t, tasker_node **out, size_t *n)
     if (!out || !n) return tasker_fail(TASKER_EINVAL, "list_nodes: out and n must not be NULL");
     *out = NULL;
     *n = 0;
-    tasker_node *v = calloc(1, sizeof *v);
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
-    if (!v || !(v->node_id = strdup(t->node_id)) || !(v->host = strdup(host)) ||
-        !(v->handlers = handlers_json(t))) {
-        tasker_free_nodes(v, 1);
-        return tasker_fail(TASKER_ENOMEM, "list_nodes: out of memory");
+    if (!t->cl.on) return list_self(t, out, n);
+    int64_t store_now_us = 0;
+    /* Every row the store keeps: live nodes, and dead or stopped ones for a day
+     * (TASKER_NODE_KEEP_S), after which the lease step forgets them. */
+    if ((rc = t->st->ops->list_nodes(t->st, 0, out, n, &store_now_us)) != TASKER_OK) return rc;
+    for (size_t i = 0; i < *n; i++) {
+        tasker_node *v = &(*out)[i];
+        v->alive = v->stopped_us == 0 && store_now_us - v->heartbeat_us <= t->cl.lease_us;
     }
-    v->pid = (int64_t)getpid();
-    v->heartbeat_us = tasker_now_us(t);
-    v->running = tasker_running_count(t);
-    *out = v;
-    *n = 1;
     return TASKER_OK;
 }
 

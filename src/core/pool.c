@@ -63,12 +63,33 @@ static size_t take_queued(pool *p, job **jobs, size_t max)
     return k;
 }
 
+/* Cluster mode: a run whose handler this node lacks is left pending for a node that
+ * has it. A fire carries no task snapshot, so its task is read here, before the start,
+ * rather than after it. Drops such jobs from jobs[0..k) and returns how many remain. */
+static size_t keep_runnable(tasker_t *t, job **jobs, size_t k)
+{
+    if (!t->cl.on) return k;
+    size_t kept = 0;
+    for (size_t i = 0; i < k; i++) {
+        job *j = jobs[i];
+        if (!j->task.task_id && t->st->ops->get_task(t->st, j->task_id, &j->task) != TASKER_OK)
+            tasker_task_clear(&j->task); /* gone, or the store is away: read again at run */
+        if (j->task.task_id && !tasker_may_run(t, j->task.handler)) {
+            tasker_pool_job_finished(t, j);
+            continue;
+        }
+        jobs[kept++] = j;
+    }
+    return kept;
+}
+
 /* Claims jobs[0..k) in the store; returns the first claimed (for the caller to run)
  * and puts the other claimed ones on the ready list. */
 static job *claim(tasker_t *t, job **jobs, size_t k)
 {
     pool *p = &t->pool;
     int rcs[TASKER_CLAIM_MAX];
+    if (!(k = keep_runnable(t, jobs, k))) return NULL;
     tasker_start_jobs(t, jobs, k, rcs);
     job *mine = NULL;
     bool shared = false;
@@ -94,6 +115,112 @@ static job *claim(tasker_t *t, job **jobs, size_t k)
     return mine;
 }
 
+/* ---- claiming from the store (cluster mode) ----------------------------------------
+ * Runs triggered or fired here are queued here (the fast path above). Runs that other
+ * processes left pending are claimed from the store: one idle worker at a time is the
+ * poller; it claims every poll_ms, or at once when the last claim was full (there is
+ * more) or a poll was asked for. A claim takes at most as many runs as there are free
+ * workers, so a node takes only the work it has room for, and only runs whose handler it
+ * has. The store returns claimed runs after its commit: they are running already. */
+
+static job *job_from_exec(tasker_task_exec *e)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    snprintf(j->exec_id, sizeof j->exec_id, "%s", e->exec_id);
+    snprintf(j->task_id, sizeof j->task_id, "%s", e->task_id);
+    j->scheduled_us = e->scheduled_us;
+    j->scheme_id = e->scheme_id; /* moved */
+    e->scheme_id = NULL;
+    return j;
+}
+
+size_t tasker_pool_claim(tasker_t *t, size_t max)
+{
+    pool *p = &t->pool;
+    size_t nh = 0, n = 0, queued = 0;
+    tasker_task_exec *v = NULL;
+    char **names = tasker_handler_names(t, &nh);
+    int rc = names ? TASKER_OK : TASKER_ENOMEM;
+    if (rc == TASKER_OK && nh)
+        rc = t->st->ops->claim_task_execs(t->st, t->node_id, (const char *const *)names, nh,
+                                          max, tasker_now_us(t), &v, &n);
+    tasker_free_names(names, nh);
+    pthread_mutex_lock(&p->queue_lock);
+    p->store_has_more = rc == TASKER_OK && n == max;
+    if (rc == TASKER_OK) {
+        p->poll_pause_us = t->opt.poll_ms * 1000;
+    } else { /* the store is away: poll less often until it is back */
+        p->poll_pause_us *= 2;
+        if (p->poll_pause_us > TASKER_BACKOFF_MAX_US) p->poll_pause_us = TASKER_BACKOFF_MAX_US;
+    }
+    for (size_t i = 0; i < n; i++) {
+        job *j = job_from_exec(&v[i]);
+        /* Out of memory: the run stays running under this node until it stops (rare). */
+        if (!j) continue;
+        strset_add(&p->queued_ids, j->exec_id);
+        p->running++;
+        ready_push(p, j);
+        pthread_cond_signal(&p->queue_cond);
+        queued++;
+    }
+    pthread_mutex_unlock(&p->queue_lock);
+    tasker_free_execs(v, n);
+    return queued;
+}
+
+void tasker_pool_poke(tasker_t *t)
+{
+    pool *p = &t->pool;
+    pthread_mutex_lock(&p->queue_lock);
+    p->claim_wake = true;
+    pthread_cond_broadcast(&p->queue_cond); /* the poller is one of the waiters */
+    pthread_mutex_unlock(&p->queue_lock);
+}
+
+static bool has_work(const pool *p)
+{
+    return p->ready_head || p->head || p->stopping;
+}
+
+/* The poller's turn, called with queue_lock held and no work at hand: waits for the
+ * poll (unless one is due now), then claims for the free workers. */
+static void poll_store(tasker_t *t)
+{
+    pool *p = &t->pool;
+    p->poller = true;
+    if (!p->store_has_more && !p->claim_wake) {
+        struct timespec until = tasker_mono_after_us(p->poll_pause_us);
+        while (!has_work(p) && !p->claim_wake &&
+               pthread_cond_timedwait(&p->queue_cond, &p->queue_lock, &until) != ETIMEDOUT) {
+        }
+    }
+    if (!has_work(p)) {
+        p->claim_wake = false;
+        int free_workers = p->nthreads - p->running;
+        size_t max = free_workers < 1 ? 1 : (size_t)free_workers;
+        if (max > TASKER_CLAIM_MAX) max = TASKER_CLAIM_MAX;
+        pthread_mutex_unlock(&p->queue_lock);
+        tasker_pool_claim(t, max);
+        pthread_mutex_lock(&p->queue_lock);
+    }
+    p->poller = false;
+    /* Leaving the turn for work: an idle worker, if any, takes it over (it may find a
+     * job instead, then the next one does). After an empty claim this one polls on. */
+    if (has_work(p)) pthread_cond_signal(&p->queue_cond);
+}
+
+/* Waits, queue_lock held, until there is a job, a claimed run, or a stop; an idle worker
+ * polls the store meanwhile when no other does. */
+static void wait_for_work(tasker_t *t)
+{
+    pool *p = &t->pool;
+    while (!has_work(p)) {
+        if (p->claims && !p->poller) poll_store(t);
+        else pthread_cond_wait(&p->queue_cond, &p->queue_lock);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     tasker_t *t = arg;
@@ -106,8 +233,7 @@ static void *worker_main(void *arg)
         job *jobs[TASKER_CLAIM_MAX], *j = NULL;
         size_t k = 0;
         pthread_mutex_lock(&p->queue_lock);
-        while (!p->ready_head && !p->head && !p->stopping)
-            pthread_cond_wait(&p->queue_cond, &p->queue_lock);
+        wait_for_work(t);
         if (p->ready_head) { /* claimed already: it runs even when stopping */
             j = p->ready_head;
             p->ready_head = j->next;
@@ -148,9 +274,12 @@ int tasker_pool_init(tasker_t *t)
 {
     pool *p = &t->pool;
     pthread_mutex_init(&p->queue_lock, NULL);
-    pthread_cond_init(&p->queue_cond, NULL);
+    tasker_cond_init_mono(&p->queue_cond); /* the poller waits with a timeout */
     tasker_cond_init_mono(&p->idle_cond);
     strset_init(&p->queued_ids);
+    p->poll_pause_us = t->opt.poll_ms * 1000;
+    p->can_claim = t->cl.on && t->st->ops->claim_task_execs && !t->opt.no_pickup &&
+                   t->opt.workers > 0;
     t->pool_ready = true;
     int rc = tasker_finisher_start(t);
     if (rc != TASKER_OK || t->opt.workers <= 0) return rc;
@@ -188,6 +317,8 @@ bool tasker_pool_submit(tasker_t *t, job *j)
 {
     pool *p = &t->pool;
     if (p->nthreads == 0) return false; /* no workers: it stays pending for another process */
+    if (j->task.handler && !tasker_may_run(t, j->task.handler))
+        return false; /* pending, for a node that has its handler */
     pthread_mutex_lock(&p->queue_lock);
     bool queued = !p->stopping && submit_locked(p, j);
     pthread_mutex_unlock(&p->queue_lock);
@@ -201,7 +332,9 @@ void tasker_pool_submit_many(tasker_t *t, job **jobs, size_t n)
         /* One lock for all: a worker that wakes sees the whole batch, to claim at once. */
         pthread_mutex_lock(&p->queue_lock);
         for (size_t i = 0; i < n; i++)
-            if (!p->stopping && submit_locked(p, jobs[i])) jobs[i] = NULL;
+            if (!p->stopping && (!jobs[i]->task.handler || tasker_may_run(t, jobs[i]->task.handler)) &&
+                submit_locked(p, jobs[i]))
+                jobs[i] = NULL;
         pthread_mutex_unlock(&p->queue_lock);
     }
     for (size_t i = 0; i < n; i++) {
@@ -218,6 +351,13 @@ void tasker_pool_pickup_first(tasker_t *t)
 int tasker_pool_pickup_pending(tasker_t *t)
 {
     if (t->pool.nthreads == 0 || t->opt.no_pickup) return TASKER_OK;
+    if (t->pool.can_claim) { /* cluster mode: claimed by handler, for free workers only */
+        pthread_mutex_lock(&t->pool.queue_lock);
+        t->pool.claims = true;
+        pthread_mutex_unlock(&t->pool.queue_lock);
+        tasker_pool_poke(t);
+        return TASKER_OK;
+    }
     tasker_task_exec *v = NULL;
     size_t n = 0;
     int rc = t->st->ops->list_pending_execs(t->st, 0, &v, &n);

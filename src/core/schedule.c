@@ -23,6 +23,8 @@
 /* How often executions pending from other processes, and schedules they changed, are
  * looked for (any driver: the core cannot tell which stores are shared). */
 #define RESCAN_US (1000000LL)
+/* The first pause of a loop whose store failed; it doubles each failure. */
+#define BACKOFF_FIRST_US 100000LL
 
 struct sched_entry {
     heap_item item; /* key = next fire, microseconds */
@@ -143,13 +145,28 @@ static void find_running(tasker_t *t, sched_entry *e, char out[TASKER_ID_SIZE])
     tasker_free_execs(v, n);
 }
 
+/* Overlap forbid: the id of a run of e still pending or running, in this process or,
+ * when the store can say (storage version 3), on any node sharing the store. */
+static bool overlaps(tasker_t *t, sched_entry *e, char running[TASKER_ID_SIZE])
+{
+    const tasker_storage_ops *ops = t->st->ops;
+    if (strset_count(&t->sched.running_schemes, e->scheme_id)) {
+        find_running(t, e, running);
+        return true;
+    }
+    if (ops->version < 3 || !ops->find_active_exec) return false;
+    /* A store that cannot answer fires anyway: a missed occurrence is worse than the
+     * rare overlap while the store is away (its add would fail too). */
+    return ops->find_active_exec(t->st, e->scheme_id, running) == TASKER_OK;
+}
+
 /* Creates the execution of one occurrence and queues it. Called with sched.lock held. */
 static void fire(tasker_t *t, sched_entry *e, int64_t occ_us)
 {
     sched *s = &t->sched;
-    if (e->overlap == TASKER_OVERLAP_FORBID && strset_count(&s->running_schemes, e->scheme_id)) {
-        char running[TASKER_ID_SIZE], why[160];
-        find_running(t, e, running);
+    char running[TASKER_ID_SIZE];
+    if (e->overlap == TASKER_OVERLAP_FORBID && overlaps(t, e, running)) {
+        char why[160];
         snprintf(why, sizeof why, "skipped: previous run %s still running", running);
         record_skipped(t, e, occ_us, why);
         return;
@@ -234,13 +251,19 @@ static void process_entry(tasker_t *t, sched_entry *e, int64_t now_us)
     }
 }
 
-/* Rereads the schedules from the store. Called with sched.lock held. */
+/* Rereads the schedules from the store. Called with sched.lock held. While the store
+ * is down the loop retries after a pause that grows to TASKER_BACKOFF_MAX_US. */
 static void reload(tasker_t *t, int64_t now_us)
 {
     sched *s = &t->sched;
     tasker_task_scheme *v = NULL;
     size_t n = 0;
-    if (t->st->ops->list_task_schemes(t->st, &v, &n) != TASKER_OK) return; /* retry later */
+    if (t->st->ops->list_task_schemes(t->st, &v, &n) != TASKER_OK) {
+        s->backoff_us = s->backoff_us ? s->backoff_us * 2 : BACKOFF_FIRST_US;
+        if (s->backoff_us > TASKER_BACKOFF_MAX_US) s->backoff_us = TASKER_BACKOFF_MAX_US;
+        return;
+    }
+    s->backoff_us = 0;
     s->reload = false;
     drop_entries(s);
     for (size_t i = 0; i < n; i++) {
@@ -286,12 +309,17 @@ static void *sched_main(void *arg)
         }
         if (s->rescan || now_us >= next_rescan_us) {
             /* Another process may have changed the schedules: reread them too. */
+            bool asked = s->rescan;
             if (!s->rescan) s->reload = true;
             s->rescan = false;
             next_rescan_us = now_us + RESCAN_US;
-            pthread_mutex_unlock(&s->lock);
-            tasker_pool_pickup_pending(t);
-            pthread_mutex_lock(&s->lock);
+            /* In cluster mode the poller looks for pending runs every poll_ms already:
+             * only a wake asks it to look now. */
+            if (asked || !t->pool.can_claim) {
+                pthread_mutex_unlock(&s->lock);
+                tasker_pool_pickup_pending(t);
+                pthread_mutex_lock(&s->lock);
+            }
             continue;
         }
         /* At most RESCAN_US of real time, whatever the clock says: a clock set back
@@ -300,8 +328,11 @@ static void *sched_main(void *arg)
         if (sleep_us > RESCAN_US) sleep_us = RESCAN_US;
         if ((top = heap_top(&s->due)) && top->key - now_us < sleep_us) sleep_us = top->key - now_us;
         if (sleep_us < 0) sleep_us = 0;
+        /* The store is down: pause before the reload is tried again, rather than spin. */
+        bool backing_off = s->reload && s->backoff_us > 0;
+        if (backing_off) sleep_us = s->backoff_us;
         struct timespec until = tasker_mono_after_us(sleep_us);
-        if (!s->reload && !s->rescan && !s->stopping)
+        if ((!s->reload || backing_off) && !s->rescan && !s->stopping)
             pthread_cond_timedwait(&s->cond, &s->lock, &until);
     }
     s->exited = true;

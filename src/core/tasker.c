@@ -19,6 +19,9 @@ static void apply_defaults(tasker_options *o)
     if (o->max_json_bytes == 0) o->max_json_bytes = TASKER_DEFAULT_MAX_JSON_BYTES;
     if (o->max_event_bytes == 0) o->max_event_bytes = TASKER_DEFAULT_MAX_EVENT_BYTES;
     if (o->max_events_per_exec == 0) o->max_events_per_exec = TASKER_DEFAULT_MAX_EVENTS;
+    if (o->heartbeat_ms <= 0) o->heartbeat_ms = 2000;
+    if (o->lease_ms <= 0) o->lease_ms = 10000;
+    if (o->poll_ms <= 0) o->poll_ms = 200;
     if (!o->clock) {
         o->clock = tasker_real_clock_us;
         o->clock_udata = NULL;
@@ -50,9 +53,11 @@ static void open_nodes_update(const char *node_id, bool add)
     pthread_mutex_unlock(&open_nodes_lock);
 }
 
-/* A node is alive unless it is a process of this host that no longer exists. Other
- * hosts' nodes are the cluster mode's business (heartbeats). */
-static bool node_alive(const char *node_id, void *udata)
+/* The fast path of liveness: a node is alive unless it is a process of this host that
+ * no longer exists (or this very node id, left by an earlier process). Other hosts'
+ * nodes, and nodes whose id is not "host:pid", are judged by the lease rule
+ * (heartbeat.c) when the store keeps a nodes table. */
+bool tasker_node_alive(const char *node_id, void *udata)
 {
     tasker_t *t = udata;
     if (!node_id) return false;
@@ -127,7 +132,10 @@ tasker_t *tasker_new(tasker_storage *st, const tasker_options *opt)
 
     int rc;
     if ((rc = init_sync(t)) != TASKER_OK) goto fail;
-    if ((rc = st->ops->interrupt_dead(st, node_alive, t, NULL)) != TASKER_OK) goto fail;
+    /* The first heartbeat (cluster mode) before anything is judged or recorded. */
+    if ((rc = tasker_cluster_start(t)) != TASKER_OK) goto fail;
+    if ((rc = st->ops->interrupt_dead(st, tasker_node_alive, t, NULL)) != TASKER_OK) goto fail;
+    if (t->cl.member) st->ops->interrupt_expired(st, t->cl.lease_us, NULL);
     open_nodes_update(t->node_id, true);
     t->node_registered = true;
     if ((rc = tasker_sched_init(t)) != TASKER_OK) goto fail;
@@ -165,6 +173,7 @@ void tasker_close(tasker_t *t)
     if (!t) return;
     tasker_sched_stop(t);
     tasker_pool_shutdown(t);
+    tasker_cluster_stop(t); /* after the workers: the node beats while they finish */
     tasker_sched_destroy(t);
     if (t->st) t->st->ops->close(t->st);
     if (t->node_registered) open_nodes_update(t->node_id, false);

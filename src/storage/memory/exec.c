@@ -34,7 +34,7 @@ static mgroup *find_group(mem_store *m, const char *task_id)
 
 /* ---- executions ------------------------------------------------------------------- */
 
-static bool exec_copy(tasker_task_exec *out, const tasker_task_exec *in)
+bool mem_exec_copy(tasker_task_exec *out, const tasker_task_exec *in)
 {
     *out = *in;
     out->exec_id = out->task_id = out->scheme_id = NULL;
@@ -101,7 +101,7 @@ int mem_add_task_exec(tasker_storage *st, const tasker_task_exec *e)
                            TASKER_ID_SIZE - 1);
     mem_store *m = mem(st);
     mexec *x = calloc(1, sizeof *x);
-    if (!x || !exec_copy(&x->rec, e)) {
+    if (!x || !mem_exec_copy(&x->rec, e)) {
         free(x);
         return tasker_fail(TASKER_ENOMEM, "memory: add_task_exec '%s': out of memory", e->exec_id);
     }
@@ -156,7 +156,7 @@ int mem_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
     int rc = xs ? TASKER_OK : tasker_fail(TASKER_ENOMEM, "memory: add_task_execs: out of memory");
     for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
         xs[i] = calloc(1, sizeof *xs[i]);
-        if (!xs[i] || !exec_copy(&xs[i]->rec, &v[i]))
+        if (!xs[i] || !mem_exec_copy(&xs[i]->rec, &v[i]))
             rc = tasker_fail(TASKER_ENOMEM, "memory: add_task_execs: out of memory");
     }
     pthread_mutex_lock(&m->lock);
@@ -227,6 +227,36 @@ int mem_start_task_execs(tasker_storage *st, const char *const *ids, size_t n,
     return TASKER_OK;
 }
 
+/* Appends an event to x; the caller holds the lock. False when out of memory. */
+static bool append_event_locked(mem_store *m, mexec *x, int64_t time_us, tasker_level level,
+                                char *message)
+{
+    if (x->n_events == x->cap_events) {
+        size_t cap = x->cap_events ? x->cap_events * 2 : 4;
+        tasker_task_event *v = realloc(x->events, cap * sizeof *v);
+        if (!v) return false;
+        x->events = v;
+        x->cap_events = cap;
+    }
+    x->events[x->n_events++] = (tasker_task_event){.event_id = ++m->last_event_id,
+                                                   .time_us = time_us, .level = level,
+                                                   .message = message};
+    return true;
+}
+
+/* Fencing (storage version 3): an outcome from a node that no longer holds the run is
+ * refused, and the refusal kept as an event of the run. The caller holds the lock. */
+static int fence_refuse(mem_store *m, mexec *x, const tasker_task_exec *e)
+{
+    char *msg = mem_refusal_message(e, &x->rec);
+    if (!msg || !append_event_locked(m, x, tasker_storage_now_us(&m->base), TASKER_WARNING, msg))
+        free(msg);
+    return tasker_fail(TASKER_ESTATE, "memory: execution '%s' is %s%s%s: the outcome of node "
+                       "%s is refused", e->exec_id, tasker_exec_status_name(x->rec.status),
+                       x->rec.node_id ? " on node " : "", x->rec.node_id ? x->rec.node_id : "",
+                       e->node_id);
+}
+
 int mem_update_task_exec(tasker_storage *st, const tasker_task_exec *e)
 {
     if (!e || !e->exec_id) return tasker_fail(TASKER_EINVAL, "memory: update_task_exec: NULL id");
@@ -239,6 +269,15 @@ int mem_update_task_exec(tasker_storage *st, const tasker_task_exec *e)
     }
     pthread_mutex_lock(&m->lock);
     mexec *x = find_exec(m, e->exec_id);
+    if (x && e->node_id &&
+        (x->rec.status != TASKER_EXEC_RUNNING || !x->rec.node_id ||
+         strcmp(x->rec.node_id, e->node_id) != 0)) {
+        int rc = fence_refuse(m, x, e);
+        pthread_mutex_unlock(&m->lock);
+        free(result);
+        free(error);
+        return rc;
+    }
     if (x) {
         free(x->rec.result);
         free(x->rec.error);
@@ -266,7 +305,7 @@ int mem_get_task_exec(tasker_storage *st, const char *exec_id, tasker_task_exec 
     mexec *x = find_exec(m, exec_id);
     if (!x)
         rc = tasker_fail(TASKER_ENOTFOUND, "memory: no execution '%s'", exec_id);
-    else if (!exec_copy(out, &x->rec))
+    else if (!mem_exec_copy(out, &x->rec))
         rc = tasker_fail(TASKER_ENOMEM, "memory: get_task_exec '%s': out of memory", exec_id);
     pthread_mutex_unlock(&m->lock);
     return rc;
@@ -279,7 +318,7 @@ static int copy_execs_out(mexec **v, size_t n, tasker_task_exec **out, size_t *n
     tasker_task_exec *r = calloc(n, sizeof *r);
     if (!r) return tasker_fail(TASKER_ENOMEM, "memory: listing executions: out of memory");
     for (size_t i = 0; i < n; i++) {
-        if (!exec_copy(&r[i], &v[i]->rec)) {
+        if (!mem_exec_copy(&r[i], &v[i]->rec)) {
             tasker_free_execs(r, i);
             return tasker_fail(TASKER_ENOMEM, "memory: listing executions: out of memory");
         }

@@ -2,7 +2,8 @@
  *
  * memory.c owns the store, tasks, schedules and the ops table; storage/memory/htab.c the
  * intrusive hash table; storage/memory/retention.c the status lists, freeing and retention;
- * storage/memory/exec.c executions, events and interrupting the executions of dead nodes.
+ * storage/memory/exec.c executions, events and interrupting the executions of dead nodes;
+ * storage/memory/cluster.c claiming pending runs by handler and the overlap check.
  *
  * Costs. Every hot operation (add/start/update/get exec, add event) is O(1) expected:
  * executions are found through a hash on exec_id, occurrences through a hash on
@@ -170,6 +171,18 @@ int mem_list_task_execs(tasker_storage *st, const char *task_id, size_t limit,
 int mem_list_pending_execs(tasker_storage *st, size_t limit, tasker_task_exec **out, size_t *n);
 int mem_interrupt_dead(tasker_storage *st, tasker_node_alive_fn alive, void *udata, size_t *n);
 int mem_add_task_event(tasker_storage *st, const tasker_task_event *ev);
+/* The event text of a refused late outcome e of the execution now in state cur
+ * (malloc'd; NULL when out of memory). */
+char *mem_refusal_message(const tasker_task_exec *e, const tasker_task_exec *cur);
+
+/* storage/memory/cluster.c: the version 3 operations that apply to a private store */
+int mem_claim_task_execs(tasker_storage *st, const char *node_id, const char *const *handlers,
+                         size_t nh, size_t max, int64_t now_us, tasker_task_exec **out,
+                         size_t *n);
+int mem_find_active_exec(tasker_storage *st, const char *scheme_id,
+                         char exec_id_out[TASKER_ID_SIZE]);
+/* Copies an execution record (strings duplicated); false when out of memory. */
+bool mem_exec_copy(tasker_task_exec *out, const tasker_task_exec *in);
 int mem_list_task_events(tasker_storage *st, const char *exec_id, tasker_task_event **out,
                          size_t *n);
 

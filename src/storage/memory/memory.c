@@ -427,6 +427,8 @@ static const tasker_storage_ops memory_ops = {
     .update_task_exec_async = mem_update_task_exec_async,
     .add_task_execs = mem_add_task_execs,
     .start_task_execs = mem_start_task_execs,
+    .claim_task_execs = mem_claim_task_execs,
+    .find_active_exec = mem_find_active_exec,
 };
 
 /* Until tasker_new() sets the core's clock, ages are read from the real clock. */

@@ -406,4 +406,30 @@ int my_interrupt_dead(tasker_storage *st, tasker_node_alive_fn alive, void *udat
 int my_update_task_exec_async(tasker_storage *st, const tasker_task_exec *e,
                               tasker_storage_done_fn done, void *udata);
 
+/* storage/mysql/nodes.c and storage/mysql/claim.c: cluster mode (storage version 3). */
+int my_node_beat(tasker_storage *st, const tasker_node *self, int64_t *store_now_us);
+int my_list_nodes(tasker_storage *st, int64_t since_us, tasker_node **out, size_t *n,
+                  int64_t *store_now_us);
+int my_node_gone(tasker_storage *st, const char *node_id);
+int my_interrupt_expired(tasker_storage *st, int64_t lease_us, size_t *n);
+int my_find_active_exec(tasker_storage *st, const char *scheme_id,
+                        char exec_id_out[TASKER_ID_SIZE]);
+int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *const *handlers,
+                        size_t nh, size_t max, int64_t now_us, tasker_task_exec **out,
+                        size_t *n);
+/* Their statement helpers: prepared per call (params may be NULL). */
+typedef struct {
+    int64_t *i64; /* an integer column, or */
+    char **str;   /* a string column (malloc'd; NULL for SQL NULL) */
+} my_cl_col;
+int my_cl_prepare(my_store *s, my_conn *c, const char *sql, MYSQL_BIND *params,
+                  MYSQL_STMT **out, const char *what);
+int my_cl_run(my_store *s, my_conn *c, const char *sql, MYSQL_BIND *params,
+              uint64_t *affected, const char *what);
+/* 1 = a row, 0 = no more, negative = a tasker error code. */
+int my_cl_fetch(my_store *s, my_conn *c, MYSQL_STMT *st, my_cl_col *cols, int n);
+int my_cl_store_now(my_store *s, my_conn *c, int64_t *now_us);
+int my_cl_begin(my_store *s, my_conn *c, const char *what);
+bool my_cl_retryable(unsigned err);
+
 #endif

@@ -393,4 +393,10 @@ const tasker_storage_ops my_ops = {
     .update_task_exec_async = my_update_task_exec_async,
     .add_task_execs = my_add_task_execs,
     .start_task_execs = my_start_task_execs,
+    .node_beat = my_node_beat,
+    .list_nodes = my_list_nodes,
+    .node_gone = my_node_gone,
+    .interrupt_expired = my_interrupt_expired,
+    .claim_task_execs = my_claim_task_execs,
+    .find_active_exec = my_find_active_exec,
 };

@@ -106,7 +106,25 @@ static const char *const migration_3[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3};
+/* Cluster mode: one row per node, written at each heartbeat on the server's clock
+ * (storage/mysql/nodes.c). */
+static const char *const migration_4[] = {
+    "CREATE TABLE nodes ("
+    " node_id VARBINARY(255) NOT NULL PRIMARY KEY,"
+    " host VARBINARY(255) NOT NULL,"
+    " pid BIGINT NOT NULL,"
+    " started_us BIGINT NOT NULL,"
+    " heartbeat_us BIGINT NOT NULL,"
+    " running INT NOT NULL,"
+    " handlers MEDIUMTEXT NOT NULL,"
+    " clock_skew_us BIGINT NOT NULL,"
+    " stopped_us BIGINT NOT NULL DEFAULT 0"
+    ")" TABLE_OPTS,
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3,
+                                                migration_4};
 #define LATEST_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* Runs a one-row, one-integer query (prepared; no parameters). *value stays when no row. */

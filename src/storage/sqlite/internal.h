@@ -17,7 +17,7 @@
 #include <sys/types.h>
 
 /* The schema version this library writes (PRAGMA user_version). */
-#define SQ_SCHEMA_VERSION 3
+#define SQ_SCHEMA_VERSION 4
 #define SQ_MAX_READERS 4
 #define SQ_DEFAULT_BUSY_TIMEOUT_MS 10000
 #define SQ_MSG_SIZE 512
@@ -60,6 +60,7 @@ enum {
     W_RET_DELETE_AGE_ALL,
     W_TASK_RETENTION,
     W_TASKS_WITH_AGE,
+    W_EXEC_HOLDER,
     W_COUNT
 };
 
@@ -90,8 +91,11 @@ typedef enum {
     SQ_START_EXECS,
     SQ_UPDATE_EXEC,
     SQ_ADD_EVENT,
-    SQ_INTERRUPT
+    SQ_INTERRUPT,
+    SQ_CLUSTER /* version 3 operations: u.cluster says which (storage/sqlite/cluster.c) */
 } sq_kind;
+
+struct sq_cluster_op;
 
 /* One write, queued for the group commit. A synchronous one lives on the caller's
  * stack: the caller blocks until the leader has committed (or failed) it. An
@@ -127,6 +131,7 @@ typedef struct sq_req {
             int64_t us;
             const char *node_id;
         } key;
+        struct sq_cluster_op *cluster;
         struct {
             char *const *nodes; /* the dead nodes' ids */
             size_t n_nodes;
@@ -276,5 +281,24 @@ int sq_list_task_events(tasker_storage *st, const char *exec_id, tasker_task_eve
                         size_t *n);
 /* The distinct node ids of running executions (for interrupt_dead). */
 int sq_running_nodes(sq_store *s, char ***out, size_t *n);
+
+/* storage/sqlite/cluster.c: cluster mode (storage version 3). */
+int sq_exec_cluster(sq_store *s, sq_req *r); /* runs an SQ_CLUSTER request (leader) */
+/* Refuses a fenced outcome e (the update matched no row): records the refusal as an
+ * event of the run when it exists; fills r (ESTATE, or ENOTFOUND). Leader only. */
+int sq_fence_refuse(sq_store *s, sq_req *r, const tasker_task_exec *e);
+int sq_node_beat(tasker_storage *st, const tasker_node *self, int64_t *store_now_us);
+int sq_list_nodes(tasker_storage *st, int64_t since_us, tasker_node **out, size_t *n,
+                  int64_t *store_now_us);
+int sq_node_gone(tasker_storage *st, const char *node_id);
+int sq_interrupt_expired(tasker_storage *st, int64_t lease_us, size_t *n);
+int sq_claim_task_execs(tasker_storage *st, const char *node_id, const char *const *handlers,
+                        size_t nh, size_t max, int64_t now_us, tasker_task_exec **out,
+                        size_t *n);
+int sq_find_active_exec(tasker_storage *st, const char *scheme_id,
+                        char exec_id_out[TASKER_ID_SIZE]);
+/* Reads an execution row of the EXEC_COLS layout (storage/sqlite/read.c); false when out
+ * of memory. */
+bool sq_row_exec(sqlite3_stmt *st, void *out);
 
 #endif

@@ -118,7 +118,7 @@ static bool row_scheme(sqlite3_stmt *st, void *out)
     return !oom;
 }
 
-static bool row_exec(sqlite3_stmt *st, void *out)
+bool sq_row_exec(sqlite3_stmt *st, void *out)
 {
     tasker_task_exec *e = out;
     bool oom = false;
@@ -250,7 +250,7 @@ int sq_get_task_exec(tasker_storage *st, const char *exec_id, tasker_task_exec *
         return tasker_set_error(TASKER_EINVAL, "sqlite: get_task_exec: NULL");
     tasker_task_exec *v;
     size_t n;
-    int rc = query((sq_store *)st, R_GET_EXEC, exec_id, 0, 0, sizeof *v, row_exec,
+    int rc = query((sq_store *)st, R_GET_EXEC, exec_id, 0, 0, sizeof *v, sq_row_exec,
                    clear_exec, (void **)&v, &n);
     if (rc != TASKER_OK) return rc;
     if (n == 0)
@@ -265,15 +265,15 @@ int sq_list_task_execs(tasker_storage *st, const char *task_id, size_t limit,
 {
     if (task_id)
         return query((sq_store *)st, R_LIST_EXECS_TASK, task_id, 2, limit, sizeof **out,
-                     row_exec, clear_exec, (void **)out, n);
-    return query((sq_store *)st, R_LIST_EXECS_ALL, NULL, 1, limit, sizeof **out, row_exec,
+                     sq_row_exec, clear_exec, (void **)out, n);
+    return query((sq_store *)st, R_LIST_EXECS_ALL, NULL, 1, limit, sizeof **out, sq_row_exec,
                  clear_exec, (void **)out, n);
 }
 
 int sq_list_pending_execs(tasker_storage *st, size_t limit, tasker_task_exec **out,
                           size_t *n)
 {
-    return query((sq_store *)st, R_LIST_PENDING, NULL, 1, limit, sizeof **out, row_exec,
+    return query((sq_store *)st, R_LIST_PENDING, NULL, 1, limit, sizeof **out, sq_row_exec,
                  clear_exec, (void **)out, n);
 }
 

@@ -76,6 +76,22 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
     "ALTER TABLE tasks ADD COLUMN max_execs INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE tasks ADD COLUMN max_exec_age_s INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE tasks ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;",
+
+    /* 4: cluster mode. One row per node sharing the file, written at each heartbeat
+     * (storage/sqlite/cluster.c); an index of the running executions by node, for the
+     * lease rule and fencing. */
+    "CREATE TABLE nodes ("
+    "  node_id TEXT PRIMARY KEY NOT NULL,"
+    "  host TEXT NOT NULL,"
+    "  pid INTEGER NOT NULL,"
+    "  started_us INTEGER NOT NULL,"
+    "  heartbeat_us INTEGER NOT NULL,"
+    "  running INTEGER NOT NULL,"
+    "  handlers TEXT NOT NULL,"
+    "  clock_skew_us INTEGER NOT NULL,"
+    "  stopped_us INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX execs_running_by_node ON execs(node_id) WHERE status = 1;",
 };
 
 /* Statuses in SQL text: 0 pending, 1 running, 2.. finished (tasker_exec_status).
@@ -127,7 +143,9 @@ const char *const sq_write_sql[W_COUNT] = {
                      " WHERE exec_id = ?1 AND status = 0",
     [W_EXEC_STATUS] = "SELECT status FROM execs WHERE exec_id = ?1",
     [W_UPDATE_EXEC] = "UPDATE execs SET status = ?2, end_us = ?3, success = ?4,"
-                      " result = ?5, error = ?6 WHERE exec_id = ?1",
+                      " result = ?5, error = ?6 WHERE exec_id = ?1"
+                      " AND (?7 IS NULL OR (status = 1 AND node_id = ?7))",
+    [W_EXEC_HOLDER] = "SELECT status, node_id FROM execs WHERE exec_id = ?1",
     [W_ADD_EVENT] = "INSERT INTO events(exec_id, time_us, level, message)"
                     " VALUES (?1, ?2, ?3, ?4)",
     [W_INTERRUPT_NODE] = "UPDATE execs SET status = 4, end_us = ?2, success = 0, error = ?3"

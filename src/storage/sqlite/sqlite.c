@@ -260,6 +260,12 @@ static const tasker_storage_ops sqlite_ops = {
     .update_task_exec_async = sq_update_task_exec_async,
     .add_task_execs = sq_add_task_execs,
     .start_task_execs = sq_start_task_execs,
+    .node_beat = sq_node_beat,
+    .list_nodes = sq_list_nodes,
+    .node_gone = sq_node_gone,
+    .interrupt_expired = sq_interrupt_expired,
+    .claim_task_execs = sq_claim_task_execs,
+    .find_active_exec = sq_find_active_exec,
 };
 
 static sq_store *store_new(void)

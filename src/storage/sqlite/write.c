@@ -244,10 +244,13 @@ static int exec_update(sq_store *s, sq_req *r)
     sqlite3_bind_int(st, 4, e->success ? 1 : 0);
     bind_text(st, 5, e->result);
     bind_text(st, 6, e->error);
+    bind_text(st, 7, e->node_id); /* fencing: NULL writes unconditionally */
     if (step_write(s, r, st, TASKER_EEXISTS, "updating an execution") != TASKER_OK)
         return r->rc;
-    if (sqlite3_changes(s->wdb) == 0)
+    if (sqlite3_changes(s->wdb) == 0) {
+        if (e->node_id) return sq_fence_refuse(s, r, e);
         return req_error(r, TASKER_ENOTFOUND, "execution '%s' not found", e->exec_id);
+    }
     return TASKER_OK;
 }
 
@@ -307,6 +310,7 @@ int sq_exec_req(sq_store *s, sq_req *r)
     case SQ_UPDATE_EXEC: return exec_update(s, r);
     case SQ_ADD_EVENT: return exec_add_event(s, r);
     case SQ_INTERRUPT: return exec_interrupt(s, r);
+    case SQ_CLUSTER: return sq_exec_cluster(s, r);
     }
     return req_error(r, TASKER_EINVAL, "sqlite: unknown request %d", (int)r->kind);
 }
@@ -484,7 +488,16 @@ int sq_update_task_exec_async(tasker_storage *st, const tasker_task_exec *e,
     if (!r) return TASKER_ENOMEM;
     r->own.exec = (tasker_task_exec){.status = e->status, .end_us = e->end_us,
                                      .success = e->success};
-    r->own.exec.exec_id = strdup(e->exec_id);
+    /* The node id (fencing) shares the exec id's allocation, freed with it. */
+    size_t id_len = strlen(e->exec_id) + 1, node_len = e->node_id ? strlen(e->node_id) + 1 : 0;
+    r->own.exec.exec_id = malloc(id_len + node_len);
+    if (r->own.exec.exec_id) {
+        memcpy(r->own.exec.exec_id, e->exec_id, id_len);
+        if (e->node_id) {
+            r->own.exec.node_id = r->own.exec.exec_id + id_len;
+            memcpy(r->own.exec.node_id, e->node_id, node_len);
+        }
+    }
     r->own.exec.result = e->result ? strdup(e->result) : NULL;
     r->own.exec.error = e->error ? strdup(e->error) : NULL;
     if (!r->own.exec.exec_id || (e->result && !r->own.exec.result) ||

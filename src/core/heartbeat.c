@@ -1,0 +1,184 @@
+/* Cluster mode's heartbeat: the node's row in the store, the clock offset, and the
+ * lease rule (design section 5).
+ *
+ * When the store keeps a nodes table (storage version 3), a handle with workers writes a
+ * heartbeat at open and then every heartbeat_ms from its own thread (a handle without
+ * workers only reads the store's clock that often). Each beat returns the
+ * store's clock; the difference to ours is the offset that tasker_now_us() adds, so
+ * that fires, leases and recorded times are judged on one clock whatever each host's
+ * clock says. After each beat the node applies the lease rule: the running executions
+ * of nodes silent for lease_ms are marked interrupted, by whichever live node gets
+ * there first (the driver makes that one atomic step).
+ *
+ * While the store is down the thread retries with a growing pause (250 ms doubling to
+ * TASKER_BACKOFF_MAX_US) and says so on stderr once, then every LOG_EVERY_US, and
+ * once more when the store is back. */
+#include "core/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_HEARTBEAT_MS 2000
+#define DEFAULT_LEASE_MS 10000
+#define LOG_EVERY_US (30 * 1000000LL)
+#define DOWN_FIRST_RETRY_US 250000LL
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static bool store_keeps_nodes(const tasker_storage_ops *ops)
+{
+    return ops->version >= 3 && ops->node_beat && ops->list_nodes && ops->node_gone &&
+           ops->interrupt_expired;
+}
+
+static int64_t heartbeat_us(const tasker_t *t)
+{
+    return (t->opt.heartbeat_ms > 0 ? t->opt.heartbeat_ms : DEFAULT_HEARTBEAT_MS) * 1000;
+}
+
+static void set_offset(cluster *c, int64_t store_us, int64_t before_us, int64_t after_us)
+{
+    int64_t measured_us = store_us - (before_us + (after_us - before_us) / 2);
+    int64_t margin_us = (after_us - before_us) / 2 + 1000;
+    atomic_store(&c->offset_us, llabs(measured_us) <= margin_us ? 0 : measured_us);
+}
+
+/* Writes the heartbeat and measures the offset. The store read its clock somewhere
+ * between our two readings, so the offset is known within half the round trip; an
+ * offset inside that margin is no evidence of skew and counts as 0 (a store of this
+ * host, whose clock is ours, then never shifts our times by its own latency). */
+static int beat(tasker_t *t)
+{
+    cluster *c = &t->cl;
+    int64_t offset_us = atomic_load(&c->offset_us);
+    if (!c->member) { /* a client: it only reads the store's clock */
+        tasker_node *v = NULL;
+        size_t n = 0;
+        int64_t store_us = 0, before_us = tasker_local_us(t);
+        int rc = t->st->ops->list_nodes(t->st, INT64_MAX, &v, &n, &store_us);
+        int64_t after_us = tasker_local_us(t);
+        tasker_free_nodes(v, n);
+        if (rc == TASKER_OK) set_offset(c, store_us, before_us, after_us);
+        return rc;
+    }
+    tasker_node self = {.node_id = t->node_id, .host = c->host, .pid = (int64_t)getpid(),
+                        .running = tasker_running_count(t),
+                        .handlers = tasker_handlers_json(t), .clock_skew_us = -offset_us};
+    if (!self.handlers)
+        return tasker_fail(TASKER_ENOMEM, "heartbeat: out of memory for the handler list");
+    int64_t store_us = 0, before_us = tasker_local_us(t);
+    int rc = t->st->ops->node_beat(t->st, &self, &store_us);
+    int64_t after_us = tasker_local_us(t);
+    free(self.handlers);
+    if (rc != TASKER_OK) return rc;
+    set_offset(c, store_us, before_us, after_us);
+    return TASKER_OK;
+}
+
+void tasker_cluster_judge(tasker_t *t)
+{
+    /* The same-host fast path first: a process of this host that no longer exists is
+     * dead now, without waiting for its lease. */
+    t->st->ops->interrupt_dead(t->st, tasker_node_alive, t, NULL);
+    if (t->cl.member) t->st->ops->interrupt_expired(t->st, t->cl.lease_us, NULL);
+}
+
+/* Notes the store's state after a beat; returns the pause before the next one. */
+static int64_t after_beat(tasker_t *t, int rc, int64_t *down_retry_us)
+{
+    cluster *c = &t->cl;
+    int64_t now = mono_us();
+    if (rc == TASKER_OK) {
+        if (c->down_since_mono_us)
+            fprintf(stderr, "tasker: node %s: the store is back after %.1f s\n", t->node_id,
+                    (double)(now - c->down_since_mono_us) / 1e6);
+        c->down_since_mono_us = 0;
+        *down_retry_us = DOWN_FIRST_RETRY_US;
+        return heartbeat_us(t);
+    }
+    if (!c->down_since_mono_us) c->down_since_mono_us = now;
+    if (!c->last_log_mono_us || now - c->last_log_mono_us >= LOG_EVERY_US) {
+        fprintf(stderr, "tasker: node %s: heartbeat failed (%s); retrying\n", t->node_id,
+                tasker_last_error());
+        c->last_log_mono_us = now;
+    }
+    int64_t pause_us = *down_retry_us;
+    *down_retry_us = pause_us * 2 > TASKER_BACKOFF_MAX_US ? TASKER_BACKOFF_MAX_US : pause_us * 2;
+    return pause_us;
+}
+
+static void *heartbeat_main(void *arg)
+{
+    tasker_t *t = arg;
+    cluster *c = &t->cl;
+    pthread_setname_np(pthread_self(), "tasker-beat");
+    int64_t pause_us = heartbeat_us(t), down_retry_us = DOWN_FIRST_RETRY_US;
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        struct timespec until = tasker_mono_after_us(pause_us);
+        while (!c->stopping && pthread_cond_timedwait(&c->cond, &c->lock, &until) != ETIMEDOUT) {
+        }
+        if (c->stopping) break;
+        pthread_mutex_unlock(&c->lock);
+        int rc = beat(t);
+        if (rc == TASKER_OK) tasker_cluster_judge(t);
+        pause_us = after_beat(t, rc, &down_retry_us);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+int tasker_cluster_start(tasker_t *t)
+{
+    cluster *c = &t->cl;
+    c->lease_us = (t->opt.lease_ms > 0 ? t->opt.lease_ms : DEFAULT_LEASE_MS) * 1000;
+    if (gethostname(c->host, sizeof c->host - 1) != 0) snprintf(c->host, sizeof c->host, "?");
+    if (!store_keeps_nodes(t->st->ops)) return TASKER_OK;
+    c->on = true;
+    /* Only a handle that takes work is a node with a row; a client (no workers: the
+     * `tasker` command, a web front end) only measures the store's clock, so that what
+     * it records is on that clock too. A no_pickup handle (`tasker trigger --local`,
+     * one run of its own, many times a day perhaps) is a client too, so as not to fill
+     * the table with rows of one-off commands; its run is judged by the same-host
+     * check (interrupt_dead). */
+    c->member = t->opt.workers > 0 && !t->opt.no_pickup;
+    pthread_mutex_init(&c->lock, NULL);
+    tasker_cond_init_mono(&c->cond);
+    c->ready = true;
+    /* The first beat makes the row before this node can start anything, and measures
+     * the offset before the first time is recorded. A store that cannot take it is
+     * reported by the open itself. */
+    int rc = beat(t);
+    if (rc != TASKER_OK) return rc;
+    if (pthread_create(&c->thread, NULL, heartbeat_main, t) != 0)
+        return tasker_fail(TASKER_ESTATE, "open: cannot start the heartbeat thread");
+    c->started = true;
+    return TASKER_OK;
+}
+
+void tasker_cluster_stop(tasker_t *t)
+{
+    cluster *c = &t->cl;
+    if (!c->ready) return;
+    if (c->started) {
+        pthread_mutex_lock(&c->lock);
+        c->stopping = true;
+        pthread_cond_signal(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        pthread_join(c->thread, NULL);
+        c->started = false;
+    }
+    /* A clean stop: the others need not wait for the lease to know. */
+    if (c->member) t->st->ops->node_gone(t->st, t->node_id);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->cond);
+    c->ready = false;
+}

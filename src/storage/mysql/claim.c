@@ -1,0 +1,273 @@
+/* The MySQL driver's claim (storage version 3): a node with free workers takes pending
+ * runs of the handlers it has, in one transaction on a pooled connection of its own:
+ *
+ *   SELECT ... WHERE status = 0 AND <handler is one of ours> ORDER BY queued_us, exec_id
+ *     LIMIT max FOR UPDATE SKIP LOCKED      -- rows another claim holds are skipped
+ *   UPDATE ... SET status = 1, start_us, node_id WHERE status = 0 AND exec_id IN (...)
+ *   SELECT the claimed rows; COMMIT
+ *
+ * and the runs are handed to the core only once the COMMIT succeeded, so no run starts
+ * on a claim that was rolled back (a deadlock, a Galera certification failure, a lost
+ * connection). READ COMMITTED keeps locks on the matched rows only. The tasks table is
+ * read in a subquery, which a locking read does not lock: claims of many nodes on runs
+ * of one task do not serialise on the task's row.
+ *
+ * A COMMIT whose answer is lost may have committed: the claimed runs would then be
+ * running under this node with nobody running them, and the node's heartbeat would keep
+ * them from ever being interrupted. So the claim is undone (back to pending, only rows
+ * still exactly as this claim left them), on a fresh connection, retried for a while. */
+#include "core/error.h"
+#include "storage/mysql/internal.h"
+
+#include <errmsg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CLAIM_ATTEMPTS 3         /* a deadlock or a lost connection: claim again */
+#define UNDO_GIVE_UP_MS 10000    /* how long an unknown claim's undo is retried */
+
+#define CLAIM_EXEC_COLS                                                                  \
+    "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
+    "success, result, error, node_id"
+
+/* "?, ?, ?" for n placeholders, after prefix and before suffix (malloc'd). */
+static char *with_placeholders(const char *prefix, size_t n, const char *suffix)
+{
+    size_t len = strlen(prefix) + 3 * n + strlen(suffix) + 1;
+    char *sql = malloc(len);
+    if (!sql) return NULL;
+    char *p = sql + sprintf(sql, "%s", prefix);
+    for (size_t i = 0; i < n; i++) p += sprintf(p, i ? ", ?" : "?");
+    strcpy(p, suffix);
+    return sql;
+}
+
+typedef struct {
+    const char *node_id;
+    const char *const *handlers;
+    size_t nh, max;
+    int64_t now_us;
+    char **ids; /* selected, then claimed */
+    size_t n_ids;
+    tasker_task_exec *rows;
+    size_t n_rows;
+    bool unknown; /* the COMMIT's answer was lost */
+} claim_arg;
+
+static void free_ids(claim_arg *a)
+{
+    for (size_t i = 0; i < a->n_ids; i++) free(a->ids[i]);
+    free(a->ids);
+    a->ids = NULL;
+    a->n_ids = 0;
+}
+
+static int select_ids(my_store *s, my_conn *c, claim_arg *a)
+{
+    char *sql = with_placeholders(
+        "SELECT e.exec_id FROM task_execs e WHERE e.status = 0 AND EXISTS"
+        " (SELECT 1 FROM tasks t WHERE t.task_id = e.task_id AND t.handler IN (",
+        a->nh, ")) ORDER BY e.queued_us, e.exec_id LIMIT ? FOR UPDATE SKIP LOCKED");
+    MYSQL_BIND *b = calloc(a->nh + 1, sizeof *b);
+    unsigned long *len = calloc(a->nh + 1, sizeof *len);
+    int64_t limit = (int64_t)a->max;
+    int rc = TASKER_ENOMEM;
+    if (!sql || !b || !len || !(a->ids = calloc(a->max, sizeof *a->ids))) {
+        tasker_fail(rc, "mysql: claim: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < a->nh; i++) my_bind_str(&b[i], a->handlers[i], &len[i]);
+    my_bind_i64(&b[a->nh], &limit);
+    MYSQL_STMT *st;
+    if ((rc = my_cl_prepare(s, c, sql, b, &st, "selecting runs to claim")) != TASKER_OK) goto out;
+    for (;;) {
+        char *id = NULL;
+        my_cl_col col = {.str = &id};
+        int f = my_cl_fetch(s, c, st, &col, 1);
+        if (f <= 0 || a->n_ids == a->max) {
+            free(id);
+            rc = f < 0 ? f : TASKER_OK;
+            break;
+        }
+        a->ids[a->n_ids++] = id;
+    }
+    mysql_stmt_close(st);
+out:
+    free(sql);
+    free(b);
+    free(len);
+    return rc;
+}
+
+/* Binds the claimed ids after `first` leading parameters already in b. */
+static void bind_ids(const claim_arg *a, MYSQL_BIND *b, unsigned long *len, size_t first)
+{
+    for (size_t i = 0; i < a->n_ids; i++) my_bind_str(&b[first + i], a->ids[i], &len[i]);
+}
+
+static int mark_running(my_store *s, my_conn *c, claim_arg *a)
+{
+    char *sql = with_placeholders("UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"
+                                  " WHERE status = 0 AND exec_id IN (",
+                                  a->n_ids, ")");
+    MYSQL_BIND *b = calloc(a->n_ids + 2, sizeof *b);
+    unsigned long *len = calloc(a->n_ids + 1, sizeof *len);
+    int rc = TASKER_ENOMEM;
+    if (!sql || !b || !len) {
+        tasker_fail(rc, "mysql: claim: out of memory");
+        goto out;
+    }
+    my_bind_i64(&b[0], &a->now_us);
+    my_bind_str(&b[1], a->node_id, &len[a->n_ids]);
+    bind_ids(a, b, len, 2);
+    rc = my_cl_run(s, c, sql, b, NULL, "claiming runs");
+out:
+    free(sql);
+    free(b);
+    free(len);
+    return rc;
+}
+
+static int read_exec(my_store *s, my_conn *c, MYSQL_STMT *st, tasker_task_exec *e)
+{
+    int64_t status = 0, success = 0;
+    my_cl_col cols[] = {{.str = &e->exec_id},      {.str = &e->task_id},
+                        {.str = &e->scheme_id},    {.i64 = &e->scheduled_us},
+                        {.i64 = &e->queued_us},    {.i64 = &e->start_us},
+                        {.i64 = &e->end_us},       {.i64 = &status},
+                        {.i64 = &success},         {.str = &e->result},
+                        {.str = &e->error},        {.str = &e->node_id}};
+    int f = my_cl_fetch(s, c, st, cols, 12);
+    e->status = (tasker_exec_status)status;
+    e->success = success != 0;
+    return f;
+}
+
+static int read_claimed(my_store *s, my_conn *c, claim_arg *a)
+{
+    char *sql = with_placeholders("SELECT " CLAIM_EXEC_COLS " FROM task_execs"
+                                  " WHERE exec_id IN (",
+                                  a->n_ids, ") ORDER BY queued_us, exec_id");
+    MYSQL_BIND *b = calloc(a->n_ids, sizeof *b);
+    unsigned long *len = calloc(a->n_ids, sizeof *len);
+    int rc = TASKER_ENOMEM;
+    if (!sql || !b || !len || !(a->rows = calloc(a->n_ids, sizeof *a->rows))) {
+        tasker_fail(rc, "mysql: claim: out of memory");
+        goto out;
+    }
+    bind_ids(a, b, len, 0);
+    MYSQL_STMT *st;
+    if ((rc = my_cl_prepare(s, c, sql, b, &st, "reading claimed runs")) != TASKER_OK) goto out;
+    for (;;) {
+        tasker_task_exec e = {0};
+        int f = a->n_rows < a->n_ids ? read_exec(s, c, st, &e) : 0;
+        if (f <= 0) {
+            tasker_exec_clear(&e);
+            rc = f < 0 ? f : TASKER_OK;
+            break;
+        }
+        a->rows[a->n_rows++] = e;
+    }
+    mysql_stmt_close(st);
+out:
+    free(sql);
+    free(b);
+    free(len);
+    return rc;
+}
+
+static int claim_once(my_store *s, my_conn *c, claim_arg *a)
+{
+    int rc = my_cl_begin(s, c, "starting a claim");
+    if (rc != TASKER_OK) return rc;
+    if ((rc = select_ids(s, c, a)) == TASKER_OK && a->n_ids) {
+        if ((rc = mark_running(s, c, a)) == TASKER_OK) rc = read_claimed(s, c, a);
+    }
+    if (rc == TASKER_OK && mysql_commit(c->db) != 0) {
+        /* Lost while committing: it may have committed. Any other error rolled back. */
+        a->unknown = my_errno_is_lost(mysql_errno(c->db)) ||
+                     mysql_errno(c->db) == CR_SERVER_LOST;
+        rc = my_fail_conn(s, c, "committing a claim");
+    }
+    if (rc != TASKER_OK && !c->broken) mysql_rollback(c->db);
+    return rc;
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Puts back to pending the runs of a claim whose COMMIT's answer was lost, where they
+ * are still as the claim left them (nothing to do if it did not commit). */
+static void undo_unknown(my_store *s, const claim_arg *a)
+{
+    int waited_ms = 0;
+    for (int delay_ms = 50; waited_ms < UNDO_GIVE_UP_MS; waited_ms += delay_ms, delay_ms *= 2) {
+        my_conn *c = NULL;
+        int rc = my_conn_get(s, &c);
+        for (size_t i = 0; rc == TASKER_OK && i < a->n_ids; i++) {
+            MYSQL_BIND b[3];
+            unsigned long len[2];
+            my_bind_str(&b[0], a->ids[i], &len[0]);
+            my_bind_str(&b[1], a->node_id, &len[1]);
+            my_bind_i64(&b[2], &a->now_us);
+            rc = my_cl_run(s, c,
+                           "UPDATE task_execs SET status = 0, start_us = 0, node_id = NULL"
+                           " WHERE exec_id = ? AND status = 1 AND node_id = ? AND start_us = ?",
+                           b, NULL, "undoing a claim of unknown outcome");
+        }
+        if (c) my_conn_put(s, c);
+        if (rc == TASKER_OK) return;
+        pause_ms(delay_ms > 1000 ? 1000 : delay_ms);
+    }
+    tasker_fail(TASKER_ESTORAGE, "mysql: %s: a claim of unknown outcome could not be undone "
+                "for %d s: its runs may stay running under node %s until it stops",
+                s->where, UNDO_GIVE_UP_MS / 1000, a->node_id);
+}
+
+int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *const *handlers,
+                        size_t nh, size_t max, int64_t now_us, tasker_task_exec **out,
+                        size_t *n)
+{
+    if (!node_id || !out || !n || (nh && !handlers))
+        return tasker_fail(TASKER_EINVAL, "mysql: claim_task_execs: NULL argument");
+    *out = NULL;
+    *n = 0;
+    if (!nh || !max) return TASKER_OK;
+    my_store *s = (my_store *)st;
+    int rc = TASKER_ESTORAGE;
+    claim_arg a = {.node_id = node_id, .handlers = handlers, .nh = nh, .max = max,
+                   .now_us = now_us};
+    for (int attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+        my_conn *c = NULL;
+        if ((rc = my_conn_get(s, &c)) != TASKER_OK) break;
+        rc = claim_once(s, c, &a);
+        bool lost = c->broken;
+        unsigned err = c->last_errno;
+        my_conn_put(s, c);
+        if (rc == TASKER_OK) break;
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", tasker_last_error());
+        if (a.unknown) undo_unknown(s, &a);
+        tasker_free_execs(a.rows, a.n_rows);
+        a.rows = NULL;
+        a.n_rows = 0;
+        free_ids(&a);
+        a.unknown = false;
+        tasker_fail(rc, "%s", msg);
+        if (!lost && !my_cl_retryable(err)) break;
+    }
+    free_ids(&a);
+    if (rc != TASKER_OK) return rc;
+    if (!a.n_rows) {
+        free(a.rows);
+        return TASKER_OK;
+    }
+    *out = a.rows;
+    *n = a.n_rows;
+    return TASKER_OK;
+}
