@@ -368,7 +368,7 @@ static void an_async_late_outcome_reports_estate(void **state)
 
 static void add_task_h(fixture *f, const char *task_id, const char *handler)
 {
-    tasker_task t = {(char *)task_id, (char *)handler, NULL, "{}"};
+    tasker_task t = {.task_id = (char *)task_id, .handler = (char *)handler, .param = "{}"};
     OK(OPS->add_task(ST, &t));
 }
 

@@ -220,7 +220,7 @@ static void history_of_idle_tasks_ages_out_at_heartbeats(void **state)
     st->env.max_execs_per_task = -1;
     st->env.max_exec_age_s = -1; /* the adds keep everything; the sweep applies 60 s */
     st->env.clock = real_us;
-    tasker_task task = {"idle", "h", NULL, "{}"};
+    tasker_task task = {.task_id = "idle", .handler = "h", .param = "{}"};
     assert_int_equal(st->ops->add_task(st, &task), TASKER_OK);
     int64_t now_us = real_us(NULL);
     tasker_task_exec old = {.exec_id = "old", .task_id = "idle", .queued_us = now_us - 3600 * 1000000LL,

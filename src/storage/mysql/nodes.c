@@ -496,7 +496,6 @@ int my_find_active_exec(tasker_storage *st, const char *scheme_id,
     if (!scheme_id || !exec_id_out)
         return tasker_fail(TASKER_EINVAL, "mysql: find_active_exec: NULL argument");
     my_store *s = (my_store *)st;
-    my_read_barrier(s); /* the thread's own writes answered early */
     active_arg a = {scheme_id, NULL};
     int rc = with_conn(s, active_fn, &a);
     if (rc != TASKER_OK) return rc;
