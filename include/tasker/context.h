@@ -69,6 +69,11 @@ int64_t tasker_scheduled_us(tasker_ctx *c);
 void *tasker_udata(tasker_ctx *c);
 /* True once tasker_interrupt() was called: a long handler should stop soon. */
 bool tasker_cancelled(tasker_ctx *c);
+/* Makes this run's failure final: no further attempt, whatever the task's
+ * max_attempts. */
+void tasker_no_retry(tasker_ctx *c);
+/* Which attempt this run is: 1 for the first. */
+int tasker_attempt(tasker_ctx *c);
 /* The handle running this execution. */
 tasker_t *tasker_handle(tasker_ctx *c);
 

@@ -212,6 +212,41 @@ int tasker_remove_task_schedule(tasker_t *t, const char *scheme_id);
  * receives the new execution's id. TASKER_ENOTFOUND if the task does not exist. */
 int tasker_trigger(tasker_t *t, const char *task_id, char exec_id[TASKER_ID_SIZE]);
 
+/* One run's options (design section 6). A zero field means: as the task says. */
+typedef struct tasker_run_opts {
+    const char *param_json;  /* NULL = the task's params; else this run's params instead */
+    int64_t run_at_us;       /* 0 = now; later = a delayed run, pending until then */
+    int64_t delay_ms;        /* alternative to run_at_us: now + delay */
+    int priority;            /* 0 = the task's */
+    int64_t timeout_ms;      /* 0 = the task's */
+    const char *unique_key;  /* while a pending or running run of this task has the same
+                                key, the call returns TASKER_EEXISTS and that run's id */
+} tasker_run_opts;
+
+/* tasker_trigger with options; o NULL = tasker_trigger. exec_id (may be NULL) gets the
+ * new run's id, or with TASKER_EEXISTS the id of the pending or running run holding
+ * o->unique_key. Thread-safe. */
+int tasker_trigger_opts(tasker_t *t, const char *task_id, const tasker_run_opts *o,
+                        char exec_id[TASKER_ID_SIZE]);
+
+/* Cancels a run. Pending: becomes `cancelled` and never runs. Running: tasker_cancelled()
+ * turns true on the node that runs it (within a heartbeat) and the run is recorded
+ * `cancelled` when the handler returns. Finished: TASKER_ESTATE. A cancelled run is not
+ * retried. TASKER_ENOTFOUND when there is no such run. Thread-safe. */
+int tasker_cancel(tasker_t *t, const char *exec_id);
+/* Runs a finished run again, now, with the same task and params: a new execution,
+ * attempt 1, whose id goes to new_exec_id (may be NULL). TASKER_ESTATE when the run has
+ * not finished. Thread-safe. */
+int tasker_retry(tasker_t *t, const char *exec_id, char new_exec_id[TASKER_ID_SIZE]);
+/* Pausing a task: no run of it starts anywhere (triggers still queue up) until resumed.
+ * Durable and cluster-wide. TASKER_ENOTFOUND when there is no such task. */
+int tasker_pause_task(tasker_t *t, const char *task_id);
+int tasker_resume_task(tasker_t *t, const char *task_id);
+/* Pausing a schedule: no fires while paused; resuming fires from now on, with no
+ * catch-up of the fires missed meanwhile. TASKER_ENOTFOUND when there is none. */
+int tasker_pause_schedule(tasker_t *t, const char *scheme_id);
+int tasker_resume_schedule(tasker_t *t, const char *scheme_id);
+
 /* The most runs one tasker_trigger_many() call takes. */
 #define TASKER_TRIGGER_MANY_MAX 10000
 
@@ -303,7 +338,8 @@ typedef enum {
     TASKER_EXEC_SUCCESS,
     TASKER_EXEC_FAILED,
     TASKER_EXEC_INTERRUPTED,
-    TASKER_EXEC_SKIPPED /* a fire not run: overlap or misfire policy; error says why */
+    TASKER_EXEC_SKIPPED, /* a fire not run: overlap or misfire policy; error says why */
+    TASKER_EXEC_CANCELLED /* tasker_cancel(): never ran, or stopped; finished, not retried */
 } tasker_exec_status;
 
 typedef struct {
@@ -324,6 +360,7 @@ typedef struct {
     tasker_overlap overlap;
     int64_t created_us;   /* when first added; @every intervals count from here */
     int64_t last_fire_us; /* the last occurrence fired (or skipped); 0 = never */
+    bool paused;          /* tasker_pause_schedule(): no fires until resumed */
 } tasker_task_scheme;
 
 typedef struct {
@@ -337,6 +374,12 @@ typedef struct {
     char *result;              /* JSON text or NULL */
     char *error;               /* why it failed, was skipped or interrupted; or NULL */
     char *node_id;             /* the node that ran it; NULL until started */
+    int attempt;               /* 1 for the first attempt; a retry is attempt + 1 */
+    char *retry_of;            /* the first attempt's exec id; NULL on attempt 1 */
+    int64_t run_at_us;         /* not started before this (delayed runs, retries); 0 = at once */
+    int priority;              /* higher runs first among pending runs */
+    char *param;               /* this run's params when they differ from the task's, else NULL */
+    char *unique_key;          /* tasker_run_opts.unique_key, or NULL */
 } tasker_task_exec;
 
 typedef struct {
@@ -369,6 +412,22 @@ int tasker_list_schemes(tasker_t *t, tasker_task_scheme **out, size_t *n);  /* b
 int tasker_list_execs(tasker_t *t, const char *task_id, tasker_task_exec **out, size_t *n);
 /* One execution into *out; free its fields with tasker_exec_clear(). */
 int tasker_get_exec(tasker_t *t, const char *exec_id, tasker_task_exec *out);
+/* Filtered history (tasker_list_execs_filter). A zero field does not filter. */
+typedef struct tasker_exec_filter {
+    const char *task_id;       /* NULL = every task */
+    unsigned status_mask;      /* bit (1u << status) per wanted tasker_exec_status; 0 = all */
+    int64_t since_us, until_us;/* queued_us in [since_us, until_us); 0 = unbounded */
+    size_t limit;              /* at most this many; 0 = 100 */
+    const char *cursor;        /* NULL = from the newest; else a page's next_cursor */
+} tasker_exec_filter;
+
+/* The executions f selects, newest first (queued_us, then exec_id, descending), at most
+ * f->limit. *next_cursor gets a malloc'd opaque string to pass as f->cursor for the next
+ * page, or NULL when there is none; the caller frees it (and the array with
+ * tasker_free_execs). Bounded by limit in every driver. Thread-safe. */
+int tasker_list_execs_filter(tasker_t *t, const tasker_exec_filter *f, tasker_task_exec **out,
+                             size_t *n, char **next_cursor);
+
 /* An execution's events, oldest first. */
 int tasker_list_events(tasker_t *t, const char *exec_id, tasker_task_event **out, size_t *n);
 

@@ -35,6 +35,9 @@ void tasker_exec_clear(tasker_task_exec *e)
     free(e->result);
     free(e->error);
     free(e->node_id);
+    free(e->retry_of);
+    free(e->param);
+    free(e->unique_key);
     memset(e, 0, sizeof *e);
 }
 
@@ -62,7 +65,7 @@ DEFINE_FREE(tasker_free_events, tasker_task_event, tasker_event_clear)
 const char *tasker_exec_status_name(tasker_exec_status s)
 {
     static const char *names[] = {"pending", "running", "success",
-                                  "failed",  "interrupted", "skipped"};
+                                  "failed",  "interrupted", "skipped", "cancelled"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }
 
