@@ -68,6 +68,7 @@ int cmd_trigger(cli_global *g, int argc, char **argv);
 int cmd_exec(cli_global *g, int argc, char **argv);
 int cmd_cron(cli_global *g, int argc, char **argv);
 int cmd_run(cli_global *g, int argc, char **argv);
+int cmd_nodes(cli_global *g, int argc, char **argv);
 
 /* Prints help text to stdout and returns CLI_OK (for --help and `tasker help`). */
 int cli_help(const char *text);

@@ -19,6 +19,7 @@ static const char main_help[] =
     "  trigger TASK [--wait]     run a task now (in the daemon, or --local)\n"
     "  exec ls|show              the history: executions and their events\n"
     "  cron EXPR [-n N]          the next fire times of a cron expression\n"
+    "  nodes                     the nodes sharing the store (cluster mode)\n"
     "  help [COMMAND]            this text, or a command's\n"
     "\n"
     "Global options (before or after the command):\n"
@@ -39,6 +40,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run},         {"task", cmd_task}, {"schedule", cmd_schedule},
     {"trigger", cmd_trigger}, {"exec", cmd_exec}, {"cron", cmd_cron},
+    {"nodes", cmd_nodes},
 };
 
 static cmd_fn find_command(const char *name)
