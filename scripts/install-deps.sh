@@ -3,7 +3,7 @@
 # Does nothing when all are present. Needs root (or sudo) only when something is missing.
 set -e
 PKGS="cmake make gcc pkg-config libjansson-dev libsqlite3-dev libmariadb-dev
-mariadb-server libcmocka-dev uuid-dev libmicrohttpd-dev clang libclang-rt-14-dev sqlite3"
+mariadb-server libcmocka-dev uuid-dev libmicrohttpd-dev clang libclang-rt-14-dev sqlite3 galera-4 rsync iproute2"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -303,6 +303,12 @@ int tasker_test_galera_start_member(int m)
 {
     if (m < 0 || m >= gal.count) return fail("galera: no member %d", m);
     if (gal.m[m].pid) return 0;
+    /* A member killed mid-write rejoins by a full state transfer, whose rsync daemon
+     * (running as nobody, see set_paths) replaces and chmods files the server made as
+     * root: only their owner may. */
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "chown -R nobody '%s'", gal.m[m].data);
+    if (system(cmd) != 0) return fail("cannot open up %s for the state transfer", gal.m[m].data);
     return spawn_member(m, false);
 }
 
