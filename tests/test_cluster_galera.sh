@@ -40,7 +40,8 @@ echo "== member 2 killed under load, then rejoins"
 "$CLIENT" "${DSNS[0]}" bursts burst 100 1000 12 >"$TMP/bursts2.out" 2>"$TMP/bursts2.err" &
 bursts_pid=$!
 db_cmd kill 2
-db_cmd start 2 && ok "member 2 rejoined"
+rejoin_started=$(now_ms)
+db_cmd start 2 && ok "member 2 rejoined in $(($(now_ms) - rejoin_started)) ms"
 wait "$bursts_pid"
 "$CLIENT" "${DSNS[0]}" wait burst open eq 0 90000 >/dev/null || fail "triggered runs still open 90 s after the rejoin"
 t1=$(now_s)
