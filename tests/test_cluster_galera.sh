@@ -45,6 +45,7 @@ db_cmd start 2 && ok "member 2 rejoined in $(($(now_ms) - rejoin_started)) ms"
 wait "$bursts_pid"
 "$CLIENT" "${DSNS[0]}" wait burst open eq 0 90000 >/dev/null || fail "triggered runs still open 90 s after the rejoin"
 t1=$(now_s)
+wait_occurrences "$LOG" $((t1 - 2)) 60
 for n in hostA hostB hostC; do
     gone "${node_pid[$n]}" && fail "node $n died: $(tail -c 1000 "$TMP/$n.err")"
 done
@@ -57,7 +58,7 @@ check_no_running "$TMP/galera.dump" galera
 got=$(awk '$2 == "burst" && $8 == "success"' "$TMP/galera.dump" | wc -l)
 bad=$(awk '$2 == "burst" && $8 != "success"' "$TMP/galera.dump" | wc -l)
 [ "$got" -ge "$acked" ] && [ "$bad" -eq 0 ] && ok "galera: all $acked acknowledged triggers ran ($got runs)" ||
-    fail "galera: $acked triggers acknowledged, $got ran, $bad not success"
+    fail "galera: $acked triggers acknowledged, $got ran, $bad not success$(not_success "$TMP/galera.dump" burst)"
 check_occurrences "$LOG" $((t0 + 2)) $((t1 - 2)) 60 galera
 check_split "$LOG" 20 50 galera "${node_id[hostA]}" "${node_id[hostB]}" "${node_id[hostC]}"
 echo "galera: lateness of scheduled starts (ms, min p50 p99 max): $(lateness_stats "$LOG")"

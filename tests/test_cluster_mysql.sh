@@ -53,6 +53,7 @@ scenario_load() {
     fi
     "$CLIENT" "$DSN" wait burst success eq 2400 60000 >/dev/null || fail "load: triggered runs not all done"
     t1=$(now_s)
+    wait_occurrences "$LOG" $((t1 - 2)) 120
     nodes_stop_all
     "$CLIENT" "$DSN" dump >"$TMP/load.dump"
     check_once "$LOG" load
@@ -108,6 +109,7 @@ scenario_restart() {
     echo "restart: bursts: $(cat "$TMP/bursts.out")"
     "$CLIENT" "$DSN" wait burst open eq 0 90000 >/dev/null || fail "restart: triggered runs still open 90 s after"
     t1=$(now_s)
+    wait_occurrences "$LOG" $((t1 - 2)) 40
     for n in hostA hostB hostC; do
         gone "${node_pid[$n]}" && fail "restart: node $n died: $(tail -c 1000 "$TMP/$n.err")"
         awk -v id="${node_id[$n]}" -v up="$up_us" '$2 == id && $3 > up {found = 1} END {exit !found}' "$LOG" &&
@@ -122,7 +124,7 @@ scenario_restart() {
     bad=$(awk '$2 == "burst" && $8 != "success"' "$TMP/restart.dump" | wc -l)
     [ "$got" -ge "$acked" ] && [ "$bad" -eq 0 ] &&
         ok "restart: all $acked acknowledged triggers ran ($got runs)" ||
-        fail "restart: $acked triggers acknowledged, $got ran, $bad not success"
+        fail "restart: $acked triggers acknowledged, $got ran, $bad not success$(not_success "$TMP/restart.dump" burst)"
     check_occurrences "$LOG" $((t0 + 2)) $((t1 - 2)) 40 restart
 }
 
@@ -153,6 +155,7 @@ scenario_skew() {
     # 15 seconds of occurrences (a condition on the store, not a sleep).
     "$CLIENT" "$DSN" wait s000 success ge 15 60000 >/dev/null || fail "skew: s000 ran fewer than 15 times in 60 s"
     t1=$(now_s)
+    wait_occurrences "$LOG" $((t1 - 2)) 60
     nodes_stop_all
     "$CLIENT" "$DSN" dump >"$TMP/skew.dump"
     check_once "$LOG" skew

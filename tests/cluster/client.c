@@ -22,7 +22,8 @@
  *                                          N; prints the count; exit 1 on time-out
  *   tasker-test-client DSN dump            one line per execution: exec_id task_id
  *                                          scheme_id scheduled_us queued_us start_us
- *                                          end_us status node_id ("-" for NULL)
+ *                                          end_us status node_id error ("-" for NULL;
+ *                                          the error, last, may hold spaces)
  */
 #include <tasker/tasker.h>
 
@@ -162,10 +163,10 @@ static int dump(tasker_t *t)
     if (err != TASKER_OK) return fail("list_execs", err);
     for (size_t i = 0; i < n; i++) {
         const tasker_task_exec *e = &v[i];
-        printf("%s %s %s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %s %s\n", e->exec_id,
+        printf("%s %s %s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %s %s %s\n", e->exec_id,
                e->task_id, e->scheme_id ? e->scheme_id : "-", e->scheduled_us, e->queued_us,
                e->start_us, e->end_us, tasker_exec_status_name(e->status),
-               e->node_id ? e->node_id : "-");
+               e->node_id ? e->node_id : "-", e->error ? e->error : "-");
     }
     tasker_free_execs(v, n);
     return 0;

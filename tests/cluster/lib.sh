@@ -7,7 +7,7 @@
 # The start log (one per scenario, all nodes append to it): one line per handler start,
 #   exec_id node_id start_us scheduled_us task_id
 # The dump (tasker-test-client DSN dump): one line per execution,
-#   exec_id task_id scheme_id scheduled_us queued_us start_us end_us status node_id
+#   exec_id task_id scheme_id scheduled_us queued_us start_us end_us status node_id error
 #
 # Long tests skip (exit 77) unless TASKER_TEST_CLUSTER=1 (make test-cluster sets it).
 set -u
@@ -150,7 +150,11 @@ check_all_success() {
     total=$(awk -v t="$2" '$2 == t' "$1" | wc -l)
     good=$(awk -v t="$2" '$2 == t && $8 == "success"' "$1" | wc -l)
     [ "$total" -eq "$3" ] && [ "$good" -eq "$3" ] && ok "$4: $3 runs of $2, all success" ||
-        fail "$4: $2 has $total executions ($good success), expected $3 all success; statuses: $(awk -v t="$2" '$2 == t {print $8}' "$1" | sort | uniq -c | tr '\n' ' ')"
+        fail "$4: $2 has $total executions ($good success), expected $3 all success; statuses: $(awk -v t="$2" '$2 == t {print $8}' "$1" | sort | uniq -c | tr '\n' ' ')$(not_success "$1" "$2")"
+}
+# not_success DUMP TASK: up to 3 of TASK's executions that did not succeed, with errors.
+not_success() {
+    awk -v t="$2" '$2 == t && $8 != "success" {$3 = $4 = $5 = $6 = $7 = ""; print}' "$1" | head -3 | tr -s ' ' | tr '\n' ';' | sed 's/^/; e.g. /'
 }
 # check_occurrences LOG FROM_S TO_S NTASKS WHAT: each every-second schedule s000..
 # started exactly once for each second in [FROM_S, TO_S].
@@ -170,6 +174,15 @@ check_occurrences() {
     set -- $out "$5"
     [ "$1" -eq 0 ] && [ "$2" -eq 0 ] && ok "$4: $3 occurrences, each started once" ||
         fail "$4: of $3 occurrences, $1 missed and $2 started more than once"
+}
+# wait_occurrences LOG SECOND NTASKS: waits (up to 30 s) until the schedules s000.. have
+# all started their occurrence of SECOND, so that stopping the nodes after it cuts no
+# occurrence of the checked window short. On a time-out the check reports the misses.
+second_started() {
+    [ "$(awk -v us="${2}000000" '$4 == us && $5 ~ /^s[0-9]+$/' "$1" | wc -l)" -ge "$3" ]
+}
+wait_occurrences() {
+    wait_for 30 second_started "$@" || echo "note: the occurrences of second $2 not all started within 30 s"
 }
 # check_split LOG LOW_PCT HIGH_PCT WHAT NODE_ID...: each node started between LOW and
 # HIGH percent of the runs in LOG.

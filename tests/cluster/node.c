@@ -105,7 +105,15 @@ static int usage(void)
     return 2;
 }
 
-int main(int argc, char **argv)
+/* The command line. */
+typedef struct {
+    const char *dsn, *name, *log_path;
+    int64_t skew_ms;
+    bool with_sleep;
+    tasker_options opt;
+} node_config;
+
+static bool parse_args(int argc, char **argv, node_config *cfg)
 {
     static const struct option options[] = {
         {"dsn", required_argument, NULL, 'd'},      {"name", required_argument, NULL, 'n'},
@@ -113,54 +121,64 @@ int main(int argc, char **argv)
         {"skew-ms", required_argument, NULL, 's'},  {"heartbeat-ms", required_argument, NULL, 'H'},
         {"lease-ms", required_argument, NULL, 'L'}, {"poll-ms", required_argument, NULL, 'P'},
         {"no-sleep", no_argument, NULL, 'N'},       {0}};
-    const char *dsn = NULL, *name = NULL, *log_path = NULL;
-    int64_t skew_ms = 0;
-    bool with_sleep = true;
-    tasker_options opt = {.max_execs_per_task = -1, .max_exec_age_s = -1};
+    /* All history kept: the tests read every execution back. */
+    *cfg = (node_config){.with_sleep = true,
+                         .opt = {.max_execs_per_task = -1, .max_exec_age_s = -1}};
     int c;
     while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (c) {
-        case 'd': dsn = optarg; break;
-        case 'n': name = optarg; break;
-        case 'l': log_path = optarg; break;
-        case 'w': opt.workers = atoi(optarg); break;
-        case 's': skew_ms = strtoll(optarg, NULL, 10); break;
-        case 'H': opt.heartbeat_ms = strtoll(optarg, NULL, 10); break;
-        case 'L': opt.lease_ms = strtoll(optarg, NULL, 10); break;
-        case 'P': opt.poll_ms = strtoll(optarg, NULL, 10); break;
-        case 'N': with_sleep = false; break;
-        default: return usage();
+        case 'd': cfg->dsn = optarg; break;
+        case 'n': cfg->name = optarg; break;
+        case 'l': cfg->log_path = optarg; break;
+        case 'w': cfg->opt.workers = atoi(optarg); break;
+        case 's': cfg->skew_ms = strtoll(optarg, NULL, 10); break;
+        case 'H': cfg->opt.heartbeat_ms = strtoll(optarg, NULL, 10); break;
+        case 'L': cfg->opt.lease_ms = strtoll(optarg, NULL, 10); break;
+        case 'P': cfg->opt.poll_ms = strtoll(optarg, NULL, 10); break;
+        case 'N': cfg->with_sleep = false; break;
+        default: return false;
         }
     }
-    if (!dsn || !name || !log_path || optind != argc) return usage();
+    return cfg->dsn && cfg->name && cfg->log_path && optind == argc;
+}
 
-    log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+/* Names the node (see the top comment) into node_id and host. */
+static void name_node(node_config *cfg, char host[256])
+{
+    if (own_host_name(cfg->name)) {
+        cfg->opt.node_id = NULL; /* the library's default: our host name and pid */
+        gethostname(host, 256);
+        host[255] = '\0';
+    } else {
+        snprintf(host, 256, "%s", cfg->name);
+        cfg->opt.node_id = node_id;
+    }
+    snprintf(node_id, sizeof node_id, "%.200s:%ld", host, (long)getpid());
+}
+
+int main(int argc, char **argv)
+{
+    static node_config cfg; /* static: the clock reads cfg.skew_ms until exit */
+    if (!parse_args(argc, argv, &cfg)) return usage();
+    log_fd = open(cfg.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0) {
-        fprintf(stderr, "node: %s: %s\n", log_path, strerror(errno));
+        fprintf(stderr, "node: %s: %s\n", cfg.log_path, strerror(errno));
         return 1;
     }
     char host[256];
-    if (own_host_name(name)) {
-        opt.node_id = NULL; /* the library's default: our host name and pid */
-        gethostname(host, sizeof host);
-        snprintf(node_id, sizeof node_id, "%.200s:%ld", host, (long)getpid());
-    } else {
-        snprintf(host, sizeof host, "%s", name);
-        snprintf(node_id, sizeof node_id, "%.200s:%ld", name, (long)getpid());
-        opt.node_id = node_id;
-    }
-    if (skew_ms != 0) {
-        opt.clock = skewed_clock_us;
-        opt.clock_udata = &skew_ms;
+    name_node(&cfg, host);
+    if (cfg.skew_ms != 0) {
+        cfg.opt.clock = skewed_clock_us;
+        cfg.opt.clock_udata = &cfg.skew_ms;
     }
 
-    node = tasker_open_opts(dsn, &opt);
+    node = tasker_open_opts(cfg.dsn, &cfg.opt);
     if (!node) {
         fprintf(stderr, "node %s: open: %s\n", node_id, tasker_last_error());
         return 1;
     }
     tasker_register(node, "mark", mark_handler, NULL);
-    if (with_sleep) tasker_register(node, "sleep", sleep_handler, NULL);
+    if (cfg.with_sleep) tasker_register(node, "sleep", sleep_handler, NULL);
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
