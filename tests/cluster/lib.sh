@@ -32,7 +32,7 @@ declare -A node_pid node_id
 cl_cleanup() {
     for n in "${!node_pid[@]}"; do kill -9 "${node_pid[$n]}" 2>/dev/null; done
     if [ -n "${DB_PID:-}" ]; then
-        echo quit >&"${DB[1]}" 2>/dev/null
+        [ -n "${DB[1]:-}" ] && echo quit >&"${DB[1]}"
         wait "$DB_PID" 2>/dev/null
     fi
     [ "${KEEP_TMP:-0}" = 1 ] && echo "kept $TMP" || rm -rf "$TMP"
