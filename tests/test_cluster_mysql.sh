@@ -12,7 +12,10 @@
 #   skew        a node whose clock is 10 s ahead: every start on time, none missed
 #   latency     runs triggered by a process without workers start on an idle node
 #               within 250 ms (p99)
-# Needs TASKER_TEST_CLUSTER=1 (make test-cluster); skips otherwise.
+# Needs TASKER_TEST_CLUSTER=1 (make test-cluster); skips otherwise. By hand, some
+# scenarios only, keeping the logs and dumps:
+#   TASKER_TEST_CLUSTER=1 TASKER_TEST_CLUSTER_ONLY="crash skew" KEEP_TMP=1 \
+#       bash tests/test_cluster_mysql.sh build-asan
 . "$(dirname "$0")/cluster/lib.sh" mysql "$1"
 
 # Short leases keep the crash scenario short; production defaults are 2 s / 10 s.

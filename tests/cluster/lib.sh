@@ -10,6 +10,7 @@
 #   exec_id task_id scheme_id scheduled_us queued_us start_us end_us status node_id error
 #
 # Long tests skip (exit 77) unless TASKER_TEST_CLUSTER=1 (make test-cluster sets it).
+# KEEP_TMP=1 keeps TMP (the logs, dumps and the nodes' output) for a post-mortem.
 set -u
 cl_name=$1
 BUILD=$(cd "${2:?usage: bash test_cluster_$cl_name.sh BUILD_DIR}" && pwd)
