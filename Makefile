@@ -3,6 +3,7 @@
 #   make run      build and run the demo: the tasker daemon with two shell tasks
 #   make quickstart  build and run examples/quickstart.c (the C API)
 #   make test     sanitizer build (ASan + UBSan) into build-asan/, run every test
+#   make test-cluster  the multi-node tests (several nodes on MariaDB and on Galera; minutes)
 #   make bench    build and run tasker-bench on memory: and SQLite
 #   make bench-mysql  tasker-bench against a private MariaDB server
 #   make install  install into PREFIX (default /usr/local)
@@ -37,6 +38,13 @@ test: deps-test
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTASKER_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
+
+# One after the other: each scenario loads both cores, and timing bounds are asserted.
+.PHONY: test-cluster
+test-cluster: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTASKER_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && TASKER_TEST_CLUSTER=1 ctest --output-on-failure -L cluster $(CTEST_FLAGS)
 
 # Each persistent store is measured twice: runs triggered one by one by 32 threads, then
 # by 4 threads with tasker_trigger_many() in batches of 100 (one commit per batch).

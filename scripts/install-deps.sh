@@ -12,7 +12,7 @@ BUILD_PKGS="cmake make gcc pkg-config libjansson-dev libsqlite3-dev libmariadb-d
 libcmocka-dev uuid-dev libmicrohttpd-dev"
 TEST_PKGS="mariadb-server clang libclang-rt-14-dev sqlite3 chromium chromium-driver
 python3-selenium"
-CLUSTER_PKGS="galera-4 rsync"
+CLUSTER_PKGS="galera-4 rsync iproute2"
 
 PKGS=""
 [ $# -eq 0 ] && set -- build

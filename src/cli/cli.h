@@ -98,6 +98,7 @@ int cmd_cron(cli_global *g, int argc, char **argv);
 int cmd_run(cli_global *g, int argc, char **argv);
 int cmd_status(cli_global *g, int argc, char **argv);
 int cmd_web(cli_global *g, int argc, char **argv); /* cmd_web.c, serves src/web */
+int cmd_nodes(cli_global *g, int argc, char **argv);
 
 /* Prints help text to stdout and returns CLI_OK (for --help and `tasker help`). */
 int cli_help(const char *text);

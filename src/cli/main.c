@@ -21,6 +21,7 @@ static const char main_help[] =
     "  exec ls|show|events       the history: executions and their events\n"
     "  cron EXPR [-n N]          the next fire times of a cron expression\n"
     "  web [--listen ADDR:PORT]  the dashboard, HTTP API and metrics (docs/web.md)\n"
+    "  nodes                     the nodes sharing the store (cluster mode)\n"
     "  help [COMMAND]            this text, or a command's\n"
     "\n"
     "Global options (before or after the command):\n"
@@ -41,6 +42,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run},   {"task", cmd_task}, {"schedule", cmd_schedule}, {"trigger", cmd_trigger},
     {"exec", cmd_exec}, {"cron", cmd_cron}, {"status", cmd_status},   {"web", cmd_web},
+    {"nodes", cmd_nodes},
 };
 
 static cmd_fn find_command(const char *name)
