@@ -155,7 +155,7 @@ static bool fill(my_write_kind kind, my_write **w, size_t n, columns *cols)
     }
     if (!col_int(cols, 0, n) || !col_i64(cols, 1, n) || !col_int(cols, 2, n) ||
         !col_str(cols, 3, n) || !col_str(cols, 4, n) || !col_str(cols, 5, n) ||
-        !col_str(cols, 6, n))
+        !col_str(cols, 6, n) || !col_str(cols, 7, n))
         return false;
     for (size_t i = 0; i < n; i++) { /* MS_EXEC_UPDATE_BULK: the outcome, fenced */
         const tasker_task_exec *e = w[i]->arg;
@@ -166,6 +166,7 @@ static bool fill(my_write_kind kind, my_write **w, size_t n, columns *cols)
         set_str(cols, 4, i, e->error);
         set_str(cols, 5, i, e->exec_id);
         set_str(cols, 6, i, e->node_id);
+        set_str(cols, 7, i, e->node_id); /* twice: see MS_EXEC_UPDATE */
     }
     return true;
 }

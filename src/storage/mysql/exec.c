@@ -2,11 +2,11 @@
  * start, and reading claims back), fenced outcomes, queries, and marking the executions
  * of dead nodes interrupted.
  *
- * Fencing: an outcome is written only while its run is `running` and held by the
- * writer's node (tasker_task_exec.node_id of the outcome; NULL: any node). When another
- * node has meanwhile marked the run interrupted (this node's lease ran out), nothing is
- * overwritten: the run gets the event "late outcome from node N refused: ..." and the
- * writer TASKER_ESTATE. An outcome found already stored, same status and end, is this
+ * Fencing: an outcome with a node (tasker_task_exec.node_id) is written only while its
+ * run is `running` and held by that node; one without (tools, tests) is written as is.
+ * When another node has meanwhile marked the run interrupted (this node's lease ran
+ * out), nothing is overwritten: the run gets the event "late outcome from node N
+ * refused: ..." and the writer TASKER_ESTATE. An outcome found already stored, same status and end, is this
  * very write replayed: TASKER_OK.
  * Retention is storage/mysql/retain.c's. */
 #include "core/error.h"
@@ -281,10 +281,10 @@ int my_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us
 
 /* An outcome that matched no row: written already by this very write (a batch replayed
  * after a cut-off COMMIT that had landed, or a bulk statement that fell short), absent,
- * or refused by the fence: then the run's history says so, in the same transaction. */
+ * or refused by the fence: then the run's history says so, in the same transaction,
+ * with the event text of every driver (include/tasker/storage.h, update_task_exec). */
 static int outcome_missed(my_store *s, my_conn *c, const tasker_task_exec *e)
 {
-    static const char *const who = "?";
     tasker_task_exec *rows = NULL;
     size_t n = 0;
     MYSQL_BIND p[1];
@@ -300,19 +300,18 @@ static int outcome_missed(my_store *s, my_conn *c, const tasker_task_exec *e)
         tasker_free_execs(rows, n);
         return TASKER_OK; /* this outcome, stored already */
     }
-    char msg[3 * TASKER_ID_SIZE + 200], when[40];
-    time_t end_s = (time_t)(r->end_us / 1000000);
-    struct tm tm;
-    if (r->end_us > 0 && gmtime_r(&end_s, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    else snprintf(when, sizeof when, "an unknown time");
-    if (r->status == TASKER_EXEC_RUNNING || r->status == TASKER_EXEC_PENDING)
-        snprintf(msg, sizeof msg, "late outcome from node %s refused: the run is %s (node %s)",
-                 e->node_id ? e->node_id : who, tasker_exec_status_name(r->status),
-                 r->node_id ? r->node_id : "none");
-    else
-        snprintf(msg, sizeof msg, "late outcome from node %s refused: the run was marked %s "
-                 "at %s", e->node_id ? e->node_id : who, tasker_exec_status_name(r->status),
-                 when);
+    if (!e->node_id) { /* unfenced: it matches any row that exists (CLIENT_FOUND_ROWS) */
+        tasker_free_execs(rows, n);
+        return tasker_fail(TASKER_ESTORAGE, "mysql: the outcome of execution '%s' matched "
+                           "no row, yet the row exists", e->exec_id);
+    }
+    const char *holder = r->node_id ? r->node_id : "";
+    bool other = *holder && strcmp(holder, e->node_id) != 0;
+    char msg[3 * TASKER_ID_SIZE + 1200];
+    snprintf(msg, sizeof msg, "late outcome from node %s refused: the run is %s%s%s; "
+             "outcome was %s%s%.1000s", e->node_id, tasker_exec_status_name(r->status),
+             other ? ", held by node " : "", other ? holder : "",
+             tasker_exec_status_name(e->status), e->error ? ": " : "", e->error ? e->error : "");
     tasker_free_execs(rows, n);
     MYSQL_BIND q[4];
     unsigned long qlen[2];
@@ -329,8 +328,8 @@ static int outcome_missed(my_store *s, my_conn *c, const tasker_task_exec *e)
 static int w_update_exec(my_store *s, my_conn *c, my_write *w)
 {
     const tasker_task_exec *e = w->arg;
-    MYSQL_BIND p[7];
-    unsigned long len[4];
+    MYSQL_BIND p[8];
+    unsigned long len[5];
     int status = (int)e->status, success = e->success ? 1 : 0;
     uint64_t n = 0;
     my_bind_int(&p[0], &status);
@@ -340,6 +339,7 @@ static int w_update_exec(my_store *s, my_conn *c, my_write *w)
     my_bind_str(&p[4], e->error, &len[1]);
     my_bind_str(&p[5], e->exec_id, &len[2]);
     my_bind_str(&p[6], e->node_id, &len[3]);
+    my_bind_str(&p[7], e->node_id, &len[4]);
     int rc = my_run(s, c, MS_EXEC_UPDATE, p, &n);
     if (rc == TASKER_OK && n == 0) return outcome_missed(s, c, e);
     return rc;

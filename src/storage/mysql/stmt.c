@@ -56,11 +56,12 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EXEC_START] = "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"
                       " WHERE exec_id = ? AND status = 0",
     [MS_EXEC_STATUS] = "SELECT status FROM task_execs WHERE exec_id = ?",
-    /* The outcome, fenced: written only while the run is running and held by the
-     * writer's node (a NULL node: by any). Else it matches nothing (exec.c says why). */
+    /* The outcome, fenced: with the writer's node (bound twice), written only while the
+     * run is running and held by that node; with a NULL node, as is. Else it matches
+     * nothing (exec.c says why). */
     [MS_EXEC_UPDATE] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
-                       " result = ?, error = ? WHERE exec_id = ? AND status = 1"
-                       " AND node_id = COALESCE(?, node_id)",
+                       " result = ?, error = ? WHERE exec_id = ?"
+                       " AND (? IS NULL OR (status = 1 AND node_id = ?))",
     [MS_EXEC_UNSTART] = "UPDATE task_execs SET status = 0, start_us = 0, node_id = NULL"
                         " WHERE exec_id = ? AND status = 1 AND node_id <=> ? AND start_us = ?",
     [MS_EXEC_GET] = "SELECT " EXEC_COLS " FROM task_execs WHERE exec_id = ?",
@@ -103,8 +104,8 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EVENT_INSERT_BULK] = "INSERT INTO task_events (exec_id, time_us, level, message)"
                              " VALUES (?, ?, ?, ?)",
     [MS_EXEC_UPDATE_BULK] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
-                            " result = ?, error = ? WHERE exec_id = ? AND status = 1"
-                            " AND node_id = COALESCE(?, node_id)",
+                            " result = ?, error = ? WHERE exec_id = ?"
+                            " AND (? IS NULL OR (status = 1 AND node_id = ?))",
     /* Claimed rows read back, MY_CLAIM_READ at a time (unused places bound to NULL). */
     [MS_EXEC_CLAIM_GET] = "SELECT exec_id, status, node_id, start_us FROM task_execs"
                           " WHERE exec_id IN (" P8 ", " P8 ", " P8 ", " P8 ")",
