@@ -7,7 +7,9 @@
  * - an outcome is fenced: refused (ESTATE, an event on the run) once the run is no
  *   longer running with the writer's node; written twice, it is stored once;
  * - outcomes of runs that finish while the server is down land once it is back.
- * Faults are injected in place of the COMMIT (see storage/mysql/internal.h). */
+ * Faults are injected in place of the COMMIT of a round of starts and of a claim of the
+ * cluster path (claim.c), which takes the runs other processes left pending (see
+ * storage/mysql/internal.h). */
 #include "storage/mysql/internal.h"
 #include "support/mariadb.h"
 #include "support/testutil.h"
@@ -23,19 +25,17 @@
 #include <string.h>
 #include <time.h>
 
-static atomic_int fault_mode; /* the fault for the next batch that holds a start */
+static atomic_int fault_mode; /* the fault for the next claim round */
 static atomic_int faults_fired;
 static atomic_bool resolve_fails;
 
-static atomic_int fault_every; /* when set: a fault for every Nth batch with a start */
+static atomic_int fault_every; /* when set: a fault for every Nth claim round */
 static atomic_int start_batches;
 
-static int inject(const my_write *batch)
+/* The fault for this claim round: a batch of starts (the start path) or a claim of the
+ * cluster path (claim.c), which is how a node with workers takes runs left pending. */
+static int next_fault(void)
 {
-    bool start = false;
-    for (const my_write *w = batch; w; w = w->next)
-        start = start || w->kind == MW_START;
-    if (!start) return 0;
     int every = atomic_load(&fault_every);
     if (every) {
         int k = atomic_fetch_add(&start_batches, 1);
@@ -46,6 +46,14 @@ static int inject(const my_write *batch)
     int mode = atomic_exchange(&fault_mode, 0);
     if (mode) atomic_fetch_add(&faults_fired, 1);
     return mode;
+}
+
+static int inject(const my_write *batch)
+{
+    bool start = false;
+    for (const my_write *w = batch; w; w = w->next)
+        start = start || w->kind == MW_START;
+    return start ? next_fault() : 0;
 }
 
 static int resolve_fault(void)
@@ -387,6 +395,7 @@ static void contend(const char *db, bool crash)
     atomic_store(&fault_every, crash ? 0 : 7);
     int fired = atomic_load(&faults_fired);
     my_test_before_commit = inject;
+    my_test_before_claim_commit = next_fault;
     tasker_t *n1 = open_node(dsn, "host-1:node", 4), *n2 = open_node(dsn, "host-2:node", 4);
     assert_int_equal(tasker_register(n1, "count", count_start, NULL), TASKER_OK);
     assert_int_equal(tasker_register(n2, "count", count_start, NULL), TASKER_OK);
@@ -407,6 +416,7 @@ static void contend(const char *db, bool crash)
     }
     wait_all_finished(db, n1, n2, 180000);
     my_test_before_commit = NULL;
+    my_test_before_claim_commit = NULL;
     atomic_store(&fault_every, 0);
     if (!crash) assert_true(atomic_load(&faults_fired) > fired);
 
@@ -452,6 +462,11 @@ static int always_deadlock(const my_write *batch)
     return 0;
 }
 
+static int always_deadlock_claim(void)
+{
+    return MY_FAULT_DEADLOCK;
+}
+
 static atomic_int plain_runs;
 
 static int plain(tasker_ctx *c)
@@ -471,7 +486,9 @@ static void failing_starts_leave_runs_pending_and_free_the_workers(void **state)
     assert_int_equal(tasker_register(t, "p", plain, NULL), TASKER_OK);
     assert_int_equal(tasker_add_task(t, "p", "p", "{}"), TASKER_OK);
     atomic_store(&plain_runs, 0);
-    my_test_before_commit = always_deadlock; /* every claim round rolls back, 5 times */
+    /* Every claim round rolls back, on the start path (5 times) and the cluster's. */
+    my_test_before_commit = always_deadlock;
+    my_test_before_claim_commit = always_deadlock_claim;
     char id[TASKER_ID_SIZE];
     for (int i = 0; i < 10; i++)
         assert_int_equal(tasker_trigger(t, "p", id), TASKER_OK);
@@ -480,6 +497,7 @@ static void failing_starts_leave_runs_pending_and_free_the_workers(void **state)
     assert_int_equal(atomic_load(&plain_runs), 0);
     assert_int_equal(count_where(db, "status = 0"), 10);
     my_test_before_commit = NULL;
+    my_test_before_claim_commit = NULL;
     wait_all_finished(db, t, NULL, 30000); /* the next pickup runs them, once each */
     assert_int_equal(atomic_load(&plain_runs), 10);
     assert_int_equal(count_where(db, "status = 2"), 10);

@@ -20,6 +20,7 @@
 #include "storage/mysql/internal.h"
 
 #include <errmsg.h>
+#include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,21 @@ out:
     return rc;
 }
 
+int (*my_test_before_claim_commit)(void);
+
+/* A fault injected by a test in place of the claim's COMMIT (storage/mysql/internal.h):
+ * the transaction ends as the fault would end it, and the claim fails as it would. */
+static int claim_fault(my_store *s, my_conn *c, claim_arg *a, int fault)
+{
+    int failed = fault == MY_FAULT_UNKNOWN_COMMITTED ? mysql_commit(c->db)
+                                                     : mysql_rollback(c->db);
+    if (failed) return my_fail_conn(s, c, "injecting a fault");
+    a->unknown = fault == MY_FAULT_UNKNOWN || fault == MY_FAULT_UNKNOWN_COMMITTED;
+    if (fault == MY_FAULT_DEADLOCK) c->last_errno = ER_LOCK_DEADLOCK;
+    else c->broken = true; /* the connection is gone, as in the real case */
+    return tasker_fail(TASKER_ESTORAGE, "mysql: committing a claim: injected fault %d", fault);
+}
+
 static int claim_once(my_store *s, my_conn *c, claim_arg *a)
 {
     int rc = my_cl_begin(s, c, "starting a claim");
@@ -185,6 +201,10 @@ static int claim_once(my_store *s, my_conn *c, claim_arg *a)
     if ((rc = select_ids(s, c, a)) == TASKER_OK && a->n_ids) {
         if ((rc = mark_running(s, c, a)) == TASKER_OK) rc = read_claimed(s, c, a);
     }
+    int fault = rc == TASKER_OK && a->n_ids && my_test_before_claim_commit
+                    ? my_test_before_claim_commit()
+                    : 0;
+    if (fault) return claim_fault(s, c, a, fault);
     if (rc == TASKER_OK && mysql_commit(c->db) != 0) {
         /* Lost while committing: it may have committed. Any other error rolled back. */
         a->unknown = my_errno_is_lost(mysql_errno(c->db)) ||

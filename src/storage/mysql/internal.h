@@ -295,6 +295,10 @@ void my_log_failure(my_store *s, const char *fmt, ...)
  * production. */
 enum { MY_FAULT_LOST = 1, MY_FAULT_UNKNOWN, MY_FAULT_UNKNOWN_COMMITTED, MY_FAULT_DEADLOCK };
 extern int (*my_test_before_commit)(const my_write *batch);
+/* For tests: when set, a claim of the cluster path (claim.c) that took runs calls it
+ * just before its COMMIT; a nonzero return replaces the COMMIT by that fault, as above
+ * (a cut-off COMMIT's runs are then put back to pending). NULL in production. */
+extern int (*my_test_before_claim_commit)(void);
 /* For tests: when set, resolving a cut-off COMMIT's claims (resolve.c) calls it first;
  * a nonzero return makes the resolution fail as if the server stayed away. */
 extern int (*my_test_before_resolve)(void);
