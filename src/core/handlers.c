@@ -13,6 +13,7 @@ int tasker_register(tasker_t *t, const char *name, tasker_handler fn, void *udat
     pthread_rwlock_wrlock(&t->handlers_lock);
     handler_entry *h = t->handlers;
     while (h && strcmp(h->name, name) != 0) h = h->next;
+    bool added = !h;
     if (!h) {
         h = calloc(1, sizeof *h);
         if (!h || !(h->name = strdup(name))) {
@@ -26,6 +27,7 @@ int tasker_register(tasker_t *t, const char *name, tasker_handler fn, void *udat
     h->fn = fn;
     h->udata = udata;
     pthread_rwlock_unlock(&t->handlers_lock);
+    if (added) tasker_cluster_handlers_changed(t);
     return TASKER_OK;
 }
 

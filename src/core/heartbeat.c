@@ -2,7 +2,8 @@
  * lease rule (design section 5).
  *
  * When the store keeps a nodes table (storage version 3), a handle with workers writes a
- * heartbeat at open and then every heartbeat_ms from its own thread (a handle without
+ * heartbeat at open, at once when a handler is registered (so that its row lists it),
+ * and then every heartbeat_ms from its own thread (a handle without
  * workers only reads the store's clock that often). Each beat returns the
  * store's clock; the difference to ours is the offset that tasker_now_us() adds, so
  * that fires, leases and recorded times are judged on one clock whatever each host's
@@ -68,14 +69,18 @@ static int beat(tasker_t *t)
         if (rc == TASKER_OK) set_offset(c, store_us, before_us, after_us);
         return rc;
     }
+    pthread_mutex_lock(&c->beat_lock);
     tasker_node self = {.node_id = t->node_id, .host = c->host, .pid = (int64_t)getpid(),
                         .running = tasker_running_count(t),
                         .handlers = tasker_handlers_json(t), .clock_skew_us = -offset_us};
-    if (!self.handlers)
+    if (!self.handlers) {
+        pthread_mutex_unlock(&c->beat_lock);
         return tasker_fail(TASKER_ENOMEM, "heartbeat: out of memory for the handler list");
+    }
     int64_t store_us = 0, before_us = tasker_local_us(t);
     int rc = t->st->ops->node_beat(t->st, &self, &store_us);
     int64_t after_us = tasker_local_us(t);
+    pthread_mutex_unlock(&c->beat_lock);
     free(self.handlers);
     if (rc != TASKER_OK) return rc;
     set_offset(c, store_us, before_us, after_us);
@@ -151,6 +156,7 @@ int tasker_cluster_start(tasker_t *t)
      * check (interrupt_dead). */
     c->member = t->opt.workers > 0 && !t->opt.no_pickup;
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->beat_lock, NULL);
     tasker_cond_init_mono(&c->cond);
     c->ready = true;
     /* The first beat makes the row before this node can start anything, and measures
@@ -162,6 +168,11 @@ int tasker_cluster_start(tasker_t *t)
         return tasker_fail(TASKER_ESTATE, "open: cannot start the heartbeat thread");
     c->started = true;
     return TASKER_OK;
+}
+
+void tasker_cluster_handlers_changed(tasker_t *t)
+{
+    if (t->cl.ready && t->cl.member) beat(t);
 }
 
 void tasker_cluster_stop(tasker_t *t)
@@ -179,6 +190,7 @@ void tasker_cluster_stop(tasker_t *t)
     /* A clean stop: the others need not wait for the lease to know. */
     if (c->member) t->st->ops->node_gone(t->st, t->node_id);
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->beat_lock);
     pthread_cond_destroy(&c->cond);
     c->ready = false;
 }

@@ -106,6 +106,9 @@ typedef struct cluster {
     pthread_cond_t cond;  /* wakes the heartbeat thread to stop */
     bool stopping;
     bool ready;           /* lock and cond initialised */
+    /* One beat at a time: a beat that read the handler list before a registration must
+     * not write it over the newer list of the registration's beat. */
+    pthread_mutex_t beat_lock;
     _Atomic int64_t offset_us; /* the store's clock minus ours, at the last heartbeat */
     int64_t lease_us;
     char host[256];
@@ -243,6 +246,10 @@ void tasker_cluster_stop(tasker_t *t);
 /* The lease rule and the same-host fast path: marks the running executions of dead
  * nodes interrupted. */
 void tasker_cluster_judge(tasker_t *t);
+/* A handler was registered: a member node beats now, so that its row lists the handler
+ * before tasker_register returns (`tasker trigger` and `tasker status` judge from the
+ * rows whether a live process has a handler). A failure is left to the next beat. */
+void tasker_cluster_handlers_changed(tasker_t *t);
 /* The registered handler names as a JSON array (malloc'd), or NULL. */
 char *tasker_handlers_json(tasker_t *t);
 /* The registered handler names: a malloc'd array of *n strdup'd names. */
