@@ -54,9 +54,10 @@ static bool node_is_self(const tasker_node *n)
     return n->pid == (int64_t)getpid() && n->host && strcmp(n->host, host) == 0;
 }
 
-static bool node_live(const tasker_node *n, int64_t now)
+/* The library's judgement: not stopped, and beating within its lease (store clock). */
+static bool node_live(const tasker_node *n)
 {
-    return n->heartbeat_us > 0 && now - n->heartbeat_us <= SERVING_LIVE_US;
+    return n->alive && !n->stopped_us;
 }
 
 static bool node_has(const tasker_node *n, const char *handler)
@@ -75,9 +76,8 @@ void serving_read(serving *s, tasker_t *t, const char *dsn)
 {
     memset(s, 0, sizeof *s);
     s->nodes_ok = tasker_list_nodes(t, &s->nodes, &s->nnodes) == TASKER_OK;
-    int64_t now = now_us();
     for (size_t i = 0; s->nodes_ok && i < s->nnodes; i++)
-        if (!node_is_self(&s->nodes[i]) && node_live(&s->nodes[i], now)) s->others_listed = true;
+        if (!node_is_self(&s->nodes[i]) && node_live(&s->nodes[i])) s->others_listed = true;
     s->daemon_listens = wakeup_probe(dsn);
     s->store_holders = serving_sqlite_holders(dsn);
 }
@@ -94,9 +94,8 @@ serving_answer serving_handler(const serving *s, const char *handler)
     /* A SQLite file nobody else has open is served by nobody, whatever a nodes listing
      * still shows of processes that closed it a moment ago. */
     if (s->store_holders == 0) return SERVING_NO;
-    int64_t now = now_us();
     for (size_t i = 0; s->nodes_ok && i < s->nnodes; i++)
-        if (!node_is_self(&s->nodes[i]) && node_live(&s->nodes[i], now) &&
+        if (!node_is_self(&s->nodes[i]) && node_live(&s->nodes[i]) &&
             node_has(&s->nodes[i], handler))
             return SERVING_YES;
     /* A listing of other nodes is the store's full account (cluster mode): none of

@@ -13,9 +13,6 @@
 
 typedef enum { SERVING_UNKNOWN, SERVING_YES, SERVING_NO } serving_answer;
 
-/* Live nodes must have beaten within this (the default lease, 10 s, plus a beat). */
-#define SERVING_LIVE_US (12 * 1000000LL)
-
 /* What is known of the processes sharing t's store (dsn): read once, asked per
  * handler. */
 typedef struct serving {

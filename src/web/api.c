@@ -17,9 +17,10 @@ int64_t web_next_fire_us(const tasker_task_scheme *s, int64_t now_us)
     return tasker_scheme_next_us(s, now_us, &next_us) == TASKER_OK ? next_us : 0;
 }
 
-const char *web_node_state(const tasker_node *n, int64_t now_us)
+const char *web_node_state(const tasker_node *n)
 {
-    return now_us - n->heartbeat_us > WEB_NODE_DEAD_US ? "dead" : "live";
+    /* The library judged `alive` on the store's clock with the node's lease. */
+    return n->stopped_us ? "stopped" : n->alive ? "live" : "dead";
 }
 
 /* A task as the API shows it. ISSUE 12: "paused" is false until the job lifecycle
@@ -100,7 +101,6 @@ enum MHD_Result api_nodes(web_req *r)
     size_t n = 0;
     int err = tasker_list_nodes(r->srv->t, &v, &n);
     if (err != TASKER_OK) return web_reply_lib_error(r, err, "nodes");
-    int64_t now_us = web_now_us();
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++)
         json_array_append_new(
@@ -108,7 +108,7 @@ enum MHD_Result api_nodes(web_req *r)
                          "host", v[i].host, "pid", (json_int_t)v[i].pid, "started_us",
                          (json_int_t)v[i].started_us, "heartbeat_us", (json_int_t)v[i].heartbeat_us,
                          "running", v[i].running, "handlers", json_from_text(v[i].handlers),
-                         "state", web_node_state(&v[i], now_us)));
+                         "state", web_node_state(&v[i])));
     tasker_free_nodes(v, n);
     return web_reply_json(r, MHD_HTTP_OK, a);
 }

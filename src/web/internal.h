@@ -20,7 +20,6 @@
     2000000                  /* /metrics and the overview share one scan (at least) this long */
 #define WEB_TAIL_POLL_MS 200 /* a live tail looks at the store this often */
 #define WEB_TAIL_KEEPALIVE_MS 15000 /* and says something at least this often */
-#define WEB_NODE_DEAD_US 10000000   /* a heartbeat older than the default lease */
 
 typedef struct web_metrics web_metrics;
 
@@ -120,7 +119,7 @@ enum MHD_Result web_not_implemented(web_req *r);
 /* The schedule's next fire after now (0 = never): @every counts from its creation. */
 int64_t web_next_fire_us(const tasker_task_scheme *s, int64_t now_us);
 /* A node's state for the dashboard and tasker_nodes{state}: "live" or "dead". */
-const char *web_node_state(const tasker_node *n, int64_t now_us);
+const char *web_node_state(const tasker_node *n);
 int64_t web_now_us(void);
 
 /* ---- the shared scan (snapshot.c) -------------------------------------------------- */

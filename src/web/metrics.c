@@ -315,15 +315,18 @@ static void put_queue(FILE *f, const web_snapshot *snap, const tasker_task *task
 static void put_nodes(FILE *f, tasker_t *t)
 {
     tasker_node *v = NULL;
-    size_t n = 0, live = 0;
-    int64_t now_us = web_now_us();
+    size_t n = 0, live = 0, dead = 0;
     if (tasker_list_nodes(t, &v, &n) != TASKER_OK) n = 0;
-    for (size_t i = 0; i < n; i++)
-        live += strcmp(web_node_state(&v[i], now_us), "live") == 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *state = web_node_state(&v[i]);
+        live += strcmp(state, "live") == 0;
+        dead += strcmp(state, "dead") == 0;
+    }
     tasker_free_nodes(v, n);
-    put_header(f, "tasker_nodes", "gauge", "Nodes sharing the store, by state (live, dead).");
-    fprintf(f, "tasker_nodes{state=\"live\"} %zu\ntasker_nodes{state=\"dead\"} %zu\n", live,
-            n - live);
+    put_header(f, "tasker_nodes", "gauge",
+               "Nodes sharing the store, by state (live, dead, stopped: closed cleanly).");
+    fprintf(f, "tasker_nodes{state=\"live\"} %zu\ntasker_nodes{state=\"dead\"} %zu\n"
+            "tasker_nodes{state=\"stopped\"} %zu\n", live, dead, n - live - dead);
 }
 
 enum MHD_Result api_metrics(web_req *r)
