@@ -281,13 +281,29 @@ void tasker_start_jobs(tasker_t *t, job **jobs, size_t n, int *rcs)
     start_settled(failed ? TASKER_ESTORAGE : TASKER_OK);
 }
 
+/* Reads the task of a run claimed from the store. The run is running under this node
+ * already: a store away for a moment must not fail it unrun, so a store error is retried
+ * with backoff (as outcomes are written) until the handle stops. */
+static int load_task(tasker_t *t, job *j)
+{
+    int rc = t->st->ops->get_task(t->st, j->task_id, &j->task);
+    for (int attempt = 0; rc == TASKER_ESTORAGE && !pool_stopping(t); attempt++) {
+        storage_backoff(attempt);
+        rc = t->st->ops->get_task(t->st, j->task_id, &j->task);
+    }
+    return rc;
+}
+
 bool tasker_run_started(tasker_t *t, job *j)
 {
     bool async;
     tasker_handler fn;
     void *udata;
-    if (!j->task.task_id && t->st->ops->get_task(t->st, j->task_id, &j->task) != TASKER_OK)
+    int rc = j->task.task_id ? TASKER_OK : load_task(t, j);
+    if (rc == TASKER_ENOTFOUND)
         async = finish_failed(t, j, "task '%s' no longer exists", j->task_id);
+    else if (rc != TASKER_OK)
+        async = finish_failed(t, j, "task '%s' could not be read: the store failed", j->task_id);
     else if (!tasker_find_handler(t, j->task.handler, &fn, &udata))
         async = finish_failed(t, j, "unknown handler '%s'", j->task.handler);
     else {
