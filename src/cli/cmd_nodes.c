@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_LEASE_MS 10000 /* the library's default lease (tasker_options.lease_ms) */
@@ -31,17 +32,27 @@ static const char *node_state(const tasker_node *nd)
     return nd->stopped_us ? "stopped" : nd->alive ? "live" : "dead";
 }
 
-/* The handlers' JSON array as "a, b, c" for a table cell (into buf). */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The handlers' JSON array as "a, b, c" for a table cell (into buf), sorted: the node
+ * lists them in no particular order, and a row should not change with it. */
 static const char *handlers_text(const char *json, char *buf, size_t size)
 {
     json_t *a = json_from_text(json);
-    size_t o = 0, i;
+    size_t o = 0, n = 0, i;
     json_t *v;
     buf[0] = '\0';
+    const char **names = calloc(json_array_size(a) + 1, sizeof *names);
     json_array_foreach(a, i, v) {
-        if (json_is_string(v) && o < size)
-            o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? ", " : "", json_string_value(v));
+        if (names && json_is_string(v)) names[n++] = json_string_value(v);
     }
+    if (n) qsort(names, n, sizeof *names, cmp_str);
+    for (i = 0; i < n && o < size; i++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? ", " : "", names[i]);
+    free(names);
     json_decref(a);
     return buf;
 }
