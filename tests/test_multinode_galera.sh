@@ -12,7 +12,12 @@ if [ ! -r /usr/lib/galera/libgalera_smm.so ]; then
     echo "skipped: no galera-4 (/usr/lib/galera/libgalera_smm.so)"
     exit 77
 fi
-LEASE=(--heartbeat-ms 500 --lease-ms 3000)
+# The lease rides out the member's absence (35-42 s here, with the rsync transfer that
+# also stalls the donor's writes): docs/cluster.md, "Running on Galera". With a 3 s
+# lease the node on the killed member (and the nodes on the donor) are dead for the
+# others, as the contract says, and their running runs end interrupted; what this
+# test checks is that no run starts twice and that every run and outcome lands.
+LEASE=(--heartbeat-ms 500 --lease-ms 90000)
 
 started=$(now_ms)
 db_start --galera 3
@@ -37,6 +42,7 @@ echo "== steady load"
 "$CLIENT" "${DSNS[0]}" wait burst open eq 0 60000 >/dev/null || fail "triggered runs still open after 60 s"
 
 echo "== member 2 killed under load, then rejoins"
+steady_end_us=$(($(date +%s%N) / 1000))
 "$CLIENT" "${DSNS[0]}" bursts burst 100 1000 12 >"$TMP/bursts2.out" 2>"$TMP/bursts2.err" &
 bursts_pid=$!
 db_cmd kill 2
@@ -60,7 +66,10 @@ bad=$(awk '$2 == "burst" && $8 != "success"' "$TMP/galera.dump" | wc -l)
 [ "$got" -ge "$acked" ] && [ "$bad" -eq 0 ] && ok "galera: all $acked acknowledged triggers ran ($got runs)" ||
     fail "galera: $acked triggers acknowledged, $got ran, $bad not success$(not_success "$TMP/galera.dump" burst)"
 check_occurrences "$LOG" $((t0 + 2)) $((t1 - 2)) 60 galera
-check_split "$LOG" 20 50 galera "${node_id[hostA]}" "${node_id[hostB]}" "${node_id[hostC]}"
+# The split of the steady phase: while member 2 is away its node starts nothing.
+awk -v end="$steady_end_us" '$3 < end' "$LOG" >"$TMP/steady.log"
+check_split "$TMP/steady.log" 20 50 "galera (steady)" "${node_id[hostA]}" "${node_id[hostB]}" "${node_id[hostC]}"
+check_split "$LOG" 0 100 "galera (all, for the record)" "${node_id[hostA]}" "${node_id[hostB]}" "${node_id[hostC]}"
 echo "galera: lateness of scheduled starts (ms, min p50 p99 max): $(lateness_stats "$LOG")"
 echo "galera: $(($(now_ms) - started)) ms in all"
 cl_finish

@@ -119,12 +119,36 @@ static int64_t after_beat(tasker_t *t, int rc, int64_t *down_retry_us)
     return pause_us;
 }
 
+/* The grace after the store comes back: no node could beat while it was away, and
+ * each retries on its own backoff (up to TASKER_BACKOFF_MAX_US), so the others'
+ * heartbeats are judged only once this node has beaten steadily for a lease plus the
+ * longest retry pause. A beat that failed, or came a long time after the previous one
+ * (a store that stalled without failing, such as a Galera cluster that lost its
+ * primary component), starts the grace again. Without it, the first node back marked
+ * the others' runs interrupted after any outage longer than the lease. */
+static bool may_judge(tasker_t *t, int rc, int64_t *steady_since_us, int64_t *last_ok_us)
+{
+    int64_t now = mono_us(), grace_us = t->cl.lease_us + TASKER_BACKOFF_MAX_US;
+    if (rc != TASKER_OK) {
+        *steady_since_us = now;
+        *last_ok_us = 0;
+        return false;
+    }
+    if (*last_ok_us && now - *last_ok_us > heartbeat_us(t) + t->cl.lease_us / 2)
+        *steady_since_us = now;
+    *last_ok_us = now;
+    return now - *steady_since_us >= grace_us;
+}
+
 static void *heartbeat_main(void *arg)
 {
     tasker_t *t = arg;
     cluster *c = &t->cl;
     pthread_setname_np(pthread_self(), "tasker-beat");
     int64_t pause_us = heartbeat_us(t), down_retry_us = DOWN_FIRST_RETRY_US;
+    /* Opened with the store up (the first beat was in tasker_cluster_start): no grace. */
+    int64_t last_ok_us = mono_us();
+    int64_t steady_since_us = last_ok_us - c->lease_us - TASKER_BACKOFF_MAX_US;
     pthread_mutex_lock(&c->lock);
     for (;;) {
         struct timespec until = tasker_mono_after_us(pause_us);
@@ -133,7 +157,8 @@ static void *heartbeat_main(void *arg)
         if (c->stopping) break;
         pthread_mutex_unlock(&c->lock);
         int rc = beat(t);
-        if (rc == TASKER_OK) tasker_cluster_judge(t);
+        if (may_judge(t, rc, &steady_since_us, &last_ok_us)) tasker_cluster_judge(t);
+        else if (rc == TASKER_OK) t->st->ops->interrupt_dead(t->st, tasker_node_alive, t, NULL);
         pause_us = after_beat(t, rc, &down_retry_us);
         pthread_mutex_lock(&c->lock);
     }

@@ -70,6 +70,11 @@ typedef struct pool {
     bool claims;          /* claiming started (at the first trigger, start, run or wake) */
     bool poller;          /* a worker is the poller now */
     int64_t poll_pause_us; /* poll_ms, or longer while the store is down */
+    /* When the next poll is due (monotonic), kept across the poller's turns: a turn cut
+     * short by local work must not restart the pause, or a node whose schedules give
+     * it work more often than the pause (a backed-off pause after an outage) never
+     * claims again. Unset (tv_sec 0) when no poll is pending. */
+    struct timespec poll_at;
     bool store_has_more;
     bool claim_wake;      /* a poll is asked for now (tasker_wake, a local trigger) */
 } pool;

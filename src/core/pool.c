@@ -189,14 +189,16 @@ static void poll_store(tasker_t *t)
 {
     pool *p = &t->pool;
     p->poller = true;
-    if (!p->store_has_more && !p->claim_wake) {
-        struct timespec until = tasker_mono_after_us(p->poll_pause_us);
+    bool due = p->store_has_more || p->claim_wake;
+    if (!due) {
+        if (!p->poll_at.tv_sec) p->poll_at = tasker_mono_after_us(p->poll_pause_us);
         while (!has_work(p) && !p->claim_wake &&
-               pthread_cond_timedwait(&p->queue_cond, &p->queue_lock, &until) != ETIMEDOUT) {
+               pthread_cond_timedwait(&p->queue_cond, &p->queue_lock, &p->poll_at) != ETIMEDOUT) {
         }
     }
     if (!has_work(p)) {
         p->claim_wake = false;
+        p->poll_at.tv_sec = 0; /* the next turn waits a whole pause from now */
         int free_workers = p->nthreads - p->running;
         size_t max = free_workers < 1 ? 1 : (size_t)free_workers;
         if (max > TASKER_CLAIM_MAX) max = TASKER_CLAIM_MAX;

@@ -49,6 +49,24 @@ bool my_errno_retries(unsigned err)
     return err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT || err == ER_UNKNOWN_COM_ERROR;
 }
 
+bool my_trx_lost(const my_conn *c)
+{
+    switch (c->last_errno) {
+    case 0:                         /* no server error: the driver's own verdict */
+    case ER_DUP_ENTRY:              /* the statement is undone alone (InnoDB) */
+    case ER_DUP_ENTRY_WITH_KEY_NAME:
+    case ER_NO_REFERENCED_ROW_2:
+    case ER_ROW_IS_REFERENCED_2:
+    case ER_DATA_TOO_LONG:
+    case ER_BAD_NULL_ERROR:
+    case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:
+    case ER_WARN_DATA_OUT_OF_RANGE:
+        return c->broken;
+    default:
+        return true;
+    }
+}
+
 void my_log_failure(my_store *s, const char *fmt, ...)
 {
     int64_t now_us = mono_us();
@@ -130,7 +148,7 @@ static int run_writes(my_store *s, my_conn *c, my_write *batch, bool careful)
         w->rc = w->fn(s, c, w);
         if (w->rc != TASKER_OK) {
             snprintf(w->err, sizeof w->err, "%s", tasker_last_error());
-            if (c->broken || my_errno_retries(c->last_errno)) rc = w->rc;
+            if (my_trx_lost(c)) rc = w->rc;
         }
         c->last_errno = 0;
     }
@@ -219,7 +237,7 @@ static batch_outcome run_on(my_lane *l, my_conn *c, my_write *batch, int slot, i
     unsigned err = c->last_errno;
     if (!c->broken) mysql_rollback(c->db);
     fail_all(batch, TASKER_ESTORAGE, why);
-    return c->broken || my_errno_retries(err) ? BATCH_RETRY : BATCH_FAILED;
+    return c->broken || my_errno_retries(err) || my_trx_lost(c) ? BATCH_RETRY : BATCH_FAILED;
 }
 
 static void say_unknown(my_write *batch)

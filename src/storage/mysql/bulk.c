@@ -248,7 +248,7 @@ static int run_one_by_one(my_store *s, my_conn *c, my_write **w, size_t n)
         w[i]->rc = w[i]->fn(s, c, w[i]);
         if (w[i]->rc != TASKER_OK) {
             snprintf(w[i]->err, sizeof w[i]->err, "%s", tasker_last_error());
-            if (c->broken || my_errno_retries(c->last_errno)) return TASKER_ESTORAGE;
+            if (my_trx_lost(c)) return TASKER_ESTORAGE;
         }
         c->last_errno = 0;
     }
@@ -302,7 +302,7 @@ static int starts_locked(my_store *s, my_conn *c, my_write **w, size_t n)
     if (k >= BULK_MIN && bulk_supported(c)) {
         rc = bulk_run(s, c, MW_START, todo, k);
         if (rc == TASKER_OK) bulk_took_effect(MW_START, todo, k);
-        else if (!c->broken && !my_errno_retries(c->last_errno)) /* locked, yet not taken */
+        else if (!my_trx_lost(c)) /* locked, yet not taken */
             rc = tasker_fail(TASKER_ESTORAGE, "mysql: %s: locked pending runs were not "
                              "claimed", s->where);
         else rc = TASKER_ESTORAGE;
@@ -323,7 +323,7 @@ int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n, bool careful
         bulk_took_effect(MW_START, w, n);
         return TASKER_OK;
     }
-    if (c->broken || my_errno_retries(c->last_errno)) return TASKER_ESTORAGE;
+    if (my_trx_lost(c)) return TASKER_ESTORAGE;
     /* Some rows did not match, and which ones a total does not say: the transaction is
      * run again with the careful round. */
     c->last_errno = 0;
@@ -344,7 +344,7 @@ static int group_run(my_store *s, my_conn *c, my_write_kind kind, my_write **w, 
         bulk_took_effect(kind, w, n);
         return TASKER_OK;
     }
-    if (c->broken || my_errno_retries(c->last_errno)) return TASKER_ESTORAGE;
+    if (my_trx_lost(c)) return TASKER_ESTORAGE;
     c->last_errno = 0;
     return run_one_by_one(s, c, w, n);
 }
@@ -356,14 +356,14 @@ int my_bulk_whole(my_store *s, my_conn *c, my_write_kind kind, my_write **w, siz
             bulk_took_effect(kind, w, n);
             return TASKER_OK;
         }
-        if (c->broken || my_errno_retries(c->last_errno)) return TASKER_ESTORAGE;
+        if (my_trx_lost(c)) return TASKER_ESTORAGE;
         c->last_errno = 0;
     }
     /* One by one, to name the first at fault; the savepoint undoes those before it. */
     int rc = my_exec_once(s, c, "SAVEPOINT tasker_whole");
     for (size_t i = 0; i < n && rc == TASKER_OK; i++) rc = w[i]->fn(s, c, w[i]);
     if (rc == TASKER_OK) return my_exec_once(s, c, "RELEASE SAVEPOINT tasker_whole");
-    if (c->broken || my_errno_retries(c->last_errno)) return TASKER_ESTORAGE;
+    if (my_trx_lost(c)) return TASKER_ESTORAGE;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", tasker_last_error());
     if (my_exec_once(s, c, "ROLLBACK TO SAVEPOINT tasker_whole") != TASKER_OK)

@@ -146,19 +146,26 @@ static int read_exec(my_store *s, my_conn *c, MYSQL_STMT *st, tasker_task_exec *
     return f;
 }
 
+/* Reads back the rows this claim's UPDATE moved, and only those: running under this
+ * node with this claim's start time. A selected row the UPDATE did not move (its
+ * transaction was ended under it, on Galera by a replicated claim of another node)
+ * is not this node's to run. */
 static int read_claimed(my_store *s, my_conn *c, claim_arg *a)
 {
     char *sql = with_placeholders("SELECT " CLAIM_EXEC_COLS " FROM task_execs"
                                   " WHERE exec_id IN (",
-                                  a->n_ids, ") ORDER BY queued_us, exec_id");
-    MYSQL_BIND *b = calloc(a->n_ids, sizeof *b);
-    unsigned long *len = calloc(a->n_ids, sizeof *len);
+                                  a->n_ids, ") AND status = 1 AND node_id = ? AND start_us = ?"
+                                  " ORDER BY queued_us, exec_id");
+    MYSQL_BIND *b = calloc(a->n_ids + 2, sizeof *b);
+    unsigned long *len = calloc(a->n_ids + 1, sizeof *len);
     int rc = TASKER_ENOMEM;
     if (!sql || !b || !len || !(a->rows = calloc(a->n_ids, sizeof *a->rows))) {
         tasker_fail(rc, "mysql: claim: out of memory");
         goto out;
     }
     bind_ids(a, b, len, 0);
+    my_bind_str(&b[a->n_ids], a->node_id, &len[a->n_ids]);
+    my_bind_i64(&b[a->n_ids + 1], &a->now_us);
     MYSQL_STMT *st;
     if ((rc = my_cl_prepare(s, c, sql, b, &st, "reading claimed runs")) != TASKER_OK) goto out;
     for (;;) {

@@ -278,6 +278,17 @@ void my_run_batch(my_lane *l, my_write **batch, int slot);
  * run again: a deadlock or a Galera certification failure (1213), a lock wait timeout
  * (1205), a Galera member not ready (1047), or the connection lost before COMMIT. */
 bool my_errno_retries(unsigned err);
+/* True when the last failed statement on c may have ended its transaction, so that the
+ * batch must fail (and run again) rather than go on: a lost connection, or any server
+ * error but the few known to undo only the statement (a duplicate key, a missing or
+ * referenced row, a value that does not fit). A lane's connection has autocommit off:
+ * after a rollback its next statements open a new transaction, which COMMIT then
+ * commits without the writes made before the failure. On Galera, statements fail so
+ * in mid-transaction with errors of their own (1180 "Error while appending streaming
+ * replication fragment", 1047, 1317, ...) when a member loses the primary component or
+ * a transaction is aborted by a replicated one; a start answered after such a COMMIT
+ * would run a claim that had been rolled back, while another node claims the run. */
+bool my_trx_lost(const my_conn *c);
 /* Writes msg (printf-style) to stderr, at most once per few seconds per store: a store
  * that is away is said, not hammered into the log. */
 void my_log_failure(my_store *s, const char *fmt, ...)
