@@ -39,9 +39,12 @@ bool mem_exec_copy(tasker_task_exec *out, const tasker_task_exec *in)
     *out = *in;
     out->exec_id = out->task_id = out->scheme_id = NULL;
     out->result = out->error = out->node_id = NULL;
+    out->retry_of = out->param = out->unique_key = NULL;
     if (dup_into(&out->exec_id, in->exec_id) && dup_into(&out->task_id, in->task_id) &&
         dup_into(&out->scheme_id, in->scheme_id) && dup_into(&out->result, in->result) &&
-        dup_into(&out->error, in->error) && dup_into(&out->node_id, in->node_id))
+        dup_into(&out->error, in->error) && dup_into(&out->node_id, in->node_id) &&
+        dup_into(&out->retry_of, in->retry_of) && dup_into(&out->param, in->param) &&
+        dup_into(&out->unique_key, in->unique_key))
         return true;
     tasker_exec_clear(out);
     return false;

@@ -17,7 +17,7 @@
 #include <sys/types.h>
 
 /* The schema version this library writes (PRAGMA user_version). */
-#define SQ_SCHEMA_VERSION 4
+#define SQ_SCHEMA_VERSION 5
 #define SQ_MAX_READERS 4
 #define SQ_DEFAULT_BUSY_TIMEOUT_MS 10000
 #define SQ_MSG_SIZE 512

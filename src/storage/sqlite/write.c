@@ -148,12 +148,20 @@ static int add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e)
     bind_text(st, 10, e->result);
     bind_text(st, 11, e->error);
     bind_text(st, 12, e->node_id);
+    sqlite3_bind_int(st, 13, e->attempt > 0 ? e->attempt : 1);
+    bind_text(st, 14, e->retry_of);
+    sqlite3_bind_int64(st, 15, e->run_at_us);
+    sqlite3_bind_int(st, 16, e->priority);
+    bind_text(st, 17, e->param);
+    bind_text(st, 18, e->unique_key);
     if (step_write(s, r, st, TASKER_EEXISTS, "adding an execution") != TASKER_OK) {
         if (r->rc == TASKER_EEXISTS)
             req_error(r, TASKER_EEXISTS,
-                      "execution '%s' exists, or schedule '%s' has one for %lld already",
+                      "execution '%s' exists, or schedule '%s' has one for %lld already, "
+                      "or a pending or running run of task '%s' holds unique key '%s'",
                       e->exec_id, e->scheme_id ? e->scheme_id : "-",
-                      (long long)e->scheduled_us);
+                      (long long)e->scheduled_us, e->task_id,
+                      e->unique_key ? e->unique_key : "-");
         return r->rc;
     }
     if (sqlite3_changes(s->wdb) == 0)
