@@ -292,7 +292,13 @@ bool tasker_run_started(tasker_t *t, job *j)
         async = finish_failed(t, j, "unknown handler '%s'", j->task.handler);
     else {
         tasker_ctx c;
+        if (j->run_param) { /* this run's params replace the task's */
+            free(j->task.param);
+            j->task.param = j->run_param;
+            j->run_param = NULL;
+        }
         tasker_ctx_init(&c, t, &j->task, j->exec_id, j->scheduled_us, udata);
+        c.attempt = j->attempt > 0 ? j->attempt : 1;
         int handler_rc = fn(&c);
         async = finish_from_ctx(t, j, &c, handler_rc);
         tasker_ctx_destroy(&c);

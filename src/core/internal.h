@@ -32,6 +32,8 @@ typedef struct job {
     int64_t scheduled_us;  /* 0 when triggered */
     char *scheme_id;       /* NULL when triggered */
     bool counted;          /* counted in sched.running_schemes (overlap forbid) */
+    char *run_param;       /* this run's own params (tasker_run_opts), or NULL */
+    int attempt;           /* 1 for the first attempt (0 read as 1) */
     struct job *next;
 } job;
 
@@ -87,6 +89,7 @@ typedef struct sched {
     pthread_cond_t cond;          /* wakes the loop: changes, stop, wake */
     bool reload;                  /* schedules changed: reread them */
     bool rescan;                  /* pick up pending executions now */
+    int64_t wake_at_us;           /* job lifecycle: a delayed run's time; 0 = none */
     bool stopping;                /* the loop should return */
     heap due;                     /* sched_entry by next fire */
     sched_entry *entries;         /* every loaded schedule (a list, owns them) */
@@ -161,6 +164,7 @@ struct tasker_ctx {
     int dropped;   /* events over the cap, not stored */
     struct tasker_tail *tail; /* the last events past the head, stored at the end (context.c) */
     void *param_json; /* json_t, parsed on first tasker_bind */
+    int attempt;      /* tasker_attempt(): 1 for the first attempt */
 };
 
 /* time and ids (id.c) */
@@ -272,6 +276,8 @@ void tasker_ctx_destroy(tasker_ctx *c);
 /* schedule loop (schedule.c) */
 int tasker_sched_init(tasker_t *t);
 void tasker_sched_changed(tasker_t *t);
+/* Job lifecycle: pending runs are looked for at when_us (a delayed run's time). */
+void tasker_sched_wake_at(tasker_t *t, int64_t when_us);
 /* Stops the schedule thread and the stop watcher. */
 void tasker_sched_stop(tasker_t *t);
 /* Frees the loop's state; after tasker_sched_stop and the pool's shutdown. */

@@ -11,6 +11,7 @@ void tasker_job_free(job *j)
     if (!j) return;
     tasker_task_clear(&j->task);
     free(j->scheme_id);
+    free(j->run_param);
     free(j);
 }
 
@@ -132,6 +133,9 @@ static job *job_from_exec(tasker_task_exec *e)
     j->scheduled_us = e->scheduled_us;
     j->scheme_id = e->scheme_id; /* moved */
     e->scheme_id = NULL;
+    j->run_param = e->param; /* moved */
+    e->param = NULL;
+    j->attempt = e->attempt;
     return j;
 }
 
@@ -373,6 +377,9 @@ int tasker_pool_pickup_pending(tasker_t *t)
         j->scheduled_us = v[i].scheduled_us;
         j->scheme_id = v[i].scheme_id; /* moved */
         v[i].scheme_id = NULL;
+        j->run_param = v[i].param; /* moved */
+        v[i].param = NULL;
+        j->attempt = v[i].attempt;
         if (!tasker_pool_submit(t, j)) tasker_job_free(j);
     }
     tasker_free_execs(v, n);

@@ -200,7 +200,8 @@ static int check_task_opts(const char *task_id, const tasker_task_opts *o)
     } unsupported[] = {
         {"max_attempts", o->max_attempts != 0},   {"backoff_ms", o->backoff_ms != 0},
         {"backoff_max_ms", o->backoff_max_ms != 0}, {"timeout_ms", o->timeout_ms != 0},
-        {"max_concurrency", o->max_concurrency != 0}, {"priority", o->priority != 0},
+        /* max_concurrency and priority are honoured by the starts and claims. */
+        {"max_concurrency", o->max_concurrency < 0}, {"priority", false},
     };
     for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++)
         if (unsupported[i].set)

@@ -44,7 +44,9 @@ int mem_claim_task_execs(tasker_storage *st, const char *node_id, const char *co
     for (mexec *x = m->pending.head, *next; x && count < max && rc == TASKER_OK; x = next) {
         next = x->next;
         mtask *task = mem_find_task(m, x->rec.task_id);
-        if (!task || !handler_in(task->rec.handler, handlers, nh)) continue;
+        if (!task || !handler_in(task->rec.handler, handlers, nh) ||
+            !mem_startable(m, x, now_us))
+            continue;
         char *node = strdup(node_id);
         if (!node) {
             rc = TASKER_ENOMEM;

@@ -160,8 +160,13 @@ const char *const sq_write_sql[W_COUNT] = {
                    " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
                    " ?15, ?16, ?17, ?18"
                    " WHERE EXISTS (SELECT 1 FROM tasks WHERE task_id = ?2)",
+    /* The local fast path starts only what a claim would: a run due, of a task neither
+     * paused nor limited (a limited task's runs are left to claims, which judge the
+     * limit in their transaction). */
     [W_START_EXEC] = "UPDATE execs SET status = 1, start_us = ?2, node_id = ?3"
-                     " WHERE exec_id = ?1 AND status = 0",
+                     " WHERE exec_id = ?1 AND status = 0 AND run_at_us <= ?2"
+                     " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.task_id = execs.task_id"
+                     " AND (t.paused != 0 OR t.max_concurrency > 0))",
     [W_EXEC_STATUS] = "SELECT status FROM execs WHERE exec_id = ?1",
     [W_UPDATE_EXEC] = "UPDATE execs SET status = ?2, end_us = ?3, success = ?4,"
                       " result = ?5, error = ?6 WHERE exec_id = ?1"

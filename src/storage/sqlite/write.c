@@ -213,8 +213,12 @@ static int start_one(sq_store *s, sq_req *r, const char *id, int64_t us, const c
     int status = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
     sqlite3_reset(st);
     if (rc == SQLITE_ROW) {
-        snprintf(r->msg, sizeof r->msg, "execution '%s' is %s, not pending", id,
-                 tasker_exec_status_name((tasker_exec_status)status));
+        if (status == TASKER_EXEC_PENDING)
+            snprintf(r->msg, sizeof r->msg, "execution '%s' is delayed, or its task paused "
+                     "or limited: left to claims", id);
+        else
+            snprintf(r->msg, sizeof r->msg, "execution '%s' is %s, not pending", id,
+                     tasker_exec_status_name((tasker_exec_status)status));
         return TASKER_ESTATE;
     }
     if (rc == SQLITE_DONE) {
