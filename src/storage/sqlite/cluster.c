@@ -23,7 +23,7 @@
     "node_id, host, pid, started_us, heartbeat_us, running, handlers, clock_skew_us, "  \
     "stopped_us"
 
-typedef enum { CL_BEAT, CL_GONE, CL_EXPIRE, CL_CLAIM } cl_what;
+typedef enum { CL_BEAT, CL_GONE, CL_EXPIRE, CL_CLAIM, CL_LIFE } cl_what;
 
 struct sq_cluster_op {
     cl_what what;
@@ -36,6 +36,10 @@ struct sq_cluster_op {
     size_t max;                       /* CL_CLAIM */
     tasker_task_exec *rows;           /* CL_CLAIM: the claimed executions */
     size_t n_rows;
+    /* CL_LIFE (job lifecycle, storage version 4): one statement on id, with flag */
+    const char *life_sql, *id, *what_text;
+    int64_t flag;
+    int changes;
 };
 
 static int cl_fail(sq_store *s, sq_req *r, const char *what)
@@ -278,6 +282,15 @@ int sq_exec_cluster(sq_store *s, sq_req *r)
     case CL_GONE: return exec_gone(s, r, op);
     case CL_EXPIRE: return exec_expire(s, r, op);
     case CL_CLAIM: return exec_claim(s, r, op);
+    case CL_LIFE: {
+        sqlite3_stmt *st = NULL;
+        if (prepare(s, r, op->life_sql, &st) != TASKER_OK) return r->rc;
+        bind_text(st, 1, op->id);
+        sqlite3_bind_int64(st, 2, op->flag);
+        sqlite3_bind_int64(st, 3, op->now_us);
+        if (step_done(s, r, st, op->what_text) == TASKER_OK) op->changes = sqlite3_changes(s->wdb);
+        return r->rc;
+    }
     }
     return r->rc = TASKER_EINVAL;
 }
@@ -327,6 +340,76 @@ static int submit(sq_store *s, struct sq_cluster_op *op)
 {
     sq_req r = {.kind = SQ_CLUSTER, .u.cluster = op};
     return sq_submit(s, &r);
+}
+
+/* ---- job lifecycle (storage version 4): one-statement writes ---- */
+
+static int life_write(tasker_storage *st, const char *sql, const char *id, int64_t flag,
+                      const char *what, int *changes)
+{
+    sq_store *s = (sq_store *)st;
+    struct sq_cluster_op op = {.what = CL_LIFE, .life_sql = sql, .id = id, .flag = flag,
+                               .now_us = tasker_storage_now_us(st)};
+    op.what_text = what;
+    int rc = submit(s, &op);
+    *changes = op.changes;
+    return rc;
+}
+
+int sq_set_task_paused(tasker_storage *st, const char *task_id, bool paused)
+{
+    if (!task_id) return tasker_set_error(TASKER_EINVAL, "sqlite: set_task_paused: NULL id");
+    int changes = 0;
+    int rc = life_write(st, "UPDATE tasks SET paused = ?2 WHERE task_id = ?1", task_id,
+                        paused, "pausing a task", &changes);
+    if (rc == TASKER_OK && !changes)
+        return tasker_set_error(TASKER_ENOTFOUND, "sqlite: no task '%s'", task_id);
+    return rc;
+}
+
+int sq_set_scheme_paused(tasker_storage *st, const char *scheme_id, bool paused,
+                         int64_t now_us)
+{
+    if (!scheme_id) return tasker_set_error(TASKER_EINVAL, "sqlite: set_scheme_paused: NULL id");
+    (void)now_us; /* the store's now (?3): resuming moves last_fire_us up to it */
+    int changes = 0;
+    int rc = life_write(st, "UPDATE schemes SET paused = ?2, last_fire_us = CASE WHEN ?2 = 0"
+                        " AND last_fire_us < ?3 THEN ?3 ELSE last_fire_us END"
+                        " WHERE scheme_id = ?1", scheme_id, paused, "pausing a schedule",
+                        &changes);
+    if (rc == TASKER_OK && !changes)
+        return tasker_set_error(TASKER_ENOTFOUND, "sqlite: no schedule '%s'", scheme_id);
+    return rc;
+}
+
+/* Pending -> cancelled, running -> cancel_requested, in one statement; then the status
+ * read back tells which (or that it was finished or absent). */
+int sq_cancel_task_exec(tasker_storage *st, const char *exec_id, int64_t now_us,
+                        tasker_exec_status *was)
+{
+    if (!exec_id) return tasker_set_error(TASKER_EINVAL, "sqlite: cancel_task_exec: NULL id");
+    (void)now_us;
+    int changes = 0;
+    tasker_task_exec before = {0};
+    int rc = st->ops->get_task_exec(st, exec_id, &before);
+    if (rc != TASKER_OK) return rc;
+    tasker_exec_status status = before.status;
+    tasker_exec_clear(&before);
+    if (was) *was = status;
+    if (status != TASKER_EXEC_PENDING && status != TASKER_EXEC_RUNNING)
+        return tasker_set_error(TASKER_ESTATE, "sqlite: execution '%s' is %s: finished, not "
+                                "cancelled", exec_id, tasker_exec_status_name(status));
+    rc = life_write(st, "UPDATE execs SET"
+                    " status = CASE status WHEN 0 THEN 6 ELSE status END,"
+                    " end_us = CASE status WHEN 0 THEN ?3 ELSE end_us END,"
+                    " error = CASE status WHEN 0 THEN 'cancelled' ELSE error END,"
+                    " cancel_requested = CASE status WHEN 1 THEN 1 ELSE cancel_requested END"
+                    " WHERE exec_id = ?1 AND status < 2 AND ?2 = ?2", exec_id, 0,
+                    "cancelling an execution", &changes);
+    if (rc == TASKER_OK && !changes) /* it finished meanwhile */
+        return tasker_set_error(TASKER_ESTATE, "sqlite: execution '%s' finished before the "
+                                "cancel", exec_id);
+    return rc;
 }
 
 int sq_node_beat(tasker_storage *st, const tasker_node *self, int64_t *store_now_us)

@@ -295,6 +295,11 @@ int sq_interrupt_expired(tasker_storage *st, int64_t lease_us, size_t *n);
 int sq_claim_task_execs(tasker_storage *st, const char *node_id, const char *const *handlers,
                         size_t nh, size_t max, int64_t now_us, tasker_task_exec **out,
                         size_t *n);
+int sq_set_task_paused(tasker_storage *st, const char *task_id, bool paused);
+int sq_set_scheme_paused(tasker_storage *st, const char *scheme_id, bool paused,
+                         int64_t now_us);
+int sq_cancel_task_exec(tasker_storage *st, const char *exec_id, int64_t now_us,
+                        tasker_exec_status *was);
 int sq_find_active_exec(tasker_storage *st, const char *scheme_id,
                         char exec_id_out[TASKER_ID_SIZE]);
 /* Reads an execution row of the EXEC_COLS layout (storage/sqlite/read.c); false when out

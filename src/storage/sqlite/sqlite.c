@@ -266,6 +266,9 @@ static const tasker_storage_ops sqlite_ops = {
     .interrupt_expired = sq_interrupt_expired,
     .claim_task_execs = sq_claim_task_execs,
     .find_active_exec = sq_find_active_exec,
+    .cancel_task_exec = sq_cancel_task_exec,
+    .set_task_paused = sq_set_task_paused,
+    .set_scheme_paused = sq_set_scheme_paused,
 };
 
 static sq_store *store_new(void)
