@@ -300,6 +300,11 @@ int sq_set_scheme_paused(tasker_storage *st, const char *scheme_id, bool paused,
                          int64_t now_us);
 int sq_cancel_task_exec(tasker_storage *st, const char *exec_id, int64_t now_us,
                         tasker_exec_status *was);
+int sq_list_task_execs_filter(tasker_storage *st, const tasker_exec_filter *f,
+                              int64_t after_queued_us, const char *after_exec_id,
+                              size_t limit, tasker_task_exec **out, size_t *n);
+int sq_find_unique_exec(tasker_storage *st, const char *task_id, const char *key,
+                        char exec_id_out[TASKER_ID_SIZE]);
 int sq_find_active_exec(tasker_storage *st, const char *scheme_id,
                         char exec_id_out[TASKER_ID_SIZE]);
 /* Reads an execution row of the EXEC_COLS layout (storage/sqlite/read.c); false when out

@@ -269,6 +269,8 @@ static const tasker_storage_ops sqlite_ops = {
     .cancel_task_exec = sq_cancel_task_exec,
     .set_task_paused = sq_set_task_paused,
     .set_scheme_paused = sq_set_scheme_paused,
+    .list_task_execs_filter = sq_list_task_execs_filter,
+    .find_unique_exec = sq_find_unique_exec,
 };
 
 static sq_store *store_new(void)
