@@ -1224,5 +1224,10 @@ int tasker_storage_conformance(const char *name, conformance_open_fn open, void 
     const struct CMUnitTest *v3 = conformance_v3_tests(&n_v3);
     char v3_name[128];
     snprintf(v3_name, sizeof v3_name, "%s (storage version 3)", name);
-    return failed + _cmocka_run_group_tests(v3_name, v3, n_v3, NULL, NULL);
+    failed += _cmocka_run_group_tests(v3_name, v3, n_v3, NULL, NULL);
+    size_t n_v4 = 0;
+    const struct CMUnitTest *v4 = conformance_v4_tests(&n_v4);
+    char v4_name[128];
+    snprintf(v4_name, sizeof v4_name, "%s (storage version 4, job lifecycle)", name);
+    return failed + _cmocka_run_group_tests(v4_name, v4, n_v4, NULL, NULL);
 }

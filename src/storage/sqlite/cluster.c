@@ -206,6 +206,9 @@ static int exec_expire(sq_store *s, sq_req *r, struct sq_cluster_op *op)
 static int cmp_oldest_first(const void *a, const void *b)
 {
     const tasker_task_exec *x = a, *y = b;
+    /* The claim's order (job lifecycle): priority first, then due time. */
+    if (x->priority != y->priority) return x->priority > y->priority ? -1 : 1;
+    if (x->run_at_us != y->run_at_us) return x->run_at_us < y->run_at_us ? -1 : 1;
     if (x->queued_us != y->queued_us) return x->queued_us < y->queued_us ? -1 : 1;
     return strcmp(x->exec_id, y->exec_id);
 }
@@ -345,11 +348,11 @@ static int submit(sq_store *s, struct sq_cluster_op *op)
 /* ---- job lifecycle (storage version 4): one-statement writes ---- */
 
 static int life_write(tasker_storage *st, const char *sql, const char *id, int64_t flag,
-                      const char *what, int *changes)
+                      int64_t now_us, const char *what, int *changes)
 {
     sq_store *s = (sq_store *)st;
     struct sq_cluster_op op = {.what = CL_LIFE, .life_sql = sql, .id = id, .flag = flag,
-                               .now_us = tasker_storage_now_us(st)};
+                               .now_us = now_us};
     op.what_text = what;
     int rc = submit(s, &op);
     *changes = op.changes;
@@ -361,7 +364,7 @@ int sq_set_task_paused(tasker_storage *st, const char *task_id, bool paused)
     if (!task_id) return tasker_set_error(TASKER_EINVAL, "sqlite: set_task_paused: NULL id");
     int changes = 0;
     int rc = life_write(st, "UPDATE tasks SET paused = ?2 WHERE task_id = ?1", task_id,
-                        paused, "pausing a task", &changes);
+                        paused, tasker_storage_now_us(st), "pausing a task", &changes);
     if (rc == TASKER_OK && !changes)
         return tasker_set_error(TASKER_ENOTFOUND, "sqlite: no task '%s'", task_id);
     return rc;
@@ -371,11 +374,10 @@ int sq_set_scheme_paused(tasker_storage *st, const char *scheme_id, bool paused,
                          int64_t now_us)
 {
     if (!scheme_id) return tasker_set_error(TASKER_EINVAL, "sqlite: set_scheme_paused: NULL id");
-    (void)now_us; /* the store's now (?3): resuming moves last_fire_us up to it */
     int changes = 0;
     int rc = life_write(st, "UPDATE schemes SET paused = ?2, last_fire_us = CASE WHEN ?2 = 0"
                         " AND last_fire_us < ?3 THEN ?3 ELSE last_fire_us END"
-                        " WHERE scheme_id = ?1", scheme_id, paused, "pausing a schedule",
+                        " WHERE scheme_id = ?1", scheme_id, paused, now_us, "pausing a schedule",
                         &changes);
     if (rc == TASKER_OK && !changes)
         return tasker_set_error(TASKER_ENOTFOUND, "sqlite: no schedule '%s'", scheme_id);
@@ -388,7 +390,6 @@ int sq_cancel_task_exec(tasker_storage *st, const char *exec_id, int64_t now_us,
                         tasker_exec_status *was)
 {
     if (!exec_id) return tasker_set_error(TASKER_EINVAL, "sqlite: cancel_task_exec: NULL id");
-    (void)now_us;
     int changes = 0;
     tasker_task_exec before = {0};
     int rc = st->ops->get_task_exec(st, exec_id, &before);
@@ -405,7 +406,7 @@ int sq_cancel_task_exec(tasker_storage *st, const char *exec_id, int64_t now_us,
                     " error = CASE status WHEN 0 THEN 'cancelled' ELSE error END,"
                     " cancel_requested = CASE status WHEN 1 THEN 1 ELSE cancel_requested END"
                     " WHERE exec_id = ?1 AND status < 2 AND ?2 = ?2", exec_id, 0,
-                    "cancelling an execution", &changes);
+                    now_us, "cancelling an execution", &changes);
     if (rc == TASKER_OK && !changes) /* it finished meanwhile */
         return tasker_set_error(TASKER_ESTATE, "sqlite: execution '%s' finished before the "
                                 "cancel", exec_id);
