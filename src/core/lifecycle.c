@@ -4,15 +4,18 @@
  * the store's, durable and seen by every node; a driver without the operation gets
  * TASKER_ESTATE naming what it lacks.
  *
- * Not done yet (see the branch's report): retries with backoff after a failure,
- * timeouts, and a running run's cancel request reaching its node; tasker_no_retry() is
- * accepted and has nothing to stop. */
+ * Retries are the store's: the write that records a failure also stores the next
+ * attempt (storage.h, version 4). A timeout is judged when tasker_cancelled() is asked
+ * and when the handler returns: a C handler must poll tasker_cancelled() to stop early.
+ * A run's own timeout_ms stays with the handle that queued it (the record has no field
+ * for it): a run claimed by another node gets its task's timeout. */
 #include "core/internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define HAS_OP(t, op) ((t)->st->ops->version >= 4 && (t)->st->ops->op)
 
@@ -82,6 +85,7 @@ int tasker_trigger_opts(tasker_t *t, const char *task_id, const tasker_run_opts 
     tasker_task_exec e = {.exec_id = j->exec_id, .task_id = (char *)task_id};
     if ((rc = fill_run(t, o, j, &e)) != TASKER_OK) goto out;
     j->attempt = 1;
+    j->timeout_ms = o->timeout_ms; /* kept by this handle's queue only (not stored) */
     rc = t->st->ops->add_task_exec(t->st, &e);
     if (rc == TASKER_EEXISTS && o->unique_key) {
         rc = key_taken(t, task_id, o->unique_key, exec_id);
@@ -109,6 +113,7 @@ int tasker_cancel(tasker_t *t, const char *exec_id)
     tasker_exec_status was = TASKER_EXEC_PENDING;
     rc = t->st->ops->cancel_task_exec(t->st, exec_id, tasker_now_us(t), &was);
     if (rc == TASKER_OK && was == TASKER_EXEC_PENDING) tasker_notify_done(t);
+    if (rc == TASKER_OK && was == TASKER_EXEC_RUNNING) tasker_life_cancel_local(t, exec_id);
     return rc;
 }
 
@@ -205,5 +210,57 @@ int tasker_list_execs_filter(tasker_t *t, const tasker_exec_filter *f, tasker_ta
     return TASKER_OK;
 }
 
-void tasker_no_retry(tasker_ctx *c) { (void)c; }
+void tasker_no_retry(tasker_ctx *c)
+{
+    if (!c) return;
+    pthread_mutex_lock(&c->lock);
+    c->no_retry = true;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void tasker_life_join(tasker_t *t, tasker_ctx *c, int64_t timeout_ms)
+{
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
+    c->deadline_mono_us = c->timeout_ms ? mono_us() + c->timeout_ms * 1000 : 0;
+    pthread_mutex_lock(&t->life.lock);
+    c->run_next = t->life.running;
+    t->life.running = c;
+    pthread_mutex_unlock(&t->life.lock);
+}
+
+void tasker_life_leave(tasker_t *t, tasker_ctx *c)
+{
+    pthread_mutex_lock(&t->life.lock);
+    for (tasker_ctx **p = &t->life.running; *p; p = &(*p)->run_next)
+        if (*p == c) {
+            *p = c->run_next;
+            break;
+        }
+    pthread_mutex_unlock(&t->life.lock);
+}
+
+bool tasker_life_cancel_local(tasker_t *t, const char *exec_id)
+{
+    bool found = false;
+    pthread_mutex_lock(&t->life.lock);
+    for (tasker_ctx *c = t->life.running; c; c = c->run_next)
+        if (strcmp(c->exec_id, exec_id) == 0) {
+            atomic_store(&c->cancel, true);
+            found = true;
+        }
+    pthread_mutex_unlock(&t->life.lock);
+    return found;
+}
+
+bool tasker_life_timed_out(const tasker_ctx *c)
+{
+    return c->deadline_mono_us && mono_us() >= c->deadline_mono_us;
+}
 int tasker_attempt(tasker_ctx *c) { return c ? (c->attempt > 0 ? c->attempt : 1) : 0; }

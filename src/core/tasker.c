@@ -82,6 +82,7 @@ bool tasker_node_alive(const char *node_id, void *udata)
 static int init_sync(tasker_t *t)
 {
     pthread_rwlock_init(&t->handlers_lock, NULL);
+    pthread_mutex_init(&t->life.lock, NULL);
     pthread_mutex_init(&t->done_lock, NULL);
     tasker_cond_init_mono(&t->done_cond);
     tasker_cond_init_mono(&t->run_cond);
@@ -181,6 +182,7 @@ void tasker_close(tasker_t *t)
     if (t->stop_pipe[0] >= 0) close(t->stop_pipe[0]);
     if (t->stop_pipe[1] >= 0) close(t->stop_pipe[1]);
     pthread_rwlock_destroy(&t->handlers_lock);
+    pthread_mutex_destroy(&t->life.lock);
     pthread_mutex_destroy(&t->done_lock);
     pthread_cond_destroy(&t->done_cond);
     pthread_mutex_destroy(&t->run_lock);
@@ -190,23 +192,21 @@ void tasker_close(tasker_t *t)
 
 /* ---- tasks ---- */
 
-/* The policies of section 6 that no code acts on yet are refused when set, so that a
- * program asking for retries is told rather than silently given none. */
+/* The policies of section 6: negative values mean nothing and are refused. */
 static int check_task_opts(const char *task_id, const tasker_task_opts *o)
 {
     const struct {
         const char *name;
-        bool set;
-    } unsupported[] = {
-        {"max_attempts", o->max_attempts != 0},   {"backoff_ms", o->backoff_ms != 0},
-        {"backoff_max_ms", o->backoff_max_ms != 0}, {"timeout_ms", o->timeout_ms != 0},
-        /* max_concurrency and priority are honoured by the starts and claims. */
-        {"max_concurrency", o->max_concurrency < 0}, {"priority", false},
+        bool bad;
+    } fields[] = {
+        {"max_attempts", o->max_attempts < 0},     {"backoff_ms", o->backoff_ms < 0},
+        {"backoff_max_ms", o->backoff_max_ms < 0}, {"timeout_ms", o->timeout_ms < 0},
+        {"max_concurrency", o->max_concurrency < 0},
     };
-    for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++)
-        if (unsupported[i].set)
-            return tasker_fail(TASKER_EINVAL, "task '%s': %s is not supported yet", task_id,
-                               unsupported[i].name);
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        if (fields[i].bad)
+            return tasker_fail(TASKER_EINVAL, "task '%s': %s must not be negative", task_id,
+                               fields[i].name);
     return TASKER_OK;
 }
 

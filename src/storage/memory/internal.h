@@ -186,6 +186,7 @@ int mem_find_active_exec(tasker_storage *st, const char *scheme_id,
 bool mem_exec_copy(tasker_task_exec *out, const tasker_task_exec *in);
 bool mem_startable(mem_store *m, const mexec *x, int64_t now_us);
 mexec *mem_find_exec(mem_store *m, const char *id);
+void mem_add_retry(mem_store *m, mexec *x);
 mgroup *mem_find_group(mem_store *m, const char *task_id);
 int mem_copy_execs_out(mexec **v, size_t n, tasker_task_exec **out, size_t *n_out);
 mscheme *mem_find_scheme(mem_store *m, const char *id);

@@ -138,17 +138,20 @@ static int interrupt_node(sq_store *s, sq_req *r, struct sq_cluster_op *op, cons
         snprintf(error, sizeof error, "interrupted: node %s silent since %s", node, when);
     }
     sqlite3_stmt *st = NULL;
+    size_t n_ids = 0;
+    char **ids = sq_running_of_node(s, r, node, &n_ids); /* their retries, below */
+    if (r->rc != TASKER_OK) return r->rc;
     if (prepare(s, r,
                 "UPDATE execs SET status = 4, end_us = ?2, success = 0, error = ?3"
                 " WHERE status = 1 AND node_id = ?1",
                 &st) != TASKER_OK)
-        return r->rc;
+        return sq_retry_all(s, r, ids, n_ids);
     bind_text(st, 1, node);
     sqlite3_bind_int64(st, 2, op->now_us);
     bind_text(st, 3, error);
     if (step_done(s, r, st, "interrupting a dead node's executions") == TASKER_OK)
         op->marked += (size_t)sqlite3_changes(s->wdb);
-    return r->rc;
+    return sq_retry_all(s, r, ids, n_ids);
 }
 
 static int interrupt_dead_nodes(sq_store *s, sq_req *r, struct sq_cluster_op *op)

@@ -54,6 +54,7 @@ enum {
     W_UPDATE_EXEC,
     W_ADD_EVENT,
     W_INTERRUPT_NODE,
+    W_RETRY,          /* job lifecycle: the retry of a failed or interrupted run */
     W_RET_NTH,
     W_RET_DELETE_OLDER,
     W_RET_DELETE_AGE_TASK,
@@ -305,6 +306,10 @@ int sq_list_task_execs_filter(tasker_storage *st, const tasker_exec_filter *f,
                               size_t limit, tasker_task_exec **out, size_t *n);
 int sq_find_unique_exec(tasker_storage *st, const char *task_id, const char *key,
                         char exec_id_out[TASKER_ID_SIZE]);
+/* Job lifecycle: stores the retry of exec_id if it failed and has attempts left. */
+int sq_write_retry(sq_store *s, sq_req *r, const char *exec_id);
+char **sq_running_of_node(sq_store *s, sq_req *r, const char *node, size_t *n);
+int sq_retry_all(sq_store *s, sq_req *r, char **ids, size_t n);
 int sq_find_active_exec(tasker_storage *st, const char *scheme_id,
                         char exec_id_out[TASKER_ID_SIZE]);
 /* Reads an execution row of the EXEC_COLS layout (storage/sqlite/read.c); false when out

@@ -176,6 +176,21 @@ const char *const sq_write_sql[W_COUNT] = {
                     " VALUES (?1, ?2, ?3, ?4)",
     [W_INTERRUPT_NODE] = "UPDATE execs SET status = 4, end_us = ?2, success = 0, error = ?3"
                          " WHERE status = 1 AND status < 2 AND node_id IS ?1",
+    /* Job lifecycle: the next attempt of execution ?1 when it failed or was interrupted
+     * and its task allows more attempts; run in the transaction that wrote the failure.
+     * Its id is the first attempt's id + "." + attempt, so the same retry written twice
+     * (a replayed outcome) is one row. Delay: backoff_ms (0 = 1000) doubled per attempt,
+     * capped by backoff_max_ms (0 = 3,600,000), times a jitter uniform in [0.9, 1.1],
+     * counted from the failure's end. */
+    [W_RETRY] = "INSERT OR IGNORE INTO execs(" EXEC_COLS ")"
+                " SELECT COALESCE(e.retry_of, e.exec_id) || '.' || (e.attempt + 1), e.task_id,"
+                " NULL, e.scheduled_us, e.end_us, 0, 0, 0, 0, NULL, NULL, NULL, e.attempt + 1,"
+                " COALESCE(e.retry_of, e.exec_id), e.end_us + MIN((CASE WHEN t.backoff_ms > 0"
+                " THEN t.backoff_ms ELSE 1000 END) << MIN(e.attempt - 1, 30),"
+                " CASE WHEN t.backoff_max_ms > 0 THEN t.backoff_max_ms ELSE 3600000 END)"
+                " * (900 + ABS(RANDOM() % 201)), e.priority, e.param, e.unique_key"
+                " FROM execs e JOIN tasks t ON t.task_id = e.task_id"
+                " WHERE e.exec_id = ?1 AND e.status IN (3, 4) AND e.attempt < t.max_attempts",
     [W_RET_NTH] = "SELECT queued_us, exec_id FROM execs WHERE task_id = ?1"
                   " ORDER BY queued_us DESC, exec_id DESC LIMIT 1 OFFSET ?2",
     [W_RET_DELETE_OLDER] = "DELETE FROM execs INDEXED BY execs_done WHERE task_id = ?1"
