@@ -327,7 +327,8 @@ void tasker_interrupt(tasker_t *t)
 static bool is_finished(tasker_exec_status s)
 {
     return s == TASKER_EXEC_SUCCESS || s == TASKER_EXEC_FAILED ||
-           s == TASKER_EXEC_INTERRUPTED || s == TASKER_EXEC_SKIPPED;
+           s == TASKER_EXEC_INTERRUPTED || s == TASKER_EXEC_SKIPPED ||
+           s == TASKER_EXEC_CANCELLED;
 }
 
 /* Finished runs of this process broadcast done_cond; runs in other processes are seen

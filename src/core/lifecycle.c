@@ -140,7 +140,7 @@ static int set_task_paused(tasker_t *t, const char *task_id, bool paused, const 
     if ((rc = tasker_check_handle(t)) || (rc = tasker_check_id("task id", task_id))) return rc;
     if (!HAS_OP(t, set_task_paused)) return lacks(t, what);
     if ((rc = t->st->ops->set_task_paused(t->st, task_id, paused)) != TASKER_OK) return rc;
-    if (!paused) tasker_sched_wake_at(t, tasker_now_us(t)); /* its queued runs may start */
+    if (!paused) tasker_wake(t); /* its queued runs may start now */
     return TASKER_OK;
 }
 

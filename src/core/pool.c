@@ -352,6 +352,17 @@ void tasker_pool_pickup_first(tasker_t *t)
     if (atomic_exchange(&t->pickup_due, false)) tasker_pool_pickup_pending(t);
 }
 
+/* Job lifecycle: the claims' order, higher priority first, then due time, then age
+ * (queued_us, exec_id: list_pending_execs's order, kept by a stable comparison). */
+static int cmp_claim_order(const void *a, const void *b)
+{
+    const tasker_task_exec *x = a, *y = b;
+    if (x->priority != y->priority) return x->priority > y->priority ? -1 : 1;
+    if (x->run_at_us != y->run_at_us) return x->run_at_us < y->run_at_us ? -1 : 1;
+    if (x->queued_us != y->queued_us) return x->queued_us < y->queued_us ? -1 : 1;
+    return strcmp(x->exec_id, y->exec_id);
+}
+
 int tasker_pool_pickup_pending(tasker_t *t)
 {
     if (t->pool.nthreads == 0 || t->opt.no_pickup) return TASKER_OK;
@@ -366,6 +377,7 @@ int tasker_pool_pickup_pending(tasker_t *t)
     size_t n = 0;
     int rc = t->st->ops->list_pending_execs(t->st, 0, &v, &n);
     if (rc != TASKER_OK) return rc;
+    if (n > 1) qsort(v, n, sizeof *v, cmp_claim_order);
     for (size_t i = 0; i < n; i++) {
         job *j = calloc(1, sizeof *j);
         if (!j) {

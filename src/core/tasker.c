@@ -224,6 +224,9 @@ int tasker_add_task_opts(tasker_t *t, const char *task_id, const char *handler,
     tasker_task task = {.task_id = (char *)task_id, .handler = (char *)handler,
                         .desc = (char *)o->desc,
                         .param = (char *)(param_json ? param_json : "null"),
+                        .max_attempts = o->max_attempts, .backoff_ms = o->backoff_ms,
+                        .backoff_max_ms = o->backoff_max_ms, .timeout_ms = o->timeout_ms,
+                        .max_concurrency = o->max_concurrency, .priority = o->priority,
                         .max_execs = o->max_execs, .max_exec_age_s = o->max_exec_age_s};
     rc = t->st->ops->add_task(t->st, &task);
     if (rc == TASKER_OK) tasker_sched_changed(t);
