@@ -359,6 +359,37 @@ static void max_concurrency_holds_across_two_handles(void **state)
     tasker_close(b);
 }
 
+static void a_cancel_from_another_handle_arrives_within_a_heartbeat(void **state)
+{
+    (void)state;
+    if (!on_sqlite()) skip(); /* a memory store belongs to one handle */
+    atomic_store(&started, 0);
+    char buf[1024];
+    const char *dsn = dsn_for("xcancel", buf, sizeof buf);
+    tasker_options runner = {.workers = 2, .node_id = "runner", .heartbeat_ms = 100,
+                             .poll_ms = 20};
+    tasker_options other = {.workers = 1, .node_id = "other", .heartbeat_ms = 100};
+    tasker_t *a = tasker_open_opts(dsn, &runner);
+    tasker_t *b = tasker_open_opts(dsn, &other);
+    assert_non_null(a);
+    assert_non_null(b);
+    tasker_register(a, "patient", patient, NULL); /* only the runner can run it */
+    assert_int_equal(tasker_add_task(b, "job", "patient", NULL), TASKER_OK);
+    assert_int_equal(tasker_start(a), TASKER_OK);
+    char id[TASKER_ID_SIZE];
+    assert_int_equal(tasker_trigger(b, "job", id), TASKER_OK);
+    int one = 1;
+    assert_true(test_wait_for(started_one, &one, 20000));
+    assert_int_equal(tasker_cancel(b, id), TASKER_OK);
+    assert_int_equal(tasker_wait(b, id, 5000), TASKER_OK);
+    tasker_task_exec e = get(b, id);
+    assert_int_equal(e.status, TASKER_EXEC_CANCELLED);
+    assert_string_equal(e.node_id, "runner");
+    tasker_exec_clear(&e);
+    tasker_close(a);
+    tasker_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +401,7 @@ int main(void)
         cmocka_unit_test(a_unique_key_admits_exactly_one_of_concurrent_triggers),
         cmocka_unit_test(filter_pages_through_history_with_a_cursor),
         cmocka_unit_test(max_concurrency_holds_across_two_handles),
+        cmocka_unit_test(a_cancel_from_another_handle_arrives_within_a_heartbeat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -279,6 +279,12 @@ struct tasker_storage_ops {
      * TASKER_ENOTFOUND when none holds it. */
     int (*find_unique_exec)(tasker_storage *st, const char *task_id, const char *key,
                             char exec_id_out[TASKER_ID_SIZE]);
+    /* The running executions of node_id whose cancel was requested (cancel_task_exec),
+     * in a new array (only exec_id need be set; freed with tasker_free_execs). Read
+     * by the node at each heartbeat: a cancel reaches the node running the run within a
+     * heartbeat. */
+    int (*list_cancel_requests)(tasker_storage *st, const char *node_id,
+                                tasker_task_exec **out, size_t *n);
     /* ---- end of the job lifecycle block */
 };
 

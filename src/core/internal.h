@@ -299,6 +299,8 @@ void tasker_sched_wake_at(tasker_t *t, int64_t when_us);
 void tasker_life_join(tasker_t *t, tasker_ctx *c, int64_t timeout_ms);
 void tasker_life_leave(tasker_t *t, tasker_ctx *c);
 bool tasker_life_cancel_local(tasker_t *t, const char *exec_id);
+/* At a heartbeat: the cancel requests of this node's runs, from any node. */
+void tasker_life_read_cancels(tasker_t *t);
 /* Whether c's timeout has passed. */
 bool tasker_life_timed_out(const tasker_ctx *c);
 /* Stops the schedule thread and the stop watcher. */

@@ -259,6 +259,21 @@ bool tasker_life_cancel_local(tasker_t *t, const char *exec_id)
     return found;
 }
 
+void tasker_life_read_cancels(tasker_t *t)
+{
+    if (!HAS_OP(t, list_cancel_requests)) return;
+    pthread_mutex_lock(&t->life.lock);
+    bool any = t->life.running != NULL; /* nothing runs here: nothing to read */
+    pthread_mutex_unlock(&t->life.lock);
+    if (!any) return;
+    tasker_task_exec *v = NULL;
+    size_t n = 0;
+    if (t->st->ops->list_cancel_requests(t->st, t->node_id, &v, &n) != TASKER_OK) return;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].exec_id) tasker_life_cancel_local(t, v[i].exec_id);
+    tasker_free_execs(v, n);
+}
+
 bool tasker_life_timed_out(const tasker_ctx *c)
 {
     return c->deadline_mono_us && mono_us() >= c->deadline_mono_us;

@@ -304,6 +304,8 @@ int sq_cancel_task_exec(tasker_storage *st, const char *exec_id, int64_t now_us,
 int sq_list_task_execs_filter(tasker_storage *st, const tasker_exec_filter *f,
                               int64_t after_queued_us, const char *after_exec_id,
                               size_t limit, tasker_task_exec **out, size_t *n);
+int sq_list_cancel_requests(tasker_storage *st, const char *node_id, tasker_task_exec **out,
+                            size_t *n);
 int sq_find_unique_exec(tasker_storage *st, const char *task_id, const char *key,
                         char exec_id_out[TASKER_ID_SIZE]);
 /* Job lifecycle: stores the retry of exec_id if it failed and has attempts left. */

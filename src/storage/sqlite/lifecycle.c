@@ -80,6 +80,49 @@ int sq_list_task_execs_filter(tasker_storage *st, const tasker_exec_filter *f,
     return TASKER_OK;
 }
 
+int sq_list_cancel_requests(tasker_storage *st, const char *node_id, tasker_task_exec **out,
+                            size_t *n)
+{
+    if (!node_id || !out || !n)
+        return tasker_set_error(TASKER_EINVAL, "sqlite: list_cancel_requests: NULL argument");
+    sq_store *s = (sq_store *)st;
+    *out = NULL;
+    *n = 0;
+    sq_reader *rd;
+    sqlite3_stmt *q;
+    int rc = prepare_read(s, "SELECT " LC_EXEC_COLS " FROM execs INDEXED BY"
+                          " execs_running_by_node WHERE node_id = ?1 AND status = 1"
+                          " AND cancel_requested != 0", &rd, &q);
+    if (rc != TASKER_OK) return rc;
+    sqlite3_bind_text(q, 1, node_id, -1, SQLITE_STATIC);
+    tasker_task_exec *v = NULL;
+    size_t len = 0, cap = 0;
+    int step;
+    while (rc == TASKER_OK && (step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (len == cap) {
+            tasker_task_exec *nv = realloc(v, (cap = cap ? cap * 2 : 4) * sizeof *v);
+            if (!nv) {
+                rc = tasker_set_error(TASKER_ENOMEM, "sqlite: list_cancel_requests: out of memory");
+                break;
+            }
+            v = nv;
+        }
+        memset(&v[len], 0, sizeof v[len]);
+        if (!sq_row_exec(q, &v[len++]))
+            rc = tasker_set_error(TASKER_ENOMEM, "sqlite: list_cancel_requests: out of memory");
+    }
+    if (rc == TASKER_OK && step != SQLITE_DONE) rc = sq_fail(s, rd->db, "reading cancel requests");
+    sqlite3_finalize(q);
+    sq_reader_put(s, rd);
+    if (rc != TASKER_OK || !len) {
+        tasker_free_execs(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return TASKER_OK;
+}
+
 int sq_find_unique_exec(tasker_storage *st, const char *task_id, const char *key,
                         char exec_id_out[TASKER_ID_SIZE])
 {

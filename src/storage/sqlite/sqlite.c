@@ -271,6 +271,7 @@ static const tasker_storage_ops sqlite_ops = {
     .set_scheme_paused = sq_set_scheme_paused,
     .list_task_execs_filter = sq_list_task_execs_filter,
     .find_unique_exec = sq_find_unique_exec,
+    .list_cancel_requests = sq_list_cancel_requests,
 };
 
 static sq_store *store_new(void)
