@@ -210,6 +210,21 @@ static int check_task_opts(const char *task_id, const tasker_task_opts *o)
     return TASKER_OK;
 }
 
+/* The policies the store acts on (retries, limits, priority) need its version-4
+ * operations: refused, naming the field, on a store without them. */
+static int check_store_policies(const tasker_t *t, const char *task_id,
+                                const tasker_task_opts *o)
+{
+    if (t->st->ops->version >= 4) return TASKER_OK;
+    const char *field = o->max_attempts > 1     ? "max_attempts"
+                        : o->max_concurrency    ? "max_concurrency"
+                        : o->priority           ? "priority"
+                                                : NULL;
+    if (!field) return TASKER_OK;
+    return tasker_fail(TASKER_EINVAL, "task '%s': %s is not supported by the '%s' store yet",
+                       task_id, field, t->st->ops->name);
+}
+
 int tasker_add_task_opts(tasker_t *t, const char *task_id, const char *handler,
                          const char *param_json, const tasker_task_opts *o)
 {
@@ -219,7 +234,7 @@ int tasker_add_task_opts(tasker_t *t, const char *task_id, const char *handler,
     if ((rc = tasker_check_handle(t)) || (rc = tasker_check_id("task id", task_id)) ||
         (rc = tasker_check_id("handler name", handler)) ||
         (rc = tasker_check_json(t, "param", param_json)) ||
-        (rc = check_task_opts(task_id, o)))
+        (rc = check_task_opts(task_id, o)) || (rc = check_store_policies(t, task_id, o)))
         return rc;
     tasker_task task = {.task_id = (char *)task_id, .handler = (char *)handler,
                         .desc = (char *)o->desc,
