@@ -242,11 +242,13 @@ int tasker_cancel(tasker_t *t, const char *exec_id);
  * not finished. Thread-safe. */
 int tasker_retry(tasker_t *t, const char *exec_id, char new_exec_id[TASKER_ID_SIZE]);
 /* Pausing a task: no run of it starts anywhere (triggers still queue up) until resumed.
- * Durable and cluster-wide. TASKER_ENOTFOUND when there is no such task. */
+ * Durable and cluster-wide (a run already running finishes). TASKER_ENOTFOUND when
+ * there is no such task. Thread-safe. */
 int tasker_pause_task(tasker_t *t, const char *task_id);
 int tasker_resume_task(tasker_t *t, const char *task_id);
 /* Pausing a schedule: no fires while paused; resuming fires from now on, with no
- * catch-up of the fires missed meanwhile. TASKER_ENOTFOUND when there is none. */
+ * catch-up of the fires missed meanwhile. TASKER_ENOTFOUND when there is none.
+ * Thread-safe. */
 int tasker_pause_schedule(tasker_t *t, const char *scheme_id);
 int tasker_resume_schedule(tasker_t *t, const char *scheme_id);
 
