@@ -390,6 +390,47 @@ static void a_cancel_from_another_handle_arrives_within_a_heartbeat(void **state
     tasker_close(b);
 }
 
+static tasker_t *sched_t;
+static bool has_runs(void *arg)
+{
+    tasker_task_exec *v;
+    size_t n = 0;
+    if (tasker_list_execs(sched_t, "job", &v, &n) != TASKER_OK) return false;
+    tasker_free_execs(v, n);
+    return n >= (size_t)*(int *)arg;
+}
+
+static void a_paused_schedule_does_not_fire_and_resumes_without_catch_up(void **state)
+{
+    (void)state;
+    fake_clock clock = {test_utc_us("2027-01-10 10:00:30")};
+    tasker_t *t = sched_t = open_with("sched", 2, &clock);
+    tasker_register(t, "rec", record_param, NULL);
+    assert_int_equal(tasker_add_task(t, "job", "rec", NULL), TASKER_OK);
+    char sid[TASKER_ID_SIZE];
+    assert_int_equal(tasker_add_task_schedule(t, "job", "* * * * *", sid), TASKER_OK);
+    assert_int_equal(tasker_start(t), TASKER_OK);
+    assert_int_equal(tasker_pause_schedule(t, sid), TASKER_OK);
+    tasker_task_scheme *v;
+    size_t n;
+    assert_int_equal(tasker_list_schemes(t, &v, &n), TASKER_OK);
+    assert_true(v[0].paused);
+    tasker_free_schemes(v, n);
+    fake_clock_advance(&clock, 5 * 60 * INT64_C(1000000)); /* five fires missed */
+    tasker_wake(t);
+    int one = 1, two = 2;
+    assert_false(test_wait_for(has_runs, &one, 500));
+    assert_int_equal(tasker_resume_schedule(t, sid), TASKER_OK);
+    tasker_wake(t);
+    assert_false(test_wait_for(has_runs, &one, 300)); /* no catch-up */
+    fake_clock_advance(&clock, 60 * INT64_C(1000000));
+    tasker_wake(t);
+    assert_true(test_wait_for(has_runs, &one, 10000)); /* the next minute fires */
+    assert_false(test_wait_for(has_runs, &two, 300));
+    assert_int_equal(tasker_pause_schedule(t, "no-such"), TASKER_ENOTFOUND);
+    tasker_close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +443,7 @@ int main(void)
         cmocka_unit_test(filter_pages_through_history_with_a_cursor),
         cmocka_unit_test(max_concurrency_holds_across_two_handles),
         cmocka_unit_test(a_cancel_from_another_handle_arrives_within_a_heartbeat),
+        cmocka_unit_test(a_paused_schedule_does_not_fire_and_resumes_without_catch_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

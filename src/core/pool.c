@@ -378,7 +378,12 @@ int tasker_pool_pickup_pending(tasker_t *t)
     int rc = t->st->ops->list_pending_execs(t->st, 0, &v, &n);
     if (rc != TASKER_OK) return rc;
     if (n > 1) qsort(v, n, sizeof *v, cmp_claim_order);
+    int64_t now_us = tasker_now_us(t), next_due_us = 0;
     for (size_t i = 0; i < n; i++) {
+        if (v[i].run_at_us > now_us) { /* not due: the loop wakes at the earliest */
+            if (!next_due_us || v[i].run_at_us < next_due_us) next_due_us = v[i].run_at_us;
+            continue;
+        }
         job *j = calloc(1, sizeof *j);
         if (!j) {
             rc = tasker_fail(TASKER_ENOMEM, "out of memory queueing pending executions");
@@ -395,6 +400,7 @@ int tasker_pool_pickup_pending(tasker_t *t)
         if (!tasker_pool_submit(t, j)) tasker_job_free(j);
     }
     tasker_free_execs(v, n);
+    if (next_due_us) tasker_sched_wake_at(t, next_due_us);
     return rc;
 }
 
