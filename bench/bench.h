@@ -11,5 +11,7 @@ void bench_row(const char *what, double value, const char *unit, const char *not
 
 /* Cron next() speed for typical expressions (bench/bench_cron.c). */
 void bench_cron(void);
+/* A backlog of `runs` delayed runs coming due at once (bench/bench_delayed.c). */
+void bench_delayed(const char *dsn, int workers, int runs);
 
 #endif

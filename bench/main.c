@@ -2,14 +2,15 @@
  * for one DSN.
  *
  *   tasker-bench [DSN] [--workers N] [--runs N] [--triggerers N] [--batch N]
- *                [--samples N] [--lateness-s N] [--no-cron]
+ *                [--samples N] [--lateness-s N] [--no-cron] [--delayed N]
  *
  * Throughput: N triggerer threads trigger --runs executions of a no-op handler that
  * logs one event (one by one with tasker_trigger, or --batch at a time with
  * tasker_trigger_many); the clock runs from the first trigger until the last outcome is
  * stored. Latency: one trigger at a time on an idle pool, from the call to the handler's
  * first instruction (this includes storing the pending execution durably). Lateness:
- * schedules firing every second; how long after its occurrence each run started. */
+ * schedules firing every second; how long after its occurrence each run started.
+ * --delayed N: only N delayed runs coming due at once (bench/bench_delayed.c). */
 #include "bench.h"
 
 #include <tasker/context.h>
@@ -41,6 +42,7 @@ typedef struct {
     int workers, runs, triggerers, samples, lateness_s;
     int batch; /* runs per tasker_trigger_many call; 1 = tasker_trigger */
     bool cron;
+    int delayed; /* --delayed N: only the delayed backlog figure */
 } bench_args;
 
 static int noop_handler(tasker_ctx *c)
@@ -237,11 +239,12 @@ static int parse_args(int argc, char **argv, bench_args *a)
         else if (!strcmp(argv[i], "--samples") && v) a->samples = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--lateness-s") && v) a->lateness_s = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-cron")) a->cron = false;
+        else if (!strcmp(argv[i], "--delayed") && v) a->delayed = atoi(argv[++i]);
         else if (argv[i][0] != '-') a->dsn = argv[i];
         else {
             fprintf(stderr, "usage: tasker-bench [DSN] [--workers N] [--runs N] "
                             "[--triggerers N] [--batch N] [--samples N] [--lateness-s N] "
-                            "[--no-cron]\n");
+                            "[--no-cron] [--delayed N]\n");
             return 2;
         }
     }
@@ -263,6 +266,10 @@ int main(int argc, char **argv)
     printf("| %-34s | %14s | %-10s | %s\n", "measure", "value", "unit", "note");
     printf("|%s|%s|%s|------\n", "------------------------------------",
            "----------------", "------------");
+    if (a.delayed > 0) {
+        bench_delayed(a.dsn, a.workers, a.delayed);
+        return 0;
+    }
     bench_throughput(&a);
     bench_latency(&a);
     bench_lateness(&a);

@@ -66,5 +66,7 @@ const struct CMUnitTest *conformance_v2_tests(size_t *n);
 const struct CMUnitTest *conformance_policy_tests(size_t *n);
 /* The version 3 tests (storage_conformance_v3.c): cluster mode. */
 const struct CMUnitTest *conformance_v3_tests(size_t *n);
+/* The version 4 tests (storage_conformance_v4.c): the job lifecycle. */
+const struct CMUnitTest *conformance_v4_tests(size_t *n);
 
 #endif

@@ -28,7 +28,7 @@ void add_task(fixture *f, const char *task_id)
 
 static void add_scheme(fixture *f, const char *scheme_id, const char *task_id, const char *cron)
 {
-    tasker_task_scheme s = {(char *)scheme_id, (char *)task_id, (char *)cron, 0, 0, T0_US, 0};
+    tasker_task_scheme s = {(char *)scheme_id, (char *)task_id, (char *)cron, 0, 0, T0_US, 0, false};
     OK(OPS->add_task_scheme(ST, &s, NULL));
 }
 
@@ -131,7 +131,7 @@ static void add_task_twice_replaces_handler_param_desc_and_keeps_schedules(void 
     fixture *f = *state;
     tasker_task t = {.task_id = "t", .handler = "h1", .desc = "d1", .param = "{\"v\":1}"};
     OK(OPS->add_task(ST, &t));
-    tasker_task_scheme s = {"s1", "t", "* * * * *", 0, 0, T0_US, 0};
+    tasker_task_scheme s = {"s1", "t", "* * * * *", 0, 0, T0_US, 0, false};
     char sid[TASKER_ID_SIZE];
     OK(OPS->add_task_scheme(ST, &s, sid));
     tasker_task t2 = {.task_id = "t", .handler = "h2", .desc = NULL, .param = "[2]"};
@@ -189,9 +189,9 @@ static void remove_task_takes_its_schedules_only(void **state)
     fixture *f = *state;
     add_task(f, "a");
     add_task(f, "b");
-    tasker_task_scheme s1 = {"s1", "a", "* * * * *", 0, 0, T0_US, 0};
-    tasker_task_scheme s2 = {"s2", "a", "0 * * * *", 0, 0, T0_US, 0};
-    tasker_task_scheme s3 = {"s3", "b", "* * * * *", 0, 0, T0_US, 0};
+    tasker_task_scheme s1 = {"s1", "a", "* * * * *", 0, 0, T0_US, 0, false};
+    tasker_task_scheme s2 = {"s2", "a", "0 * * * *", 0, 0, T0_US, 0, false};
+    tasker_task_scheme s3 = {"s3", "b", "* * * * *", 0, 0, T0_US, 0, false};
     OK(OPS->add_task_scheme(ST, &s1, NULL));
     OK(OPS->add_task_scheme(ST, &s2, NULL));
     OK(OPS->add_task_scheme(ST, &s3, NULL));
@@ -274,7 +274,7 @@ static void utf8_quotes_and_max_length_ids_round_trip(void **state)
     tasker_task_clear(&got);
 
     tasker_task_scheme s = {scheme_id, task_id, "CRON_TZ=Europe/Zürich 0 'x' * * *", 0, 0,
-                            T0_US, 0};
+                            T0_US, 0, false};
     char sid[TASKER_ID_SIZE];
     OK(OPS->add_task_scheme(ST, &s, sid));
     str_eq(sid, scheme_id);
@@ -324,12 +324,12 @@ static void same_task_and_cron_give_one_schedule_with_updated_policies(void **st
     add_task(f, "t");
     add_task(f, "u");
     tasker_task_scheme s = {"s1", "t", "*/5 * * * *", TASKER_MISFIRE_ONCE,
-                            TASKER_OVERLAP_ALLOW, T0_US, 0};
+                            TASKER_OVERLAP_ALLOW, T0_US, 0, false};
     char id[TASKER_ID_SIZE] = "";
     OK(OPS->add_task_scheme(ST, &s, id));
     str_eq(id, "s1");
     tasker_task_scheme again = {"s2", "t", "*/5 * * * *", TASKER_MISFIRE_SKIP,
-                                TASKER_OVERLAP_FORBID, T0_US + SECOND_US, 0};
+                                TASKER_OVERLAP_FORBID, T0_US + SECOND_US, 0, false};
     memset(id, 0, sizeof id);
     OK(OPS->add_task_scheme(ST, &again, id));
     str_eq(id, "s1");
@@ -343,8 +343,8 @@ static void same_task_and_cron_give_one_schedule_with_updated_policies(void **st
     assert_int_equal(v[0].created_us, T0_US);
     tasker_free_schemes(v, n);
     /* Another expression, or the same one on another task, is another schedule. */
-    tasker_task_scheme other_cron = {"s3", "t", "*/6 * * * *", 0, 0, T0_US, 0};
-    tasker_task_scheme other_task = {"s4", "u", "*/5 * * * *", 0, 0, T0_US, 0};
+    tasker_task_scheme other_cron = {"s3", "t", "*/6 * * * *", 0, 0, T0_US, 0, false};
+    tasker_task_scheme other_task = {"s4", "u", "*/5 * * * *", 0, 0, T0_US, 0, false};
     OK(OPS->add_task_scheme(ST, &other_cron, id));
     str_eq(id, "s3");
     OK(OPS->add_task_scheme(ST, &other_task, NULL));
@@ -356,7 +356,7 @@ static void same_task_and_cron_give_one_schedule_with_updated_policies(void **st
 static void schedule_for_missing_task_is_enotfound(void **state)
 {
     fixture *f = *state;
-    tasker_task_scheme s = {"s1", "ghost", "* * * * *", 0, 0, T0_US, 0};
+    tasker_task_scheme s = {"s1", "ghost", "* * * * *", 0, 0, T0_US, 0, false};
     char id[TASKER_ID_SIZE];
     EXPECT_FAIL_WITH_MESSAGE(TASKER_ENOTFOUND, OPS->add_task_scheme(ST, &s, id));
     tasker_task_scheme *v;
@@ -371,10 +371,10 @@ static void schedules_round_trip_and_list_by_id(void **state)
     fixture *f = *state;
     add_task(f, "t");
     tasker_task_scheme a = {"sched-b", "t", "0 1 * * *", TASKER_MISFIRE_ALL,
-                            TASKER_OVERLAP_FORBID, T0_US + 5, 0};
+                            TASKER_OVERLAP_FORBID, T0_US + 5, 0, false};
     tasker_task_scheme b = {"sched-a", "t", "0 2 * * *", TASKER_MISFIRE_SKIP,
-                            TASKER_OVERLAP_ALLOW, T0_US + 7, 0};
-    tasker_task_scheme c = {"sched-c", "t", "@every 1m", 0, 0, T0_US + 9, 0};
+                            TASKER_OVERLAP_ALLOW, T0_US + 7, 0, false};
+    tasker_task_scheme c = {"sched-c", "t", "@every 1m", 0, 0, T0_US + 9, 0, false};
     OK(OPS->add_task_scheme(ST, &a, NULL));
     OK(OPS->add_task_scheme(ST, &b, NULL));
     OK(OPS->add_task_scheme(ST, &c, NULL));
@@ -401,7 +401,7 @@ static void remove_schedule_and_missing_schedule_is_enotfound(void **state)
 {
     fixture *f = *state;
     add_task(f, "t");
-    tasker_task_scheme s = {"s1", "t", "* * * * *", 0, 0, T0_US, 0};
+    tasker_task_scheme s = {"s1", "t", "* * * * *", 0, 0, T0_US, 0, false};
     OK(OPS->add_task_scheme(ST, &s, NULL));
     EXPECT_FAIL_WITH_MESSAGE(TASKER_ENOTFOUND, OPS->remove_task_scheme(ST, "s2"));
     OK(OPS->remove_task_scheme(ST, "s1"));
@@ -414,7 +414,7 @@ static void remove_schedule_and_missing_schedule_is_enotfound(void **state)
     tasker_task got;
     OK(OPS->get_task(ST, "t", &got));
     tasker_task_clear(&got);
-    tasker_task_scheme again = {"s9", "t", "* * * * *", 0, 0, T0_US, 0};
+    tasker_task_scheme again = {"s9", "t", "* * * * *", 0, 0, T0_US, 0, false};
     char id[TASKER_ID_SIZE];
     OK(OPS->add_task_scheme(ST, &again, id));
     str_eq(id, "s9");
@@ -436,7 +436,7 @@ static void set_scheme_fire_only_moves_forward(void **state)
 {
     fixture *f = *state;
     add_task(f, "t");
-    tasker_task_scheme s = {"s1", "t", "* * * * *", 0, 0, T0_US, 0};
+    tasker_task_scheme s = {"s1", "t", "* * * * *", 0, 0, T0_US, 0, false};
     OK(OPS->add_task_scheme(ST, &s, NULL));
     OK(OPS->set_scheme_fire(ST, "s1", T0_US + 60 * SECOND_US));
     assert_int_equal(last_fire_of(f, "s1"), T0_US + 60 * SECOND_US);
@@ -1224,5 +1224,10 @@ int tasker_storage_conformance(const char *name, conformance_open_fn open, void 
     const struct CMUnitTest *v3 = conformance_v3_tests(&n_v3);
     char v3_name[128];
     snprintf(v3_name, sizeof v3_name, "%s (storage version 3)", name);
-    return failed + _cmocka_run_group_tests(v3_name, v3, n_v3, NULL, NULL);
+    failed += _cmocka_run_group_tests(v3_name, v3, n_v3, NULL, NULL);
+    size_t n_v4 = 0;
+    const struct CMUnitTest *v4 = conformance_v4_tests(&n_v4);
+    char v4_name[128];
+    snprintf(v4_name, sizeof v4_name, "%s (storage version 4, job lifecycle)", name);
+    return failed + _cmocka_run_group_tests(v4_name, v4, n_v4, NULL, NULL);
 }

@@ -496,7 +496,7 @@ static void find_active_exec_sees_pending_and_running_runs_of_a_schedule(void **
     fixture *f = *state;
     need(f, OPS->find_active_exec != NULL);
     add_task(f, "t");
-    tasker_task_scheme s = {"s1", "t", "* * * * *", 0, 0, T0_US, 0};
+    tasker_task_scheme s = {"s1", "t", "* * * * *", 0, 0, T0_US, 0, false};
     OK(OPS->add_task_scheme(ST, &s, NULL));
     char id[TASKER_ID_SIZE] = "";
     EXPECT_FAIL_WITH_MESSAGE(TASKER_ENOTFOUND, OPS->find_active_exec(ST, "s1", id));

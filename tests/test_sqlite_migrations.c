@@ -154,6 +154,64 @@ static void version_2_file_is_upgraded_to_task_policies_keeping_its_rows(void **
     assert_true(sqlite_fixture_integrity_ok(f->path));
 }
 
+/* A file of the release before the job lifecycle (schema 4): upgraded to 5 with its rows;
+ * old executions read as attempt 1, due at once, no params or key; schedules unpaused;
+ * and the unique index holds keys of pending runs only. */
+static void version_4_file_is_upgraded_to_the_job_lifecycle_keeping_its_rows(void **state)
+{
+    fixture *f = *state;
+    tasker_storage *old = sq_open_version(f->path, 4);
+    assert_non_null(old);
+    old->ops->close(old);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"), 4);
+    exec_sql(f->path,
+             "INSERT INTO tasks(task_id, handler, param, description) VALUES"
+             " ('t', 'h', '{\"a\":1}', 'kept');"
+             "INSERT INTO schemes(scheme_id, task_id, cron, created_us, last_fire_us) VALUES"
+             " ('s1', 't', '0 3 * * *', 42, 77);"
+             "INSERT INTO execs(exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us,"
+             " end_us, status, success, result, error, node_id) VALUES"
+             " ('e1', 't', NULL, 0, 7, 0, 0, 0, 0, NULL, NULL, NULL);");
+
+    tasker_storage *st = sqlite_fixture_open(f->path, NULL);
+    assert_non_null(st);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"),
+                     SQ_SCHEMA_VERSION);
+    tasker_task_exec e;
+    assert_int_equal(st->ops->get_task_exec(st, "e1", &e), TASKER_OK);
+    assert_int_equal(e.status, TASKER_EXEC_PENDING);
+    assert_int_equal(e.attempt, 1);
+    assert_int_equal(e.run_at_us, 0);
+    assert_null(e.param);
+    assert_null(e.unique_key);
+    assert_null(e.retry_of);
+    tasker_exec_clear(&e);
+    tasker_task_scheme *sc;
+    size_t n;
+    assert_int_equal(st->ops->list_task_schemes(st, &sc, &n), TASKER_OK);
+    assert_int_equal(n, 1);
+    assert_false(sc[0].paused);
+    assert_int_equal(sc[0].last_fire_us, 77);
+    tasker_free_schemes(sc, n);
+    /* The new columns work: two pending runs cannot share a key; a finished one frees it. */
+    tasker_task_exec k1 = {.exec_id = "k1", .task_id = "t", .queued_us = 8, .attempt = 1,
+                           .unique_key = "K", .param = "[1]", .status = TASKER_EXEC_PENDING};
+    tasker_task_exec k2 = k1;
+    k2.exec_id = "k2";
+    assert_int_equal(st->ops->add_task_exec(st, &k1), TASKER_OK);
+    assert_int_equal(st->ops->add_task_exec(st, &k2), TASKER_EEXISTS);
+    tasker_task_exec done = {.exec_id = "k1", .status = TASKER_EXEC_SUCCESS, .end_us = 9,
+                             .success = true};
+    assert_int_equal(st->ops->update_task_exec(st, &done), TASKER_OK);
+    assert_int_equal(st->ops->add_task_exec(st, &k2), TASKER_OK);
+    assert_int_equal(st->ops->get_task_exec(st, "k2", &e), TASKER_OK);
+    assert_string_equal(e.param, "[1]");
+    assert_string_equal(e.unique_key, "K");
+    tasker_exec_clear(&e);
+    st->ops->close(st);
+    assert_true(sqlite_fixture_integrity_ok(f->path));
+}
+
 static void newer_file_is_refused_and_left_alone(void **state)
 {
     fixture *f = *state;
@@ -251,6 +309,9 @@ int main(void)
                                         tmpfile_teardown),
         cmocka_unit_test_setup_teardown(version_2_file_is_upgraded_to_task_policies_keeping_its_rows,
                                         tmpfile_setup, tmpfile_teardown),
+        cmocka_unit_test_setup_teardown(
+            version_4_file_is_upgraded_to_the_job_lifecycle_keeping_its_rows, tmpfile_setup,
+            tmpfile_teardown),
         cmocka_unit_test_setup_teardown(newer_file_is_refused_and_left_alone, tmpfile_setup,
                                         tmpfile_teardown),
         cmocka_unit_test_setup_teardown(foreign_database_with_clashing_table_is_refused_untouched,

@@ -109,7 +109,7 @@ static void null_and_oversized_arguments_are_einval(void **state)
     assert_int_equal(st->ops->update_task_exec(st, NULL), TASKER_EINVAL);
     assert_int_equal(st->ops->add_task_event(st, NULL), TASKER_EINVAL);
     assert_int_equal(st->ops->interrupt_dead(st, NULL, NULL, NULL), TASKER_EINVAL);
-    tasker_task_scheme s = {"s", "t", NULL, 0, 0, 0, 0};
+    tasker_task_scheme s = {"s", "t", NULL, 0, 0, 0, 0, false};
     assert_int_equal(st->ops->add_task_scheme(st, &s, NULL), TASKER_EINVAL);
     assert_int_equal(st->ops->list_tasks(st, NULL, NULL), TASKER_EINVAL);
     assert_true(strstr(tasker_last_error(), "memory") != NULL);

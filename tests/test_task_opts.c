@@ -13,7 +13,7 @@ static int ok_handler(tasker_ctx *c)
     return tasker_event(c, TASKER_NORMAL, "ran");
 }
 
-static void unsupported_policies_are_refused_naming_the_field(void **state)
+static void negative_policies_are_refused_naming_the_field(void **state)
 {
     (void)state;
     tasker_t *t = test_open("memory:", 1, NULL);
@@ -21,14 +21,14 @@ static void unsupported_policies_are_refused_naming_the_field(void **state)
         tasker_task_opts o;
         const char *field;
     } cases[] = {
-        {{.max_attempts = 3}, "max_attempts"},     {{.backoff_ms = 10}, "backoff_ms"},
-        {{.backoff_max_ms = 10}, "backoff_max_ms"}, {{.timeout_ms = 5}, "timeout_ms"},
-        {{.max_concurrency = 1}, "max_concurrency"}, {{.priority = 2}, "priority"},
+        {{.max_attempts = -3}, "max_attempts"},     {{.backoff_ms = -10}, "backoff_ms"},
+        {{.backoff_max_ms = -10}, "backoff_max_ms"}, {{.timeout_ms = -5}, "timeout_ms"},
+        {{.max_concurrency = -1}, "max_concurrency"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         assert_int_equal(tasker_add_task_opts(t, "job", "h", NULL, &cases[i].o), TASKER_EINVAL);
         char want[96];
-        snprintf(want, sizeof want, "task 'job': %s is not supported yet", cases[i].field);
+        snprintf(want, sizeof want, "task 'job': %s must not be negative", cases[i].field);
         assert_string_equal(tasker_last_error(), want);
     }
     tasker_task *v;
@@ -114,7 +114,7 @@ static void per_task_retention_on_sqlite(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(unsupported_policies_are_refused_naming_the_field),
+        cmocka_unit_test(negative_policies_are_refused_naming_the_field),
         cmocka_unit_test(opts_are_stored_and_replaced),
         cmocka_unit_test(per_task_retention_on_memory),
         cmocka_unit_test_setup_teardown(per_task_retention_on_sqlite, tmpfile_setup,

@@ -59,7 +59,9 @@ int tasker_failed(tasker_ctx *c, const char *fmt, ...) TASKER_PRINTF(2, 3);
  * valid until the handler returns. */
 int tasker_bind(tasker_ctx *c, const char *fmt, ...);
 
-/* The raw JSON params, the task id, the execution id: valid until the handler returns. */
+/* The raw JSON params (this run's own when it was triggered with param_json, else the
+ * task's; tasker_bind reads the same), the task id, the execution id: valid until the
+ * handler returns. */
 const char *tasker_param(tasker_ctx *c);
 const char *tasker_task_id(tasker_ctx *c);
 const char *tasker_exec_id(tasker_ctx *c);
@@ -67,12 +69,17 @@ const char *tasker_exec_id(tasker_ctx *c);
 int64_t tasker_scheduled_us(tasker_ctx *c);
 /* The udata given to tasker_register() for this handler. */
 void *tasker_udata(tasker_ctx *c);
-/* True once tasker_interrupt() was called: a long handler should stop soon. */
+/* True once a long handler should stop soon: after tasker_interrupt() or a shutdown,
+ * after tasker_cancel() of this run (from any node: seen here within a heartbeat), or
+ * past the run's timeout (judged at each call: nothing stops a C handler that does not
+ * ask). The outcome is then recorded interrupted, cancelled, or failed "timed out after
+ * N ms" whatever the handler returns. Callable from any thread while the run lasts. */
 bool tasker_cancelled(tasker_ctx *c);
 /* Makes this run's failure final: no further attempt, whatever the task's
- * max_attempts. */
+ * max_attempts. Thread-safe within the run. */
 void tasker_no_retry(tasker_ctx *c);
-/* Which attempt this run is: 1 for the first. */
+/* Which attempt this run is: 1 for the first (a retry stored by the policy is 2, 3...;
+ * tasker_retry() starts again at 1). */
 int tasker_attempt(tasker_ctx *c);
 /* The handle running this execution. */
 tasker_t *tasker_handle(tasker_ctx *c);

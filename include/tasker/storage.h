@@ -34,7 +34,7 @@
 extern "C" {
 #endif
 
-#define TASKER_STORAGE_VERSION 3
+#define TASKER_STORAGE_VERSION 4
 
 typedef struct tasker_storage_ops tasker_storage_ops;
 
@@ -241,6 +241,51 @@ struct tasker_storage_ops {
      * there is none. */
     int (*find_active_exec)(tasker_storage *st, const char *scheme_id,
                             char exec_id_out[TASKER_ID_SIZE]);
+
+    /* ---- version 4, job lifecycle (design section 6; docs/storage.md "Version 4").
+     * Each may be NULL: the core then refuses the call that needs it (TASKER_ESTATE).
+     * The records carry the lifecycle fields since version 4: add_task_exec(s) store
+     * attempt, retry_of, run_at_us, priority, param and unique_key, and the reads
+     * return them. A pending or running execution with a non-NULL unique_key holds
+     * it for its task: add_task_exec(s) of another such run is TASKER_EEXISTS, enforced
+     * by the store itself (a unique index), never by a check before the insert.
+     * start_task_exec(s) and claim_task_execs start only a run that is due
+     * (run_at_us <= now), of a task not paused and below its max_concurrency (a store
+     * shared by processes judges the limit in the claim's transaction and may leave a
+     * limited task's runs to claims: TASKER_ESTATE from a start with the run still
+     * pending); claims take higher priority first, then run_at_us, queued_us, exec_id.
+     * (Another block of version-4 operations, for bulk definitions, may follow.) */
+
+    /* Cancels an execution: pending -> cancelled (end_us = now_us, error "cancelled"),
+     * running -> its cancel request is set (the node running it sees it), finished ->
+     * TASKER_ESTATE; TASKER_ENOTFOUND when absent. *was, when not NULL, gets the status
+     * found. */
+    int (*cancel_task_exec)(tasker_storage *st, const char *exec_id, int64_t now_us,
+                            tasker_exec_status *was);
+    /* Sets a task's paused state. TASKER_ENOTFOUND when the task is absent. */
+    int (*set_task_paused)(tasker_storage *st, const char *task_id, bool paused);
+    /* Sets a schedule's paused state; resuming also moves last_fire_us forward to
+     * now_us (never back), so that the fires missed while paused are not caught up.
+     * TASKER_ENOTFOUND when the schedule is absent. */
+    int (*set_scheme_paused)(tasker_storage *st, const char *scheme_id, bool paused,
+                             int64_t now_us);
+    /* The executions f selects (f->cursor is ignored), newest first (queued_us, then
+     * exec_id, descending), strictly older than (after_queued_us, after_exec_id) when
+     * after_exec_id is not NULL; at most limit (never 0). A bounded query. */
+    int (*list_task_execs_filter)(tasker_storage *st, const tasker_exec_filter *f,
+                                  int64_t after_queued_us, const char *after_exec_id,
+                                  size_t limit, tasker_task_exec **out, size_t *n);
+    /* The id of the pending or running execution of task_id holding key: TASKER_OK, or
+     * TASKER_ENOTFOUND when none holds it. */
+    int (*find_unique_exec)(tasker_storage *st, const char *task_id, const char *key,
+                            char exec_id_out[TASKER_ID_SIZE]);
+    /* The running executions of node_id whose cancel was requested (cancel_task_exec),
+     * in a new array (only exec_id need be set; freed with tasker_free_execs). Read
+     * by the node at each heartbeat: a cancel reaches the node running the run within a
+     * heartbeat. */
+    int (*list_cancel_requests)(tasker_storage *st, const char *node_id,
+                                tasker_task_exec **out, size_t *n);
+    /* ---- end of the job lifecycle block */
 };
 
 /* How long the rows of stopped or silent nodes are kept for listings (one day). */

@@ -136,12 +136,15 @@ int tasker_add_task(tasker_t *t, const char *task_id, const char *handler,
 int tasker_add_task_desc(tasker_t *t, const char *task_id, const char *handler,
                          const char *param_json, const char *desc);
 /* ---- 6. Task policies ----
- * A task may carry its own policies. Zero in any field means the default. Of these,
- * this version implements desc and the retention overrides (max_execs,
- * max_exec_age_s); max_attempts, backoff_ms, backoff_max_ms, timeout_ms,
- * max_concurrency and priority are stored fields of the contract but not supported yet:
- * a nonzero value is refused with TASKER_EINVAL ("task 'X': max_attempts is not
- * supported yet"). */
+ * A task may carry its own policies. Zero in any field means the default; a negative
+ * max_attempts, backoff_ms, backoff_max_ms, timeout_ms or max_concurrency is refused
+ * with TASKER_EINVAL ("task 'X': max_attempts must not be negative").
+ * Retry delay of attempt k+1 after attempt k failed: min(backoff_ms * 2^(k-1),
+ * backoff_max_ms) times a jitter drawn uniformly from [0.9, 1.1], counted from the end
+ * of attempt k. The store writes the retry in the same transaction as the failure.
+ * A timeout is judged by tasker_cancelled() (a C handler must poll it to stop early)
+ * and when the handler returns: a run past its timeout is recorded failed, "timed out
+ * after N ms", and retried like any failure. */
 typedef struct tasker_task_opts {
     const char *desc;
     int max_attempts;        /* 0 = 1: no retry. A failed, interrupted or timed-out run
@@ -165,7 +168,7 @@ typedef struct tasker_task_opts {
  * newest max_execs are kept and none queued more than max_exec_age_s ago (pending and
  * running ones are never pruned; events go with their execution). A task with
  * max_exec_age_s set is left out of the handle-wide age sweep. TASKER_EINVAL for a
- * policy not supported yet (see above). Thread-safe. */
+ * negative policy (see above). Thread-safe. */
 int tasker_add_task_opts(tasker_t *t, const char *task_id, const char *handler,
                          const char *param_json, const tasker_task_opts *o);
 
@@ -239,11 +242,13 @@ int tasker_cancel(tasker_t *t, const char *exec_id);
  * not finished. Thread-safe. */
 int tasker_retry(tasker_t *t, const char *exec_id, char new_exec_id[TASKER_ID_SIZE]);
 /* Pausing a task: no run of it starts anywhere (triggers still queue up) until resumed.
- * Durable and cluster-wide. TASKER_ENOTFOUND when there is no such task. */
+ * Durable and cluster-wide (a run already running finishes). TASKER_ENOTFOUND when
+ * there is no such task. Thread-safe. */
 int tasker_pause_task(tasker_t *t, const char *task_id);
 int tasker_resume_task(tasker_t *t, const char *task_id);
 /* Pausing a schedule: no fires while paused; resuming fires from now on, with no
- * catch-up of the fires missed meanwhile. TASKER_ENOTFOUND when there is none. */
+ * catch-up of the fires missed meanwhile. TASKER_ENOTFOUND when there is none.
+ * Thread-safe. */
 int tasker_pause_schedule(tasker_t *t, const char *scheme_id);
 int tasker_resume_schedule(tasker_t *t, const char *scheme_id);
 

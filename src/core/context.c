@@ -235,4 +235,10 @@ const char *tasker_exec_id(tasker_ctx *c) { return c ? c->exec_id : NULL; }
 int64_t tasker_scheduled_us(tasker_ctx *c) { return c ? c->scheduled_us : 0; }
 void *tasker_udata(tasker_ctx *c) { return c ? c->udata : NULL; }
 tasker_t *tasker_handle(tasker_ctx *c) { return c ? c->t : NULL; }
-bool tasker_cancelled(tasker_ctx *c) { return c && atomic_load(&c->t->interrupted); }
+/* True at shutdown, after tasker_cancel() of the run, and past its timeout (judged when
+ * asked: no timer thread is needed for a flag that is only ever read). */
+bool tasker_cancelled(tasker_ctx *c)
+{
+    return c && (atomic_load(&c->t->interrupted) || atomic_load(&c->cancel) ||
+                 tasker_life_timed_out(c));
+}

@@ -223,7 +223,17 @@ static bool finish_from_ctx(tasker_t *t, job *j, tasker_ctx *c, int handler_rc)
     char msg[64];
     tasker_ctx_finish(c);
     tasker_task_exec e = {.exec_id = (char *)c->exec_id, .result = c->result};
-    if (atomic_load(&t->interrupted)) {
+    /* Job lifecycle: attempt < 0 tells the store this failure is final (no retry). */
+    e.attempt = c->no_retry ? -1 : 0;
+    if (atomic_load(&c->cancel)) {
+        e.status = TASKER_EXEC_CANCELLED;
+        e.error = "cancelled";
+    } else if (tasker_life_timed_out(c)) {
+        snprintf(msg, sizeof msg, "timed out after %lld ms", (long long)c->timeout_ms);
+        e.status = TASKER_EXEC_FAILED;
+        e.error = msg;
+        e.result = NULL;
+    } else if (atomic_load(&t->interrupted)) {
         e.status = TASKER_EXEC_INTERRUPTED;
         e.error = c->failed ? c->error : "interrupted: the scheduler shut down";
     } else if (c->failed) {
@@ -308,8 +318,16 @@ bool tasker_run_started(tasker_t *t, job *j)
         async = finish_failed(t, j, "unknown handler '%s'", j->task.handler);
     else {
         tasker_ctx c;
+        if (j->run_param) { /* this run's params replace the task's */
+            free(j->task.param);
+            j->task.param = j->run_param;
+            j->run_param = NULL;
+        }
         tasker_ctx_init(&c, t, &j->task, j->exec_id, j->scheduled_us, udata);
+        c.attempt = j->attempt > 0 ? j->attempt : 1;
+        tasker_life_join(t, &c, j->timeout_ms ? j->timeout_ms : j->task.timeout_ms);
         int handler_rc = fn(&c);
+        tasker_life_leave(t, &c);
         async = finish_from_ctx(t, j, &c, handler_rc);
         tasker_ctx_destroy(&c);
     }
@@ -325,7 +343,8 @@ void tasker_interrupt(tasker_t *t)
 static bool is_finished(tasker_exec_status s)
 {
     return s == TASKER_EXEC_SUCCESS || s == TASKER_EXEC_FAILED ||
-           s == TASKER_EXEC_INTERRUPTED || s == TASKER_EXEC_SKIPPED;
+           s == TASKER_EXEC_INTERRUPTED || s == TASKER_EXEC_SKIPPED ||
+           s == TASKER_EXEC_CANCELLED;
 }
 
 /* Finished runs of this process broadcast done_cond; runs in other processes are seen

@@ -84,6 +84,7 @@ static int beat(tasker_t *t)
     free(self.handlers);
     if (rc != TASKER_OK) return rc;
     set_offset(c, store_us, before_us, after_us);
+    tasker_life_read_cancels(t);
     return TASKER_OK;
 }
 

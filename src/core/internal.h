@@ -32,6 +32,9 @@ typedef struct job {
     int64_t scheduled_us;  /* 0 when triggered */
     char *scheme_id;       /* NULL when triggered */
     bool counted;          /* counted in sched.running_schemes (overlap forbid) */
+    char *run_param;       /* this run's own params (tasker_run_opts), or NULL */
+    int attempt;           /* 1 for the first attempt (0 read as 1) */
+    int64_t timeout_ms;    /* this run's timeout; 0 = the task's */
     struct job *next;
 } job;
 
@@ -92,6 +95,7 @@ typedef struct sched {
     pthread_cond_t cond;          /* wakes the loop: changes, stop, wake */
     bool reload;                  /* schedules changed: reread them */
     bool rescan;                  /* pick up pending executions now */
+    int64_t wake_at_us;           /* job lifecycle: a delayed run's time; 0 = none */
     bool stopping;                /* the loop should return */
     heap due;                     /* sched_entry by next fire */
     sched_entry *entries;         /* every loaded schedule (a list, owns them) */
@@ -122,8 +126,16 @@ typedef struct cluster {
     int64_t last_log_mono_us;
 } cluster;
 
+/* Job lifecycle: the contexts of the runs executing here, so that a cancel reaches
+ * them (lifecycle.c). */
+typedef struct life {
+    pthread_mutex_t lock; /* guards running */
+    struct tasker_ctx *running;
+} life;
+
 struct tasker {
     tasker_storage *st;
+    life life;
     tasker_options opt;
     char node_id[256];
 
@@ -169,6 +181,13 @@ struct tasker_ctx {
     int dropped;   /* events over the cap, not stored */
     struct tasker_tail *tail; /* the last events past the head, stored at the end (context.c) */
     void *param_json; /* json_t, parsed on first tasker_bind */
+    int attempt;      /* tasker_attempt(): 1 for the first attempt */
+    /* Job lifecycle (lifecycle.c). */
+    bool no_retry;              /* tasker_no_retry(): this failure is final */
+    int64_t timeout_ms;         /* 0 = none */
+    int64_t deadline_mono_us;   /* start + timeout, on the monotonic clock; 0 = none */
+    atomic_bool cancel;         /* tasker_cancel() of this run (here or on another node) */
+    struct tasker_ctx *run_next; /* the handle's running contexts (t->life) */
 };
 
 /* time and ids (id.c) */
@@ -284,6 +303,18 @@ void tasker_ctx_destroy(tasker_ctx *c);
 /* schedule loop (schedule.c) */
 int tasker_sched_init(tasker_t *t);
 void tasker_sched_changed(tasker_t *t);
+/* Job lifecycle: pending runs are looked for at when_us (a delayed run's time). */
+void tasker_sched_wake_at(tasker_t *t, int64_t when_us);
+/* Job lifecycle (lifecycle.c): a run's context joins / leaves the handle's running list
+ * (the timeout starts at join); tasker_life_cancel_local sets the cancel flag of exec_id
+ * if it runs here (true then). */
+void tasker_life_join(tasker_t *t, tasker_ctx *c, int64_t timeout_ms);
+void tasker_life_leave(tasker_t *t, tasker_ctx *c);
+bool tasker_life_cancel_local(tasker_t *t, const char *exec_id);
+/* At a heartbeat: the cancel requests of this node's runs, from any node. */
+void tasker_life_read_cancels(tasker_t *t);
+/* Whether c's timeout has passed. */
+bool tasker_life_timed_out(const tasker_ctx *c);
 /* Stops the schedule thread and the stop watcher. */
 void tasker_sched_stop(tasker_t *t);
 /* Frees the loop's state; after tasker_sched_stop and the pool's shutdown. */

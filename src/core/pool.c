@@ -11,6 +11,7 @@ void tasker_job_free(job *j)
     if (!j) return;
     tasker_task_clear(&j->task);
     free(j->scheme_id);
+    free(j->run_param);
     free(j);
 }
 
@@ -132,6 +133,9 @@ static job *job_from_exec(tasker_task_exec *e)
     j->scheduled_us = e->scheduled_us;
     j->scheme_id = e->scheme_id; /* moved */
     e->scheme_id = NULL;
+    j->run_param = e->param; /* moved */
+    e->param = NULL;
+    j->attempt = e->attempt;
     return j;
 }
 
@@ -350,6 +354,17 @@ void tasker_pool_pickup_first(tasker_t *t)
     if (atomic_exchange(&t->pickup_due, false)) tasker_pool_pickup_pending(t);
 }
 
+/* Job lifecycle: the claims' order, higher priority first, then due time, then age
+ * (queued_us, exec_id: list_pending_execs's order, kept by a stable comparison). */
+static int cmp_claim_order(const void *a, const void *b)
+{
+    const tasker_task_exec *x = a, *y = b;
+    if (x->priority != y->priority) return x->priority > y->priority ? -1 : 1;
+    if (x->run_at_us != y->run_at_us) return x->run_at_us < y->run_at_us ? -1 : 1;
+    if (x->queued_us != y->queued_us) return x->queued_us < y->queued_us ? -1 : 1;
+    return strcmp(x->exec_id, y->exec_id);
+}
+
 int tasker_pool_pickup_pending(tasker_t *t)
 {
     if (t->pool.nthreads == 0 || t->opt.no_pickup) return TASKER_OK;
@@ -364,7 +379,13 @@ int tasker_pool_pickup_pending(tasker_t *t)
     size_t n = 0;
     int rc = t->st->ops->list_pending_execs(t->st, 0, &v, &n);
     if (rc != TASKER_OK) return rc;
+    if (n > 1) qsort(v, n, sizeof *v, cmp_claim_order);
+    int64_t now_us = tasker_now_us(t), next_due_us = 0;
     for (size_t i = 0; i < n; i++) {
+        if (v[i].run_at_us > now_us) { /* not due: the loop wakes at the earliest */
+            if (!next_due_us || v[i].run_at_us < next_due_us) next_due_us = v[i].run_at_us;
+            continue;
+        }
         job *j = calloc(1, sizeof *j);
         if (!j) {
             rc = tasker_fail(TASKER_ENOMEM, "out of memory queueing pending executions");
@@ -375,9 +396,13 @@ int tasker_pool_pickup_pending(tasker_t *t)
         j->scheduled_us = v[i].scheduled_us;
         j->scheme_id = v[i].scheme_id; /* moved */
         v[i].scheme_id = NULL;
+        j->run_param = v[i].param; /* moved */
+        v[i].param = NULL;
+        j->attempt = v[i].attempt;
         if (!tasker_pool_submit(t, j)) tasker_job_free(j);
     }
     tasker_free_execs(v, n);
+    if (next_due_us) tasker_sched_wake_at(t, next_due_us);
     return rc;
 }
 

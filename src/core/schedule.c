@@ -34,6 +34,7 @@ struct sched_entry {
     tasker_overlap overlap;
     int64_t last_us; /* last occurrence handled */
     bool armed;      /* in the heap */
+    bool paused;     /* job lifecycle: tasker_pause_schedule(), no fires */
     sched_entry *next;
 };
 
@@ -54,6 +55,18 @@ int tasker_sched_init(tasker_t *t)
     s->reload = true;
     t->sched_ready = true;
     return TASKER_OK;
+}
+
+/* Job lifecycle: wakes the loop at when_us (the earliest known delayed run), when it
+ * asks for pending runs as a wake does. */
+void tasker_sched_wake_at(tasker_t *t, int64_t when_us)
+{
+    pthread_mutex_lock(&t->sched.lock);
+    if (!t->sched.wake_at_us || when_us < t->sched.wake_at_us) {
+        t->sched.wake_at_us = when_us;
+        pthread_cond_signal(&t->sched.cond);
+    }
+    pthread_mutex_unlock(&t->sched.lock);
 }
 
 void tasker_sched_changed(tasker_t *t)
@@ -223,6 +236,10 @@ static void handle_missed(tasker_t *t, sched_entry *e, int64_t latest_us, int n_
 static void process_entry(tasker_t *t, sched_entry *e, int64_t now_us)
 {
     int64_t latest = latest_occurrence(e->cron, e->last_us, now_us);
+    if (latest && e->paused) { /* job lifecycle: not fired; resuming starts from now */
+        e->last_us = latest;
+        latest = 0;
+    }
     if (latest) {
         bool recent = latest > now_us - MISFIRE_GRACE_US;
         int n = count_occurrences(e->cron, e->last_us, now_us);
@@ -279,6 +296,7 @@ static void reload(tasker_t *t, int64_t now_us)
         v[i].scheme_id = v[i].task_id = NULL;
         e->misfire = v[i].misfire;
         e->overlap = v[i].overlap;
+        e->paused = v[i].paused;
         /* Occurrences before a schedule existed are not misfires. */
         e->last_us = v[i].last_fire_us ? v[i].last_fire_us : v[i].created_us;
         e->next = s->entries;
@@ -307,6 +325,10 @@ static void *sched_main(void *arg)
             heap_pop(&s->due);
             process_entry(t, (sched_entry *)top, now_us);
         }
+        if (s->wake_at_us && now_us >= s->wake_at_us) { /* job lifecycle: a run came due */
+            s->wake_at_us = 0;
+            s->rescan = true;
+        }
         if (s->rescan || now_us >= next_rescan_us) {
             /* Another process may have changed the schedules: reread them too. */
             bool asked = s->rescan;
@@ -327,6 +349,7 @@ static void *sched_main(void *arg)
         int64_t sleep_us = next_rescan_us - now_us;
         if (sleep_us > RESCAN_US) sleep_us = RESCAN_US;
         if ((top = heap_top(&s->due)) && top->key - now_us < sleep_us) sleep_us = top->key - now_us;
+        if (s->wake_at_us && s->wake_at_us - now_us < sleep_us) sleep_us = s->wake_at_us - now_us;
         if (sleep_us < 0) sleep_us = 0;
         /* The store is down: pause before the reload is tried again, rather than spin. */
         bool backing_off = s->reload && s->backoff_us > 0;

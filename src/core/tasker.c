@@ -82,6 +82,7 @@ bool tasker_node_alive(const char *node_id, void *udata)
 static int init_sync(tasker_t *t)
 {
     pthread_rwlock_init(&t->handlers_lock, NULL);
+    pthread_mutex_init(&t->life.lock, NULL);
     pthread_mutex_init(&t->done_lock, NULL);
     tasker_cond_init_mono(&t->done_cond);
     tasker_cond_init_mono(&t->run_cond);
@@ -181,6 +182,7 @@ void tasker_close(tasker_t *t)
     if (t->stop_pipe[0] >= 0) close(t->stop_pipe[0]);
     if (t->stop_pipe[1] >= 0) close(t->stop_pipe[1]);
     pthread_rwlock_destroy(&t->handlers_lock);
+    pthread_mutex_destroy(&t->life.lock);
     pthread_mutex_destroy(&t->done_lock);
     pthread_cond_destroy(&t->done_cond);
     pthread_mutex_destroy(&t->run_lock);
@@ -190,23 +192,37 @@ void tasker_close(tasker_t *t)
 
 /* ---- tasks ---- */
 
-/* The policies of section 6 that no code acts on yet are refused when set, so that a
- * program asking for retries is told rather than silently given none. */
+/* The policies of section 6: negative values mean nothing and are refused. */
 static int check_task_opts(const char *task_id, const tasker_task_opts *o)
 {
     const struct {
         const char *name;
-        bool set;
-    } unsupported[] = {
-        {"max_attempts", o->max_attempts != 0},   {"backoff_ms", o->backoff_ms != 0},
-        {"backoff_max_ms", o->backoff_max_ms != 0}, {"timeout_ms", o->timeout_ms != 0},
-        {"max_concurrency", o->max_concurrency != 0}, {"priority", o->priority != 0},
+        bool bad;
+    } fields[] = {
+        {"max_attempts", o->max_attempts < 0},     {"backoff_ms", o->backoff_ms < 0},
+        {"backoff_max_ms", o->backoff_max_ms < 0}, {"timeout_ms", o->timeout_ms < 0},
+        {"max_concurrency", o->max_concurrency < 0},
     };
-    for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++)
-        if (unsupported[i].set)
-            return tasker_fail(TASKER_EINVAL, "task '%s': %s is not supported yet", task_id,
-                               unsupported[i].name);
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        if (fields[i].bad)
+            return tasker_fail(TASKER_EINVAL, "task '%s': %s must not be negative", task_id,
+                               fields[i].name);
     return TASKER_OK;
+}
+
+/* The policies the store acts on (retries, limits, priority) need its version-4
+ * operations: refused, naming the field, on a store without them. */
+static int check_store_policies(const tasker_t *t, const char *task_id,
+                                const tasker_task_opts *o)
+{
+    if (t->st->ops->version >= 4) return TASKER_OK;
+    const char *field = o->max_attempts > 1     ? "max_attempts"
+                        : o->max_concurrency    ? "max_concurrency"
+                        : o->priority           ? "priority"
+                                                : NULL;
+    if (!field) return TASKER_OK;
+    return tasker_fail(TASKER_EINVAL, "task '%s': %s is not supported by the '%s' store yet",
+                       task_id, field, t->st->ops->name);
 }
 
 int tasker_add_task_opts(tasker_t *t, const char *task_id, const char *handler,
@@ -218,11 +234,14 @@ int tasker_add_task_opts(tasker_t *t, const char *task_id, const char *handler,
     if ((rc = tasker_check_handle(t)) || (rc = tasker_check_id("task id", task_id)) ||
         (rc = tasker_check_id("handler name", handler)) ||
         (rc = tasker_check_json(t, "param", param_json)) ||
-        (rc = check_task_opts(task_id, o)))
+        (rc = check_task_opts(task_id, o)) || (rc = check_store_policies(t, task_id, o)))
         return rc;
     tasker_task task = {.task_id = (char *)task_id, .handler = (char *)handler,
                         .desc = (char *)o->desc,
                         .param = (char *)(param_json ? param_json : "null"),
+                        .max_attempts = o->max_attempts, .backoff_ms = o->backoff_ms,
+                        .backoff_max_ms = o->backoff_max_ms, .timeout_ms = o->timeout_ms,
+                        .max_concurrency = o->max_concurrency, .priority = o->priority,
                         .max_execs = o->max_execs, .max_exec_age_s = o->max_exec_age_s};
     rc = t->st->ops->add_task(t->st, &task);
     if (rc == TASKER_OK) tasker_sched_changed(t);

@@ -40,11 +40,21 @@ int mem_claim_task_execs(tasker_storage *st, const char *node_id, const char *co
     size_t count = 0;
     int rc = TASKER_OK;
     pthread_mutex_lock(&m->lock);
-    /* The pending list is ordered oldest first; claiming moves x off it. */
-    for (mexec *x = m->pending.head, *next; x && count < max && rc == TASKER_OK; x = next) {
-        next = x->next;
-        mtask *task = mem_find_task(m, x->rec.task_id);
-        if (!task || !handler_in(task->rec.handler, handlers, nh)) continue;
+    /* Each round takes the best startable run: priority first, then run_at, then the
+     * pending list's order (queued_us, exec_id). Rounds, since a claim changes what
+     * max_concurrency allows; the store has one handle, so claims are rare here. */
+    while (count < max && rc == TASKER_OK) {
+        mexec *x = NULL;
+        for (mexec *c = m->pending.head; c; c = c->next) {
+            mtask *task = mem_find_task(m, c->rec.task_id);
+            if (!task || !handler_in(task->rec.handler, handlers, nh) ||
+                !mem_startable(m, c, now_us))
+                continue;
+            if (!x || c->rec.priority > x->rec.priority ||
+                (c->rec.priority == x->rec.priority && c->rec.run_at_us < x->rec.run_at_us))
+                x = c;
+        }
+        if (!x) break;
         char *node = strdup(node_id);
         if (!node) {
             rc = TASKER_ENOMEM;

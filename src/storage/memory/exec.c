@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static mexec *find_exec(mem_store *m, const char *id)
+mexec *mem_find_exec(mem_store *m, const char *id)
 {
     for (hnode *n = mem_htab_first(&m->execs, mem_hash_str(id)); n; n = mem_htab_next(n))
         if (strcmp(OWNER(n, mexec, by_id)->rec.exec_id, id) == 0) return OWNER(n, mexec, by_id);
@@ -24,7 +24,7 @@ static mexec *find_occurrence(mem_store *m, const char *scheme_id, int64_t sched
     return NULL;
 }
 
-static mgroup *find_group(mem_store *m, const char *task_id)
+mgroup *mem_find_group(mem_store *m, const char *task_id)
 {
     for (hnode *n = mem_htab_first(&m->groups, mem_hash_str(task_id)); n; n = mem_htab_next(n))
         if (strcmp(OWNER(n, mgroup, by_task)->task_id, task_id) == 0)
@@ -39,9 +39,12 @@ bool mem_exec_copy(tasker_task_exec *out, const tasker_task_exec *in)
     *out = *in;
     out->exec_id = out->task_id = out->scheme_id = NULL;
     out->result = out->error = out->node_id = NULL;
+    out->retry_of = out->param = out->unique_key = NULL;
     if (dup_into(&out->exec_id, in->exec_id) && dup_into(&out->task_id, in->task_id) &&
         dup_into(&out->scheme_id, in->scheme_id) && dup_into(&out->result, in->result) &&
-        dup_into(&out->error, in->error) && dup_into(&out->node_id, in->node_id))
+        dup_into(&out->error, in->error) && dup_into(&out->node_id, in->node_id) &&
+        dup_into(&out->retry_of, in->retry_of) && dup_into(&out->param, in->param) &&
+        dup_into(&out->unique_key, in->unique_key))
         return true;
     tasker_exec_clear(out);
     return false;
@@ -49,7 +52,7 @@ bool mem_exec_copy(tasker_task_exec *out, const tasker_task_exec *in)
 
 static mgroup *group_get(mem_store *m, const char *task_id)
 {
-    mgroup *g = find_group(m, task_id);
+    mgroup *g = mem_find_group(m, task_id);
     if (g) return g;
     if (!(g = calloc(1, sizeof *g)) || !(g->task_id = strdup(task_id))) {
         free(g);
@@ -84,8 +87,16 @@ static int check_new_exec(mem_store *m, const tasker_task_exec *e)
     if (!mem_find_task(m, e->task_id))
         return tasker_fail(TASKER_ENOTFOUND, "memory: add_task_exec '%s': no task '%s'",
                            e->exec_id, e->task_id);
-    if (find_exec(m, e->exec_id))
+    if (mem_find_exec(m, e->exec_id))
         return tasker_fail(TASKER_EEXISTS, "memory: execution '%s' exists", e->exec_id);
+    if (e->unique_key && (e->status == TASKER_EXEC_PENDING || e->status == TASKER_EXEC_RUNNING))
+        for (int l = 0; l < 2; l++)
+            for (const mexec *x = l ? m->running.head : m->pending.head; x; x = x->next)
+                if (x->rec.unique_key && strcmp(x->rec.unique_key, e->unique_key) == 0 &&
+                    strcmp(x->rec.task_id, e->task_id) == 0)
+                    return tasker_fail(TASKER_EEXISTS, "memory: run '%s' of task '%s' holds "
+                                       "unique key '%s'", x->rec.exec_id, e->task_id,
+                                       e->unique_key);
     if (e->scheme_id && find_occurrence(m, e->scheme_id, e->scheduled_us))
         return tasker_fail(TASKER_EEXISTS,
                            "memory: schedule '%s' occurrence %lld has an execution",
@@ -185,6 +196,24 @@ int mem_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
     return rc;
 }
 
+/* Whether pending x may start at now_us (job lifecycle): due, its task not paused and
+ * below its max_concurrency. The store belongs to one handle, so this check under the
+ * lock is the whole rule, for starts and claims alike. The caller holds the lock. */
+bool mem_startable(mem_store *m, const mexec *x, int64_t now_us)
+{
+    if (x->rec.run_at_us > now_us) return false;
+    mtask *task = mem_find_task(m, x->rec.task_id);
+    if (!task) return true; /* the start itself decides; history outlives tasks */
+    if (task->rec.paused) return false;
+    if (task->rec.max_concurrency <= 0) return true;
+    int running = 0;
+    for (const mexec *r = m->running.head; r; r = r->next)
+        if (strcmp(r->rec.task_id, x->rec.task_id) == 0 &&
+            ++running >= task->rec.max_concurrency)
+            return false;
+    return true;
+}
+
 int mem_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
                         const char *node_id)
 {
@@ -195,12 +224,15 @@ int mem_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_u
         return tasker_fail(TASKER_ENOMEM, "memory: start_task_exec '%s': out of memory", exec_id);
     int rc = TASKER_OK;
     pthread_mutex_lock(&m->lock);
-    mexec *x = find_exec(m, exec_id);
+    mexec *x = mem_find_exec(m, exec_id);
     if (!x) {
         rc = tasker_fail(TASKER_ENOTFOUND, "memory: no execution '%s'", exec_id);
     } else if (x->rec.status != TASKER_EXEC_PENDING) {
         rc = tasker_fail(TASKER_ESTATE, "memory: execution '%s' is %s, not pending", exec_id,
                          tasker_exec_status_name(x->rec.status));
+    } else if (!mem_startable(m, x, start_us)) {
+        rc = tasker_fail(TASKER_ESTATE, "memory: execution '%s' is delayed, or its task "
+                         "paused or at its max_concurrency: not started", exec_id);
     } else {
         free(x->rec.node_id);
         x->rec.node_id = node;
@@ -257,6 +289,50 @@ static int fence_refuse(mem_store *m, mexec *x, const tasker_task_exec *e)
                        e->node_id);
 }
 
+/* Job lifecycle: the delay before the attempt after `attempt`, in microseconds:
+ * backoff_ms (0 = 1000) doubled per attempt, capped by backoff_max_ms (0 = 3,600,000),
+ * times a jitter in [0.9, 1.1] (from the id's hash: no shared random state). */
+static int64_t retry_delay_us(const tasker_task *t, int attempt, const char *id)
+{
+    int64_t base = t->backoff_ms > 0 ? t->backoff_ms : 1000;
+    int64_t cap = t->backoff_max_ms > 0 ? t->backoff_max_ms : 3600000;
+    int shift = attempt - 1 < 30 ? attempt - 1 : 30;
+    int64_t ms = base > (cap >> shift) ? cap : base << shift;
+    if (ms > cap) ms = cap;
+    return ms * (900 + (int64_t)(mem_hash_str(id) % 201));
+}
+
+/* Job lifecycle: stores the next attempt of x (just failed or interrupted) when its task
+ * has attempts left; under the lock of the write that recorded the failure, so one
+ * atomic step with it. Its id is the first attempt's id + "." + attempt. */
+void mem_add_retry(mem_store *m, mexec *x)
+{
+    const tasker_task_exec *f = &x->rec;
+    mtask *task = mem_find_task(m, f->task_id);
+    int attempt = f->attempt > 0 ? f->attempt : 1;
+    if (!task || attempt >= task->rec.max_attempts) return;
+    char id[TASKER_ID_SIZE];
+    const char *root = f->retry_of ? f->retry_of : f->exec_id;
+    if (snprintf(id, sizeof id, "%s.%d", root, attempt + 1) >= (int)sizeof id) return;
+    tasker_task_exec r = {.exec_id = id, .task_id = f->task_id, .scheduled_us = f->scheduled_us,
+                          .queued_us = f->end_us, .status = TASKER_EXEC_PENDING,
+                          .attempt = attempt + 1, .retry_of = (char *)root,
+                          .run_at_us = f->end_us + retry_delay_us(&task->rec, attempt, id),
+                          .priority = f->priority, .param = f->param,
+                          .unique_key = f->unique_key};
+    mgroup *g = NULL;
+    mexec *y = calloc(1, sizeof *y);
+    if (!y || !mem_exec_copy(&y->rec, &r) || check_new_exec(m, &r) != TASKER_OK ||
+        !(g = group_get(m, r.task_id))) {
+        if (y) mem_exec_free_fields(y);
+        return;
+    }
+    mem_htab_insert(&m->execs, &y->by_id, mem_hash_str(y->rec.exec_id));
+    group_link(g, y);
+    mem_place_on_list(m, y);
+    mem_group_admit(m, y);
+}
+
 int mem_update_task_exec(tasker_storage *st, const tasker_task_exec *e)
 {
     if (!e || !e->exec_id) return tasker_fail(TASKER_EINVAL, "memory: update_task_exec: NULL id");
@@ -268,7 +344,7 @@ int mem_update_task_exec(tasker_storage *st, const tasker_task_exec *e)
                            e->exec_id);
     }
     pthread_mutex_lock(&m->lock);
-    mexec *x = find_exec(m, e->exec_id);
+    mexec *x = mem_find_exec(m, e->exec_id);
     if (x && e->node_id &&
         (x->rec.status != TASKER_EXEC_RUNNING || !x->rec.node_id ||
          strcmp(x->rec.node_id, e->node_id) != 0)) {
@@ -288,6 +364,9 @@ int mem_update_task_exec(tasker_storage *st, const tasker_task_exec *e)
         x->rec.success = e->success;
         x->rec.status = e->status;
         mem_place_on_list(m, x); /* a doomed execution that finished waits on `prunable` */
+        if ((e->status == TASKER_EXEC_FAILED || e->status == TASKER_EXEC_INTERRUPTED) &&
+            e->attempt >= 0) /* a negative attempt: tasker_no_retry() */
+            mem_add_retry(m, x);
     }
     pthread_mutex_unlock(&m->lock);
     free(result);
@@ -302,7 +381,7 @@ int mem_get_task_exec(tasker_storage *st, const char *exec_id, tasker_task_exec 
     int rc = TASKER_OK;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&m->lock);
-    mexec *x = find_exec(m, exec_id);
+    mexec *x = mem_find_exec(m, exec_id);
     if (!x)
         rc = tasker_fail(TASKER_ENOTFOUND, "memory: no execution '%s'", exec_id);
     else if (!mem_exec_copy(out, &x->rec))
@@ -312,7 +391,7 @@ int mem_get_task_exec(tasker_storage *st, const char *exec_id, tasker_task_exec 
 }
 
 /* Copies n executions out into a new array; the caller holds the lock. */
-static int copy_execs_out(mexec **v, size_t n, tasker_task_exec **out, size_t *n_out)
+int mem_copy_execs_out(mexec **v, size_t n, tasker_task_exec **out, size_t *n_out)
 {
     if (!n) return TASKER_OK;
     tasker_task_exec *r = calloc(n, sizeof *r);
@@ -349,7 +428,7 @@ static int list_all_execs(mem_store *m, size_t limit, tasker_task_exec **out, si
     qsort(nodes, total, sizeof *nodes, cmp_exec_newest_first);
     size_t count = limit && limit < total ? limit : total;
     for (size_t i = 0; i < count; i++) v[i] = OWNER(nodes[i], mexec, by_id);
-    rc = copy_execs_out(v, count, out, n);
+    rc = mem_copy_execs_out(v, count, out, n);
 out:
     free(nodes);
     free(v);
@@ -369,7 +448,7 @@ int mem_list_task_execs(tasker_storage *st, const char *task_id, size_t limit,
         rc = list_all_execs(m, limit, out, n);
         goto out;
     }
-    mgroup *g = find_group(m, task_id);
+    mgroup *g = mem_find_group(m, task_id);
     size_t count = 0;
     for (mexec *x = g ? g->newest : NULL; x && (!limit || count < limit); x = x->older) count++;
     mexec **v = malloc((count + 1) * sizeof *v);
@@ -380,7 +459,7 @@ int mem_list_task_execs(tasker_storage *st, const char *task_id, size_t limit,
     count = 0;
     for (mexec *x = g ? g->newest : NULL; x && (!limit || count < limit); x = x->older)
         v[count++] = x;
-    rc = copy_execs_out(v, count, out, n);
+    rc = mem_copy_execs_out(v, count, out, n);
     free(v);
 out:
     pthread_mutex_unlock(&m->lock);
@@ -403,7 +482,7 @@ int mem_list_pending_execs(tasker_storage *st, size_t limit, tasker_task_exec **
         count = 0;
         for (mexec *x = m->pending.head; x && (!limit || count < limit); x = x->next)
             v[count++] = x;
-        rc = copy_execs_out(v, count, out, n);
+        rc = mem_copy_execs_out(v, count, out, n);
         free(v);
     } else {
         rc = tasker_fail(TASKER_ENOMEM, "memory: list_pending_execs: out of memory");
@@ -471,6 +550,7 @@ static int interrupt_exec(mem_store *m, mexec *x, int64_t now_us)
     x->rec.success = false;
     x->rec.status = TASKER_EXEC_INTERRUPTED;
     mem_place_on_list(m, x);
+    mem_add_retry(m, x);
     return TASKER_OK;
 }
 
@@ -514,7 +594,7 @@ int mem_add_task_event(tasker_storage *st, const tasker_task_event *ev)
                            ev->exec_id);
     int rc = TASKER_OK;
     pthread_mutex_lock(&m->lock);
-    mexec *x = find_exec(m, ev->exec_id);
+    mexec *x = mem_find_exec(m, ev->exec_id);
     if (!x) {
         rc = tasker_fail(TASKER_ENOTFOUND, "memory: add_task_event: no execution '%s'",
                          ev->exec_id);
@@ -571,7 +651,7 @@ int mem_list_task_events(tasker_storage *st, const char *exec_id,
     *out = NULL;
     *n = 0;
     pthread_mutex_lock(&m->lock);
-    mexec *x = find_exec(m, exec_id);
+    mexec *x = mem_find_exec(m, exec_id);
     rc = x ? copy_events_out(x, out, n)
            : tasker_fail(TASKER_ENOTFOUND, "memory: no execution '%s'", exec_id);
     pthread_mutex_unlock(&m->lock);

@@ -73,6 +73,7 @@ typedef struct mexec {
     struct mexec *prev, *next;   /* the status list named by on_list */
     int on_list;
     bool doomed; /* retention may free it once finished */
+    bool cancel_requested; /* tasker_cancel() of a running run (storage version 4) */
     tasker_task_exec rec;
     tasker_task_event *events; /* exec_id left NULL: filled when copied out */
     size_t n_events, cap_events;
@@ -183,6 +184,23 @@ int mem_find_active_exec(tasker_storage *st, const char *scheme_id,
                          char exec_id_out[TASKER_ID_SIZE]);
 /* Copies an execution record (strings duplicated); false when out of memory. */
 bool mem_exec_copy(tasker_task_exec *out, const tasker_task_exec *in);
+bool mem_startable(mem_store *m, const mexec *x, int64_t now_us);
+mexec *mem_find_exec(mem_store *m, const char *id);
+void mem_add_retry(mem_store *m, mexec *x);
+mgroup *mem_find_group(mem_store *m, const char *task_id);
+int mem_copy_execs_out(mexec **v, size_t n, tasker_task_exec **out, size_t *n_out);
+mscheme *mem_find_scheme(mem_store *m, const char *id);
+/* job lifecycle (storage/memory/lifecycle.c, storage version 4) */
+int mem_cancel_task_exec(tasker_storage *st, const char *exec_id, int64_t now_us,
+                         tasker_exec_status *was);
+int mem_set_task_paused(tasker_storage *st, const char *task_id, bool paused);
+int mem_set_scheme_paused(tasker_storage *st, const char *scheme_id, bool paused,
+                          int64_t now_us);
+int mem_list_task_execs_filter(tasker_storage *st, const tasker_exec_filter *f,
+                               int64_t after_queued_us, const char *after_exec_id,
+                               size_t limit, tasker_task_exec **out, size_t *n);
+int mem_find_unique_exec(tasker_storage *st, const char *task_id, const char *key,
+                         char exec_id_out[TASKER_ID_SIZE]);
 int mem_list_task_events(tasker_storage *st, const char *exec_id, tasker_task_event **out,
                          size_t *n);
 

@@ -16,7 +16,7 @@ mtask *mem_find_task(mem_store *m, const char *id)
     return NULL;
 }
 
-static mscheme *find_scheme(mem_store *m, const char *id)
+mscheme *mem_find_scheme(mem_store *m, const char *id)
 {
     for (hnode *n = mem_htab_first(&m->schemes, mem_hash_str(id)); n; n = mem_htab_next(n))
         if (strcmp(OWNER(n, mscheme, by_id)->rec.scheme_id, id) == 0)
@@ -270,7 +270,7 @@ static int mem_add_task_scheme(tasker_storage *st, const tasker_task_scheme *s,
     if (match.found) {
         match.found->rec.misfire = s->misfire;
         match.found->rec.overlap = s->overlap;
-    } else if (find_scheme(m, s->scheme_id)) {
+    } else if (mem_find_scheme(m, s->scheme_id)) {
         rc = tasker_fail(TASKER_EEXISTS, "memory: schedule id '%s' is taken", s->scheme_id);
         goto out;
     } else if ((rc = scheme_insert(m, s)) != TASKER_OK) {
@@ -290,7 +290,7 @@ static int mem_remove_task_scheme(tasker_storage *st, const char *scheme_id)
     if (!scheme_id) return tasker_fail(TASKER_EINVAL, "memory: remove_task_scheme: NULL id");
     mem_store *m = mem(st);
     pthread_mutex_lock(&m->lock);
-    mscheme *sc = find_scheme(m, scheme_id);
+    mscheme *sc = mem_find_scheme(m, scheme_id);
     if (sc) {
         mem_htab_remove(&m->schemes, &sc->by_id);
         tasker_scheme_clear(&sc->rec);
@@ -333,7 +333,7 @@ static int mem_set_scheme_fire(tasker_storage *st, const char *scheme_id, int64_
     if (!scheme_id) return tasker_fail(TASKER_EINVAL, "memory: set_scheme_fire: NULL id");
     mem_store *m = mem(st);
     pthread_mutex_lock(&m->lock);
-    mscheme *sc = find_scheme(m, scheme_id);
+    mscheme *sc = mem_find_scheme(m, scheme_id);
     if (sc && fire_us > sc->rec.last_fire_us) sc->rec.last_fire_us = fire_us;
     pthread_mutex_unlock(&m->lock);
     return sc ? TASKER_OK : tasker_fail(TASKER_ENOTFOUND, "memory: no schedule '%s'", scheme_id);
@@ -429,6 +429,11 @@ static const tasker_storage_ops memory_ops = {
     .start_task_execs = mem_start_task_execs,
     .claim_task_execs = mem_claim_task_execs,
     .find_active_exec = mem_find_active_exec,
+    .cancel_task_exec = mem_cancel_task_exec,
+    .set_task_paused = mem_set_task_paused,
+    .set_scheme_paused = mem_set_scheme_paused,
+    .list_task_execs_filter = mem_list_task_execs_filter,
+    .find_unique_exec = mem_find_unique_exec,
 };
 
 /* Until tasker_new() sets the core's clock, ages are read from the real clock. */

@@ -17,12 +17,13 @@
 
 #define CL_EXEC_COLS                                                                     \
     "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
-    "success, result, error, node_id"
+    "success, result, error, node_id, attempt, retry_of, run_at_us, priority, param, "    \
+    "unique_key"
 #define CL_NODE_COLS                                                                     \
     "node_id, host, pid, started_us, heartbeat_us, running, handlers, clock_skew_us, "  \
     "stopped_us"
 
-typedef enum { CL_BEAT, CL_GONE, CL_EXPIRE, CL_CLAIM } cl_what;
+typedef enum { CL_BEAT, CL_GONE, CL_EXPIRE, CL_CLAIM, CL_LIFE } cl_what;
 
 struct sq_cluster_op {
     cl_what what;
@@ -35,6 +36,10 @@ struct sq_cluster_op {
     size_t max;                       /* CL_CLAIM */
     tasker_task_exec *rows;           /* CL_CLAIM: the claimed executions */
     size_t n_rows;
+    /* CL_LIFE (job lifecycle, storage version 4): one statement on id, with flag */
+    const char *life_sql, *id, *what_text;
+    int64_t flag;
+    int changes;
 };
 
 static int cl_fail(sq_store *s, sq_req *r, const char *what)
@@ -133,17 +138,20 @@ static int interrupt_node(sq_store *s, sq_req *r, struct sq_cluster_op *op, cons
         snprintf(error, sizeof error, "interrupted: node %s silent since %s", node, when);
     }
     sqlite3_stmt *st = NULL;
+    size_t n_ids = 0;
+    char **ids = sq_running_of_node(s, r, node, &n_ids); /* their retries, below */
+    if (r->rc != TASKER_OK) return r->rc;
     if (prepare(s, r,
                 "UPDATE execs SET status = 4, end_us = ?2, success = 0, error = ?3"
                 " WHERE status = 1 AND node_id = ?1",
                 &st) != TASKER_OK)
-        return r->rc;
+        return sq_retry_all(s, r, ids, n_ids);
     bind_text(st, 1, node);
     sqlite3_bind_int64(st, 2, op->now_us);
     bind_text(st, 3, error);
     if (step_done(s, r, st, "interrupting a dead node's executions") == TASKER_OK)
         op->marked += (size_t)sqlite3_changes(s->wdb);
-    return r->rc;
+    return sq_retry_all(s, r, ids, n_ids);
 }
 
 static int interrupt_dead_nodes(sq_store *s, sq_req *r, struct sq_cluster_op *op)
@@ -201,6 +209,9 @@ static int exec_expire(sq_store *s, sq_req *r, struct sq_cluster_op *op)
 static int cmp_oldest_first(const void *a, const void *b)
 {
     const tasker_task_exec *x = a, *y = b;
+    /* The claim's order (job lifecycle): priority first, then due time. */
+    if (x->priority != y->priority) return x->priority > y->priority ? -1 : 1;
+    if (x->run_at_us != y->run_at_us) return x->run_at_us < y->run_at_us ? -1 : 1;
     if (x->queued_us != y->queued_us) return x->queued_us < y->queued_us ? -1 : 1;
     return strcmp(x->exec_id, y->exec_id);
 }
@@ -214,10 +225,20 @@ static int exec_claim(sq_store *s, sq_req *r, struct sq_cluster_op *op)
     sqlite3_stmt *st = NULL;
     if (prepare(s, r,
                 "UPDATE execs SET status = 1, start_us = ?1, node_id = ?2 WHERE exec_id IN"
-                " (SELECT e.exec_id FROM execs e JOIN tasks t ON t.task_id = e.task_id"
-                "  WHERE e.status = 0 AND e.status < 2"
+                " (SELECT e.exec_id FROM execs e INDEXED BY execs_queue"
+                "  JOIN tasks t ON t.task_id = e.task_id"
+                "  WHERE e.status = 0 AND e.run_at_us <= ?1 AND t.paused = 0"
                 "  AND t.handler IN (SELECT value FROM json_each(?3))"
-                "  ORDER BY e.queued_us, e.exec_id LIMIT ?4)"
+                /* max_concurrency, judged in this transaction (the write lock is held,
+                 * so it holds across processes): a limited task below its limit gives
+                 * at most its first due run to one claim, so the claim's own rows
+                 * cannot pass the limit either. */
+                "  AND (t.max_concurrency = 0 OR ((SELECT COUNT(*) FROM execs r"
+                "   WHERE r.status = 1 AND r.task_id = e.task_id) < t.max_concurrency"
+                "   AND e.exec_id = (SELECT x.exec_id FROM execs x INDEXED BY execs_queue"
+                "    WHERE x.status = 0 AND x.task_id = e.task_id AND x.run_at_us <= ?1"
+                "    ORDER BY x.priority DESC, x.run_at_us, x.queued_us, x.exec_id LIMIT 1)))"
+                "  ORDER BY e.priority DESC, e.run_at_us, e.queued_us, e.exec_id LIMIT ?4)"
                 " RETURNING " CL_EXEC_COLS,
                 &st) != TASKER_OK)
         return r->rc;
@@ -267,6 +288,15 @@ int sq_exec_cluster(sq_store *s, sq_req *r)
     case CL_GONE: return exec_gone(s, r, op);
     case CL_EXPIRE: return exec_expire(s, r, op);
     case CL_CLAIM: return exec_claim(s, r, op);
+    case CL_LIFE: {
+        sqlite3_stmt *st = NULL;
+        if (prepare(s, r, op->life_sql, &st) != TASKER_OK) return r->rc;
+        bind_text(st, 1, op->id);
+        sqlite3_bind_int64(st, 2, op->flag);
+        sqlite3_bind_int64(st, 3, op->now_us);
+        if (step_done(s, r, st, op->what_text) == TASKER_OK) op->changes = sqlite3_changes(s->wdb);
+        return r->rc;
+    }
     }
     return r->rc = TASKER_EINVAL;
 }
@@ -316,6 +346,74 @@ static int submit(sq_store *s, struct sq_cluster_op *op)
 {
     sq_req r = {.kind = SQ_CLUSTER, .u.cluster = op};
     return sq_submit(s, &r);
+}
+
+/* ---- job lifecycle (storage version 4): one-statement writes ---- */
+
+static int life_write(tasker_storage *st, const char *sql, const char *id, int64_t flag,
+                      int64_t now_us, const char *what, int *changes)
+{
+    sq_store *s = (sq_store *)st;
+    struct sq_cluster_op op = {.what = CL_LIFE, .life_sql = sql, .id = id, .flag = flag,
+                               .now_us = now_us};
+    op.what_text = what;
+    int rc = submit(s, &op);
+    *changes = op.changes;
+    return rc;
+}
+
+int sq_set_task_paused(tasker_storage *st, const char *task_id, bool paused)
+{
+    if (!task_id) return tasker_set_error(TASKER_EINVAL, "sqlite: set_task_paused: NULL id");
+    int changes = 0;
+    int rc = life_write(st, "UPDATE tasks SET paused = ?2 WHERE task_id = ?1", task_id,
+                        paused, tasker_storage_now_us(st), "pausing a task", &changes);
+    if (rc == TASKER_OK && !changes)
+        return tasker_set_error(TASKER_ENOTFOUND, "sqlite: no task '%s'", task_id);
+    return rc;
+}
+
+int sq_set_scheme_paused(tasker_storage *st, const char *scheme_id, bool paused,
+                         int64_t now_us)
+{
+    if (!scheme_id) return tasker_set_error(TASKER_EINVAL, "sqlite: set_scheme_paused: NULL id");
+    int changes = 0;
+    int rc = life_write(st, "UPDATE schemes SET paused = ?2, last_fire_us = CASE WHEN ?2 = 0"
+                        " AND last_fire_us < ?3 THEN ?3 ELSE last_fire_us END"
+                        " WHERE scheme_id = ?1", scheme_id, paused, now_us, "pausing a schedule",
+                        &changes);
+    if (rc == TASKER_OK && !changes)
+        return tasker_set_error(TASKER_ENOTFOUND, "sqlite: no schedule '%s'", scheme_id);
+    return rc;
+}
+
+/* Pending -> cancelled, running -> cancel_requested, in one statement; then the status
+ * read back tells which (or that it was finished or absent). */
+int sq_cancel_task_exec(tasker_storage *st, const char *exec_id, int64_t now_us,
+                        tasker_exec_status *was)
+{
+    if (!exec_id) return tasker_set_error(TASKER_EINVAL, "sqlite: cancel_task_exec: NULL id");
+    int changes = 0;
+    tasker_task_exec before = {0};
+    int rc = st->ops->get_task_exec(st, exec_id, &before);
+    if (rc != TASKER_OK) return rc;
+    tasker_exec_status status = before.status;
+    tasker_exec_clear(&before);
+    if (was) *was = status;
+    if (status != TASKER_EXEC_PENDING && status != TASKER_EXEC_RUNNING)
+        return tasker_set_error(TASKER_ESTATE, "sqlite: execution '%s' is %s: finished, not "
+                                "cancelled", exec_id, tasker_exec_status_name(status));
+    rc = life_write(st, "UPDATE execs SET"
+                    " status = CASE status WHEN 0 THEN 6 ELSE status END,"
+                    " end_us = CASE status WHEN 0 THEN ?3 ELSE end_us END,"
+                    " error = CASE status WHEN 0 THEN 'cancelled' ELSE error END,"
+                    " cancel_requested = CASE status WHEN 1 THEN 1 ELSE cancel_requested END"
+                    " WHERE exec_id = ?1 AND status < 2 AND ?2 = ?2", exec_id, 0,
+                    now_us, "cancelling an execution", &changes);
+    if (rc == TASKER_OK && !changes) /* it finished meanwhile */
+        return tasker_set_error(TASKER_ESTATE, "sqlite: execution '%s' finished before the "
+                                "cancel", exec_id);
+    return rc;
 }
 
 int sq_node_beat(tasker_storage *st, const tasker_node *self, int64_t *store_now_us)

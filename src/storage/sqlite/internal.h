@@ -17,7 +17,7 @@
 #include <sys/types.h>
 
 /* The schema version this library writes (PRAGMA user_version). */
-#define SQ_SCHEMA_VERSION 4
+#define SQ_SCHEMA_VERSION 5
 #define SQ_MAX_READERS 4
 #define SQ_DEFAULT_BUSY_TIMEOUT_MS 10000
 #define SQ_MSG_SIZE 512
@@ -54,6 +54,7 @@ enum {
     W_UPDATE_EXEC,
     W_ADD_EVENT,
     W_INTERRUPT_NODE,
+    W_RETRY,          /* job lifecycle: the retry of a failed or interrupted run */
     W_RET_NTH,
     W_RET_DELETE_OLDER,
     W_RET_DELETE_AGE_TASK,
@@ -295,6 +296,22 @@ int sq_interrupt_expired(tasker_storage *st, int64_t lease_us, size_t *n);
 int sq_claim_task_execs(tasker_storage *st, const char *node_id, const char *const *handlers,
                         size_t nh, size_t max, int64_t now_us, tasker_task_exec **out,
                         size_t *n);
+int sq_set_task_paused(tasker_storage *st, const char *task_id, bool paused);
+int sq_set_scheme_paused(tasker_storage *st, const char *scheme_id, bool paused,
+                         int64_t now_us);
+int sq_cancel_task_exec(tasker_storage *st, const char *exec_id, int64_t now_us,
+                        tasker_exec_status *was);
+int sq_list_task_execs_filter(tasker_storage *st, const tasker_exec_filter *f,
+                              int64_t after_queued_us, const char *after_exec_id,
+                              size_t limit, tasker_task_exec **out, size_t *n);
+int sq_list_cancel_requests(tasker_storage *st, const char *node_id, tasker_task_exec **out,
+                            size_t *n);
+int sq_find_unique_exec(tasker_storage *st, const char *task_id, const char *key,
+                        char exec_id_out[TASKER_ID_SIZE]);
+/* Job lifecycle: stores the retry of exec_id if it failed and has attempts left. */
+int sq_write_retry(sq_store *s, sq_req *r, const char *exec_id);
+char **sq_running_of_node(sq_store *s, sq_req *r, const char *node, size_t *n);
+int sq_retry_all(sq_store *s, sq_req *r, char **ids, size_t n);
 int sq_find_active_exec(tasker_storage *st, const char *scheme_id,
                         char exec_id_out[TASKER_ID_SIZE]);
 /* Reads an execution row of the EXEC_COLS layout (storage/sqlite/read.c); false when out

@@ -115,6 +115,7 @@ static bool row_scheme(sqlite3_stmt *st, void *out)
     sc->overlap = (tasker_overlap)sqlite3_column_int(st, 4);
     sc->created_us = sqlite3_column_int64(st, 5);
     sc->last_fire_us = sqlite3_column_int64(st, 6);
+    sc->paused = sqlite3_column_int(st, 7) != 0;
     return !oom;
 }
 
@@ -134,6 +135,12 @@ bool sq_row_exec(sqlite3_stmt *st, void *out)
     e->result = col_text(st, 9, &oom);
     e->error = col_text(st, 10, &oom);
     e->node_id = col_text(st, 11, &oom);
+    e->attempt = sqlite3_column_int(st, 12);
+    e->retry_of = col_text(st, 13, &oom);
+    e->run_at_us = sqlite3_column_int64(st, 14);
+    e->priority = sqlite3_column_int(st, 15);
+    e->param = col_text(st, 16, &oom);
+    e->unique_key = col_text(st, 17, &oom);
     return !oom;
 }
 

@@ -92,6 +92,25 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
     "  stopped_us INTEGER NOT NULL"
     ") WITHOUT ROWID;"
     "CREATE INDEX execs_running_by_node ON execs(node_id) WHERE status = 1;",
+
+    /* 5: the job lifecycle (design section 6). Each attempt is its own execution;
+     * run_at_us delays a run (0 = at once); param is the run's own params (NULL = the
+     * task's); cancel_requested asks the node running it to stop. unique_key is held
+     * only while the run is pending or running: the partial unique index makes the
+     * store refuse a second such run, whatever the callers race. The queue index
+     * serves claims in their order (priority first) without sorting the backlog. */
+    "ALTER TABLE execs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE execs ADD COLUMN retry_of TEXT;"
+    "ALTER TABLE execs ADD COLUMN run_at_us INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE execs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE execs ADD COLUMN param TEXT;"
+    "ALTER TABLE execs ADD COLUMN unique_key TEXT;"
+    "ALTER TABLE execs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE schemes ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;"
+    "CREATE UNIQUE INDEX execs_unique_key ON execs(task_id, unique_key)"
+    "  WHERE unique_key IS NOT NULL AND status < 2;"
+    "CREATE INDEX execs_queue ON execs(priority DESC, run_at_us, queued_us, exec_id)"
+    "  WHERE status = 0;",
 };
 
 /* Statuses in SQL text: 0 pending, 1 running, 2.. finished (tasker_exec_status).
@@ -99,7 +118,8 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
  * partial index usable only from terms it sees, picks it. */
 #define EXEC_COLS                                                                        \
     "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
-    "success, result, error, node_id"
+    "success, result, error, node_id, attempt, retry_of, run_at_us, priority, param, "    \
+    "unique_key"
 
 /* The policy columns of tasks, in the order of tasker_task's fields. */
 #define TASK_POLICY_COLS                                                                 \
@@ -137,10 +157,16 @@ const char *const sq_write_sql[W_COUNT] = {
                    " WHERE scheme_id = ?1 AND last_fire_us < ?2",
     [W_SCHEME_EXISTS] = "SELECT 1 FROM schemes WHERE scheme_id = ?1",
     [W_ADD_EXEC] = "INSERT INTO execs(" EXEC_COLS ")"
-                   " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12"
+                   " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+                   " ?15, ?16, ?17, ?18"
                    " WHERE EXISTS (SELECT 1 FROM tasks WHERE task_id = ?2)",
+    /* The local fast path starts only what a claim would: a run due, of a task neither
+     * paused nor limited (a limited task's runs are left to claims, which judge the
+     * limit in their transaction). */
     [W_START_EXEC] = "UPDATE execs SET status = 1, start_us = ?2, node_id = ?3"
-                     " WHERE exec_id = ?1 AND status = 0",
+                     " WHERE exec_id = ?1 AND status = 0 AND run_at_us <= ?2"
+                     " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.task_id = execs.task_id"
+                     " AND (t.paused != 0 OR t.max_concurrency > 0))",
     [W_EXEC_STATUS] = "SELECT status FROM execs WHERE exec_id = ?1",
     [W_UPDATE_EXEC] = "UPDATE execs SET status = ?2, end_us = ?3, success = ?4,"
                       " result = ?5, error = ?6 WHERE exec_id = ?1"
@@ -150,6 +176,21 @@ const char *const sq_write_sql[W_COUNT] = {
                     " VALUES (?1, ?2, ?3, ?4)",
     [W_INTERRUPT_NODE] = "UPDATE execs SET status = 4, end_us = ?2, success = 0, error = ?3"
                          " WHERE status = 1 AND status < 2 AND node_id IS ?1",
+    /* Job lifecycle: the next attempt of execution ?1 when it failed or was interrupted
+     * and its task allows more attempts; run in the transaction that wrote the failure.
+     * Its id is the first attempt's id + "." + attempt, so the same retry written twice
+     * (a replayed outcome) is one row. Delay: backoff_ms (0 = 1000) doubled per attempt,
+     * capped by backoff_max_ms (0 = 3,600,000), times a jitter uniform in [0.9, 1.1],
+     * counted from the failure's end. */
+    [W_RETRY] = "INSERT OR IGNORE INTO execs(" EXEC_COLS ")"
+                " SELECT COALESCE(e.retry_of, e.exec_id) || '.' || (e.attempt + 1), e.task_id,"
+                " NULL, e.scheduled_us, e.end_us, 0, 0, 0, 0, NULL, NULL, NULL, e.attempt + 1,"
+                " COALESCE(e.retry_of, e.exec_id), e.end_us + MIN((CASE WHEN t.backoff_ms > 0"
+                " THEN t.backoff_ms ELSE 1000 END) << MIN(e.attempt - 1, 30),"
+                " CASE WHEN t.backoff_max_ms > 0 THEN t.backoff_max_ms ELSE 3600000 END)"
+                " * (900 + ABS(RANDOM() % 201)), e.priority, e.param, e.unique_key"
+                " FROM execs e JOIN tasks t ON t.task_id = e.task_id"
+                " WHERE e.exec_id = ?1 AND e.status IN (3, 4) AND e.attempt < t.max_attempts",
     [W_RET_NTH] = "SELECT queued_us, exec_id FROM execs WHERE task_id = ?1"
                   " ORDER BY queued_us DESC, exec_id DESC LIMIT 1 OFFSET ?2",
     [W_RET_DELETE_OLDER] = "DELETE FROM execs INDEXED BY execs_done WHERE task_id = ?1"
@@ -169,7 +210,7 @@ const char *const sq_read_sql[R_COUNT] = {
     [R_LIST_TASKS] = "SELECT task_id, handler, description, param, " TASK_POLICY_COLS
                      ", paused FROM tasks ORDER BY task_id",
     [R_LIST_SCHEMES] = "SELECT scheme_id, task_id, cron, misfire, overlap, created_us,"
-                       " last_fire_us FROM schemes ORDER BY scheme_id",
+                       " last_fire_us, paused FROM schemes ORDER BY scheme_id",
     [R_GET_EXEC] = "SELECT " EXEC_COLS " FROM execs WHERE exec_id = ?1",
     [R_LIST_EXECS_TASK] = "SELECT " EXEC_COLS " FROM execs WHERE task_id = ?1"
                           " ORDER BY queued_us DESC, exec_id DESC LIMIT ?2",

@@ -266,6 +266,12 @@ static const tasker_storage_ops sqlite_ops = {
     .interrupt_expired = sq_interrupt_expired,
     .claim_task_execs = sq_claim_task_execs,
     .find_active_exec = sq_find_active_exec,
+    .cancel_task_exec = sq_cancel_task_exec,
+    .set_task_paused = sq_set_task_paused,
+    .set_scheme_paused = sq_set_scheme_paused,
+    .list_task_execs_filter = sq_list_task_execs_filter,
+    .find_unique_exec = sq_find_unique_exec,
+    .list_cancel_requests = sq_list_cancel_requests,
 };
 
 static sq_store *store_new(void)

@@ -148,12 +148,20 @@ static int add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e)
     bind_text(st, 10, e->result);
     bind_text(st, 11, e->error);
     bind_text(st, 12, e->node_id);
+    sqlite3_bind_int(st, 13, e->attempt > 0 ? e->attempt : 1);
+    bind_text(st, 14, e->retry_of);
+    sqlite3_bind_int64(st, 15, e->run_at_us);
+    sqlite3_bind_int(st, 16, e->priority);
+    bind_text(st, 17, e->param);
+    bind_text(st, 18, e->unique_key);
     if (step_write(s, r, st, TASKER_EEXISTS, "adding an execution") != TASKER_OK) {
         if (r->rc == TASKER_EEXISTS)
             req_error(r, TASKER_EEXISTS,
-                      "execution '%s' exists, or schedule '%s' has one for %lld already",
+                      "execution '%s' exists, or schedule '%s' has one for %lld already, "
+                      "or a pending or running run of task '%s' holds unique key '%s'",
                       e->exec_id, e->scheme_id ? e->scheme_id : "-",
-                      (long long)e->scheduled_us);
+                      (long long)e->scheduled_us, e->task_id,
+                      e->unique_key ? e->unique_key : "-");
         return r->rc;
     }
     if (sqlite3_changes(s->wdb) == 0)
@@ -205,8 +213,12 @@ static int start_one(sq_store *s, sq_req *r, const char *id, int64_t us, const c
     int status = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
     sqlite3_reset(st);
     if (rc == SQLITE_ROW) {
-        snprintf(r->msg, sizeof r->msg, "execution '%s' is %s, not pending", id,
-                 tasker_exec_status_name((tasker_exec_status)status));
+        if (status == TASKER_EXEC_PENDING)
+            snprintf(r->msg, sizeof r->msg, "execution '%s' is delayed, or its task paused "
+                     "or limited: left to claims", id);
+        else
+            snprintf(r->msg, sizeof r->msg, "execution '%s' is %s, not pending", id,
+                     tasker_exec_status_name((tasker_exec_status)status));
         return TASKER_ESTATE;
     }
     if (rc == SQLITE_DONE) {
@@ -234,6 +246,63 @@ static int exec_starts(sq_store *s, sq_req *r)
     return r->rc = TASKER_OK;
 }
 
+int sq_write_retry(sq_store *s, sq_req *r, const char *exec_id)
+{
+    sqlite3_stmt *st = s->wstmt[W_RETRY];
+    bind_text(st, 1, exec_id);
+    return step_write(s, r, st, TASKER_EEXISTS, "storing a retry");
+}
+
+/* Job lifecycle: the running executions of node (NULL = those with no node), read in
+ * the write transaction before they are marked interrupted, so that their retries can
+ * be stored in the same transaction. NULL with *n 0 when none; r->rc set on failure. */
+char **sq_running_of_node(sq_store *s, sq_req *r, const char *node, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->wdb, "SELECT exec_id FROM execs WHERE status = 1"
+                           " AND node_id IS ?1", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        sq_format_error(s, s->wdb, r->msg, sizeof r->msg, "reading a node's runs");
+        r->rc = TASKER_ESTORAGE;
+        return NULL;
+    }
+    bind_text(st, 1, node);
+    char **v = NULL;
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            char **nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof *v);
+            if (!nv) break;
+            v = nv;
+        }
+        if (!(v[*n] = strdup((const char *)sqlite3_column_text(st, 0)))) break;
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE) {
+        for (size_t i = 0; i < *n; i++) free(v[i]);
+        free(v);
+        *n = 0;
+        snprintf(r->msg, sizeof r->msg, "sqlite: reading a node's runs failed or out of memory");
+        r->rc = TASKER_ESTORAGE;
+        return NULL;
+    }
+    return v;
+}
+
+/* Stores the retries of ids (marked interrupted meanwhile) and frees ids. */
+int sq_retry_all(sq_store *s, sq_req *r, char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (r->rc == TASKER_OK) sq_write_retry(s, r, ids[i]);
+        free(ids[i]);
+    }
+    free(ids);
+    return r->rc;
+}
+
 static int exec_update(sq_store *s, sq_req *r)
 {
     const tasker_task_exec *e = r->u.exec;
@@ -251,6 +320,10 @@ static int exec_update(sq_store *s, sq_req *r)
         if (e->node_id) return sq_fence_refuse(s, r, e);
         return req_error(r, TASKER_ENOTFOUND, "execution '%s' not found", e->exec_id);
     }
+    /* A failure's retry, in the same transaction (a negative attempt: no retry). */
+    if ((e->status == TASKER_EXEC_FAILED || e->status == TASKER_EXEC_INTERRUPTED) &&
+        e->attempt >= 0)
+        return sq_write_retry(s, r, e->exec_id);
     return TASKER_OK;
 }
 
@@ -278,11 +351,15 @@ static int exec_interrupt(sq_store *s, sq_req *r)
     for (size_t i = 0; i < r->u.intr.n_nodes && r->rc == TASKER_OK; i++) {
         const char *node = r->u.intr.nodes[i];
         snprintf(error, sizeof error, "interrupted: node %s stopped", node ? node : "?");
+        size_t n_ids = 0;
+        char **ids = sq_running_of_node(s, r, node, &n_ids);
+        if (r->rc != TASKER_OK) break;
         bind_text(st, 1, node);
         sqlite3_bind_int64(st, 2, r->u.intr.now_us);
         bind_text(st, 3, error);
         if (step_write(s, r, st, TASKER_EEXISTS, "interrupting executions") == TASKER_OK)
             r->count_out += (size_t)sqlite3_changes(s->wdb);
+        sq_retry_all(s, r, ids, n_ids);
     }
     if (sqlite3_get_autocommit(s->wdb)) return r->rc; /* all rolled back anyway */
     if (r->rc != TASKER_OK) {
@@ -487,7 +564,7 @@ int sq_update_task_exec_async(tasker_storage *st, const tasker_task_exec *e,
     sq_req *r = async_req(SQ_UPDATE_EXEC, done, udata);
     if (!r) return TASKER_ENOMEM;
     r->own.exec = (tasker_task_exec){.status = e->status, .end_us = e->end_us,
-                                     .success = e->success};
+                                     .success = e->success, .attempt = e->attempt};
     /* The node id (fencing) shares the exec id's allocation, freed with it. */
     size_t id_len = strlen(e->exec_id) + 1, node_len = e->node_id ? strlen(e->node_id) + 1 : 0;
     r->own.exec.exec_id = malloc(id_len + node_len);
