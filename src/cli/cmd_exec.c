@@ -24,9 +24,9 @@ static const char exec_help[] =
     "run: a pending one never runs, a running one is told (tasker_cancelled) and is\n"
     "recorded cancelled when it returns. retry runs a finished run again now, with\n"
     "the same params, as a new run, and prints its id. ATTEMPT is \"2/5\" for the\n"
-    "second of five allowed attempts; `exec ls --status failed` lists the runs that\n"
-    "failed for good (the dead-letter view): a failure with attempts left is followed\n"
-    "by a pending retry.\n"
+    "second of five allowed attempts; `exec ls --status failed` lists failures, and\n"
+    "those for good (the dead-letter view) are the last attempt (\"3/3\") or marked\n"
+    "\"final\" (the handler said no retry); others are followed by a retry.\n"
     "\n"
     "Options:\n"
     "  --limit N     at most N runs (default 20; 0 = all)\n"
@@ -84,6 +84,32 @@ static int task_attempts(const tasker_task *tasks, size_t n_tasks, const char *t
     return 0;
 }
 
+/* The whole history, read once when a failure's fate must be known. */
+typedef struct history {
+    tasker_t *t;
+    bool loaded;
+    tasker_task_exec *v;
+    size_t n;
+} history;
+
+/* A failed or interrupted run with attempts left is followed by a retry, unless the
+ * handler said tasker_no_retry (or it was cancelled): then it is a dead letter too.
+ * True when e is such a failure that no later attempt follows. */
+static bool final_before_last(history *h, const tasker_task_exec *e, int max_attempts)
+{
+    if (e->status != TASKER_EXEC_FAILED && e->status != TASKER_EXEC_INTERRUPTED) return false;
+    int attempt = e->attempt > 0 ? e->attempt : 1;
+    if (max_attempts <= 1 || attempt >= max_attempts) return false; /* "3/3" says it */
+    if (!h->loaded && tasker_list_execs(h->t, NULL, &h->v, &h->n) != TASKER_OK) h->n = 0;
+    h->loaded = true;
+    const char *first = e->retry_of ? e->retry_of : e->exec_id;
+    for (size_t i = 0; i < h->n; i++)
+        if (h->v[i].retry_of && strcmp(h->v[i].retry_of, first) == 0 &&
+            h->v[i].attempt == attempt + 1)
+            return false;
+    return true;
+}
+
 /* Prints the runs of v that match f, at most f->limit; more says whether the store
  * has further ones (a filtered page that was cut). */
 static int print_execs(const cli_global *g, tasker_t *t, tasker_task_exec *v, size_t n,
@@ -98,6 +124,7 @@ static int print_execs(const cli_global *g, tasker_t *t, tasker_task_exec *v, si
     tasker_task *tasks = NULL;
     size_t n_tasks = 0;
     if (tb && tasker_list_tasks(t, &tasks, &n_tasks) != TASKER_OK) n_tasks = 0;
+    history hist = {.t = t};
     int64_t now = now_us();
     long shown = 0, matching = 0;
     for (size_t i = 0; i < n; i++) {
@@ -113,7 +140,10 @@ static int print_execs(const cli_global *g, tasker_t *t, tasker_task_exec *v, si
         fmt_local_time(v[i].queued_us, queued);
         fmt_exec_duration(&v[i], now, took);
         fmt_exec_state(&v[i], now, state);
-        fmt_exec_attempt(&v[i], task_attempts(tasks, n_tasks, v[i].task_id), tries);
+        int max_attempts = task_attempts(tasks, n_tasks, v[i].task_id);
+        fmt_exec_attempt(&v[i], max_attempts, tries);
+        if (final_before_last(&hist, &v[i], max_attempts))
+            strncat(tries, " final", sizeof tries - strlen(tries) - 1);
         const char *cells[] = {v[i].exec_id, v[i].task_id, state, tries,
                                queued,       took,         fmt_exec_outcome(&v[i])};
         const cli_colour colours[] = {CLR_NONE, CLR_NONE, out_status_colour(v[i].status),
@@ -121,6 +151,7 @@ static int print_execs(const cli_global *g, tasker_t *t, tasker_task_exec *v, si
         table_add_row(tb, cells, colours);
     }
     tasker_free_tasks(tasks, n_tasks);
+    tasker_free_execs(hist.v, hist.n);
     if (g->json) return out_json(arr);
     table_print(tb, stdout);
     table_free(tb);
