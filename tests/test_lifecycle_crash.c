@@ -58,6 +58,13 @@ static void kill_on_failure(tasker_t *t, const tasker_task_exec *e, void *udata)
     if (e->status == TASKER_EXEC_FAILED) raise(SIGKILL);
 }
 
+/* The child's way out when a call fails: says which and why, for the parent's log. */
+static void child_die(int code, const char *what)
+{
+    fprintf(stderr, "child: %s: %s\n", what, tasker_last_error());
+    _exit(code);
+}
+
 static tasker_options opts(const char *node_id, int workers)
 {
     return (tasker_options){.workers = workers, .max_execs_per_task = -1,
@@ -78,13 +85,13 @@ static void child_fail_once(const char *dsn)
 {
     tasker_options o = opts(NULL, 1);
     tasker_t *t = tasker_open_opts(dsn, &o);
-    if (!t) _exit(2);
+    if (!t) child_die(2, "open");
     tasker_task_opts to = {.max_attempts = 3, .backoff_ms = BACKOFF_MS};
     if (tasker_register(t, "work", fail_handler, NULL) != TASKER_OK ||
         tasker_add_task_opts(t, "job", "work", "{}", &to) != TASKER_OK)
-        _exit(3);
+        child_die(3, "add the task");
     tasker_set_exec_hook(t, kill_on_failure, NULL);
-    if (tasker_trigger(t, "job", NULL) != TASKER_OK) _exit(4);
+    if (tasker_trigger(t, "job", NULL) != TASKER_OK) child_die(4, "trigger");
     for (;;) pause(); /* the hook kills us; a test timeout catches a hang */
 }
 
@@ -150,14 +157,14 @@ static void child_delay_then_die(const char *dsn, int fd)
 {
     tasker_options o = opts(NULL, 1);
     tasker_t *t = tasker_open_opts(dsn, &o);
-    if (!t) _exit(2);
+    if (!t) child_die(2, "open");
     static run_log unused;
     char id[TASKER_ID_SIZE];
     tasker_run_opts ro = {.delay_ms = DELAY_MS};
     if (tasker_register(t, "work", counting_handler, &unused) != TASKER_OK ||
         tasker_add_task(t, "later", "work", "{}") != TASKER_OK ||
         tasker_trigger_opts(t, "later", &ro, id) != TASKER_OK)
-        _exit(3);
+        child_die(3, "a delayed trigger");
     if (write(fd, id, sizeof id) != (ssize_t)sizeof id) _exit(4);
     raise(SIGKILL);
     _exit(5);
