@@ -58,6 +58,7 @@ static int parse_run_option(int c, const char *arg, trigger_opts *o)
 {
     int64_t v;
     long n;
+    if (c <= 0 || c >= 128 || !strchr("pkiaPT", c)) return -2; /* not a run option */
     o->has_run_opts = true;
     switch (c) {
     case 'p': o->param = arg; return -1;
@@ -94,7 +95,7 @@ static int parse_run_option(int c, const char *arg, trigger_opts *o)
         }
         return cli_usage_error("trigger", "trigger: --run-timeout '%s': expected a duration above "
                                "0 (500ms, 30s, 10m)", arg);
-    default: o->has_run_opts = false; return -2;
+    default: return -2;
     }
 }
 

@@ -244,6 +244,10 @@ enum MHD_Result api_execs(web_req *r)
     if (!parse_query(r, &q, &ret)) return ret;
     json_t *o = NULL;
     int err = list_page(r->srv->t, &q, &o);
+    if (err == TASKER_EINVAL && *q.lib_cursor)
+        return web_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                               "query: cursor: the store's filtered query is not available now; "
+                               "start again without a cursor");
     if (err != TASKER_OK) return web_reply_lib_error(r, err, "execs");
     return web_reply_json(r, MHD_HTTP_OK, o);
 }
