@@ -213,7 +213,7 @@ static int list_page(tasker_t *t, const page_query *q, json_t **out)
 {
     int ferr = list_page_filtered(t, q, out);
     if (ferr != TASKER_ESTATE) return ferr;
-    if (*q->lib_cursor) return TASKER_EINVAL; /* the store's cursor, but no filter now */
+    if (*q->lib_cursor) return TASKER_ESTATE; /* the store's cursor, but no filter now */
     tasker_task_exec *v = NULL;
     size_t n = 0;
     int err = tasker_list_execs(t, q->task, &v, &n);
@@ -244,7 +244,7 @@ enum MHD_Result api_execs(web_req *r)
     if (!parse_query(r, &q, &ret)) return ret;
     json_t *o = NULL;
     int err = list_page(r->srv->t, &q, &o);
-    if (err == TASKER_EINVAL && *q.lib_cursor)
+    if (err == TASKER_ESTATE && *q.lib_cursor)
         return web_reply_error(r, MHD_HTTP_BAD_REQUEST,
                                "query: cursor: the store's filtered query is not available now; "
                                "start again without a cursor");
