@@ -163,7 +163,7 @@ function lastRunCell(last) {
 
 function taskRows(tasks, nextByTask) {
   return tasks.map((t) => el("tr", {},
-    el("td", {}, link(taskHref(t.task_id), t.task_id)),
+    el("td", {}, link(taskHref(t.task_id), t.task_id), t.paused ? el("span", {class: "muted", "data-paused": ""}, " paused") : null),
     el("td", {}, lastRunCell(t.last)),
     el("td", {class: "num"}, t.last ? runDuration(t.last) : "–"),
     el("td", {class: "num"}, t.runs_day),
