@@ -47,7 +47,7 @@ static const char task_help[] =
     "  --retries N    (add) a failed, interrupted or timed-out run is tried again, up\n"
     "                 to N more times (default 0; docs/lifecycle.md)\n"
     "  --backoff D    (add) the delay before the first retry (default 1s), doubled\n"
-    "                 for each next one, with jitter; D is 500ms, 30s, 10m, 1h...\n"
+    "                 for each next one, times 0.9 to 1.1; D is 500ms, 30s, 10m...\n"
     "  --backoff-max D  (add) the longest delay between attempts (default 1h)\n"
     "  --timeout D    (add) a run still going after D is cancelled and recorded\n"
     "                 failed, \"timed out\" (a C handler must check tasker_cancelled)\n"
