@@ -41,8 +41,9 @@ run 2 "$TASKER" schedule pause && has err "expected one schedule ID" &&
 run 0 "$TASKER" task add flaky --handler shell --param '{"cmd":"echo try; exit 3"}' \
     --retries 2 --backoff 200ms --backoff-max 1s --timeout 10m --concurrency 1 --priority 5 &&
     run 0 "$TASKER" task ls --json &&
-    [ "$(jq -c '.[] | select(.task_id == "flaky") | [.max_attempts, .backoff_ms, .backoff_max_ms,
-        .timeout_ms, .max_concurrency, .priority, .paused]' "$TMP/out")" = '[3,200,1000,600000,1,5,false]' &&
+    policies=$(jq -c '.[] | select(.task_id == "flaky") | [.max_attempts, .backoff_ms,
+        .backoff_max_ms, .timeout_ms, .max_concurrency, .priority, .paused]' "$TMP/out") &&
+    [ "$policies" = '[3,200,1000,600000,1,5,false]' ] &&
     ok "task add stores --retries 2 as max_attempts 3, and the other policies" ||
     fail "task ls --json: $(cat "$TMP/out")"
 run 0 "$TASKER" task ls && has out "3 attempts" && has out "priority 5" &&
