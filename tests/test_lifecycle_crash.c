@@ -67,8 +67,8 @@ static void child_die(int code, const char *what)
 
 static tasker_options opts(const char *node_id, int workers)
 {
-    return (tasker_options){.workers = workers, .max_execs_per_task = -1,
-                            .max_exec_age_s = -1, .node_id = node_id};
+    return (tasker_options){
+        .workers = workers, .max_execs_per_task = -1, .max_exec_age_s = -1, .node_id = node_id};
 }
 
 static void expect_killed(pid_t pid)
@@ -92,7 +92,8 @@ static void child_fail_once(const char *dsn)
         child_die(3, "add the task");
     tasker_set_exec_hook(t, kill_on_failure, NULL);
     if (tasker_trigger(t, "job", NULL) != TASKER_OK) child_die(4, "trigger");
-    for (;;) pause(); /* the hook kills us; a test timeout catches a hang */
+    for (;;)
+        pause(); /* the hook kills us; a test timeout catches a hang */
 }
 
 /* Finds the attempt-th run among v (NULL when none). */
@@ -232,8 +233,8 @@ static void delayed_run_survives_kill_and_runs_once(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(kill_between_failure_and_retry_loses_neither,
-                                        tmpfile_setup, tmpfile_teardown),
+        cmocka_unit_test_setup_teardown(kill_between_failure_and_retry_loses_neither, tmpfile_setup,
+                                        tmpfile_teardown),
         cmocka_unit_test_setup_teardown(delayed_run_survives_kill_and_runs_once, tmpfile_setup,
                                         tmpfile_teardown),
     };

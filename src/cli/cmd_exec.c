@@ -144,10 +144,11 @@ static int print_execs(const cli_global *g, tasker_t *t, tasker_task_exec *v, si
         fmt_exec_attempt(&v[i], max_attempts, tries);
         if (final_before_last(&hist, &v[i], max_attempts))
             strncat(tries, " final", sizeof tries - strlen(tries) - 1);
-        const char *cells[] = {v[i].exec_id, v[i].task_id, state, tries,
-                               queued,       took,         fmt_exec_outcome(&v[i])};
+        const char *cells[] = {v[i].exec_id, v[i].task_id,           state, tries, queued,
+                               took,         fmt_exec_outcome(&v[i])};
         const cli_colour colours[] = {CLR_NONE, CLR_NONE, out_status_colour(v[i].status),
-                                      CLR_NONE, CLR_NONE, CLR_NONE, CLR_NONE};
+                                      CLR_NONE, CLR_NONE, CLR_NONE,
+                                      CLR_NONE};
         table_add_row(tb, cells, colours);
     }
     tasker_free_tasks(tasks, n_tasks);
@@ -207,8 +208,10 @@ static int list_filtered(tasker_t *t, const char *task_id, const exec_filter *f,
                          tasker_task_exec **v, size_t *n, bool *more)
 {
     enum { PAGE = 500 };
-    tasker_exec_filter q = {.task_id = task_id, .status_mask = f->statuses,
-                            .since_us = f->since_us, .until_us = f->until_us};
+    tasker_exec_filter q = {.task_id = task_id,
+                            .status_mask = f->statuses,
+                            .since_us = f->since_us,
+                            .until_us = f->until_us};
     char *cursor = NULL;
     int err = TASKER_OK;
     *v = NULL, *n = 0;
@@ -465,6 +468,8 @@ int cmd_exec(cli_global *g, int argc, char **argv)
     if (strcmp(sub, "events") == 0) return exec_events(g, argc, argv);
     if (strcmp(sub, "cancel") == 0) return cli_exec_cancel_cmd(g, argc, argv, exec_help);
     if (strcmp(sub, "retry") == 0) return cli_exec_retry_cmd(g, argc, argv, exec_help);
-    return cli_usage_error("exec", "exec: no subcommand '%s'; expected ls, show, events, cancel "
-                                   "or retry", sub);
+    return cli_usage_error("exec",
+                           "exec: no subcommand '%s'; expected ls, show, events, cancel "
+                           "or retry",
+                           sub);
 }

@@ -110,8 +110,8 @@ int cli_exec_retry_cmd(cli_global *g, int argc, char **argv, const char *help)
         if (rc == CLI_OK) {
             wakeup_send(g->dsn);
             if (g->json)
-                rc = out_json(json_pack("{s:s, s:s, s:s}", "exec_id", new_id, "retry_of",
-                                        e.exec_id, "status", "pending"));
+                rc = out_json(json_pack("{s:s, s:s, s:s}", "exec_id", new_id, "retry_of", e.exec_id,
+                                        "status", "pending"));
             else
                 printf("%s\n", new_id);
         }

@@ -395,6 +395,8 @@ int cmd_schedule(cli_global *g, int argc, char **argv)
     if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0) return schedule_rm(g, argc, argv);
     if (strcmp(sub, "pause") == 0 || strcmp(sub, "resume") == 0)
         return cli_pause_cmd(g, argc, argv, "schedule", sub[0] == 'p', schedule_help);
-    return cli_usage_error("schedule", "schedule: no subcommand '%s'; expected add, ls, rm, "
-                                       "pause or resume", sub);
+    return cli_usage_error("schedule",
+                           "schedule: no subcommand '%s'; expected add, ls, rm, "
+                           "pause or resume",
+                           sub);
 }

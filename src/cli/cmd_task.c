@@ -212,8 +212,12 @@ static int parse_policy(int c, const char *arg, tasker_task_opts *o)
         return -1;
     default: return -2; /* not a policy option */
     }
-    const char *name = c == 'r' ? "--retries" : c == 'b' ? "--backoff" : c == 'B' ? "--backoff-max"
-                     : c == 't' ? "--timeout" : c == 'c' ? "--concurrency" : "--priority";
+    const char *name = c == 'r'   ? "--retries"
+                       : c == 'b' ? "--backoff"
+                       : c == 'B' ? "--backoff-max"
+                       : c == 't' ? "--timeout"
+                       : c == 'c' ? "--concurrency"
+                                  : "--priority";
     const char *want = c == 'r'   ? "a number of retries, 0 to 1000"
                        : c == 'c' ? "a number of runs at once (0 = no limit)"
                        : c == 'P' ? "an integer (higher runs first)"
@@ -254,11 +258,15 @@ static int task_add(cli_global *g, int argc, char **argv)
         else if (c == 'f')
             on_failure = optarg;
         else if (c == 'k' && !parse_keep(optarg, &opts.max_execs))
-            return cli_usage_error("task add", "task add: --keep: '%s' is not a number of runs "
-                                   "(1 or more) or 'all'", optarg);
+            return cli_usage_error("task add",
+                                   "task add: --keep: '%s' is not a number of runs "
+                                   "(1 or more) or 'all'",
+                                   optarg);
         else if (c == 'K' && !parse_keep_for(optarg, &opts.max_exec_age_s))
-            return cli_usage_error("task add", "task add: --keep-for: '%s' is not a duration "
-                                   "(e.g. 90s, 30m, 12h, 7d, 2w, 1d12h) or 'forever'", optarg);
+            return cli_usage_error("task add",
+                                   "task add: --keep-for: '%s' is not a duration "
+                                   "(e.g. 90s, 30m, 12h, 7d, 2w, 1d12h) or 'forever'",
+                                   optarg);
         else if (c != 'k' && c != 'K')
             return cli_bad_option("task add", c, argv);
     }
@@ -461,8 +469,8 @@ static void print_task_schedules(const task_view *tv)
 
 static void print_task_runs(const task_view *tv, size_t runs)
 {
-    static const char *const headers[] = {"EXEC",     "STATUS",        "ATTEMPT", "QUEUED",
-                                          "DURATION", "RESULT / ERROR"};
+    static const char *const headers[] = {"EXEC",   "STATUS",   "ATTEMPT",
+                                          "QUEUED", "DURATION", "RESULT / ERROR"};
     size_t shown = tv->n_execs < runs ? tv->n_execs : runs;
     char heading[64];
     snprintf(heading, sizeof heading, "last runs (%zu of %zu kept)", shown, tv->n_execs);
@@ -480,8 +488,8 @@ static void print_task_runs(const task_view *tv, size_t runs)
         fmt_exec_state(e, now, state);
         fmt_exec_attempt(e, tv->task.max_attempts, tries);
         const char *cells[] = {e->exec_id, state, tries, queued, took, fmt_exec_outcome(e)};
-        const cli_colour colours[] = {CLR_NONE, out_status_colour(e->status), CLR_NONE, CLR_NONE,
-                                      CLR_NONE, CLR_NONE};
+        const cli_colour colours[] = {
+            CLR_NONE, out_status_colour(e->status), CLR_NONE, CLR_NONE, CLR_NONE, CLR_NONE};
         table_add_row(tb, cells, colours);
     }
     table_print(tb, stdout);
@@ -572,6 +580,8 @@ int cmd_task(cli_global *g, int argc, char **argv)
     if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0) return task_rm(g, argc, argv);
     if (strcmp(sub, "pause") == 0 || strcmp(sub, "resume") == 0)
         return cli_pause_cmd(g, argc, argv, "task", sub[0] == 'p', task_help);
-    return cli_usage_error("task", "task: no subcommand '%s'; expected add, ls, show, pause, "
-                                   "resume or rm", sub);
+    return cli_usage_error("task",
+                           "task: no subcommand '%s'; expected add, ls, show, pause, "
+                           "resume or rm",
+                           sub);
 }

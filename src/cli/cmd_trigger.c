@@ -71,15 +71,18 @@ static int parse_run_option(int c, const char *arg, trigger_opts *o)
             o->run.delay_ms = v;
             return -1;
         }
-        return cli_usage_error("trigger", "trigger: --in '%s': expected a duration (30s, 10m, "
-                               "2h, 1d)", arg);
+        return cli_usage_error("trigger",
+                               "trigger: --in '%s': expected a duration (30s, 10m, "
+                               "2h, 1d)",
+                               arg);
     case 'a':
         /* A duration here would mean "ago", which is no time to run: --in says later. */
         if (!cli_parse_duration_s(arg, &v) && cli_parse_when_us(arg, now_us(), &v)) {
             o->run.run_at_us = v;
             return -1;
         }
-        return cli_usage_error("trigger", "trigger: --at '%s': expected a time (2026-12-06T10:00, "
+        return cli_usage_error("trigger",
+                               "trigger: --at '%s': expected a time (2026-12-06T10:00, "
                                "'2026-12-06 10:00:30', a final Z for UTC); for a delay use --in",
                                arg);
     case 'P':
@@ -93,8 +96,10 @@ static int parse_run_option(int c, const char *arg, trigger_opts *o)
             o->run.timeout_ms = v;
             return -1;
         }
-        return cli_usage_error("trigger", "trigger: --run-timeout '%s': expected a duration above "
-                               "0 (500ms, 30s, 10m)", arg);
+        return cli_usage_error("trigger",
+                               "trigger: --run-timeout '%s': expected a duration above "
+                               "0 (500ms, 30s, 10m)",
+                               arg);
     default: return -2;
     }
 }
@@ -183,16 +188,15 @@ static int do_trigger(tasker_t *t, const char *task_id, const trigger_opts *o,
 }
 
 /* A refused trigger: a held unique key names the run that holds it. */
-static int trigger_error(const cli_global *g, int err, const trigger_opts *o,
-                         const char *exec_id)
+static int trigger_error(const cli_global *g, int err, const trigger_opts *o, const char *exec_id)
 {
     if (err != TASKER_EEXISTS || !o->run.unique_key || !*exec_id)
         return cli_lib_error(err, "trigger");
     cli_errorf("trigger: a run with key '%s' is pending or running: exec %s", o->run.unique_key,
                exec_id);
     if (g->json)
-        out_json(json_pack("{s:s, s:s, s:s}", "exec_id", exec_id, "unique_key",
-                           o->run.unique_key, "error", "exists"));
+        out_json(json_pack("{s:s, s:s, s:s}", "exec_id", exec_id, "unique_key", o->run.unique_key,
+                           "error", "exists"));
     else
         printf("%s\n", exec_id);
     return CLI_FAIL;
@@ -340,12 +344,12 @@ int cmd_trigger(cli_global *g, int argc, char **argv)
                                argc - optind);
     if (o.timeout_s >= 0 && !o.wait && !o.local)
         return cli_usage_error("trigger", "trigger: --timeout needs --wait or --local (the "
-                               "run's own limit is --run-timeout)");
+                                          "run's own limit is --run-timeout)");
     if (o.run.delay_ms && o.run.run_at_us)
         return cli_usage_error("trigger", "trigger: --in and --at both given; choose one");
     if ((o.run.delay_ms || o.run.run_at_us) && o.local)
         return cli_usage_error("trigger", "trigger: --local runs now; --in and --at are for "
-                               "the daemon");
+                                          "the daemon");
     if (o.param && (rc = read_run_param(&o)) >= 0) return rc;
     if (o.local || !wakeup_supported(g->dsn))
         rc = trigger_local(g, argv[optind], &o);

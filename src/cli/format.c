@@ -187,7 +187,6 @@ void fmt_coarse_span(int64_t span_us, char buf[FMT_TIME_SIZE])
         snprintf(buf, FMT_TIME_SIZE, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
 }
 
-
 void fmt_exec_duration(const tasker_task_exec *e, int64_t now, char buf[FMT_TIME_SIZE])
 {
     if (e->start_us && e->end_us) {

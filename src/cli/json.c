@@ -126,14 +126,14 @@ static void set_time(json_t *o, const char *name_us, const char *name_at, int64_
 json_t *json_task(const tasker_task *t)
 {
     /* The policies as stored: 0 means the default (design section 6). */
-    return json_pack("{s:o, s:o, s:o, s:o, s:i, s:I, s:I, s:I, s:i, s:i, s:i, s:I, s:b}",
-                     "task_id", json_text(t->task_id), "handler", json_text(t->handler),
-                     "param", json_from_text(t->param), "desc", json_text(t->desc),
-                     "max_attempts", t->max_attempts, "backoff_ms", (json_int_t)t->backoff_ms,
-                     "backoff_max_ms", (json_int_t)t->backoff_max_ms, "timeout_ms",
-                     (json_int_t)t->timeout_ms, "max_concurrency", t->max_concurrency,
-                     "priority", t->priority, "max_execs", t->max_execs, "max_exec_age_s",
-                     (json_int_t)t->max_exec_age_s, "paused", t->paused);
+    return json_pack("{s:o, s:o, s:o, s:o, s:i, s:I, s:I, s:I, s:i, s:i, s:i, s:I, s:b}", "task_id",
+                     json_text(t->task_id), "handler", json_text(t->handler), "param",
+                     json_from_text(t->param), "desc", json_text(t->desc), "max_attempts",
+                     t->max_attempts, "backoff_ms", (json_int_t)t->backoff_ms, "backoff_max_ms",
+                     (json_int_t)t->backoff_max_ms, "timeout_ms", (json_int_t)t->timeout_ms,
+                     "max_concurrency", t->max_concurrency, "priority", t->priority, "max_execs",
+                     t->max_execs, "max_exec_age_s", (json_int_t)t->max_exec_age_s, "paused",
+                     t->paused);
 }
 
 json_t *json_scheme(const tasker_task_scheme *s, int64_t next_us)

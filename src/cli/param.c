@@ -72,7 +72,6 @@ int cli_read_param(const char *cmd, const char *arg, char **out)
     return saved == EINVAL || saved == EFBIG ? CLI_USAGE : CLI_FAIL;
 }
 
-
 bool cli_parse_duration_ms(const char *s, int64_t *out_ms)
 {
     if (!s || !*s) return false;

@@ -168,8 +168,7 @@ static bool trigger_body(web_req *r, json_t **out, enum MHD_Result *ret)
 
 /* The run options of the body into *o (strings point into body; *param_text is
  * malloc'd). NULL, or the name of the field at fault. */
-static const char *run_options(json_t *body, tasker_run_opts *o, char **param_text,
-                               bool *any)
+static const char *run_options(json_t *body, tasker_run_opts *o, char **param_text, bool *any)
 {
     json_t *delay = json_object_get(body, "delay_ms"), *key = json_object_get(body, "unique_key");
     json_t *prio = json_object_get(body, "priority"), *param = json_object_get(body, "param");
@@ -227,8 +226,8 @@ enum MHD_Result api_trigger(web_req *r)
         const char *detail = tasker_last_error();
         return web_reply_json(r, MHD_HTTP_CONFLICT,
                               json_pack("{s:s, s:s}", "error",
-                                        *detail ? detail : "a run holds this unique_key",
-                                        "exec_id", exec_id));
+                                        *detail ? detail : "a run holds this unique_key", "exec_id",
+                                        exec_id));
     }
     if (err != TASKER_OK) return web_reply_lib_error(r, err, "trigger");
     if (r->srv->wake_dsn) wakeup_send(r->srv->wake_dsn); /* no daemon: it stays pending */

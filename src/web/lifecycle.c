@@ -39,9 +39,9 @@ enum MHD_Result api_exec_retry(web_req *r)
     int err = tasker_retry(r->srv->t, r->id, new_id);
     if (err != TASKER_OK) return web_reply_lib_error(r, err, "retry");
     if (r->srv->wake_dsn) wakeup_send(r->srv->wake_dsn);
-    return web_reply_json(r, MHD_HTTP_CREATED,
-                          json_pack("{s:s, s:s, s:s}", "exec_id", new_id, "retry_of", r->id,
-                                    "status", "pending"));
+    return web_reply_json(
+        r, MHD_HTTP_CREATED,
+        json_pack("{s:s, s:s, s:s}", "exec_id", new_id, "retry_of", r->id, "status", "pending"));
 }
 
 enum MHD_Result api_task_pause(web_req *r)
