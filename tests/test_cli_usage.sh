@@ -75,7 +75,7 @@ run 0 "$TASKER" schedule ls && line_is out 2 "" && ok "a bad schedule is not sto
 run 0 "$TASKER" task add job --handler shell --param '{"cmd":"echo again"}' &&
     run 0 "$TASKER" task ls && has out "echo again" && lacks out "echo hi" &&
     ok "task add with an existing id replaces it"
-run 0 "$TASKER" task ls && line_is out 1 "TASK  HANDLER  PARAM                 DESC" &&
+run 0 "$TASKER" task ls && line_is out 1 "TASK  HANDLER  PARAM                 POLICIES  DESC" &&
     aligned out HANDLER shell && aligned out PARAM '{"cmd"' && ok "task ls prints an aligned table"
 run 0 "$TASKER" task ls --json && has out '"task_id": "job"' && has out '"cmd": "echo again"' &&
     ok "task ls --json nests the params as JSON"
@@ -113,7 +113,7 @@ run 0 "$TASKER" schedule add job "@hourly" && run 0 "$TASKER" task rm job &&
     run 0 "$TASKER" schedule ls && line_is out 2 "" && ok "task rm removes its schedules"
 
 # ---- executions without any: empty listings -----------------------------------------
-run 0 "$TASKER" exec ls && line_is out 1 "EXEC  TASK  STATUS  QUEUED  DURATION  RESULT / ERROR" &&
+run 0 "$TASKER" exec ls && line_is out 1 "EXEC  TASK  STATUS  ATTEMPT  QUEUED  DURATION  RESULT / ERROR" &&
     ok "exec ls on an empty store prints the header"
 run 0 "$TASKER" exec ls --json && [ "$(tr -d ' \n' <"$TMP/out")" = "[]" ] && ok "exec ls --json"
 run 1 "$TASKER" exec show 0000 && has err "0000" && ok "exec show of a missing exec fails"

@@ -186,13 +186,12 @@ def test_errors(addr, store, exec_id):
     big = json.dumps({"param": "x" * 70000})
     F.check(is_error(request(addr, "POST", "/api/v1/tasks/hello/trigger", body=big,
                              headers={"Content-Type": "application/json"}), 413), "a 70 KB body is 413")
-    for body in ({"param": {"a": 1}}, {"delay_ms": 1000}, {"unique_key": "k"}):
-        r = post(addr, "/api/v1/tasks/hello/trigger", body)
-        F.check(is_error(r, 501) and "issue 12" in r.json()["error"], "trigger with %s is 501" % list(body))
-    for path in ["/api/v1/execs/%s/cancel" % exec_id, "/api/v1/execs/%s/retry" % exec_id,
-                 "/api/v1/tasks/hello/pause", "/api/v1/tasks/hello/resume",
-                 "/api/v1/schedules/x/pause", "/api/v1/schedules/x/resume"]:
-        F.check(is_error(post(addr, path), 501), "POST %s is 501 until issue 12" % path.split("/", 4)[-1])
+    F.check(is_error(post(addr, "/api/v1/tasks/hello/trigger", {"unique_key": ""}), 400), "an empty unique_key: 400")
+    F.check(is_error(post(addr, "/api/v1/tasks/hello/trigger", {"priority": "high"}), 400), "a bad priority: 400")
+    for path in ["/api/v1/execs/nope/cancel", "/api/v1/execs/nope/retry", "/api/v1/tasks/nope/pause",
+                 "/api/v1/tasks/nope/resume", "/api/v1/schedules/nope/pause", "/api/v1/schedules/nope/resume"]:
+        F.check(is_error(post(addr, path), 404), "POST %s of nothing is 404" % path.split("/", 4)[-1])
+    F.check(is_error(post(addr, "/api/v1/execs/%s/cancel" % exec_id), 409), "cancelling a finished run is 409")
     F.check(is_error(get(addr, "/api/v1/tasks", headers={"Host": "evil.example:80"}), 403),
             "without a token, a foreign Host (DNS rebinding) is 403")
     F.check(get(addr, "/api/v1/tasks", headers={"Host": "localhost:1"}).status == 200,
@@ -210,6 +209,60 @@ def test_errors(addr, store, exec_id):
             pass
         s.close()
     F.check(get(addr, "/healthz").status == 200, "the server survives malformed requests")
+
+
+def test_lifecycle(addr, store):
+    """Design section 6 over HTTP: run options, unique keys, cancel, retry, pause."""
+    r = post(addr, "/api/v1/tasks/echoer/trigger", {"param": {"cmd": "echo per-run-param"}, "priority": 3})
+    F.check(r.status == 201, "trigger with param and priority is 201 (%s)" % r.body[:200])
+    if r.status == 201:
+        e = wait_finished(addr, r.json()["exec_id"]) or {}
+        F.check(e.get("status") == "success" and e.get("param") == {"cmd": "echo per-run-param"} and
+                e.get("priority") == 3 and any("per-run-param" in ev["message"] for ev in e.get("events", [])),
+                "the run used its own params and keeps them in its record")
+        F.check(e.get("attempt") == 1 and e.get("retry_of") is None and "run_at_us" in e and
+                "unique_key" in e, "execution JSON has attempt, retry_of, run_at_us, unique_key")
+        r2 = post(addr, "/api/v1/execs/%s/retry" % e.get("exec_id"))
+        F.check(r2.status == 201 and r2.json().get("exec_id") != e.get("exec_id"), "retry of a finished run is 201 with a new id")
+        if r2.status == 201:
+            F.check((wait_finished(addr, r2.json()["exec_id"]) or {}).get("status") == "success", "the retried run runs")
+    before = int(time.time() * 1e6)
+    r = post(addr, "/api/v1/tasks/echoer/trigger", {"delay_ms": 3600000, "unique_key": "nightly"})
+    F.check(r.status == 201, "a delayed trigger with a unique key is 201")
+    held = r.json().get("exec_id") if r.status == 201 else None
+    if held:
+        e = get(addr, "/api/v1/execs/" + held).json()
+        F.check(e["status"] == "pending" and e["run_at_us"] >= before + 3600 * 10**6 and e["unique_key"] == "nightly",
+                "the delayed run is pending with its run_at and key")
+        r = post(addr, "/api/v1/tasks/echoer/trigger", {"unique_key": "nightly"})
+        F.check(r.status == 409 and r.json().get("exec_id") == held and isinstance(r.json().get("error"), str),
+                "a trigger with a held key is 409 naming the holder")
+        F.check(post(addr, "/api/v1/execs/%s/cancel" % held).status == 200 and
+                get(addr, "/api/v1/execs/" + held).json()["status"] == "cancelled", "cancel of a pending run")
+        r = get(addr, "/api/v1/execs?status=cancelled&task=echoer")
+        F.check(r.status == 200 and [x["exec_id"] for x in r.json()["execs"]] == [held],
+                "/api/v1/execs?status=cancelled lists it")
+    r = post(addr, "/api/v1/tasks/echoer/pause")
+    F.check(r.status == 200 and get(addr, "/api/v1/tasks/echoer").json()["paused"] is True, "pause a task")
+    r = post(addr, "/api/v1/tasks/echoer/trigger")
+    parked = r.json().get("exec_id") if r.status == 201 else None
+    F.check(parked and get(addr, "/api/v1/execs/" + parked).json()["status"] == "pending",
+            "a paused task's trigger queues up")
+    F.check(post(addr, "/api/v1/tasks/echoer/resume").status == 200 and
+            get(addr, "/api/v1/tasks/echoer").json()["paused"] is False, "resume a task")
+    if parked:
+        F.check((wait_finished(addr, parked) or {}).get("status") == "success", "after resume the queued run runs")
+    sid = get(addr, "/api/v1/tasks/hello").json()["schedules"][0]["scheme_id"]
+    F.check(post(addr, "/api/v1/schedules/%s/pause" % sid).status == 200 and
+            get(addr, "/api/v1/schedules").json()[0]["paused"] is True, "pause a schedule")
+    F.check(post(addr, "/api/v1/schedules/%s/resume" % sid).status == 200 and
+            get(addr, "/api/v1/schedules").json()[0]["paused"] is False, "resume a schedule")
+    r = post(addr, "/api/v1/tasks/sleeper/trigger")
+    if r.status == 201:
+        sleeper = r.json()["exec_id"]
+        wait_for(lambda: get(addr, "/api/v1/execs/" + sleeper).json()["status"] == "running", 20)
+        F.check(post(addr, "/api/v1/execs/%s/cancel" % sleeper).status == 200, "cancel of a running run is 200")
+        F.check((wait_finished(addr, sleeper) or {}).get("status") == "cancelled", "the running run ends cancelled")
 
 
 def test_metrics(addr, store, observed):
@@ -278,6 +331,8 @@ def daemon_suite(build):
         store.add_shell_task("slow", "echo tick 1; sleep 0.4; echo tick 2; sleep 0.4; echo tick 3")
         store.add_shell_task("fails", "echo about to fail; exit 3")
         store.add_shell_task("a/b", "true")
+        store.add_shell_task("echoer", "echo default params")
+        store.add_shell_task("sleeper", "sleep 30")
         store.cli("schedule", "add", "hello", "0 0 1 1 *")
         p, addr = store.start("run", "--quiet", "--web", "127.0.0.1:0")
         F.check(addr.startswith("127.0.0.1:"), "run --web listens on the address given (%s)" % addr)
@@ -290,6 +345,7 @@ def daemon_suite(build):
         test_metrics(addr, store, {"hello": 7})
         test_concurrency(addr)
         test_slow_client(addr, store)
+        test_lifecycle(addr, store)
         rc = store.stop(p)
         F.check(rc == 0, "the daemon with --web stops cleanly on SIGTERM (exit %s)" % rc)
     finally:

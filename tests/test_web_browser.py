@@ -66,17 +66,31 @@ def text_of(d, css):
 def test_trigger_live(d, base):
     d.get(base + "/#/task/live-demo")
     F.check(wait_for(lambda: d.find_elements(By.ID, "trigger"), 60), "the task page has a Trigger button")
-    F.check(not d.find_element(By.XPATH, "//button[text()='Pause']").is_enabled(),
-            "Pause is disabled until issue 12")
+    F.check(d.find_element(By.ID, "task-pause").is_enabled(), "the task page has an enabled Pause button")
     d.find_element(By.ID, "trigger").click()
     F.check(wait_for(lambda: "#/run/" in d.current_url, 60), "the button opens the new run's page")
     first = wait_for(lambda: "first line" in text_of(d, "#events") and text_of(d, "#run-status"), 60)
     F.check(first and "running" in first, "the run's first output appears live while it runs (%s)" % first)
+    F.check(d.find_element(By.ID, "run-cancel").is_enabled() and not d.find_element(By.ID, "run-retry").is_enabled(),
+            "while it runs, Cancel is enabled and Retry is not")
     F.check("second line" not in text_of(d, "#events"), "... before the run has written the rest")
     F.check(wait_for(lambda: "second line" in text_of(d, "#events"), 60), "later output arrives live")
     F.check(wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "#run-status [data-status=success]"), 60),
             "the status turns to success")
     F.check(text_of(d, "#tail-state") == "finished", "the tail ends when the run finishes")
+
+
+def test_pause_resume(d, base):
+    """Pause and Resume on a task page: the button flips and the task says so."""
+    d.get(base + "/#/task/cleanup-tmp")
+    F.check(wait_for(lambda: d.find_elements(By.ID, "task-pause"), 60), "the task page has Pause")
+    d.find_element(By.ID, "task-pause").click()
+    F.check(wait_for(lambda: d.find_elements(By.ID, "task-resume") and
+                     text_of(d, "#task-paused").startswith("yes"), 60),
+            "Pause pauses the task: the page says so and offers Resume")
+    d.find_element(By.ID, "task-resume").click()
+    F.check(wait_for(lambda: d.find_elements(By.ID, "task-pause") and text_of(d, "#task-paused") == "no", 60),
+            "Resume resumes it")
 
 
 def test_pages(d, base):
@@ -172,6 +186,7 @@ def main():
             screenshot(build, tempfile.mkdtemp(prefix="tasker-chromium-", dir=profile), shot)
         d = browser(profile)
         test_trigger_live(d, base)
+        test_pause_resume(d, base)
         test_pages(d, base)
         errors = severe(d)
         F.check(not errors, "no JavaScript errors in the browser log: %s" % errors)

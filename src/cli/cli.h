@@ -62,6 +62,12 @@ bool cli_parse_duration_s(const char *s, int64_t *out_s);
  * "YYYY-MM-DD HH:MM", each with an optional ":SS", and UTC when it ends in "Z". False
  * for anything else, and for dates that do not exist (2026-02-30). */
 bool cli_parse_when_us(const char *s, int64_t now_us, int64_t *out_us);
+/* cli_parse_duration_s, in milliseconds, that also takes "NNNms" ("500ms"). */
+bool cli_parse_duration_ms(const char *s, int64_t *out_ms);
+/* --param ARG (param.c): the JSON text itself, @FILE to read FILE, or - for stdin.
+ * Fills *out (malloc'd; the caller frees it) and returns -1; or, after printing why
+ * (naming cmd), returns the exit code. The text is not checked as JSON here. */
+int cli_read_param(const char *cmd, const char *arg, char **out);
 /* Joins argv[from..argc) with single spaces (a cron expression given unquoted).
  * Returns a malloc'd string or NULL when there is nothing to join. */
 char *cli_join_args(int argc, char **argv, int from);
@@ -99,6 +105,14 @@ int cmd_run(cli_global *g, int argc, char **argv);
 int cmd_status(cli_global *g, int argc, char **argv);
 int cmd_web(cli_global *g, int argc, char **argv); /* cmd_web.c, serves src/web */
 int cmd_nodes(cli_global *g, int argc, char **argv);
+
+/* Lifecycle subcommands (cmd_lifecycle.c), argv as the subcommand sees it; help is the
+ * text --help prints. cli_pause_cmd: kind "task" or "schedule" (an id prefix for a
+ * schedule), pause or resume. */
+int cli_pause_cmd(cli_global *g, int argc, char **argv, const char *kind, bool pause,
+                  const char *help);
+int cli_exec_cancel_cmd(cli_global *g, int argc, char **argv, const char *help);
+int cli_exec_retry_cmd(cli_global *g, int argc, char **argv, const char *help);
 
 /* Prints help text to stdout and returns CLI_OK (for --help and `tasker help`). */
 int cli_help(const char *text);

@@ -14,6 +14,7 @@ static const char schedule_help[] =
     "       tasker schedule ls [--json]\n"
     "       tasker schedule rm ID...\n"
     "       tasker schedule rm TASK CRON\n"
+    "       tasker schedule pause|resume ID\n"
     "\n"
     "CRON has 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds\n"
     "first), or a descriptor: @hourly, @daily, @every 90s, ... It may begin with\n"
@@ -21,7 +22,9 @@ static const char schedule_help[] =
     "that never fires (0 0 30 2 *) is refused.\n"
     "Adding the same TASK and CRON twice keeps one schedule (and updates its policies).\n"
     "rm takes schedule ids or any unique prefix of one, or a task and the text of one\n"
-    "of its expressions (when the first argument names a task).\n"
+    "of its expressions (when the first argument names a task). pause stops a\n"
+    "schedule's fires (ID or a unique prefix; ls shows NEXT FIRE \"paused\"); resume\n"
+    "fires from now on, with no catch-up of the fires missed meanwhile.\n"
     "\n"
     "Options:\n"
     "  --replace     add: change the task's schedule to CRON instead of adding one;\n"
@@ -221,6 +224,7 @@ static int print_schemes(const cli_global *g, tasker_task_scheme *s, size_t n)
         int64_t next_us = cli_next_fire_us(&s[i]);
         fmt_local_time(next_us, next);
         if (!next_us) strcpy(next, "never");
+        if (s[i].paused) strcpy(next, "paused");
         fmt_local_time(s[i].last_fire_us, last);
         const char *cells[] = {s[i].scheme_id,
                                s[i].task_id,
@@ -384,10 +388,15 @@ int cmd_schedule(cli_global *g, int argc, char **argv)
     const char *sub = cli_take_subcommand(&argc, argv);
     if (!sub) {
         if (g->help || cli_wants_help(argc, argv)) return cli_help(schedule_help);
-        return cli_usage_error("schedule", "schedule: expected add, ls or rm");
+        return cli_usage_error("schedule", "schedule: expected add, ls, rm, pause or resume");
     }
     if (strcmp(sub, "add") == 0) return schedule_add(g, argc, argv);
     if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) return schedule_ls(g, argc, argv);
     if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0) return schedule_rm(g, argc, argv);
-    return cli_usage_error("schedule", "schedule: no subcommand '%s'; expected add, ls or rm", sub);
+    if (strcmp(sub, "pause") == 0 || strcmp(sub, "resume") == 0)
+        return cli_pause_cmd(g, argc, argv, "schedule", sub[0] == 'p', schedule_help);
+    return cli_usage_error("schedule",
+                           "schedule: no subcommand '%s'; expected add, ls, rm, "
+                           "pause or resume",
+                           sub);
 }

@@ -165,6 +165,8 @@ static void print_table(const status_data *d, int64_t now)
             fmt_coarse_span(r->next_us - now, span);
             snprintf(left, sizeof left, "in %s", span);
         }
+        if ((r->scheme && r->scheme->paused) || (r->task && r->task->paused))
+            snprintf(left, sizeof left, "paused");
         if (r->last) {
             fmt_local_time(r->last->start_us ? r->last->start_us : r->last->queued_us, last);
             fmt_coarse_span(now - (r->last->start_us ? r->last->start_us : r->last->queued_us),

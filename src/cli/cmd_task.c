@@ -13,8 +13,11 @@
 static const char task_help[] =
     "usage: tasker task add ID --handler H [--param JSON|@FILE|-] [--desc TEXT]\n"
     "                           [--on-failure CMD] [--keep N] [--keep-for DURATION]\n"
+    "                           [--retries N] [--backoff D] [--backoff-max D]\n"
+    "                           [--timeout D] [--concurrency N] [--priority N]\n"
     "       tasker task ls [--json]\n"
     "       tasker task show ID [--runs N] [--json]\n"
+    "       tasker task pause|resume ID\n"
     "       tasker task rm ID\n"
     "\n"
     "A task is a handler and its JSON params. The daemon has one built-in handler,\n"
@@ -23,7 +26,8 @@ static const char task_help[] =
     "about any other handler, which only a program of yours can run. Adding a task\n"
     "with an existing ID replaces it (its schedules and history stay). show prints the\n"
     "task, its schedules with their next fire, and its last runs. Removing a task\n"
-    "removes its schedules.\n"
+    "removes its schedules. pause stops new runs of the task from starting anywhere\n"
+    "(triggers and fires still queue up); resume lets them run.\n"
     "\n"
     "Options:\n"
     "  --handler H    the handler's name (add; required)\n"
@@ -40,77 +44,21 @@ static const char task_help[] =
     "                 keep this task's runs this long, e.g. 90s, 30m, 12h, 7d, 2w, 1d12h\n"
     "                 (add; default: the store's 1h; 'forever' = no limit). Runs\n"
     "                 still pending or running are never pruned.\n"
+    "  --retries N    (add) a failed, interrupted or timed-out run is tried again, up\n"
+    "                 to N more times (default 0; docs/lifecycle.md)\n"
+    "  --backoff D    (add) the delay before the first retry (default 1s), doubled\n"
+    "                 for each next one, times 0.9 to 1.1; D is 500ms, 30s, 10m...\n"
+    "  --backoff-max D  (add) the longest delay between attempts (default 1h)\n"
+    "  --timeout D    (add) a run still going after D is cancelled and recorded\n"
+    "                 failed, \"timed out\" (a C handler must check tasker_cancelled)\n"
+    "  --concurrency N  (add) at most N runs of the task at once, cluster-wide\n"
+    "  --priority N   (add) higher runs first among pending runs (default 0)\n"
     "  --runs N       show: the last N runs (default 5; 0 = none)\n"
     "  --json         ls, show: print JSON\n";
 
 /* The handlers `tasker run` and `trigger --local` have; any other needs a program
  * that registers it. */
 static const char *const known_handlers[] = {"shell"};
-
-/* Reading more than this for --param @FILE stops: the store's limit is far below. */
-#define PARAM_READ_MAX ((size_t)16 << 20)
-
-/* Reads all of f into a NUL-terminated buffer (*out, malloc'd). False, with errno
- * set (EFBIG past PARAM_READ_MAX, EINVAL for a NUL byte), when it cannot. */
-static bool read_all(FILE *f, char **out)
-{
-    size_t cap = 64 * 1024, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return false;
-    for (;;) {
-        if (len + 1 >= cap) {
-            char *bigger = cap >= PARAM_READ_MAX ? NULL : realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                errno = cap >= PARAM_READ_MAX ? EFBIG : ENOMEM;
-                return false;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - 1 - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    if (ferror(f) || memchr(buf, '\0', len)) {
-        int saved = ferror(f) ? errno : EINVAL;
-        free(buf);
-        errno = saved;
-        return false;
-    }
-    buf[len] = '\0';
-    *out = buf;
-    return true;
-}
-
-/* --param: the text itself, @FILE or - (stdin). Fills *out (malloc'd); prints why and
- * returns an exit code when it cannot be read, else -1. */
-static int read_param(const char *arg, char **out)
-{
-    *out = NULL;
-    if (strcmp(arg, "-") != 0 && arg[0] != '@') {
-        *out = strdup(arg);
-        return *out ? -1 : CLI_FAIL;
-    }
-    const char *path = arg[0] == '@' ? arg + 1 : NULL;
-    FILE *f = path ? fopen(path, "rb") : stdin;
-    if (!f) {
-        cli_errorf("task add: --param %s: %s", arg, strerror(errno));
-        return CLI_FAIL;
-    }
-    bool ok = read_all(f, out);
-    int saved = errno;
-    if (path) fclose(f);
-    if (ok) return -1;
-    if (saved == EFBIG)
-        cli_errorf("task add: --param %s: more than %zu MiB; the limit of params is %d bytes", arg,
-                   PARAM_READ_MAX >> 20, TASKER_DEFAULT_MAX_JSON_BYTES);
-    else if (saved == EINVAL)
-        cli_errorf("task add: --param %s: holds a NUL byte; JSON text cannot", arg);
-    else
-        cli_errorf("task add: --param %s: %s", arg, strerror(saved));
-    return saved == EINVAL || saved == EFBIG ? CLI_USAGE : CLI_FAIL;
-}
 
 static const char *json_kind(const json_t *v)
 {
@@ -236,6 +184,47 @@ static bool parse_keep_for(const char *text, int64_t *out)
     return cli_parse_duration_s(text, out) && *out > 0;
 }
 
+/* The lifecycle policies of task add (design section 6): -1, or the exit code after
+ * saying which value is wrong. */
+static int parse_policy(int c, const char *arg, tasker_task_opts *o)
+{
+    long n;
+    int64_t ms;
+    switch (c) {
+    case 'r':
+        /* N retries after the first attempt: max_attempts counts them all. */
+        if (!cli_parse_int(arg, 0, 1000, &n)) break;
+        o->max_attempts = (int)n + 1;
+        return -1;
+    case 'b':
+    case 'B':
+    case 't':
+        if (!cli_parse_duration_ms(arg, &ms) || ms <= 0) break;
+        *(c == 'b' ? &o->backoff_ms : c == 'B' ? &o->backoff_max_ms : &o->timeout_ms) = ms;
+        return -1;
+    case 'c':
+        if (!cli_parse_int(arg, 0, 1000000, &n)) break;
+        o->max_concurrency = (int)n;
+        return -1;
+    case 'P':
+        if (!cli_parse_int(arg, -1000000, 1000000, &n)) break;
+        o->priority = (int)n;
+        return -1;
+    default: return -2; /* not a policy option */
+    }
+    const char *name = c == 'r'   ? "--retries"
+                       : c == 'b' ? "--backoff"
+                       : c == 'B' ? "--backoff-max"
+                       : c == 't' ? "--timeout"
+                       : c == 'c' ? "--concurrency"
+                                  : "--priority";
+    const char *want = c == 'r'   ? "a number of retries, 0 to 1000"
+                       : c == 'c' ? "a number of runs at once (0 = no limit)"
+                       : c == 'P' ? "an integer (higher runs first)"
+                                  : "a duration above 0 (500ms, 30s, 10m, 1h)";
+    return cli_usage_error("task add", "task add: %s '%s': expected %s", name, arg, want);
+}
+
 static int task_add(cli_global *g, int argc, char **argv)
 {
     static const struct option options[] = {{"handler", required_argument, NULL, 'H'},
@@ -244,15 +233,23 @@ static int task_add(cli_global *g, int argc, char **argv)
                                             {"on-failure", required_argument, NULL, 'f'},
                                             {"keep", required_argument, NULL, 'k'},
                                             {"keep-for", required_argument, NULL, 'K'},
+                                            {"retries", required_argument, NULL, 'r'},
+                                            {"backoff", required_argument, NULL, 'b'},
+                                            {"backoff-max", required_argument, NULL, 'B'},
+                                            {"timeout", required_argument, NULL, 't'},
+                                            {"concurrency", required_argument, NULL, 'c'},
+                                            {"priority", required_argument, NULL, 'P'},
                                             CLI_GLOBAL_OPTIONS,
                                             {0}};
     const char *handler = NULL, *param = NULL, *desc = NULL, *on_failure = NULL;
     tasker_task_opts opts = {0};
-    int c;
+    int c, prc;
     optind = 0;
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         if (cli_global_option(g, c, optarg)) continue;
-        if (c == 'H')
+        if ((prc = parse_policy(c, optarg, &opts)) != -2) {
+            if (prc >= 0) return prc;
+        } else if (c == 'H')
             handler = optarg;
         else if (c == 'p')
             param = optarg;
@@ -261,11 +258,15 @@ static int task_add(cli_global *g, int argc, char **argv)
         else if (c == 'f')
             on_failure = optarg;
         else if (c == 'k' && !parse_keep(optarg, &opts.max_execs))
-            return cli_usage_error("task add", "task add: --keep: '%s' is not a number of runs "
-                                   "(1 or more) or 'all'", optarg);
+            return cli_usage_error("task add",
+                                   "task add: --keep: '%s' is not a number of runs "
+                                   "(1 or more) or 'all'",
+                                   optarg);
         else if (c == 'K' && !parse_keep_for(optarg, &opts.max_exec_age_s))
-            return cli_usage_error("task add", "task add: --keep-for: '%s' is not a duration "
-                                   "(e.g. 90s, 30m, 12h, 7d, 2w, 1d12h) or 'forever'", optarg);
+            return cli_usage_error("task add",
+                                   "task add: --keep-for: '%s' is not a duration "
+                                   "(e.g. 90s, 30m, 12h, 7d, 2w, 1d12h) or 'forever'",
+                                   optarg);
         else if (c != 'k' && c != 'K')
             return cli_bad_option("task add", c, argv);
     }
@@ -275,7 +276,7 @@ static int task_add(cli_global *g, int argc, char **argv)
                                argc - optind);
     if (!handler) return cli_usage_error("task add", "task add: --handler is required");
     char *text = NULL, *with_alert = NULL;
-    int rc = param ? read_param(param, &text) : -1;
+    int rc = param ? cli_read_param("task add", param, &text) : -1;
     if (rc >= 0) return rc;
     if ((rc = check_task(handler, text)) != CLI_OK) goto out;
     if (on_failure && !(with_alert = alert_params_with_command(text, on_failure))) {
@@ -297,6 +298,33 @@ out:
     return rc;
 }
 
+/* The policies that differ from the defaults, for people: "paused, 5 attempts,
+ * backoff 2s..10m, timeout 10m, 2 at once, priority 3"; "-" when none. */
+static void fmt_policies(const tasker_task *t, char *buf, size_t size)
+{
+    char a[FMT_TIME_SIZE], b[FMT_TIME_SIZE];
+    size_t len = 0;
+    buf[0] = '\0';
+#define ADD(...) (len += (size_t)snprintf(buf + len, len < size ? size - len : 0, __VA_ARGS__))
+    if (t->paused) ADD("%spaused", len ? ", " : "");
+    if (t->max_attempts > 1) {
+        ADD("%s%d attempts", len ? ", " : "", t->max_attempts);
+        if (t->backoff_ms || t->backoff_max_ms) {
+            fmt_duration((t->backoff_ms ? t->backoff_ms : 1000) * 1000, a);
+            fmt_duration((t->backoff_max_ms ? t->backoff_max_ms : 3600000) * 1000, b);
+            ADD(", backoff %s..%s", a, b);
+        }
+    }
+    if (t->timeout_ms) {
+        fmt_duration(t->timeout_ms * 1000, a);
+        ADD("%stimeout %s", len ? ", " : "", a);
+    }
+    if (t->max_concurrency) ADD("%s%d at once", len ? ", " : "", t->max_concurrency);
+    if (t->priority) ADD("%spriority %d", len ? ", " : "", t->priority);
+#undef ADD
+    if (!len) snprintf(buf, size, "-");
+}
+
 static int print_tasks(const cli_global *g, tasker_task *tasks, size_t n)
 {
     if (g->json) {
@@ -305,13 +333,15 @@ static int print_tasks(const cli_global *g, tasker_task *tasks, size_t n)
             json_append(&arr, json_task(&tasks[i]));
         return out_json(arr);
     }
-    static const char *const headers[] = {"TASK", "HANDLER", "PARAM", "DESC"};
-    out_table *tb = table_new(4, headers);
+    static const char *const headers[] = {"TASK", "HANDLER", "PARAM", "POLICIES", "DESC"};
+    out_table *tb = table_new(5, headers);
     if (!tb) return CLI_FAIL;
     table_set_max_width(tb, 2, 60);
-    table_set_max_width(tb, 3, 40);
+    table_set_max_width(tb, 4, 40);
     for (size_t i = 0; i < n; i++) {
-        const char *cells[] = {tasks[i].task_id, tasks[i].handler, tasks[i].param,
+        char policies[256];
+        fmt_policies(&tasks[i], policies, sizeof policies);
+        const char *cells[] = {tasks[i].task_id, tasks[i].handler, tasks[i].param, policies,
                                tasks[i].desc ? tasks[i].desc : ""};
         table_add_row(tb, cells, NULL);
     }
@@ -419,6 +449,7 @@ static void print_task_schedules(const task_view *tv)
         int64_t next_us = cli_next_fire_us(s);
         fmt_local_time_zone(next_us, next);
         if (!next_us) strcpy(next, "never");
+        if (s->paused) strcpy(next, "paused");
         fmt_local_time(s->last_fire_us, last);
         const char *cells[] = {s->scheme_id,
                                s->cron,
@@ -438,25 +469,27 @@ static void print_task_schedules(const task_view *tv)
 
 static void print_task_runs(const task_view *tv, size_t runs)
 {
-    static const char *const headers[] = {"EXEC", "STATUS", "QUEUED", "DURATION", "RESULT / ERROR"};
+    static const char *const headers[] = {"EXEC",   "STATUS",   "ATTEMPT",
+                                          "QUEUED", "DURATION", "RESULT / ERROR"};
     size_t shown = tv->n_execs < runs ? tv->n_execs : runs;
     char heading[64];
     snprintf(heading, sizeof heading, "last runs (%zu of %zu kept)", shown, tv->n_execs);
     print_heading(heading);
     if (!shown) return;
-    out_table *tb = table_new(5, headers);
+    out_table *tb = table_new(6, headers);
     if (!tb) return;
-    table_set_max_width(tb, 4, 60);
+    table_set_max_width(tb, 5, 60);
     int64_t now = now_us();
     for (size_t i = 0; i < shown; i++) {
         const tasker_task_exec *e = &tv->execs[i];
-        char queued[FMT_TIME_SIZE], took[FMT_TIME_SIZE];
+        char queued[FMT_TIME_SIZE], took[FMT_TIME_SIZE], state[FMT_TIME_SIZE], tries[FMT_TIME_SIZE];
         fmt_local_time(e->queued_us, queued);
         fmt_exec_duration(e, now, took);
-        const char *cells[] = {e->exec_id, tasker_exec_status_name(e->status), queued, took,
-                               fmt_exec_outcome(e)};
-        const cli_colour colours[] = {CLR_NONE, out_status_colour(e->status), CLR_NONE, CLR_NONE,
-                                      CLR_NONE};
+        fmt_exec_state(e, now, state);
+        fmt_exec_attempt(e, tv->task.max_attempts, tries);
+        const char *cells[] = {e->exec_id, state, tries, queued, took, fmt_exec_outcome(e)};
+        const cli_colour colours[] = {
+            CLR_NONE, out_status_colour(e->status), CLR_NONE, CLR_NONE, CLR_NONE, CLR_NONE};
         table_add_row(tb, cells, colours);
     }
     table_print(tb, stdout);
@@ -470,6 +503,9 @@ static void print_task_text(const task_view *tv, size_t runs)
     printf("%s%-8s%s %s\n", bold, "task", plain, task->task_id);
     printf("%s%-8s%s %s\n", bold, "handler", plain, task->handler);
     printf("%s%-8s%s %s\n", bold, "desc", plain, task->desc ? task->desc : "-");
+    char policies[256];
+    fmt_policies(task, policies, sizeof policies);
+    printf("%s%-8s%s %s\n", bold, "policies", plain, policies);
     /* The params indented as JSON when they parse, else as stored. */
     json_t *v = json_loads(task->param ? task->param : "null", JSON_DECODE_ANY, NULL);
     char *pretty = v ? json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
@@ -536,11 +572,16 @@ int cmd_task(cli_global *g, int argc, char **argv)
     const char *sub = cli_take_subcommand(&argc, argv);
     if (!sub) {
         if (g->help || cli_wants_help(argc, argv)) return cli_help(task_help);
-        return cli_usage_error("task", "task: expected add, ls, show or rm");
+        return cli_usage_error("task", "task: expected add, ls, show, pause, resume or rm");
     }
     if (strcmp(sub, "add") == 0) return task_add(g, argc, argv);
     if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) return task_ls(g, argc, argv);
     if (strcmp(sub, "show") == 0) return task_show(g, argc, argv);
     if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0) return task_rm(g, argc, argv);
-    return cli_usage_error("task", "task: no subcommand '%s'; expected add, ls, show or rm", sub);
+    if (strcmp(sub, "pause") == 0 || strcmp(sub, "resume") == 0)
+        return cli_pause_cmd(g, argc, argv, "task", sub[0] == 'p', task_help);
+    return cli_usage_error("task",
+                           "task: no subcommand '%s'; expected add, ls, show, pause, "
+                           "resume or rm",
+                           sub);
 }

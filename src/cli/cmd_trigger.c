@@ -8,10 +8,13 @@
 #include "cli/shell.h"
 #include "cli/wakeup.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char trigger_help[] =
     "usage: tasker trigger TASK [--wait [--timeout SECONDS]] [--local] [--json]\n"
+    "                      [--param JSON|@FILE|-] [--in DURATION | --at TIME]\n"
+    "                      [--key KEY] [--priority N] [--run-timeout DURATION]\n"
     "\n"
     "Queues a run of TASK and prints its execution id. The daemon (`tasker run`) on\n"
     "the same store is told at once and runs it; without a daemon the run stays\n"
@@ -27,26 +30,100 @@ static const char trigger_help[] =
     "                 following it as --wait does; Ctrl-C interrupts it. Only this\n"
     "                 run: runs others left pending stay for the daemon\n"
     "  --json         print the finished run as JSON (with its events) instead\n"
+    "  --param P      this run's params instead of the task's: JSON text, @FILE or -\n"
+    "                 (stdin)\n"
+    "  --in D         run it after D (30s, 10m, 2h, 1d); it stays pending till then\n"
+    "  --at TIME      run it at TIME: 2026-12-06T10:00, '2026-12-06 10:00:30' (local;\n"
+    "                 a final Z means UTC)\n"
+    "  --key K        a unique key: while a pending or running run of the task has\n"
+    "                 K, no new run is queued; the command prints that run's id and\n"
+    "                 exits 1\n"
+    "  --priority N   higher runs first among pending runs (default: the task's)\n"
+    "  --run-timeout D  cancel this run when still going after D (500ms, 30s, 10m);\n"
+    "                 it is recorded failed, \"timed out\"\n"
     "\n"
     "With --db memory: the run is always local (no other process sees that store).\n";
 
 typedef struct trigger_opts {
     bool wait, local;
-    long timeout_s; /* -1 = none */
+    long timeout_s;      /* -1 = none */
+    const char *param;   /* --param as given (text, @FILE or -) */
+    char *param_text;    /* what it reads as; malloc'd */
+    tasker_run_opts run; /* the run's options (design section 6) */
+    bool has_run_opts;   /* any of them given: tasker_trigger_opts, else tasker_trigger */
 } trigger_opts;
+
+/* The run options: -1, or the exit code after saying which value is wrong. */
+static int parse_run_option(int c, const char *arg, trigger_opts *o)
+{
+    int64_t v;
+    long n;
+    if (c <= 0 || c >= 128 || !strchr("pkiaPT", c)) return -2; /* not a run option */
+    o->has_run_opts = true;
+    switch (c) {
+    case 'p': o->param = arg; return -1;
+    case 'k':
+        if (!*arg) return cli_usage_error("trigger", "trigger: --key: the key is empty");
+        o->run.unique_key = arg;
+        return -1;
+    case 'i':
+        if (cli_parse_duration_ms(arg, &v) && v > 0) {
+            o->run.delay_ms = v;
+            return -1;
+        }
+        return cli_usage_error("trigger",
+                               "trigger: --in '%s': expected a duration (30s, 10m, "
+                               "2h, 1d)",
+                               arg);
+    case 'a':
+        /* A duration here would mean "ago", which is no time to run: --in says later. */
+        if (!cli_parse_duration_s(arg, &v) && cli_parse_when_us(arg, now_us(), &v)) {
+            o->run.run_at_us = v;
+            return -1;
+        }
+        return cli_usage_error("trigger",
+                               "trigger: --at '%s': expected a time (2026-12-06T10:00, "
+                               "'2026-12-06 10:00:30', a final Z for UTC); for a delay use --in",
+                               arg);
+    case 'P':
+        if (cli_parse_int(arg, -1000000, 1000000, &n)) {
+            o->run.priority = (int)n;
+            return -1;
+        }
+        return cli_usage_error("trigger", "trigger: --priority '%s': expected an integer", arg);
+    case 'T':
+        if (cli_parse_duration_ms(arg, &v) && v > 0) {
+            o->run.timeout_ms = v;
+            return -1;
+        }
+        return cli_usage_error("trigger",
+                               "trigger: --run-timeout '%s': expected a duration above "
+                               "0 (500ms, 30s, 10m)",
+                               arg);
+    default: return -2;
+    }
+}
 
 static int parse_options(cli_global *g, int argc, char **argv, trigger_opts *o)
 {
     static const struct option options[] = {{"wait", no_argument, NULL, 'w'},
                                             {"local", no_argument, NULL, 'l'},
                                             {"timeout", required_argument, NULL, 't'},
+                                            {"param", required_argument, NULL, 'p'},
+                                            {"in", required_argument, NULL, 'i'},
+                                            {"at", required_argument, NULL, 'a'},
+                                            {"key", required_argument, NULL, 'k'},
+                                            {"priority", required_argument, NULL, 'P'},
+                                            {"run-timeout", required_argument, NULL, 'T'},
                                             CLI_GLOBAL_OPTIONS,
                                             {0}};
-    int c;
+    int c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         if (cli_global_option(g, c, optarg)) continue;
-        if (c == 'w')
+        if ((rc = parse_run_option(c, optarg, o)) != -2) {
+            if (rc >= 0) return rc;
+        } else if (c == 'w')
             o->wait = true;
         else if (c == 'l')
             o->local = true;
@@ -99,6 +176,32 @@ static int follow(const cli_global *g, tasker_t *t, const char *exec_id, long ti
     return rc;
 }
 
+/* The trigger, with the run options when any was given (so that a library without
+ * them still serves a plain trigger). */
+static int do_trigger(tasker_t *t, const char *task_id, const trigger_opts *o,
+                      char exec_id[TASKER_ID_SIZE])
+{
+    if (!o->has_run_opts) return tasker_trigger(t, task_id, exec_id);
+    tasker_run_opts run = o->run;
+    run.param_json = o->param_text;
+    return tasker_trigger_opts(t, task_id, &run, exec_id);
+}
+
+/* A refused trigger: a held unique key names the run that holds it. */
+static int trigger_error(const cli_global *g, int err, const trigger_opts *o, const char *exec_id)
+{
+    if (err != TASKER_EEXISTS || !o->run.unique_key || !*exec_id)
+        return cli_lib_error(err, "trigger");
+    cli_errorf("trigger: a run with key '%s' is pending or running: exec %s", o->run.unique_key,
+               exec_id);
+    if (g->json)
+        out_json(json_pack("{s:s, s:s, s:s}", "exec_id", exec_id, "unique_key", o->run.unique_key,
+                           "error", "exists"));
+    else
+        printf("%s\n", exec_id);
+    return CLI_FAIL;
+}
+
 /* Adding a run applies retention (retention.h): by count as the daemon would, by age
  * only when TASKER_KEEP_FOR asks for it. */
 static bool retention_options(tasker_options *opt)
@@ -128,23 +231,24 @@ static bool local_handler_ok(tasker_t *t, const char *task_id)
     return ok;
 }
 
-static int trigger_local(const cli_global *g, const char *task_id, long timeout_s)
+static int trigger_local(const cli_global *g, const char *task_id, const trigger_opts *o)
 {
+    long timeout_s = o->timeout_s;
     /* One worker for this run only: what others left pending is the daemon's. */
     tasker_options opt = {.workers = 1, .no_pickup = true};
     if (!retention_options(&opt)) return CLI_USAGE;
     tasker_t *t = cli_open_opts(g, &opt);
     if (!t) return CLI_FAIL;
     int rc;
-    char exec_id[TASKER_ID_SIZE];
+    char exec_id[TASKER_ID_SIZE] = "";
     int err = tasker_register(t, "shell", shell_handler, NULL);
     if (err == TASKER_OK && !local_handler_ok(t, task_id)) {
         tasker_close(t);
         return CLI_FAIL;
     }
-    if (err == TASKER_OK) err = tasker_trigger(t, task_id, exec_id);
+    if (err == TASKER_OK) err = do_trigger(t, task_id, o, exec_id);
     if (err != TASKER_OK) {
-        rc = cli_lib_error(err, "trigger");
+        rc = trigger_error(g, err, o, exec_id);
     } else {
         follow_catch_interrupt();
         rc = follow(g, t, exec_id, timeout_s);
@@ -193,10 +297,10 @@ static int trigger_daemon(const cli_global *g, const char *task_id, const trigge
     tasker_t *t = cli_open_opts(g, &opt);
     if (!t) return CLI_FAIL;
     int rc = CLI_OK;
-    char exec_id[TASKER_ID_SIZE];
-    int err = tasker_trigger(t, task_id, exec_id);
+    char exec_id[TASKER_ID_SIZE] = "";
+    int err = do_trigger(t, task_id, o, exec_id);
     if (err != TASKER_OK) {
-        rc = cli_lib_error(err, "trigger");
+        rc = trigger_error(g, err, o, exec_id);
         goto out;
     }
     if (!wakeup_send(g->dsn)) note_unserved(g, t, task_id, exec_id);
@@ -211,6 +315,24 @@ out:
     return rc;
 }
 
+/* --param: read and checked as JSON here, so the message can say where it broke. */
+static int read_run_param(trigger_opts *o)
+{
+    int rc = cli_read_param("trigger", o->param, &o->param_text);
+    if (rc >= 0) return rc;
+    json_error_t jerr;
+    json_t *v = json_loads(o->param_text, JSON_DECODE_ANY, &jerr);
+    if (v) {
+        json_decref(v);
+        return -1;
+    }
+    cli_errorf("trigger: --param: invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
+               jerr.text);
+    free(o->param_text);
+    o->param_text = NULL;
+    return CLI_USAGE;
+}
+
 int cmd_trigger(cli_global *g, int argc, char **argv)
 {
     trigger_opts o = {.timeout_s = -1};
@@ -221,7 +343,18 @@ int cmd_trigger(cli_global *g, int argc, char **argv)
         return cli_usage_error("trigger", "trigger: expected one task ID, got %d arguments",
                                argc - optind);
     if (o.timeout_s >= 0 && !o.wait && !o.local)
-        return cli_usage_error("trigger", "trigger: --timeout needs --wait or --local");
-    if (o.local || !wakeup_supported(g->dsn)) return trigger_local(g, argv[optind], o.timeout_s);
-    return trigger_daemon(g, argv[optind], &o);
+        return cli_usage_error("trigger", "trigger: --timeout needs --wait or --local (the "
+                                          "run's own limit is --run-timeout)");
+    if (o.run.delay_ms && o.run.run_at_us)
+        return cli_usage_error("trigger", "trigger: --in and --at both given; choose one");
+    if ((o.run.delay_ms || o.run.run_at_us) && o.local)
+        return cli_usage_error("trigger", "trigger: --local runs now; --in and --at are for "
+                                          "the daemon");
+    if (o.param && (rc = read_run_param(&o)) >= 0) return rc;
+    if (o.local || !wakeup_supported(g->dsn))
+        rc = trigger_local(g, argv[optind], &o);
+    else
+        rc = trigger_daemon(g, argv[optind], &o);
+    free(o.param_text);
+    return rc;
 }

@@ -187,7 +187,6 @@ void fmt_coarse_span(int64_t span_us, char buf[FMT_TIME_SIZE])
         snprintf(buf, FMT_TIME_SIZE, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
 }
 
-
 void fmt_exec_duration(const tasker_task_exec *e, int64_t now, char buf[FMT_TIME_SIZE])
 {
     if (e->start_us && e->end_us) {
@@ -206,4 +205,25 @@ const char *fmt_exec_outcome(const tasker_task_exec *e)
     if (e->error && *e->error) return e->error;
     if (e->result && strcmp(e->result, "null") != 0) return e->result;
     return "";
+}
+
+void fmt_exec_attempt(const tasker_task_exec *e, int max_attempts, char buf[FMT_TIME_SIZE])
+{
+    int attempt = e->attempt > 0 ? e->attempt : 1;
+    if (max_attempts > 1)
+        snprintf(buf, FMT_TIME_SIZE, "%d/%d", attempt, max_attempts);
+    else
+        snprintf(buf, FMT_TIME_SIZE, "%d", attempt);
+}
+
+void fmt_exec_state(const tasker_task_exec *e, int64_t now, char buf[FMT_TIME_SIZE])
+{
+    const char *name = tasker_exec_status_name(e->status);
+    if (e->status == TASKER_EXEC_PENDING && e->run_at_us > now) {
+        char span[FMT_TIME_SIZE];
+        fmt_coarse_span(e->run_at_us - now, span);
+        snprintf(buf, FMT_TIME_SIZE, "%s, in %.32s", name, span);
+    } else {
+        snprintf(buf, FMT_TIME_SIZE, "%s", name);
+    }
 }

@@ -125,9 +125,15 @@ static void set_time(json_t *o, const char *name_us, const char *name_at, int64_
 
 json_t *json_task(const tasker_task *t)
 {
-    return json_pack("{s:o, s:o, s:o, s:o}", "task_id", json_text(t->task_id), "handler",
-                     json_text(t->handler), "param", json_from_text(t->param), "desc",
-                     json_text(t->desc));
+    /* The policies as stored: 0 means the default (design section 6). */
+    return json_pack("{s:o, s:o, s:o, s:o, s:i, s:I, s:I, s:I, s:i, s:i, s:i, s:I, s:b}", "task_id",
+                     json_text(t->task_id), "handler", json_text(t->handler), "param",
+                     json_from_text(t->param), "desc", json_text(t->desc), "max_attempts",
+                     t->max_attempts, "backoff_ms", (json_int_t)t->backoff_ms, "backoff_max_ms",
+                     (json_int_t)t->backoff_max_ms, "timeout_ms", (json_int_t)t->timeout_ms,
+                     "max_concurrency", t->max_concurrency, "priority", t->priority, "max_execs",
+                     t->max_execs, "max_exec_age_s", (json_int_t)t->max_exec_age_s, "paused",
+                     t->paused);
 }
 
 json_t *json_scheme(const tasker_task_scheme *s, int64_t next_us)
@@ -137,6 +143,7 @@ json_t *json_scheme(const tasker_task_scheme *s, int64_t next_us)
                   json_text(s->task_id), "cron", json_text(s->cron), "misfire",
                   tasker_misfire_name(s->misfire), "overlap", tasker_overlap_name(s->overlap));
     if (!o) return NULL;
+    json_object_set_new(o, "paused", json_boolean(s->paused));
     set_time(o, "created_us", "created_at", s->created_us);
     set_time(o, "last_fire_us", "last_fire_at", s->last_fire_us);
     set_time(o, "next_fire_us", "next_fire_at", next_us);
@@ -159,6 +166,13 @@ json_t *json_exec(const tasker_task_exec *e)
         json_object_set_new(o, "duration_us", json_integer(e->end_us - e->start_us));
     else
         json_object_set_new(o, "duration_us", json_null());
+    /* The lifecycle fields (design section 6); a run's own params nest as JSON. */
+    json_object_set_new(o, "attempt", json_integer(e->attempt ? e->attempt : 1));
+    json_object_set_new(o, "retry_of", json_text(e->retry_of));
+    set_time(o, "run_at_us", "run_at", e->run_at_us);
+    json_object_set_new(o, "priority", json_integer(e->priority));
+    json_object_set_new(o, "param", json_from_text(e->param));
+    json_object_set_new(o, "unique_key", json_text(e->unique_key));
     return o;
 }
 

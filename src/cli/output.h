@@ -94,5 +94,9 @@ json_t *json_event(const tasker_task_event *e);
 /* What a finished execution produced, for a table cell or a log line: its error, or
  * its result, or "". Points into e. */
 const char *fmt_exec_outcome(const tasker_task_exec *e);
+/* A run's attempt: "2/5" when the task allows max_attempts > 1, else "1". */
+void fmt_exec_attempt(const tasker_task_exec *e, int max_attempts, char buf[FMT_TIME_SIZE]);
+/* A run's status, with its delay when it waits for run_at: "pending, in 5m". */
+void fmt_exec_state(const tasker_task_exec *e, int64_t now, char buf[FMT_TIME_SIZE]);
 
 #endif

@@ -23,21 +23,16 @@ const char *web_node_state(const tasker_node *n)
     return n->stopped_us ? "stopped" : n->alive ? "live" : "dead";
 }
 
-/* A task as the API shows it. ISSUE 12: "paused" is false until the job lifecycle
- * gives tasks a paused flag. */
+/* A task as the API shows it: its fields with its policies and "paused" (cli/json.c). */
 static json_t *task_json(const tasker_task *t)
 {
-    json_t *o = json_task(t);
-    if (o) json_object_set_new(o, "paused", json_false());
-    return o;
+    return json_task(t);
 }
 
-/* A schedule with its next fire. ISSUE 12: "paused", as for tasks. */
+/* A schedule with its next fire and "paused". */
 static json_t *scheme_json(const tasker_task_scheme *s, int64_t now_us)
 {
-    json_t *o = json_scheme(s, web_next_fire_us(s, now_us));
-    if (o) json_object_set_new(o, "paused", json_false());
-    return o;
+    return json_scheme(s, web_next_fire_us(s, now_us));
 }
 
 enum MHD_Result api_tasks(web_req *r)
@@ -157,10 +152,11 @@ static bool trigger_body(web_req *r, json_t **out, enum MHD_Result *ret)
     json_t *v;
     json_object_foreach(b, key, v)
     {
-        if (strcmp(key, "param") && strcmp(key, "delay_ms") && strcmp(key, "unique_key")) {
+        if (strcmp(key, "param") && strcmp(key, "delay_ms") && strcmp(key, "unique_key") &&
+            strcmp(key, "priority")) {
             *ret = web_reply_error(r, MHD_HTTP_BAD_REQUEST,
                                    "body: unknown field '%.60s' (known: param, delay_ms, "
-                                   "unique_key)",
+                                   "unique_key, priority)",
                                    key);
             json_decref(b); /* after the message: key is b's */
             return false;
@@ -170,27 +166,69 @@ static bool trigger_body(web_req *r, json_t **out, enum MHD_Result *ret)
     return true;
 }
 
+/* The run options of the body into *o (strings point into body; *param_text is
+ * malloc'd). NULL, or the name of the field at fault. */
+static const char *run_options(json_t *body, tasker_run_opts *o, char **param_text, bool *any)
+{
+    json_t *delay = json_object_get(body, "delay_ms"), *key = json_object_get(body, "unique_key");
+    json_t *prio = json_object_get(body, "priority"), *param = json_object_get(body, "param");
+    *param_text = NULL;
+    *any = false;
+    if (delay && !json_is_null(delay)) {
+        if (!json_is_integer(delay) || json_integer_value(delay) < 0) return "delay_ms";
+        o->delay_ms = json_integer_value(delay);
+        *any = true;
+    }
+    if (key && !json_is_null(key)) {
+        if (!json_is_string(key) || !*json_string_value(key)) return "unique_key";
+        o->unique_key = json_string_value(key);
+        *any = true;
+    }
+    if (prio && !json_is_null(prio)) {
+        if (!json_is_integer(prio) || json_integer_value(prio) < -1000000 ||
+            json_integer_value(prio) > 1000000)
+            return "priority";
+        o->priority = (int)json_integer_value(prio);
+        *any = true;
+    }
+    /* "param" is any JSON value, the run's params; absent (or null) = the task's. */
+    if (param && !json_is_null(param)) {
+        *param_text = json_dumps(param, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        if (!*param_text) return "param";
+        o->param_json = *param_text;
+        *any = true;
+    }
+    return NULL;
+}
+
 enum MHD_Result api_trigger(web_req *r)
 {
     json_t *body = NULL;
     enum MHD_Result ret = MHD_NO;
     if (!trigger_body(r, &body, &ret)) return ret;
-    json_t *delay = json_object_get(body, "delay_ms");
-    if (delay && !json_is_null(delay) &&
-        (!json_is_integer(delay) || json_integer_value(delay) < 0)) {
-        json_decref(body);
-        return web_reply_error(r, MHD_HTTP_BAD_REQUEST, "body: delay_ms must be an integer >= 0");
+    tasker_run_opts o = {0};
+    char *param_text = NULL, exec_id[TASKER_ID_SIZE] = "";
+    bool any = false;
+    const char *bad = run_options(body, &o, &param_text, &any);
+    int err = TASKER_OK;
+    if (bad)
+        ret = web_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                              "body: bad %s (delay_ms: an integer >= 0; unique_key: a non-empty "
+                              "string; priority: an integer)",
+                              bad);
+    else
+        err = any ? tasker_trigger_opts(r->srv->t, r->id, &o, exec_id)
+                  : tasker_trigger(r->srv->t, r->id, exec_id);
+    free(param_text);
+    json_decref(body); /* after the call: o's strings were body's */
+    if (bad) return ret;
+    if (err == TASKER_EEXISTS && o.unique_key && *exec_id) {
+        const char *detail = tasker_last_error();
+        return web_reply_json(r, MHD_HTTP_CONFLICT,
+                              json_pack("{s:s, s:s}", "error",
+                                        *detail ? detail : "a run holds this unique_key", "exec_id",
+                                        exec_id));
     }
-    bool run_opts = false;
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v) if (!json_is_null(v)) run_opts = true;
-    json_decref(body);
-    /* ISSUE 12: a run's own params, a delay and a unique key need tasker_trigger_opts
-     * (the job lifecycle). Until it exists, a trigger with any of them is 501 here. */
-    if (run_opts) return web_not_implemented(r);
-    char exec_id[TASKER_ID_SIZE];
-    int err = tasker_trigger(r->srv->t, r->id, exec_id);
     if (err != TASKER_OK) return web_reply_lib_error(r, err, "trigger");
     if (r->srv->wake_dsn) wakeup_send(r->srv->wake_dsn); /* no daemon: it stays pending */
     return web_reply_json(r, MHD_HTTP_CREATED,

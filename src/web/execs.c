@@ -3,12 +3,12 @@
  * the position of a page's last run, base64url("queued_us:exec_id"), so a page stays
  * right when new runs arrive meanwhile.
  *
- * Cost: the public API has no filtered query yet (tasker_list_execs_filter comes with
- * the job lifecycle, issue 12), so each page reads the task's retained runs (with
- * task=) or every retained run (without), sorts them and returns one page: time and
- * memory linear in the retained history, not in the page. With the default retention
- * (100 runs per task) that is small; docs/web.md gives figures. When the filtered
- * query exists, list_page() is the one function to change. */
+ * Cost: a page goes through the store's filtered query (tasker_list_execs_filter,
+ * design section 6), bounded by the page's limit; its opaque cursor travels inside
+ * ours as base64url("lib:" cursor). With a library whose filter refuses
+ * (TASKER_ESTATE), or a cursor of the older form, the page is cut from the task's
+ * retained runs (with task=) or every retained run (without), read whole and sorted:
+ * time and memory linear in the retained history, not in the page. */
 #include "web/internal.h"
 
 #include "cli/output.h"
@@ -20,6 +20,8 @@
 #define EXECS_DEFAULT_LIMIT 50
 #define EXECS_MAX_LIMIT 500
 #define NSTATUS_MAX 16
+/* The longest cursor text before base64: the store's opaque ones are short. */
+#define CURSOR_RAW_MAX 256
 
 typedef struct page_query {
     const char *task;
@@ -29,6 +31,7 @@ typedef struct page_query {
     bool has_cursor;
     int64_t cursor_us;
     char cursor_id[TASKER_ID_SIZE];
+    char lib_cursor[CURSOR_RAW_MAX]; /* the store's cursor; "" = none */
 } page_query;
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -77,10 +80,25 @@ static json_t *cursor_json(const tasker_task_exec *e)
     return json_string(enc);
 }
 
+/* The store's next_cursor as ours. */
+static json_t *lib_cursor_json(const char *lib)
+{
+    char raw[CURSOR_RAW_MAX + 8], enc[(CURSOR_RAW_MAX + 8) * 4 / 3 + 4];
+    int n = snprintf(raw, sizeof raw, "lib:%s", lib);
+    if (n < 0 || (size_t)n >= sizeof raw - 4) return json_null();
+    b64_encode((const unsigned char *)raw, (size_t)n, enc);
+    return json_string(enc);
+}
+
 static bool parse_cursor(const char *s, page_query *q)
 {
-    char raw[TASKER_ID_SIZE + 32];
+    char raw[CURSOR_RAW_MAX + 8];
     if (!b64_decode(s, raw, sizeof raw)) return false;
+    if (strncmp(raw, "lib:", 4) == 0) {
+        if (!raw[4] || strlen(raw + 4) >= sizeof q->lib_cursor) return false;
+        snprintf(q->lib_cursor, sizeof q->lib_cursor, "%s", raw + 4);
+        return true;
+    }
     char *colon = strchr(raw, ':'), *end = NULL;
     if (!colon) return false;
     *colon = '\0';
@@ -163,9 +181,39 @@ static bool matches(const page_query *q, const tasker_task_exec *e)
     return true;
 }
 
+/* One page through the store's filter: TASKER_ESTATE when the library has none (or
+ * the cursor is of the older form), for list_page to do it the slow way. */
+static int list_page_filtered(tasker_t *t, const page_query *q, json_t **out)
+{
+    if (q->has_cursor) return TASKER_ESTATE;
+    tasker_exec_filter f = {.task_id = q->task,
+                            .status_mask = q->status_mask,
+                            .since_us = q->since_us,
+                            .until_us = q->until_us,
+                            .limit = (size_t)q->limit,
+                            .cursor = *q->lib_cursor ? q->lib_cursor : NULL};
+    tasker_task_exec *v = NULL;
+    size_t n = 0;
+    char *next = NULL;
+    int err = tasker_list_execs_filter(t, &f, &v, &n, &next);
+    if (err == TASKER_ENOTFOUND) err = TASKER_OK, n = 0;
+    if (err != TASKER_OK) return err;
+    json_t *page = json_array();
+    for (size_t i = 0; page && i < n; i++)
+        json_array_append_new(page, json_exec(&v[i]));
+    tasker_free_execs(v, n);
+    *out = json_pack("{s:o, s:o}", "execs", page ? page : json_array(), "next_cursor",
+                     next ? lib_cursor_json(next) : json_null());
+    free(next);
+    return TASKER_OK;
+}
+
 /* One page as {"execs": [...], "next_cursor": ...}. */
 static int list_page(tasker_t *t, const page_query *q, json_t **out)
 {
+    int ferr = list_page_filtered(t, q, out);
+    if (ferr != TASKER_ESTATE) return ferr;
+    if (*q->lib_cursor) return TASKER_ESTATE; /* the store's cursor, but no filter now */
     tasker_task_exec *v = NULL;
     size_t n = 0;
     int err = tasker_list_execs(t, q->task, &v, &n);
@@ -196,6 +244,10 @@ enum MHD_Result api_execs(web_req *r)
     if (!parse_query(r, &q, &ret)) return ret;
     json_t *o = NULL;
     int err = list_page(r->srv->t, &q, &o);
+    if (err == TASKER_ESTATE && *q.lib_cursor)
+        return web_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                               "query: cursor: the store's filtered query is not available now; "
+                               "start again without a cursor");
     if (err != TASKER_OK) return web_reply_lib_error(r, err, "execs");
     return web_reply_json(r, MHD_HTTP_OK, o);
 }

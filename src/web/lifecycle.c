@@ -1,12 +1,12 @@
-/* The endpoints that need the job lifecycle of design section 6 (issue 12): cancel,
- * retry, pause and resume. Until the library has tasker_cancel, tasker_retry,
- * tasker_pause_task and the rest, each answers 501 here, in one marked place per
- * endpoint; the trigger's run options (param, delay_ms, unique_key) have their marked
- * place in api.c. Filling one in: replace its body by the library call, answering
- * web_reply_lib_error on failure (ENOTFOUND 404, ESTATE 409) and 200 {"ok": true}
- * (201 {"exec_id": ...} for retry). The routes, the token, read-only and content-type
- * checks are in place already (server.c). */
+/* The lifecycle endpoints of design section 6: cancel and retry a run, pause and
+ * resume a task or a schedule. Each is one library call; failures map as everywhere
+ * (web_reply_lib_error: ENOTFOUND 404, ESTATE 409, e.g. cancelling a finished run).
+ * The routes, the token, read-only and content-type checks are in server.c. After a
+ * change the daemon on the same store is woken (as the trigger does), so it acts now
+ * rather than at its next rescan. */
 #include "web/internal.h"
+
+#include "cli/wakeup.h"
 
 enum MHD_Result web_not_implemented(web_req *r)
 {
@@ -14,38 +14,56 @@ enum MHD_Result web_not_implemented(web_req *r)
                            "not implemented yet: needs the job lifecycle (issue 12)");
 }
 
-/* ISSUE 12: tasker_cancel(t, r->id) */
+/* 200 {"ok": true, <key>: id, "paused": p?} after a successful call, else the error. */
+static enum MHD_Result done(web_req *r, int err, const char *what, json_t *extra)
+{
+    if (err != TASKER_OK) {
+        json_decref(extra);
+        return web_reply_lib_error(r, err, what);
+    }
+    if (r->srv->wake_dsn) wakeup_send(r->srv->wake_dsn);
+    json_t *o = extra ? extra : json_object();
+    json_object_set_new(o, "ok", json_true());
+    return web_reply_json(r, MHD_HTTP_OK, o);
+}
+
 enum MHD_Result api_exec_cancel(web_req *r)
 {
-    return web_not_implemented(r);
+    int err = tasker_cancel(r->srv->t, r->id);
+    return done(r, err, "cancel", json_pack("{s:s}", "exec_id", r->id));
 }
 
-/* ISSUE 12: tasker_retry(t, r->id, new_exec_id) -> 201 {"exec_id": new_exec_id} */
 enum MHD_Result api_exec_retry(web_req *r)
 {
-    return web_not_implemented(r);
+    char new_id[TASKER_ID_SIZE];
+    int err = tasker_retry(r->srv->t, r->id, new_id);
+    if (err != TASKER_OK) return web_reply_lib_error(r, err, "retry");
+    if (r->srv->wake_dsn) wakeup_send(r->srv->wake_dsn);
+    return web_reply_json(
+        r, MHD_HTTP_CREATED,
+        json_pack("{s:s, s:s, s:s}", "exec_id", new_id, "retry_of", r->id, "status", "pending"));
 }
 
-/* ISSUE 12: tasker_pause_task(t, r->id) */
 enum MHD_Result api_task_pause(web_req *r)
 {
-    return web_not_implemented(r);
+    return done(r, tasker_pause_task(r->srv->t, r->id), "pause",
+                json_pack("{s:s, s:b}", "task_id", r->id, "paused", 1));
 }
 
-/* ISSUE 12: tasker_resume_task(t, r->id) */
 enum MHD_Result api_task_resume(web_req *r)
 {
-    return web_not_implemented(r);
+    return done(r, tasker_resume_task(r->srv->t, r->id), "resume",
+                json_pack("{s:s, s:b}", "task_id", r->id, "paused", 0));
 }
 
-/* ISSUE 12: tasker_pause_schedule(t, r->id) */
 enum MHD_Result api_schedule_pause(web_req *r)
 {
-    return web_not_implemented(r);
+    return done(r, tasker_pause_schedule(r->srv->t, r->id), "pause",
+                json_pack("{s:s, s:b}", "scheme_id", r->id, "paused", 1));
 }
 
-/* ISSUE 12: tasker_resume_schedule(t, r->id) */
 enum MHD_Result api_schedule_resume(web_req *r)
 {
-    return web_not_implemented(r);
+    return done(r, tasker_resume_schedule(r->srv->t, r->id), "resume",
+                json_pack("{s:s, s:b}", "scheme_id", r->id, "paused", 0));
 }

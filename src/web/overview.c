@@ -13,7 +13,7 @@
 #define HOUR_BUCKETS 12 /* of 5 minutes */
 #define DAY_BUCKETS 24  /* of an hour */
 #define HOUR_US (3600 * (int64_t)1000000)
-#define NSTATUS (TASKER_EXEC_SKIPPED + 1) /* ISSUE 12: + cancelled */
+#define NSTATUS (TASKER_EXEC_CANCELLED + 1)
 #define RECENT_RUNS 12
 
 typedef struct task_row {
@@ -87,7 +87,6 @@ static task_row *task_rows(const tasker_task *tasks, size_t n, json_t *index)
     task_row *rows = calloc(n ? n : 1, sizeof *rows);
     for (size_t i = 0; rows && i < n; i++) {
         rows[i].json = json_task(&tasks[i]);
-        json_object_set_new(rows[i].json, "paused", json_false()); /* ISSUE 12 */
         json_object_set_new(rows[i].json, "last", json_null());
         json_object_set_new(rows[i].json, "last_failure_us", json_null());
         json_object_set_new(index, tasks[i].task_id, json_integer((json_int_t)i));

@@ -5,8 +5,7 @@
 const API = "/api/v1";
 const REFRESH_MS = 5000;
 const FINISHED = new Set(["success", "failed", "interrupted", "skipped", "cancelled"]);
-const STATUSES = ["pending", "running", "success", "failed", "interrupted", "skipped"];
-const LIFECYCLE_NOTE = "needs the job lifecycle (issue 12)";
+const STATUSES = ["pending", "running", "success", "failed", "interrupted", "skipped", "cancelled"];
 
 let token = localStorage.getItem("tasker.token") || "";
 let timer = null;          /* the current view's refresh */
@@ -85,6 +84,10 @@ function ago(us) {
   const text = delta >= 0 ? fmtDuration(delta) + " ago" : "in " + fmtDuration(-delta);
   return el("span", {title: fmtTime(us)}, text);
 }
+function agoText(us) {
+  const delta = Date.now() * 1000 - us;
+  return delta >= 0 ? fmtDuration(delta) + " ago" : "in " + fmtDuration(-delta);
+}
 function runDuration(e) {
   if (e.start_us && e.end_us) return fmtDuration(e.end_us - e.start_us);
   if (e.status === "running" && e.start_us) return fmtDuration(Date.now() * 1000 - e.start_us) + "…";
@@ -160,7 +163,7 @@ function lastRunCell(last) {
 
 function taskRows(tasks, nextByTask) {
   return tasks.map((t) => el("tr", {},
-    el("td", {}, link(taskHref(t.task_id), t.task_id)),
+    el("td", {}, link(taskHref(t.task_id), t.task_id), t.paused ? el("span", {class: "muted", "data-paused": ""}, " paused") : null),
     el("td", {}, lastRunCell(t.last)),
     el("td", {class: "num"}, t.last ? runDuration(t.last) : "–"),
     el("td", {class: "num"}, t.runs_day),
@@ -178,7 +181,7 @@ function timerRows(schedules) {
     el("td", {}, s.next_fire_us ? ago(s.next_fire_us) : "–"),
     el("td", {}, fmtTime(s.last_fire_us)),
     el("td", {}, s.last_fire_us ? ago(s.last_fire_us) : el("span", {class: "muted"}, "never")),
-    el("td", {}, el("code", {}, s.cron)),
+    el("td", {}, el("code", {}, s.cron), s.paused ? el("span", {class: "muted", "data-paused": ""}, " paused") : null),
     el("td", {}, link(taskHref(s.task_id), s.task_id))));
 }
 
@@ -223,11 +226,19 @@ async function viewOverview(main, gen) {
         panel("Nodes", table(["Node", "State", "Host", "PID#", "Heartbeat", "Up since", "Running#", "Handlers"], nodeRows(nodes))))));
 }
 
+/* A run's status, with its delay ("pending · in 5m") and its attempt past the first. */
+function runState(e) {
+  const delayed = e.status === "pending" && e.run_at_us && e.run_at_us > Date.now() * 1000;
+  return el("span", {}, badge(e.status),
+    delayed ? el("span", {class: "muted", "data-delay": ""}, " " + agoText(e.run_at_us)) : null,
+    e.attempt > 1 ? el("span", {class: "muted", "data-attempt": e.attempt}, " attempt " + e.attempt) : null);
+}
+
 function runRows(execs, compact) {
   return execs.map((e) => el("tr", {"data-exec": e.exec_id},
     el("td", {}, link(runHref(e.exec_id), el("span", {class: "mono"}, e.exec_id.slice(0, compact ? 13 : 36)))),
     el("td", {}, link(taskHref(e.task_id), e.task_id)),
-    el("td", {}, badge(e.status)),
+    el("td", {}, runState(e)),
     el("td", {}, ago(e.queued_us)),
     el("td", {class: "num"}, runDuration(e)),
     compact ? null : el("td", {}, e.scheme_id ? "schedule" : "trigger"),
@@ -296,19 +307,37 @@ async function viewNodes(main, gen) {
 }
 
 function pretty(v) { return JSON.stringify(v, null, 2); }
-function lifecycleButton(text) {
-  return el("button", {disabled: true, title: text + ": " + LIFECYCLE_NOTE}, text);
+/* A button that POSTs to path, then shows the page again (or goes where after says). */
+function actionButton(text, id, path, after) {
+  const b = el("button", {id, onclick: async () => {
+    b.disabled = true;
+    try {
+      const r = await post(path, {});
+      flash(text + ": done", true);
+      if (after) after(r); else await route();
+    } catch (err) { showError(err); } finally { b.disabled = false; }
+  }}, text);
+  return b;
+}
+function attemptsText(task) {
+  if (!task.max_attempts || task.max_attempts <= 1) return "1 (no retry)";
+  return task.max_attempts + ", backoff " + fmtDuration((task.backoff_ms || 1000) * 1000) +
+    " doubling up to " + fmtDuration((task.backoff_max_ms || 3600000) * 1000);
 }
 
 async function viewTask(main, gen, id) {
   const task = await api("/tasks/" + encodeURIComponent(id));
   if (gen !== generation) return;
   const params = el("textarea", {id: "trigger-param", placeholder: "params for this run, as JSON (empty: the task's own)", spellcheck: "false"});
+  const delay = el("input", {id: "trigger-delay", type: "number", min: "0", placeholder: "delay, seconds", "aria-label": "delay in seconds"});
+  const key = el("input", {id: "trigger-key", placeholder: "unique key (optional)", "aria-label": "unique key"});
   const trigger = el("button", {class: "primary", id: "trigger", onclick: async () => {
     trigger.disabled = true;
     try {
       const text = params.value.trim();
       const body = text ? {param: JSON.parse(text)} : {};
+      if (delay.value) body.delay_ms = Math.round(Number(delay.value) * 1000);
+      if (key.value.trim()) body.unique_key = key.value.trim();
       const r = await post("/tasks/" + encodeURIComponent(id) + "/trigger", body);
       location.hash = runHref(r.exec_id);
     } catch (err) {
@@ -320,14 +349,21 @@ async function viewTask(main, gen, id) {
     el("div", {class: "crumbs"}, link("#/", "Overview"), " / task"),
     el("div", {class: "head"},
       el("div", {}, el("h1", {}, task.task_id), el("div", {class: "muted"}, task.desc || "")),
-      el("div", {class: "actions"}, lifecycleButton("Pause"), lifecycleButton("Resume"), trigger)),
+      el("div", {class: "actions"},
+        task.paused ? actionButton("Resume", "task-resume", "/tasks/" + encodeURIComponent(id) + "/resume")
+                    : actionButton("Pause", "task-pause", "/tasks/" + encodeURIComponent(id) + "/pause"),
+        trigger)),
     el("div", {class: "grid cols-2"},
       panel("Task", el("dl", {class: "kv"},
         el("dt", {}, "Handler"), el("dd", {}, el("code", {}, task.handler)),
-        el("dt", {}, "Paused"), el("dd", {}, task.paused ? "yes" : "no"),
+        el("dt", {}, "Paused"), el("dd", {id: "task-paused"}, task.paused ? "yes: no run starts until resumed" : "no"),
+        el("dt", {}, "Attempts"), el("dd", {}, attemptsText(task)),
+        el("dt", {}, "Timeout"), el("dd", {}, task.timeout_ms ? fmtDuration(task.timeout_ms * 1000) : "none"),
+        el("dt", {}, "Priority"), el("dd", {}, String(task.priority || 0)),
+        el("dt", {}, "At once"), el("dd", {}, task.max_concurrency ? String(task.max_concurrency) : "no limit"),
         el("dt", {}, "Params"), el("dd", {}, el("pre", {class: "json"}, pretty(task.param)))), null, false),
-      panel("Trigger with params", el("div", {}, params,
-        el("p", {class: "note"}, "Runs the task now. Params for one run (and delays) need the job lifecycle (issue 12); until then the task's own params are used.")), null, false)),
+      panel("Trigger with params", el("div", {}, params, el("div", {class: "filters"}, delay, key),
+        el("p", {class: "note"}, "Runs the task now, or after the delay, with these params instead of the task's. A unique key refuses a second run while one with the key is pending or running.")), null, false)),
     el("div", {class: "grid gap-top"},
       panel("Schedules", table(["Next", "Left", "Last", "Passed", "Schedule", "Task"], timerRows(task.schedules), "No schedules.")),
       runs.node));
@@ -349,6 +385,11 @@ function runRecord(e) {
     ["Started by", e.scheme_id ? "schedule " + e.scheme_id : "trigger"],
     ["Scheduled for", e.scheduled_us ? fmtTime(e.scheduled_us) : "–"],
     ["Queued", fmtTime(e.queued_us)],
+    ["Attempt", el("span", {id: "run-attempt"}, String(e.attempt || 1), e.retry_of ? [" · a retry of ", link(runHref(e.retry_of), e.retry_of.slice(0, 13))] : [])],
+    ["Runs at", e.run_at_us ? fmtTime(e.run_at_us) + (e.status === "pending" && e.run_at_us > Date.now() * 1000 ? " (" + agoText(e.run_at_us) + ")" : "") : "at once"],
+    ["Priority", String(e.priority || 0)],
+    ["Unique key", e.unique_key || "–"],
+    ["Params", e.param === null || e.param === undefined ? "the task's" : el("pre", {class: "json"}, pretty(e.param))],
     ["Started", fmtTime(e.start_us)],
     ["Ended", fmtTime(e.end_us)],
     ["Took", runDuration(e)],
@@ -397,7 +438,11 @@ async function viewRun(main, gen, id) {
   e.events.forEach(addEvent);
   const record = el("div", {}, runRecord(e));
   const tailNote = el("span", {class: "note", id: "tail-state"}, FINISHED.has(e.status) ? "finished" : "following live…");
-  const retry = lifecycleButton("Retry"), cancel = lifecycleButton("Cancel");
+  const eid = encodeURIComponent(e.exec_id);
+  const retry = actionButton("Retry", "run-retry", "/execs/" + eid + "/retry", (r) => { location.hash = runHref(r.exec_id); });
+  const cancel = actionButton("Cancel", "run-cancel", "/execs/" + eid + "/cancel");
+  retry.disabled = !FINISHED.has(e.status);
+  cancel.disabled = FINISHED.has(e.status);
   main.replaceChildren(
     el("div", {class: "crumbs"}, link("#/", "Overview"), " / ", link(taskHref(e.task_id), e.task_id), " / run"),
     el("div", {class: "head"},
