@@ -50,7 +50,7 @@ bool mem_exec_copy(tasker_task_exec *out, const tasker_task_exec *in)
     return false;
 }
 
-static mgroup *group_get(mem_store *m, const char *task_id)
+mgroup *mem_group_get(mem_store *m, const char *task_id)
 {
     mgroup *g = mem_find_group(m, task_id);
     if (g) return g;
@@ -71,7 +71,7 @@ static mgroup *group_get(mem_store *m, const char *task_id)
 }
 
 /* Links x into its history, walking from the newest end. */
-static void group_link(mgroup *g, mexec *x)
+void mem_group_link(mgroup *g, mexec *x)
 {
     mexec *after = g->newest;
     while (after && cmp_exec(after, x) > 0) after = after->older;
@@ -82,7 +82,7 @@ static void group_link(mgroup *g, mexec *x)
     if (after) after->newer = x; else g->oldest = x;
 }
 
-static int check_new_exec(mem_store *m, const tasker_task_exec *e)
+int mem_check_new_exec(mem_store *m, const tasker_task_exec *e)
 {
     if (!mem_find_task(m, e->task_id))
         return tasker_fail(TASKER_ENOTFOUND, "memory: add_task_exec '%s': no task '%s'",
@@ -118,15 +118,15 @@ int mem_add_task_exec(tasker_storage *st, const tasker_task_exec *e)
     }
     pthread_mutex_lock(&m->lock);
     mgroup *g = NULL;
-    int rc = check_new_exec(m, e);
-    if (rc == TASKER_OK && !(g = group_get(m, e->task_id)))
+    int rc = mem_check_new_exec(m, e);
+    if (rc == TASKER_OK && !(g = mem_group_get(m, e->task_id)))
         rc = tasker_fail(TASKER_ENOMEM, "memory: add_task_exec '%s': out of memory", e->exec_id);
     if (rc == TASKER_OK) {
         mem_htab_insert(&m->execs, &x->by_id, mem_hash_str(x->rec.exec_id));
         if (x->rec.scheme_id)
             mem_htab_insert(&m->occurrences, &x->by_occurrence,
                         mem_hash_occurrence(x->rec.scheme_id, x->rec.scheduled_us));
-        group_link(g, x);
+        mem_group_link(g, x);
         mem_place_on_list(m, x);
         mem_group_admit(m, x);
         mem_apply_retention(m, g);
@@ -172,18 +172,18 @@ int mem_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
     }
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
-        if ((rc = check_new_exec(m, &v[i])) == TASKER_OK) rc = check_within(v, i);
-        if (rc == TASKER_OK && !group_get(m, v[i].task_id))
+        if ((rc = mem_check_new_exec(m, &v[i])) == TASKER_OK) rc = check_within(v, i);
+        if (rc == TASKER_OK && !mem_group_get(m, v[i].task_id))
             rc = tasker_fail(TASKER_ENOMEM, "memory: add_task_execs: out of memory");
     }
     for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
         mexec *x = xs[i];
-        mgroup *g = group_get(m, x->rec.task_id);
+        mgroup *g = mem_group_get(m, x->rec.task_id);
         mem_htab_insert(&m->execs, &x->by_id, mem_hash_str(x->rec.exec_id));
         if (x->rec.scheme_id)
             mem_htab_insert(&m->occurrences, &x->by_occurrence,
                             mem_hash_occurrence(x->rec.scheme_id, x->rec.scheduled_us));
-        group_link(g, x);
+        mem_group_link(g, x);
         mem_place_on_list(m, x);
         mem_group_admit(m, x);
         mem_apply_retention(m, g);
@@ -287,50 +287,6 @@ static int fence_refuse(mem_store *m, mexec *x, const tasker_task_exec *e)
                        "%s is refused", e->exec_id, tasker_exec_status_name(x->rec.status),
                        x->rec.node_id ? " on node " : "", x->rec.node_id ? x->rec.node_id : "",
                        e->node_id);
-}
-
-/* Job lifecycle: the delay before the attempt after `attempt`, in microseconds:
- * backoff_ms (0 = 1000) doubled per attempt, capped by backoff_max_ms (0 = 3,600,000),
- * times a jitter in [0.9, 1.1] (from the id's hash: no shared random state). */
-static int64_t retry_delay_us(const tasker_task *t, int attempt, const char *id)
-{
-    int64_t base = t->backoff_ms > 0 ? t->backoff_ms : 1000;
-    int64_t cap = t->backoff_max_ms > 0 ? t->backoff_max_ms : 3600000;
-    int shift = attempt - 1 < 30 ? attempt - 1 : 30;
-    int64_t ms = base > (cap >> shift) ? cap : base << shift;
-    if (ms > cap) ms = cap;
-    return ms * (900 + (int64_t)(mem_hash_str(id) % 201));
-}
-
-/* Job lifecycle: stores the next attempt of x (just failed or interrupted) when its task
- * has attempts left; under the lock of the write that recorded the failure, so one
- * atomic step with it. Its id is the first attempt's id + "." + attempt. */
-void mem_add_retry(mem_store *m, mexec *x)
-{
-    const tasker_task_exec *f = &x->rec;
-    mtask *task = mem_find_task(m, f->task_id);
-    int attempt = f->attempt > 0 ? f->attempt : 1;
-    if (!task || attempt >= task->rec.max_attempts) return;
-    char id[TASKER_ID_SIZE];
-    const char *root = f->retry_of ? f->retry_of : f->exec_id;
-    if (snprintf(id, sizeof id, "%s.%d", root, attempt + 1) >= (int)sizeof id) return;
-    tasker_task_exec r = {.exec_id = id, .task_id = f->task_id, .scheduled_us = f->scheduled_us,
-                          .queued_us = f->end_us, .status = TASKER_EXEC_PENDING,
-                          .attempt = attempt + 1, .retry_of = (char *)root,
-                          .run_at_us = f->end_us + retry_delay_us(&task->rec, attempt, id),
-                          .priority = f->priority, .param = f->param,
-                          .unique_key = f->unique_key};
-    mgroup *g = NULL;
-    mexec *y = calloc(1, sizeof *y);
-    if (!y || !mem_exec_copy(&y->rec, &r) || check_new_exec(m, &r) != TASKER_OK ||
-        !(g = group_get(m, r.task_id))) {
-        if (y) mem_exec_free_fields(y);
-        return;
-    }
-    mem_htab_insert(&m->execs, &y->by_id, mem_hash_str(y->rec.exec_id));
-    group_link(g, y);
-    mem_place_on_list(m, y);
-    mem_group_admit(m, y);
 }
 
 int mem_update_task_exec(tasker_storage *st, const tasker_task_exec *e)

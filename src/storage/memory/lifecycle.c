@@ -148,3 +148,47 @@ int mem_find_unique_exec(tasker_storage *st, const char *task_id, const char *ke
                            task_id, key);
     return rc;
 }
+
+/* Job lifecycle: the delay before the attempt after `attempt`, in microseconds:
+ * backoff_ms (0 = 1000) doubled per attempt, capped by backoff_max_ms (0 = 3,600,000),
+ * times a jitter in [0.9, 1.1] (from the id's hash: no shared random state). */
+static int64_t retry_delay_us(const tasker_task *t, int attempt, const char *id)
+{
+    int64_t base = t->backoff_ms > 0 ? t->backoff_ms : 1000;
+    int64_t cap = t->backoff_max_ms > 0 ? t->backoff_max_ms : 3600000;
+    int shift = attempt - 1 < 30 ? attempt - 1 : 30;
+    int64_t ms = base > (cap >> shift) ? cap : base << shift;
+    if (ms > cap) ms = cap;
+    return ms * (900 + (int64_t)(mem_hash_str(id) % 201));
+}
+
+/* Job lifecycle: stores the next attempt of x (just failed or interrupted) when its task
+ * has attempts left; under the lock of the write that recorded the failure, so one
+ * atomic step with it. Its id is the first attempt's id + "." + attempt. */
+void mem_add_retry(mem_store *m, mexec *x)
+{
+    const tasker_task_exec *f = &x->rec;
+    mtask *task = mem_find_task(m, f->task_id);
+    int attempt = f->attempt > 0 ? f->attempt : 1;
+    if (!task || attempt >= task->rec.max_attempts) return;
+    char id[TASKER_ID_SIZE];
+    const char *root = f->retry_of ? f->retry_of : f->exec_id;
+    if (snprintf(id, sizeof id, "%s.%d", root, attempt + 1) >= (int)sizeof id) return;
+    tasker_task_exec r = {.exec_id = id, .task_id = f->task_id, .scheduled_us = f->scheduled_us,
+                          .queued_us = f->end_us, .status = TASKER_EXEC_PENDING,
+                          .attempt = attempt + 1, .retry_of = (char *)root,
+                          .run_at_us = f->end_us + retry_delay_us(&task->rec, attempt, id),
+                          .priority = f->priority, .param = f->param,
+                          .unique_key = f->unique_key};
+    mgroup *g = NULL;
+    mexec *y = calloc(1, sizeof *y);
+    if (!y || !mem_exec_copy(&y->rec, &r) || mem_check_new_exec(m, &r) != TASKER_OK ||
+        !(g = mem_group_get(m, r.task_id))) {
+        if (y) mem_exec_free_fields(y);
+        return;
+    }
+    mem_htab_insert(&m->execs, &y->by_id, mem_hash_str(y->rec.exec_id));
+    mem_group_link(g, y);
+    mem_place_on_list(m, y);
+    mem_group_admit(m, y);
+}

@@ -1,8 +1,10 @@
-/* The SQLite driver's job lifecycle reads (storage version 4): the filtered history and
- * the holder of a unique key. (Its lifecycle writes go through the group commit with
- * the cluster operations: storage/sqlite/cluster.c.) */
+/* The SQLite driver's job lifecycle (storage version 4): the filtered history, the
+ * holder of a unique key, cancel requests, and the retries of the runs an interrupt
+ * marks. (Its one-statement writes go through the group commit with the cluster
+ * operations: storage/sqlite/cluster.c; a failure's retry: W_RETRY in write.c.) */
 #include "storage/sqlite/internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,4 +155,55 @@ int sq_find_unique_exec(tasker_storage *st, const char *task_id, const char *key
     sqlite3_finalize(q);
     sq_reader_put(s, rd);
     return rc;
+}
+
+/* Job lifecycle: the running executions of node (NULL = those with no node), read in
+ * the write transaction before they are marked interrupted, so that their retries can
+ * be stored in the same transaction. NULL with *n 0 when none; r->rc set on failure. */
+char **sq_running_of_node(sq_store *s, sq_req *r, const char *node, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->wdb, "SELECT exec_id FROM execs WHERE status = 1"
+                           " AND node_id IS ?1", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        sq_format_error(s, s->wdb, r->msg, sizeof r->msg, "reading a node's runs");
+        r->rc = TASKER_ESTORAGE;
+        return NULL;
+    }
+    if (node) sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, 1);
+    char **v = NULL;
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            char **nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof *v);
+            if (!nv) break;
+            v = nv;
+        }
+        if (!(v[*n] = strdup((const char *)sqlite3_column_text(st, 0)))) break;
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE) {
+        for (size_t i = 0; i < *n; i++) free(v[i]);
+        free(v);
+        *n = 0;
+        snprintf(r->msg, sizeof r->msg, "sqlite: reading a node's runs failed or out of memory");
+        r->rc = TASKER_ESTORAGE;
+        return NULL;
+    }
+    return v;
+}
+
+/* Stores the retries of ids (marked interrupted meanwhile) and frees ids. */
+int sq_retry_all(sq_store *s, sq_req *r, char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (r->rc == TASKER_OK) sq_write_retry(s, r, ids[i]);
+        free(ids[i]);
+    }
+    free(ids);
+    return r->rc;
 }
