@@ -2,14 +2,15 @@
  * for one DSN.
  *
  *   tasker-bench [DSN] [--workers N] [--runs N] [--triggerers N] [--batch N]
- *                [--samples N] [--lateness-s N] [--no-cron]
+ *                [--samples N] [--lateness-s N] [--no-cron] [--herd N]
  *
  * Throughput: N triggerer threads trigger --runs executions of a no-op handler that
  * logs one event (one by one with tasker_trigger, or --batch at a time with
  * tasker_trigger_many); the clock runs from the first trigger until the last outcome is
  * stored. Latency: one trigger at a time on an idle pool, from the call to the handler's
  * first instruction (this includes storing the pending execution durably). Lateness:
- * schedules firing every second; how long after its occurrence each run started. */
+ * schedules firing every second; how long after its occurrence each run started. Herd
+ * (--herd N): N schedules firing at the same second (bench/bench_sched.c). */
 #include "bench.h"
 
 #include <tasker/context.h>
@@ -41,6 +42,7 @@ typedef struct {
     int workers, runs, triggerers, samples, lateness_s;
     int batch; /* runs per tasker_trigger_many call; 1 = tasker_trigger */
     bool cron;
+    int herd; /* schedules firing at the same second; 0 = not measured */
 } bench_args;
 
 static int noop_handler(tasker_ctx *c)
@@ -143,6 +145,11 @@ static int cmp_i64(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
+void bench_sort_i64(int64_t *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_i64);
+}
+
 static void report_percentiles(const char *what, int64_t *v, int n, double scale,
                                const char *unit)
 {
@@ -237,11 +244,12 @@ static int parse_args(int argc, char **argv, bench_args *a)
         else if (!strcmp(argv[i], "--samples") && v) a->samples = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--lateness-s") && v) a->lateness_s = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-cron")) a->cron = false;
+        else if (!strcmp(argv[i], "--herd") && v) a->herd = atoi(argv[++i]);
         else if (argv[i][0] != '-') a->dsn = argv[i];
         else {
             fprintf(stderr, "usage: tasker-bench [DSN] [--workers N] [--runs N] "
                             "[--triggerers N] [--batch N] [--samples N] [--lateness-s N] "
-                            "[--no-cron]\n");
+                            "[--no-cron] [--herd N]\n");
             return 2;
         }
     }
@@ -266,6 +274,7 @@ int main(int argc, char **argv)
     bench_throughput(&a);
     bench_latency(&a);
     bench_lateness(&a);
+    bench_sched(a.dsn, a.herd, a.workers);
     if (a.cron) bench_cron();
     return 0;
 }
