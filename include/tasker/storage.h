@@ -34,7 +34,7 @@
 extern "C" {
 #endif
 
-#define TASKER_STORAGE_VERSION 3
+#define TASKER_STORAGE_VERSION 4
 
 typedef struct tasker_storage_ops tasker_storage_ops;
 
@@ -241,6 +241,14 @@ struct tasker_storage_ops {
      * there is none. */
     int (*find_active_exec)(tasker_storage *st, const char *scheme_id,
                             char exec_id_out[TASKER_ID_SIZE]);
+
+    /* ---- version 4: bulk definitions (issue 14). Each may be NULL: the core then
+     * makes one call per item. ---- */
+    /* set_scheme_fire for n schedules in one write: ids[i] moves to fire_us[i] (only
+     * forward). A schedule gone meanwhile is passed over; TASKER_OK unless the write
+     * failed. */
+    int (*set_scheme_fires)(tasker_storage *st, const char *const *ids,
+                            const int64_t *fire_us, size_t n);
 };
 
 /* How long the rows of stopped or silent nodes are kept for listings (one day). */

@@ -266,6 +266,8 @@ static const tasker_storage_ops sqlite_ops = {
     .interrupt_expired = sq_interrupt_expired,
     .claim_task_execs = sq_claim_task_execs,
     .find_active_exec = sq_find_active_exec,
+    /* version 4: bulk definitions */
+    .set_scheme_fires = sq_set_scheme_fires,
 };
 
 static sq_store *store_new(void)

@@ -133,6 +133,18 @@ static int exec_set_fire(sq_store *s, sq_req *r)
     return r->rc = TASKER_ESTORAGE;
 }
 
+/* version 4: the last fires of many schedules; one gone meanwhile is passed over. */
+static int exec_set_fires(sq_store *s, sq_req *r)
+{
+    sqlite3_stmt *st = s->wstmt[W_SET_FIRE];
+    for (size_t i = 0; i < r->u.fires.n; i++) {
+        bind_text(st, 1, r->u.fires.ids[i]);
+        sqlite3_bind_int64(st, 2, r->u.fires.us[i]);
+        if (step_write(s, r, st, TASKER_EEXISTS, "recording fires") != TASKER_OK) return r->rc;
+    }
+    return TASKER_OK;
+}
+
 static int add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e)
 {
     sqlite3_stmt *st = s->wstmt[W_ADD_EXEC];
@@ -303,6 +315,7 @@ int sq_exec_req(sq_store *s, sq_req *r)
     case SQ_ADD_SCHEME: return exec_add_scheme(s, r);
     case SQ_REMOVE_SCHEME: return exec_remove_scheme(s, r);
     case SQ_SET_FIRE: return exec_set_fire(s, r);
+    case SQ_SET_FIRES: return exec_set_fires(s, r);
     case SQ_ADD_EXEC: return exec_add_exec(s, r);
     case SQ_ADD_EXECS: return exec_add_execs(s, r);
     case SQ_START_EXEC: return exec_start(s, r);
@@ -373,6 +386,18 @@ int sq_set_scheme_fire(tasker_storage *st, const char *scheme_id, int64_t fire_u
     int rc;
     if ((rc = check_id("schedule id", scheme_id)) != TASKER_OK) return rc;
     sq_req r = {.kind = SQ_SET_FIRE, .u.key = {.id = scheme_id, .us = fire_us}};
+    return sq_submit((sq_store *)st, &r);
+}
+
+int sq_set_scheme_fires(tasker_storage *st, const char *const *ids, const int64_t *fire_us,
+                        size_t n)
+{
+    int rc;
+    if (n == 0) return TASKER_OK;
+    if (!ids || !fire_us) return tasker_set_error(TASKER_EINVAL, "sqlite: set_scheme_fires: NULL");
+    for (size_t i = 0; i < n; i++)
+        if ((rc = check_id("schedule id", ids[i])) != TASKER_OK) return rc;
+    sq_req r = {.kind = SQ_SET_FIRES, .u.fires = {.ids = ids, .us = fire_us, .n = n}};
     return sq_submit((sq_store *)st, &r);
 }
 
