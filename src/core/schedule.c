@@ -282,7 +282,6 @@ static void record_skipped(tasker_t *t, fire_batch *b, sched_entry *e, int64_t o
     it->now_us = tasker_now_us(t);
     it->why = copy;
     tasker_new_id(t, it->id);
-    if (b->n >= FIRE_BATCH_MAX) flush_batch(t, b);
 }
 
 /* The id of a run of this schedule still pending or running, for the skip message:
@@ -349,7 +348,6 @@ static void fire(tasker_t *t, fire_batch *b, sched_entry *e, int64_t occ_us)
     /* Counted now, so that a later fire of e in this pass sees it; undone if the store
      * refuses it. The worker's release waits for sched.lock, held here. */
     j->counted = strset_add(&s->running_schemes, e->scheme_id) > 0;
-    if (b->n >= FIRE_BATCH_MAX) flush_batch(t, b);
 }
 
 /* Fires the latest of n_missed occurrences up to latest_us, by the misfire policy. */
@@ -407,6 +405,9 @@ static void process_entry(tasker_t *t, fire_batch *b, sched_entry *e, int64_t no
         e->item.key = next;
         heap_push(&t->sched.due, &e->item);
     }
+    /* Between schedules, never within one: a run of e must not finish (the lock is let
+     * go during the write) while later fires of e in this pass are decided. */
+    if (b->n >= FIRE_BATCH_MAX) flush_batch(t, b);
 }
 
 /* Rereads the schedules from the store. Called with sched.lock held. While the store
