@@ -249,6 +249,12 @@ struct tasker_storage_ops {
      * failed. */
     int (*set_scheme_fires)(tasker_storage *st, const char *const *ids,
                             const int64_t *fire_us, size_t n);
+    /* Adds nt tasks (each as add_task) and then ns schedules (each as add_task_scheme,
+     * the stored ids not copied out) in one write, all or nothing: a schedule may name a
+     * task of the same call. On failure nothing is stored, and the code and message are
+     * those of the first item that failed. */
+    int (*add_definitions)(tasker_storage *st, const tasker_task *tasks, size_t nt,
+                           const tasker_task_scheme *schemes, size_t ns);
 };
 
 /* How long the rows of stopped or silent nodes are kept for listings (one day). */

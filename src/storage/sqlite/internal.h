@@ -93,6 +93,7 @@ typedef enum {
     SQ_ADD_EVENT,
     SQ_INTERRUPT,
     SQ_SET_FIRES, /* version 4: bulk definitions */
+    SQ_DEFINE,
     SQ_CLUSTER /* version 3 operations: u.cluster says which (storage/sqlite/cluster.c) */
 } sq_kind;
 
@@ -133,6 +134,12 @@ typedef struct sq_req {
             const char *node_id;
         } key;
         struct sq_cluster_op *cluster;
+        struct { /* SQ_DEFINE */
+            const tasker_task *tasks;
+            size_t nt;
+            const tasker_task_scheme *schemes;
+            size_t ns;
+        } define;
         struct { /* SQ_SET_FIRES */
             const char *const *ids;
             const int64_t *us;
@@ -260,6 +267,8 @@ int sq_add_task_scheme(tasker_storage *st, const tasker_task_scheme *s,
                        char id_out[TASKER_ID_SIZE]);
 int sq_remove_task_scheme(tasker_storage *st, const char *scheme_id);
 int sq_set_scheme_fire(tasker_storage *st, const char *scheme_id, int64_t fire_us);
+int sq_add_definitions(tasker_storage *st, const tasker_task *tasks, size_t nt,
+                       const tasker_task_scheme *schemes, size_t ns);
 int sq_set_scheme_fires(tasker_storage *st, const char *const *ids, const int64_t *fire_us,
                         size_t n);
 int sq_add_task_exec(tasker_storage *st, const tasker_task_exec *e);

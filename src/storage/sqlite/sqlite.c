@@ -268,6 +268,7 @@ static const tasker_storage_ops sqlite_ops = {
     .find_active_exec = sq_find_active_exec,
     /* version 4: bulk definitions */
     .set_scheme_fires = sq_set_scheme_fires,
+    .add_definitions = sq_add_definitions,
 };
 
 static sq_store *store_new(void)
