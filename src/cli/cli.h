@@ -98,6 +98,8 @@ int cmd_cron(cli_global *g, int argc, char **argv);
 int cmd_run(cli_global *g, int argc, char **argv);
 int cmd_status(cli_global *g, int argc, char **argv);
 int cmd_web(cli_global *g, int argc, char **argv); /* cmd_web.c, serves src/web */
+int cmd_import(cli_global *g, int argc, char **argv); /* cmd_import.c, with cmd_export */
+int cmd_export(cli_global *g, int argc, char **argv);
 
 /* Prints help text to stdout and returns CLI_OK (for --help and `tasker help`). */
 int cli_help(const char *text);

@@ -21,6 +21,8 @@ static const char main_help[] =
     "  exec ls|show|events       the history: executions and their events\n"
     "  cron EXPR [-n N]          the next fire times of a cron expression\n"
     "  web [--listen ADDR:PORT]  the dashboard, HTTP API and metrics (docs/web.md)\n"
+    "  import FILE|-             add tasks and schedules from JSON, all or nothing\n"
+    "  export [--lines]          print every task and schedule as JSON (for import)\n"
     "  help [COMMAND]            this text, or a command's\n"
     "\n"
     "Global options (before or after the command):\n"
@@ -41,6 +43,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run},   {"task", cmd_task}, {"schedule", cmd_schedule}, {"trigger", cmd_trigger},
     {"exec", cmd_exec}, {"cron", cmd_cron}, {"status", cmd_status},   {"web", cmd_web},
+    {"import", cmd_import}, {"export", cmd_export},
 };
 
 static cmd_fn find_command(const char *name)
