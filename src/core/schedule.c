@@ -26,22 +26,23 @@
 /* The first pause of a loop whose store failed; it doubles each failure. */
 #define BACKOFF_FIRST_US 100000LL
 
+/* One loaded schedule: about 128 bytes with its ids (issue 14 asks at most 256), the
+ * parsed expression shared with the schedules of the same text where it can be. */
 struct sched_entry {
     heap_item item; /* key = next fire, microseconds */
-    char *scheme_id, *task_id;
+    const char *scheme_id, *task_id; /* into ids */
     tasker_cron *cron;
-    tasker_misfire misfire;
-    tasker_overlap overlap;
     int64_t last_us; /* last occurrence handled */
-    bool armed;      /* in the heap */
     sched_entry *next;
+    uint8_t misfire, overlap; /* tasker_misfire, tasker_overlap */
+    bool armed;      /* in the heap */
+    bool own_cron;   /* cron is this entry's, not sched.crons' */
+    char ids[];      /* scheme id, NUL, task id, NUL */
 };
 
 static void entry_free(sched_entry *e)
 {
-    tasker_cron_free(e->cron);
-    free(e->scheme_id);
-    free(e->task_id);
+    if (e->own_cron) tasker_cron_free(e->cron);
     free(e);
 }
 
@@ -81,6 +82,7 @@ static void drop_entries(sched *s)
         e = next;
     }
     s->entries = NULL;
+    cron_intern_clear(&s->crons);
 }
 
 /* ---- occurrences ---- */
@@ -168,8 +170,8 @@ static fire_item *batch_slot(fire_batch *b)
 
 static void item_exec(const fire_item *it, tasker_task_exec *x)
 {
-    *x = (tasker_task_exec){.exec_id = (char *)it->id, .task_id = it->e->task_id,
-                            .scheme_id = it->e->scheme_id, .scheduled_us = it->occ_us,
+    *x = (tasker_task_exec){.exec_id = (char *)it->id, .task_id = (char *)it->e->task_id,
+                            .scheme_id = (char *)it->e->scheme_id, .scheduled_us = it->occ_us,
                             .queued_us = it->now_us};
     if (it->j) {
         x->status = TASKER_EXEC_PENDING;
@@ -426,18 +428,21 @@ static void reload(tasker_t *t, fire_batch *b, int64_t now_us)
     s->reload = false;
     drop_entries(s);
     for (size_t i = 0; i < n; i++) {
-        sched_entry *e = calloc(1, sizeof *e);
+        size_t ls = strlen(v[i].scheme_id) + 1, lt = strlen(v[i].task_id) + 1;
+        sched_entry *e = malloc(sizeof *e + ls + lt);
         if (!e) break;
-        if (tasker_cron_parse_key(v[i].cron, v[i].task_id, &e->cron) != TASKER_OK) {
+        *e = (sched_entry){.misfire = (uint8_t)v[i].misfire, .overlap = (uint8_t)v[i].overlap};
+        bool shared;
+        if (cron_intern_get(&s->crons, v[i].cron, v[i].task_id, &e->cron, &shared) != TASKER_OK) {
             free(e);
             continue;
         }
-        tasker_cron_set_anchor(e->cron, v[i].created_us);
-        e->scheme_id = v[i].scheme_id;
-        e->task_id = v[i].task_id;
-        v[i].scheme_id = v[i].task_id = NULL;
-        e->misfire = v[i].misfire;
-        e->overlap = v[i].overlap;
+        e->own_cron = !shared;
+        if (!shared) tasker_cron_set_anchor(e->cron, v[i].created_us);
+        memcpy(e->ids, v[i].scheme_id, ls);
+        memcpy(e->ids + ls, v[i].task_id, lt);
+        e->scheme_id = e->ids;
+        e->task_id = e->ids + ls;
         /* Occurrences before a schedule existed are not misfires. */
         e->last_us = v[i].last_fire_us ? v[i].last_fire_us : v[i].created_us;
         e->next = s->entries;
