@@ -255,6 +255,11 @@ struct tasker_storage_ops {
      * those of the first item that failed. */
     int (*add_definitions)(tasker_storage *st, const tasker_task *tasks, size_t nt,
                            const tasker_task_scheme *schemes, size_t ns);
+    /* A number that changes whenever a schedule is added, removed or changed, or a task
+     * changed or removed, by any process sharing the store (recording a fire need not
+     * change it). The schedule loop rereads the schedules only when it moved; NULL: it
+     * rereads them every second. */
+    int (*schemes_version)(tasker_storage *st, uint64_t *out);
 };
 
 /* How long the rows of stopped or silent nodes are kept for listings (one day). */

@@ -92,6 +92,8 @@ typedef struct sched {
     heap due;                     /* sched_entry by next fire */
     sched_entry *entries;         /* every loaded schedule (a list, owns them) */
     cron_intern crons;            /* expressions the entries share (cron_intern.h) */
+    uint64_t version;             /* the store's schemes_version at the last reload */
+    bool have_version;            /* version was read */
     int64_t last_now_us;          /* the clock at the previous pass, to see it jump */
     int64_t backoff_us;           /* the pause after a failed reload; 0 = the store is up */
     /* running scheduled executions per scheme, for overlap forbid */

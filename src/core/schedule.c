@@ -419,6 +419,10 @@ static void reload(tasker_t *t, fire_batch *b, int64_t now_us)
     sched *s = &t->sched;
     tasker_task_scheme *v = NULL;
     size_t n = 0;
+    const tasker_storage_ops *ops = t->st->ops;
+    /* Read before the listing: a change while listing shows at the next rescan. */
+    s->have_version = ops->version >= 4 && ops->schemes_version &&
+                      ops->schemes_version(t->st, &s->version) == TASKER_OK;
     if (t->st->ops->list_task_schemes(t->st, &v, &n) != TASKER_OK) {
         s->backoff_us = s->backoff_us ? s->backoff_us * 2 : BACKOFF_FIRST_US;
         if (s->backoff_us > TASKER_BACKOFF_MAX_US) s->backoff_us = TASKER_BACKOFF_MAX_US;
@@ -453,6 +457,19 @@ static void reload(tasker_t *t, fire_batch *b, int64_t now_us)
     tasker_free_schemes(v, n);
 }
 
+/* Whether another process may have changed the schedules since the last reload: the
+ * store's change counter moved, or it has none (then every rescan rereads them all). */
+static bool schemes_changed(tasker_t *t)
+{
+    sched *s = &t->sched;
+    const tasker_storage_ops *ops = t->st->ops;
+    uint64_t v;
+    if (!s->have_version || ops->version < 4 || !ops->schemes_version ||
+        ops->schemes_version(t->st, &v) != TASKER_OK)
+        return true;
+    return v != s->version;
+}
+
 static void *sched_main(void *arg)
 {
     tasker_t *t = arg;
@@ -477,7 +494,7 @@ static void *sched_main(void *arg)
         if (s->rescan || now_us >= next_rescan_us) {
             /* Another process may have changed the schedules: reread them too. */
             bool asked = s->rescan;
-            if (!s->rescan) s->reload = true;
+            if (!s->rescan && schemes_changed(t)) s->reload = true;
             s->rescan = false;
             next_rescan_us = now_us + RESCAN_US;
             /* In cluster mode the poller looks for pending runs every poll_ms already:

@@ -17,7 +17,7 @@
 #include <sys/types.h>
 
 /* The schema version this library writes (PRAGMA user_version). */
-#define SQ_SCHEMA_VERSION 4
+#define SQ_SCHEMA_VERSION 6
 #define SQ_MAX_READERS 4
 #define SQ_DEFAULT_BUSY_TIMEOUT_MS 10000
 #define SQ_MSG_SIZE 512
@@ -267,6 +267,7 @@ int sq_add_task_scheme(tasker_storage *st, const tasker_task_scheme *s,
                        char id_out[TASKER_ID_SIZE]);
 int sq_remove_task_scheme(tasker_storage *st, const char *scheme_id);
 int sq_set_scheme_fire(tasker_storage *st, const char *scheme_id, int64_t fire_us);
+int sq_schemes_version(tasker_storage *st, uint64_t *out);
 int sq_add_definitions(tasker_storage *st, const tasker_task *tasks, size_t nt,
                        const tasker_task_scheme *schemes, size_t ns);
 int sq_set_scheme_fires(tasker_storage *st, const char *const *ids, const int64_t *fire_us,

@@ -92,6 +92,26 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
     "  stopped_us INTEGER NOT NULL"
     ") WITHOUT ROWID;"
     "CREATE INDEX execs_running_by_node ON execs(node_id) WHERE status = 1;",
+
+    /* 5: reserved for the job lifecycle (branch `life`); when merging, its migration 5
+     * takes this place. */
+    "SELECT 1;",
+
+    /* 6: bulk definitions (issue 14). A counter of changes to schedules (and to tasks,
+     * whose removal or pause changes what fires), bumped by triggers so that every
+     * writer counts, this library's or not. The schedule loop rereads the schedules
+     * only when it moved. A fire (last_fire_us alone) does not count. */
+    "CREATE TABLE scheme_version (v INTEGER NOT NULL);"
+    "INSERT INTO scheme_version VALUES (0);"
+    "CREATE TRIGGER scheme_version_ins AFTER INSERT ON schemes"
+    " BEGIN UPDATE scheme_version SET v = v + 1; END;"
+    "CREATE TRIGGER scheme_version_del AFTER DELETE ON schemes"
+    " BEGIN UPDATE scheme_version SET v = v + 1; END;"
+    "CREATE TRIGGER scheme_version_upd AFTER UPDATE ON schemes"
+    " WHEN NEW.last_fire_us IS OLD.last_fire_us"
+    " BEGIN UPDATE scheme_version SET v = v + 1; END;"
+    "CREATE TRIGGER scheme_version_task AFTER UPDATE ON tasks"
+    " BEGIN UPDATE scheme_version SET v = v + 1; END;",
 };
 
 /* Statuses in SQL text: 0 pending, 1 running, 2.. finished (tasker_exec_status).

@@ -269,6 +269,7 @@ static const tasker_storage_ops sqlite_ops = {
     /* version 4: bulk definitions */
     .set_scheme_fires = sq_set_scheme_fires,
     .add_definitions = sq_add_definitions,
+    .schemes_version = sq_schemes_version,
 };
 
 static sq_store *store_new(void)
