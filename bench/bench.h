@@ -2,6 +2,7 @@
 #ifndef TASKER_BENCH_H
 #define TASKER_BENCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Monotonic time in nanoseconds. */
@@ -13,8 +14,9 @@ void bench_row(const char *what, double value, const char *unit, const char *not
 void bench_sort_i64(int64_t *v, int n);
 
 /* Schedules at scale: add rate, bytes per loaded schedule, herd lateness, open to
- * first fire, for n schedules firing at the same second (bench/bench_sched.c). */
-void bench_sched(const char *dsn, int n, int workers);
+ * first fire, for n schedules firing at the same second (bench/bench_sched.c).
+ * open_only: only the add rate and the time from open to the first fire. */
+void bench_sched(const char *dsn, int n, int workers, bool open_only);
 
 /* Cron next() speed for typical expressions (bench/bench_cron.c). */
 void bench_cron(void);

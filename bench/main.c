@@ -43,6 +43,7 @@ typedef struct {
     int batch; /* runs per tasker_trigger_many call; 1 = tasker_trigger */
     bool cron;
     int herd; /* schedules firing at the same second; 0 = not measured */
+    bool herd_open_only; /* --herd-open-only: add rate and open to first fire only */
 } bench_args;
 
 static int noop_handler(tasker_ctx *c)
@@ -245,11 +246,12 @@ static int parse_args(int argc, char **argv, bench_args *a)
         else if (!strcmp(argv[i], "--lateness-s") && v) a->lateness_s = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-cron")) a->cron = false;
         else if (!strcmp(argv[i], "--herd") && v) a->herd = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--herd-open-only")) a->herd_open_only = true;
         else if (argv[i][0] != '-') a->dsn = argv[i];
         else {
             fprintf(stderr, "usage: tasker-bench [DSN] [--workers N] [--runs N] "
                             "[--triggerers N] [--batch N] [--samples N] [--lateness-s N] "
-                            "[--no-cron] [--herd N]\n");
+                            "[--no-cron] [--herd N] [--herd-open-only]\n");
             return 2;
         }
     }
@@ -274,7 +276,7 @@ int main(int argc, char **argv)
     bench_throughput(&a);
     bench_latency(&a);
     bench_lateness(&a);
-    bench_sched(a.dsn, a.herd, a.workers);
+    bench_sched(a.dsn, a.herd, a.workers, a.herd_open_only);
     if (a.cron) bench_cron();
     return 0;
 }
