@@ -316,13 +316,13 @@ int cmd_export(cli_global *g, int argc, char **argv)
     if (err != TASKER_OK) {
         rc = cli_lib_error(err, "export");
     } else if (lines) {
-        qsort(sv, ns, sizeof *sv, cmp_scheme);
+        if (ns) qsort(sv, ns, sizeof *sv, cmp_scheme);
         for (size_t i = 0; i < nt && rc == CLI_OK; i++)
             if (!print_line(export_task(&tv[i]))) rc = CLI_FAIL;
         for (size_t i = 0; i < ns && rc == CLI_OK; i++)
             if (!print_line(export_schedule(&sv[i]))) rc = CLI_FAIL;
     } else {
-        qsort(sv, ns, sizeof *sv, cmp_scheme);
+        if (ns) qsort(sv, ns, sizeof *sv, cmp_scheme);
         json_t *ta = json_array(), *sa = json_array();
         for (size_t i = 0; i < nt; i++) json_append(&ta, export_task(&tv[i]));
         for (size_t i = 0; i < ns; i++) json_append(&sa, export_schedule(&sv[i]));
