@@ -57,6 +57,7 @@ bench: build
 	@$(call BENCH_SQLITE,sqlite:build/bench.db,--triggerers 4 --batch 100 --samples 0)
 	@$(call BENCH_SQLITE,"sqlite:build/bench.db?sync=full",--triggerers 32)
 	@$(call BENCH_SQLITE,"sqlite:build/bench.db?sync=full",--triggerers 4 --batch 100 --samples 0)
+	@$(call BENCH_SQLITE,sqlite:build/bench.db,--runs 1000 --samples 0 --herd 10000)
 	@rm -f build/bench.db build/bench.db-wal build/bench.db-shm
 
 bench-mysql: deps-test build

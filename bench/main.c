@@ -2,7 +2,7 @@
  * for one DSN.
  *
  *   tasker-bench [DSN] [--workers N] [--runs N] [--triggerers N] [--batch N]
- *                [--samples N] [--lateness-s N] [--no-cron] [--delayed N]
+ *                [--samples N] [--lateness-s N] [--no-cron] [--delayed N] [--herd N]
  *
  * Throughput: N triggerer threads trigger --runs executions of a no-op handler that
  * logs one event (one by one with tasker_trigger, or --batch at a time with
@@ -10,7 +10,8 @@
  * stored. Latency: one trigger at a time on an idle pool, from the call to the handler's
  * first instruction (this includes storing the pending execution durably). Lateness:
  * schedules firing every second; how long after its occurrence each run started.
- * --delayed N: only N delayed runs coming due at once (bench/bench_delayed.c). */
+ * --delayed N: only N delayed runs coming due at once (bench/bench_delayed.c). Herd
+ * (--herd N): N schedules firing at the same second (bench/bench_sched.c). */
 #include "bench.h"
 
 #include <tasker/context.h>
@@ -43,6 +44,8 @@ typedef struct {
     int batch; /* runs per tasker_trigger_many call; 1 = tasker_trigger */
     bool cron;
     int delayed; /* --delayed N: only the delayed backlog figure */
+    int herd; /* schedules firing at the same second; 0 = not measured */
+    bool herd_open_only; /* --herd-open-only: add rate and open to first fire only */
 } bench_args;
 
 static int noop_handler(tasker_ctx *c)
@@ -145,6 +148,11 @@ static int cmp_i64(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
+void bench_sort_i64(int64_t *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_i64);
+}
+
 static void report_percentiles(const char *what, int64_t *v, int n, double scale,
                                const char *unit)
 {
@@ -240,11 +248,13 @@ static int parse_args(int argc, char **argv, bench_args *a)
         else if (!strcmp(argv[i], "--lateness-s") && v) a->lateness_s = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-cron")) a->cron = false;
         else if (!strcmp(argv[i], "--delayed") && v) a->delayed = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--herd") && v) a->herd = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--herd-open-only")) a->herd_open_only = true;
         else if (argv[i][0] != '-') a->dsn = argv[i];
         else {
             fprintf(stderr, "usage: tasker-bench [DSN] [--workers N] [--runs N] "
                             "[--triggerers N] [--batch N] [--samples N] [--lateness-s N] "
-                            "[--no-cron] [--delayed N]\n");
+                            "[--no-cron] [--delayed N] [--herd N] [--herd-open-only]\n");
             return 2;
         }
     }
@@ -273,6 +283,7 @@ int main(int argc, char **argv)
     bench_throughput(&a);
     bench_latency(&a);
     bench_lateness(&a);
+    bench_sched(a.dsn, a.herd, a.workers, a.herd_open_only);
     if (a.cron) bench_cron();
     return 0;
 }

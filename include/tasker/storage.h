@@ -286,6 +286,24 @@ struct tasker_storage_ops {
     int (*list_cancel_requests)(tasker_storage *st, const char *node_id,
                                 tasker_task_exec **out, size_t *n);
     /* ---- end of the job lifecycle block */
+    /* ---- version 4: bulk definitions (issue 14). Each may be NULL: the core then
+     * makes one call per item. ---- */
+    /* set_scheme_fire for n schedules in one write: ids[i] moves to fire_us[i] (only
+     * forward). A schedule gone meanwhile is passed over; TASKER_OK unless the write
+     * failed. */
+    int (*set_scheme_fires)(tasker_storage *st, const char *const *ids,
+                            const int64_t *fire_us, size_t n);
+    /* Adds nt tasks (each as add_task) and then ns schedules (each as add_task_scheme,
+     * the stored ids not copied out) in one write, all or nothing: a schedule may name a
+     * task of the same call. On failure nothing is stored, and the code and message are
+     * those of the first item that failed. */
+    int (*add_definitions)(tasker_storage *st, const tasker_task *tasks, size_t nt,
+                           const tasker_task_scheme *schemes, size_t ns);
+    /* A number that changes whenever a schedule is added, removed or changed, or a task
+     * changed or removed, by any process sharing the store (recording a fire need not
+     * change it). The schedule loop rereads the schedules only when it moved; NULL: it
+     * rereads them every second. */
+    int (*schemes_version)(tasker_storage *st, uint64_t *out);
 };
 
 /* How long the rows of stopped or silent nodes are kept for listings (one day). */

@@ -208,6 +208,34 @@ int tasker_add_task_schedule_opts(tasker_t *t, const char *task_id, const char *
 /* Removes a schedule. TASKER_ENOTFOUND if there is none with that id. */
 int tasker_remove_task_schedule(tasker_t *t, const char *scheme_id);
 
+/* ---- Bulk definitions (docs/scheduling.md) ---- */
+
+/* One task for tasker_define: what tasker_add_task_opts takes. */
+typedef struct tasker_task_def {
+    const char *task_id;
+    const char *handler;
+    const char *param_json; /* NULL = null */
+    tasker_task_opts opts;
+} tasker_task_def;
+
+/* One schedule for tasker_define: what tasker_add_task_schedule_opts takes. */
+typedef struct tasker_schedule_def {
+    const char *task_id; /* a task of the same call, or one stored already */
+    const char *cron;
+    tasker_schedule_opts opts;
+} tasker_schedule_def;
+
+/* Adds nt tasks and ns schedules in one write, all or nothing: each task as
+ * tasker_add_task_opts (an existing one is replaced), each schedule as
+ * tasker_add_task_schedule_opts (the same task and expression as a stored schedule
+ * updates its policies). Everything is checked before anything is written; on failure
+ * nothing is stored and the message names the first bad item, e.g.
+ * "define: schedules[41] (task 'a'): cron: ...". The stores of this library write it in
+ * one transaction (MySQL: item by item after the checks, see docs/scheduling.md).
+ * Arrays are the caller's. Thread-safe. */
+int tasker_define(tasker_t *t, const tasker_task_def *tasks, size_t nt,
+                  const tasker_schedule_def *schedules, size_t ns);
+
 /* ---- 2.4 Running ----------------------------------------------------------------- */
 
 /* Queues a run of task_id. Returns once the execution record is stored as `pending`

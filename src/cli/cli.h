@@ -113,6 +113,8 @@ int cli_pause_cmd(cli_global *g, int argc, char **argv, const char *kind, bool p
                   const char *help);
 int cli_exec_cancel_cmd(cli_global *g, int argc, char **argv, const char *help);
 int cli_exec_retry_cmd(cli_global *g, int argc, char **argv, const char *help);
+int cmd_import(cli_global *g, int argc, char **argv); /* cmd_import.c, with cmd_export */
+int cmd_export(cli_global *g, int argc, char **argv);
 
 /* Prints help text to stdout and returns CLI_OK (for --help and `tasker help`). */
 int cli_help(const char *text);

@@ -22,6 +22,8 @@ static const char main_help[] =
     "  cron EXPR [-n N]          the next fire times of a cron expression\n"
     "  web [--listen ADDR:PORT]  the dashboard, HTTP API and metrics (docs/web.md)\n"
     "  nodes                     the nodes sharing the store (cluster mode)\n"
+    "  import FILE|-             add tasks and schedules from JSON, all or nothing\n"
+    "  export [--lines]          print every task and schedule as JSON (for import)\n"
     "  help [COMMAND]            this text, or a command's\n"
     "\n"
     "Global options (before or after the command):\n"
@@ -43,6 +45,7 @@ static const struct {
     {"run", cmd_run},   {"task", cmd_task}, {"schedule", cmd_schedule}, {"trigger", cmd_trigger},
     {"exec", cmd_exec}, {"cron", cmd_cron}, {"status", cmd_status},   {"web", cmd_web},
     {"nodes", cmd_nodes},
+    {"import", cmd_import}, {"export", cmd_export},
 };
 
 static cmd_fn find_command(const char *name)

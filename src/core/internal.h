@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 
 #include "core/error.h"
+#include "core/cron_intern.h"
 #include "core/heap.h"
 #include "core/strset.h"
 
@@ -99,6 +100,9 @@ typedef struct sched {
     bool stopping;                /* the loop should return */
     heap due;                     /* sched_entry by next fire */
     sched_entry *entries;         /* every loaded schedule (a list, owns them) */
+    cron_intern crons;            /* expressions the entries share (cron_intern.h) */
+    uint64_t version;             /* the store's schemes_version at the last reload */
+    bool have_version;            /* version was read */
     int64_t last_now_us;          /* the clock at the previous pass, to see it jump */
     int64_t backoff_us;           /* the pause after a failed reload; 0 = the store is up */
     /* running scheduled executions per scheme, for overlap forbid */

@@ -26,23 +26,24 @@
 /* The first pause of a loop whose store failed; it doubles each failure. */
 #define BACKOFF_FIRST_US 100000LL
 
+/* One loaded schedule: about 128 bytes with its ids (issue 14 asks at most 256), the
+ * parsed expression shared with the schedules of the same text where it can be. */
 struct sched_entry {
     heap_item item; /* key = next fire, microseconds */
-    char *scheme_id, *task_id;
+    const char *scheme_id, *task_id; /* into ids */
     tasker_cron *cron;
-    tasker_misfire misfire;
-    tasker_overlap overlap;
     int64_t last_us; /* last occurrence handled */
+    sched_entry *next;
+    uint8_t misfire, overlap; /* tasker_misfire, tasker_overlap */
     bool armed;      /* in the heap */
     bool paused;     /* job lifecycle: tasker_pause_schedule(), no fires */
-    sched_entry *next;
+    bool own_cron;   /* cron is this entry's, not sched.crons' */
+    char ids[];      /* scheme id, NUL, task id, NUL */
 };
 
 static void entry_free(sched_entry *e)
 {
-    tasker_cron_free(e->cron);
-    free(e->scheme_id);
-    free(e->task_id);
+    if (e->own_cron) tasker_cron_free(e->cron);
     free(e);
 }
 
@@ -94,6 +95,7 @@ static void drop_entries(sched *s)
         e = next;
     }
     s->entries = NULL;
+    cron_intern_clear(&s->crons);
 }
 
 /* ---- occurrences ---- */
@@ -129,24 +131,183 @@ static int count_occurrences(const tasker_cron *c, int64_t after_us, int64_t unt
     return n;
 }
 
-/* ---- firing ---- */
+/* ---- firing, in batches ----
+ *
+ * A pass collects the executions its fires create (pending runs and skipped records)
+ * and stores them with one add_task_execs per FIRE_BATCH_MAX, all or nothing; the runs
+ * of a stored batch are queued at once, so workers start while the next batch is
+ * written. When a batch is refused (say EEXISTS: a peer sharing the store fired some of
+ * these occurrences already) each item is stored on its own, and the store's
+ * (scheme_id, scheduled_us) key decides which are ours, as when firing one by one. The
+ * schedules' last fires are recorded after their executions, in one write where the
+ * driver can (set_scheme_fires, storage version 4). */
+#define FIRE_BATCH_MAX 512
 
-/* Stores a skipped execution for the occurrence, saying why. */
-static void record_skipped(tasker_t *t, sched_entry *e, int64_t occ_us, const char *why)
-{
+typedef struct fire_item {
+    sched_entry *e;
+    int64_t occ_us, now_us;
+    job *j;      /* a run; NULL for a skipped record */
+    char *why;   /* a skipped record's reason, owned */
     char id[TASKER_ID_SIZE];
-    tasker_new_id(t, id);
-    int64_t now_us = tasker_now_us(t);
-    tasker_task_exec x = {.exec_id = id, .task_id = e->task_id, .scheme_id = e->scheme_id,
-                          .scheduled_us = occ_us, .queued_us = now_us, .start_us = now_us,
-                          .end_us = now_us, .status = TASKER_EXEC_SKIPPED, .error = (char *)why};
-    /* EEXISTS: handled already, by us or a peer */
-    if (t->st->ops->add_task_exec(t->st, &x) == TASKER_OK) tasker_call_hook(t, &x);
+} fire_item;
+
+typedef struct fire_batch {
+    fire_item *v;
+    size_t n, cap;
+    const char **fire_ids; /* schedules whose last fire moved, and to when */
+    int64_t *fire_us;
+    size_t nf, capf;
+} fire_batch;
+
+static void batch_free(fire_batch *b)
+{
+    free(b->v);
+    free(b->fire_ids);
+    free(b->fire_us);
+    *b = (fire_batch){0};
 }
 
-/* The id of a run of this schedule still pending or running, for the skip message. */
-static void find_running(tasker_t *t, sched_entry *e, char out[TASKER_ID_SIZE])
+static fire_item *batch_slot(fire_batch *b)
 {
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        fire_item *v = realloc(b->v, cap * sizeof *v);
+        if (!v) return NULL;
+        b->v = v;
+        b->cap = cap;
+    }
+    fire_item *it = &b->v[b->n++];
+    *it = (fire_item){0};
+    return it;
+}
+
+static void item_exec(const fire_item *it, tasker_task_exec *x)
+{
+    *x = (tasker_task_exec){.exec_id = (char *)it->id, .task_id = (char *)it->e->task_id,
+                            .scheme_id = (char *)it->e->scheme_id, .scheduled_us = it->occ_us,
+                            .queued_us = it->now_us};
+    if (it->j) {
+        x->status = TASKER_EXEC_PENDING;
+    } else {
+        x->start_us = x->end_us = it->now_us;
+        x->status = TASKER_EXEC_SKIPPED;
+        x->error = it->why;
+    }
+}
+
+/* Queues a stored run, or forgets one the store refused. Called with sched.lock held. */
+static void item_done(tasker_t *t, fire_item *it, const tasker_task_exec *x, bool stored)
+{
+    sched *s = &t->sched;
+    if (it->j) {
+        if (stored && tasker_pool_submit(t, it->j)) {
+            it->j = NULL;
+        } else {
+            if (it->j->counted) strset_remove(&s->running_schemes, it->e->scheme_id);
+            tasker_job_free(it->j);
+            it->j = NULL;
+        }
+    } else if (stored) {
+        tasker_call_hook(t, x);
+    }
+    free(it->why);
+    it->why = NULL;
+}
+
+static void flush_fires(tasker_t *t, fire_batch *b)
+{
+    const tasker_storage_ops *ops = t->st->ops;
+    if (b->nf == 0) return;
+    if (ops->version >= 4 && ops->set_scheme_fires) {
+        ops->set_scheme_fires(t->st, b->fire_ids, b->fire_us, b->nf);
+    } else {
+        for (size_t i = 0; i < b->nf; i++) ops->set_scheme_fire(t->st, b->fire_ids[i], b->fire_us[i]);
+    }
+    b->nf = 0;
+}
+
+/* Stores the collected executions and queues their runs. Called with sched.lock held;
+ * releases it while the store writes, so that workers finishing runs (they take it to
+ * release a schedule) are not held up by the write. The entries stay: only this thread
+ * frees them, in reload(). */
+static void flush_batch(tasker_t *t, fire_batch *b)
+{
+    const tasker_storage_ops *ops = t->st->ops;
+    sched *s = &t->sched;
+    if (b->n > 0) {
+        tasker_task_exec *xs = malloc(b->n * sizeof *xs);
+        if (xs)
+            for (size_t i = 0; i < b->n; i++) item_exec(&b->v[i], &xs[i]);
+        pthread_mutex_unlock(&s->lock);
+        bool all = xs && b->n > 1 && ops->version >= 2 && ops->add_task_execs &&
+                   ops->add_task_execs(t->st, xs, b->n) == TASKER_OK;
+        bool *stored = all ? NULL : calloc(b->n, sizeof *stored);
+        for (size_t i = 0; stored && i < b->n; i++) {
+            tasker_task_exec x;
+            item_exec(&b->v[i], &x);
+            /* EEXISTS on its own: handled already, by us or a peer */
+            stored[i] = ops->add_task_exec(t->st, &x) == TASKER_OK;
+        }
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < b->n; i++) {
+            tasker_task_exec x;
+            item_exec(&b->v[i], &x);
+            item_done(t, &b->v[i], &x, all || (stored && stored[i]));
+        }
+        free(stored);
+        free(xs);
+        b->n = 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+    flush_fires(t, b);
+    pthread_mutex_lock(&s->lock);
+}
+
+/* Notes that e's last handled occurrence is now fire_us, for the store. */
+static void note_fire(tasker_t *t, fire_batch *b, sched_entry *e, int64_t fire_us)
+{
+    if (b->nf == b->capf) {
+        size_t cap = b->capf ? b->capf * 2 : 64;
+        const char **ids = realloc(b->fire_ids, cap * sizeof *ids);
+        if (ids) b->fire_ids = ids;
+        int64_t *us = ids ? realloc(b->fire_us, cap * sizeof *us) : NULL;
+        if (us) b->fire_us = us;
+        if (!ids || !us) { /* out of memory: record it now */
+            t->st->ops->set_scheme_fire(t->st, e->scheme_id, fire_us);
+            return;
+        }
+        b->capf = cap;
+    }
+    b->fire_ids[b->nf] = e->scheme_id;
+    b->fire_us[b->nf++] = fire_us;
+}
+
+/* Collects a skipped execution for the occurrence, saying why. */
+static void record_skipped(tasker_t *t, fire_batch *b, sched_entry *e, int64_t occ_us,
+                           const char *why)
+{
+    char *copy = strdup(why);
+    fire_item *it = copy ? batch_slot(b) : NULL;
+    if (!it) {
+        free(copy);
+        return;
+    }
+    it->e = e;
+    it->occ_us = occ_us;
+    it->now_us = tasker_now_us(t);
+    it->why = copy;
+    tasker_new_id(t, it->id);
+}
+
+/* The id of a run of this schedule still pending or running, for the skip message:
+ * one collected in this pass, else one the store knows. */
+static void find_running(tasker_t *t, fire_batch *b, sched_entry *e, char out[TASKER_ID_SIZE])
+{
+    for (size_t i = b->n; i-- > 0;)
+        if (b->v[i].j && b->v[i].e == e) {
+            snprintf(out, TASKER_ID_SIZE, "%s", b->v[i].id);
+            return;
+        }
     tasker_task_exec *v = NULL;
     size_t n = 0;
     snprintf(out, TASKER_ID_SIZE, "?");
@@ -158,13 +319,14 @@ static void find_running(tasker_t *t, sched_entry *e, char out[TASKER_ID_SIZE])
     tasker_free_execs(v, n);
 }
 
-/* Overlap forbid: the id of a run of e still pending or running, in this process or,
- * when the store can say (storage version 3), on any node sharing the store. */
-static bool overlaps(tasker_t *t, sched_entry *e, char running[TASKER_ID_SIZE])
+/* Overlap forbid: the id of a run of e still pending or running, in this process (or
+ * collected in this pass) or, when the store can say (storage version 3), on any node
+ * sharing the store. */
+static bool overlaps(tasker_t *t, fire_batch *b, sched_entry *e, char running[TASKER_ID_SIZE])
 {
     const tasker_storage_ops *ops = t->st->ops;
     if (strset_count(&t->sched.running_schemes, e->scheme_id)) {
-        find_running(t, e, running);
+        find_running(t, b, e, running);
         return true;
     }
     if (ops->version < 3 || !ops->find_active_exec) return false;
@@ -173,67 +335,63 @@ static bool overlaps(tasker_t *t, sched_entry *e, char running[TASKER_ID_SIZE])
     return ops->find_active_exec(t->st, e->scheme_id, running) == TASKER_OK;
 }
 
-/* Creates the execution of one occurrence and queues it. Called with sched.lock held. */
-static void fire(tasker_t *t, sched_entry *e, int64_t occ_us)
+/* Collects the execution of one occurrence. Called with sched.lock held. */
+static void fire(tasker_t *t, fire_batch *b, sched_entry *e, int64_t occ_us)
 {
     sched *s = &t->sched;
     char running[TASKER_ID_SIZE];
-    if (e->overlap == TASKER_OVERLAP_FORBID && overlaps(t, e, running)) {
+    if (e->overlap == TASKER_OVERLAP_FORBID && overlaps(t, b, e, running)) {
         char why[160];
         snprintf(why, sizeof why, "skipped: previous run %s still running", running);
-        record_skipped(t, e, occ_us, why);
+        record_skipped(t, b, e, occ_us, why);
         return;
     }
     job *j = calloc(1, sizeof *j);
-    if (!j || !(j->scheme_id = strdup(e->scheme_id))) {
-        free(j);
+    fire_item *it = j && (j->scheme_id = strdup(e->scheme_id)) ? batch_slot(b) : NULL;
+    if (!it) {
+        if (j) tasker_job_free(j);
         return;
     }
     tasker_new_id(t, j->exec_id);
     snprintf(j->task_id, sizeof j->task_id, "%s", e->task_id);
     j->scheduled_us = occ_us;
-    tasker_task_exec x = {.exec_id = j->exec_id, .task_id = e->task_id,
-                          .scheme_id = e->scheme_id, .scheduled_us = occ_us,
-                          .queued_us = tasker_now_us(t), .status = TASKER_EXEC_PENDING};
-    if (t->st->ops->add_task_exec(t->st, &x) != TASKER_OK) { /* EEXISTS: a peer fired it */
-        tasker_job_free(j);
-        return;
-    }
-    /* Counted before it is queued; the worker's release waits for sched.lock, held here. */
+    it->e = e;
+    it->occ_us = occ_us;
+    it->now_us = tasker_now_us(t);
+    it->j = j;
+    memcpy(it->id, j->exec_id, sizeof it->id);
+    /* Counted now, so that a later fire of e in this pass sees it; undone if the store
+     * refuses it. The worker's release waits for sched.lock, held here. */
     j->counted = strset_add(&s->running_schemes, e->scheme_id) > 0;
-    if (!tasker_pool_submit(t, j)) {
-        if (j->counted) strset_remove(&s->running_schemes, e->scheme_id);
-        tasker_job_free(j);
-    }
 }
 
 /* Fires the latest of n_missed occurrences up to latest_us, by the misfire policy. */
-static void handle_missed(tasker_t *t, sched_entry *e, int64_t latest_us, int n_missed)
+static void handle_missed(tasker_t *t, fire_batch *b, sched_entry *e, int64_t latest_us, int n_missed)
 {
     char why[160];
     const char *more = n_missed >= MISSED_COUNT_CAP ? "more than " : "";
     if (e->misfire == TASKER_MISFIRE_ONCE) {
-        fire(t, e, latest_us);
+        fire(t, b, e, latest_us);
     } else if (e->misfire == TASKER_MISFIRE_SKIP) {
         snprintf(why, sizeof why, "skipped: missed while down, misfire policy skip "
                  "(%s%d fires missed)", more, n_missed);
-        record_skipped(t, e, latest_us, why);
+        record_skipped(t, b, e, latest_us, why);
     } else { /* all: replay oldest first, at most TASKER_MISFIRE_ALL_MAX */
         int64_t o, at = e->last_us;
         for (int i = 0; i < n_missed && i < TASKER_MISFIRE_ALL_MAX &&
                         tasker_cron_next(e->cron, at, &o) == TASKER_OK; i++, at = o)
-            fire(t, e, o);
+            fire(t, b, e, o);
         if (n_missed > TASKER_MISFIRE_ALL_MAX) {
             snprintf(why, sizeof why, "skipped: missed while down, misfire policy all "
                      "replays at most %d (%s%d more fires missed)", TASKER_MISFIRE_ALL_MAX,
                      more, n_missed - TASKER_MISFIRE_ALL_MAX);
-            record_skipped(t, e, latest_us, why);
+            record_skipped(t, b, e, latest_us, why);
         }
     }
 }
 
 /* Handles every occurrence of e in (e->last_us, now_us] and re-arms it. */
-static void process_entry(tasker_t *t, sched_entry *e, int64_t now_us)
+static void process_entry(tasker_t *t, fire_batch *b, sched_entry *e, int64_t now_us)
 {
     int64_t latest = latest_occurrence(e->cron, e->last_us, now_us);
     if (latest && e->paused) { /* job lifecycle: not fired; resuming starts from now */
@@ -250,14 +408,14 @@ static void process_entry(tasker_t *t, sched_entry *e, int64_t now_us)
                 snprintf(why, sizeof why, "skipped: missed while down, misfire policy skip "
                          "(%d fires missed)", n - 1);
                 int64_t prev = latest_occurrence(e->cron, e->last_us, latest - 1);
-                if (prev) record_skipped(t, e, prev, why);
+                if (prev) record_skipped(t, b, e, prev, why);
             }
-            fire(t, e, latest);
+            fire(t, b, e, latest);
         } else {
-            handle_missed(t, e, latest, n);
+            handle_missed(t, b, e, latest, n);
         }
         e->last_us = latest;
-        t->st->ops->set_scheme_fire(t->st, e->scheme_id, latest);
+        note_fire(t, b, e, latest);
     }
     int64_t next;
     e->armed = tasker_cron_next(e->cron, e->last_us > now_us ? e->last_us : now_us, &next) ==
@@ -266,15 +424,22 @@ static void process_entry(tasker_t *t, sched_entry *e, int64_t now_us)
         e->item.key = next;
         heap_push(&t->sched.due, &e->item);
     }
+    /* Between schedules, never within one: a run of e must not finish (the lock is let
+     * go during the write) while later fires of e in this pass are decided. */
+    if (b->n >= FIRE_BATCH_MAX) flush_batch(t, b);
 }
 
 /* Rereads the schedules from the store. Called with sched.lock held. While the store
  * is down the loop retries after a pause that grows to TASKER_BACKOFF_MAX_US. */
-static void reload(tasker_t *t, int64_t now_us)
+static void reload(tasker_t *t, fire_batch *b, int64_t now_us)
 {
     sched *s = &t->sched;
     tasker_task_scheme *v = NULL;
     size_t n = 0;
+    const tasker_storage_ops *ops = t->st->ops;
+    /* Read before the listing: a change while listing shows at the next rescan. */
+    s->have_version = ops->version >= 4 && ops->schemes_version &&
+                      ops->schemes_version(t->st, &s->version) == TASKER_OK;
     if (t->st->ops->list_task_schemes(t->st, &v, &n) != TASKER_OK) {
         s->backoff_us = s->backoff_us ? s->backoff_us * 2 : BACKOFF_FIRST_US;
         if (s->backoff_us > TASKER_BACKOFF_MAX_US) s->backoff_us = TASKER_BACKOFF_MAX_US;
@@ -284,26 +449,43 @@ static void reload(tasker_t *t, int64_t now_us)
     s->reload = false;
     drop_entries(s);
     for (size_t i = 0; i < n; i++) {
-        sched_entry *e = calloc(1, sizeof *e);
+        size_t ls = strlen(v[i].scheme_id) + 1, lt = strlen(v[i].task_id) + 1;
+        sched_entry *e = malloc(sizeof *e + ls + lt);
         if (!e) break;
-        if (tasker_cron_parse_key(v[i].cron, v[i].task_id, &e->cron) != TASKER_OK) {
+        *e = (sched_entry){.misfire = (uint8_t)v[i].misfire, .overlap = (uint8_t)v[i].overlap};
+        bool shared;
+        if (cron_intern_get(&s->crons, v[i].cron, v[i].task_id, &e->cron, &shared) != TASKER_OK) {
             free(e);
             continue;
         }
-        tasker_cron_set_anchor(e->cron, v[i].created_us);
-        e->scheme_id = v[i].scheme_id;
-        e->task_id = v[i].task_id;
-        v[i].scheme_id = v[i].task_id = NULL;
-        e->misfire = v[i].misfire;
-        e->overlap = v[i].overlap;
+        e->own_cron = !shared;
+        if (!shared) tasker_cron_set_anchor(e->cron, v[i].created_us);
+        memcpy(e->ids, v[i].scheme_id, ls);
+        memcpy(e->ids + ls, v[i].task_id, lt);
+        e->scheme_id = e->ids;
+        e->task_id = e->ids + ls;
         e->paused = v[i].paused;
         /* Occurrences before a schedule existed are not misfires. */
         e->last_us = v[i].last_fire_us ? v[i].last_fire_us : v[i].created_us;
         e->next = s->entries;
         s->entries = e;
-        process_entry(t, e, now_us);
+        process_entry(t, b, e, now_us);
     }
+    flush_batch(t, b);
     tasker_free_schemes(v, n);
+}
+
+/* Whether another process may have changed the schedules since the last reload: the
+ * store's change counter moved, or it has none (then every rescan rereads them all). */
+static bool schemes_changed(tasker_t *t)
+{
+    sched *s = &t->sched;
+    const tasker_storage_ops *ops = t->st->ops;
+    uint64_t v;
+    if (!s->have_version || ops->version < 4 || !ops->schemes_version ||
+        ops->schemes_version(t->st, &v) != TASKER_OK)
+        return true;
+    return v != s->version;
 }
 
 static void *sched_main(void *arg)
@@ -311,6 +493,7 @@ static void *sched_main(void *arg)
     tasker_t *t = arg;
     sched *s = &t->sched;
     int64_t next_rescan_us = 0;
+    fire_batch batch = {0}; /* empty between passes */
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
         int64_t now_us = tasker_now_us(t);
@@ -318,13 +501,14 @@ static void *sched_main(void *arg)
             s->reload = true;
             next_rescan_us = 0;
         }
-        if (s->reload) reload(t, now_us); /* first pass, a schedule change, a clock step */
+        if (s->reload) reload(t, &batch, now_us); /* first pass, a schedule change, a clock step */
         s->last_now_us = now_us;
         heap_item *top;
         while ((top = heap_top(&s->due)) && top->key <= now_us) {
             heap_pop(&s->due);
-            process_entry(t, (sched_entry *)top, now_us);
+            process_entry(t, &batch, (sched_entry *)top, now_us);
         }
+        flush_batch(t, &batch);
         if (s->wake_at_us && now_us >= s->wake_at_us) { /* job lifecycle: a run came due */
             s->wake_at_us = 0;
             s->rescan = true;
@@ -332,7 +516,7 @@ static void *sched_main(void *arg)
         if (s->rescan || now_us >= next_rescan_us) {
             /* Another process may have changed the schedules: reread them too. */
             bool asked = s->rescan;
-            if (!s->rescan) s->reload = true;
+            if (!s->rescan && schemes_changed(t)) s->reload = true;
             s->rescan = false;
             next_rescan_us = now_us + RESCAN_US;
             /* In cluster mode the poller looks for pending runs every poll_ms already:
@@ -360,6 +544,7 @@ static void *sched_main(void *arg)
     }
     s->exited = true;
     pthread_mutex_unlock(&s->lock);
+    batch_free(&batch);
     return NULL;
 }
 

@@ -339,6 +339,22 @@ static int mem_set_scheme_fire(tasker_storage *st, const char *scheme_id, int64_
     return sc ? TASKER_OK : tasker_fail(TASKER_ENOTFOUND, "memory: no schedule '%s'", scheme_id);
 }
 
+/* version 4: bulk definitions. Under one lock, so a reader sees all or none. */
+static int mem_set_scheme_fires(tasker_storage *st, const char *const *ids,
+                                const int64_t *fire_us, size_t n)
+{
+    if (n > 0 && (!ids || !fire_us))
+        return tasker_fail(TASKER_EINVAL, "memory: set_scheme_fires: NULL argument");
+    mem_store *m = mem(st);
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < n; i++) {
+        mscheme *sc = ids[i] ? mem_find_scheme(m, ids[i]) : NULL;
+        if (sc && fire_us[i] > sc->rec.last_fire_us) sc->rec.last_fire_us = fire_us[i];
+    }
+    pthread_mutex_unlock(&m->lock);
+    return TASKER_OK;
+}
+
 /* ---- the driver ------------------------------------------------------------------- */
 
 static void free_task_node(hnode *n, void *arg)
@@ -434,6 +450,8 @@ static const tasker_storage_ops memory_ops = {
     .set_scheme_paused = mem_set_scheme_paused,
     .list_task_execs_filter = mem_list_task_execs_filter,
     .find_unique_exec = mem_find_unique_exec,
+    /* version 4: bulk definitions */
+    .set_scheme_fires = mem_set_scheme_fires,
 };
 
 /* Until tasker_new() sets the core's clock, ages are read from the real clock. */

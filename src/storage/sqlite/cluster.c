@@ -587,3 +587,21 @@ int sq_find_active_exec(tasker_storage *st, const char *scheme_id,
     sq_reader_put(s, rd);
     return rc;
 }
+
+/* version 4: the change counter of migration 6 (schema.c). */
+int sq_schemes_version(tasker_storage *st, uint64_t *out)
+{
+    if (!out) return tasker_set_error(TASKER_EINVAL, "sqlite: schemes_version: NULL argument");
+    sq_store *s = (sq_store *)st;
+    sq_reader *rd;
+    sqlite3_stmt *q;
+    int rc = read_prepare(s, "SELECT v FROM scheme_version", &rd, &q);
+    if (rc != TASKER_OK) return rc;
+    if (sqlite3_step(q) == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(q, 0);
+    else
+        rc = sq_fail(s, rd->db, "reading the schedules' change counter");
+    sqlite3_finalize(q);
+    sq_reader_put(s, rd);
+    return rc;
+}

@@ -17,7 +17,7 @@
 #include <sys/types.h>
 
 /* The schema version this library writes (PRAGMA user_version). */
-#define SQ_SCHEMA_VERSION 5
+#define SQ_SCHEMA_VERSION 6
 #define SQ_MAX_READERS 4
 #define SQ_DEFAULT_BUSY_TIMEOUT_MS 10000
 #define SQ_MSG_SIZE 512
@@ -93,6 +93,8 @@ typedef enum {
     SQ_UPDATE_EXEC,
     SQ_ADD_EVENT,
     SQ_INTERRUPT,
+    SQ_SET_FIRES, /* version 4: bulk definitions */
+    SQ_DEFINE,
     SQ_CLUSTER /* version 3 operations: u.cluster says which (storage/sqlite/cluster.c) */
 } sq_kind;
 
@@ -133,6 +135,17 @@ typedef struct sq_req {
             const char *node_id;
         } key;
         struct sq_cluster_op *cluster;
+        struct { /* SQ_DEFINE */
+            const tasker_task *tasks;
+            size_t nt;
+            const tasker_task_scheme *schemes;
+            size_t ns;
+        } define;
+        struct { /* SQ_SET_FIRES */
+            const char *const *ids;
+            const int64_t *us;
+            size_t n;
+        } fires;
         struct {
             char *const *nodes; /* the dead nodes' ids */
             size_t n_nodes;
@@ -255,6 +268,11 @@ int sq_add_task_scheme(tasker_storage *st, const tasker_task_scheme *s,
                        char id_out[TASKER_ID_SIZE]);
 int sq_remove_task_scheme(tasker_storage *st, const char *scheme_id);
 int sq_set_scheme_fire(tasker_storage *st, const char *scheme_id, int64_t fire_us);
+int sq_schemes_version(tasker_storage *st, uint64_t *out);
+int sq_add_definitions(tasker_storage *st, const tasker_task *tasks, size_t nt,
+                       const tasker_task_scheme *schemes, size_t ns);
+int sq_set_scheme_fires(tasker_storage *st, const char *const *ids, const int64_t *fire_us,
+                        size_t n);
 int sq_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
 int sq_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
 int sq_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,

@@ -111,6 +111,23 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
     "  WHERE unique_key IS NOT NULL AND status < 2;"
     "CREATE INDEX execs_queue ON execs(priority DESC, run_at_us, queued_us, exec_id)"
     "  WHERE status = 0;",
+
+    /* 6: bulk definitions (issue 14). A counter of changes to schedules (and to tasks,
+     * whose removal or pause changes what fires), bumped by triggers so that every
+     * writer counts, this library's or not. The schedule loop rereads the schedules
+     * only when it moved. A fire (last_fire_us alone) does not count; a
+     * pause or resume (which may move last_fire_us too) does. */
+    "CREATE TABLE scheme_version (v INTEGER NOT NULL);"
+    "INSERT INTO scheme_version VALUES (0);"
+    "CREATE TRIGGER scheme_version_ins AFTER INSERT ON schemes"
+    " BEGIN UPDATE scheme_version SET v = v + 1; END;"
+    "CREATE TRIGGER scheme_version_del AFTER DELETE ON schemes"
+    " BEGIN UPDATE scheme_version SET v = v + 1; END;"
+    "CREATE TRIGGER scheme_version_upd AFTER UPDATE ON schemes"
+    " WHEN NEW.last_fire_us IS OLD.last_fire_us OR NEW.paused IS NOT OLD.paused"
+    " BEGIN UPDATE scheme_version SET v = v + 1; END;"
+    "CREATE TRIGGER scheme_version_task AFTER UPDATE ON tasks"
+    " BEGIN UPDATE scheme_version SET v = v + 1; END;",
 };
 
 /* Statuses in SQL text: 0 pending, 1 running, 2.. finished (tasker_exec_status).

@@ -272,6 +272,10 @@ static const tasker_storage_ops sqlite_ops = {
     .list_task_execs_filter = sq_list_task_execs_filter,
     .find_unique_exec = sq_find_unique_exec,
     .list_cancel_requests = sq_list_cancel_requests,
+    /* version 4: bulk definitions */
+    .set_scheme_fires = sq_set_scheme_fires,
+    .add_definitions = sq_add_definitions,
+    .schemes_version = sq_schemes_version,
 };
 
 static sq_store *store_new(void)

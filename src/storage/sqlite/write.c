@@ -133,6 +133,54 @@ static int exec_set_fire(sq_store *s, sq_req *r)
     return r->rc = TASKER_ESTORAGE;
 }
 
+/* version 4: the last fires of many schedules; one gone meanwhile is passed over. */
+static int exec_set_fires(sq_store *s, sq_req *r)
+{
+    sqlite3_stmt *st = s->wstmt[W_SET_FIRE];
+    for (size_t i = 0; i < r->u.fires.n; i++) {
+        bind_text(st, 1, r->u.fires.ids[i]);
+        sqlite3_bind_int64(st, 2, r->u.fires.us[i]);
+        if (step_write(s, r, st, TASKER_EEXISTS, "recording fires") != TASKER_OK) return r->rc;
+    }
+    return TASKER_OK;
+}
+
+/* version 4: tasks then schedules under one savepoint, as exec_add_execs. Each item goes
+ * through the single-item code with r->u pointed at it, restored after. */
+static int exec_define(sq_store *s, sq_req *r)
+{
+    const tasker_task *tasks = r->u.define.tasks;
+    const tasker_task_scheme *schemes = r->u.define.schemes;
+    size_t nt = r->u.define.nt, ns = r->u.define.ns;
+    if (step_write(s, r, s->wstmt[W_SAVEPOINT], TASKER_EEXISTS, "adding definitions") !=
+        TASKER_OK)
+        return r->rc;
+    char id[TASKER_ID_SIZE];
+    char *id_out = r->id_out;
+    r->id_out = id;
+    for (size_t i = 0; i < nt && r->rc == TASKER_OK; i++) {
+        r->u.task = &tasks[i];
+        exec_add_task(s, r);
+    }
+    for (size_t i = 0; i < ns && r->rc == TASKER_OK; i++) {
+        r->u.scheme = &schemes[i];
+        exec_add_scheme(s, r);
+    }
+    r->id_out = id_out;
+    r->u.define.tasks = tasks;
+    r->u.define.schemes = schemes;
+    r->u.define.nt = nt;
+    r->u.define.ns = ns;
+    if (sqlite3_get_autocommit(s->wdb)) return r->rc; /* all rolled back anyway */
+    if (r->rc != TASKER_OK) {
+        sqlite3_step(s->wstmt[W_ROLLBACK_TO]);
+        sqlite3_reset(s->wstmt[W_ROLLBACK_TO]);
+    }
+    sqlite3_step(s->wstmt[W_RELEASE]);
+    sqlite3_reset(s->wstmt[W_RELEASE]);
+    return r->rc;
+}
+
 static int add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e)
 {
     sqlite3_stmt *st = s->wstmt[W_ADD_EXEC];
@@ -330,6 +378,8 @@ int sq_exec_req(sq_store *s, sq_req *r)
     case SQ_ADD_SCHEME: return exec_add_scheme(s, r);
     case SQ_REMOVE_SCHEME: return exec_remove_scheme(s, r);
     case SQ_SET_FIRE: return exec_set_fire(s, r);
+    case SQ_SET_FIRES: return exec_set_fires(s, r);
+    case SQ_DEFINE: return exec_define(s, r);
     case SQ_ADD_EXEC: return exec_add_exec(s, r);
     case SQ_ADD_EXECS: return exec_add_execs(s, r);
     case SQ_START_EXEC: return exec_start(s, r);
@@ -400,6 +450,36 @@ int sq_set_scheme_fire(tasker_storage *st, const char *scheme_id, int64_t fire_u
     int rc;
     if ((rc = check_id("schedule id", scheme_id)) != TASKER_OK) return rc;
     sq_req r = {.kind = SQ_SET_FIRE, .u.key = {.id = scheme_id, .us = fire_us}};
+    return sq_submit((sq_store *)st, &r);
+}
+
+int sq_add_definitions(tasker_storage *st, const tasker_task *tasks, size_t nt,
+                       const tasker_task_scheme *schemes, size_t ns)
+{
+    int rc;
+    if (nt + ns == 0) return TASKER_OK;
+    if ((nt && !tasks) || (ns && !schemes))
+        return tasker_set_error(TASKER_EINVAL, "sqlite: add_definitions: NULL");
+    for (size_t i = 0; i < nt; i++)
+        if ((rc = check_id("task id", tasks[i].task_id)) != TASKER_OK) return rc;
+    for (size_t i = 0; i < ns; i++)
+        if ((rc = check_id("schedule id", schemes[i].scheme_id)) != TASKER_OK ||
+            (rc = check_id("task id", schemes[i].task_id)) != TASKER_OK)
+            return rc;
+    sq_req r = {.kind = SQ_DEFINE,
+                .u.define = {.tasks = tasks, .nt = nt, .schemes = schemes, .ns = ns}};
+    return sq_submit((sq_store *)st, &r);
+}
+
+int sq_set_scheme_fires(tasker_storage *st, const char *const *ids, const int64_t *fire_us,
+                        size_t n)
+{
+    int rc;
+    if (n == 0) return TASKER_OK;
+    if (!ids || !fire_us) return tasker_set_error(TASKER_EINVAL, "sqlite: set_scheme_fires: NULL");
+    for (size_t i = 0; i < n; i++)
+        if ((rc = check_id("schedule id", ids[i])) != TASKER_OK) return rc;
+    sq_req r = {.kind = SQ_SET_FIRES, .u.fires = {.ids = ids, .us = fire_us, .n = n}};
     return sq_submit((sq_store *)st, &r);
 }
 
