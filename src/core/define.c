@@ -16,7 +16,7 @@ static int name_item(int rc, const char *kind, size_t i, const char *task_id)
                        task_id ? task_id : "(null)", msg);
 }
 
-/* The task policies no code acts on yet are refused, as tasker_add_task_opts does. */
+/* A task definition is checked as tasker_add_task_opts checks it. */
 static int check_task(const tasker_t *t, const tasker_task_def *d)
 {
     int rc;
@@ -24,11 +24,7 @@ static int check_task(const tasker_t *t, const tasker_task_def *d)
     if ((rc = tasker_check_id("task id", d->task_id)) || (rc = tasker_check_id("handler name", d->handler)) ||
         (rc = tasker_check_json(t, "param", d->param_json)))
         return rc;
-    if (o->max_attempts || o->backoff_ms || o->backoff_max_ms || o->timeout_ms ||
-        o->max_concurrency || o->priority)
-        return tasker_fail(TASKER_EINVAL, "a retry, timeout, concurrency or priority "
-                                          "policy is not supported yet");
-    return TASKER_OK;
+    return tasker_check_task_policies(t, d->task_id, o);
 }
 
 static int check_schedule(const tasker_schedule_def *d)
@@ -106,7 +102,13 @@ int tasker_define(tasker_t *t, const tasker_task_def *tasks, size_t nt,
                               .desc = (char *)d->opts.desc,
                               .param = (char *)(d->param_json ? d->param_json : "null"),
                               .max_execs = d->opts.max_execs,
-                              .max_exec_age_s = d->opts.max_exec_age_s};
+                              .max_exec_age_s = d->opts.max_exec_age_s,
+                              .max_attempts = d->opts.max_attempts,
+                              .backoff_ms = d->opts.backoff_ms,
+                              .backoff_max_ms = d->opts.backoff_max_ms,
+                              .timeout_ms = d->opts.timeout_ms,
+                              .max_concurrency = d->opts.max_concurrency,
+                              .priority = d->opts.priority};
     }
     int64_t now_us = tasker_now_us(t);
     for (size_t i = 0; i < ns; i++) {

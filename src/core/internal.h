@@ -210,6 +210,9 @@ int tasker_check_handle(const tasker_t *t);
  * than TASKER_ID_SIZE - 1 bytes, a control character, or not valid UTF-8. */
 int tasker_check_id(const char *what, const char *id);
 int tasker_check_json(const tasker_t *t, const char *what, const char *json);
+/* A task's policies (tasker_task_opts): negative values, and policies the store cannot act
+ * on (before storage version 4), are refused naming the field (tasker.c). */
+int tasker_check_task_policies(const tasker_t *t, const char *task_id, const tasker_task_opts *o);
 char *tasker_strdup_or_null(const char *s);
 
 /* handlers (handlers.c) */

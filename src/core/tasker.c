@@ -225,6 +225,12 @@ static int check_store_policies(const tasker_t *t, const char *task_id,
                        task_id, field, t->st->ops->name);
 }
 
+int tasker_check_task_policies(const tasker_t *t, const char *task_id, const tasker_task_opts *o)
+{
+    int rc = check_task_opts(task_id, o);
+    return rc != TASKER_OK ? rc : check_store_policies(t, task_id, o);
+}
+
 int tasker_add_task_opts(tasker_t *t, const char *task_id, const char *handler,
                          const char *param_json, const tasker_task_opts *o)
 {
@@ -234,7 +240,7 @@ int tasker_add_task_opts(tasker_t *t, const char *task_id, const char *handler,
     if ((rc = tasker_check_handle(t)) || (rc = tasker_check_id("task id", task_id)) ||
         (rc = tasker_check_id("handler name", handler)) ||
         (rc = tasker_check_json(t, "param", param_json)) ||
-        (rc = check_task_opts(task_id, o)) || (rc = check_store_policies(t, task_id, o)))
+        (rc = tasker_check_task_policies(t, task_id, o)))
         return rc;
     tasker_task task = {.task_id = (char *)task_id, .handler = (char *)handler,
                         .desc = (char *)o->desc,
