@@ -11,14 +11,14 @@
  * own write is committed. Callers are woken after the queue lock is released, each on
  * its own semaphore, so waking them does not stall the threads queueing the next batch.
  *
- * Early acknowledgement: a start (the compare-and-set) is answered once its statement
- * has run in the open transaction, before the COMMIT, and becomes durable with it.
- * Asynchronous writes (events, outcomes: storage version 2) are answered when queued
- * and report through their callback after the COMMIT. A worker thus waits for no
- * commit at all, and the commit an outcome's callback waits for holds that run's start
- * and events, which are committed with it or before it. The one cost: a process that
- * dies in the instant between the answer and the commit loses that start (the run is
- * then still pending, and runs again after a reopen) or those events. A thread's read
+ * Early acknowledgement: an event is answered once its statement has run in the open
+ * transaction, before the COMMIT, and becomes durable with it. Asynchronous writes
+ * (events, outcomes: storage version 2) are answered when queued and report through
+ * their callback after the COMMIT. A start (the compare-and-set) is NOT answered early:
+ * its handler must not run on a claim that a failed COMMIT or a crash could undo, since
+ * the run would then be pending again for any process to take (cluster mode: a start is
+ * acted on only after the commit that claimed it). The cost of an early event: a
+ * process that dies between the answer and the commit loses that event. A thread's read
  * first waits for the commit of its own last early answer, so it reads what it wrote;
  * other threads learn of a run's start and events through its outcome, which is
  * answered after its commit.
@@ -64,8 +64,7 @@ static void wake(sq_req *r)
 
 static bool acks_early(const sq_req *r)
 {
-    return !r->async &&
-           (r->kind == SQ_START_EXEC || r->kind == SQ_START_EXECS || r->kind == SQ_ADD_EVENT);
+    return !r->async && r->kind == SQ_ADD_EVENT;
 }
 
 /* Answers the batch's early requests now (see the top of the file), and takes them out
