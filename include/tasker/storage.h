@@ -245,8 +245,9 @@ struct tasker_storage_ops {
     /* ---- version 4, job lifecycle (design section 6; docs/storage.md "Version 4").
      * Each may be NULL: the core then refuses the call that needs it (TASKER_ESTATE).
      * The records carry the lifecycle fields since version 4: add_task_exec(s) store
-     * attempt, retry_of, run_at_us, priority, param and unique_key, and the reads
-     * return them. A pending or running execution with a non-NULL unique_key holds
+     * attempt, retry_of, run_at_us, priority, param, unique_key and timeout_ms (the
+     * run's own timeout; a driver that does not store it returns 0: the run then gets
+     * its task's timeout when another handle starts it), and the reads return them. A pending or running execution with a non-NULL unique_key holds
      * it for its task: add_task_exec(s) of another such run is TASKER_EEXISTS, enforced
      * by the store itself (a unique index), never by a check before the insert.
      * start_task_exec(s) and claim_task_execs start only a run that is due

@@ -413,6 +413,8 @@ typedef struct {
     int priority;              /* higher runs first among pending runs */
     char *param;               /* this run's params when they differ from the task's, else NULL */
     char *unique_key;          /* tasker_run_opts.unique_key, or NULL */
+    int64_t timeout_ms;        /* this run's own timeout (tasker_run_opts.timeout_ms);
+                                  0 = the task's */
 } tasker_task_exec;
 
 typedef struct {
