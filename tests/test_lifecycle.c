@@ -150,6 +150,78 @@ static void a_timeout_turns_cancelled_true_and_fails_the_run(void **state)
 
 static bool started_one(void *arg) { return atomic_load(&started) >= *(int *)arg; }
 
+static void expect_timed_out_after(tasker_t *t, const char *id, const char *error)
+{
+    /* The task's timeout is a minute: a run judged by it would not finish in time. */
+    if (tasker_wait(t, id, 10000) != TASKER_OK) fail_msg("wait %s: %s", id, tasker_last_error());
+    tasker_task_exec e = get(t, id);
+    assert_int_equal(e.status, TASKER_EXEC_FAILED);
+    assert_string_equal(e.error, error);
+    assert_int_equal(e.timeout_ms, 50);
+    tasker_exec_clear(&e);
+}
+
+/* A delayed run is started from its stored record (pickup or claim), not from the
+ * queue of the handle that triggered it: the record carries the run's own timeout. */
+static void a_delayed_run_keeps_its_own_timeout(void **state)
+{
+    (void)state;
+    fake_clock clock = {T0};
+    tasker_t *t = open_with("owntimeout", 1, &clock);
+    tasker_register(t, "patient", patient, NULL);
+    tasker_task_opts o = {.timeout_ms = 60000};
+    assert_int_equal(tasker_add_task_opts(t, "job", "patient", NULL, &o), TASKER_OK);
+    char id[TASKER_ID_SIZE];
+    tasker_run_opts r = {.delay_ms = 1000, .timeout_ms = 50};
+    assert_int_equal(tasker_trigger_opts(t, "job", &r, id), TASKER_OK);
+    tasker_task_exec e = get(t, id);
+    assert_int_equal(e.timeout_ms, 50);
+    tasker_exec_clear(&e);
+    fake_clock_advance(&clock, 1001000);
+    tasker_wake(t);
+    expect_timed_out_after(t, id, "timed out after 50 ms");
+    tasker_close(t);
+}
+
+/* A handle without workers triggers; another handle on the file runs the run by its
+ * own timeout; then the same for a delayed run whose trigger's handle has closed and
+ * whose runner opens after it was stored (a restart). */
+static void a_run_keeps_its_own_timeout_on_another_handle_and_after_a_restart(void **state)
+{
+    (void)state;
+    if (!on_sqlite()) skip(); /* a memory store belongs to one handle */
+    char buf[1024];
+    const char *dsn = dsn_for("xtimeout", buf, sizeof buf);
+    tasker_options none = {.workers = -1, .node_id = "trigger"};
+    tasker_options runs = {.workers = 2, .node_id = "runner", .poll_ms = 20};
+    tasker_t *a = tasker_open_opts(dsn, &none);
+    assert_non_null(a);
+    tasker_task_opts o = {.timeout_ms = 60000};
+    assert_int_equal(tasker_add_task_opts(a, "job", "patient", NULL, &o), TASKER_OK);
+    tasker_t *b = tasker_open_opts(dsn, &runs);
+    assert_non_null(b);
+    tasker_register(b, "patient", patient, NULL);
+    assert_int_equal(tasker_start(b), TASKER_OK);
+    char now[TASKER_ID_SIZE], later[TASKER_ID_SIZE];
+    tasker_run_opts r = {.timeout_ms = 50};
+    assert_int_equal(tasker_trigger_opts(a, "job", &r, now), TASKER_OK);
+    expect_timed_out_after(b, now, "timed out after 50 ms");
+    tasker_close(b);
+
+    r.delay_ms = 300;
+    assert_int_equal(tasker_trigger_opts(a, "job", &r, later), TASKER_OK);
+    tasker_close(a);
+    b = tasker_open_opts(dsn, &runs);
+    assert_non_null(b);
+    tasker_register(b, "patient", patient, NULL);
+    assert_int_equal(tasker_start(b), TASKER_OK);
+    expect_timed_out_after(b, later, "timed out after 50 ms");
+    tasker_task_exec e = get(b, later);
+    assert_string_equal(e.node_id, "runner");
+    tasker_exec_clear(&e);
+    tasker_close(b);
+}
+
 static void cancel_pending_and_running_runs(void **state)
 {
     (void)state;
@@ -437,6 +509,8 @@ int main(void)
         cmocka_unit_test(retries_follow_the_backoff_and_stop_after_max_attempts),
         cmocka_unit_test(no_retry_makes_a_failure_final),
         cmocka_unit_test(a_timeout_turns_cancelled_true_and_fails_the_run),
+        cmocka_unit_test(a_delayed_run_keeps_its_own_timeout),
+        cmocka_unit_test(a_run_keeps_its_own_timeout_on_another_handle_and_after_a_restart),
         cmocka_unit_test(cancel_pending_and_running_runs),
         cmocka_unit_test(pause_holds_runs_and_resume_starts_them_by_priority),
         cmocka_unit_test(a_unique_key_admits_exactly_one_of_concurrent_triggers),

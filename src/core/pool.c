@@ -124,6 +124,7 @@ static job *claim(tasker_t *t, job **jobs, size_t k)
  * workers, so a node takes only the work it has room for, and only runs whose handler it
  * has. The store returns claimed runs after its commit: they are running already. */
 
+/* A job for the pending or claimed run e, taking e's scheme id and params. */
 static job *job_from_exec(tasker_task_exec *e)
 {
     job *j = calloc(1, sizeof *j);
@@ -136,6 +137,7 @@ static job *job_from_exec(tasker_task_exec *e)
     j->run_param = e->param; /* moved */
     e->param = NULL;
     j->attempt = e->attempt;
+    j->timeout_ms = e->timeout_ms;
     return j;
 }
 
@@ -386,19 +388,11 @@ int tasker_pool_pickup_pending(tasker_t *t)
             if (!next_due_us || v[i].run_at_us < next_due_us) next_due_us = v[i].run_at_us;
             continue;
         }
-        job *j = calloc(1, sizeof *j);
+        job *j = job_from_exec(&v[i]);
         if (!j) {
             rc = tasker_fail(TASKER_ENOMEM, "out of memory queueing pending executions");
             break;
         }
-        snprintf(j->exec_id, sizeof j->exec_id, "%s", v[i].exec_id);
-        snprintf(j->task_id, sizeof j->task_id, "%s", v[i].task_id);
-        j->scheduled_us = v[i].scheduled_us;
-        j->scheme_id = v[i].scheme_id; /* moved */
-        v[i].scheme_id = NULL;
-        j->run_param = v[i].param; /* moved */
-        v[i].param = NULL;
-        j->attempt = v[i].attempt;
         if (!tasker_pool_submit(t, j)) tasker_job_free(j);
     }
     tasker_free_execs(v, n);

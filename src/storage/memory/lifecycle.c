@@ -179,7 +179,7 @@ void mem_add_retry(mem_store *m, mexec *x)
                           .attempt = attempt + 1, .retry_of = (char *)root,
                           .run_at_us = f->end_us + retry_delay_us(&task->rec, attempt, id),
                           .priority = f->priority, .param = f->param,
-                          .unique_key = f->unique_key};
+                          .unique_key = f->unique_key, .timeout_ms = f->timeout_ms};
     mgroup *g = NULL;
     mexec *y = calloc(1, sizeof *y);
     if (!y || !mem_exec_copy(&y->rec, &r) || mem_check_new_exec(m, &r) != TASKER_OK ||

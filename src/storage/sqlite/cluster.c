@@ -15,10 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#define CL_EXEC_COLS                                                                     \
-    "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
-    "success, result, error, node_id, attempt, retry_of, run_at_us, priority, param, "    \
-    "unique_key"
 #define CL_NODE_COLS                                                                     \
     "node_id, host, pid, started_us, heartbeat_us, running, handlers, clock_skew_us, "  \
     "stopped_us"
@@ -239,7 +235,7 @@ static int exec_claim(sq_store *s, sq_req *r, struct sq_cluster_op *op)
                 "    WHERE x.status = 0 AND x.task_id = e.task_id AND x.run_at_us <= ?1"
                 "    ORDER BY x.priority DESC, x.run_at_us, x.queued_us, x.exec_id LIMIT 1)))"
                 "  ORDER BY e.priority DESC, e.run_at_us, e.queued_us, e.exec_id LIMIT ?4)"
-                " RETURNING " CL_EXEC_COLS,
+                " RETURNING " SQ_EXEC_COLS,
                 &st) != TASKER_OK)
         return r->rc;
     sqlite3_bind_int64(st, 1, op->now_us);

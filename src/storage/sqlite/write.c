@@ -202,6 +202,7 @@ static int add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e)
     sqlite3_bind_int(st, 16, e->priority);
     bind_text(st, 17, e->param);
     bind_text(st, 18, e->unique_key);
+    sqlite3_bind_int64(st, 19, e->timeout_ms > 0 ? e->timeout_ms : 0);
     if (step_write(s, r, st, TASKER_EEXISTS, "adding an execution") != TASKER_OK) {
         if (r->rc == TASKER_EEXISTS)
             req_error(r, TASKER_EEXISTS,
