@@ -254,6 +254,9 @@ int sq_exec_req(sq_store *s, sq_req *r);
 /* Retention for the tasks that gained executions in this batch, and age pruning when
  * due. Runs inside the transaction; TASKER_OK or TASKER_ESTORAGE with msg filled. */
 int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t msg_size);
+/* Retention for one task that gained an execution outside the batch's adds (a retry),
+ * inside the transaction. TASKER_OK or TASKER_ESTORAGE with msg filled. */
+int sq_retain_task(sq_store *s, const char *task_id, char *msg, size_t msg_size);
 
 /* storage/sqlite/commit.c: waits until every write acknowledged so far is committed. */
 void sq_read_barrier(sq_store *s);

@@ -197,7 +197,8 @@ const char *const sq_write_sql[W_COUNT] = {
      * Its id is the first attempt's id + "." + attempt, so the same retry written twice
      * (a replayed outcome) is one row. Delay: backoff_ms (0 = 1000) doubled per attempt,
      * capped by backoff_max_ms (0 = 3,600,000), times a jitter uniform in [0.9, 1.1],
-     * counted from the failure's end. */
+     * counted from the failure's end. It returns the task id of a retry stored, for
+     * the task's retention. */
     [W_RETRY] = "INSERT OR IGNORE INTO execs(" SQ_EXEC_COLS ")"
                 " SELECT COALESCE(e.retry_of, e.exec_id) || '.' || (e.attempt + 1), e.task_id,"
                 " NULL, e.scheduled_us, e.end_us, 0, 0, 0, 0, NULL, NULL, NULL, e.attempt + 1,"
@@ -206,7 +207,8 @@ const char *const sq_write_sql[W_COUNT] = {
                 " CASE WHEN t.backoff_max_ms > 0 THEN t.backoff_max_ms ELSE 3600000 END)"
                 " * (900 + ABS(RANDOM() % 201)), e.priority, e.param, e.unique_key, e.timeout_ms"
                 " FROM execs e JOIN tasks t ON t.task_id = e.task_id"
-                " WHERE e.exec_id = ?1 AND e.status IN (3, 4) AND e.attempt < t.max_attempts",
+                " WHERE e.exec_id = ?1 AND e.status IN (3, 4) AND e.attempt < t.max_attempts"
+                " RETURNING task_id",
     [W_RET_NTH] = "SELECT queued_us, exec_id FROM execs WHERE task_id = ?1"
                   " ORDER BY queued_us DESC, exec_id DESC LIMIT 1 OFFSET ?2",
     [W_RET_DELETE_OLDER] = "DELETE FROM execs INDEXED BY execs_done WHERE task_id = ?1"
