@@ -212,9 +212,9 @@ static void version_4_file_is_upgraded_to_the_job_lifecycle_keeping_its_rows(voi
     assert_true(sqlite_fixture_integrity_ok(f->path));
 }
 
-/* Version 7: a run's own timeout. A version 6 file (the lifecycle's first release) keeps
- * its runs, which read 0 (their task's timeout); new runs store theirs, and a retry
- * inherits it. */
+/* Version 7: a run's own timeout, and execs_active dropped. A version 6 file (the
+ * lifecycle's first release) keeps its runs, which read 0 (their task's timeout); new
+ * runs store theirs, and a retry inherits it. */
 static void version_6_file_is_upgraded_to_run_timeouts_keeping_its_rows(void **state)
 {
     fixture *f = *state;
@@ -233,6 +233,10 @@ static void version_6_file_is_upgraded_to_run_timeouts_keeping_its_rows(void **s
     assert_non_null(st);
     assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"),
                      SQ_SCHEMA_VERSION);
+    /* The pending and running runs have indexes of their own since version 5. */
+    assert_int_equal(sqlite_fixture_query_int(f->path, "SELECT COUNT(*) FROM sqlite_master"
+                                                       " WHERE name = 'execs_active'"),
+                     0);
     tasker_task_exec e;
     assert_int_equal(st->ops->get_task_exec(st, "e6", &e), TASKER_OK);
     assert_int_equal(e.status, TASKER_EXEC_PENDING);

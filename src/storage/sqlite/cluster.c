@@ -226,10 +226,12 @@ static int exec_claim(sq_store *s, sq_req *r, struct sq_cluster_op *op)
                 "  WHERE e.status = 0 AND e.run_at_us <= ?1 AND t.paused = 0"
                 "  AND t.handler IN (SELECT value FROM json_each(?3))"
                 /* max_concurrency, judged in this transaction (the write lock is held,
-                 * so it holds across processes): a limited task below its limit gives
-                 * at most its first due run to one claim, so the claim's own rows
-                 * cannot pass the limit either. */
+                 * so it holds across processes), counting on the running runs' index
+                 * (small) rather than the task's history: a limited task below its
+                 * limit gives at most its first due run to one claim, so the claim's
+                 * own rows cannot pass the limit either. */
                 "  AND (t.max_concurrency = 0 OR ((SELECT COUNT(*) FROM execs r"
+                "   INDEXED BY execs_running_by_node"
                 "   WHERE r.status = 1 AND r.task_id = e.task_id) < t.max_concurrency"
                 "   AND e.exec_id = (SELECT x.exec_id FROM execs x INDEXED BY execs_queue"
                 "    WHERE x.status = 0 AND x.task_id = e.task_id AND x.run_at_us <= ?1"
