@@ -70,13 +70,16 @@ void bench_delayed(const char *dsn, int workers, int runs)
      * the triggers, from several threads, are all stored before it on a slow machine;
      * a note says when they were not. */
     pthread_t th[DELAYED_TRIGGERERS];
-    delayed_args a = {.t = t, .runs = runs / DELAYED_TRIGGERERS,
+    delayed_args a = {.t = t,
+                      .runs = runs / DELAYED_TRIGGERERS,
                       .due_us = real_us() + 2000000 + (int64_t)runs * 150};
     runs = a.runs * DELAYED_TRIGGERERS;
     int64_t t0 = bench_now_ns();
     int64_t due_ns = t0 + (a.due_us - real_us()) * 1000; /* on the monotonic clock */
-    for (int i = 0; i < DELAYED_TRIGGERERS; i++) pthread_create(&th[i], NULL, trigger_delayed, &a);
-    for (int i = 0; i < DELAYED_TRIGGERERS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < DELAYED_TRIGGERERS; i++)
+        pthread_create(&th[i], NULL, trigger_delayed, &a);
+    for (int i = 0; i < DELAYED_TRIGGERERS; i++)
+        pthread_join(th[i], NULL);
     int64_t queued_ns = bench_now_ns();
     int failures = atomic_load(&a.failures);
     while (atomic_load(&done_count) < runs - failures) {
@@ -85,8 +88,8 @@ void bench_delayed(const char *dsn, int workers, int runs)
     }
     int64_t first_ns = atomic_load(&first_start_ns), end_ns = atomic_load(&last_start_ns);
     char note[160];
-    snprintf(note, sizeof note, "%d delayed runs due at once, %d workers, %d triggerers%s%s",
-             runs, workers, DELAYED_TRIGGERERS, failures ? " (SOME TRIGGERS FAILED)" : "",
+    snprintf(note, sizeof note, "%d delayed runs due at once, %d workers, %d triggerers%s%s", runs,
+             workers, DELAYED_TRIGGERERS, failures ? " (SOME TRIGGERS FAILED)" : "",
              queued_ns > due_ns ? " (TRIGGERS OUTLASTED THE DUE TIME)" : "");
     bench_row("delayed: triggers/s", runs / ((queued_ns - t0) / 1e9), "trig/s", note);
     bench_row("delayed: first start after due", (first_ns - due_ns) / 1e6, "ms", NULL);

@@ -231,8 +231,7 @@ static void version_6_file_is_upgraded_to_run_timeouts_keeping_its_rows(void **s
 
     tasker_storage *st = sqlite_fixture_open(f->path, NULL);
     assert_non_null(st);
-    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"),
-                     SQ_SCHEMA_VERSION);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"), SQ_SCHEMA_VERSION);
     /* The pending and running runs have indexes of their own since version 5. */
     assert_int_equal(sqlite_fixture_query_int(f->path, "SELECT COUNT(*) FROM sqlite_master"
                                                        " WHERE name = 'execs_active'"),
@@ -245,14 +244,20 @@ static void version_6_file_is_upgraded_to_run_timeouts_keeping_its_rows(void **s
     assert_int_equal(e.timeout_ms, 0);
     tasker_exec_clear(&e);
 
-    tasker_task_exec r = {.exec_id = "r1", .task_id = "t", .queued_us = 8, .attempt = 1,
-                          .status = TASKER_EXEC_PENDING, .timeout_ms = 250};
+    tasker_task_exec r = {.exec_id = "r1",
+                          .task_id = "t",
+                          .queued_us = 8,
+                          .attempt = 1,
+                          .status = TASKER_EXEC_PENDING,
+                          .timeout_ms = 250};
     assert_int_equal(st->ops->add_task_exec(st, &r), TASKER_OK);
     assert_int_equal(st->ops->get_task_exec(st, "r1", &e), TASKER_OK);
     assert_int_equal(e.timeout_ms, 250);
     tasker_exec_clear(&e);
     assert_int_equal(st->ops->start_task_exec(st, "r1", 9, "n"), TASKER_OK);
-    tasker_task_exec failed = {.exec_id = "r1", .status = TASKER_EXEC_FAILED, .end_us = 10,
+    tasker_task_exec failed = {.exec_id = "r1",
+                               .status = TASKER_EXEC_FAILED,
+                               .end_us = 10,
                                .error = "timed out after 250 ms"};
     assert_int_equal(st->ops->update_task_exec(st, &failed), TASKER_OK);
     assert_int_equal(st->ops->get_task_exec(st, "r1.2", &e), TASKER_OK);
@@ -355,17 +360,18 @@ static void racing_openers_of_a_new_file_both_succeed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(new_file_gets_the_latest_version, tmpfile_setup, tmpfile_teardown),
+        cmocka_unit_test_setup_teardown(new_file_gets_the_latest_version, tmpfile_setup,
+                                        tmpfile_teardown),
         cmocka_unit_test_setup_teardown(version_1_file_is_upgraded_keeping_its_rows, tmpfile_setup,
                                         tmpfile_teardown),
-        cmocka_unit_test_setup_teardown(version_2_file_is_upgraded_to_task_policies_keeping_its_rows,
-                                        tmpfile_setup, tmpfile_teardown),
+        cmocka_unit_test_setup_teardown(
+            version_2_file_is_upgraded_to_task_policies_keeping_its_rows, tmpfile_setup,
+            tmpfile_teardown),
         cmocka_unit_test_setup_teardown(
             version_4_file_is_upgraded_to_the_job_lifecycle_keeping_its_rows, tmpfile_setup,
             tmpfile_teardown),
-        cmocka_unit_test_setup_teardown(
-            version_6_file_is_upgraded_to_run_timeouts_keeping_its_rows, tmpfile_setup,
-            tmpfile_teardown),
+        cmocka_unit_test_setup_teardown(version_6_file_is_upgraded_to_run_timeouts_keeping_its_rows,
+                                        tmpfile_setup, tmpfile_teardown),
         cmocka_unit_test_setup_teardown(newer_file_is_refused_and_left_alone, tmpfile_setup,
                                         tmpfile_teardown),
         cmocka_unit_test_setup_teardown(foreign_database_with_clashing_table_is_refused_untouched,

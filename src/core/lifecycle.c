@@ -128,8 +128,8 @@ int tasker_retry(tasker_t *t, const char *exec_id, char new_exec_id[TASKER_ID_SI
         rc = tasker_fail(TASKER_ESTATE, "retry: execution '%s' is %s, not finished", exec_id,
                          tasker_exec_status_name(old.status));
     } else {
-        tasker_run_opts o = {.param_json = old.param, .priority = old.priority,
-                             .timeout_ms = old.timeout_ms};
+        tasker_run_opts o = {
+            .param_json = old.param, .priority = old.priority, .timeout_ms = old.timeout_ms};
         rc = tasker_trigger_opts(t, old.task_id, &o, new_exec_id);
     }
     tasker_exec_clear(&old);

@@ -173,8 +173,7 @@ static int sweep_ages(sq_store *s, int64_t now_us, char *msg, size_t size)
 }
 
 /* One task's limits, by count then by age. */
-static int retain_task(sq_store *s, const char *task_id, int64_t now_us, char *msg,
-                       size_t size)
+static int retain_task(sq_store *s, const char *task_id, int64_t now_us, char *msg, size_t size)
 {
     int keep, rc;
     int64_t age_s;

@@ -305,8 +305,7 @@ int sq_write_retry(sq_store *s, sq_req *r, const char *exec_id)
     char task_id[TASKER_ID_SIZE] = "";
     if (rc == SQLITE_ROW)
         snprintf(task_id, sizeof task_id, "%s", (const char *)sqlite3_column_text(st, 0));
-    if (finish_write(s, r, st, rc, TASKER_EEXISTS, "storing a retry") != TASKER_OK ||
-        !*task_id)
+    if (finish_write(s, r, st, rc, TASKER_EEXISTS, "storing a retry") != TASKER_OK || !*task_id)
         return r->rc;
     return r->rc = sq_retain_task(s, task_id, r->msg, sizeof r->msg);
 }
