@@ -257,9 +257,9 @@ static void a_delayed_run_keeps_its_own_timeout(void **state)
     fake_clock clock = {T0};
     tasker_t *t = open_with("owntimeout", 1, &clock);
     tasker_register(t, "patient", patient, NULL);
-    tasker_task_opts o = {.timeout_ms = 60000};
+    tasker_task_opts o = {.timeout_ms = 60000, .max_attempts = 2};
     assert_int_equal(tasker_add_task_opts(t, "job", "patient", NULL, &o), TASKER_OK);
-    char id[TASKER_ID_SIZE];
+    char id[TASKER_ID_SIZE], retry[TASKER_ID_SIZE + 8];
     tasker_run_opts r = {.delay_ms = 1000, .timeout_ms = 50};
     assert_int_equal(tasker_trigger_opts(t, "job", &r, id), TASKER_OK);
     tasker_task_exec e = get(t, id);
@@ -268,6 +268,12 @@ static void a_delayed_run_keeps_its_own_timeout(void **state)
     fake_clock_advance(&clock, 1001000);
     tasker_wake(t);
     expect_timed_out_after(t, id, "timed out after 50 ms");
+    /* Its retry, stored with the failure, keeps the run's own timeout. */
+    snprintf(retry, sizeof retry, "%s.2", id);
+    e = get(t, retry);
+    assert_int_equal(e.status, TASKER_EXEC_PENDING);
+    assert_int_equal(e.timeout_ms, 50);
+    tasker_exec_clear(&e);
     tasker_close(t);
 }
 
