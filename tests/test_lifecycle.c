@@ -121,6 +121,94 @@ static void no_retry_makes_a_failure_final(void **state)
     tasker_close(t);
 }
 
+static const char *retry_of_first;
+static int retry_n;
+static tasker_t *retry_t;
+static bool retry_stored(void *arg)
+{
+    (void)arg;
+    char id[TASKER_ID_SIZE + 8];
+    snprintf(id, sizeof id, "%s.%d", retry_of_first, retry_n);
+    tasker_task_exec e;
+    if (tasker_get_exec(retry_t, id, &e) != TASKER_OK) return false;
+    tasker_exec_clear(&e);
+    return true;
+}
+
+/* Waits until attempt n (n > 1) of first is stored. */
+static void wait_stored(tasker_t *t, const char *first, int n)
+{
+    retry_t = t;
+    retry_of_first = first;
+    retry_n = n;
+    assert_true(test_wait_for(retry_stored, NULL, 10000));
+}
+
+static size_t history_size(tasker_t *t, const char *task_id)
+{
+    tasker_task_exec *v;
+    size_t n;
+    assert_int_equal(tasker_list_execs(t, task_id, &v, &n), TASKER_OK);
+    tasker_free_execs(v, n);
+    return n;
+}
+
+/* A retry is an add like any other: the write that stores it applies its task's
+ * max_execs, pruning the failed attempts beyond it (not waiting for the next add). */
+static void a_retry_applies_its_tasks_max_execs(void **state)
+{
+    (void)state;
+    tasker_t *t = open_with("retrykeep", 1, NULL);
+    tasker_register(t, "fail", fail_handler, NULL);
+    tasker_task_opts o = {.max_attempts = 3, .backoff_ms = 1, .max_execs = 2};
+    assert_int_equal(tasker_add_task_opts(t, "job", "fail", NULL, &o), TASKER_OK);
+    assert_int_equal(tasker_start(t), TASKER_OK); /* its rescans start the retries */
+    char first[TASKER_ID_SIZE], id[TASKER_ID_SIZE + 8];
+    assert_int_equal(tasker_trigger(t, "job", first), TASKER_OK);
+    wait_stored(t, first, 3);
+    snprintf(id, sizeof id, "%s.3", first);
+    wait_done(t, id);
+    /* Attempt 3's retry pruned attempt 1: the newest two remain. */
+    assert_int_equal(history_size(t, "job"), 2);
+    tasker_task_exec e;
+    assert_int_equal(tasker_get_exec(t, first, &e), TASKER_ENOTFOUND);
+    snprintf(id, sizeof id, "%s.2", first);
+    e = get(t, id);
+    assert_int_equal(e.status, TASKER_EXEC_FAILED);
+    tasker_exec_clear(&e);
+    tasker_close(t);
+}
+
+/* The same for the task's max_exec_age_s: once its retry comes, a failed attempt older
+ * than the task's age is pruned, with the retry's own predecessor when it is as old. */
+static void a_retry_applies_its_tasks_max_exec_age(void **state)
+{
+    (void)state;
+    fake_clock clock = {T0};
+    tasker_t *t = open_with("retryage", 1, &clock);
+    tasker_register(t, "fail", fail_handler, NULL);
+    tasker_task_opts o = {.max_attempts = 3, .backoff_ms = 1000, .max_exec_age_s = 60};
+    assert_int_equal(tasker_add_task_opts(t, "job", "fail", NULL, &o), TASKER_OK);
+    char first[TASKER_ID_SIZE], id[TASKER_ID_SIZE + 8];
+    assert_int_equal(tasker_trigger(t, "job", first), TASKER_OK);
+    wait_done(t, first);
+    assert_int_equal(history_size(t, "job"), 2); /* the failure and its retry */
+    fake_clock_advance(&clock, 120 * INT64_C(1000000));
+    tasker_wake(t);
+    wait_stored(t, first, 3);
+    /* Attempt 3, queued now, in the write of attempt 2's failure; attempts 1 and 2
+     * were queued two minutes ago. */
+    assert_int_equal(history_size(t, "job"), 1);
+    snprintf(id, sizeof id, "%s.2", first);
+    tasker_task_exec e;
+    assert_int_equal(tasker_get_exec(t, id, &e), TASKER_ENOTFOUND);
+    snprintf(id, sizeof id, "%s.3", first);
+    e = get(t, id);
+    assert_int_equal(e.status, TASKER_EXEC_PENDING);
+    tasker_exec_clear(&e);
+    tasker_close(t);
+}
+
 static atomic_int started;
 
 /* Cooperates: runs until tasker_cancelled() (a timeout or a cancel). */
@@ -149,6 +237,84 @@ static void a_timeout_turns_cancelled_true_and_fails_the_run(void **state)
 }
 
 static bool started_one(void *arg) { return atomic_load(&started) >= *(int *)arg; }
+
+static void expect_timed_out_after(tasker_t *t, const char *id, const char *error)
+{
+    /* The task's timeout is a minute: a run judged by it would not finish in time. */
+    if (tasker_wait(t, id, 10000) != TASKER_OK) fail_msg("wait %s: %s", id, tasker_last_error());
+    tasker_task_exec e = get(t, id);
+    assert_int_equal(e.status, TASKER_EXEC_FAILED);
+    assert_string_equal(e.error, error);
+    assert_int_equal(e.timeout_ms, 50);
+    tasker_exec_clear(&e);
+}
+
+/* A delayed run is started from its stored record (pickup or claim), not from the
+ * queue of the handle that triggered it: the record carries the run's own timeout. */
+static void a_delayed_run_keeps_its_own_timeout(void **state)
+{
+    (void)state;
+    fake_clock clock = {T0};
+    tasker_t *t = open_with("owntimeout", 1, &clock);
+    tasker_register(t, "patient", patient, NULL);
+    tasker_task_opts o = {.timeout_ms = 60000, .max_attempts = 2};
+    assert_int_equal(tasker_add_task_opts(t, "job", "patient", NULL, &o), TASKER_OK);
+    char id[TASKER_ID_SIZE], retry[TASKER_ID_SIZE + 8];
+    tasker_run_opts r = {.delay_ms = 1000, .timeout_ms = 50};
+    assert_int_equal(tasker_trigger_opts(t, "job", &r, id), TASKER_OK);
+    tasker_task_exec e = get(t, id);
+    assert_int_equal(e.timeout_ms, 50);
+    tasker_exec_clear(&e);
+    fake_clock_advance(&clock, 1001000);
+    tasker_wake(t);
+    expect_timed_out_after(t, id, "timed out after 50 ms");
+    /* Its retry, stored with the failure, keeps the run's own timeout. */
+    snprintf(retry, sizeof retry, "%s.2", id);
+    e = get(t, retry);
+    assert_int_equal(e.status, TASKER_EXEC_PENDING);
+    assert_int_equal(e.timeout_ms, 50);
+    tasker_exec_clear(&e);
+    tasker_close(t);
+}
+
+/* A handle without workers triggers; another handle on the file runs the run by its
+ * own timeout; then the same for a delayed run whose trigger's handle has closed and
+ * whose runner opens after it was stored (a restart). */
+static void a_run_keeps_its_own_timeout_on_another_handle_and_after_a_restart(void **state)
+{
+    (void)state;
+    if (!on_sqlite()) skip(); /* a memory store belongs to one handle */
+    char buf[1024];
+    const char *dsn = dsn_for("xtimeout", buf, sizeof buf);
+    tasker_options none = {.workers = -1, .node_id = "trigger"};
+    tasker_options runs = {.workers = 2, .node_id = "runner", .poll_ms = 20};
+    tasker_t *a = tasker_open_opts(dsn, &none);
+    assert_non_null(a);
+    tasker_task_opts o = {.timeout_ms = 60000};
+    assert_int_equal(tasker_add_task_opts(a, "job", "patient", NULL, &o), TASKER_OK);
+    tasker_t *b = tasker_open_opts(dsn, &runs);
+    assert_non_null(b);
+    tasker_register(b, "patient", patient, NULL);
+    assert_int_equal(tasker_start(b), TASKER_OK);
+    char now[TASKER_ID_SIZE], later[TASKER_ID_SIZE];
+    tasker_run_opts r = {.timeout_ms = 50};
+    assert_int_equal(tasker_trigger_opts(a, "job", &r, now), TASKER_OK);
+    expect_timed_out_after(b, now, "timed out after 50 ms");
+    tasker_close(b);
+
+    r.delay_ms = 300;
+    assert_int_equal(tasker_trigger_opts(a, "job", &r, later), TASKER_OK);
+    tasker_close(a);
+    b = tasker_open_opts(dsn, &runs);
+    assert_non_null(b);
+    tasker_register(b, "patient", patient, NULL);
+    assert_int_equal(tasker_start(b), TASKER_OK);
+    expect_timed_out_after(b, later, "timed out after 50 ms");
+    tasker_task_exec e = get(b, later);
+    assert_string_equal(e.node_id, "runner");
+    tasker_exec_clear(&e);
+    tasker_close(b);
+}
 
 static void cancel_pending_and_running_runs(void **state)
 {
@@ -436,7 +602,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(retries_follow_the_backoff_and_stop_after_max_attempts),
         cmocka_unit_test(no_retry_makes_a_failure_final),
+        cmocka_unit_test(a_retry_applies_its_tasks_max_execs),
+        cmocka_unit_test(a_retry_applies_its_tasks_max_exec_age),
         cmocka_unit_test(a_timeout_turns_cancelled_true_and_fails_the_run),
+        cmocka_unit_test(a_delayed_run_keeps_its_own_timeout),
+        cmocka_unit_test(a_run_keeps_its_own_timeout_on_another_handle_and_after_a_restart),
         cmocka_unit_test(cancel_pending_and_running_runs),
         cmocka_unit_test(pause_holds_runs_and_resume_starts_them_by_priority),
         cmocka_unit_test(a_unique_key_admits_exactly_one_of_concurrent_triggers),

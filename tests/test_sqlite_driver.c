@@ -317,8 +317,8 @@ static void huge_max_age_is_no_limit_and_does_not_overflow(void **state)
 /* ---- plans ----------------------------------------------------------------------- */
 
 /* Every statement finds its rows through an index: no full scan of executions or
- * events, and no sort (a sort means the order came from no index). */
-static void check_plan(sqlite3 *db, const char *sql)
+ * events, and no sort (a sort means the order came from no index) unless allow_sort. */
+static void check_plan_sorting(sqlite3 *db, const char *sql, bool allow_sort)
 {
     char eqp[2048];
     snprintf(eqp, sizeof eqp, "EXPLAIN QUERY PLAN %s", sql);
@@ -326,7 +326,7 @@ static void check_plan(sqlite3 *db, const char *sql)
     assert_int_equal(sqlite3_prepare_v2(db, eqp, -1, &st, NULL), SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *detail = (const char *)sqlite3_column_text(st, 3);
-        bool bad = strstr(detail, "TEMP B-TREE") ||
+        bool bad = (!allow_sort && strstr(detail, "TEMP B-TREE")) ||
                    ((strstr(detail, "SCAN execs") || strstr(detail, "SCAN events")) &&
                     !strstr(detail, "USING"));
         if (bad) fprintf(stderr, "plan of '%s': %s\n", sql, detail);
@@ -335,12 +335,21 @@ static void check_plan(sqlite3 *db, const char *sql)
     sqlite3_finalize(st);
 }
 
+static void check_plan(sqlite3 *db, const char *sql)
+{
+    check_plan_sorting(db, sql, false);
+}
+
 static void every_statement_uses_an_index(void **state)
 {
     fixture *f = *state;
     sq_store *s = (sq_store *)f->st;
     for (int i = 0; i < R_COUNT; i++)
-        if (i != R_RUNNING_NODES) check_plan(s->wdb, sq_read_sql[i]);
+        if (i != R_RUNNING_NODES && i != R_LIST_PENDING) check_plan(s->wdb, sq_read_sql[i]);
+    /* The pending runs, oldest first, are sorted from the queue index (claim order):
+     * since version 7 no index keeps them by age, which would cost every run three
+     * index writes for a listing the claims do not use. The sort covers only them. */
+    check_plan_sorting(s->wdb, sq_read_sql[R_LIST_PENDING], true);
     for (int i = W_ADD_TASK; i < W_COUNT; i++) check_plan(s->wdb, sq_write_sql[i]);
 }
 

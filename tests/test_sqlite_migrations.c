@@ -212,6 +212,62 @@ static void version_4_file_is_upgraded_to_the_job_lifecycle_keeping_its_rows(voi
     assert_true(sqlite_fixture_integrity_ok(f->path));
 }
 
+/* Version 7: a run's own timeout, and execs_active dropped. A version 6 file (the
+ * lifecycle's first release) keeps its runs, which read 0 (their task's timeout); new
+ * runs store theirs, and a retry inherits it. */
+static void version_6_file_is_upgraded_to_run_timeouts_keeping_its_rows(void **state)
+{
+    fixture *f = *state;
+    tasker_storage *old = sq_open_version(f->path, 6);
+    assert_non_null(old);
+    old->ops->close(old);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"), 6);
+    exec_sql(f->path,
+             "INSERT INTO tasks(task_id, handler, param, description, max_attempts) VALUES"
+             " ('t', 'h', 'null', NULL, 2);"
+             "INSERT INTO execs(exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us,"
+             " end_us, status, success, result, error, node_id, attempt, run_at_us, param)"
+             " VALUES ('e6', 't', NULL, 0, 7, 0, 0, 0, 0, NULL, NULL, NULL, 1, 99, '[6]');");
+
+    tasker_storage *st = sqlite_fixture_open(f->path, NULL);
+    assert_non_null(st);
+    assert_int_equal(sqlite_fixture_query_int(f->path, "PRAGMA user_version"), SQ_SCHEMA_VERSION);
+    /* The pending and running runs have indexes of their own since version 5. */
+    assert_int_equal(sqlite_fixture_query_int(f->path, "SELECT COUNT(*) FROM sqlite_master"
+                                                       " WHERE name = 'execs_active'"),
+                     0);
+    tasker_task_exec e;
+    assert_int_equal(st->ops->get_task_exec(st, "e6", &e), TASKER_OK);
+    assert_int_equal(e.status, TASKER_EXEC_PENDING);
+    assert_int_equal(e.run_at_us, 99);
+    assert_string_equal(e.param, "[6]");
+    assert_int_equal(e.timeout_ms, 0);
+    tasker_exec_clear(&e);
+
+    tasker_task_exec r = {.exec_id = "r1",
+                          .task_id = "t",
+                          .queued_us = 8,
+                          .attempt = 1,
+                          .status = TASKER_EXEC_PENDING,
+                          .timeout_ms = 250};
+    assert_int_equal(st->ops->add_task_exec(st, &r), TASKER_OK);
+    assert_int_equal(st->ops->get_task_exec(st, "r1", &e), TASKER_OK);
+    assert_int_equal(e.timeout_ms, 250);
+    tasker_exec_clear(&e);
+    assert_int_equal(st->ops->start_task_exec(st, "r1", 9, "n"), TASKER_OK);
+    tasker_task_exec failed = {.exec_id = "r1",
+                               .status = TASKER_EXEC_FAILED,
+                               .end_us = 10,
+                               .error = "timed out after 250 ms"};
+    assert_int_equal(st->ops->update_task_exec(st, &failed), TASKER_OK);
+    assert_int_equal(st->ops->get_task_exec(st, "r1.2", &e), TASKER_OK);
+    assert_int_equal(e.attempt, 2);
+    assert_int_equal(e.timeout_ms, 250);
+    tasker_exec_clear(&e);
+    st->ops->close(st);
+    assert_true(sqlite_fixture_integrity_ok(f->path));
+}
+
 static void newer_file_is_refused_and_left_alone(void **state)
 {
     fixture *f = *state;
@@ -304,14 +360,18 @@ static void racing_openers_of_a_new_file_both_succeed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(new_file_gets_the_latest_version, tmpfile_setup, tmpfile_teardown),
+        cmocka_unit_test_setup_teardown(new_file_gets_the_latest_version, tmpfile_setup,
+                                        tmpfile_teardown),
         cmocka_unit_test_setup_teardown(version_1_file_is_upgraded_keeping_its_rows, tmpfile_setup,
                                         tmpfile_teardown),
-        cmocka_unit_test_setup_teardown(version_2_file_is_upgraded_to_task_policies_keeping_its_rows,
-                                        tmpfile_setup, tmpfile_teardown),
+        cmocka_unit_test_setup_teardown(
+            version_2_file_is_upgraded_to_task_policies_keeping_its_rows, tmpfile_setup,
+            tmpfile_teardown),
         cmocka_unit_test_setup_teardown(
             version_4_file_is_upgraded_to_the_job_lifecycle_keeping_its_rows, tmpfile_setup,
             tmpfile_teardown),
+        cmocka_unit_test_setup_teardown(version_6_file_is_upgraded_to_run_timeouts_keeping_its_rows,
+                                        tmpfile_setup, tmpfile_teardown),
         cmocka_unit_test_setup_teardown(newer_file_is_refused_and_left_alone, tmpfile_setup,
                                         tmpfile_teardown),
         cmocka_unit_test_setup_teardown(foreign_database_with_clashing_table_is_refused_untouched,

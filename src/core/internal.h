@@ -81,6 +81,9 @@ typedef struct pool {
     struct timespec poll_at;
     bool store_has_more;
     bool claim_wake;      /* a poll is asked for now (tasker_wake, a local trigger) */
+    /* Sizing a poll's claim under a backlog of short runs (pool.c, poll_claim_max). */
+    _Atomic int64_t last_run_us; /* the last run's length, on any worker; INT64_MAX = none */
+    int64_t last_poll_us;        /* the last poll's claim, round trip included */
 } pool;
 
 /* ---- the schedule loop (schedule.c) ---- */
@@ -244,6 +247,8 @@ void tasker_pool_job_finished(tasker_t *t, job *j);
 /* running one execution (exec.c) */
 /* The most runs a worker claims at once (see pool.c). */
 #define TASKER_CLAIM_MAX 32
+/* The most runs one poll claims from the store for the whole pool (see pool.c). */
+#define TASKER_POLL_CLAIM_MAX 256
 /* Starts j in the store (pending to running), retrying while the store is away: the
  * store's code (TASKER_ESTATE: another worker or process took it). */
 int tasker_start_job(tasker_t *t, job *j);

@@ -7,8 +7,8 @@
  * Retries are the store's: the write that records a failure also stores the next
  * attempt (storage.h, version 4). A timeout is judged when tasker_cancelled() is asked
  * and when the handler returns: a C handler must poll tasker_cancelled() to stop early.
- * A run's own timeout_ms stays with the handle that queued it (the record has no field
- * for it): a run claimed by another node gets its task's timeout. */
+ * A run's own timeout_ms is stored with it (tasker_task_exec.timeout_ms): whichever
+ * handle starts it, now or after a restart, judges it by that, else by its task's. */
 #include "core/internal.h"
 
 #include <inttypes.h>
@@ -50,6 +50,7 @@ static int fill_run(tasker_t *t, const tasker_run_opts *o, job *j, tasker_task_e
     e->priority = o->priority ? o->priority : j->task.priority;
     e->param = (char *)o->param_json;
     e->unique_key = (char *)o->unique_key;
+    e->timeout_ms = o->timeout_ms;
     if (o->param_json && !(j->run_param = strdup(o->param_json)))
         return tasker_fail(TASKER_ENOMEM, "trigger '%s': out of memory", j->task_id);
     return TASKER_OK;
@@ -85,7 +86,7 @@ int tasker_trigger_opts(tasker_t *t, const char *task_id, const tasker_run_opts 
     tasker_task_exec e = {.exec_id = j->exec_id, .task_id = (char *)task_id};
     if ((rc = fill_run(t, o, j, &e)) != TASKER_OK) goto out;
     j->attempt = 1;
-    j->timeout_ms = o->timeout_ms; /* kept by this handle's queue only (not stored) */
+    j->timeout_ms = o->timeout_ms;
     rc = t->st->ops->add_task_exec(t->st, &e);
     if (rc == TASKER_EEXISTS && o->unique_key) {
         rc = key_taken(t, task_id, o->unique_key, exec_id);
@@ -127,7 +128,8 @@ int tasker_retry(tasker_t *t, const char *exec_id, char new_exec_id[TASKER_ID_SI
         rc = tasker_fail(TASKER_ESTATE, "retry: execution '%s' is %s, not finished", exec_id,
                          tasker_exec_status_name(old.status));
     } else {
-        tasker_run_opts o = {.param_json = old.param, .priority = old.priority};
+        tasker_run_opts o = {
+            .param_json = old.param, .priority = old.priority, .timeout_ms = old.timeout_ms};
         rc = tasker_trigger_opts(t, old.task_id, &o, new_exec_id);
     }
     tasker_exec_clear(&old);

@@ -120,10 +120,15 @@ static job *claim(tasker_t *t, job **jobs, size_t k)
  * Runs triggered or fired here are queued here (the fast path above). Runs that other
  * processes left pending are claimed from the store: one idle worker at a time is the
  * poller; it claims every poll_ms, or at once when the last claim was full (there is
- * more) or a poll was asked for. A claim takes at most as many runs as there are free
- * workers, so a node takes only the work it has room for, and only runs whose handler it
- * has. The store returns claimed runs after its commit: they are running already. */
+ * more) or a poll was asked for. A claim takes one run per free worker, so a node takes
+ * only the work it has room for, and only runs whose handler it has. Under a backlog
+ * (the last claim was full) of short runs it takes, per free worker, as many as one
+ * claim's round trip could have run (claim_size, as the local path does): a claim then
+ * costs the store one write per that many runs instead of one per free worker, and a
+ * claimed run waits on the ready list about one round trip at most. The store returns
+ * claimed runs after its commit: they are running already. */
 
+/* A job for the pending or claimed run e, taking e's scheme id and params. */
 static job *job_from_exec(tasker_task_exec *e)
 {
     job *j = calloc(1, sizeof *j);
@@ -136,6 +141,7 @@ static job *job_from_exec(tasker_task_exec *e)
     j->run_param = e->param; /* moved */
     e->param = NULL;
     j->attempt = e->attempt;
+    j->timeout_ms = e->timeout_ms;
     return j;
 }
 
@@ -187,6 +193,16 @@ static bool has_work(const pool *p)
     return p->ready_head || p->head || p->stopping;
 }
 
+/* How many runs the poller claims (see above); called with queue_lock held. */
+static size_t poll_claim_max(const pool *p)
+{
+    int free_workers = p->nthreads - p->running;
+    size_t max = free_workers < 1 ? 1 : (size_t)free_workers;
+    if (p->store_has_more)
+        max *= claim_size(atomic_load(&p->last_run_us), p->last_poll_us, TASKER_CLAIM_MAX);
+    return max < TASKER_POLL_CLAIM_MAX ? max : TASKER_POLL_CLAIM_MAX;
+}
+
 /* The poller's turn, called with queue_lock held and no work at hand: waits for the
  * poll (unless one is due now), then claims for the free workers. */
 static void poll_store(tasker_t *t)
@@ -203,12 +219,13 @@ static void poll_store(tasker_t *t)
     if (!has_work(p)) {
         p->claim_wake = false;
         p->poll_at.tv_sec = 0; /* the next turn waits a whole pause from now */
-        int free_workers = p->nthreads - p->running;
-        size_t max = free_workers < 1 ? 1 : (size_t)free_workers;
-        if (max > TASKER_CLAIM_MAX) max = TASKER_CLAIM_MAX;
+        size_t max = poll_claim_max(p);
         pthread_mutex_unlock(&p->queue_lock);
+        int64_t claim_start_us = mono_us();
         tasker_pool_claim(t, max);
+        int64_t claim_us = mono_us() - claim_start_us;
         pthread_mutex_lock(&p->queue_lock);
+        p->last_poll_us = claim_us;
     }
     p->poller = false;
     /* Leaving the turn for work: an idle worker, if any, takes it over (it may find a
@@ -261,6 +278,7 @@ static void *worker_main(void *arg)
         int64_t start_us = mono_us();
         bool async = tasker_run_started(t, j);
         last_run_us = mono_us() - start_us;
+        atomic_store(&p->last_run_us, last_run_us);
         if (!async) tasker_pool_job_finished(t, j);
     }
 }
@@ -284,6 +302,7 @@ int tasker_pool_init(tasker_t *t)
     tasker_cond_init_mono(&p->idle_cond);
     strset_init(&p->queued_ids);
     p->poll_pause_us = t->opt.poll_ms * 1000;
+    atomic_init(&p->last_run_us, INT64_MAX);
     p->can_claim = t->cl.on && t->st->ops->claim_task_execs && !t->opt.no_pickup &&
                    t->opt.workers > 0;
     t->pool_ready = true;
@@ -386,19 +405,11 @@ int tasker_pool_pickup_pending(tasker_t *t)
             if (!next_due_us || v[i].run_at_us < next_due_us) next_due_us = v[i].run_at_us;
             continue;
         }
-        job *j = calloc(1, sizeof *j);
+        job *j = job_from_exec(&v[i]);
         if (!j) {
             rc = tasker_fail(TASKER_ENOMEM, "out of memory queueing pending executions");
             break;
         }
-        snprintf(j->exec_id, sizeof j->exec_id, "%s", v[i].exec_id);
-        snprintf(j->task_id, sizeof j->task_id, "%s", v[i].task_id);
-        j->scheduled_us = v[i].scheduled_us;
-        j->scheme_id = v[i].scheme_id; /* moved */
-        v[i].scheme_id = NULL;
-        j->run_param = v[i].param; /* moved */
-        v[i].param = NULL;
-        j->attempt = v[i].attempt;
         if (!tasker_pool_submit(t, j)) tasker_job_free(j);
     }
     tasker_free_execs(v, n);

@@ -164,7 +164,8 @@ static int64_t retry_delay_us(const tasker_task *t, int attempt, const char *id)
 
 /* Job lifecycle: stores the next attempt of x (just failed or interrupted) when its task
  * has attempts left; under the lock of the write that recorded the failure, so one
- * atomic step with it. Its id is the first attempt's id + "." + attempt. */
+ * atomic step with it. Retention applies as for any add, so x (finished now) may be
+ * freed: the caller must not use x after. Its id is the first attempt's id + "." + attempt. */
 void mem_add_retry(mem_store *m, mexec *x)
 {
     const tasker_task_exec *f = &x->rec;
@@ -179,7 +180,7 @@ void mem_add_retry(mem_store *m, mexec *x)
                           .attempt = attempt + 1, .retry_of = (char *)root,
                           .run_at_us = f->end_us + retry_delay_us(&task->rec, attempt, id),
                           .priority = f->priority, .param = f->param,
-                          .unique_key = f->unique_key};
+                          .unique_key = f->unique_key, .timeout_ms = f->timeout_ms};
     mgroup *g = NULL;
     mexec *y = calloc(1, sizeof *y);
     if (!y || !mem_exec_copy(&y->rec, &r) || mem_check_new_exec(m, &r) != TASKER_OK ||
@@ -191,4 +192,5 @@ void mem_add_retry(mem_store *m, mexec *x)
     mem_group_link(g, y);
     mem_place_on_list(m, y);
     mem_group_admit(m, y);
+    mem_apply_retention(m, g); /* an add like any other: x may be pruned here */
 }

@@ -15,10 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#define CL_EXEC_COLS                                                                     \
-    "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
-    "success, result, error, node_id, attempt, retry_of, run_at_us, priority, param, "    \
-    "unique_key"
 #define CL_NODE_COLS                                                                     \
     "node_id, host, pid, started_us, heartbeat_us, running, handlers, clock_skew_us, "  \
     "stopped_us"
@@ -230,16 +226,18 @@ static int exec_claim(sq_store *s, sq_req *r, struct sq_cluster_op *op)
                 "  WHERE e.status = 0 AND e.run_at_us <= ?1 AND t.paused = 0"
                 "  AND t.handler IN (SELECT value FROM json_each(?3))"
                 /* max_concurrency, judged in this transaction (the write lock is held,
-                 * so it holds across processes): a limited task below its limit gives
-                 * at most its first due run to one claim, so the claim's own rows
-                 * cannot pass the limit either. */
+                 * so it holds across processes), counting on the running runs' index
+                 * (small) rather than the task's history: a limited task below its
+                 * limit gives at most its first due run to one claim, so the claim's
+                 * own rows cannot pass the limit either. */
                 "  AND (t.max_concurrency = 0 OR ((SELECT COUNT(*) FROM execs r"
+                "   INDEXED BY execs_running_by_node"
                 "   WHERE r.status = 1 AND r.task_id = e.task_id) < t.max_concurrency"
                 "   AND e.exec_id = (SELECT x.exec_id FROM execs x INDEXED BY execs_queue"
                 "    WHERE x.status = 0 AND x.task_id = e.task_id AND x.run_at_us <= ?1"
                 "    ORDER BY x.priority DESC, x.run_at_us, x.queued_us, x.exec_id LIMIT 1)))"
                 "  ORDER BY e.priority DESC, e.run_at_us, e.queued_us, e.exec_id LIMIT ?4)"
-                " RETURNING " CL_EXEC_COLS,
+                " RETURNING " SQ_EXEC_COLS,
                 &st) != TASKER_OK)
         return r->rc;
     sqlite3_bind_int64(st, 1, op->now_us);

@@ -17,7 +17,7 @@
 #include <sys/types.h>
 
 /* The schema version this library writes (PRAGMA user_version). */
-#define SQ_SCHEMA_VERSION 6
+#define SQ_SCHEMA_VERSION 7
 #define SQ_MAX_READERS 4
 #define SQ_DEFAULT_BUSY_TIMEOUT_MS 10000
 #define SQ_MSG_SIZE 512
@@ -33,6 +33,13 @@
 #define SQ_GATHER_US 50
 /* Age pruning over all tasks runs at most once per this interval. */
 #define SQ_AGE_PRUNE_INTERVAL_US 1000000
+
+/* The columns of an execution row, in the order sq_row_exec reads them (every query
+ * that returns executions selects these). */
+#define SQ_EXEC_COLS                                                                     \
+    "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
+    "success, result, error, node_id, attempt, retry_of, run_at_us, priority, param, "    \
+    "unique_key, timeout_ms"
 
 /* Statements of the writer connection. */
 enum {
@@ -247,6 +254,9 @@ int sq_exec_req(sq_store *s, sq_req *r);
 /* Retention for the tasks that gained executions in this batch, and age pruning when
  * due. Runs inside the transaction; TASKER_OK or TASKER_ESTORAGE with msg filled. */
 int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t msg_size);
+/* Retention for one task that gained an execution outside the batch's adds (a retry),
+ * inside the transaction. TASKER_OK or TASKER_ESTORAGE with msg filled. */
+int sq_retain_task(sq_store *s, const char *task_id, char *msg, size_t msg_size);
 
 /* storage/sqlite/commit.c: waits until every write acknowledged so far is committed. */
 void sq_read_barrier(sq_store *s);

@@ -8,11 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LC_EXEC_COLS                                                                     \
-    "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
-    "success, result, error, node_id, attempt, retry_of, run_at_us, priority, param, "    \
-    "unique_key"
-
 /* Two texts so that each uses its index (execs_by_task, execs_by_queued) newest first;
  * every filter is a bound parameter, zero or NULL meaning none. The scan stops at the
  * limit: a listing costs the rows it returns plus those its filters skip. */
@@ -21,10 +16,10 @@
     " AND (?4 = 0 OR queued_us < ?4) AND (?6 IS NULL OR (queued_us, exec_id) < (?5, ?6))" \
     " ORDER BY queued_us DESC, exec_id DESC LIMIT ?7"
 static const char *const filter_task_sql =
-    "SELECT " LC_EXEC_COLS " FROM execs INDEXED BY execs_by_task WHERE task_id = ?1"
+    "SELECT " SQ_EXEC_COLS " FROM execs INDEXED BY execs_by_task WHERE task_id = ?1"
     LC_FILTER_WHERE;
 static const char *const filter_all_sql =
-    "SELECT " LC_EXEC_COLS " FROM execs INDEXED BY execs_by_queued WHERE ?1 IS NULL"
+    "SELECT " SQ_EXEC_COLS " FROM execs INDEXED BY execs_by_queued WHERE ?1 IS NULL"
     LC_FILTER_WHERE;
 
 static int prepare_read(sq_store *s, const char *sql, sq_reader **rd, sqlite3_stmt **st)
@@ -92,7 +87,7 @@ int sq_list_cancel_requests(tasker_storage *st, const char *node_id, tasker_task
     *n = 0;
     sq_reader *rd;
     sqlite3_stmt *q;
-    int rc = prepare_read(s, "SELECT " LC_EXEC_COLS " FROM execs INDEXED BY"
+    int rc = prepare_read(s, "SELECT " SQ_EXEC_COLS " FROM execs INDEXED BY"
                           " execs_running_by_node WHERE node_id = ?1 AND status = 1"
                           " AND cancel_requested != 0", &rd, &q);
     if (rc != TASKER_OK) return rc;

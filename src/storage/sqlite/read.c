@@ -141,6 +141,7 @@ bool sq_row_exec(sqlite3_stmt *st, void *out)
     e->priority = sqlite3_column_int(st, 15);
     e->param = col_text(st, 16, &oom);
     e->unique_key = col_text(st, 17, &oom);
+    e->timeout_ms = sqlite3_column_int64(st, 18);
     return !oom;
 }
 

@@ -8,6 +8,8 @@
  * executions are aged out by one sweep over execs_by_queued, at most once a second.
  * A task's own limits (tasker_task_opts max_execs, max_exec_age_s) replace the handle's
  * for it; the sweep leaves tasks with an age of their own to a per-task pass.
+ * A retry (storage/sqlite/write.c, sq_write_retry) is an add too: the write that stores
+ * it applies its task's limits at once (sq_retain_task), as an add in the batch would.
  * No step scans the table: each walks an index from where the rows to delete are.
  * Events go with their executions (ON DELETE CASCADE).
  */
@@ -170,6 +172,23 @@ static int sweep_ages(sq_store *s, int64_t now_us, char *msg, size_t size)
     return rc;
 }
 
+/* One task's limits, by count then by age. */
+static int retain_task(sq_store *s, const char *task_id, int64_t now_us, char *msg, size_t size)
+{
+    int keep, rc;
+    int64_t age_s;
+    if ((rc = task_limits(s, task_id, &keep, &age_s, msg, size)) != TASKER_OK) return rc;
+    if (keep >= 0 && (rc = prune_count(s, task_id, keep, msg, size)) != TASKER_OK) return rc;
+    int64_t cutoff_us = cutoff_for(now_us, age_s);
+    if (cutoff_us != INT64_MIN) rc = prune_task_age(s, task_id, cutoff_us, msg, size);
+    return rc;
+}
+
+int sq_retain_task(sq_store *s, const char *task_id, char *msg, size_t size)
+{
+    return retain_task(s, task_id, sq_now_us(s), msg, size);
+}
+
 int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t size)
 {
     int64_t now_us = sq_now_us(s);
@@ -180,15 +199,8 @@ int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t size)
         return TASKER_ESTORAGE;
     }
     int rc = TASKER_OK;
-    for (size_t i = 0; i < n_tasks && rc == TASKER_OK; i++) {
-        int keep;
-        int64_t age_s;
-        if ((rc = task_limits(s, tasks[i], &keep, &age_s, msg, size)) != TASKER_OK) break;
-        if (keep >= 0) rc = prune_count(s, tasks[i], keep, msg, size);
-        int64_t cutoff_us = cutoff_for(now_us, age_s);
-        if (rc == TASKER_OK && cutoff_us != INT64_MIN)
-            rc = prune_task_age(s, tasks[i], cutoff_us, msg, size);
-    }
+    for (size_t i = 0; i < n_tasks && rc == TASKER_OK; i++)
+        rc = retain_task(s, tasks[i], now_us, msg, size);
     free(tasks);
     if (rc != TASKER_OK || n_tasks == 0) return rc;
     /* A clock that went back also sweeps, so a stepped clock cannot stop the sweeps. */

@@ -128,16 +128,20 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
     " BEGIN UPDATE scheme_version SET v = v + 1; END;"
     "CREATE TRIGGER scheme_version_task AFTER UPDATE ON tasks"
     " BEGIN UPDATE scheme_version SET v = v + 1; END;",
+
+    /* 7: a run's own timeout (tasker_run_opts.timeout_ms; 0 = its task's), so that a
+     * run started by another node, or after a restart, keeps it. And execs_active goes:
+     * since version 5 the pending runs are in execs_queue and the running ones in
+     * execs_running_by_node, so it only cost every run three more index writes (add,
+     * start, finish; about a fifth of the writer's CPU per run). */
+    "ALTER TABLE execs ADD COLUMN timeout_ms INTEGER NOT NULL DEFAULT 0;"
+    "DROP INDEX execs_active;",
 };
 
 /* Statuses in SQL text: 0 pending, 1 running, 2.. finished (tasker_exec_status).
- * Queries on execs_active repeat its "status < 2" so that the planner, which proves a
- * partial index usable only from terms it sees, picks it. */
-#define EXEC_COLS                                                                        \
-    "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
-    "success, result, error, node_id, attempt, retry_of, run_at_us, priority, param, "    \
-    "unique_key"
-
+ * Queries on pending runs say "status = 0" (execs_queue), on running ones "status = 1"
+ * (execs_running_by_node): the planner proves a partial index usable only from terms
+ * it sees. */
 /* The policy columns of tasks, in the order of tasker_task's fields. */
 #define TASK_POLICY_COLS                                                                 \
     "max_attempts, backoff_ms, backoff_max_ms, timeout_ms, max_concurrency, priority, "   \
@@ -173,9 +177,9 @@ const char *const sq_write_sql[W_COUNT] = {
     [W_SET_FIRE] = "UPDATE schemes SET last_fire_us = ?2"
                    " WHERE scheme_id = ?1 AND last_fire_us < ?2",
     [W_SCHEME_EXISTS] = "SELECT 1 FROM schemes WHERE scheme_id = ?1",
-    [W_ADD_EXEC] = "INSERT INTO execs(" EXEC_COLS ")"
+    [W_ADD_EXEC] = "INSERT INTO execs(" SQ_EXEC_COLS ")"
                    " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-                   " ?15, ?16, ?17, ?18"
+                   " ?15, ?16, ?17, ?18, ?19"
                    " WHERE EXISTS (SELECT 1 FROM tasks WHERE task_id = ?2)",
     /* The local fast path starts only what a claim would: a run due, of a task neither
      * paused nor limited (a limited task's runs are left to claims, which judge the
@@ -192,22 +196,24 @@ const char *const sq_write_sql[W_COUNT] = {
     [W_ADD_EVENT] = "INSERT INTO events(exec_id, time_us, level, message)"
                     " VALUES (?1, ?2, ?3, ?4)",
     [W_INTERRUPT_NODE] = "UPDATE execs SET status = 4, end_us = ?2, success = 0, error = ?3"
-                         " WHERE status = 1 AND status < 2 AND node_id IS ?1",
+                         " WHERE status = 1 AND node_id IS ?1",
     /* Job lifecycle: the next attempt of execution ?1 when it failed or was interrupted
      * and its task allows more attempts; run in the transaction that wrote the failure.
      * Its id is the first attempt's id + "." + attempt, so the same retry written twice
      * (a replayed outcome) is one row. Delay: backoff_ms (0 = 1000) doubled per attempt,
      * capped by backoff_max_ms (0 = 3,600,000), times a jitter uniform in [0.9, 1.1],
-     * counted from the failure's end. */
-    [W_RETRY] = "INSERT OR IGNORE INTO execs(" EXEC_COLS ")"
+     * counted from the failure's end. It returns the task id of a retry stored, for
+     * the task's retention. */
+    [W_RETRY] = "INSERT OR IGNORE INTO execs(" SQ_EXEC_COLS ")"
                 " SELECT COALESCE(e.retry_of, e.exec_id) || '.' || (e.attempt + 1), e.task_id,"
                 " NULL, e.scheduled_us, e.end_us, 0, 0, 0, 0, NULL, NULL, NULL, e.attempt + 1,"
                 " COALESCE(e.retry_of, e.exec_id), e.end_us + MIN((CASE WHEN t.backoff_ms > 0"
                 " THEN t.backoff_ms ELSE 1000 END) << MIN(e.attempt - 1, 30),"
                 " CASE WHEN t.backoff_max_ms > 0 THEN t.backoff_max_ms ELSE 3600000 END)"
-                " * (900 + ABS(RANDOM() % 201)), e.priority, e.param, e.unique_key"
+                " * (900 + ABS(RANDOM() % 201)), e.priority, e.param, e.unique_key, e.timeout_ms"
                 " FROM execs e JOIN tasks t ON t.task_id = e.task_id"
-                " WHERE e.exec_id = ?1 AND e.status IN (3, 4) AND e.attempt < t.max_attempts",
+                " WHERE e.exec_id = ?1 AND e.status IN (3, 4) AND e.attempt < t.max_attempts"
+                " RETURNING task_id",
     [W_RET_NTH] = "SELECT queued_us, exec_id FROM execs WHERE task_id = ?1"
                   " ORDER BY queued_us DESC, exec_id DESC LIMIT 1 OFFSET ?2",
     [W_RET_DELETE_OLDER] = "DELETE FROM execs INDEXED BY execs_done WHERE task_id = ?1"
@@ -228,18 +234,20 @@ const char *const sq_read_sql[R_COUNT] = {
                      ", paused FROM tasks ORDER BY task_id",
     [R_LIST_SCHEMES] = "SELECT scheme_id, task_id, cron, misfire, overlap, created_us,"
                        " last_fire_us, paused FROM schemes ORDER BY scheme_id",
-    [R_GET_EXEC] = "SELECT " EXEC_COLS " FROM execs WHERE exec_id = ?1",
-    [R_LIST_EXECS_TASK] = "SELECT " EXEC_COLS " FROM execs WHERE task_id = ?1"
+    [R_GET_EXEC] = "SELECT " SQ_EXEC_COLS " FROM execs WHERE exec_id = ?1",
+    [R_LIST_EXECS_TASK] = "SELECT " SQ_EXEC_COLS " FROM execs WHERE task_id = ?1"
                           " ORDER BY queued_us DESC, exec_id DESC LIMIT ?2",
-    [R_LIST_EXECS_ALL] = "SELECT " EXEC_COLS " FROM execs"
+    [R_LIST_EXECS_ALL] = "SELECT " SQ_EXEC_COLS " FROM execs"
                          " ORDER BY queued_us DESC, exec_id DESC LIMIT ?1",
-    [R_LIST_PENDING] = "SELECT " EXEC_COLS " FROM execs WHERE status = 0 AND status < 2"
+    /* The pending runs only (sorted): not a walk of the whole history by age. */
+    [R_LIST_PENDING] = "SELECT " SQ_EXEC_COLS " FROM execs INDEXED BY execs_queue"
+                       " WHERE status = 0"
                        " ORDER BY queued_us, exec_id LIMIT ?1",
     [R_LIST_EVENTS] = "SELECT event_id, exec_id, time_us, level, message FROM events"
                       " WHERE exec_id = ?1 ORDER BY event_id",
     [R_EXEC_EXISTS] = "SELECT 1 FROM execs WHERE exec_id = ?1",
     [R_RUNNING_NODES] = "SELECT DISTINCT node_id FROM execs"
-                        " WHERE status = 1 AND status < 2",
+                        " WHERE status = 1",
 };
 
 int sq_schema_version(sqlite3 *db, int *version)

@@ -202,6 +202,7 @@ static int add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e)
     sqlite3_bind_int(st, 16, e->priority);
     bind_text(st, 17, e->param);
     bind_text(st, 18, e->unique_key);
+    sqlite3_bind_int64(st, 19, e->timeout_ms > 0 ? e->timeout_ms : 0);
     if (step_write(s, r, st, TASKER_EEXISTS, "adding an execution") != TASKER_OK) {
         if (r->rc == TASKER_EEXISTS)
             req_error(r, TASKER_EEXISTS,
@@ -294,11 +295,19 @@ static int exec_starts(sq_store *s, sq_req *r)
     return r->rc = TASKER_OK;
 }
 
+/* A retry stored is an add: its task's retention applies at once, in the same
+ * transaction, as for the adds of the batch (storage/sqlite/retention.c). */
 int sq_write_retry(sq_store *s, sq_req *r, const char *exec_id)
 {
     sqlite3_stmt *st = s->wstmt[W_RETRY];
     bind_text(st, 1, exec_id);
-    return step_write(s, r, st, TASKER_EEXISTS, "storing a retry");
+    int rc = sqlite3_step(st);
+    char task_id[TASKER_ID_SIZE] = "";
+    if (rc == SQLITE_ROW)
+        snprintf(task_id, sizeof task_id, "%s", (const char *)sqlite3_column_text(st, 0));
+    if (finish_write(s, r, st, rc, TASKER_EEXISTS, "storing a retry") != TASKER_OK || !*task_id)
+        return r->rc;
+    return r->rc = sq_retain_task(s, task_id, r->msg, sizeof r->msg);
 }
 
 static int exec_update(sq_store *s, sq_req *r)
