@@ -185,6 +185,7 @@ static bool record_outcome(tasker_t *t, job *j, tasker_task_exec *e)
 {
     e->end_us = tasker_now_us(t);
     e->node_id = t->node_id; /* the claim's owner: the store fences on it */
+    tasker_life_wake_for_retry(t, j, e);
     if (tasker_finish_async(t, j, e)) return true;
     tasker_outcome_written(t, e, t->st->ops->update_task_exec(t->st, e));
     return false;

@@ -317,6 +317,10 @@ int tasker_sched_init(tasker_t *t);
 void tasker_sched_changed(tasker_t *t);
 /* Job lifecycle: pending runs are looked for at when_us (a delayed run's time). */
 void tasker_sched_wake_at(tasker_t *t, int64_t when_us);
+/* Job lifecycle: when e (j's outcome, end_us set) will be retried by the store, wakes
+ * the scheduler at the earliest instant the retry can be due (its delay's lower jitter
+ * bound), so that the retry starts on time rather than at the next rescan. */
+void tasker_life_wake_for_retry(tasker_t *t, const job *j, const tasker_task_exec *e);
 /* Job lifecycle (lifecycle.c): a run's context joins / leaves the handle's running list
  * (the timeout starts at join); tasker_life_cancel_local sets the cancel flag of exec_id
  * if it runs here (true then). */

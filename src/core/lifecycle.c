@@ -281,3 +281,17 @@ bool tasker_life_timed_out(const tasker_ctx *c)
     return c->deadline_mono_us && mono_us() >= c->deadline_mono_us;
 }
 int tasker_attempt(tasker_ctx *c) { return c ? (c->attempt > 0 ? c->attempt : 1) : 0; }
+
+void tasker_life_wake_for_retry(tasker_t *t, const job *j, const tasker_task_exec *e)
+{
+    bool retryable = e->status == TASKER_EXEC_FAILED || e->status == TASKER_EXEC_INTERRUPTED;
+    int attempt = j->attempt > 0 ? j->attempt : 1;
+    int max = j->task.max_attempts > 0 ? j->task.max_attempts : 1;
+    if (!retryable || e->attempt < 0 || attempt >= max) return;
+    /* The drivers' delay: backoff_ms doubled per attempt, capped, times [0.9, 1.1]. */
+    int64_t ms = j->task.backoff_ms > 0 ? j->task.backoff_ms : 1000;
+    int64_t cap = j->task.backoff_max_ms > 0 ? j->task.backoff_max_ms : 3600000;
+    for (int k = 1; k < attempt && ms < cap; k++) ms *= 2;
+    if (ms > cap) ms = cap;
+    tasker_sched_wake_at(t, e->end_us + ms * 900); /* 0.9 x ms, in microseconds */
+}
