@@ -187,6 +187,7 @@ def test_errors(addr, store, exec_id):
     F.check(is_error(request(addr, "POST", "/api/v1/tasks/hello/trigger", body=big,
                              headers={"Content-Type": "application/json"}), 413), "a 70 KB body is 413")
     F.check(is_error(post(addr, "/api/v1/tasks/hello/trigger", {"unique_key": ""}), 400), "an empty unique_key: 400")
+    F.check(is_error(post(addr, "/api/v1/tasks/hello/trigger", {"timeout_ms": -1}), 400), "a negative timeout_ms: 400")
     F.check(is_error(post(addr, "/api/v1/tasks/hello/trigger", {"priority": "high"}), 400), "a bad priority: 400")
     for path in ["/api/v1/execs/nope/cancel", "/api/v1/execs/nope/retry", "/api/v1/tasks/nope/pause",
                  "/api/v1/tasks/nope/resume", "/api/v1/schedules/nope/pause", "/api/v1/schedules/nope/resume"]:
@@ -227,13 +228,15 @@ def test_lifecycle(addr, store):
         if r2.status == 201:
             F.check((wait_finished(addr, r2.json()["exec_id"]) or {}).get("status") == "success", "the retried run runs")
     before = int(time.time() * 1e6)
-    r = post(addr, "/api/v1/tasks/echoer/trigger", {"delay_ms": 3600000, "unique_key": "nightly"})
+    r = post(addr, "/api/v1/tasks/echoer/trigger", {"delay_ms": 3600000, "unique_key": "nightly",
+                                                     "timeout_ms": 90000})
     F.check(r.status == 201, "a delayed trigger with a unique key is 201")
     held = r.json().get("exec_id") if r.status == 201 else None
     if held:
         e = get(addr, "/api/v1/execs/" + held).json()
-        F.check(e["status"] == "pending" and e["run_at_us"] >= before + 3600 * 10**6 and e["unique_key"] == "nightly",
-                "the delayed run is pending with its run_at and key")
+        F.check(e["status"] == "pending" and e["run_at_us"] >= before + 3600 * 10**6 and e["unique_key"] == "nightly"
+                and e.get("timeout_ms") == 90000,
+                "the delayed run is pending with its run_at, key and own timeout")
         r = post(addr, "/api/v1/tasks/echoer/trigger", {"unique_key": "nightly"})
         F.check(r.status == 409 and r.json().get("exec_id") == held and isinstance(r.json().get("error"), str),
                 "a trigger with a held key is 409 naming the holder")

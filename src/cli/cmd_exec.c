@@ -305,6 +305,10 @@ static void print_lifecycle(const tasker_task_exec *e)
     }
     if (e->param) print_field("param", e->param);
     if (e->unique_key) print_field("key", e->unique_key);
+    if (e->timeout_ms) {
+        snprintf(line, sizeof line, "%lld ms (this run's own)", (long long)e->timeout_ms);
+        print_field("timeout", line);
+    }
 }
 
 static void print_exec_record(const tasker_task_exec *e)

@@ -173,6 +173,7 @@ json_t *json_exec(const tasker_task_exec *e)
     json_object_set_new(o, "priority", json_integer(e->priority));
     json_object_set_new(o, "param", json_from_text(e->param));
     json_object_set_new(o, "unique_key", json_text(e->unique_key));
+    json_object_set_new(o, "timeout_ms", json_integer(e->timeout_ms));
     return o;
 }
 

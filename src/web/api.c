@@ -153,10 +153,10 @@ static bool trigger_body(web_req *r, json_t **out, enum MHD_Result *ret)
     json_object_foreach(b, key, v)
     {
         if (strcmp(key, "param") && strcmp(key, "delay_ms") && strcmp(key, "unique_key") &&
-            strcmp(key, "priority")) {
+            strcmp(key, "priority") && strcmp(key, "timeout_ms")) {
             *ret = web_reply_error(r, MHD_HTTP_BAD_REQUEST,
                                    "body: unknown field '%.60s' (known: param, delay_ms, "
-                                   "unique_key, priority)",
+                                   "unique_key, priority, timeout_ms)",
                                    key);
             json_decref(b); /* after the message: key is b's */
             return false;
@@ -182,6 +182,12 @@ static const char *run_options(json_t *body, tasker_run_opts *o, char **param_te
     if (key && !json_is_null(key)) {
         if (!json_is_string(key) || !*json_string_value(key)) return "unique_key";
         o->unique_key = json_string_value(key);
+        *any = true;
+    }
+    json_t *timeout = json_object_get(body, "timeout_ms");
+    if (timeout && !json_is_null(timeout)) {
+        if (!json_is_integer(timeout) || json_integer_value(timeout) < 0) return "timeout_ms";
+        o->timeout_ms = json_integer_value(timeout);
         *any = true;
     }
     if (prio && !json_is_null(prio)) {
