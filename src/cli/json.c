@@ -6,6 +6,7 @@
  * anything else. */
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "core/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,32 +23,6 @@ int out_json(json_t *v)
     return CLI_OK;
 }
 
-/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF) within the n bytes left, or 0 when the bytes
- * there are not one. The same rule as jansson's, so what passes here it accepts. */
-static size_t utf8_sequence_len(const unsigned char *p, size_t n)
-{
-    if (p[0] < 0x80) return 1;
-    size_t len;
-    unsigned char min_second = 0x80, max_second = 0xbf;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        len = 2;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        len = 3;
-        if (p[0] == 0xe0) min_second = 0xa0; /* overlong */
-        if (p[0] == 0xed) max_second = 0x9f; /* surrogates */
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        len = 4;
-        if (p[0] == 0xf0) min_second = 0x90; /* overlong */
-        if (p[0] == 0xf4) max_second = 0x8f; /* above U+10FFFF */
-    } else
-        return 0;
-    if (n < len || p[1] < min_second || p[1] > max_second) return 0;
-    for (size_t i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf) return 0;
-    return len;
-}
-
 /* A copy of the n bytes at s in which each byte that starts no valid sequence is
  * U+FFFD (3 bytes); *out_len is its length. NULL on out of memory. */
 static char *utf8_repair(const char *s, size_t n, size_t *out_len)
@@ -57,7 +32,7 @@ static char *utf8_repair(const char *s, size_t n, size_t *out_len)
     const unsigned char *p = (const unsigned char *)s;
     size_t out = 0;
     for (size_t i = 0; i < n;) {
-        size_t len = utf8_sequence_len(p + i, n - i);
+        size_t len = tasker_utf8_len(p + i, n - i);
         if (len == 0) {
             memcpy(fixed + out, "\xef\xbf\xbd", 3);
             out += 3;

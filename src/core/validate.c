@@ -1,5 +1,6 @@
 /* Checking arguments at the API's edge, so that bad input gets one clear message. */
 #include "core/internal.h"
+#include "core/utf8.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -8,32 +9,6 @@
 int tasker_check_handle(const tasker_t *t)
 {
     return t ? TASKER_OK : tasker_fail(TASKER_EINVAL, "handle is NULL");
-}
-
-/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF), or 0 when the bytes there are not one. p points
- * into a NUL-terminated string, so a truncated sequence stops at the NUL. */
-static size_t utf8_sequence_len(const unsigned char *p)
-{
-    if (p[0] < 0x80) return 1;
-    size_t len;
-    unsigned min_second = 0x80, max_second = 0xbf;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        len = 2;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        len = 3;
-        if (p[0] == 0xe0) min_second = 0xa0; /* overlong */
-        if (p[0] == 0xed) max_second = 0x9f; /* surrogates */
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        len = 4;
-        if (p[0] == 0xf0) min_second = 0x90; /* overlong */
-        if (p[0] == 0xf4) max_second = 0x8f; /* above U+10FFFF */
-    } else
-        return 0;
-    if (p[1] < min_second || p[1] > max_second) return 0;
-    for (size_t i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf) return 0;
-    return len;
 }
 
 int tasker_check_id(const char *what, const char *id)
@@ -51,7 +26,7 @@ int tasker_check_id(const char *what, const char *id)
         if (*p < 0x20 || *p == 0x7f)
             return tasker_fail(TASKER_EINVAL, "%s contains a control character at byte %zu",
                                what, (size_t)(p - start));
-        size_t n = utf8_sequence_len(p);
+        size_t n = tasker_utf8_len(p, len - (size_t)(p - start));
         if (n == 0)
             return tasker_fail(TASKER_EINVAL, "%s: invalid UTF-8 at byte %zu", what,
                                (size_t)(p - start));
