@@ -53,11 +53,11 @@ int my_cl_run(my_store *s, my_conn *c, const char *sql, MYSQL_BIND *params,
  * 0 = no more rows, or a negative tasker code. */
 int my_cl_fetch(my_store *s, my_conn *c, MYSQL_STMT *st, my_cl_col *cols, int n)
 {
-    MYSQL_BIND b[16];
-    unsigned long len[16];
-    my_bool is_null[16];
-    int64_t ints[16];
-    if (n > 16) return tasker_fail(TASKER_EINVAL, "mysql: too many columns");
+    MYSQL_BIND b[24];
+    unsigned long len[24];
+    my_bool is_null[24];
+    int64_t ints[24];
+    if (n > 24) return tasker_fail(TASKER_EINVAL, "mysql: too many columns");
     memset(b, 0, sizeof b);
     for (int i = 0; i < n; i++) {
         b[i].is_null = &is_null[i];
@@ -378,6 +378,9 @@ static int interrupt_node(my_store *s, my_conn *c, expire_arg *a, const dead_nod
                        " WHERE status = 1 AND node_id = ?",
                        b, &affected, "interrupting a dead node's executions");
     if (rc == TASKER_OK) a->marked += (size_t)affected;
+    /* Their retries, in the same transaction (job lifecycle). */
+    if (rc == TASKER_OK && affected)
+        rc = my_store_node_retries(s, c, d->node_id, a->now_us, error);
     return rc;
 }
 
