@@ -93,8 +93,7 @@ static void schema_is_versioned_with_the_expected_indexes(void **state)
     static const char *const indexes[] = {"exec_occurrence",   "exec_task_newest",
                                           "exec_status_oldest", "event_exec_order",
                                           "scheme_task_cron",  "exec_task_done",
-                                          "exec_unique_key",   "exec_queue",
-                                          "exec_node_running"};
+                                          "exec_unique_key",   "exec_queue"};
     for (size_t i = 0; i < sizeof indexes / sizeof indexes[0]; i++) {
         snprintf(sql, sizeof sql,
                  "SELECT COUNT(*) FROM information_schema.statistics WHERE "
@@ -148,7 +147,7 @@ static void undo_migrations_3_and_4(void)
     char sql[512];
     snprintf(sql, sizeof sql,
              "ALTER TABLE tasker_t%ld_%d.task_execs DROP KEY exec_unique_key,"
-             " DROP KEY exec_queue, DROP KEY exec_node_running, DROP COLUMN unique_held,"
+             " DROP KEY exec_queue, DROP COLUMN unique_held,"
              " DROP COLUMN attempt, DROP COLUMN retry_of, DROP COLUMN run_at_us,"
              " DROP COLUMN priority, DROP COLUMN param, DROP COLUMN unique_key,"
              " DROP COLUMN timeout_ms, DROP COLUMN cancel_requested",

@@ -492,8 +492,13 @@ static int w_interrupt_node(my_store *s, my_conn *c, my_write *w)
     my_bind_i64(&p[0], &a->end_us);
     my_bind_str(&p[1], why, &len[0]);
     my_bind_str(&p[2], a->node_id, &len[1]);
-    int rc = my_run(s, c, MS_EXEC_INTERRUPT_NODE, p, &a->marked);
-    if (rc == TASKER_OK && a->marked) rc = my_store_node_retries(s, c, a->node_id, a->end_us, why);
+    /* Their retries, in the same transaction (job lifecycle). */
+    char **ids = NULL;
+    size_t n = 0;
+    int rc = my_node_running(s, c, a->node_id, &ids, &n);
+    if (rc == TASKER_OK) rc = my_run(s, c, MS_EXEC_INTERRUPT_NODE, p, &a->marked);
+    if (rc == TASKER_OK && a->marked) rc = my_store_retries_of(s, c, ids, n);
+    my_free_ids(ids, n);
     return rc;
 }
 

@@ -95,7 +95,6 @@ typedef enum {
     MS_EXEC_CLAIM_LOCK,
     MS_TASK_RETENTION,
     MS_EXEC_RETRY,
-    MS_EXEC_RETRY_NODE,
     MS_COUNT
 } my_stmt_id;
 
@@ -452,10 +451,13 @@ int my_list_cancel_requests(tasker_storage *st, const char *node_id, tasker_task
 int my_store_retry(my_store *s, my_conn *c, const tasker_task_exec *e);
 /* The same for the outcomes w[0..n) of a bulk statement (storage/mysql/bulk.c). */
 int my_store_retries(my_store *s, my_conn *c, my_write **w, size_t n);
-/* In c's open transaction, after node's running runs were marked interrupted at end_us
- * with error: stores their retries. */
-int my_store_node_retries(my_store *s, my_conn *c, const char *node_id, int64_t end_us,
-                          const char *error);
+/* In c's open transaction, before an interrupt marks node's running runs (node_id NULL:
+ * those with no node): their ids, locked (FOR UPDATE), into a new array (*ids, *n; free
+ * with my_free_ids). After the marking, my_store_retries_of stores the retries of those
+ * of them that it marked interrupted. */
+int my_node_running(my_store *s, my_conn *c, const char *node_id, char ***ids, size_t *n);
+int my_store_retries_of(my_store *s, my_conn *c, char **ids, size_t n);
+void my_free_ids(char **ids, size_t n);
 /* The columns of an execution as EXEC_COLS lists them (storage/mysql/stmt.c), for
  * my_cl_fetch / my_fetch_exec, and the same as my_query columns. */
 #define MY_EXEC_NCOLS 19

@@ -190,8 +190,9 @@ static int cancels_fn(my_store *s, my_conn *c, void *ctx)
     MYSQL_BIND b[1];
     unsigned long len;
     my_bind_str(&b[0], a->key1, &len);
+    /* Along the running runs (exec_status_oldest): as many as run in the cluster. */
     return select_execs(s, c, "SELECT " MY_EXEC_COLS " FROM task_execs"
-                        " FORCE INDEX (exec_node_running) WHERE node_id = ? AND status = 1"
+                        " FORCE INDEX (exec_status_oldest) WHERE status = 1 AND node_id = ?"
                         " AND cancel_requested <> 0", b, 0, &a->rows, &a->n,
                         "reading cancel requests");
 }
@@ -346,13 +347,60 @@ int my_store_retries(my_store *s, my_conn *c, my_write **w, size_t n)
     return rc;
 }
 
-int my_store_node_retries(my_store *s, my_conn *c, const char *node_id, int64_t end_us,
-                          const char *error)
+int my_node_running(my_store *s, my_conn *c, const char *node_id, char ***ids, size_t *n)
 {
-    MYSQL_BIND b[3];
-    unsigned long len[2];
-    my_bind_str(&b[0], node_id, &len[0]);
-    my_bind_i64(&b[1], &end_us);
-    my_bind_str(&b[2], error, &len[1]);
-    return my_run(s, c, MS_EXEC_RETRY_NODE, b, NULL);
+    MYSQL_BIND b[1];
+    unsigned long len;
+    MYSQL_STMT *st;
+    *ids = NULL;
+    *n = 0;
+    my_bind_str(&b[0], node_id, &len);
+    int rc = my_cl_prepare(s, c, "SELECT exec_id FROM task_execs WHERE status = 1"
+                           " AND node_id <=> ? FOR UPDATE", b, &st, "locking a node's runs");
+    if (rc != TASKER_OK) return rc;
+    size_t cap = 0;
+    for (;;) {
+        char *id = NULL;
+        my_cl_col col = {.str = &id};
+        int f = my_cl_fetch(s, c, st, &col, 1);
+        if (f <= 0) {
+            rc = f;
+            break;
+        }
+        if (*n == cap) {
+            char **nv = realloc(*ids, (cap = cap ? cap * 2 : 8) * sizeof *nv);
+            if (!nv) {
+                free(id);
+                rc = tasker_fail(TASKER_ENOMEM, "mysql: out of memory reading a node's runs");
+                break;
+            }
+            *ids = nv;
+        }
+        (*ids)[(*n)++] = id;
+    }
+    mysql_stmt_close(st);
+    if (rc != TASKER_OK) {
+        my_free_ids(*ids, *n);
+        *ids = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int my_store_retries_of(my_store *s, my_conn *c, char **ids, size_t n)
+{
+    int rc = TASKER_OK;
+    for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
+        MYSQL_BIND b[1];
+        unsigned long len;
+        my_bind_str(&b[0], ids[i], &len);
+        rc = my_run(s, c, MS_EXEC_RETRY, b, NULL); /* only if it was marked interrupted */
+    }
+    return rc;
+}
+
+void my_free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(ids[i]);
+    free(ids);
 }

@@ -373,14 +373,18 @@ static int interrupt_node(my_store *s, my_conn *c, expire_arg *a, const dead_nod
     my_bind_str(&b[1], error, &len[0]);
     my_bind_str(&b[2], d->node_id, &len[1]);
     uint64_t affected = 0;
-    int rc = my_cl_run(s, c,
+    /* Their retries, in the same transaction (job lifecycle). */
+    char **ids = NULL;
+    size_t n = 0;
+    int rc = my_node_running(s, c, d->node_id, &ids, &n);
+    if (rc == TASKER_OK && n)
+        rc = my_cl_run(s, c,
                        "UPDATE task_execs SET status = 4, success = 0, end_us = ?, error = ?"
                        " WHERE status = 1 AND node_id = ?",
                        b, &affected, "interrupting a dead node's executions");
     if (rc == TASKER_OK) a->marked += (size_t)affected;
-    /* Their retries, in the same transaction (job lifecycle). */
-    if (rc == TASKER_OK && affected)
-        rc = my_store_node_retries(s, c, d->node_id, a->now_us, error);
+    if (rc == TASKER_OK && affected) rc = my_store_retries_of(s, c, ids, n);
+    my_free_ids(ids, n);
     return rc;
 }
 

@@ -138,10 +138,7 @@ static const char *const sql_text[MS_COUNT] = {
                            HELD_BY_TASK("e") " FROM task_execs e"
                            " WHERE exec_id IN (" P8 ", " P8 ", " P8 ", " P8 ") FOR UPDATE",
     [MS_EXEC_RETRY] = RETRY_SQL("e.exec_id = ? AND e.status IN (3, 4)"),
-    /* The retries of the runs an interrupt just marked: those of the node, interrupted
-     * at that time with that error. */
-    [MS_EXEC_RETRY_NODE] = RETRY_SQL("e.node_id <=> ? AND e.status = 4 AND e.end_us = ?"
-                                     " AND e.error = ?"),
+
     [MS_MARK_SET] = "INSERT INTO commit_marks (store_id, slot, token, updated_us)"
                     " VALUES (?, ?, ?, ?)"
                     " ON DUPLICATE KEY UPDATE token = VALUES(token),"
