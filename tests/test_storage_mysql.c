@@ -90,10 +90,10 @@ static void schema_is_versioned_with_the_expected_indexes(void **state)
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
     assert_int_equal(v, SCHEMA_LATEST);
-    static const char *const indexes[] = {"exec_occurrence",   "exec_task_newest",
-                                          "exec_status_oldest", "event_exec_order",
-                                          "scheme_task_cron",  "exec_task_done",
-                                          "exec_unique_key",   "exec_queue"};
+    static const char *const indexes[] = {"exec_occurrence",  "exec_task_newest",
+                                          "event_exec_order", "scheme_task_cron",
+                                          "exec_task_done",   "exec_unique_key",
+                                          "exec_queue"};
     for (size_t i = 0; i < sizeof indexes / sizeof indexes[0]; i++) {
         snprintf(sql, sizeof sql,
                  "SELECT COUNT(*) FROM information_schema.statistics WHERE "
@@ -148,6 +148,7 @@ static void undo_migrations_3_and_4(void)
     snprintf(sql, sizeof sql,
              "ALTER TABLE tasker_t%ld_%d.task_execs DROP KEY exec_unique_key,"
              " DROP KEY exec_queue, DROP COLUMN unique_held,"
+             " ADD KEY exec_status_oldest (status, queued_us, exec_id),"
              " DROP COLUMN attempt, DROP COLUMN retry_of, DROP COLUMN run_at_us,"
              " DROP COLUMN priority, DROP COLUMN param, DROP COLUMN unique_key,"
              " DROP COLUMN timeout_ms, DROP COLUMN cancel_requested",

@@ -190,9 +190,9 @@ static int cancels_fn(my_store *s, my_conn *c, void *ctx)
     MYSQL_BIND b[1];
     unsigned long len;
     my_bind_str(&b[0], a->key1, &len);
-    /* Along the running runs (exec_status_oldest): as many as run in the cluster. */
+    /* Along the running runs (exec_queue): as many as run in the cluster. */
     return select_execs(s, c, "SELECT " MY_EXEC_COLS " FROM task_execs"
-                        " FORCE INDEX (exec_status_oldest) WHERE status = 1 AND node_id = ?"
+                        " FORCE INDEX (exec_queue) WHERE status = 1 AND node_id = ?"
                         " AND cancel_requested <> 0", b, 0, &a->rows, &a->n,
                         "reading cancel requests");
 }

@@ -129,9 +129,11 @@ static const char *const migration_4[] = {
  * unique_key while the run is pending or running and NULL after (NULLs never collide):
  * its unique index makes the store refuse a second holder, whatever callers race.
  * exec_queue serves claims in their order (priority first; DESC is honoured from
- * MariaDB 10.8 and MySQL 8, an older server sorts the due runs instead). The cancel
- * requests a node reads are found through exec_status_oldest (the running runs): an
- * index of their own would cost every start and outcome one more index write. */
+ * MariaDB 10.8 and MySQL 8, an older server sorts the due runs instead). It also
+ * takes over what exec_status_oldest served (the running runs; the pending ones, which
+ * list_pending_execs then sorts by age: the pool of a MySQL store claims instead), so
+ * that a start or an outcome, which moves its row between statuses, writes no more
+ * index entries than before; the cancel requests a node reads are found the same way. */
 static const char *const migration_5[] = {
     "ALTER TABLE task_execs"
     " ADD COLUMN attempt INT NOT NULL DEFAULT 1,"
@@ -145,7 +147,8 @@ static const char *const migration_5[] = {
     " ADD COLUMN unique_held VARBINARY(255)"
     "  AS (CASE WHEN status < 2 THEN unique_key END) STORED,"
     " ADD UNIQUE KEY exec_unique_key (task_id, unique_held),"
-    " ADD KEY exec_queue (status, priority DESC, run_at_us, queued_us, exec_id)",
+    " ADD KEY exec_queue (status, priority DESC, run_at_us, queued_us, exec_id),"
+    " DROP KEY exec_status_oldest",
     "ALTER TABLE task_schemes ADD COLUMN paused TINYINT NOT NULL DEFAULT 0",
     NULL,
 };
