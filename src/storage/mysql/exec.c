@@ -42,7 +42,6 @@ const my_col my_exec_cols[MY_EXEC_NCOLS] = {
     {MC_STR, offsetof(tasker_task_exec, unique_key)},
     {MC_I64, offsetof(tasker_task_exec, timeout_ms)},
 };
-#define exec_cols my_exec_cols
 
 static my_store *store(tasker_storage *st) { return (my_store *)st; }
 
@@ -333,7 +332,7 @@ static int outcome_missed(my_store *s, my_conn *c, const tasker_task_exec *e)
     MYSQL_BIND p[1];
     unsigned long len;
     my_bind_str(&p[0], e->exec_id, &len);
-    int rc = my_query(s, c, MS_EXEC_GET, p, exec_cols, NCOLS(exec_cols), sizeof *rows,
+    int rc = my_query(s, c, MS_EXEC_GET, p, my_exec_cols, MY_EXEC_NCOLS, sizeof *rows,
                       (void **)&rows, &n);
     if (rc != TASKER_OK) return rc;
     if (n == 0) return tasker_fail(TASKER_ENOTFOUND, "mysql: no execution '%s'", e->exec_id);
@@ -429,7 +428,7 @@ static int r_execs(my_store *s, my_conn *c, void *ctx)
     int np = 0;
     if (q->key) my_bind_str(&p[np++], q->key, &len);
     if (q->limit) my_bind_i64(&p[np++], &q->limit);
-    return my_query(s, c, q->id, np ? p : NULL, exec_cols, NCOLS(exec_cols),
+    return my_query(s, c, q->id, np ? p : NULL, my_exec_cols, MY_EXEC_NCOLS,
                     sizeof(tasker_task_exec), &q->rows, &q->n);
 }
 
