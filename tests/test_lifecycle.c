@@ -418,6 +418,10 @@ static bool has_runs(void *arg)
 static void a_paused_schedule_does_not_fire_and_resumes_without_catch_up(void **state)
 {
     (void)state;
+    /* A MySQL store's handle takes its times on the server's clock (cluster mode), so a
+     * fake clock cannot move its schedules: test_mysql_cluster_lifecycle.c checks the
+     * same on real time. */
+    if (on_mysql()) skip();
     fake_clock clock = {test_utc_us("2027-01-10 10:00:30")};
     tasker_t *t = sched_t = open_with("sched", 2, &clock);
     tasker_register(t, "rec", record_param, NULL);

@@ -8,7 +8,8 @@
  *  - a delayed run triggered by a handle without workers runs once, on another, not
  *    before its time;
  *  - the run of a node gone silent (its death, as the lease sees it) is interrupted by
- *    another node and retried there, by the task's policy. */
+ *    another node and retried there, by the task's policy;
+ *  - a paused schedule does not fire and resumes without catching up (real time). */
 #include "support/mariadb.h"
 #include "support/testutil.h"
 
@@ -321,6 +322,50 @@ static void a_dead_nodes_run_is_interrupted_and_retried_on_another(void **state)
     tasker_close(b);
 }
 
+static tasker_t *sched_t;
+
+static size_t runs_of_job(void)
+{
+    tasker_task_exec *v;
+    size_t n = 0;
+    if (tasker_list_execs(sched_t, "tick", &v, &n) != TASKER_OK) return 0;
+    tasker_free_execs(v, n);
+    return n;
+}
+
+static bool has_runs(void *arg) { return runs_of_job() >= *(size_t *)arg; }
+
+/* On real time (the handle takes the server's clock): a paused schedule does not fire,
+ * and resumed it fires on from then, without the fires missed meanwhile. */
+static void a_paused_schedule_holds_its_fires_and_resumes_without_catch_up(void **state)
+{
+    (void)state;
+    atomic_store(&finished, 0);
+    tasker_options fast = {.poll_ms = 50, .heartbeat_ms = 200};
+    tasker_t *t = sched_t = node("sched", 2, &fast);
+    assert_int_equal(tasker_register(t, "note", note_time, NULL), TASKER_OK);
+    assert_int_equal(tasker_add_task(t, "tick", "note", NULL), TASKER_OK);
+    char sid[TASKER_ID_SIZE];
+    assert_int_equal(tasker_add_task_schedule(t, "tick", "@every 200ms", sid), TASKER_OK);
+    assert_int_equal(tasker_pause_schedule(t, sid), TASKER_OK);
+    assert_int_equal(tasker_start(t), TASKER_OK);
+    size_t one = 1;
+    assert_false(test_wait_for(has_runs, &one, 1500)); /* 7 fires missed */
+    assert_int_equal(tasker_resume_schedule(t, sid), TASKER_OK);
+    assert_true(test_wait_for(has_runs, &one, 10000));
+    /* No catch-up: the missed fires never run; it goes on at its pace (about 5/s). */
+    size_t soon = runs_of_job();
+    if (soon > 3) fail_msg("%zu runs right after the resume: caught up", soon);
+    size_t more = soon + 2;
+    assert_true(test_wait_for(has_runs, &more, 10000));
+    tasker_task_scheme *v;
+    size_t n;
+    assert_int_equal(tasker_list_schemes(t, &v, &n), TASKER_OK);
+    assert_false(v[0].paused);
+    tasker_free_schemes(v, n);
+    tasker_close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +379,8 @@ int main(void)
                                         fresh, cleanup),
         cmocka_unit_test_setup_teardown(a_dead_nodes_run_is_interrupted_and_retried_on_another,
                                         fresh, cleanup),
+        cmocka_unit_test_setup_teardown(
+            a_paused_schedule_holds_its_fires_and_resumes_without_catch_up, fresh, cleanup),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     tasker_test_mariadb_drop_fresh();
