@@ -22,6 +22,9 @@
 
 static int db_count;
 
+/* The schema version this build migrates to (src/storage/mysql/schema.c). */
+#define SCHEMA_LATEST 5
+
 static int64_t real_clock(void *udata)
 {
     (void)udata;
@@ -86,10 +89,11 @@ static void schema_is_versioned_with_the_expected_indexes(void **state)
     snprintf(sql, sizeof sql, "SELECT MAX(version) FROM tasker_t%ld_%d.schema_version",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
-    assert_int_equal(v, 4);
-    static const char *const indexes[] = {"exec_occurrence", "exec_task_newest",
-                                          "exec_status_oldest", "event_exec_order",
-                                          "scheme_task_cron", "exec_task_done"};
+    assert_int_equal(v, SCHEMA_LATEST);
+    static const char *const indexes[] = {"exec_occurrence",  "exec_task_newest",
+                                          "event_exec_order", "scheme_task_cron",
+                                          "exec_task_done",   "exec_unique_key",
+                                          "exec_queue"};
     for (size_t i = 0; i < sizeof indexes / sizeof indexes[0]; i++) {
         snprintf(sql, sizeof sql,
                  "SELECT COUNT(*) FROM information_schema.statistics WHERE "
@@ -135,11 +139,24 @@ static long long count_in_db(const char *what_sql)
     return v;
 }
 
-/* Takes the database of this test back to schema version 2: without the task policy
- * columns of migration 3 and the nodes table of migration 4. */
+/* Takes the database of this test back to schema version 2: without the job lifecycle
+ * columns of migration 5, the task policy columns of migration 3 and the nodes table of
+ * migration 4. */
 static void undo_migrations_3_and_4(void)
 {
     char sql[512];
+    snprintf(sql, sizeof sql,
+             "ALTER TABLE tasker_t%ld_%d.task_execs DROP KEY exec_unique_key,"
+             " DROP KEY exec_queue, DROP COLUMN unique_held,"
+             " ADD KEY exec_status_oldest (status, queued_us, exec_id),"
+             " DROP COLUMN attempt, DROP COLUMN retry_of, DROP COLUMN run_at_us,"
+             " DROP COLUMN priority, DROP COLUMN param, DROP COLUMN unique_key,"
+             " DROP COLUMN timeout_ms, DROP COLUMN cancel_requested",
+             (long)getpid(), db_count);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    snprintf(sql, sizeof sql, "ALTER TABLE tasker_t%ld_%d.task_schemes DROP COLUMN paused",
+             (long)getpid(), db_count);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
     snprintf(sql, sizeof sql, "DROP TABLE tasker_t%ld_%d.nodes", (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_sql(sql), 0);
     snprintf(sql, sizeof sql,
@@ -179,7 +196,8 @@ static void opening_a_version_2_database_migrates_it_to_the_latest(void **state)
     undo_migrations_3_and_4();
     assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"), 2);
     st = reopen();
-    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"), 4);
+    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"),
+                     SCHEMA_LATEST);
     tasker_task t = {0};
     assert_int_equal(st->ops->get_task(st, "kept", &t), TASKER_OK);
     assert_string_equal(t.param, "{}");
@@ -221,7 +239,8 @@ static void opening_a_version_1_database_migrates_it_to_the_latest(void **state)
     st = tasker_mysql_storage(dsn);
     free(dsn);
     assert_non_null(st);
-    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"), 4);
+    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"),
+                     SCHEMA_LATEST);
     assert_true(count_in_db("SELECT COUNT(*) FROM information_schema.statistics WHERE "
                             "table_schema = 'tasker_t%ld_%d' AND "
                             "index_name = 'exec_task_done'") >= 1);

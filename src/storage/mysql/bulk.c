@@ -38,7 +38,7 @@ static bool bulk_supported(my_conn *c)
     return c->bulk > 0;
 }
 
-#define MAX_COLS 12
+#define MAX_COLS 19
 
 /* Column arrays for up to n rows of a bulk statement. */
 typedef struct {
@@ -100,8 +100,8 @@ static bool col_int(columns *cols, int k, size_t n)
 /* The columns of MS_EXEC_INSERT, in its order. */
 static bool fill_add(my_write **w, size_t n, columns *cols)
 {
-    static const char types[] = "ssiiiiiissss"; /* s string, i 64-bit, n int */
-    for (int k = 0; k < 12; k++) {
+    static const char types[] = "ssiiiiiisssisiissis"; /* s string, i 64-bit */
+    for (int k = 0; k < 19; k++) {
         bool ok = types[k] == 's' ? col_str(cols, k, n) : col_i64(cols, k, n);
         if (!ok) return false;
     }
@@ -118,19 +118,29 @@ static bool fill_add(my_write **w, size_t n, columns *cols)
         set_str(cols, 8, i, e->result);
         set_str(cols, 9, i, e->error);
         set_str(cols, 10, i, e->node_id);
-        set_str(cols, 11, i, e->task_id);
+        cols->i64[11][i] = e->attempt > 0 ? e->attempt : 1;
+        set_str(cols, 12, i, e->retry_of);
+        cols->i64[13][i] = e->run_at_us;
+        cols->i64[14][i] = e->priority;
+        set_str(cols, 15, i, e->param);
+        set_str(cols, 16, i, e->unique_key);
+        cols->i64[17][i] = e->timeout_ms;
+        set_str(cols, 18, i, e->task_id);
     }
     return true;
 }
 
 static bool fill_start(my_write **w, size_t n, columns *cols)
 {
-    if (!col_i64(cols, 0, n) || !col_str(cols, 1, n) || !col_str(cols, 2, n)) return false;
+    if (!col_i64(cols, 0, n) || !col_str(cols, 1, n) || !col_str(cols, 2, n) ||
+        !col_i64(cols, 3, n))
+        return false;
     for (size_t i = 0; i < n; i++) {
         const my_start_arg *a = w[i]->arg;
         cols->i64[0][i] = a->start_us;
         set_str(cols, 1, i, a->node_id);
         set_str(cols, 2, i, a->exec_id);
+        cols->i64[3][i] = a->start_us; /* due: run_at_us <= the start time */
     }
     return true;
 }
@@ -342,7 +352,8 @@ static int group_run(my_store *s, my_conn *c, my_write_kind kind, my_write **w, 
     int rc = bulk_run(s, c, kind, w, n);
     if (rc == TASKER_OK) {
         bulk_took_effect(kind, w, n);
-        return TASKER_OK;
+        /* The failures' retries, in this transaction (job lifecycle, lifecycle.c). */
+        return kind == MW_UPDATE ? my_store_retries(s, c, w, n) : TASKER_OK;
     }
     if (my_trx_lost(c)) return TASKER_ESTORAGE;
     c->last_errno = 0;

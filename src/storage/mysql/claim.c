@@ -29,9 +29,9 @@
 #define CLAIM_ATTEMPTS 3         /* a deadlock or a lost connection: claim again */
 #define UNDO_GIVE_UP_MS 10000    /* how long an unknown claim's undo is retried */
 
-#define CLAIM_EXEC_COLS                                                                  \
-    "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
-    "success, result, error, node_id"
+#define CLAIM_EXEC_COLS MY_EXEC_COLS
+/* The claim's order (job lifecycle): priority first, then due time (exec_queue). */
+#define CLAIM_ORDER " ORDER BY priority DESC, run_at_us, queued_us, exec_id"
 
 /* "?, ?, ?" for n placeholders, after prefix and before suffix (malloc'd). */
 static char *with_placeholders(const char *prefix, size_t n, const char *suffix)
@@ -52,6 +52,8 @@ typedef struct {
     int64_t now_us;
     char **ids; /* selected, then claimed */
     size_t n_ids;
+    char **task_ids;   /* of each selected run, while max_concurrency is judged */
+    int64_t *limits;   /* each selected run's task's max_concurrency (0 = none) */
     tasker_task_exec *rows;
     size_t n_rows;
     bool unknown; /* the COMMIT's answer was lost */
@@ -59,39 +61,56 @@ typedef struct {
 
 static void free_ids(claim_arg *a)
 {
-    for (size_t i = 0; i < a->n_ids; i++) free(a->ids[i]);
+    for (size_t i = 0; i < a->n_ids; i++) {
+        free(a->ids[i]);
+        if (a->task_ids) free(a->task_ids[i]);
+    }
     free(a->ids);
-    a->ids = NULL;
+    free(a->task_ids);
+    free(a->limits);
+    a->ids = a->task_ids = NULL;
+    a->limits = NULL;
     a->n_ids = 0;
 }
 
 static int select_ids(my_store *s, my_conn *c, claim_arg *a)
 {
+    /* Due runs of tasks not paused, in the claim's order along exec_queue. */
     char *sql = with_placeholders(
-        "SELECT e.exec_id FROM task_execs e WHERE e.status = 0 AND EXISTS"
-        " (SELECT 1 FROM tasks t WHERE t.task_id = e.task_id AND t.handler IN (",
-        a->nh, ")) ORDER BY e.queued_us, e.exec_id LIMIT ? FOR UPDATE SKIP LOCKED");
-    MYSQL_BIND *b = calloc(a->nh + 1, sizeof *b);
+        "SELECT e.exec_id, e.task_id, (SELECT t.max_concurrency FROM tasks t"
+        " WHERE t.task_id = e.task_id) FROM task_execs e FORCE INDEX (exec_queue)"
+        " WHERE e.status = 0 AND e.run_at_us <= ? AND EXISTS"
+        " (SELECT 1 FROM tasks t WHERE t.task_id = e.task_id AND t.paused = 0"
+        " AND t.handler IN (",
+        a->nh, "))" CLAIM_ORDER " LIMIT ? FOR UPDATE SKIP LOCKED");
+    MYSQL_BIND *b = calloc(a->nh + 2, sizeof *b);
     unsigned long *len = calloc(a->nh + 1, sizeof *len);
     int64_t limit = (int64_t)a->max;
     int rc = TASKER_ENOMEM;
-    if (!sql || !b || !len || !(a->ids = calloc(a->max, sizeof *a->ids))) {
+    if (!sql || !b || !len || !(a->ids = calloc(a->max, sizeof *a->ids)) ||
+        !(a->task_ids = calloc(a->max, sizeof *a->task_ids)) ||
+        !(a->limits = calloc(a->max, sizeof *a->limits))) {
         tasker_fail(rc, "mysql: claim: out of memory");
         goto out;
     }
-    for (size_t i = 0; i < a->nh; i++) my_bind_str(&b[i], a->handlers[i], &len[i]);
-    my_bind_i64(&b[a->nh], &limit);
+    my_bind_i64(&b[0], &a->now_us);
+    for (size_t i = 0; i < a->nh; i++) my_bind_str(&b[1 + i], a->handlers[i], &len[i]);
+    my_bind_i64(&b[1 + a->nh], &limit);
     MYSQL_STMT *st;
     if ((rc = my_cl_prepare(s, c, sql, b, &st, "selecting runs to claim")) != TASKER_OK) goto out;
     for (;;) {
-        char *id = NULL;
-        my_cl_col col = {.str = &id};
-        int f = my_cl_fetch(s, c, st, &col, 1);
+        char *id = NULL, *task_id = NULL;
+        int64_t max_conc = 0;
+        my_cl_col cols[] = {{.str = &id}, {.str = &task_id}, {.i64 = &max_conc}};
+        int f = my_cl_fetch(s, c, st, cols, 3);
         if (f <= 0 || a->n_ids == a->max) {
             free(id);
+            free(task_id);
             rc = f < 0 ? f : TASKER_OK;
             break;
         }
+        a->task_ids[a->n_ids] = task_id;
+        a->limits[a->n_ids] = max_conc;
         a->ids[a->n_ids++] = id;
     }
     mysql_stmt_close(st);
@@ -99,6 +118,83 @@ out:
     free(sql);
     free(b);
     free(len);
+    return rc;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* A one-integer query of one string parameter (a locking read, a count). */
+static int query_i64(my_store *s, my_conn *c, const char *sql, const char *key, int64_t *v,
+                     const char *what)
+{
+    MYSQL_BIND b[1];
+    unsigned long len;
+    my_bind_str(&b[0], key, &len);
+    MYSQL_STMT *st;
+    int rc = my_cl_prepare(s, c, sql, b, &st, what);
+    if (rc != TASKER_OK) return rc;
+    my_cl_col col = {.i64 = v};
+    int f = my_cl_fetch(s, c, st, &col, 1);
+    mysql_stmt_close(st);
+    return f < 0 ? f : TASKER_OK;
+}
+
+/* Keeps, of the selected runs of task_id, as many as its max_concurrency leaves room
+ * for. The task's row is locked first (FOR UPDATE), so that claims of the task on every
+ * node judge one after another, each counting the runs the previous ones committed. */
+static int judge_task(my_store *s, my_conn *c, claim_arg *a, const char *task_id)
+{
+    int64_t limit = 0, running = 0;
+    int rc = query_i64(s, c, "SELECT max_concurrency FROM tasks WHERE task_id = ? FOR UPDATE",
+                       task_id, &limit, "locking a limited task");
+    if (rc == TASKER_OK)
+        rc = query_i64(s, c, "SELECT COUNT(*) FROM task_execs WHERE task_id = ? AND status = 1",
+                       task_id, &running, "counting a limited task's runs");
+    if (rc != TASKER_OK) return rc;
+    int64_t room = limit > 0 ? limit - running : INT64_MAX;
+    size_t k = 0;
+    for (size_t i = 0; i < a->n_ids; i++) {
+        bool mine = strcmp(a->task_ids[i], task_id) == 0;
+        if (mine && room <= 0) { /* no room: left pending for a later claim */
+            free(a->ids[i]);
+            free(a->task_ids[i]);
+            continue;
+        }
+        if (mine) room--;
+        a->ids[k] = a->ids[i];
+        a->task_ids[k] = a->task_ids[i];
+        a->limits[k++] = a->limits[i];
+    }
+    a->n_ids = k;
+    return TASKER_OK;
+}
+
+/* max_concurrency, judged inside the claim's transaction across every node: for each
+ * limited task among the selected runs, in task id order (claims lock tasks in one
+ * order: no deadlock between them). */
+static int judge_limits(my_store *s, my_conn *c, claim_arg *a)
+{
+    size_t n = 0;
+    char **tasks = malloc(a->n_ids * sizeof *tasks);
+    if (!tasks) return tasker_fail(TASKER_ENOMEM, "mysql: claim: out of memory");
+    for (size_t i = 0; i < a->n_ids; i++) {
+        if (a->limits[i] <= 0) continue;
+        if (!(tasks[n] = strdup(a->task_ids[i]))) {
+            for (size_t k = 0; k < n; k++) free(tasks[k]);
+            free(tasks);
+            return tasker_fail(TASKER_ENOMEM, "mysql: claim: out of memory");
+        }
+        n++;
+    }
+    qsort(tasks, n, sizeof *tasks, cmp_str);
+    int rc = TASKER_OK;
+    for (size_t i = 0; i < n && rc == TASKER_OK; i++)
+        if (!i || strcmp(tasks[i - 1], tasks[i]) != 0) rc = judge_task(s, c, a, tasks[i]);
+    for (size_t i = 0; i < n; i++) free(tasks[i]);
+    free(tasks);
     return rc;
 }
 
@@ -133,17 +229,7 @@ out:
 
 static int read_exec(my_store *s, my_conn *c, MYSQL_STMT *st, tasker_task_exec *e)
 {
-    int64_t status = 0, success = 0;
-    my_cl_col cols[] = {{.str = &e->exec_id},      {.str = &e->task_id},
-                        {.str = &e->scheme_id},    {.i64 = &e->scheduled_us},
-                        {.i64 = &e->queued_us},    {.i64 = &e->start_us},
-                        {.i64 = &e->end_us},       {.i64 = &status},
-                        {.i64 = &success},         {.str = &e->result},
-                        {.str = &e->error},        {.str = &e->node_id}};
-    int f = my_cl_fetch(s, c, st, cols, 12);
-    e->status = (tasker_exec_status)status;
-    e->success = success != 0;
-    return f;
+    return my_fetch_exec(s, c, st, e);
 }
 
 /* Reads back the rows this claim's UPDATE moved, and only those: running under this
@@ -155,7 +241,7 @@ static int read_claimed(my_store *s, my_conn *c, claim_arg *a)
     char *sql = with_placeholders("SELECT " CLAIM_EXEC_COLS " FROM task_execs"
                                   " WHERE exec_id IN (",
                                   a->n_ids, ") AND status = 1 AND node_id = ? AND start_us = ?"
-                                  " ORDER BY queued_us, exec_id");
+                                  CLAIM_ORDER);
     MYSQL_BIND *b = calloc(a->n_ids + 2, sizeof *b);
     unsigned long *len = calloc(a->n_ids + 1, sizeof *len);
     int rc = TASKER_ENOMEM;
@@ -205,7 +291,8 @@ static int claim_once(my_store *s, my_conn *c, claim_arg *a)
 {
     int rc = my_cl_begin(s, c, "starting a claim");
     if (rc != TASKER_OK) return rc;
-    if ((rc = select_ids(s, c, a)) == TASKER_OK && a->n_ids) {
+    if ((rc = select_ids(s, c, a)) == TASKER_OK && a->n_ids) rc = judge_limits(s, c, a);
+    if (rc == TASKER_OK && a->n_ids) {
         if ((rc = mark_running(s, c, a)) == TASKER_OK) rc = read_claimed(s, c, a);
     }
     int fault = rc == TASKER_OK && a->n_ids && my_test_before_claim_commit

@@ -48,10 +48,11 @@ my_write *my_async_copy(const my_write *w, tasker_storage_done_fn done, void *ud
         e->ev.exec_id = e->str[0] = dup_or_null(ev->exec_id, &ok);
         e->ev.message = e->str[1] = dup_or_null(ev->message, &ok);
         e->w.arg = &e->ev;
-    } else { /* MW_UPDATE: the five outcome fields, the id, and the writer's node */
+    } else { /* MW_UPDATE: the five outcome fields, the id, the writer's node, and the
+              * attempt (negative: tasker_no_retry(), no retry is stored) */
         const tasker_task_exec *x = w->arg;
-        e->exec =
-            (tasker_task_exec){.status = x->status, .end_us = x->end_us, .success = x->success};
+        e->exec = (tasker_task_exec){.status = x->status, .end_us = x->end_us,
+                                     .success = x->success, .attempt = x->attempt};
         e->exec.exec_id = e->str[0] = dup_or_null(x->exec_id, &ok);
         e->exec.result = e->str[1] = dup_or_null(x->result, &ok);
         e->exec.error = e->str[2] = dup_or_null(x->error, &ok);

@@ -21,7 +21,7 @@
 
 #define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static const my_col exec_cols[] = {
+const my_col my_exec_cols[MY_EXEC_NCOLS] = {
     {MC_STR, offsetof(tasker_task_exec, exec_id)},
     {MC_STR, offsetof(tasker_task_exec, task_id)},
     {MC_STR, offsetof(tasker_task_exec, scheme_id)},
@@ -34,6 +34,13 @@ static const my_col exec_cols[] = {
     {MC_STR, offsetof(tasker_task_exec, result)},
     {MC_STR, offsetof(tasker_task_exec, error)},
     {MC_STR, offsetof(tasker_task_exec, node_id)},
+    {MC_INT, offsetof(tasker_task_exec, attempt)},
+    {MC_STR, offsetof(tasker_task_exec, retry_of)},
+    {MC_I64, offsetof(tasker_task_exec, run_at_us)},
+    {MC_INT, offsetof(tasker_task_exec, priority)},
+    {MC_STR, offsetof(tasker_task_exec, param)},
+    {MC_STR, offsetof(tasker_task_exec, unique_key)},
+    {MC_I64, offsetof(tasker_task_exec, timeout_ms)},
 };
 
 static my_store *store(tasker_storage *st) { return (my_store *)st; }
@@ -43,9 +50,10 @@ static my_store *store(tasker_storage *st) { return (my_store *)st; }
 static int w_add_exec(my_store *s, my_conn *c, my_write *w)
 {
     const tasker_task_exec *e = w->arg;
-    MYSQL_BIND p[12];
-    unsigned long len[6];
+    MYSQL_BIND p[19];
+    unsigned long len[10];
     int status = (int)e->status, success = e->success ? 1 : 0;
+    int attempt = e->attempt > 0 ? e->attempt : 1;
     uint64_t n = 0;
     my_bind_str(&p[0], e->exec_id, &len[0]);
     my_bind_str(&p[1], e->scheme_id, &len[1]);
@@ -58,13 +66,24 @@ static int w_add_exec(my_store *s, my_conn *c, my_write *w)
     my_bind_str(&p[8], e->result, &len[2]);
     my_bind_str(&p[9], e->error, &len[3]);
     my_bind_str(&p[10], e->node_id, &len[4]);
-    my_bind_str(&p[11], e->task_id, &len[5]);
+    my_bind_int(&p[11], &attempt);
+    my_bind_str(&p[12], e->retry_of, &len[5]);
+    my_bind_i64(&p[13], &e->run_at_us);
+    my_bind_int(&p[14], &e->priority);
+    my_bind_str(&p[15], e->param, &len[6]);
+    my_bind_str(&p[16], e->unique_key, &len[7]);
+    my_bind_i64(&p[17], &e->timeout_ms);
+    my_bind_str(&p[18], e->task_id, &len[8]);
     int rc = my_run(s, c, MS_EXEC_INSERT, p, &n);
     if (rc != TASKER_OK && c->last_errno == ER_DUP_ENTRY) {
         if (strstr(tasker_last_error(), "exec_occurrence"))
             return tasker_fail(TASKER_EEXISTS,
                                "mysql: schedule '%s' already has an execution for %lld",
                                e->scheme_id, (long long)e->scheduled_us);
+        if (strstr(tasker_last_error(), "exec_unique_key"))
+            return tasker_fail(TASKER_EEXISTS,
+                               "mysql: a pending or running run of task '%s' holds unique "
+                               "key '%s'", e->task_id, e->unique_key ? e->unique_key : "");
         return tasker_fail(TASKER_EEXISTS, "mysql: execution '%s' exists", e->exec_id);
     }
     if (rc != TASKER_OK) return rc;
@@ -122,6 +141,8 @@ static int claim_rows_part(my_store *s, my_conn *c, my_stmt_id id, my_write **w,
         {MC_INT, offsetof(my_claim_row, status)},
         {MC_STR, offsetof(my_claim_row, node_id)},
         {MC_I64, offsetof(my_claim_row, start_us)},
+        {MC_I64, offsetof(my_claim_row, run_at_us)},
+        {MC_BOOL, offsetof(my_claim_row, held)},
     };
     MYSQL_BIND p[MY_CLAIM_READ];
     unsigned long len[MY_CLAIM_READ];
@@ -167,22 +188,38 @@ int my_claim_rows(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row 
     return claim_rows(s, c, MS_EXEC_CLAIM_GET, w, n, rows, nrows);
 }
 
+/* Whether the start w may take the pending run of row (job lifecycle). */
+static bool startable(const my_write *w, const my_claim_row *row)
+{
+    return row->run_at_us <= ((const my_start_arg *)w->arg)->start_us && !row->held;
+}
+
 int my_claim_rows_locked(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
                          size_t *nrows)
 {
-    return claim_rows(s, c, MS_EXEC_CLAIM_LOCK, w, n, rows, nrows);
+    int rc = claim_rows(s, c, MS_EXEC_CLAIM_LOCK, w, n, rows, nrows);
+    for (size_t r = 0; rc == TASKER_OK && r < *nrows; r++) {
+        my_claim_row *row = &(*rows)[r];
+        if (row->status != TASKER_EXEC_PENDING) continue;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(((const my_start_arg *)w[i]->arg)->exec_id, row->exec_id) == 0 &&
+                !startable(w[i], row))
+                row->status = MY_STATUS_HELD;
+    }
+    return rc;
 }
 
 /* One start alone: the compare-and-set, and when it matched nothing, why. */
 static int w_start_exec(my_store *s, my_conn *c, my_write *w)
 {
     const my_start_arg *a = w->arg;
-    MYSQL_BIND p[3];
+    MYSQL_BIND p[4];
     unsigned long len[2];
     uint64_t n = 0;
     my_bind_i64(&p[0], &a->start_us);
     my_bind_str(&p[1], a->node_id, &len[0]);
     my_bind_str(&p[2], a->exec_id, &len[1]);
+    my_bind_i64(&p[3], &a->start_us);
     w->claimed = false;
     int rc = my_run(s, c, MS_EXEC_START, p, &n);
     if (rc != TASKER_OK) return rc;
@@ -193,6 +230,11 @@ static int w_start_exec(my_store *s, my_conn *c, my_write *w)
     my_claim_row *rows = NULL;
     size_t nrows = 0;
     if ((rc = my_claim_rows(s, c, &w, 1, &rows, &nrows)) != TASKER_OK) return rc;
+    if (nrows && rows[0].status == TASKER_EXEC_PENDING) { /* not due, or held */
+        my_claim_rows_free(rows, nrows);
+        return tasker_fail(TASKER_ESTATE, "mysql: execution '%s' is delayed, or its task "
+                           "paused or limited: left to claims", a->exec_id);
+    }
     rc = my_claim_verdict(w, nrows ? &rows[0] : NULL);
     my_claim_rows_free(rows, nrows);
     if (rc == TASKER_OK) /* cannot be: it matched nothing; say so rather than run it */
@@ -290,7 +332,7 @@ static int outcome_missed(my_store *s, my_conn *c, const tasker_task_exec *e)
     MYSQL_BIND p[1];
     unsigned long len;
     my_bind_str(&p[0], e->exec_id, &len);
-    int rc = my_query(s, c, MS_EXEC_GET, p, exec_cols, NCOLS(exec_cols), sizeof *rows,
+    int rc = my_query(s, c, MS_EXEC_GET, p, my_exec_cols, MY_EXEC_NCOLS, sizeof *rows,
                       (void **)&rows, &n);
     if (rc != TASKER_OK) return rc;
     if (n == 0) return tasker_fail(TASKER_ENOTFOUND, "mysql: no execution '%s'", e->exec_id);
@@ -341,7 +383,10 @@ static int w_update_exec(my_store *s, my_conn *c, my_write *w)
     my_bind_str(&p[6], e->node_id, &len[3]);
     my_bind_str(&p[7], e->node_id, &len[4]);
     int rc = my_run(s, c, MS_EXEC_UPDATE, p, &n);
-    if (rc == TASKER_OK && n == 0) return outcome_missed(s, c, e);
+    if (rc == TASKER_OK && n == 0) rc = outcome_missed(s, c, e);
+    /* Also when found written already (a bulk statement that fell short wrote it, with
+     * no retry yet): the retry's id makes a second one a no-op. */
+    if (rc == TASKER_OK) rc = my_store_retry(s, c, e);
     return rc;
 }
 
@@ -383,7 +428,7 @@ static int r_execs(my_store *s, my_conn *c, void *ctx)
     int np = 0;
     if (q->key) my_bind_str(&p[np++], q->key, &len);
     if (q->limit) my_bind_i64(&p[np++], &q->limit);
-    return my_query(s, c, q->id, np ? p : NULL, exec_cols, NCOLS(exec_cols),
+    return my_query(s, c, q->id, np ? p : NULL, my_exec_cols, MY_EXEC_NCOLS,
                     sizeof(tasker_task_exec), &q->rows, &q->n);
 }
 
@@ -446,7 +491,14 @@ static int w_interrupt_node(my_store *s, my_conn *c, my_write *w)
     my_bind_i64(&p[0], &a->end_us);
     my_bind_str(&p[1], why, &len[0]);
     my_bind_str(&p[2], a->node_id, &len[1]);
-    return my_run(s, c, MS_EXEC_INTERRUPT_NODE, p, &a->marked);
+    /* Their retries, in the same transaction (job lifecycle). */
+    char **ids = NULL;
+    size_t n = 0;
+    int rc = my_node_running(s, c, a->node_id, &ids, &n);
+    if (rc == TASKER_OK) rc = my_run(s, c, MS_EXEC_INTERRUPT_NODE, p, &a->marked);
+    if (rc == TASKER_OK && a->marked) rc = my_store_retries_of(s, c, ids, n);
+    my_free_ids(ids, n);
+    return rc;
 }
 
 typedef struct {

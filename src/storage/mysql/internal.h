@@ -10,6 +10,8 @@
  *   resolve.c        batches whose COMMIT was cut off: what committed, what to replay
  *   copies.c         the driver's own copies of asynchronous writes
  *   retain.c         retention per batch
+ *   lifecycle.c      the job lifecycle (storage version 4): cancel, pause, the filtered
+ *                    history, unique keys, and the retry stored with each failure
  * A start (claim) is answered only after the COMMIT that moved its run to running. */
 #ifndef TASKER_SRC_MYSQL_INTERNAL_H
 #define TASKER_SRC_MYSQL_INTERNAL_H
@@ -92,6 +94,7 @@ typedef enum {
     MS_EXEC_CLAIM_GET,
     MS_EXEC_CLAIM_LOCK,
     MS_TASK_RETENTION,
+    MS_EXEC_RETRY,
     MS_COUNT
 } my_stmt_id;
 
@@ -219,6 +222,9 @@ bool my_errno_is_lost(unsigned err);
 
 /* storage/mysql/schema.c: migrations. */
 int my_migrate(my_store *s, my_conn *c);
+/* For tests: when set (1 .. latest - 1), a store opened migrates only up to that
+ * version, so that an upgrade from it can be tested. 0 in production. */
+extern int my_test_schema_target;
 
 /* storage/mysql/stmt.c: statements, parameters and rows. */
 MYSQL_STMT *my_stmt(my_store *s, my_conn *c, my_stmt_id id);
@@ -392,10 +398,15 @@ typedef struct {
     int status;
     char *node_id;
     int64_t start_us;
+    int64_t run_at_us; /* job lifecycle: a start takes a run only once due, */
+    bool held;         /* and not held by its task (paused, or limited: left to claims) */
 } my_claim_row;
 int my_claim_verdict(my_write *w, const my_claim_row *row);
 /* Reads the rows of the n starts (any n) into a malloc'd array (*rows, *nrows); the
- * _locked form also locks them until the transaction ends (FOR UPDATE). */
+ * _locked form also locks them until the transaction ends (FOR UPDATE), and reports a
+ * pending run that its start may not take (not due, or held by its task) with status
+ * MY_STATUS_HELD, so that the careful round leaves it pending. */
+#define MY_STATUS_HELD 100
 int my_claim_rows(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
                   size_t *nrows);
 int my_claim_rows_locked(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
@@ -420,6 +431,44 @@ int my_interrupt_dead(tasker_storage *st, tasker_node_alive_fn alive, void *udat
                       size_t *n);
 int my_update_task_exec_async(tasker_storage *st, const tasker_task_exec *e,
                               tasker_storage_done_fn done, void *udata);
+
+/* storage/mysql/lifecycle.c: the job lifecycle (storage version 4). */
+int my_cancel_task_exec(tasker_storage *st, const char *exec_id, int64_t now_us,
+                        tasker_exec_status *was);
+int my_set_task_paused(tasker_storage *st, const char *task_id, bool paused);
+int my_set_scheme_paused(tasker_storage *st, const char *scheme_id, bool paused,
+                         int64_t now_us);
+int my_list_task_execs_filter(tasker_storage *st, const tasker_exec_filter *f,
+                              int64_t after_queued_us, const char *after_exec_id, size_t limit,
+                              tasker_task_exec **out, size_t *n);
+int my_find_unique_exec(tasker_storage *st, const char *task_id, const char *key,
+                        char exec_id_out[TASKER_ID_SIZE]);
+int my_list_cancel_requests(tasker_storage *st, const char *node_id, tasker_task_exec **out,
+                            size_t *n);
+/* In c's open transaction, after the outcome e was written: stores its retry when it
+ * failed or was interrupted, attempts are left, and e->attempt is not negative
+ * (tasker_no_retry). */
+int my_store_retry(my_store *s, my_conn *c, const tasker_task_exec *e);
+/* The same for the outcomes w[0..n) of a bulk statement (storage/mysql/bulk.c). */
+int my_store_retries(my_store *s, my_conn *c, my_write **w, size_t n);
+/* In c's open transaction, before an interrupt marks node's running runs (node_id NULL:
+ * those with no node): their ids, locked (FOR UPDATE), into a new array (*ids, *n; free
+ * with my_free_ids). After the marking, my_store_retries_of stores the retries of those
+ * of them that it marked interrupted. */
+int my_node_running(my_store *s, my_conn *c, const char *node_id, char ***ids, size_t *n);
+int my_store_retries_of(my_store *s, my_conn *c, char **ids, size_t n);
+void my_free_ids(char **ids, size_t n);
+/* The columns of an execution as EXEC_COLS lists them (storage/mysql/stmt.c), for
+ * my_cl_fetch / my_fetch_exec, and the same as my_query columns. */
+#define MY_EXEC_NCOLS 19
+#define MY_EXEC_COLS                                                                     \
+    "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
+    "success, result, error, node_id, attempt, retry_of, run_at_us, priority, param, "   \
+    "unique_key, timeout_ms"
+extern const my_col my_exec_cols[MY_EXEC_NCOLS];
+/* Fetches the next row of st (selecting EXEC_COLS) into *e: 1 a row, 0 no more, or a
+ * negative tasker code. */
+int my_fetch_exec(my_store *s, my_conn *c, MYSQL_STMT *st, tasker_task_exec *e);
 
 /* storage/mysql/nodes.c and storage/mysql/claim.c: cluster mode (storage version 3). */
 int my_node_beat(tasker_storage *st, const tasker_node *self, int64_t *store_now_us);

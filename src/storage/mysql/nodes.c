@@ -53,11 +53,11 @@ int my_cl_run(my_store *s, my_conn *c, const char *sql, MYSQL_BIND *params,
  * 0 = no more rows, or a negative tasker code. */
 int my_cl_fetch(my_store *s, my_conn *c, MYSQL_STMT *st, my_cl_col *cols, int n)
 {
-    MYSQL_BIND b[16];
-    unsigned long len[16];
-    my_bool is_null[16];
-    int64_t ints[16];
-    if (n > 16) return tasker_fail(TASKER_EINVAL, "mysql: too many columns");
+    MYSQL_BIND b[24];
+    unsigned long len[24];
+    my_bool is_null[24];
+    int64_t ints[24];
+    if (n > 24) return tasker_fail(TASKER_EINVAL, "mysql: too many columns");
     memset(b, 0, sizeof b);
     for (int i = 0; i < n; i++) {
         b[i].is_null = &is_null[i];
@@ -373,11 +373,18 @@ static int interrupt_node(my_store *s, my_conn *c, expire_arg *a, const dead_nod
     my_bind_str(&b[1], error, &len[0]);
     my_bind_str(&b[2], d->node_id, &len[1]);
     uint64_t affected = 0;
-    int rc = my_cl_run(s, c,
+    /* Their retries, in the same transaction (job lifecycle). */
+    char **ids = NULL;
+    size_t n = 0;
+    int rc = my_node_running(s, c, d->node_id, &ids, &n);
+    if (rc == TASKER_OK && n)
+        rc = my_cl_run(s, c,
                        "UPDATE task_execs SET status = 4, success = 0, end_us = ?, error = ?"
                        " WHERE status = 1 AND node_id = ?",
                        b, &affected, "interrupting a dead node's executions");
     if (rc == TASKER_OK) a->marked += (size_t)affected;
+    if (rc == TASKER_OK && affected) rc = my_store_retries_of(s, c, ids, n);
+    my_free_ids(ids, n);
     return rc;
 }
 

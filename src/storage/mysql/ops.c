@@ -244,6 +244,7 @@ static int r_list_schemes(my_store *s, my_conn *c, void *ctx)
         {MC_INT, offsetof(tasker_task_scheme, overlap)},
         {MC_I64, offsetof(tasker_task_scheme, created_us)},
         {MC_I64, offsetof(tasker_task_scheme, last_fire_us)},
+        {MC_BOOL, offsetof(tasker_task_scheme, paused)},
     };
     read_ctx *r = ctx;
     return my_query(s, c, MS_SCHEME_LIST, NULL, cols, NCOLS(cols), sizeof(tasker_task_scheme),
@@ -369,9 +370,9 @@ static int list_task_events(tasker_storage *st, const char *exec_id, tasker_task
 }
 
 const tasker_storage_ops my_ops = {
-    /* Version 3: the job lifecycle operations of version 4 (storage.h) are not written for
-     * MySQL yet; the core refuses the lifecycle calls and policies on this store. */
-    .version = 3,
+    /* Version 4: the job lifecycle (storage/mysql/lifecycle.c). The bulk definitions of
+     * version 4 are left NULL: the core then makes one call per item. */
+    .version = 4,
     .name = "mysql",
     .add_task = add_task,
     .remove_task = remove_task,
@@ -401,4 +402,10 @@ const tasker_storage_ops my_ops = {
     .interrupt_expired = my_interrupt_expired,
     .claim_task_execs = my_claim_task_execs,
     .find_active_exec = my_find_active_exec,
+    .cancel_task_exec = my_cancel_task_exec,
+    .set_task_paused = my_set_task_paused,
+    .set_scheme_paused = my_set_scheme_paused,
+    .list_task_execs_filter = my_list_task_execs_filter,
+    .find_unique_exec = my_find_unique_exec,
+    .list_cancel_requests = my_list_cancel_requests,
 };

@@ -10,9 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXEC_COLS                                                                        \
-    "exec_id, task_id, scheme_id, scheduled_us, queued_us, start_us, end_us, status, "  \
-    "success, result, error, node_id"
+#define EXEC_COLS MY_EXEC_COLS /* in the order of my_exec_cols (exec.c) */
 /* The policy columns of tasks, in the order of tasker_task's fields. */
 #define TASK_POLICY_COLS                                                                 \
     "max_attempts, backoff_ms, backoff_max_ms, timeout_ms, max_concurrency, priority, "   \
@@ -20,6 +18,31 @@
 #define NEWEST " ORDER BY queued_us DESC, exec_id DESC"
 #define OLDEST " ORDER BY queued_us, exec_id"
 #define P8 "?, ?, ?, ?, ?, ?, ?, ?"
+/* Whether a start must leave the run to claims (job lifecycle): its task is paused, or
+ * limited (max_concurrency is judged in a claim's transaction, storage/mysql/claim.c). */
+#define HELD_BY_TASK(e)                                                                  \
+    "EXISTS (SELECT 1 FROM tasks t WHERE t.task_id = " e ".task_id"                      \
+    " AND (t.paused <> 0 OR t.max_concurrency > 0))"
+/* A start's compare-and-set: pending, due (run_at_us <= the start time), not held. */
+#define START_SQL                                                                        \
+    "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"                        \
+    " WHERE exec_id = ? AND status = 0 AND run_at_us <= ? AND NOT " HELD_BY_TASK("task_execs")
+/* The retry of a failed or interrupted run whose task allows more attempts, written in
+ * the transaction of the failure (storage.h, version 4). Its id is the first attempt's
+ * id + "." + its attempt, so the same outcome written twice (a replayed batch) stores
+ * one retry (IGNORE). Delay: backoff_ms (0 = 1000) doubled per attempt, capped by
+ * backoff_max_ms (0 = 3,600,000), times a jitter uniform in [0.9, 1.1], counted from
+ * the failure's end; in floating point, so that no doubling can overflow. */
+#define RETRY_SQL(where)                                                                 \
+    "INSERT IGNORE INTO task_execs (" EXEC_COLS ")"                                      \
+    " SELECT CONCAT(COALESCE(e.retry_of, e.exec_id), '.', e.attempt + 1), e.task_id,"    \
+    " NULL, e.scheduled_us, e.end_us, 0, 0, 0, 0, NULL, NULL, NULL, e.attempt + 1,"      \
+    " COALESCE(e.retry_of, e.exec_id), e.end_us + CAST(LEAST("                          \
+    "IF(t.backoff_ms > 0, t.backoff_ms, 1000) * POW(2, LEAST(e.attempt - 1, 62)),"       \
+    " IF(t.backoff_max_ms > 0, t.backoff_max_ms, 3600000)) * (900 + RAND() * 200)"       \
+    " AS SIGNED), e.priority, e.param, e.unique_key, e.timeout_ms"                       \
+    " FROM task_execs e JOIN tasks t ON t.task_id = e.task_id WHERE " where              \
+    " AND e.attempt < t.max_attempts"
 
 /* Status values are tasker_exec_status: 0 pending, 1 running, 2 and up finished. */
 static const char *const sql_text[MS_COUNT] = {
@@ -47,14 +70,13 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_SCHEME_ID] = "SELECT scheme_id FROM task_schemes WHERE task_id = ? AND cron = ?",
     [MS_SCHEME_DELETE] = "DELETE FROM task_schemes WHERE scheme_id = ?",
     [MS_SCHEME_LIST] = "SELECT scheme_id, task_id, cron, misfire, overlap, created_us,"
-                       " last_fire_us FROM task_schemes ORDER BY scheme_id",
+                       " last_fire_us, paused FROM task_schemes ORDER BY scheme_id",
     [MS_SCHEME_FIRE] = "UPDATE task_schemes SET last_fire_us = GREATEST(last_fire_us, ?)"
                        " WHERE scheme_id = ?",
     [MS_EXEC_INSERT] = "INSERT INTO task_execs (" EXEC_COLS ")"
-                       " SELECT ?, task_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tasks"
-                       " WHERE task_id = ?",
-    [MS_EXEC_START] = "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"
-                      " WHERE exec_id = ? AND status = 0",
+                       " SELECT ?, task_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                       " FROM tasks WHERE task_id = ?",
+    [MS_EXEC_START] = START_SQL,
     [MS_EXEC_STATUS] = "SELECT status FROM task_execs WHERE exec_id = ?",
     /* The outcome, fenced: with the writer's node (bound twice), written only while the
      * run is running and held by that node; with a NULL node, as is. Else it matches
@@ -85,7 +107,7 @@ static const char *const sql_text[MS_COUNT] = {
      * same order. */
     [MS_RETAIN_DELETE] = "DELETE e FROM task_execs AS e FORCE INDEX (exec_task_done)"
                          " WHERE e.task_id = ? AND e.queued_us <= ?"
-                         " AND e.status IN (2, 3, 4, 5) AND (e.queued_us < ? OR e.queued_us < ?"
+                         " AND e.status IN (2, 3, 4, 5, 6) AND (e.queued_us < ? OR e.queued_us < ?"
                          " OR (e.queued_us = ? AND e.exec_id <= ?))",
     [MS_EVENT_INSERT] = "INSERT INTO task_events (exec_id, time_us, level, message)"
                         " VALUES (?, ?, ?, ?)",
@@ -96,21 +118,27 @@ static const char *const sql_text[MS_COUNT] = {
      * (MS_TASK_LOCK), in the parameter order of MS_EXEC_INSERT. */
     [MS_EXEC_INSERT_BULK] = "INSERT INTO task_execs (exec_id, scheme_id, scheduled_us,"
                             " queued_us, start_us, end_us, status, success, result, error,"
-                            " node_id, task_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            " node_id, attempt, retry_of, run_at_us, priority, param,"
+                            " unique_key, timeout_ms, task_id)"
+                            " VALUES (" P8 ", " P8 ", ?, ?, ?)",
     /* The task exists, and stays until the transaction ends. */
     [MS_TASK_LOCK] = "SELECT 1 FROM tasks WHERE task_id = ? LOCK IN SHARE MODE",
-    [MS_EXEC_START_BULK] = "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"
-                           " WHERE exec_id = ? AND status = 0",
+    [MS_EXEC_START_BULK] = START_SQL,
     [MS_EVENT_INSERT_BULK] = "INSERT INTO task_events (exec_id, time_us, level, message)"
                              " VALUES (?, ?, ?, ?)",
     [MS_EXEC_UPDATE_BULK] = "UPDATE task_execs SET status = ?, end_us = ?, success = ?,"
                             " result = ?, error = ? WHERE exec_id = ?"
                             " AND (? IS NULL OR (status = 1 AND node_id = ?))",
-    /* Claimed rows read back, MY_CLAIM_READ at a time (unused places bound to NULL). */
-    [MS_EXEC_CLAIM_GET] = "SELECT exec_id, status, node_id, start_us FROM task_execs"
+    /* Claimed rows read back, MY_CLAIM_READ at a time (unused places bound to NULL),
+     * with what a start needs besides a pending status (due, not held: exec.c). */
+    [MS_EXEC_CLAIM_GET] = "SELECT exec_id, status, node_id, start_us, run_at_us, "
+                          HELD_BY_TASK("e") " FROM task_execs e"
                           " WHERE exec_id IN (" P8 ", " P8 ", " P8 ", " P8 ")",
-    [MS_EXEC_CLAIM_LOCK] = "SELECT exec_id, status, node_id, start_us FROM task_execs"
+    [MS_EXEC_CLAIM_LOCK] = "SELECT exec_id, status, node_id, start_us, run_at_us, "
+                           HELD_BY_TASK("e") " FROM task_execs e"
                            " WHERE exec_id IN (" P8 ", " P8 ", " P8 ", " P8 ") FOR UPDATE",
+    [MS_EXEC_RETRY] = RETRY_SQL("e.exec_id = ? AND e.status IN (3, 4)"),
+
     [MS_MARK_SET] = "INSERT INTO commit_marks (store_id, slot, token, updated_us)"
                     " VALUES (?, ?, ?, ?)"
                     " ON DUPLICATE KEY UPDATE token = VALUES(token),"
@@ -193,7 +221,7 @@ int my_run(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, uint64_t 
     return rc;
 }
 
-#define MAX_COLS 16
+#define MAX_COLS 24
 
 typedef struct {
     MYSQL_BIND bind[MAX_COLS];

@@ -1,0 +1,399 @@
+/* The MySQL driver's job lifecycle (storage version 4) on the private MariaDB server,
+ * beyond the conformance suite: the upgrade of a schema-4 store in place, the retries
+ * the driver stores in the transaction of a failure (synchronous, asynchronous in bulk,
+ * replayed, and those of the runs an interrupt marks), a run's own timeout kept, and a
+ * batch of starts mixing due and delayed runs. */
+#include "support/mariadb.h"
+#include "storage/mysql/internal.h"
+
+#include <tasker/storage.h>
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define T0 INT64_C(1700000000000000)
+#define MS INT64_C(1000)
+
+static char db[64];
+static int db_count;
+
+static int64_t fixed_clock(void *udata)
+{
+    (void)udata;
+    return T0;
+}
+
+static tasker_storage *open_db(bool fresh)
+{
+    if (fresh) {
+        snprintf(db, sizeof db, "tasker_l%ld_%d", (long)getpid(), ++db_count);
+        assert_int_equal(tasker_test_mariadb_fresh_db(db), 0);
+    }
+    char *dsn = tasker_test_mariadb_dsn(db, NULL);
+    tasker_storage *st = tasker_mysql_storage(dsn);
+    free(dsn);
+    if (!st) fail_msg("open %s: %s", db, tasker_last_error());
+    st->env.max_execs_per_task = -1;
+    st->env.max_exec_age_s = -1;
+    st->env.clock = fixed_clock;
+    return st;
+}
+
+#define OK(call)                                                                          \
+    do {                                                                                  \
+        int rc_ = (call);                                                                 \
+        if (rc_ != TASKER_OK) fail_msg("%s: %s (%s)", #call, tasker_strerror(rc_),       \
+                                       tasker_last_error());                              \
+    } while (0)
+
+static void add_task(tasker_storage *st, const char *id, int max_attempts, int64_t backoff_ms)
+{
+    tasker_task t = {.task_id = (char *)id, .handler = "h", .param = "{}",
+                     .max_attempts = max_attempts, .backoff_ms = backoff_ms};
+    OK(st->ops->add_task(st, &t));
+}
+
+static void add_pending(tasker_storage *st, const char *id, const char *task_id)
+{
+    tasker_task_exec e = {.exec_id = (char *)id, .task_id = (char *)task_id, .queued_us = T0,
+                          .status = TASKER_EXEC_PENDING, .attempt = 1, .priority = 3,
+                          .param = "{\"x\":1}", .unique_key = "k", .timeout_ms = 250};
+    OK(st->ops->add_task_exec(st, &e));
+}
+
+static tasker_task_exec get(tasker_storage *st, const char *id)
+{
+    tasker_task_exec e = {0};
+    OK(st->ops->get_task_exec(st, id, &e));
+    return e;
+}
+
+static bool exists(tasker_storage *st, const char *id)
+{
+    tasker_task_exec e = {0};
+    int rc = st->ops->get_task_exec(st, id, &e);
+    tasker_exec_clear(&e);
+    return rc == TASKER_OK;
+}
+
+static long long count(const char *where)
+{
+    char sql[512];
+    long long v = -1;
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s.%s", db, where);
+    assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
+    return v;
+}
+
+static void fail_run(tasker_storage *st, const char *id, int attempt, int64_t end_us)
+{
+    tasker_task_exec out = {.exec_id = (char *)id, .status = TASKER_EXEC_FAILED,
+                            .end_us = end_us, .error = "boom", .node_id = "n",
+                            .attempt = attempt};
+    OK(st->ops->update_task_exec(st, &out));
+}
+
+/* A store of the release before (schema 4, migrations 1-4 only) with tasks, a schedule,
+ * executions as that release wrote them and an event: opened by this build, it gains
+ * the lifecycle columns with their defaults and keeps every row. */
+static void a_schema_4_store_upgrades_in_place_keeping_its_data(void **state)
+{
+    (void)state;
+    my_test_schema_target = 4;
+    tasker_storage *st = open_db(true);
+    my_test_schema_target = 0;
+    add_task(st, "old", 0, 0);
+    tasker_task_scheme sc = {.scheme_id = "s1", .task_id = "old", .cron = "* * * * *",
+                             .created_us = T0, .last_fire_us = T0};
+    OK(st->ops->add_task_scheme(st, &sc, NULL));
+    st->ops->close(st);
+    char sql[600];
+    snprintf(sql, sizeof sql, "INSERT INTO %s.task_execs (exec_id, task_id, scheme_id,"
+             " scheduled_us, queued_us, start_us, end_us, status, success, result, error,"
+             " node_id) VALUES ('p1', 'old', NULL, 0, 10, 0, 0, 0, 0, NULL, NULL, NULL),"
+             " ('d1', 'old', 's1', 60, 5, 6, 7, 2, 1, '{\"r\":1}', NULL, 'n')", db);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    snprintf(sql, sizeof sql, "INSERT INTO %s.task_events (exec_id, time_us, level, message)"
+             " VALUES ('d1', 6, 1, 'hello')", db);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    assert_int_equal(count("schema_version WHERE version = 5"), 0);
+
+    st = open_db(false);
+    assert_int_equal(count("schema_version WHERE version = 5"), 1);
+    tasker_task_exec d = get(st, "d1"), p = get(st, "p1");
+    assert_int_equal(d.status, TASKER_EXEC_SUCCESS);
+    assert_string_equal(d.result, "{\"r\":1}");
+    assert_string_equal(d.scheme_id, "s1");
+    assert_int_equal(p.attempt, 1); /* the defaults of the new columns */
+    assert_null(p.retry_of);
+    assert_int_equal(p.run_at_us, 0);
+    assert_int_equal(p.priority, 0);
+    assert_null(p.param);
+    assert_null(p.unique_key);
+    assert_int_equal(p.timeout_ms, 0);
+    tasker_exec_clear(&d);
+    tasker_exec_clear(&p);
+    tasker_task_event *ev;
+    size_t n;
+    OK(st->ops->list_task_events(st, "d1", &ev, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(ev[0].message, "hello");
+    tasker_free_events(ev, n);
+    tasker_task_scheme *v;
+    OK(st->ops->list_task_schemes(st, &v, &n));
+    assert_int_equal(n, 1);
+    assert_false(v[0].paused);
+    tasker_free_schemes(v, n);
+    /* The old pending run starts; the new columns work. */
+    OK(st->ops->start_task_exec(st, "p1", T0, "n"));
+    add_pending(st, "k1", "old");
+    tasker_task_exec again = {.exec_id = "k2", .task_id = "old", .queued_us = T0,
+                              .unique_key = "k"};
+    assert_int_equal(st->ops->add_task_exec(st, &again), TASKER_EEXISTS);
+    st->ops->close(st);
+    /* Opened again: nothing migrates twice. */
+    st = open_db(false);
+    assert_int_equal(count("schema_version"), 5);
+    st->ops->close(st);
+}
+
+/* A failure with attempts left stores attempt + 1 in its transaction, with the run's
+ * params, priority, key and timeout, due after the doubled backoff; the last attempt,
+ * tasker_no_retry (a negative attempt) and a success store none; a replay stores one. */
+static void a_failure_stores_its_retry_in_the_same_write(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_db(true);
+    add_task(st, "t", 3, 1000);
+    add_pending(st, "r", "t");
+    OK(st->ops->start_task_exec(st, "r", T0, "n"));
+    fail_run(st, "r", 1, T0 + 10 * MS);
+    tasker_task_exec r2 = get(st, "r.2");
+    assert_int_equal(r2.status, TASKER_EXEC_PENDING);
+    assert_int_equal(r2.attempt, 2);
+    assert_string_equal(r2.retry_of, "r");
+    assert_string_equal(r2.param, "{\"x\":1}");
+    assert_string_equal(r2.unique_key, "k"); /* the failed run let go of it */
+    assert_int_equal(r2.priority, 3);
+    assert_int_equal(r2.timeout_ms, 250);
+    assert_int_equal(r2.queued_us, T0 + 10 * MS);
+    assert_true(r2.run_at_us >= T0 + 10 * MS + 900 * MS);
+    assert_true(r2.run_at_us <= T0 + 10 * MS + 1100 * MS);
+    tasker_exec_clear(&r2);
+    fail_run(st, "r", 1, T0 + 10 * MS); /* replayed: still one retry */
+    assert_int_equal(count("task_execs WHERE retry_of = 'r'"), 1);
+    /* Not due yet: a start leaves it to claims. */
+    assert_int_equal(st->ops->start_task_exec(st, "r.2", T0 + 20 * MS, "n"), TASKER_ESTATE);
+    OK(st->ops->start_task_exec(st, "r.2", T0 + 2000 * MS, "n"));
+    fail_run(st, "r.2", 2, T0 + 2000 * MS);
+    tasker_task_exec r3 = get(st, "r.3");
+    assert_int_equal(r3.attempt, 3);
+    assert_string_equal(r3.retry_of, "r");
+    assert_true(r3.run_at_us >= T0 + 2000 * MS + 1800 * MS); /* doubled */
+    assert_true(r3.run_at_us <= T0 + 2000 * MS + 2200 * MS);
+    tasker_exec_clear(&r3);
+    OK(st->ops->start_task_exec(st, "r.3", T0 + 9000 * MS, "n"));
+    fail_run(st, "r.3", 3, T0 + 9000 * MS);
+    assert_false(exists(st, "r.4")); /* max_attempts reached */
+
+    add_task(st, "u", 5, 10);
+    tasker_task_exec a = {.exec_id = "a", .task_id = "u", .queued_us = T0, .attempt = 1};
+    OK(st->ops->add_task_exec(st, &a));
+    OK(st->ops->start_task_exec(st, "a", T0, "n"));
+    fail_run(st, "a", -1, T0 + MS); /* tasker_no_retry() */
+    assert_false(exists(st, "a.2"));
+    tasker_task_exec b = {.exec_id = "b", .task_id = "u", .queued_us = T0, .attempt = 1};
+    OK(st->ops->add_task_exec(st, &b));
+    OK(st->ops->start_task_exec(st, "b", T0, "n"));
+    tasker_task_exec ok = {.exec_id = "b", .status = TASKER_EXEC_SUCCESS, .end_us = T0 + MS,
+                           .success = true, .node_id = "n", .attempt = 1};
+    OK(st->ops->update_task_exec(st, &ok));
+    assert_false(exists(st, "b.2"));
+    st->ops->close(st);
+}
+
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done, failed;
+} waiter;
+
+static void on_done(void *udata, int rc, const char *msg)
+{
+    waiter *w = udata;
+    (void)msg;
+    pthread_mutex_lock(&w->lock);
+    w->done++;
+    w->failed += rc != TASKER_OK;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Outcomes written asynchronously go to the server in bulk: each failure among them
+ * still gets its retry in the same transaction. */
+static void failures_written_in_bulk_each_get_their_retry(void **state)
+{
+    (void)state;
+    enum { N = 60 };
+    tasker_storage *st = open_db(true);
+    add_task(st, "t", 2, 10);
+    char ids[N][16];
+    const char *pids[N];
+    int rcs[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "x%02d", i);
+        pids[i] = ids[i];
+        tasker_task_exec e = {.exec_id = ids[i], .task_id = "t", .queued_us = T0 + i,
+                              .attempt = 1};
+        OK(st->ops->add_task_exec(st, &e));
+    }
+    OK(st->ops->start_task_execs(st, pids, N, T0, "n", rcs));
+    for (int i = 0; i < N; i++) assert_int_equal(rcs[i], TASKER_OK);
+    waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    for (int i = 0; i < N; i++) {
+        tasker_task_exec out = {.exec_id = ids[i], .end_us = T0 + MS, .node_id = "n",
+                                .attempt = 1, .status = i % 3 ? TASKER_EXEC_FAILED
+                                                              : TASKER_EXEC_SUCCESS};
+        OK(st->ops->update_task_exec_async(st, &out, on_done, &w));
+    }
+    pthread_mutex_lock(&w.lock);
+    while (w.done < N) pthread_cond_wait(&w.cond, &w.lock);
+    pthread_mutex_unlock(&w.lock);
+    assert_int_equal(w.failed, 0);
+    assert_int_equal(count("task_execs WHERE attempt = 2 AND status = 0"), N - N / 3);
+    for (int i = 0; i < N; i++) {
+        char retry[24];
+        snprintf(retry, sizeof retry, "%s.2", ids[i]);
+        assert_int_equal(exists(st, retry), i % 3 != 0);
+    }
+    st->ops->close(st);
+}
+
+static bool all_dead(const char *node_id, void *udata)
+{
+    (void)node_id, (void)udata;
+    return false;
+}
+
+/* interrupt_dead and the lease rule store the retries of the runs they mark. */
+static void interrupted_runs_get_their_retries(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_db(true);
+    add_task(st, "t", 2, 10);
+    add_task(st, "once", 0, 0);
+    tasker_task_exec a = {.exec_id = "a", .task_id = "t", .queued_us = T0, .attempt = 1};
+    tasker_task_exec b = {.exec_id = "b", .task_id = "once", .queued_us = T0, .attempt = 1};
+    OK(st->ops->add_task_exec(st, &a));
+    OK(st->ops->add_task_exec(st, &b));
+    OK(st->ops->start_task_exec(st, "a", T0, "gone"));
+    OK(st->ops->start_task_exec(st, "b", T0, "gone"));
+    size_t n = 0;
+    OK(st->ops->interrupt_dead(st, all_dead, NULL, &n));
+    assert_int_equal(n, 2);
+    tasker_task_exec r = get(st, "a.2");
+    assert_int_equal(r.attempt, 2);
+    assert_string_equal(r.retry_of, "a");
+    tasker_exec_clear(&r);
+    assert_false(exists(st, "b.2")); /* one attempt only */
+
+    /* The lease rule: node "silent" stopped (its row says so), its run is marked. */
+    tasker_node self = {.node_id = "silent", .host = "h", .pid = 1, .handlers = "[]"};
+    OK(st->ops->node_beat(st, &self, NULL));
+    OK(st->ops->start_task_exec(st, "a.2", T0 + 100 * MS, "silent"));
+    OK(st->ops->node_gone(st, "silent"));
+    OK(st->ops->interrupt_expired(st, 1000 * 1000, &n));
+    assert_int_equal(n, 1);
+    tasker_task_exec e = get(st, "a.2");
+    assert_int_equal(e.status, TASKER_EXEC_INTERRUPTED);
+    tasker_exec_clear(&e);
+    assert_false(exists(st, "a.3")); /* max_attempts 2 */
+    add_task(st, "t", 3, 10);        /* one attempt more */
+    tasker_task_exec c = {.exec_id = "c", .task_id = "t", .queued_us = T0, .attempt = 1};
+    OK(st->ops->add_task_exec(st, &c));
+    OK(st->ops->node_beat(st, &self, NULL));
+    OK(st->ops->start_task_exec(st, "c", T0 + 20 * MS, "silent"));
+    OK(st->ops->node_gone(st, "silent"));
+    OK(st->ops->interrupt_expired(st, 1000 * 1000, &n));
+    assert_int_equal(n, 1);
+    r = get(st, "c.2");
+    assert_int_equal(r.status, TASKER_EXEC_PENDING);
+    assert_string_equal(r.retry_of, "c");
+    tasker_exec_clear(&r);
+    st->ops->close(st);
+}
+
+/* One batch of starts (the bulk claim round, then the careful one) with due, delayed,
+ * paused and limited runs: each gets its own answer and only the due ones start. */
+static void a_batch_of_starts_takes_only_the_runs_that_may_start(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_db(true);
+    add_task(st, "t", 0, 0);
+    add_task(st, "p", 0, 0);
+    OK(st->ops->set_task_paused(st, "p", true));
+    tasker_task lim = {.task_id = "l", .handler = "h", .param = "{}", .max_concurrency = 1};
+    OK(st->ops->add_task(st, &lim));
+    const char *ids[] = {"d1", "d2", "late", "paused", "limited", "d3"};
+    const char *tasks[] = {"t", "t", "t", "p", "l", "t"};
+    for (int i = 0; i < 6; i++) {
+        tasker_task_exec e = {.exec_id = (char *)ids[i], .task_id = (char *)tasks[i],
+                              .queued_us = T0, .attempt = 1,
+                              .run_at_us = strcmp(ids[i], "late") ? 0 : T0 + 60000 * MS};
+        OK(st->ops->add_task_exec(st, &e));
+    }
+    int rcs[6];
+    OK(st->ops->start_task_execs(st, ids, 6, T0 + MS, "n", rcs));
+    int want[] = {TASKER_OK, TASKER_OK, TASKER_ESTATE, TASKER_ESTATE, TASKER_ESTATE, TASKER_OK};
+    for (int i = 0; i < 6; i++) {
+        if (rcs[i] != want[i]) fail_msg("%s: %s", ids[i], tasker_strerror(rcs[i]));
+        tasker_task_exec e = get(st, ids[i]);
+        assert_int_equal(e.status, want[i] == TASKER_OK ? TASKER_EXEC_RUNNING
+                                                        : TASKER_EXEC_PENDING);
+        tasker_exec_clear(&e);
+    }
+    st->ops->close(st);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (tasker_test_mariadb_start() != 0) {
+        fprintf(stderr, "MariaDB test server: %s\n", tasker_test_mariadb_error());
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char sql[100];
+    for (int i = 1; i <= db_count; i++) {
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS tasker_l%ld_%d", (long)getpid(), i);
+        tasker_test_mariadb_sql(sql);
+    }
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_schema_4_store_upgrades_in_place_keeping_its_data),
+        cmocka_unit_test(a_failure_stores_its_retry_in_the_same_write),
+        cmocka_unit_test(failures_written_in_bulk_each_get_their_retry),
+        cmocka_unit_test(interrupted_runs_get_their_retries),
+        cmocka_unit_test(a_batch_of_starts_takes_only_the_runs_that_may_start),
+    };
+    return cmocka_run_group_tests_name("mysql_lifecycle", tests, setup, teardown);
+}
