@@ -329,7 +329,7 @@ static void a_delayed_run_keeps_its_own_timeout(void **state)
 static void a_run_keeps_its_own_timeout_on_another_handle_and_after_a_restart(void **state)
 {
     (void)state;
-    if (!on_sqlite()) skip(); /* a memory store belongs to one handle */
+    if (!shared_store()) skip(); /* a memory store belongs to one handle */
     char buf[1024];
     const char *dsn = dsn_for("xtimeout", buf, sizeof buf);
     tasker_options none = {.workers = -1, .node_id = "trigger"};
