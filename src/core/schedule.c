@@ -429,9 +429,97 @@ static void process_entry(tasker_t *t, fire_batch *b, sched_entry *e, int64_t no
     if (b->n >= FIRE_BATCH_MAX) flush_batch(t, b);
 }
 
+/* ---- a herd shared among nodes ----
+ *
+ * When several nodes share a store, each fires every schedule it holds, and the store's
+ * (scheme_id, scheduled_us) key lets one of them store each occurrence. Were they to
+ * walk a herd in the same order, they would write the same batches at once: one wins
+ * each, the others' whole batches are refused and redone item by item, and the first
+ * node ends up firing nearly everything (and running it: a node runs what it stored).
+ * So a pass over more than FIRE_BATCH_MAX due schedules walks them in scheme id order
+ * from a point of its own: node k of the n live nodes (by node id) starts k/n of the
+ * way along and wraps around. Each node first fires its own share, then goes over the
+ * others' (their occurrences are refused by the key; any a node that died left are
+ * fired). */
+
+static int by_scheme_id(const void *a, const void *b)
+{
+    return strcmp((*(sched_entry *const *)a)->scheme_id, (*(sched_entry *const *)b)->scheme_id);
+}
+
+/* This node's place among the live nodes sharing the store: *rank of *count (0 of 1
+ * when alone, or when the store keeps no nodes). */
+static void node_place(tasker_t *t, size_t *rank, size_t *count)
+{
+    const tasker_storage_ops *ops = t->st->ops;
+    *rank = 0;
+    *count = 1;
+    if (!t->cl.on || !t->cl.member || ops->version < 3 || !ops->list_nodes) return;
+    tasker_node *v = NULL;
+    size_t n = 0;
+    int64_t store_us = 0;
+    /* Unlocked: the store's answer may take a while, and the loop owns the entries. */
+    pthread_mutex_unlock(&t->sched.lock);
+    int rc = ops->list_nodes(t->st, 0, &v, &n, &store_us);
+    pthread_mutex_lock(&t->sched.lock);
+    if (rc != TASKER_OK) return;
+    size_t live = 0, mine = 0;
+    bool found = false;
+    for (size_t i = 0; i < n; i++) { /* ordered by node_id */
+        if (v[i].stopped_us || v[i].heartbeat_us < store_us - t->cl.lease_us) continue;
+        if (strcmp(v[i].node_id, t->node_id) == 0) {
+            mine = live;
+            found = true;
+        }
+        live++;
+    }
+    tasker_free_nodes(v, n);
+    if (found) {
+        *rank = mine;
+        *count = live;
+    }
+}
+
+/* Handles every schedule due at now_us: a herd (more than a batch) in this node's
+ * order, others as the heap gives them. Called with sched.lock held. */
+static void process_due(tasker_t *t, fire_batch *b, int64_t now_us)
+{
+    sched *s = &t->sched;
+    heap_item *top;
+    sched_entry **v = NULL;
+    size_t n = 0, cap = 0;
+    while ((top = heap_top(&s->due)) && top->key <= now_us) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 1024;
+            sched_entry **nv = realloc(v, ncap * sizeof *nv);
+            if (!nv) break; /* out of memory: those collected are handled, the rest next pass */
+            v = nv;
+            cap = ncap;
+        }
+        heap_pop(&s->due);
+        v[n++] = (sched_entry *)top;
+    }
+    size_t start = 0;
+    if (n > FIRE_BATCH_MAX) {
+        size_t rank, count;
+        node_place(t, &rank, &count);
+        if (count > 1) {
+            qsort(v, n, sizeof *v, by_scheme_id);
+            start = n * rank / count;
+        }
+    }
+    for (size_t i = 0; i < n; i++) process_entry(t, b, v[(start + i) % n], now_us);
+    free(v);
+    /* Out of memory above: the rest, one by one. */
+    while ((top = heap_top(&s->due)) && top->key <= now_us) {
+        heap_pop(&s->due);
+        process_entry(t, b, (sched_entry *)top, now_us);
+    }
+}
+
 /* Rereads the schedules from the store. Called with sched.lock held. While the store
  * is down the loop retries after a pause that grows to TASKER_BACKOFF_MAX_US. */
-static void reload(tasker_t *t, fire_batch *b, int64_t now_us)
+static void reload(tasker_t *t)
 {
     sched *s = &t->sched;
     tasker_task_scheme *v = NULL;
@@ -469,9 +557,16 @@ static void reload(tasker_t *t, fire_batch *b, int64_t now_us)
         e->last_us = v[i].last_fire_us ? v[i].last_fire_us : v[i].created_us;
         e->next = s->entries;
         s->entries = e;
-        process_entry(t, b, e, now_us);
+        /* Armed at its first occurrence after the last handled one: one that is due
+         * (missed while down, or now) is handled by the loop's pass with the others, in
+         * this node's order (process_due). */
+        int64_t first;
+        e->armed = tasker_cron_next(e->cron, e->last_us, &first) == TASKER_OK;
+        if (e->armed) {
+            e->item.key = first;
+            heap_push(&s->due, &e->item);
+        }
     }
-    flush_batch(t, b);
     tasker_free_schemes(v, n);
 }
 
@@ -501,13 +596,10 @@ static void *sched_main(void *arg)
             s->reload = true;
             next_rescan_us = 0;
         }
-        if (s->reload) reload(t, &batch, now_us); /* first pass, a schedule change, a clock step */
+        if (s->reload) reload(t); /* first pass, a schedule change, a clock step */
         s->last_now_us = now_us;
+        process_due(t, &batch, now_us);
         heap_item *top;
-        while ((top = heap_top(&s->due)) && top->key <= now_us) {
-            heap_pop(&s->due);
-            process_entry(t, &batch, (sched_entry *)top, now_us);
-        }
         flush_batch(t, &batch);
         if (s->wake_at_us && now_us >= s->wake_at_us) { /* job lifecycle: a run came due */
             s->wake_at_us = 0;

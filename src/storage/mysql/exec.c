@@ -261,14 +261,13 @@ static int w_add_execs(my_store *s, my_conn *c, my_write *w)
         ptrs[i] = &adds[i];
     }
     if (rc == TASKER_OK) rc = my_bulk_whole(s, c, MW_ADD, ptrs, a->n);
-    /* Retention: the batch prunes the first task; any other is pruned here, once. */
-    if (rc == TASKER_OK) w->task_id_for_retention = a->v[0].task_id;
-    for (size_t i = 1; i < a->n && rc == TASKER_OK; i++) {
-        bool seen = false;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = strcmp(a->v[k].task_id, a->v[i].task_id) == 0;
-        if (!seen) rc = my_retain_task(s, c, a->v[i].task_id);
-    }
+    /* Retention of all their tasks at once (storage/mysql/herd.c): a herd's fires are
+     * of as many tasks as runs. */
+    const char **ids = rc == TASKER_OK ? malloc(a->n * sizeof *ids) : NULL;
+    if (rc == TASKER_OK && !ids) rc = tasker_fail(TASKER_ENOMEM, "mysql: out of memory");
+    for (size_t i = 0; ids && i < a->n; i++) ids[i] = a->v[i].task_id;
+    if (rc == TASKER_OK) rc = my_retain_tasks(s, c, ids, a->n);
+    free(ids);
     free(adds);
     free(ptrs);
     return rc;

@@ -12,6 +12,8 @@
  *   retain.c         retention per batch
  *   lifecycle.c      the job lifecycle (storage version 4): cancel, pause, the filtered
  *                    history, unique keys, and the retry stored with each failure
+ *   defs.c, herd.c   bulk definitions and the schedules' change counter; a herd's
+ *                    retention and fires, a few statements per chunk (issue 14)
  * A start (claim) is answered only after the COMMIT that moved its run to running. */
 #ifndef TASKER_SRC_MYSQL_INTERNAL_H
 #define TASKER_SRC_MYSQL_INTERNAL_H
@@ -445,6 +447,19 @@ int my_find_unique_exec(tasker_storage *st, const char *task_id, const char *key
                         char exec_id_out[TASKER_ID_SIZE]);
 int my_list_cancel_requests(tasker_storage *st, const char *node_id, tasker_task_exec **out,
                             size_t *n);
+/* storage/mysql/defs.c and storage/mysql/herd.c: bulk definitions and herds (storage
+ * version 4, issue 14). */
+int my_add_definitions(tasker_storage *st, const tasker_task *tasks, size_t nt,
+                       const tasker_task_scheme *schemes, size_t ns);
+int my_schemes_version(tasker_storage *st, uint64_t *out);
+int my_set_scheme_fires(tasker_storage *st, const char *const *ids, const int64_t *fire_us,
+                        size_t n);
+/* In c's open transaction: moves the schedules' change counter (migration 6), for a
+ * change of what fires (a task or schedule added, replaced, removed, paused). */
+int my_bump_schemes(my_store *s, my_conn *c);
+/* In c's open transaction: retention for the tasks of a bulk add (duplicates allowed),
+ * a few statements per 512 tasks rather than a few per task. */
+int my_retain_tasks(my_store *s, my_conn *c, const char *const *task_ids, size_t n);
 /* In c's open transaction, after the outcome e was written: stores its retry when it
  * failed or was interrupted, attempts are left, and e->attempt is not negative
  * (tasker_no_retry). */

@@ -275,6 +275,7 @@ typedef struct {
     int paused;
     int64_t now_us;
     uint64_t matched;
+    unsigned last_errno; /* of a failed attempt: a deadlock is tried again */
 } pause_arg;
 
 static int pause_fn(my_store *s, my_conn *c, void *ctx)
@@ -290,7 +291,27 @@ static int pause_fn(my_store *s, my_conn *c, void *ctx)
     }
     my_bind_int(&b[nb++], &a->paused);
     my_bind_str(&b[nb++], a->id, &len);
-    return my_cl_run(s, c, a->sql, b, &a->matched, a->what); /* matched: CLIENT_FOUND_ROWS */
+    /* With the schedules' change counter in the same transaction (storage/mysql/defs.c). */
+    int rc = my_cl_begin(s, c, a->what);
+    if (rc == TASKER_OK)
+        rc = my_cl_run(s, c, a->sql, b, &a->matched, a->what); /* matched: CLIENT_FOUND_ROWS */
+    if (rc == TASKER_OK && a->matched) rc = my_bump_schemes(s, c);
+    if (rc == TASKER_OK && mysql_commit(c->db) != 0) rc = my_fail_conn(s, c, a->what);
+    a->last_errno = rc == TASKER_OK ? 0 : c->last_errno;
+    if (rc != TASKER_OK && !c->broken) mysql_rollback(c->db);
+    return rc;
+}
+
+/* The counter's row is every change's: a pause may meet a batch of adds in a deadlock,
+ * which rolled it back whole; it is tried again. */
+static int pause_run(my_store *s, pause_arg *a)
+{
+    int rc = TASKER_ESTORAGE;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        rc = my_read(s, pause_fn, a);
+        if (rc == TASKER_OK || !my_cl_retryable(a->last_errno)) break;
+    }
+    return rc;
 }
 
 int my_set_task_paused(tasker_storage *st, const char *task_id, bool paused)
@@ -298,7 +319,7 @@ int my_set_task_paused(tasker_storage *st, const char *task_id, bool paused)
     if (!task_id) return tasker_fail(TASKER_EINVAL, "mysql: set_task_paused: NULL task id");
     pause_arg a = {.sql = "UPDATE tasks SET paused = ? WHERE task_id = ?",
                    .what = "pausing a task", .id = task_id, .paused = paused, .now_us = -1};
-    int rc = my_read(store(st), pause_fn, &a);
+    int rc = pause_run(store(st), &a);
     if (rc == TASKER_OK && !a.matched)
         return tasker_fail(TASKER_ENOTFOUND, "mysql: no task '%s'", task_id);
     return rc;
@@ -314,7 +335,7 @@ int my_set_scheme_paused(tasker_storage *st, const char *scheme_id, bool paused,
                           " WHERE scheme_id = ?",
                    .what = "pausing a schedule", .id = scheme_id, .paused = paused,
                    .now_us = now_us < 0 ? 0 : now_us};
-    int rc = my_read(store(st), pause_fn, &a);
+    int rc = pause_run(store(st), &a);
     if (rc == TASKER_OK && !a.matched)
         return tasker_fail(TASKER_ENOTFOUND, "mysql: no schedule '%s'", scheme_id);
     return rc;

@@ -67,7 +67,11 @@ static int w_add_task(my_store *s, my_conn *c, my_write *w)
     my_bind_int(&p[10], &t->max_execs);
     my_bind_i64(&p[11], &t->max_exec_age_s);
     my_bind_int(&p[12], &paused);
-    return my_run(s, c, MS_TASK_UPSERT, p, NULL);
+    uint64_t n = 0;
+    int rc = my_run(s, c, MS_TASK_UPSERT, p, &n);
+    /* 2: an existing task changed (1: new, or the same again, which fires nothing new). */
+    if (rc == TASKER_OK && n == 2) rc = my_bump_schemes(s, c);
+    return rc;
 }
 
 static int add_task(tasker_storage *st, const tasker_task *task)
@@ -87,6 +91,7 @@ static int w_remove_task(my_store *s, my_conn *c, my_write *w)
     int rc = my_run(s, c, MS_TASK_DELETE, p, &n); /* schedules go by the cascade */
     if (rc == TASKER_OK && n == 0)
         return tasker_fail(TASKER_ENOTFOUND, "mysql: no task '%s'", (const char *)w->arg);
+    if (rc == TASKER_OK) rc = my_bump_schemes(s, c);
     return rc;
 }
 
@@ -198,6 +203,7 @@ static int w_add_scheme(my_store *s, my_conn *c, my_write *w)
         return tasker_fail(TASKER_ENOTFOUND, "mysql: no task '%s' for the schedule",
                            sc->task_id);
     if (rc != TASKER_OK) return rc;
+    if ((rc = my_bump_schemes(s, c)) != TASKER_OK) return rc;
     return scheme_id_of(s, c, sc, w->out);
 }
 
@@ -223,6 +229,7 @@ static int w_remove_scheme(my_store *s, my_conn *c, my_write *w)
     int rc = my_run(s, c, MS_SCHEME_DELETE, p, &n);
     if (rc == TASKER_OK && n == 0)
         return tasker_fail(TASKER_ENOTFOUND, "mysql: no schedule '%s'", (const char *)w->arg);
+    if (rc == TASKER_OK) rc = my_bump_schemes(s, c);
     return rc;
 }
 
@@ -370,8 +377,8 @@ static int list_task_events(tasker_storage *st, const char *exec_id, tasker_task
 }
 
 const tasker_storage_ops my_ops = {
-    /* Version 4: the job lifecycle (storage/mysql/lifecycle.c). The bulk definitions of
-     * version 4 are left NULL: the core then makes one call per item. */
+    /* Version 4: the job lifecycle (storage/mysql/lifecycle.c), and the bulk
+     * definitions (storage/mysql/defs.c, storage/mysql/herd.c). */
     .version = 4,
     .name = "mysql",
     .add_task = add_task,
@@ -408,4 +415,7 @@ const tasker_storage_ops my_ops = {
     .list_task_execs_filter = my_list_task_execs_filter,
     .find_unique_exec = my_find_unique_exec,
     .list_cancel_requests = my_list_cancel_requests,
+    .set_scheme_fires = my_set_scheme_fires,
+    .add_definitions = my_add_definitions,
+    .schemes_version = my_schemes_version,
 };

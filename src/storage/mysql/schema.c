@@ -153,8 +153,21 @@ static const char *const migration_5[] = {
     NULL,
 };
 
+/* Bulk definitions (issue 14): a counter of changes to what fires (storage/mysql/defs.c),
+ * bumped in the transaction of each such change, so that a schedule loop rereads the
+ * schedules only when it moved. One row, with a key (Galera replicates by key). Written
+ * so that a migration cut off half way can run again. */
+static const char *const migration_6[] = {
+    "CREATE TABLE IF NOT EXISTS scheme_version ("
+    " id TINYINT NOT NULL PRIMARY KEY,"
+    " v BIGINT NOT NULL"
+    ")" TABLE_OPTS,
+    "INSERT IGNORE INTO scheme_version (id, v) VALUES (1, 0)",
+    NULL,
+};
+
 static const char *const *const migrations[] = {migration_1, migration_2, migration_3,
-                                                migration_4, migration_5};
+                                                migration_4, migration_5, migration_6};
 #define LATEST_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* Runs a one-row, one-integer query (prepared; no parameters). *value stays when no row. */

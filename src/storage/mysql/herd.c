@@ -1,0 +1,290 @@
+/* The MySQL driver's side of a herd (issue 14): thousands of schedules firing in the
+ * same second. The schedule loop stores their runs with add_task_execs, 512 at a time,
+ * and then records their fires with set_scheme_fires; both cost a few statements per
+ * chunk here instead of a few per schedule.
+ *
+ * Retention of a bulk add (my_retain_tasks): each task of the add used to be pruned on
+ * its own (its limits, its count boundary, a delete: three round trips), 1,500
+ * statements for a batch of 512 fires of distinct tasks, which made 10,000 fires in one
+ * second start 10 s late. Per chunk of RETAIN_CHUNK tasks it is now: one read of their
+ * limits, one delete of their finished runs past the age limit per distinct limit
+ * (usually one), and one count of what is left; only a task still above its count
+ * limit is then pruned on its own (storage/mysql/retain.c). The result is the same as
+ * pruning each task alone: the runs old enough to go by age are the oldest of their
+ * task, so deleting them first moves no newer run's rank.
+ *
+ * Fires (my_set_scheme_fires): one UPDATE per FIRES_CHUNK schedules, each moved to its
+ * own time by a CASE, only forward (GREATEST), schedules gone meanwhile matching
+ * nothing. Recording fires does not bump the schedules' change counter. */
+#include "core/error.h"
+#include "storage/mysql/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RETAIN_CHUNK 512
+#define FIRES_CHUNK 256
+
+static my_store *store(tasker_storage *st) { return (my_store *)st; }
+
+/* "?, ?, ..., ?" (n marks) appended to sql at *at. */
+static void marks(char *sql, size_t *at, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        memcpy(sql + *at, i ? ", ?" : "?", i ? 3 : 1);
+        *at += i ? 3 : 1;
+    }
+    sql[*at] = '\0';
+}
+
+/* ---- retention of a bulk add ---------------------------------------------------------- */
+
+typedef struct {
+    const char *task_id;
+    int keep;         /* max executions kept; negative = unlimited */
+    int64_t age_s;    /* max age; negative = unlimited */
+    int64_t count;    /* its executions once pruned by age */
+} task_limit;
+
+static int by_task(const void *a, const void *b)
+{
+    return strcmp(((const task_limit *)a)->task_id, ((const task_limit *)b)->task_id);
+}
+
+/* Runs sql (a SELECT of (task_id, number[, number])) with the chunk's ids bound and
+ * calls back for each row. */
+typedef void (*row_fn)(task_limit *v, size_t n, const char *task_id, int64_t a, int64_t b);
+
+static int select_per_task(my_store *s, my_conn *c, const char *sql, task_limit *v, size_t n,
+                           int ncols, row_fn fn, const char *what)
+{
+    MYSQL_BIND *p = calloc(n, sizeof *p);
+    unsigned long *len = calloc(n, sizeof *len);
+    MYSQL_STMT *st = NULL;
+    int rc = p && len ? TASKER_OK : tasker_fail(TASKER_ENOMEM, "mysql: %s: out of memory", what);
+    for (size_t i = 0; i < n && rc == TASKER_OK; i++) my_bind_str(&p[i], v[i].task_id, &len[i]);
+    if (rc == TASKER_OK) rc = my_cl_prepare(s, c, sql, p, &st, what);
+    while (rc == TASKER_OK) {
+        char *id = NULL;
+        int64_t a = 0, b = 0;
+        my_cl_col cols[3] = {{.str = &id}, {.i64 = &a}, {.i64 = &b}};
+        int f = my_cl_fetch(s, c, st, cols, ncols);
+        if (f <= 0) {
+            rc = f;
+            free(id);
+            break;
+        }
+        fn(v, n, id, a, b);
+        free(id);
+    }
+    if (st) mysql_stmt_close(st);
+    free(p);
+    free(len);
+    return rc;
+}
+
+static task_limit *find(task_limit *v, size_t n, const char *task_id)
+{
+    task_limit key = {.task_id = task_id};
+    return bsearch(&key, v, n, sizeof *v, by_task);
+}
+
+static void take_limits(task_limit *v, size_t n, const char *task_id, int64_t keep,
+                        int64_t age_s)
+{
+    task_limit *t = find(v, n, task_id);
+    if (!t) return;
+    if (keep != 0) t->keep = (int)keep;
+    if (age_s != 0) t->age_s = age_s;
+}
+
+static void take_count(task_limit *v, size_t n, const char *task_id, int64_t count,
+                       int64_t unused)
+{
+    (void)unused;
+    task_limit *t = find(v, n, task_id);
+    if (t) t->count = count;
+}
+
+/* The cutoff of an age limit (INT64_MIN: none), as retain.c computes it. */
+static int64_t cutoff_of(int64_t now_us, int64_t age_s)
+{
+    int64_t age_us, c_us;
+    if (age_s >= 0 && !__builtin_mul_overflow(age_s, INT64_C(1000000), &age_us) &&
+        !__builtin_sub_overflow(now_us, age_us, &c_us))
+        return c_us;
+    return INT64_MIN;
+}
+
+/* Deletes, in one statement, the finished executions of the chunk's tasks whose age
+ * limit is age_s that were queued before its cutoff. */
+static int delete_aged(my_store *s, my_conn *c, const task_limit *v, size_t n, int64_t age_s,
+                       int64_t cutoff_us)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += v[i].age_s == age_s;
+    char *sql = malloc(200 + 3 * k);
+    MYSQL_BIND *p = calloc(k + 1, sizeof *p);
+    unsigned long *len = calloc(k, sizeof *len);
+    int rc = TASKER_OK;
+    if (!sql || !p || !len) {
+        rc = tasker_fail(TASKER_ENOMEM, "mysql: out of memory pruning %zu tasks", k);
+        goto out;
+    }
+    size_t at = (size_t)sprintf(sql, "DELETE FROM task_execs FORCE INDEX (exec_task_done)"
+                                     " WHERE task_id IN (");
+    marks(sql, &at, k);
+    strcpy(sql + at, ") AND status IN (2, 3, 4, 5, 6) AND queued_us < ?");
+    for (size_t i = 0, j = 0; i < n; i++) {
+        if (v[i].age_s != age_s) continue;
+        my_bind_str(&p[j], v[i].task_id, &len[j]);
+        j++;
+    }
+    my_bind_i64(&p[k], &cutoff_us);
+    rc = my_cl_run(s, c, sql, p, NULL, "pruning executions by age");
+out:
+    free(sql);
+    free(p);
+    free(len);
+    return rc;
+}
+
+static int retain_chunk(my_store *s, my_conn *c, task_limit *v, size_t n)
+{
+    size_t cap = 200 + 3 * n;
+    char *sql = malloc(cap);
+    if (!sql) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory pruning %zu tasks", n);
+    for (size_t i = 0; i < n; i++) {
+        v[i].keep = s->base.env.max_execs_per_task;
+        v[i].age_s = s->base.env.max_exec_age_s;
+        v[i].count = 0;
+    }
+    /* Their own limits (tasker_task_opts), where set. */
+    size_t at = (size_t)sprintf(sql, "SELECT task_id, max_execs, max_exec_age_s FROM tasks"
+                                     " WHERE task_id IN (");
+    marks(sql, &at, n);
+    strcpy(sql + at, ")");
+    int rc = select_per_task(s, c, sql, v, n, 3, take_limits, "reading tasks' limits");
+    /* By age: one delete per distinct limit, the first task of each leading. */
+    int64_t now_us = my_now_us(s);
+    for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++) seen = v[j].age_s == v[i].age_s;
+        int64_t cutoff_us = cutoff_of(now_us, v[i].age_s);
+        if (!seen && cutoff_us != INT64_MIN)
+            rc = delete_aged(s, c, v, n, v[i].age_s, cutoff_us);
+    }
+    /* By count: what is left of each, and the few above their limit one by one. */
+    if (rc == TASKER_OK) {
+        at = (size_t)sprintf(sql, "SELECT task_id, COUNT(*) FROM task_execs"
+                                  " FORCE INDEX (exec_task_newest) WHERE task_id IN (");
+        marks(sql, &at, n);
+        strcpy(sql + at, ") GROUP BY task_id");
+        rc = select_per_task(s, c, sql, v, n, 2, take_count, "counting tasks' executions");
+    }
+    for (size_t i = 0; i < n && rc == TASKER_OK; i++)
+        if (v[i].keep >= 0 && v[i].count > v[i].keep) rc = my_retain_task(s, c, v[i].task_id);
+    free(sql);
+    return rc;
+}
+
+int my_retain_tasks(my_store *s, my_conn *c, const char *const *task_ids, size_t n)
+{
+    task_limit *v = calloc(n ? n : 1, sizeof *v);
+    if (!v) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory pruning %zu tasks", n);
+    for (size_t i = 0; i < n; i++) v[i].task_id = task_ids[i];
+    qsort(v, n, sizeof *v, by_task);
+    size_t m = 0; /* distinct */
+    for (size_t i = 0; i < n; i++)
+        if (!m || strcmp(v[m - 1].task_id, v[i].task_id) != 0) v[m++] = v[i];
+    int rc = TASKER_OK;
+    for (size_t at = 0; at < m && rc == TASKER_OK; at += RETAIN_CHUNK)
+        rc = retain_chunk(s, c, v + at, m - at < RETAIN_CHUNK ? m - at : RETAIN_CHUNK);
+    free(v);
+    return rc;
+}
+
+/* ---- recording fires ------------------------------------------------------------------- */
+
+typedef struct {
+    const char *id;
+    int64_t us;
+} fire_pair;
+
+static int by_id_latest_first(const void *a, const void *b)
+{
+    const fire_pair *x = a, *y = b;
+    int d = strcmp(x->id, y->id);
+    if (d) return d;
+    return x->us > y->us ? -1 : x->us < y->us;
+}
+
+static int fires_chunk(my_store *s, my_conn *c, const fire_pair *v, size_t n)
+{
+    char *sql = malloc(200 + 20 * n);
+    MYSQL_BIND *p = calloc(3 * n, sizeof *p);
+    unsigned long *len = calloc(2 * n, sizeof *len);
+    int rc = TASKER_OK;
+    if (!sql || !p || !len) {
+        rc = tasker_fail(TASKER_ENOMEM, "mysql: out of memory recording %zu fires", n);
+        goto out;
+    }
+    size_t at = (size_t)sprintf(sql, "UPDATE task_schemes SET last_fire_us ="
+                                     " GREATEST(last_fire_us, CASE scheme_id");
+    for (size_t i = 0; i < n; i++) at += (size_t)sprintf(sql + at, " WHEN ? THEN ?");
+    at += (size_t)sprintf(sql + at, " ELSE last_fire_us END) WHERE scheme_id IN (");
+    marks(sql, &at, n);
+    strcpy(sql + at, ")");
+    for (size_t i = 0; i < n; i++) {
+        my_bind_str(&p[2 * i], v[i].id, &len[2 * i]);
+        my_bind_i64(&p[2 * i + 1], &v[i].us);
+        my_bind_str(&p[2 * n + i], v[i].id, &len[2 * i + 1]);
+    }
+    rc = my_cl_run(s, c, sql, p, NULL, "recording fires");
+out:
+    free(sql);
+    free(p);
+    free(len);
+    return rc;
+}
+
+typedef struct {
+    fire_pair *v;
+    size_t n;
+} fires_arg;
+
+static int w_set_fires(my_store *s, my_conn *c, my_write *w)
+{
+    const fires_arg *a = w->arg;
+    int rc = TASKER_OK;
+    for (size_t at = 0; at < a->n && rc == TASKER_OK; at += FIRES_CHUNK)
+        rc = fires_chunk(s, c, a->v + at, a->n - at < FIRES_CHUNK ? a->n - at : FIRES_CHUNK);
+    return rc;
+}
+
+int my_set_scheme_fires(tasker_storage *st, const char *const *ids, const int64_t *fire_us,
+                        size_t n)
+{
+    if (n == 0) return TASKER_OK;
+    if (!ids || !fire_us) return tasker_fail(TASKER_EINVAL, "mysql: set_scheme_fires: NULL");
+    fire_pair *v = malloc(n * sizeof *v);
+    if (!v) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory recording %zu fires", n);
+    for (size_t i = 0; i < n; i++) {
+        if (!ids[i]) {
+            free(v);
+            return tasker_fail(TASKER_EINVAL, "mysql: set_scheme_fires: ids[%zu] is NULL", i);
+        }
+        v[i] = (fire_pair){ids[i], fire_us[i]};
+    }
+    /* One CASE arm per schedule: of an id given twice, the latest time. */
+    qsort(v, n, sizeof *v, by_id_latest_first);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!m || strcmp(v[m - 1].id, v[i].id) != 0) v[m++] = v[i];
+    fires_arg a = {v, m};
+    my_write w = {.fn = w_set_fires, .arg = &a};
+    int rc = my_write_submit(store(st), &w);
+    free(v);
+    return rc;
+}
