@@ -6,7 +6,8 @@
  *    memory freed after loading that malloc keeps (an upper bound);
  *  - herd lateness: every schedule is "0 * * * * *"; the bench's clock (tasker_options
  *    .clock, real time plus an offset) is moved to just before a minute boundary, and each
- *    run records its start minus its scheduled instant;
+ *    run records its start minus its scheduled instant (on MySQL, whose handles follow
+ *    the server's clock, the bench waits for a real boundary instead: up to a minute);
  *  - open to firing: the store is closed and opened again with the clock just past a
  *    boundary; from tasker_open_opts until the first run starts (a persistent DSN only).
  */
@@ -135,11 +136,21 @@ static double herd_add(tasker_t *t, int n)
     return took;
 }
 
-/* Moves the bench clock so that the next minute boundary is lead_us away. */
+/* A store with a clock of its own (MySQL: the handle follows the server's clock,
+ * whatever tasker_options.clock says) cannot be moved: the bench waits for real time. */
+static bool real_time;
+
+/* Moves the bench clock so that the next minute boundary is lead_us away (a negative
+ * lead: the boundary passed -lead_us ago); with real_time, waits until then instead. */
 static void clock_before_boundary(int64_t lead_us)
 {
     int64_t now = bench_clock(NULL);
     int64_t boundary = (now / 60000000 + 1) * 60000000;
+    if (real_time) {
+        if (boundary - lead_us - now < 500000) boundary += 60000000; /* too close: the next */
+        bench_sleep_us(boundary - lead_us - now);
+        return;
+    }
     atomic_fetch_add(&clock_offset_us, boundary - lead_us - now);
 }
 
@@ -169,6 +180,7 @@ static void report_herd(int n, int fired, const char *what)
 void bench_sched(const char *dsn, int n, int workers, bool open_only)
 {
     if (n <= 0) return;
+    real_time = strncmp(dsn, "mysql:", 6) == 0 || strncmp(dsn, "mariadb:", 8) == 0;
     herd_cap = n;
     herd_late = calloc((size_t)n, sizeof *herd_late);
     tasker_t *t = herd_late ? herd_open(dsn, workers) : NULL;

@@ -68,5 +68,8 @@ const struct CMUnitTest *conformance_policy_tests(size_t *n);
 const struct CMUnitTest *conformance_v3_tests(size_t *n);
 /* The version 4 tests (storage_conformance_v4.c): the job lifecycle. */
 const struct CMUnitTest *conformance_v4_tests(size_t *n);
+/* The version 4 bulk tests (storage_conformance_bulk.c): bulk definitions, fires, the
+ * schedules' change counter. */
+const struct CMUnitTest *conformance_bulk_tests(size_t *n);
 
 #endif

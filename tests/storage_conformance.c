@@ -1229,5 +1229,10 @@ int tasker_storage_conformance(const char *name, conformance_open_fn open, void 
     const struct CMUnitTest *v4 = conformance_v4_tests(&n_v4);
     char v4_name[128];
     snprintf(v4_name, sizeof v4_name, "%s (storage version 4, job lifecycle)", name);
-    return failed + _cmocka_run_group_tests(v4_name, v4, n_v4, NULL, NULL);
+    failed += _cmocka_run_group_tests(v4_name, v4, n_v4, NULL, NULL);
+    size_t n_bulk = 0;
+    const struct CMUnitTest *bulk = conformance_bulk_tests(&n_bulk);
+    char bulk_name[128];
+    snprintf(bulk_name, sizeof bulk_name, "%s (storage version 4, bulk definitions)", name);
+    return failed + _cmocka_run_group_tests(bulk_name, bulk, n_bulk, NULL, NULL);
 }

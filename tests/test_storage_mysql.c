@@ -23,7 +23,7 @@
 static int db_count;
 
 /* The schema version this build migrates to (src/storage/mysql/schema.c). */
-#define SCHEMA_LATEST 5
+#define SCHEMA_LATEST 6
 
 static int64_t real_clock(void *udata)
 {
@@ -107,7 +107,7 @@ static void schema_is_versioned_with_the_expected_indexes(void **state)
              "'tasker_t%ld_%d' AND engine = 'InnoDB' AND table_collation LIKE 'utf8mb4%%'",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
-    assert_int_equal(v, 7); /* with nodes (cluster mode) */
+    assert_int_equal(v, 8); /* with nodes (cluster mode) and scheme_version (issue 14) */
     st->ops->close(st);
 }
 
@@ -249,6 +249,42 @@ static void opening_a_version_1_database_migrates_it_to_the_latest(void **state)
     tasker_task t = {0};
     assert_int_equal(st->ops->get_task(st, "kept", &t), TASKER_OK);
     tasker_task_clear(&t);
+    st->ops->close(st);
+}
+
+/* A database of the job lifecycle's release (schema 5) gains the schedules' change
+ * counter (version 6) on the next open; the counter then moves with each change. */
+static void opening_a_version_5_database_adds_the_change_counter(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_with_env(-1, -1);
+    add_task(st, "kept");
+    tasker_task_scheme sc = {.scheme_id = "s1", .task_id = "kept", .cron = "* * * * *",
+                             .created_us = 1};
+    assert_int_equal(st->ops->add_task_scheme(st, &sc, NULL), TASKER_OK);
+    st->ops->close(st);
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP TABLE tasker_t%ld_%d.scheme_version", (long)getpid(),
+             db_count);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    snprintf(sql, sizeof sql, "DELETE FROM tasker_t%ld_%d.schema_version WHERE version >= 6",
+             (long)getpid(), db_count);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"), 5);
+    st = reopen();
+    assert_int_equal(count_in_db("SELECT MAX(version) FROM tasker_t%ld_%d.schema_version"),
+                     SCHEMA_LATEST);
+    uint64_t v0 = 99, v1 = 0;
+    assert_int_equal(st->ops->schemes_version(st, &v0), TASKER_OK);
+    assert_int_equal(v0, 0);
+    tasker_task_scheme *v = NULL;
+    size_t n = 0;
+    assert_int_equal(st->ops->list_task_schemes(st, &v, &n), TASKER_OK);
+    assert_int_equal(n, 1); /* the data stayed */
+    tasker_free_schemes(v, n);
+    assert_int_equal(st->ops->remove_task_scheme(st, "s1"), TASKER_OK);
+    assert_int_equal(st->ops->schemes_version(st, &v1), TASKER_OK);
+    assert_true(v1 > v0);
     st->ops->close(st);
 }
 
@@ -604,6 +640,7 @@ int main(void)
         cmocka_unit_test(reopening_keeps_data_and_does_not_migrate_again),
         cmocka_unit_test(opening_a_version_1_database_migrates_it_to_the_latest),
         cmocka_unit_test(opening_a_version_2_database_migrates_it_to_the_latest),
+        cmocka_unit_test(opening_a_version_5_database_adds_the_change_counter),
         cmocka_unit_test(group_commit_batches_writers_and_gives_each_its_result),
         cmocka_unit_test(bulk_batches_with_bad_rows_give_each_write_its_result),
         cmocka_unit_test(retention_keeps_newest_finished_and_never_pending),
