@@ -231,7 +231,7 @@ typedef struct tasker_schedule_def {
  * updates its policies). Everything is checked before anything is written; on failure
  * nothing is stored and the message names the first bad item, e.g.
  * "define: schedules[41] (task 'a'): cron: ...". The stores of this library write it in
- * one transaction (MySQL: item by item after the checks, see docs/scheduling.md).
+ * one transaction (docs/scheduling.md, "Bulk definitions").
  * Arrays are the caller's. Thread-safe. */
 int tasker_define(tasker_t *t, const tasker_task_def *tasks, size_t nt,
                   const tasker_schedule_def *schedules, size_t ns);

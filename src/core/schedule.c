@@ -226,11 +226,13 @@ static void flush_fires(tasker_t *t, fire_batch *b)
     b->nf = 0;
 }
 
-/* Stores the collected executions and queues their runs. Called with sched.lock held;
- * releases it while the store writes, so that workers finishing runs (they take it to
- * release a schedule) are not held up by the write. The entries stay: only this thread
- * frees them, in reload(). */
-static void flush_batch(tasker_t *t, fire_batch *b)
+/* Stores the collected executions and queues their runs; with fires, then records the
+ * schedules' last fires (once per pass: after the runs they cover, so that a crash
+ * between the two makes the next start handle those occurrences again, which the key
+ * refuses). Called with sched.lock held; releases it while the store writes, so that
+ * workers finishing runs (they take it to release a schedule) are not held up by the
+ * write. The entries stay: only this thread frees them, in reload(). */
+static void flush_batch(tasker_t *t, fire_batch *b, bool fires)
 {
     const tasker_storage_ops *ops = t->st->ops;
     sched *s = &t->sched;
@@ -258,6 +260,7 @@ static void flush_batch(tasker_t *t, fire_batch *b)
         free(xs);
         b->n = 0;
     }
+    if (!fires || b->nf == 0) return;
     pthread_mutex_unlock(&s->lock);
     flush_fires(t, b);
     pthread_mutex_lock(&s->lock);
@@ -426,7 +429,7 @@ static void process_entry(tasker_t *t, fire_batch *b, sched_entry *e, int64_t no
     }
     /* Between schedules, never within one: a run of e must not finish (the lock is let
      * go during the write) while later fires of e in this pass are decided. */
-    if (b->n >= FIRE_BATCH_MAX) flush_batch(t, b);
+    if (b->n >= FIRE_BATCH_MAX) flush_batch(t, b, false);
 }
 
 /* ---- a herd shared among nodes ----
@@ -600,7 +603,7 @@ static void *sched_main(void *arg)
         s->last_now_us = now_us;
         process_due(t, &batch, now_us);
         heap_item *top;
-        flush_batch(t, &batch);
+        flush_batch(t, &batch, true);
         if (s->wake_at_us && now_us >= s->wake_at_us) { /* job lifecycle: a run came due */
             s->wake_at_us = 0;
             s->rescan = true;

@@ -13,6 +13,9 @@
  * pruning each task alone: the runs old enough to go by age are the oldest of their
  * task, so deleting them first moves no newer run's rank.
  *
+ * The tasks of a bulk add (my_tasks_exist, for storage/mysql/bulk.c): one locking read
+ * per chunk of tasks, not one per task.
+ *
  * Fires (my_set_scheme_fires): one UPDATE per FIRES_CHUNK schedules, each moved to its
  * own time by a CASE, only forward (GREATEST), schedules gone meanwhile matching
  * nothing. Recording fires does not bump the schedules' change counter. */
@@ -118,13 +121,15 @@ static int64_t cutoff_of(int64_t now_us, int64_t age_s)
 }
 
 /* Deletes, in one statement, the finished executions of the chunk's tasks whose age
- * limit is age_s that were queued before its cutoff. */
+ * limit is age_s that were queued before its cutoff. A plain read first: with nothing
+ * to prune (a herd of young tasks) the delete, whose locks on the tasks' ranges would
+ * meet other nodes' inserts, is not run. */
 static int delete_aged(my_store *s, my_conn *c, const task_limit *v, size_t n, int64_t age_s,
                        int64_t cutoff_us)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) k += v[i].age_s == age_s;
-    char *sql = malloc(200 + 3 * k);
+    char *sql = malloc(300 + 3 * k);
     MYSQL_BIND *p = calloc(k + 1, sizeof *p);
     unsigned long *len = calloc(k, sizeof *len);
     int rc = TASKER_OK;
@@ -132,16 +137,33 @@ static int delete_aged(my_store *s, my_conn *c, const task_limit *v, size_t n, i
         rc = tasker_fail(TASKER_ENOMEM, "mysql: out of memory pruning %zu tasks", k);
         goto out;
     }
-    size_t at = (size_t)sprintf(sql, "DELETE FROM task_execs FORCE INDEX (exec_task_done)"
-                                     " WHERE task_id IN (");
+    /* As MS_RETAIN_DELETE: along exec_task_done, one range per task and finished status. */
+    static const char probe[] = "SELECT 1 FROM task_execs AS e FORCE INDEX (exec_task_done)";
+    static const char del[] = "DELETE e FROM task_execs AS e FORCE INDEX (exec_task_done)";
+    _Static_assert(sizeof probe == sizeof del, "the delete takes the probe's place");
+    size_t at = (size_t)sprintf(sql, "%s WHERE e.task_id IN (", probe);
     marks(sql, &at, k);
-    strcpy(sql + at, ") AND status IN (2, 3, 4, 5, 6) AND queued_us < ?");
+    at += (size_t)sprintf(sql + at, ") AND e.status IN (2, 3, 4, 5, 6) AND e.queued_us < ?");
     for (size_t i = 0, j = 0; i < n; i++) {
         if (v[i].age_s != age_s) continue;
         my_bind_str(&p[j], v[i].task_id, &len[j]);
         j++;
     }
     my_bind_i64(&p[k], &cutoff_us);
+    strcpy(sql + at, " LIMIT 1");
+    MYSQL_STMT *st;
+    int64_t one = 0;
+    rc = my_cl_prepare(s, c, sql, p, &st, "looking for executions to prune by age");
+    if (rc != TASKER_OK) goto out;
+    my_cl_col col = {.i64 = &one};
+    int f = my_cl_fetch(s, c, st, &col, 1);
+    mysql_stmt_close(st);
+    if (f <= 0) {
+        rc = f;
+        goto out;
+    }
+    sql[at] = '\0';
+    memcpy(sql, del, sizeof del - 1); /* the same length as probe: the WHERE stays */
     rc = my_cl_run(s, c, sql, p, NULL, "pruning executions by age");
 out:
     free(sql);
@@ -201,6 +223,52 @@ int my_retain_tasks(my_store *s, my_conn *c, const char *const *task_ids, size_t
     int rc = TASKER_OK;
     for (size_t at = 0; at < m && rc == TASKER_OK; at += RETAIN_CHUNK)
         rc = retain_chunk(s, c, v + at, m - at < RETAIN_CHUNK ? m - at : RETAIN_CHUNK);
+    free(v);
+    return rc;
+}
+
+/* ---- the tasks of a bulk add ------------------------------------------------------------ */
+
+static int by_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int my_tasks_exist(my_store *s, my_conn *c, const char *const *task_ids, size_t n, bool *all)
+{
+    *all = true;
+    const char **v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory checking %zu tasks", n);
+    memcpy(v, task_ids, n * sizeof *v);
+    qsort(v, n, sizeof *v, by_str);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!m || strcmp(v[m - 1], v[i]) != 0) v[m++] = v[i];
+    char *sql = malloc(200 + 3 * RETAIN_CHUNK);
+    MYSQL_BIND *p = calloc(RETAIN_CHUNK, sizeof *p);
+    unsigned long *len = calloc(RETAIN_CHUNK, sizeof *len);
+    int rc = sql && p && len ? TASKER_OK
+                             : tasker_fail(TASKER_ENOMEM, "mysql: out of memory checking tasks");
+    for (size_t at = 0; at < m && rc == TASKER_OK && *all; at += RETAIN_CHUNK) {
+        size_t k = m - at < RETAIN_CHUNK ? m - at : RETAIN_CHUNK;
+        /* Locked in share mode: each stays until the transaction ends. */
+        size_t pos = (size_t)sprintf(sql, "SELECT COUNT(*) FROM tasks WHERE task_id IN (");
+        marks(sql, &pos, k);
+        strcpy(sql + pos, ") LOCK IN SHARE MODE");
+        for (size_t i = 0; i < k; i++) my_bind_str(&p[i], v[at + i], &len[i]);
+        MYSQL_STMT *st;
+        int64_t found = 0;
+        rc = my_cl_prepare(s, c, sql, p, &st, "checking the tasks of new executions");
+        if (rc != TASKER_OK) break;
+        my_cl_col col = {.i64 = &found};
+        int f = my_cl_fetch(s, c, st, &col, 1);
+        mysql_stmt_close(st);
+        if (f < 0) rc = f;
+        else *all = f == 1 && found == (int64_t)k;
+    }
+    free(sql);
+    free(p);
+    free(len);
     free(v);
     return rc;
 }

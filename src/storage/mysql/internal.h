@@ -460,6 +460,9 @@ int my_bump_schemes(my_store *s, my_conn *c);
 /* In c's open transaction: retention for the tasks of a bulk add (duplicates allowed),
  * a few statements per 512 tasks rather than a few per task. */
 int my_retain_tasks(my_store *s, my_conn *c, const char *const *task_ids, size_t n);
+/* In c's open transaction: whether every task of task_ids (duplicates allowed) exists,
+ * into *all; those found are locked in share mode until the transaction ends. */
+int my_tasks_exist(my_store *s, my_conn *c, const char *const *task_ids, size_t n, bool *all);
 /* In c's open transaction, after the outcome e was written: stores its retry when it
  * failed or was interrupted, attempts are left, and e->attempt is not negative
  * (tasker_no_retry). */
