@@ -38,6 +38,12 @@ static my_store *store(tasker_storage *st) { return (my_store *)st; }
 int my_bump_schemes(my_store *s, my_conn *c)
 {
     int rc = my_exec_once(s, c, "UPDATE scheme_version SET v = v + 1");
+    if (rc != TASKER_OK && c->last_errno == ER_NO_SUCH_TABLE) {
+        /* A store held below version 6 by a test (my_test_schema_target) has no counter:
+         * nothing to bump (the statement failed alone; readers reread every second). */
+        c->last_errno = 0;
+        return TASKER_OK;
+    }
     if (rc != TASKER_OK) {
         char why[400];
         snprintf(why, sizeof why, "%s", tasker_last_error());
