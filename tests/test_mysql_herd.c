@@ -188,7 +188,9 @@ static void three_nodes_share_a_herd_and_run_each_occurrence_once(void **state)
         assert_int_equal(tasker_register(t[i], "count", count_run, (void *)(intptr_t)i),
                          TASKER_OK);
     }
-    /* Every 10 s: the first herd comes while all three hold the schedules. */
+    /* At a second 6 s from now: the herd comes once all three hold the schedules. */
+    char cron[32];
+    snprintf(cron, sizeof cron, "%d * * * * *", (int)((real_us(NULL) / 1000000 + 6) % 60));
     tasker_task_def *tv = calloc(HERD, sizeof *tv);
     tasker_schedule_def *sv = calloc(HERD, sizeof *sv);
     char (*ids)[16] = calloc(HERD, sizeof *ids);
@@ -198,7 +200,7 @@ static void three_nodes_share_a_herd_and_run_each_occurrence_once(void **state)
     for (int i = 0; i < HERD; i++) {
         snprintf(ids[i], sizeof ids[i], "herd-%04d", i);
         tv[i] = (tasker_task_def){.task_id = ids[i], .handler = "count"};
-        sv[i] = (tasker_schedule_def){.task_id = ids[i], .cron = "*/10 * * * * *"};
+        sv[i] = (tasker_schedule_def){.task_id = ids[i], .cron = cron};
     }
     assert_int_equal(tasker_define(t[0], tv, HERD, sv, HERD), TASKER_OK);
     for (int i = 0; i < NODES; i++) assert_int_equal(tasker_start(t[i]), TASKER_OK);
