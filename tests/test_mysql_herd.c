@@ -3,8 +3,9 @@
  *    of tasks, not three per task, and prunes what pruning each task alone would;
  *  - bulk definitions go as a few multi-row statements, not one per item;
  *  - three nodes sharing a store share a herd's fires and runs (each node walks the
- *    herd from its own point; the bound, 10-70 % each, leaves room for a loaded
- *    machine: one node of three alone would run nearly all), and every run runs once. */
+ *    herd from its own point, its batches cut where another's share begins; 25-40 %
+ *    each when measured, the bound 15-55 % leaves room for a loaded machine), with no
+ *    deadlock between their batches, and every run runs once. */
 #include "support/mariadb.h"
 #include "support/testutil.h"
 
@@ -221,7 +222,7 @@ static void three_nodes_share_a_herd_and_run_each_occurrence_once(void **state)
     fprintf(stderr, "herd of %d on 3 nodes: runs %d / %d / %d\n", HERD, share[0], share[1],
             share[2]);
     for (int i = 0; i < NODES; i++)
-        if (share[i] * 100 < total * 10 || share[i] * 100 > total * 70)
+        if (share[i] * 100 < total * 15 || share[i] * 100 > total * 55)
             fail_msg("node %d ran %d of %lld runs: not shared", i, share[i], total);
     free(tv);
     free(sv);

@@ -443,7 +443,8 @@ static void process_entry(tasker_t *t, fire_batch *b, sched_entry *e, int64_t no
  * from a point of its own: node k of the n live nodes (by node id) starts k/n of the
  * way along and wraps around. Each node first fires its own share, then goes over the
  * others' (their occurrences are refused by the key; any a node that died left are
- * fired). */
+ * fired). Batches are cut where a share begins, so that no two nodes' first batches
+ * hold rows the other waits for. */
 
 static int by_scheme_id(const void *a, const void *b)
 {
@@ -502,16 +503,26 @@ static void process_due(tasker_t *t, fire_batch *b, int64_t now_us)
         heap_pop(&s->due);
         v[n++] = (sched_entry *)top;
     }
-    size_t start = 0;
+    size_t start = 0, rank = 0, count = 1;
     if (n > FIRE_BATCH_MAX) {
-        size_t rank, count;
         node_place(t, &rank, &count);
         if (count > 1) {
             qsort(v, n, sizeof *v, by_scheme_id);
             start = n * rank / count;
         }
     }
-    for (size_t i = 0; i < n; i++) process_entry(t, b, v[(start + i) % n], now_us);
+    for (size_t i = 0; i < n; i++) {
+        size_t at = (start + i) % n;
+        /* A batch ends where another node's share begins: were it to run on into it,
+         * the nodes' first batches would each wait for the next one's rows (the
+         * occurrence key), in a circle: a deadlock. */
+        for (size_t k = 0; i > 0 && count > 1 && k < count; k++)
+            if (at == n * k / count) {
+                flush_batch(t, b, false);
+                break;
+            }
+        process_entry(t, b, v[at], now_us);
+    }
     free(v);
     /* Out of memory above: the rest, one by one. */
     while ((top = heap_top(&s->due)) && top->key <= now_us) {
