@@ -496,7 +496,7 @@ static void process_due(tasker_t *t, fire_batch *b, int64_t now_us)
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 1024;
             sched_entry **nv = realloc(v, ncap * sizeof *nv);
-            if (!nv) break; /* out of memory: those collected are handled, the rest next pass */
+            if (!nv) break; /* out of memory: the rest are handled one by one below */
             v = nv;
             cap = ncap;
         }
