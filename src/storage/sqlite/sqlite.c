@@ -226,11 +226,10 @@ static void sq_close(tasker_storage *st)
     sq_readers_close(s);
     for (int i = 0; i < W_COUNT; i++) sqlite3_finalize(s->wstmt[i]);
     sqlite3_close_v2(s->wdb);
-    pthread_mutex_destroy(&s->queue_lock);
+    pthread_mutex_destroy(&s->gen_lock);
     pthread_mutex_destroy(&s->readers_lock);
     pthread_cond_destroy(&s->reader_freed);
     pthread_cond_destroy(&s->gen_cond);
-    pthread_cond_destroy(&s->flush_cond);
     free(s->path);
     free(s);
 }
@@ -286,11 +285,10 @@ static sq_store *store_new(void)
     s->base.env.max_execs_per_task = TASKER_DEFAULT_MAX_EXECS;
     s->base.env.max_exec_age_s = TASKER_DEFAULT_MAX_EXEC_AGE_S;
     s->busy_timeout_ms = SQ_DEFAULT_BUSY_TIMEOUT_MS;
-    pthread_mutex_init(&s->queue_lock, NULL);
+    pthread_mutex_init(&s->gen_lock, NULL);
     pthread_mutex_init(&s->readers_lock, NULL);
     pthread_cond_init(&s->reader_freed, NULL);
     pthread_cond_init(&s->gen_cond, NULL);
-    pthread_cond_init(&s->flush_cond, NULL);
     static _Atomic uint64_t next_store_id = 1;
     s->store_id = atomic_fetch_add(&next_store_id, 1);
     return s;
