@@ -235,12 +235,7 @@ void my_conn_put(my_store *s, my_conn *c)
 static void store_free(my_store *s)
 {
     my_thread_enter();
-    my_flusher_stop(s); /* it commits what is queued first */
-    /* Best effort, and only on a connection at hand: closing must not wait on a server
-     * that is away; but asynchronous writes were accepted, so they get one more try.
-     * A mark left behind is dropped by a later open after a week. */
-    if (my_conn_at_hand(s) || s->async_owed) my_commit_flush(s);
-    my_lanes_release(s);
+    my_flusher_stop(s); /* it commits what is queued, then what the lanes owe */
     if (s->free_list && s->free_list->generation == s->generation)
         my_marks_drop(s, s->free_list, 0);
     while (s->free_list) {
