@@ -39,7 +39,7 @@
                                          failed (its submitter retries it; see resolve.c) */
 #define MY_RESOLVE_US 5000000 /* a cut-off COMMIT's starts are resolved for this long
                                  before their callers are answered not started */
-#define MY_RETRY_MIN_MS 20  /* the flusher's first wait before replaying a failed batch */
+#define MY_RETRY_MIN_MS 20  /* the first wait before a lane replays a failed batch */
 #define MY_RETRY_MAX_MS 500 /* and its longest */
 
 /* A parsed mysql:// URL. Strings are owned (malloc). */
@@ -255,12 +255,12 @@ void my_write_submit_async(my_store *s, my_write *w);
  * ws[i].err hold its own result. */
 int my_write_submit_many(my_store *s, my_write *ws, size_t n);
 /* Sets the lanes up (url.committers) and starts the writers. */
-int my_flusher_start(my_store *s);
+int my_writer_start(my_store *s);
 /* Commits what is queued, stops the writers, then, on a connection at hand (or when
  * asynchronous writes are owed), commits what each lane still owes (deferred
  * retention, writes to replay, claims to put back) in one last batch, and gives the
  * lanes' connections back to the pool (autocommit on again), or closes them. */
-void my_flusher_stop(my_store *s);
+void my_writer_stop(my_store *s);
 /* Whether a connection made since the server was last lost is at hand. */
 bool my_conn_at_hand(my_store *s);
 /* The connection for a batch of l, and giving it back after. */

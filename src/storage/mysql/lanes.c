@@ -262,7 +262,7 @@ bool my_conn_at_hand(my_store *s)
 }
 
 /* Sets the lanes up (see my_lane) and starts their writers. */
-int my_flusher_start(my_store *s)
+int my_writer_start(my_store *s)
 {
     int committers = s->url.committers > 0 ? s->url.committers : 1;
     int nwriters = committers == 1 ? 2 : 1;
@@ -279,7 +279,7 @@ int my_flusher_start(my_store *s)
     return TASKER_OK;
 }
 
-void my_flusher_stop(my_store *s)
+void my_writer_stop(my_store *s)
 {
     /* Lane 0 first, as the lanes' last batches always ran: retention, then the run
      * writes. */

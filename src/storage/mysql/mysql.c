@@ -235,7 +235,7 @@ void my_conn_put(my_store *s, my_conn *c)
 static void store_free(my_store *s)
 {
     my_thread_enter();
-    my_flusher_stop(s); /* it commits what is queued, then what the lanes owe */
+    my_writer_stop(s); /* it commits what is queued, then what the lanes owe */
     if (s->free_list && s->free_list->generation == s->generation)
         my_marks_drop(s, s->free_list, 0);
     while (s->free_list) {
@@ -300,7 +300,7 @@ tasker_storage *tasker_mysql_storage(const char *url)
     if (my_marks_drop(s, c, my_real_now_us() - MARK_MAX_AGE_US) != TASKER_OK) goto fail;
     my_conn_put(s, c);
     c = NULL;
-    if (my_flusher_start(s) != TASKER_OK) goto fail;
+    if (my_writer_start(s) != TASKER_OK) goto fail;
     return &s->base;
 fail:
     if (c) {

@@ -268,7 +268,7 @@ void sq_submit_async(sq_store *s, sq_req *r)
     }
 }
 
-int sq_flusher_start(sq_store *s)
+int sq_writer_start(sq_store *s)
 {
     if (tasker_commit_new(&sq_commit_driver, s, 1, &s->writer) != TASKER_OK) return TASKER_ESTORAGE;
     if (tasker_commit_start(s->writer) != TASKER_OK)
@@ -276,7 +276,7 @@ int sq_flusher_start(sq_store *s)
     return TASKER_OK;
 }
 
-void sq_flusher_stop(sq_store *s)
+void sq_writer_stop(sq_store *s)
 {
     tasker_commit_free(s->writer); /* answers what is queued first */
     s->writer = NULL;

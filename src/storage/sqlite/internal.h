@@ -258,9 +258,9 @@ void sq_read_barrier(sq_store *s);
 /* storage/sqlite/commit.c: queues an asynchronous request (malloc'd, owned from here on). */
 void sq_submit_async(sq_store *s, sq_req *r);
 /* Creates and starts the shared writer (s->writer). */
-int sq_flusher_start(sq_store *s);
+int sq_writer_start(sq_store *s);
 /* Commits every queued write, then stops and frees the writer. */
-void sq_flusher_stop(sq_store *s);
+void sq_writer_stop(sq_store *s);
 
 /* storage/sqlite/read.c */
 sq_reader *sq_reader_get(sq_store *s);

@@ -222,7 +222,7 @@ static void sq_close(tasker_storage *st)
 {
     sq_store *s = (sq_store *)st;
     if (!s) return;
-    sq_flusher_stop(s);
+    sq_writer_stop(s);
     sq_readers_close(s);
     for (int i = 0; i < W_COUNT; i++) sqlite3_finalize(s->wstmt[i]);
     sqlite3_close_v2(s->wdb);
@@ -315,7 +315,7 @@ tasker_storage *sq_open_version(const char *path_and_options, int target_version
     if (sq_migrate(s, s->wdb, target_version) != TASKER_OK) goto fail;
     if (target_version == SQ_SCHEMA_VERSION &&
         (sq_prepare_all(s, s->wdb, sq_write_sql, s->wstmt, W_COUNT) != TASKER_OK ||
-         sq_flusher_start(s) != TASKER_OK))
+         sq_writer_start(s) != TASKER_OK))
         goto fail;
     return &s->base;
 fail:
