@@ -71,7 +71,13 @@ int tasker_commit_new(const tasker_commit_driver *drv, void *ctx, int seats,
     w->ctx = ctx;
     w->seats = seats;
     pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->work_cond, NULL);
+    /* A retry's pause is timed on the monotonic clock: a wall-clock step must not
+     * stretch it. */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->work_cond, &attr);
+    pthread_condattr_destroy(&attr);
     *out = w;
     return TASKER_OK;
 }
@@ -190,7 +196,7 @@ static void sleep_locked(tasker_commit *w, int ms)
 {
     struct timespec until;
     if (ms > 0) {
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += ms / 1000;
         until.tv_nsec += (long)(ms % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
