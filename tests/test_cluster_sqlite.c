@@ -403,14 +403,16 @@ static void overlap_forbid_holds_across_nodes(void **state)
 
 /* ---- one clock ---------------------------------------------------------------------- */
 
-/* A store whose clock is 10 s behind ours: SQLite with a heartbeat that says so. */
+/* A store whose clock is 10 s behind ours: SQLite with a heartbeat that says so. The
+ * store's clock is this host's real one minus 10 s, not the driver's notion of now
+ * (which follows the node's corrected clock, and would drift 10 s further each beat). */
 static tasker_storage_ops skewed_ops;
 static int (*real_beat)(tasker_storage *, const tasker_node *, int64_t *);
 
 static int skewed_beat(tasker_storage *st, const tasker_node *self, int64_t *store_now_us)
 {
     int rc = real_beat(st, self, store_now_us);
-    if (rc == TASKER_OK && store_now_us) *store_now_us -= 10 * 1000000LL;
+    if (rc == TASKER_OK && store_now_us) *store_now_us = real_us() - 10 * 1000000LL;
     return rc;
 }
 

@@ -79,6 +79,8 @@ bool tasker_node_alive(const char *node_id, void *udata)
     return !(kill((pid_t)pid, 0) != 0 && errno == ESRCH);
 }
 
+static int64_t store_clock(void *t) { return tasker_now_us(t); }
+
 static int init_sync(tasker_t *t)
 {
     pthread_rwlock_init(&t->handlers_lock, NULL);
@@ -128,8 +130,9 @@ tasker_t *tasker_new(tasker_storage *st, const tasker_options *opt)
     t->opt.node_id = t->node_id;
     st->env.max_execs_per_task = t->opt.max_execs_per_task;
     st->env.max_exec_age_s = t->opt.max_exec_age_s;
-    st->env.clock = t->opt.clock;
-    st->env.clock_udata = t->opt.clock_udata;
+    /* The driver's ages and stamps on the cluster's one clock, as the core's own. */
+    st->env.clock = store_clock;
+    st->env.clock_udata = t;
 
     int rc;
     if ((rc = init_sync(t)) != TASKER_OK) goto fail;

@@ -1,6 +1,6 @@
 /* The MySQL driver's group commit: running one batch, that is, many callers' writes in
- * one transaction, and retrying it. The queues, lanes and flusher threads that form the
- * batches are in storage/mysql/queue.c.
+ * one transaction, and retrying it. The queues and writer threads that form the batches
+ * are the shared writer's (storage/commit.c), bound to lanes in storage/mysql/lanes.c.
  *
  * A batch runs its single writes in order, then its starts as one claim round (one
  * compare-and-set statement, storage/mysql/bulk.c), then its adds, events and outcomes,

@@ -4,7 +4,8 @@
  *   stmt.c           every statement's SQL, binding parameters, reading rows
  *   ops.c, exec.c    the operations: tasks, schedules, events (ops.c); executions
  *                    (exec.c): adds, claims (starts), fenced outcomes, reads
- *   queue.c          the group-commit queue: lanes, leaders, flusher threads
+ *   lanes.c          the group commit: the shared writer (storage/commit.h) bound to
+ *                    lanes, each a commit slot with its own connection
  *   batch.c          running one batch of writes as one transaction, and its retries
  *   bulk.c           a batch's writes of one kind as one array-bound statement
  *   resolve.c        batches whose COMMIT was cut off: what committed, what to replay
@@ -19,6 +20,8 @@
 #define TASKER_SRC_MYSQL_INTERNAL_H
 
 #include <tasker/storage.h>
+
+#include "storage/commit.h"
 
 #include <mysql.h>
 #include <pthread.h>
@@ -38,7 +41,7 @@
                                          failed (its submitter retries it; see resolve.c) */
 #define MY_RESOLVE_US 5000000 /* a cut-off COMMIT's starts are resolved for this long
                                  before their callers are answered not started */
-#define MY_RETRY_MIN_MS 20  /* the flusher's first wait before replaying a failed batch */
+#define MY_RETRY_MIN_MS 20  /* the first wait before a lane replays a failed batch */
 #define MY_RETRY_MAX_MS 500 /* and its longest */
 
 /* A parsed mysql:// URL. Strings are owned (malloc). */
@@ -109,7 +112,7 @@ typedef struct my_conn {
     bool broken;         /* the server went away under it: close, do not reuse */
     unsigned last_errno; /* of the last failed call, for the group commit's retry */
     int bulk;            /* the server takes array-bound statements: -1 not known yet */
-    bool held;           /* a lane's, with autocommit off (storage/mysql/queue.c), not pooled */
+    bool held;           /* a lane's, with autocommit off (storage/mysql/lanes.c), not pooled */
     struct my_conn *next_free;
 } my_conn;
 
@@ -126,13 +129,12 @@ typedef struct {
 typedef struct my_write my_write;
 typedef int (*my_write_fn)(struct my_store *s, my_conn *c, my_write *w);
 struct my_write {
+    tasker_commit_job job; /* the shared writer's */
     my_write_fn fn;
     my_write_kind kind;
     const void *arg;   /* the op's input */
     void *out;         /* the op's output, if any */
     int rc;
-    bool done;
-    bool taken;        /* a leader holds it */
     bool owned;        /* the driver's copy (copies.c): an asynchronous write */
     bool async;        /* submitted without waiting: on_done reports it */
     /* A start whose compare-and-set matched its row in the open transaction: should the
@@ -142,7 +144,6 @@ struct my_write {
     void *udata;
     int64_t failing_since_us; /* async: monotonic time of its first batch that failed */
     char err[512];     /* the message for the caller's thread when rc != OK */
-    pthread_cond_t cond; /* a caller's: signalled when done, or when it may lead */
     const char *task_id_for_retention; /* set by add_task_exec: prune this task */
     my_write *next;
 };
@@ -165,21 +166,18 @@ typedef struct {
     size_t nclaims;
 } my_unresolved;
 
-/* A lane of the group commit (storage/mysql/queue.c): a queue, and a flusher thread that
- * leads its batches, on commit slots of its own. With one committer there are two:
- * lane 0 takes adds and the single writes (it applies retention), lane 1 the starts,
- * events and outcomes, so that neither kind of batch holds the other's callers. Every
- * write is answered after its batch's COMMIT. */
-#define MY_LANES 2
+/* A lane of the group commit (storage/mysql/lanes.c): one seat of a shared writer
+ * (storage/commit.h), that is a commit slot (its commit_marks row, its unresolved
+ * writes) with its own connection, run by a writer thread. With one committer there
+ * are two writers of one lane each: lane 0 takes adds and the single writes (it applies
+ * retention), lane 1 the starts, events and outcomes, so that neither kind of batch
+ * holds the other's callers. With committers = N, one writer of N lanes, each of which
+ * applies retention. Every write is answered after its batch's COMMIT. */
+#define MY_WRITERS 2
 typedef struct my_lane {
     struct my_store *s;
-    my_write *queue_head, *queue_tail;
-    int leaders;          /* its batches running now */
-    int slot0, nslots;    /* its commit slots: slot0 .. slot0 + nslots - 1 */
-    bool retains;         /* applies retention */
-    pthread_t flusher;
-    pthread_cond_t flush_cond;
-    bool flusher_started;
+    int slot;      /* its commit slot: its index in my_store.lane */
+    bool retains;  /* applies retention */
     my_conn *conn; /* kept from batch to batch, autocommit off: no BEGIN round trip */
 } my_lane;
 
@@ -194,11 +192,10 @@ typedef struct my_store {
     int conn_count;
     uint64_t generation; /* bumped when a connection is found lost */
 
-    pthread_mutex_t commit_lock; /* guards the lanes, slots_busy, slots_owed, async_owed */
-    my_lane lane[MY_LANES];
-    int nlanes;
-    unsigned slots_busy; /* the commit slots (commit_marks rows) of batches running now */
-    unsigned slots_owed; /* slots with writes to replay or a batch to resolve */
+    pthread_mutex_t commit_lock; /* guards async_owed */
+    tasker_commit *writer[MY_WRITERS]; /* the group commit's writers (lanes.c) */
+    int nwriters;
+    my_lane lane[MY_COMMITTERS_MAX + 1]; /* each used by one writer thread at a time */
     int64_t store_id;   /* this open store's row in commit_marks */
     int64_t batch_seq;  /* the last batch token handed out; atomic */
     my_unresolved unresolved[MY_COMMITTERS_MAX + 1]; /* each touched by its slot's leader */
@@ -206,7 +203,6 @@ typedef struct my_store {
     size_t retain_n;
     int64_t retain_since_us; /* monotonic: when the first of them was remembered */
     bool closing;            /* the last batch, at close: one attempt, no reconnecting */
-    bool flusher_stopping;
     size_t async_owed;   /* asynchronous writes accepted and not yet reported */
     int64_t last_log_us; /* monotonic: the last failure written to stderr (batch.c) */
 } my_store;
@@ -248,32 +244,27 @@ typedef struct {
 int my_query(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, const my_col *cols,
              int ncols, size_t rec_size, void **out, size_t *n);
 
-/* storage/mysql/queue.c: group commit. Queues w, and returns once the transaction holding
- * it committed (or failed), with w->rc; sets the thread's message on failure. */
+/* storage/mysql/lanes.c: group commit, on the shared writer (storage/commit.h). Queues
+ * w, and returns once the transaction holding it committed (or failed), with w->rc;
+ * sets the thread's message on failure. */
 int my_write_submit(my_store *s, my_write *w);
 void my_commit_init(my_store *s);
 void my_commit_free(my_store *s);
-/* On close: commits what is still owed (deferred retention, writes to replay, claims to
- * put back) in one last batch, if there is any. */
-void my_commit_flush(my_store *s);
-
-/* Queues w, a driver-owned asynchronous write (my_async_copy), without waiting: the
- * flusher commits it and reports it through w->on_done. */
+/* Queues w, a driver-owned asynchronous write (my_async_copy), without waiting: a
+ * writer commits it and reports it through w->on_done. */
 void my_write_submit_async(my_store *s, my_write *w);
 /* Queues the n writes (all of one lane) together and waits for each; each ws[i].rc and
  * ws[i].err hold its own result. */
 int my_write_submit_many(my_store *s, my_write *ws, size_t n);
-int my_flusher_start(my_store *s);
-/* Commits what is queued, then stops the flushers. */
-void my_flusher_stop(my_store *s);
-/* At close, after the last batch: the lanes' connections go back to the pool
- * (autocommit on again), or are closed. */
-void my_lanes_release(my_store *s);
+/* Sets the lanes up (url.committers) and starts the writers. */
+int my_writer_start(my_store *s);
+/* Commits what is queued, stops the writers, then, on a connection at hand (or when
+ * asynchronous writes are owed), commits what each lane still owes (deferred
+ * retention, writes to replay, claims to put back) in one last batch, and gives the
+ * lanes' connections back to the pool (autocommit on again), or closes them. */
+void my_writer_stop(my_store *s);
 /* Whether a connection made since the server was last lost is at hand. */
 bool my_conn_at_hand(my_store *s);
-/* Takes up to room writes queued in l, appending them to *batch; the first taken, or
- * NULL. Called with commit_lock held. */
-my_write *my_take_queued(my_lane *l, my_write **batch, size_t room);
 /* The connection for a batch of l, and giving it back after. */
 int my_lane_conn(my_lane *l, my_conn **out);
 void my_lane_conn_done(my_lane *l, my_conn *c);

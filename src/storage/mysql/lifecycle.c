@@ -343,15 +343,38 @@ int my_set_scheme_paused(tasker_storage *st, const char *scheme_id, bool paused,
 
 /* ---- retries ------------------------------------------------------------------------- */
 
+/* A retry is an add like any other: the write that stores it applies its task's
+ * retention at once (max_execs, max_exec_age_s), as the other drivers do. Failures are
+ * the rare path, so the task's id is read back rather than carried by every outcome. */
+static int retry_and_retain(my_store *s, my_conn *c, const char *exec_id)
+{
+    MYSQL_BIND b[1];
+    unsigned long len;
+    uint64_t stored = 0;
+    my_bind_str(&b[0], exec_id, &len);
+    int rc = my_run(s, c, MS_EXEC_RETRY, b, &stored); /* only if it failed or was cut off */
+    if (rc != TASKER_OK || stored == 0) return rc;
+    MYSQL_STMT *st;
+    my_bind_str(&b[0], exec_id, &len);
+    rc = my_cl_prepare(s, c, "SELECT task_id FROM task_execs WHERE exec_id = ?", b, &st,
+                       "reading a retried run's task");
+    if (rc != TASKER_OK) return rc;
+    char *task_id = NULL;
+    my_cl_col col = {.str = &task_id};
+    int f = my_cl_fetch(s, c, st, &col, 1);
+    mysql_stmt_close(st);
+    if (f < 0) return f;
+    if (f > 0 && task_id) rc = my_retain_task(s, c, task_id);
+    free(task_id);
+    return rc;
+}
+
 int my_store_retry(my_store *s, my_conn *c, const tasker_task_exec *e)
 {
     if ((e->status != TASKER_EXEC_FAILED && e->status != TASKER_EXEC_INTERRUPTED) ||
         e->attempt < 0) /* tasker_no_retry() */
         return TASKER_OK;
-    MYSQL_BIND b[1];
-    unsigned long len;
-    my_bind_str(&b[0], e->exec_id, &len);
-    int rc = my_run(s, c, MS_EXEC_RETRY, b, NULL);
+    int rc = retry_and_retain(s, c, e->exec_id);
     if (rc != TASKER_OK) {
         char why[400];
         snprintf(why, sizeof why, "%s", tasker_last_error());
@@ -412,10 +435,7 @@ int my_store_retries_of(my_store *s, my_conn *c, char **ids, size_t n)
 {
     int rc = TASKER_OK;
     for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
-        MYSQL_BIND b[1];
-        unsigned long len;
-        my_bind_str(&b[0], ids[i], &len);
-        rc = my_run(s, c, MS_EXEC_RETRY, b, NULL); /* only if it was marked interrupted */
+        rc = retry_and_retain(s, c, ids[i]);
     }
     return rc;
 }

@@ -235,12 +235,7 @@ void my_conn_put(my_store *s, my_conn *c)
 static void store_free(my_store *s)
 {
     my_thread_enter();
-    my_flusher_stop(s); /* it commits what is queued first */
-    /* Best effort, and only on a connection at hand: closing must not wait on a server
-     * that is away; but asynchronous writes were accepted, so they get one more try.
-     * A mark left behind is dropped by a later open after a week. */
-    if (my_conn_at_hand(s) || s->async_owed) my_commit_flush(s);
-    my_lanes_release(s);
+    my_writer_stop(s); /* it commits what is queued, then what the lanes owe */
     if (s->free_list && s->free_list->generation == s->generation)
         my_marks_drop(s, s->free_list, 0);
     while (s->free_list) {
@@ -305,7 +300,7 @@ tasker_storage *tasker_mysql_storage(const char *url)
     if (my_marks_drop(s, c, my_real_now_us() - MARK_MAX_AGE_US) != TASKER_OK) goto fail;
     my_conn_put(s, c);
     c = NULL;
-    if (my_flusher_start(s) != TASKER_OK) goto fail;
+    if (my_writer_start(s) != TASKER_OK) goto fail;
     return &s->base;
 fail:
     if (c) {

@@ -1,7 +1,7 @@
 /* The MySQL driver's operations on tasks, schedules and events, and the driver's
  * operations table. Executions are in storage/mysql/exec.c.
  *
- * Writes go through the group commit (storage/mysql/queue.c, storage/mysql/batch.c):
+ * Writes go through the group commit (storage/mysql/lanes.c, storage/mysql/batch.c):
  * each is a my_write whose function runs inside the batch's transaction. Reads take a
  * pooled connection and run in autocommit; a read whose connection turns out to be lost is retried once on a new
  * connection, since reading twice is harmless. */

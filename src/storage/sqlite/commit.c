@@ -1,15 +1,14 @@
 /* The SQLite driver's group commit: many threads write at once, one transaction holds
- * them all.
+ * them all. This file is the SQLite side of the shared writer (storage/commit.h): its
+ * run hook, and the driver's submit and read barrier.
  *
- * One writer thread per store (the flusher) runs the writer connection (a caller that
- * finds it asleep with nothing queued runs its own batch instead: see enqueue). A
- * thread that writes queues its request and sleeps on its own semaphore; the flusher
- * takes every queued request, runs them in one BEGIN IMMEDIATE .. COMMIT, and wakes
- * each caller with its own result. Before committing it takes in, for a few rounds,
- * what was queued meanwhile (run_once). So a sync (synchronous=FULL) or a WAL append (NORMAL)
- * is paid once per batch, not once per row, and a caller still returns only after its
- * own write is committed. Callers are woken after the queue lock is released, each on
- * its own semaphore, so waking them does not stall the threads queueing the next batch.
+ * The shared writer has one seat and one thread here (the writer connection), and lets
+ * a caller that finds it asleep with nothing queued run its own batch. A thread that
+ * writes queues its request and waits; the batch's leader runs every queued request in
+ * one BEGIN IMMEDIATE .. COMMIT, and each caller is answered with its own result. Before
+ * committing it takes in, for a few rounds, what was queued meanwhile (run_once). So a
+ * sync (synchronous=FULL) or a WAL append (NORMAL) is paid once per batch, not once
+ * per row, and a caller still returns only after its own write is committed.
  *
  * Early acknowledgement: an event is answered once its statement has run in the open
  * transaction, before the COMMIT, and becomes durable with it. Asynchronous writes
@@ -32,7 +31,7 @@
 #include "storage/sqlite/internal.h"
 
 #include <sched.h>
-#include <semaphore.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,11 +54,9 @@ static void rollback(sq_store *s)
     }
 }
 
-/* Hands a request back to its caller, which may return (and its request vanish) at
- * once. */
-static void wake(sq_req *r)
+static sq_req *req_of(tasker_commit_job *j)
 {
-    sem_post(r->sem);
+    return (sq_req *)(void *)((char *)j - offsetof(sq_req, job));
 }
 
 static bool acks_early(const sq_req *r)
@@ -82,7 +79,7 @@ static bool ack_early(sq_store *s, sq_req **batch, uint64_t gen)
         any = true;
         *link = r->next;
         r->early_gen = gen;
-        wake(r);
+        tasker_commit_answer(&r->job); /* r may be gone on return */
     }
     return any;
 }
@@ -117,19 +114,28 @@ static void gather(sq_store *s)
     int64_t until_us = mono_us() + SQ_GATHER_US;
     do {
         sched_yield();
-        if (atomic_load_explicit(&s->queued, memory_order_relaxed)) return;
+        if (tasker_commit_queued(s->writer)) return;
     } while (mono_us() < until_us);
+}
+
+/* The requests of a list of jobs, linked by their own next (what write.c and
+ * retention.c walk). */
+static sq_req *reqs_of(tasker_commit_job *j)
+{
+    sq_req *first = NULL, **link = &first;
+    for (; j; j = j->next) {
+        *link = req_of(j);
+        link = &(*link)->next;
+    }
+    *link = NULL;
+    return first;
 }
 
 /* Takes the requests queued since the batch began, appending them to *batchp. Returns
  * the first taken, or NULL when none were queued. */
-static sq_req *take_more(sq_store *s, sq_req **batchp)
+static sq_req *take_more(tasker_commit_batch *b, sq_req **batchp)
 {
-    pthread_mutex_lock(&s->queue_lock);
-    sq_req *more = s->queue_head;
-    s->queue_head = s->queue_tail = NULL;
-    atomic_store_explicit(&s->queued, false, memory_order_relaxed);
-    pthread_mutex_unlock(&s->queue_lock);
+    sq_req *more = reqs_of(tasker_commit_take(b, 0));
     if (!more) return NULL;
     sq_req **link = batchp;
     while (*link) link = &(*link)->next;
@@ -143,8 +149,8 @@ static sq_req *take_more(sq_store *s, sq_req **batchp)
  * for the same commit, so a whole run can share one transaction. Returns TASKER_OK when
  * committed. Otherwise *culprit is the request whose failure rolled the transaction
  * back, or NULL when the transaction itself failed (msg says why). */
-static int run_once(sq_store *s, sq_req **batchp, uint64_t gen,
-                    sq_req **culprit, char *msg, size_t size)
+static int run_once(sq_store *s, tasker_commit_batch *b, int rounds, sq_req **batchp,
+                    uint64_t gen, sq_req **culprit, char *msg, size_t size)
 {
     *culprit = NULL;
     if (step_plain(s, W_BEGIN, "beginning a write transaction", msg, size) != TASKER_OK) {
@@ -155,10 +161,10 @@ static int run_once(sq_store *s, sq_req **batchp, uint64_t gen,
     for (int round = 0; todo; round++) {
         if ((*culprit = exec_from(s, todo))) return (*culprit)->rc;
         bool answered = ack_early(s, batchp, gen);
-        if (round + 1 >= s->rounds) break;
+        if (round + 1 >= rounds) break;
         /* Those just answered have their next write nearly ready: let them run. */
         if (answered) gather(s);
-        todo = take_more(s, batchp);
+        todo = take_more(b, batchp);
     }
     /* Last, so that nothing this batch acknowledges after its commit went to a file
      * deleted or replaced meanwhile (storage/sqlite/guard.c). */
@@ -172,12 +178,13 @@ static int run_once(sq_store *s, sq_req **batchp, uint64_t gen,
 
 /* Runs the batch until each request has its result. Requests answered early are taken
  * out of *batchp. */
-static void run_batch(sq_store *s, sq_req **batchp, uint64_t gen)
+static void run_batch(sq_store *s, tasker_commit_batch *b, int rounds, sq_req **batchp,
+                      uint64_t gen)
 {
     char msg[SQ_MSG_SIZE];
     for (;;) {
         sq_req *culprit = NULL;
-        int rc = run_once(s, batchp, gen, &culprit, msg, sizeof msg);
+        int rc = run_once(s, b, rounds, batchp, gen, &culprit, msg, sizeof msg);
         sq_req *batch = *batchp;
         if (rc == TASKER_OK) return;
         if (culprit) {
@@ -194,129 +201,85 @@ static void run_batch(sq_store *s, sq_req **batchp, uint64_t gen)
     }
 }
 
-/* Reports the asynchronous requests of a finished batch and frees them. */
-static void report_async(sq_req *list)
+/* Reports an asynchronous request once its batch is over, and frees it. */
+static void report_async(tasker_commit_job *j)
 {
-    while (list) {
-        sq_req *next = list->next;
-        if (list->on_done) list->on_done(list->udata, list->rc, list->rc ? list->msg : NULL);
-        if (list->kind == SQ_UPDATE_EXEC) {
-            free(list->own.exec.exec_id);
-            free(list->own.exec.result);
-            free(list->own.exec.error);
-        } else {
-            free(list->own.event.exec_id);
-            free(list->own.event.message);
-        }
-        free(list);
-        list = next;
+    sq_req *r = req_of(j);
+    if (r->on_done) r->on_done(r->udata, r->rc, r->rc ? r->msg : NULL);
+    if (r->kind == SQ_UPDATE_EXEC) {
+        free(r->own.exec.exec_id);
+        free(r->own.exec.result);
+        free(r->own.exec.error);
+    } else {
+        free(r->own.event.exec_id);
+        free(r->own.event.message);
     }
+    free(r);
 }
 
-/* Takes the whole queue and runs it; then answers each request. Called by the flusher
- * with queue_lock held; returns with it held. */
-static void run_queue(sq_store *s)
+/* The shared writer's run hook: runs the batch, then hands back the requests to
+ * answer (those answered early are gone from it). A caller that leads on an idle store
+ * takes in nothing more: what it writes next waits for it to return anyway. */
+static int sq_run(tasker_commit_batch *b)
 {
-    uint64_t gen = ++s->batch_gen;
-    sq_req *batch = s->queue_head;
-    s->queue_head = s->queue_tail = NULL;
-    atomic_store_explicit(&s->queued, false, memory_order_relaxed);
-    pthread_mutex_unlock(&s->queue_lock);
+    sq_store *s = b->ctx;
+    uint64_t gen = ++s->batch_gen; /* one seat: one batch at a time */
+    sq_req *batch = reqs_of(b->jobs);
+    run_batch(s, b, b->by_caller ? 1 : SQ_BATCH_ROUNDS, &batch, gen);
 
-    run_batch(s, &batch, gen);
-
-    pthread_mutex_lock(&s->queue_lock);
+    pthread_mutex_lock(&s->gen_lock);
     atomic_store(&s->done_gen, gen);
     if (s->gen_waiters) pthread_cond_broadcast(&s->gen_cond);
-    pthread_mutex_unlock(&s->queue_lock);
-    sq_req *async = NULL, **async_tail = &async;
-    for (sq_req *r = batch; r;) {
-        sq_req *next = r->next; /* r may be gone once woken */
-        if (r->async) {
-            r->next = NULL;
-            *async_tail = r;
-            async_tail = &r->next;
-        } else {
-            wake(r);
-        }
-        r = next;
+    pthread_mutex_unlock(&s->gen_lock);
+    tasker_commit_job *first = NULL, **link = &first;
+    for (sq_req *r = batch; r; r = r->next) {
+        *link = &r->job;
+        link = &r->job.next;
     }
-    report_async(async);
-    pthread_mutex_lock(&s->queue_lock);
+    *link = NULL;
+    b->jobs = first;
+    return TASKER_COMMIT_DONE;
 }
 
-/* Appends r to the queue and wakes the flusher if it sleeps; with inline, a caller that
- * finds the flusher asleep and nothing else queued runs the batch itself instead, which
- * saves two thread wake-ups on an idle store (the trigger-to-start latency). */
-static void enqueue(sq_store *s, sq_req *r, bool inline_ok)
+static const tasker_commit_driver sq_commit_driver = {
+    .version = TASKER_COMMIT_VERSION,
+    .thread_name = "tasker-sqlite",
+    .flags = TASKER_COMMIT_CALLER_LEADS,
+    .run = sq_run,
+};
+
+static void reset(sq_req *r)
 {
     r->rc = TASKER_OK;
     r->final = false;
     r->early_gen = 0;
     r->next = NULL;
     r->msg[0] = '\0';
-    pthread_mutex_lock(&s->queue_lock);
-    if (s->queue_tail) s->queue_tail->next = r;
-    else s->queue_head = r;
-    s->queue_tail = r;
-    atomic_store_explicit(&s->queued, true, memory_order_relaxed);
-    if (inline_ok && s->flusher_idle && !s->writing && s->queue_head == r) {
-        s->writing = true;
-        s->rounds = 1; /* what the caller writes next waits for it to return anyway */
-        run_queue(s);
-        s->writing = false;
-    }
-    bool wake_flusher = s->flusher_idle && s->queue_head;
-    if (wake_flusher) s->flusher_idle = false;
-    pthread_mutex_unlock(&s->queue_lock);
-    if (wake_flusher) pthread_cond_signal(&s->flush_cond);
 }
 
 void sq_submit_async(sq_store *s, sq_req *r)
 {
-    enqueue(s, r, false);
-}
-
-static void *flusher_main(void *arg)
-{
-    sq_store *s = arg;
-    pthread_setname_np(pthread_self(), "tasker-sqlite");
-    pthread_mutex_lock(&s->queue_lock);
-    for (;;) {
-        if (s->queue_head && !s->writing) {
-            s->writing = true;
-            s->rounds = SQ_BATCH_ROUNDS;
-            run_queue(s);
-            s->writing = false;
-            continue;
-        }
-        if (s->flusher_stopping && !s->writing && !s->queue_head) break;
-        s->flusher_idle = true;
-        while (s->flusher_idle && !s->flusher_stopping)
-            pthread_cond_wait(&s->flush_cond, &s->queue_lock);
-        s->flusher_idle = false;
+    reset(r);
+    if (tasker_commit_submit_async(s->writer, &r->job, report_async) != TASKER_OK) {
+        r->rc = TASKER_ESTATE;
+        snprintf(r->msg, sizeof r->msg, "sqlite: %s: the store is not open for writing",
+                 s->path);
+        report_async(&r->job);
     }
-    pthread_mutex_unlock(&s->queue_lock);
-    return NULL;
 }
 
-int sq_flusher_start(sq_store *s)
+int sq_writer_start(sq_store *s)
 {
-    if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0)
+    if (tasker_commit_new(&sq_commit_driver, s, 1, &s->writer) != TASKER_OK) return TASKER_ESTORAGE;
+    if (tasker_commit_start(s->writer) != TASKER_OK)
         return tasker_set_error(TASKER_ESTORAGE, "sqlite: %s: cannot start a thread", s->path);
-    s->flusher_started = true;
     return TASKER_OK;
 }
 
-void sq_flusher_stop(sq_store *s)
+void sq_writer_stop(sq_store *s)
 {
-    if (!s->flusher_started) return;
-    pthread_mutex_lock(&s->queue_lock);
-    s->flusher_stopping = true;
-    pthread_cond_signal(&s->flush_cond);
-    pthread_mutex_unlock(&s->queue_lock);
-    pthread_join(s->flusher, NULL);
-    s->flusher_started = false;
+    tasker_commit_free(s->writer); /* answers what is queued first */
+    s->writer = NULL;
 }
 
 /* This thread's early answers: for each store it wrote to, the batch of its last one.
@@ -345,27 +308,12 @@ static void remember_early(uint64_t store_id, uint64_t gen)
     early[i].gen = gen;
 }
 
-/* The thread's semaphore, which the flusher posts once per request of this thread. */
-static sem_t *thread_sem(void)
-{
-    static _Thread_local sem_t sem;
-    static _Thread_local bool ready;
-    if (!ready) {
-        sem_init(&sem, 0, 0);
-        ready = true;
-    }
-    return &sem;
-}
-
 int sq_submit(sq_store *s, sq_req *r)
 {
-    if (!s->flusher_started)
+    reset(r);
+    if (!s->writer || tasker_commit_submit(s->writer, &r->job) != TASKER_OK)
         return tasker_set_error(TASKER_ESTATE, "sqlite: %s: the store is not open for writing",
                                 s->path);
-    r->sem = thread_sem();
-    enqueue(s, r, true);
-    while (sem_wait(r->sem) != 0) {
-    }
     if (r->early_gen) remember_early(s->store_id, r->early_gen);
     if (r->rc != TASKER_OK) return tasker_set_error(r->rc, "%s", r->msg);
     return TASKER_OK;
@@ -377,9 +325,9 @@ void sq_read_barrier(sq_store *s)
     for (int i = 0; i < EARLY_SLOTS; i++)
         if (early[i].store_id == s->store_id) target = early[i].gen;
     if (atomic_load(&s->done_gen) >= target) return;
-    pthread_mutex_lock(&s->queue_lock);
+    pthread_mutex_lock(&s->gen_lock);
     s->gen_waiters++;
-    while (atomic_load(&s->done_gen) < target) pthread_cond_wait(&s->gen_cond, &s->queue_lock);
+    while (atomic_load(&s->done_gen) < target) pthread_cond_wait(&s->gen_cond, &s->gen_lock);
     s->gen_waiters--;
-    pthread_mutex_unlock(&s->queue_lock);
+    pthread_mutex_unlock(&s->gen_lock);
 }

@@ -1,7 +1,7 @@
 /* Internal: the SQLite driver's shared state, shared by sqlite*.c.
  *
  * One store has one writer connection, used only by the thread that leads the current
- * group commit (storage/sqlite/commit.c), and a small pool of reader connections (storage/sqlite/read.c).
+ * group commit (the shared writer, storage/commit.h; its SQLite side: storage/sqlite/commit.c), and a small pool of reader connections (storage/sqlite/read.c).
  * WAL mode lets the readers run while the writer commits. Every statement is prepared
  * once per connection, at open, and reused.
  */
@@ -10,8 +10,9 @@
 
 #include <tasker/storage.h>
 
+#include "storage/commit.h"
+
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdatomic.h>
 #include <sqlite3.h>
 #include <sys/types.h>
@@ -112,6 +113,7 @@ struct sq_cluster_op;
  * asynchronous one (async) is the driver's, with its own copies of the strings, and
  * reports through done once committed or failed. */
 typedef struct sq_req {
+    tasker_commit_job job; /* the shared writer's */
     sq_kind kind;
     bool async;
     tasker_storage_done_fn on_done; /* async only; may be NULL */
@@ -163,9 +165,8 @@ typedef struct sq_req {
     size_t count_out;   /* SQ_INTERRUPT: executions marked */
     uint64_t early_gen; /* set when answered before its batch's commit */
     int rc;
-    bool final;         /* flusher only: its result stands, do not run it again */
-    sem_t *sem;         /* sync only: the caller's, posted once answered */
-    struct sq_req *next;
+    bool final;         /* leader only: its result stands, do not run it again */
+    struct sq_req *next; /* the batch's list, as the leader runs it */
     char msg[SQ_MSG_SIZE];
 } sq_req;
 
@@ -187,15 +188,9 @@ typedef struct sq_store {
     sqlite3_stmt *wstmt[W_COUNT];
     int64_t last_age_prune_us; /* used only by the leader */
 
-    pthread_mutex_t queue_lock; /* guards the queue, the generations, the flusher's flags */
-    /* The flusher: the one thread that writes (storage/sqlite/commit.c). */
-    pthread_t flusher;
-    bool flusher_started, flusher_stopping, flusher_idle;
-    bool writing; /* a thread (the flusher, or a caller on an idle store) runs a batch */
-    int rounds;   /* of the batch running: times it takes in newly queued requests */
-    pthread_cond_t flush_cond; /* wakes an idle flusher */
-    sq_req *queue_head, *queue_tail;
-    _Atomic bool queued; /* queue_head != NULL, for the leader to peek at without the lock */
+    /* The shared writer: one seat, one thread (storage/commit.h); NULL when closed. */
+    tasker_commit *writer;
+    pthread_mutex_t gen_lock; /* guards gen_waiters, and gen_cond's waits */
     /* Batches are numbered (batch_gen, by the leader). done_gen: the last batch whose
      * commit has ended. A thread that got an early answer remembers its batch; its next
      * read waits until done_gen reaches it, so a thread reads what it wrote. */
@@ -262,9 +257,10 @@ int sq_retain_task(sq_store *s, const char *task_id, char *msg, size_t msg_size)
 void sq_read_barrier(sq_store *s);
 /* storage/sqlite/commit.c: queues an asynchronous request (malloc'd, owned from here on). */
 void sq_submit_async(sq_store *s, sq_req *r);
-int sq_flusher_start(sq_store *s);
-/* Commits every queued asynchronous write, then stops the flusher. */
-void sq_flusher_stop(sq_store *s);
+/* Creates and starts the shared writer (s->writer). */
+int sq_writer_start(sq_store *s);
+/* Commits every queued write, then stops and frees the writer. */
+void sq_writer_stop(sq_store *s);
 
 /* storage/sqlite/read.c */
 sq_reader *sq_reader_get(sq_store *s);

@@ -134,8 +134,8 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
      * since version 5 the pending runs are in execs_queue and the running ones in
      * execs_running_by_node, so it only cost every run three more index writes (add,
      * start, finish; about a fifth of the writer's CPU per run). */
-    "ALTER TABLE execs ADD COLUMN timeout_ms INTEGER NOT NULL DEFAULT 0;"
-    "DROP INDEX execs_active;",
+    ("ALTER TABLE execs ADD COLUMN timeout_ms INTEGER NOT NULL DEFAULT 0;"
+     "DROP INDEX execs_active;"),
 };
 
 /* Statuses in SQL text: 0 pending, 1 running, 2.. finished (tasker_exec_status).

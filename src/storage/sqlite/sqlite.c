@@ -222,15 +222,14 @@ static void sq_close(tasker_storage *st)
 {
     sq_store *s = (sq_store *)st;
     if (!s) return;
-    sq_flusher_stop(s);
+    sq_writer_stop(s);
     sq_readers_close(s);
     for (int i = 0; i < W_COUNT; i++) sqlite3_finalize(s->wstmt[i]);
     sqlite3_close_v2(s->wdb);
-    pthread_mutex_destroy(&s->queue_lock);
+    pthread_mutex_destroy(&s->gen_lock);
     pthread_mutex_destroy(&s->readers_lock);
     pthread_cond_destroy(&s->reader_freed);
     pthread_cond_destroy(&s->gen_cond);
-    pthread_cond_destroy(&s->flush_cond);
     free(s->path);
     free(s);
 }
@@ -286,11 +285,10 @@ static sq_store *store_new(void)
     s->base.env.max_execs_per_task = TASKER_DEFAULT_MAX_EXECS;
     s->base.env.max_exec_age_s = TASKER_DEFAULT_MAX_EXEC_AGE_S;
     s->busy_timeout_ms = SQ_DEFAULT_BUSY_TIMEOUT_MS;
-    pthread_mutex_init(&s->queue_lock, NULL);
+    pthread_mutex_init(&s->gen_lock, NULL);
     pthread_mutex_init(&s->readers_lock, NULL);
     pthread_cond_init(&s->reader_freed, NULL);
     pthread_cond_init(&s->gen_cond, NULL);
-    pthread_cond_init(&s->flush_cond, NULL);
     static _Atomic uint64_t next_store_id = 1;
     s->store_id = atomic_fetch_add(&next_store_id, 1);
     return s;
@@ -317,7 +315,7 @@ tasker_storage *sq_open_version(const char *path_and_options, int target_version
     if (sq_migrate(s, s->wdb, target_version) != TASKER_OK) goto fail;
     if (target_version == SQ_SCHEMA_VERSION &&
         (sq_prepare_all(s, s->wdb, sq_write_sql, s->wstmt, W_COUNT) != TASKER_OK ||
-         sq_flusher_start(s) != TASKER_OK))
+         sq_writer_start(s) != TASKER_OK))
         goto fail;
     return &s->base;
 fail:
