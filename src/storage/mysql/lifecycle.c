@@ -162,9 +162,10 @@ static int unique_fn(my_store *s, my_conn *c, void *ctx)
     unsigned long len[2];
     my_bind_str(&b[0], a->key1, &len[0]);
     my_bind_str(&b[1], a->key2, &len[1]);
-    /* unique_held is the key while the run is pending or running: exec_unique_key. */
-    return select_execs(s, c, "SELECT " MY_EXEC_COLS " FROM task_execs"
-                        " WHERE task_id = ? AND unique_held = ?", b, 1, &a->rows, &a->n,
+    /* The key's row names its last holder, which holds it while pending or running. */
+    return select_execs(s, c, "SELECT " MY_EXEC_COLS " FROM task_execs WHERE exec_id ="
+                        " (SELECT u.exec_id FROM exec_unique u WHERE u.task_id = ?"
+                        " AND u.unique_key = ?) AND status < 2", b, 1, &a->rows, &a->n,
                         "finding a unique key's run");
 }
 
@@ -322,9 +323,24 @@ int my_set_scheme_paused(tasker_storage *st, const char *scheme_id, bool paused,
 
 /* ---- retries ------------------------------------------------------------------------- */
 
+/* The retry just stored for the failed run exec_id takes over the unique key the failed
+ * run held (exec.c), in the same transaction: no other run can take it in between. A
+ * run without a key matches nothing (exec_unique_holder). */
+static int pass_key_on(my_store *s, my_conn *c, const char *exec_id)
+{
+    MYSQL_BIND b[1];
+    unsigned long len;
+    my_bind_str(&b[0], exec_id, &len);
+    return my_cl_run(s, c, "UPDATE exec_unique u JOIN task_execs e ON e.exec_id = u.exec_id"
+                     " SET u.exec_id = CONCAT(COALESCE(e.retry_of, e.exec_id), '.',"
+                     " e.attempt + 1) WHERE u.exec_id = ?", b, NULL,
+                     "passing a unique key on to a retry");
+}
+
 /* A retry is an add like any other: the write that stores it applies its task's
- * retention at once (max_execs, max_exec_age_s), as the other drivers do. Failures are
- * the rare path, so the task's id is read back rather than carried by every outcome. */
+ * retention at once (max_execs, max_exec_age_s), as the other drivers do, and takes
+ * over its failed attempt's unique key. Failures are the rare path, so the task's id is
+ * read back rather than carried by every outcome. */
 static int retry_and_retain(my_store *s, my_conn *c, const char *exec_id)
 {
     MYSQL_BIND b[1];
@@ -333,6 +349,7 @@ static int retry_and_retain(my_store *s, my_conn *c, const char *exec_id)
     my_bind_str(&b[0], exec_id, &len);
     int rc = my_run(s, c, MS_EXEC_RETRY, b, &stored); /* only if it failed or was cut off */
     if (rc != TASKER_OK || stored == 0) return rc;
+    if ((rc = pass_key_on(s, c, exec_id)) != TASKER_OK) return rc;
     MYSQL_STMT *st;
     my_bind_str(&b[0], exec_id, &len);
     rc = my_cl_prepare(s, c, "SELECT task_id FROM task_execs WHERE exec_id = ?", b, &st,
