@@ -103,6 +103,15 @@ static void fail_run(tasker_storage *st, const char *id, int attempt, int64_t en
     OK(st->ops->update_task_exec(st, &out));
 }
 
+/* A task as an older schema stores it (this build's add_task writes schema 7's). */
+static void add_task_sql(const char *id)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql, "INSERT INTO %s.tasks (task_id, handler, param) VALUES"
+             " ('%s', 'h', '{}')", db, id);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+}
+
 /* A store of the release before (schema 4, migrations 1-4 only) with tasks, a schedule,
  * executions as that release wrote them and an event: opened by this build, it gains
  * the lifecycle columns with their defaults and keeps every row. */
@@ -112,12 +121,13 @@ static void a_schema_4_store_upgrades_in_place_keeping_its_data(void **state)
     my_test_schema_target = 4;
     tasker_storage *st = open_db(true);
     my_test_schema_target = 0;
-    add_task(st, "old", 0, 0);
-    tasker_task_scheme sc = {.scheme_id = "s1", .task_id = "old", .cron = "* * * * *",
-                             .created_us = T0, .last_fire_us = T0};
-    OK(st->ops->add_task_scheme(st, &sc, NULL));
     st->ops->close(st);
     char sql[600];
+    add_task_sql("old");
+    snprintf(sql, sizeof sql, "INSERT INTO %s.task_schemes (scheme_id, task_id, cron, misfire,"
+             " overlap, created_us, last_fire_us) VALUES ('s1', 'old', '* * * * *', 0, 0, %lld,"
+             " %lld)", db, (long long)T0, (long long)T0);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
     snprintf(sql, sizeof sql, "INSERT INTO %s.task_execs (exec_id, task_id, scheme_id,"
              " scheduled_us, queued_us, start_us, end_us, status, success, result, error,"
              " node_id) VALUES ('p1', 'old', NULL, 0, 10, 0, 0, 0, 0, NULL, NULL, NULL),"
@@ -365,6 +375,53 @@ static void a_batch_of_starts_takes_only_the_runs_that_may_start(void **state)
     st->ops->close(st);
 }
 
+/* A run says itself whether a start may take it (held, schema 7): pausing or limiting
+ * its task after it was queued holds it, resuming or lifting the limit frees it, and
+ * the runs of a held task added in bulk or retried are held as well. */
+static void pausing_or_limiting_a_task_holds_its_queued_runs(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_db(true);
+    add_task(st, "t", 2, 10);
+    const char *ids[] = {"a", "b", "c", "d"};
+    for (int i = 0; i < 4; i++) {
+        tasker_task_exec e = {.exec_id = (char *)ids[i], .task_id = "t", .queued_us = T0,
+                              .attempt = 1};
+        OK(st->ops->add_task_exec(st, &e));
+    }
+    OK(st->ops->start_task_exec(st, "a", T0, "n"));
+    OK(st->ops->set_task_paused(st, "t", true));
+    assert_int_equal(count("task_execs WHERE held = 1"), 3); /* the pending ones */
+    assert_int_equal(st->ops->start_task_exec(st, "b", T0, "n"), TASKER_ESTATE);
+    int rcs[2];
+    OK(st->ops->start_task_execs(st, (const char *[]){"b", "c"}, 2, T0, "n", rcs));
+    assert_int_equal(rcs[0], TASKER_ESTATE);
+    assert_int_equal(rcs[1], TASKER_ESTATE);
+    /* Added while paused, in bulk: held. A failure's retry: held. */
+    tasker_task_exec v[2] = {{.exec_id = "e", .task_id = "t", .queued_us = T0, .attempt = 1},
+                             {.exec_id = "f", .task_id = "t", .queued_us = T0, .attempt = 1}};
+    OK(st->ops->add_task_execs(st, v, 2));
+    fail_run(st, "a", 1, T0 + MS);
+    assert_int_equal(count("task_execs WHERE held = 1 AND status = 0"), 6);
+    OK(st->ops->set_task_paused(st, "t", false));
+    assert_int_equal(count("task_execs WHERE held = 1"), 0);
+    OK(st->ops->start_task_exec(st, "b", T0, "n"));
+    /* A limit set by re-adding the task holds the pending runs; lifting it frees them. */
+    tasker_task lim = {.task_id = "t", .handler = "h", .param = "{}", .max_attempts = 2,
+                       .backoff_ms = 10, .max_concurrency = 3};
+    OK(st->ops->add_task(st, &lim));
+    assert_int_equal(st->ops->start_task_exec(st, "c", T0, "n"), TASKER_ESTATE);
+    tasker_task_exec g = {.exec_id = "g", .task_id = "t", .queued_us = T0, .attempt = 1};
+    OK(st->ops->add_task_exec(st, &g));
+    assert_int_equal(st->ops->start_task_exec(st, "g", T0, "n"), TASKER_ESTATE);
+    lim.max_concurrency = 0;
+    OK(st->ops->add_task(st, &lim));
+    OK(st->ops->start_task_execs(st, (const char *[]){"c", "g"}, 2, T0, "n", rcs));
+    assert_int_equal(rcs[0], TASKER_OK);
+    assert_int_equal(rcs[1], TASKER_OK);
+    st->ops->close(st);
+}
+
 /* ---- unique keys (schema 7: the keys held, in exec_unique) ---------------------------- */
 
 static void add_keyed(tasker_storage *st, const char *id, const char *task_id, const char *key,
@@ -409,9 +466,15 @@ static void a_schema_5_store_moves_its_held_keys_over(void **state)
     my_test_schema_target = 5;
     tasker_storage *st = open_db(true);
     my_test_schema_target = 0;
-    add_task(st, "t", 0, 0);
     st->ops->close(st);
     char sql[600];
+    add_task_sql("t");
+    add_task_sql("p");
+    snprintf(sql, sizeof sql, "UPDATE %s.tasks SET paused = 1 WHERE task_id = 'p'", db);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    snprintf(sql, sizeof sql, "INSERT INTO %s.task_execs (exec_id, task_id, queued_us, status)"
+             " VALUES ('pp', 'p', 1, 0), ('tp', 't', 1, 0)", db);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
     snprintf(sql, sizeof sql, "INSERT INTO %s.task_execs (exec_id, task_id, queued_us, status,"
              " end_us, unique_key) VALUES ('held', 't', 1, 0, 0, 'K'),"
              " ('run', 't', 2, 1, 0, 'R'), ('done', 't', 3, 2, 5, 'F')", db);
@@ -443,6 +506,11 @@ static void a_schema_5_store_moves_its_held_keys_over(void **state)
     finish(st, "held", TASKER_EXEC_SUCCESS); /* pending, ended as is (no node) */
     add_keyed(st, "k3", "t", "K", TASKER_OK);
     holder_is(st, "t", "K", "k3");
+    /* The pending run of the paused task is held: a start leaves it to claims. */
+    assert_int_equal(st->ops->start_task_exec(st, "pp", T0, "n"), TASKER_ESTATE);
+    OK(st->ops->start_task_exec(st, "tp", T0, "n"));
+    OK(st->ops->set_task_paused(st, "p", false));
+    OK(st->ops->start_task_exec(st, "pp", T0, "n"));
     st->ops->close(st);
     st = open_db(false); /* nothing migrates twice */
     assert_int_equal(count("schema_version"), 7);
@@ -603,6 +671,7 @@ int main(void)
         cmocka_unit_test(failures_written_in_bulk_each_get_their_retry),
         cmocka_unit_test(interrupted_runs_get_their_retries),
         cmocka_unit_test(a_batch_of_starts_takes_only_the_runs_that_may_start),
+        cmocka_unit_test(pausing_or_limiting_a_task_holds_its_queued_runs),
         cmocka_unit_test(a_schema_5_store_moves_its_held_keys_over),
         cmocka_unit_test(a_key_is_held_until_its_run_ends_retries_included),
         cmocka_unit_test(concurrent_adds_with_one_key_admit_exactly_one),

@@ -150,7 +150,7 @@ static void undo_migrations_3_and_4(void)
              " ADD KEY exec_status_oldest (status, queued_us, exec_id),"
              " DROP COLUMN attempt, DROP COLUMN retry_of, DROP COLUMN run_at_us,"
              " DROP COLUMN priority, DROP COLUMN param, DROP COLUMN unique_key,"
-             " DROP COLUMN timeout_ms, DROP COLUMN cancel_requested",
+             " DROP COLUMN timeout_ms, DROP COLUMN cancel_requested, DROP COLUMN held",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_sql(sql), 0);
     snprintf(sql, sizeof sql, "ALTER TABLE tasker_t%ld_%d.task_schemes DROP COLUMN paused",

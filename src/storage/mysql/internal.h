@@ -440,6 +440,9 @@ int my_list_cancel_requests(tasker_storage *st, const char *node_id, tasker_task
  * failed or was interrupted, attempts are left, and e->attempt is not negative
  * (tasker_no_retry). */
 int my_store_retry(my_store *s, my_conn *c, const tasker_task_exec *e);
+/* Writes whether the task's pending runs are held (a start leaves them to claims: the
+ * task is paused or limited), after the task's row was written in this transaction. */
+int my_task_held_sync(my_store *s, my_conn *c, const char *task_id);
 /* The same for the outcomes w[0..n) of a bulk statement (storage/mysql/bulk.c). */
 int my_store_retries(my_store *s, my_conn *c, my_write **w, size_t n);
 /* In c's open transaction, before an interrupt marks node's running runs (node_id NULL:

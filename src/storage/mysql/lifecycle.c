@@ -294,12 +294,39 @@ static int pause_fn(my_store *s, my_conn *c, void *ctx)
     return my_cl_run(s, c, a->sql, b, &a->matched, a->what); /* matched: CLIENT_FOUND_ROWS */
 }
 
+int my_task_held_sync(my_store *s, my_conn *c, const char *task_id)
+{
+    MYSQL_BIND b[1];
+    unsigned long len;
+    my_bind_str(&b[0], task_id, &len);
+    /* Only the runs whose state changes are written (and, in READ COMMITTED, stay
+     * locked); exec_task_done finds the task's pending runs. */
+    return my_cl_run(s, c, "UPDATE task_execs e FORCE INDEX (exec_task_done)"
+                     " JOIN tasks t ON t.task_id = e.task_id"
+                     " SET e.held = (t.paused <> 0 OR t.max_concurrency > 0)"
+                     " WHERE e.task_id = ? AND e.status = 0"
+                     " AND e.held <> (t.paused <> 0 OR t.max_concurrency > 0)", b, NULL,
+                     "writing whether a task's pending runs are held");
+}
+
+/* The task's paused state and, in the same transaction, its pending runs' held. */
+static int task_pause_fn(my_store *s, my_conn *c, void *ctx)
+{
+    pause_arg *a = ctx;
+    int rc = my_cl_begin(s, c, "starting a pause");
+    if (rc == TASKER_OK) rc = pause_fn(s, c, a);
+    if (rc == TASKER_OK && a->matched) rc = my_task_held_sync(s, c, a->id);
+    if (rc == TASKER_OK && mysql_commit(c->db) != 0) rc = my_fail_conn(s, c, "committing a pause");
+    if (rc != TASKER_OK && !c->broken) mysql_rollback(c->db);
+    return rc;
+}
+
 int my_set_task_paused(tasker_storage *st, const char *task_id, bool paused)
 {
     if (!task_id) return tasker_fail(TASKER_EINVAL, "mysql: set_task_paused: NULL task id");
     pause_arg a = {.sql = "UPDATE tasks SET paused = ? WHERE task_id = ?",
                    .what = "pausing a task", .id = task_id, .paused = paused, .now_us = -1};
-    int rc = my_read(store(st), pause_fn, &a);
+    int rc = my_read(store(st), task_pause_fn, &a);
     if (rc == TASKER_OK && !a.matched)
         return tasker_fail(TASKER_ENOTFOUND, "mysql: no task '%s'", task_id);
     return rc;

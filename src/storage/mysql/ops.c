@@ -67,7 +67,8 @@ static int w_add_task(my_store *s, my_conn *c, my_write *w)
     my_bind_int(&p[10], &t->max_execs);
     my_bind_i64(&p[11], &t->max_exec_age_s);
     my_bind_int(&p[12], &paused);
-    return my_run(s, c, MS_TASK_UPSERT, p, NULL);
+    int rc = my_run(s, c, MS_TASK_UPSERT, p, NULL);
+    return rc == TASKER_OK ? my_task_held_sync(s, c, t->task_id) : rc; /* a new limit */
 }
 
 static int add_task(tasker_storage *st, const tasker_task *task)

@@ -163,7 +163,10 @@ static const char *const migration_6[] = {
  * wrote an entry of exec_unique_key and computed unique_held at each status change,
  * though almost none has a key; now only a run with a key writes one row, (task, key)
  * the primary key, naming its holder (storage/mysql/exec.c). The keys held now move
- * over; the unique index held them, so they cannot collide. */
+ * over; the unique index held them, so they cannot collide.
+ * And a run says itself whether a start must leave it to claims (held: its task paused
+ * or limited; storage/mysql/stmt.c, HELD_BY_TASK), rather than each start reading its
+ * task in a subquery. */
 static const char *const migration_7[] = {
     "CREATE TABLE exec_unique ("
     " task_id VARBINARY(63) NOT NULL,"
@@ -174,7 +177,10 @@ static const char *const migration_7[] = {
     ")" TABLE_OPTS,
     "INSERT INTO exec_unique (task_id, unique_key, exec_id)"
     " SELECT task_id, unique_held, exec_id FROM task_execs WHERE unique_held IS NOT NULL",
-    "ALTER TABLE task_execs DROP KEY exec_unique_key, DROP COLUMN unique_held",
+    "ALTER TABLE task_execs DROP KEY exec_unique_key, DROP COLUMN unique_held,"
+    " ADD COLUMN held TINYINT NOT NULL DEFAULT 0",
+    "UPDATE task_execs e JOIN tasks t ON t.task_id = e.task_id SET e.held = 1"
+    " WHERE e.status = 0 AND (t.paused <> 0 OR t.max_concurrency > 0)",
     NULL,
 };
 
