@@ -422,8 +422,8 @@ int my_node_running(my_store *s, my_conn *c, const char *node_id, char ***ids, s
     *ids = NULL;
     *n = 0;
     my_bind_str(&b[0], node_id, &len);
-    int rc = my_cl_prepare(s, c, "SELECT exec_id FROM task_execs WHERE status = 1"
-                           " AND node_id <=> ? FOR UPDATE", b, &st, "locking a node's runs");
+    int rc = my_cl_prepare(s, c, "SELECT exec_id FROM task_execs FORCE INDEX (exec_queue)"
+                           " WHERE status = 1 AND node_id <=> ? FOR UPDATE", b, &st, "locking a node's runs");
     if (rc != TASKER_OK) return rc;
     size_t cap = 0;
     for (;;) {

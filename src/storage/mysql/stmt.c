@@ -101,9 +101,13 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EXEC_PENDING] = "SELECT " EXEC_COLS " FROM task_execs WHERE status = 0" OLDEST,
     [MS_EXEC_PENDING_LIMIT] = "SELECT " EXEC_COLS " FROM task_execs WHERE status = 0" OLDEST
                               " LIMIT ?",
-    [MS_EXEC_RUNNING_NODES] = "SELECT DISTINCT node_id FROM task_execs WHERE status = 1",
-    [MS_EXEC_INTERRUPT_NODE] = "UPDATE task_execs SET status = 4, success = 0, end_us = ?,"
-                               " error = ? WHERE status = 1 AND node_id <=> ?",
+    /* Along the running runs of exec_queue (forced: with statistics of a table that was
+     * small, the optimizer scanned the whole history at each call). */
+    [MS_EXEC_RUNNING_NODES] = "SELECT DISTINCT node_id FROM task_execs FORCE INDEX (exec_queue)"
+                              " WHERE status = 1",
+    [MS_EXEC_INTERRUPT_NODE] = "UPDATE task_execs FORCE INDEX (exec_queue) SET status = 4,"
+                               " success = 0, end_us = ?, error = ?"
+                               " WHERE status = 1 AND node_id <=> ?",
     [MS_RETAIN_BOUNDARY] = "SELECT queued_us, exec_id FROM task_execs WHERE task_id = ?"
                            NEWEST " LIMIT 1 OFFSET ?",
     /* Finished executions past the count boundary or before the age cutoff. The delete
