@@ -543,6 +543,8 @@ static void a_key_is_held_until_its_run_ends_retries_included(void **state)
     holder_is(st, "t", "K", NULL);
     add_keyed(st, "c", "t", "K", TASKER_OK);
     holder_is(st, "t", "K", "c");
+    add_keyed(st, "c", "t", "K", TASKER_EEXISTS); /* the same add again: its id exists */
+    holder_is(st, "t", "K", "c");                 /* and it keeps its key */
 
     /* An add that fails after taking its key lets go of it. */
     add_keyed(st, "c", "t", "L", TASKER_EEXISTS); /* the id exists */

@@ -94,10 +94,12 @@ static int holds_still(my_store *s, my_conn *c, const char *exec_id, bool *holds
     return TASKER_OK;
 }
 
-/* Takes e's key for e, or fails with TASKER_EEXISTS when a pending or running run holds
- * it. */
-static int hold_key(my_store *s, my_conn *c, const tasker_task_exec *e)
+/* Takes e's key for e (*took), or fails with TASKER_EEXISTS when a pending or running
+ * run holds it. A key whose row names e already (an add replayed) is left as it is: the
+ * add then fails on its id. */
+static int hold_key(my_store *s, my_conn *c, const tasker_task_exec *e, bool *took)
 {
+    *took = false;
     MYSQL_BIND b[3];
     unsigned long len[3];
     my_bind_str(&b[0], e->exec_id, &len[0]);
@@ -113,9 +115,14 @@ static int hold_key(my_store *s, my_conn *c, const tasker_task_exec *e)
         if (f == 0) {
             int rc = my_cl_run(s, c, "INSERT INTO exec_unique (exec_id, task_id, unique_key)"
                                " VALUES (?, ?, ?)", b, NULL, "holding a unique key");
+            *took = rc == TASKER_OK;
             if (rc == TASKER_OK || c->last_errno != ER_DUP_ENTRY) return rc;
             c->last_errno = 0; /* another add took it first: see whether it still holds */
             continue;
+        }
+        if (strcmp(holder, e->exec_id) == 0) {
+            free(holder);
+            return TASKER_OK;
         }
         int rc = holds_still(s, c, holder, &holds);
         if (rc == TASKER_OK && holds)
@@ -124,6 +131,7 @@ static int hold_key(my_store *s, my_conn *c, const tasker_task_exec *e)
         free(holder);
         if (rc != TASKER_OK) return rc;
         /* Its holder has finished (or was pruned): the key is free. */
+        *took = true;
         return my_cl_run(s, c, "UPDATE exec_unique SET exec_id = ? WHERE task_id = ?"
                          " AND unique_key = ?", b, NULL, "taking over a unique key");
     }
@@ -193,10 +201,11 @@ static int w_add_exec(my_store *s, my_conn *c, my_write *w)
     const tasker_task_exec *e = w->arg;
     bool keyed = e->unique_key &&
                  (e->status == TASKER_EXEC_PENDING || e->status == TASKER_EXEC_RUNNING);
-    int rc = keyed ? hold_key(s, c, e) : TASKER_OK;
+    bool took = false;
+    int rc = keyed ? hold_key(s, c, e, &took) : TASKER_OK;
     if (rc != TASKER_OK) return rc;
     rc = insert_exec(s, c, e);
-    if (rc != TASKER_OK && keyed && !my_trx_lost(c)) {
+    if (rc != TASKER_OK && took && !my_trx_lost(c)) {
         char why[512];
         snprintf(why, sizeof why, "%s", tasker_last_error());
         unsigned err = c->last_errno;
