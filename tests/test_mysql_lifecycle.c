@@ -1,8 +1,10 @@
 /* The MySQL driver's job lifecycle (storage version 4) on the private MariaDB server,
  * beyond the conformance suite: the upgrade of a schema-4 store in place, the retries
  * the driver stores in the transaction of a failure (synchronous, asynchronous in bulk,
- * replayed, and those of the runs an interrupt marks), a run's own timeout kept, and a
- * batch of starts mixing due and delayed runs. */
+ * replayed, and those of the runs an interrupt marks), a run's own timeout kept, a
+ * batch of starts mixing due and delayed runs, and schema 7: runs held by their task's
+ * pause or limit, the unique keys held in exec_unique (their upgrade from schema 5,
+ * retries and cancel, adds that fail, bulk adds, and adds racing from several handles). */
 #include "support/mariadb.h"
 #include "storage/mysql/internal.h"
 
