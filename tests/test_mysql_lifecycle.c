@@ -1,8 +1,10 @@
 /* The MySQL driver's job lifecycle (storage version 4) on the private MariaDB server,
  * beyond the conformance suite: the upgrade of a schema-4 store in place, the retries
  * the driver stores in the transaction of a failure (synchronous, asynchronous in bulk,
- * replayed, and those of the runs an interrupt marks), a run's own timeout kept, and a
- * batch of starts mixing due and delayed runs. */
+ * replayed, and those of the runs an interrupt marks), a run's own timeout kept, a
+ * batch of starts mixing due and delayed runs, and schema 7: runs held by their task's
+ * pause or limit, the unique keys held in exec_unique (their upgrade from schema 5,
+ * retries and cancel, adds that fail, bulk adds, and adds racing from several handles). */
 #include "support/mariadb.h"
 #include "storage/mysql/internal.h"
 
@@ -91,7 +93,7 @@ static long long count(const char *where)
     char sql[512];
     long long v = -1;
     snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s.%s", db, where);
-    assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
+    if (tasker_test_mariadb_query_int(sql, &v) != 0) fail_msg("%s", tasker_test_mariadb_error());
     return v;
 }
 
@@ -103,6 +105,15 @@ static void fail_run(tasker_storage *st, const char *id, int attempt, int64_t en
     OK(st->ops->update_task_exec(st, &out));
 }
 
+/* A task as an older schema stores it (this build's add_task writes schema 7's). */
+static void add_task_sql(const char *id)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql, "INSERT INTO %s.tasks (task_id, handler, param) VALUES"
+             " ('%s', 'h', '{}')", db, id);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+}
+
 /* A store of the release before (schema 4, migrations 1-4 only) with tasks, a schedule,
  * executions as that release wrote them and an event: opened by this build, it gains
  * the lifecycle columns with their defaults and keeps every row. */
@@ -112,12 +123,13 @@ static void a_schema_4_store_upgrades_in_place_keeping_its_data(void **state)
     my_test_schema_target = 4;
     tasker_storage *st = open_db(true);
     my_test_schema_target = 0;
-    add_task(st, "old", 0, 0);
-    tasker_task_scheme sc = {.scheme_id = "s1", .task_id = "old", .cron = "* * * * *",
-                             .created_us = T0, .last_fire_us = T0};
-    OK(st->ops->add_task_scheme(st, &sc, NULL));
     st->ops->close(st);
     char sql[600];
+    add_task_sql("old");
+    snprintf(sql, sizeof sql, "INSERT INTO %s.task_schemes (scheme_id, task_id, cron, misfire,"
+             " overlap, created_us, last_fire_us) VALUES ('s1', 'old', '* * * * *', 0, 0, %lld,"
+             " %lld)", db, (long long)T0, (long long)T0);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
     snprintf(sql, sizeof sql, "INSERT INTO %s.task_execs (exec_id, task_id, scheme_id,"
              " scheduled_us, queued_us, start_us, end_us, status, success, result, error,"
              " node_id) VALUES ('p1', 'old', NULL, 0, 10, 0, 0, 0, 0, NULL, NULL, NULL),"
@@ -163,7 +175,7 @@ static void a_schema_4_store_upgrades_in_place_keeping_its_data(void **state)
     st->ops->close(st);
     /* Opened again: nothing migrates twice. */
     st = open_db(false);
-    assert_int_equal(count("schema_version"), 6); /* migrations 1-6 */
+    assert_int_equal(count("schema_version"), 7); /* migrations 1-7 */
     st->ops->close(st);
 }
 
@@ -365,6 +377,275 @@ static void a_batch_of_starts_takes_only_the_runs_that_may_start(void **state)
     st->ops->close(st);
 }
 
+/* A run says itself whether a start may take it (held, schema 7): pausing or limiting
+ * its task after it was queued holds it, resuming or lifting the limit frees it, and
+ * the runs of a held task added in bulk or retried are held as well. */
+static void pausing_or_limiting_a_task_holds_its_queued_runs(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_db(true);
+    add_task(st, "t", 2, 10);
+    const char *ids[] = {"a", "b", "c", "d"};
+    for (int i = 0; i < 4; i++) {
+        tasker_task_exec e = {.exec_id = (char *)ids[i], .task_id = "t", .queued_us = T0,
+                              .attempt = 1};
+        OK(st->ops->add_task_exec(st, &e));
+    }
+    OK(st->ops->start_task_exec(st, "a", T0, "n"));
+    OK(st->ops->set_task_paused(st, "t", true));
+    assert_int_equal(count("task_execs WHERE held = 1"), 3); /* the pending ones */
+    assert_int_equal(st->ops->start_task_exec(st, "b", T0, "n"), TASKER_ESTATE);
+    int rcs[2];
+    OK(st->ops->start_task_execs(st, (const char *[]){"b", "c"}, 2, T0, "n", rcs));
+    assert_int_equal(rcs[0], TASKER_ESTATE);
+    assert_int_equal(rcs[1], TASKER_ESTATE);
+    /* Added while paused, in bulk: held. A failure's retry: held. */
+    tasker_task_exec v[2] = {{.exec_id = "e", .task_id = "t", .queued_us = T0, .attempt = 1},
+                             {.exec_id = "f", .task_id = "t", .queued_us = T0, .attempt = 1}};
+    OK(st->ops->add_task_execs(st, v, 2));
+    fail_run(st, "a", 1, T0 + MS);
+    assert_int_equal(count("task_execs WHERE held = 1 AND status = 0"), 6);
+    OK(st->ops->set_task_paused(st, "t", false));
+    assert_int_equal(count("task_execs WHERE held = 1"), 0);
+    OK(st->ops->start_task_exec(st, "b", T0, "n"));
+    /* A limit set by re-adding the task holds the pending runs; lifting it frees them. */
+    tasker_task lim = {.task_id = "t", .handler = "h", .param = "{}", .max_attempts = 2,
+                       .backoff_ms = 10, .max_concurrency = 3};
+    OK(st->ops->add_task(st, &lim));
+    assert_int_equal(st->ops->start_task_exec(st, "c", T0, "n"), TASKER_ESTATE);
+    tasker_task_exec g = {.exec_id = "g", .task_id = "t", .queued_us = T0, .attempt = 1};
+    OK(st->ops->add_task_exec(st, &g));
+    assert_int_equal(st->ops->start_task_exec(st, "g", T0, "n"), TASKER_ESTATE);
+    lim.max_concurrency = 0;
+    OK(st->ops->add_task(st, &lim));
+    OK(st->ops->start_task_execs(st, (const char *[]){"c", "g"}, 2, T0, "n", rcs));
+    assert_int_equal(rcs[0], TASKER_OK);
+    assert_int_equal(rcs[1], TASKER_OK);
+    st->ops->close(st);
+}
+
+/* ---- unique keys (schema 7: the keys held, in exec_unique) ---------------------------- */
+
+static void add_keyed(tasker_storage *st, const char *id, const char *task_id, const char *key,
+                      int want)
+{
+    tasker_task_exec e = {.exec_id = (char *)id, .task_id = (char *)task_id, .queued_us = T0,
+                          .status = TASKER_EXEC_PENDING, .attempt = 1,
+                          .unique_key = (char *)key};
+    int rc = st->ops->add_task_exec(st, &e);
+    if (rc != want)
+        fail_msg("add %s with key %s: %s, not %s (%s)", id, key, tasker_strerror(rc),
+                 tasker_strerror(want), tasker_last_error());
+}
+
+static void holder_is(tasker_storage *st, const char *task_id, const char *key,
+                      const char *want)
+{
+    char holder[TASKER_ID_SIZE] = "";
+    int rc = st->ops->find_unique_exec(st, task_id, key, holder);
+    if (!want) {
+        if (rc != TASKER_ENOTFOUND) fail_msg("key %s: held by %s", key, holder);
+        return;
+    }
+    OK(rc);
+    assert_string_equal(holder, want);
+}
+
+static void finish(tasker_storage *st, const char *id, tasker_exec_status status)
+{
+    tasker_task_exec out = {.exec_id = (char *)id, .status = status, .end_us = T0 + MS,
+                            .success = status == TASKER_EXEC_SUCCESS, .attempt = 1};
+    OK(st->ops->update_task_exec(st, &out));
+}
+
+/* A store of schema 5 (the key a run holds in the generated column unique_held, its
+ * unique index exec_unique_key) with a held key and a key its finished run let go of:
+ * opened by this build it is at 7, the held key moved over and still refused to a
+ * second run, the free one free, the generated column gone. */
+static void a_schema_5_store_moves_its_held_keys_over(void **state)
+{
+    (void)state;
+    my_test_schema_target = 5;
+    tasker_storage *st = open_db(true);
+    my_test_schema_target = 0;
+    st->ops->close(st);
+    char sql[600];
+    add_task_sql("t");
+    add_task_sql("p");
+    snprintf(sql, sizeof sql, "UPDATE %s.tasks SET paused = 1 WHERE task_id = 'p'", db);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    snprintf(sql, sizeof sql, "INSERT INTO %s.task_execs (exec_id, task_id, queued_us, status)"
+             " VALUES ('pp', 'p', 1, 0), ('tp', 't', 1, 0)", db);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    snprintf(sql, sizeof sql, "INSERT INTO %s.task_execs (exec_id, task_id, queued_us, status,"
+             " end_us, unique_key) VALUES ('held', 't', 1, 0, 0, 'K'),"
+             " ('run', 't', 2, 1, 0, 'R'), ('done', 't', 3, 2, 5, 'F')", db);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    assert_int_equal(count("task_execs WHERE unique_held IS NOT NULL"), 2);
+    snprintf(sql, sizeof sql, "INSERT INTO %s.task_execs (exec_id, task_id, queued_us, status,"
+             " unique_key) VALUES ('dup', 't', 4, 0, 'K')", db);
+    assert_int_not_equal(tasker_test_mariadb_sql(sql), 0); /* schema 5 refuses it too */
+
+    st = open_db(false);
+    assert_int_equal(count("schema_version WHERE version = 7"), 1);
+    assert_int_equal(count("exec_unique"), 2);
+    long long cols = -1;
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM information_schema.columns WHERE"
+             " table_schema = '%s' AND table_name = 'task_execs' AND column_name IN"
+             " ('unique_held', 'unique_key')", db);
+    assert_int_equal(tasker_test_mariadb_query_int(sql, &cols), 0);
+    assert_int_equal(cols, 1); /* the run's key stays in its record */
+    holder_is(st, "t", "K", "held");
+    holder_is(st, "t", "R", "run");
+    holder_is(st, "t", "F", NULL);
+    add_keyed(st, "k2", "t", "K", TASKER_EEXISTS);
+    add_keyed(st, "r2", "t", "R", TASKER_EEXISTS);
+    add_keyed(st, "f2", "t", "F", TASKER_OK);
+    assert_false(exists(st, "k2"));
+    tasker_task_exec k = get(st, "held");
+    assert_string_equal(k.unique_key, "K");
+    tasker_exec_clear(&k);
+    finish(st, "held", TASKER_EXEC_SUCCESS); /* pending, ended as is (no node) */
+    add_keyed(st, "k3", "t", "K", TASKER_OK);
+    holder_is(st, "t", "K", "k3");
+    /* The pending run of the paused task is held: a start leaves it to claims. */
+    assert_int_equal(st->ops->start_task_exec(st, "pp", T0, "n"), TASKER_ESTATE);
+    OK(st->ops->start_task_exec(st, "tp", T0, "n"));
+    OK(st->ops->set_task_paused(st, "p", false));
+    OK(st->ops->start_task_exec(st, "pp", T0, "n"));
+    st->ops->close(st);
+    st = open_db(false); /* nothing migrates twice */
+    assert_int_equal(count("schema_version"), 7);
+    st->ops->close(st);
+}
+
+/* What ends a run frees its key (an outcome, a cancel); a retry takes it over from its
+ * failed attempt; an add refused or failing leaves no key held; a bulk add takes each
+ * run's key, all or nothing. */
+static void a_key_is_held_until_its_run_ends_retries_included(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_db(true);
+    add_task(st, "t", 3, 10);
+    add_task(st, "u", 0, 0);
+    add_keyed(st, "a", "t", "K", TASKER_OK);
+    add_keyed(st, "b", "t", "K", TASKER_EEXISTS);
+    add_keyed(st, "b", "u", "K", TASKER_OK); /* another task's key */
+    tasker_task_exec b = get(st, "b");
+    assert_string_equal(b.task_id, "u");
+    tasker_exec_clear(&b);
+    OK(st->ops->start_task_exec(st, "a", T0, "n"));
+    fail_run(st, "a", 1, T0 + MS); /* its retry a.2 holds K now */
+    holder_is(st, "t", "K", "a.2");
+    add_keyed(st, "c", "t", "K", TASKER_EEXISTS);
+    fail_run(st, "a", 1, T0 + MS); /* replayed: a.2 still holds it */
+    holder_is(st, "t", "K", "a.2");
+    tasker_exec_status was;
+    OK(st->ops->cancel_task_exec(st, "a.2", T0 + 2 * MS, &was));
+    holder_is(st, "t", "K", NULL);
+    add_keyed(st, "c", "t", "K", TASKER_OK);
+    holder_is(st, "t", "K", "c");
+    add_keyed(st, "c", "t", "K", TASKER_EEXISTS); /* the same add again: its id exists */
+    holder_is(st, "t", "K", "c");                 /* and it keeps its key */
+
+    /* An add that fails after taking its key lets go of it. */
+    add_keyed(st, "c", "t", "L", TASKER_EEXISTS); /* the id exists */
+    holder_is(st, "t", "L", NULL);
+    add_keyed(st, "x", "nosuch", "L", TASKER_ENOTFOUND);
+    assert_int_equal(count("exec_unique WHERE unique_key = 'L'"), 0);
+    add_keyed(st, "y", "t", "L", TASKER_OK);
+
+    /* The bulk add: a key twice in one call fails it whole; distinct keys all hold. */
+    tasker_task_exec v[3] = {
+        {.exec_id = "v1", .task_id = "t", .queued_us = T0, .attempt = 1, .unique_key = "M"},
+        {.exec_id = "v2", .task_id = "t", .queued_us = T0, .attempt = 1},
+        {.exec_id = "v3", .task_id = "t", .queued_us = T0, .attempt = 1, .unique_key = "M"}};
+    assert_int_equal(st->ops->add_task_execs(st, v, 3), TASKER_EEXISTS);
+    assert_false(exists(st, "v1"));
+    assert_false(exists(st, "v2"));
+    holder_is(st, "t", "M", NULL);
+    v[2].unique_key = "N";
+    OK(st->ops->add_task_execs(st, v, 3));
+    holder_is(st, "t", "M", "v1");
+    holder_is(st, "t", "N", "v3");
+    add_keyed(st, "w", "t", "N", TASKER_EEXISTS);
+    finish(st, "v3", TASKER_EXEC_SUCCESS);
+    add_keyed(st, "w", "t", "N", TASKER_OK);
+    st->ops->close(st);
+}
+
+enum { RACERS = 6 };
+
+typedef struct {
+    pthread_barrier_t *go;
+    tasker_storage *st;
+    char id[16];
+    int rc;
+} racer;
+
+static void *race_add(void *arg)
+{
+    racer *r = arg;
+    tasker_task_exec e = {.exec_id = r->id, .task_id = "t", .queued_us = T0,
+                          .status = TASKER_EXEC_PENDING, .attempt = 1, .unique_key = "race"};
+    pthread_barrier_wait(r->go);
+    r->rc = r->st->ops->add_task_exec(r->st, &e);
+    return NULL;
+}
+
+/* Adds with one key from several handles at once (the store, not the caller, decides):
+ * exactly one holds it, while it is free and again once its holder has finished (the
+ * key's row then taken over). */
+static int race_once(tasker_storage **stores, char prefix, const char **winner)
+{
+    static char won[16];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, RACERS);
+    racer r[RACERS];
+    pthread_t th[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        r[i] = (racer){.go = &go, .st = stores[i]};
+        snprintf(r[i].id, sizeof r[i].id, "%c%d", prefix, i);
+        assert_int_equal(pthread_create(&th[i], NULL, race_add, &r[i]), 0);
+    }
+    int ok = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(th[i], NULL);
+        if (r[i].rc == TASKER_OK) {
+            ok++;
+            snprintf(won, sizeof won, "%s", r[i].id);
+        } else if (r[i].rc != TASKER_EEXISTS) {
+            fail_msg("%s: %s", r[i].id, tasker_strerror(r[i].rc));
+        }
+    }
+    pthread_barrier_destroy(&go);
+    *winner = won;
+    return ok;
+}
+
+static void concurrent_adds_with_one_key_admit_exactly_one(void **state)
+{
+    (void)state;
+    tasker_storage *stores[RACERS];
+    stores[0] = open_db(true);
+    add_task(stores[0], "t", 0, 0);
+    for (int i = 1; i < RACERS; i++) stores[i] = open_db(false);
+    for (int round = 0; round < 4; round++) {
+        const char *winner = NULL;
+        assert_int_equal(race_once(stores, (char)('a' + round), &winner), 1);
+        holder_is(stores[0], "t", "race", winner);
+        assert_int_equal(count("task_execs WHERE status = 0"), 1);
+        /* ended (cancelled or finished): the next round takes the row over */
+        if (round % 2) {
+            finish(stores[0], winner, TASKER_EXEC_SUCCESS);
+        } else {
+            OK(stores[0]->ops->cancel_task_exec(stores[0], winner, T0, NULL));
+        }
+    }
+    assert_int_equal(count("exec_unique"), 1);
+    for (int i = 0; i < RACERS; i++) stores[i]->ops->close(stores[i]);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -394,6 +675,10 @@ int main(void)
         cmocka_unit_test(failures_written_in_bulk_each_get_their_retry),
         cmocka_unit_test(interrupted_runs_get_their_retries),
         cmocka_unit_test(a_batch_of_starts_takes_only_the_runs_that_may_start),
+        cmocka_unit_test(pausing_or_limiting_a_task_holds_its_queued_runs),
+        cmocka_unit_test(a_schema_5_store_moves_its_held_keys_over),
+        cmocka_unit_test(a_key_is_held_until_its_run_ends_retries_included),
+        cmocka_unit_test(concurrent_adds_with_one_key_admit_exactly_one),
     };
     return cmocka_run_group_tests_name("mysql_lifecycle", tests, setup, teardown);
 }

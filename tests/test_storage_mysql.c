@@ -23,7 +23,7 @@
 static int db_count;
 
 /* The schema version this build migrates to (src/storage/mysql/schema.c). */
-#define SCHEMA_LATEST 6
+#define SCHEMA_LATEST 7
 
 static int64_t real_clock(void *udata)
 {
@@ -92,7 +92,7 @@ static void schema_is_versioned_with_the_expected_indexes(void **state)
     assert_int_equal(v, SCHEMA_LATEST);
     static const char *const indexes[] = {"exec_occurrence",  "exec_task_newest",
                                           "event_exec_order", "scheme_task_cron",
-                                          "exec_task_done",   "exec_unique_key",
+                                          "exec_task_done",   "exec_unique_holder",
                                           "exec_queue"};
     for (size_t i = 0; i < sizeof indexes / sizeof indexes[0]; i++) {
         snprintf(sql, sizeof sql,
@@ -107,7 +107,7 @@ static void schema_is_versioned_with_the_expected_indexes(void **state)
              "'tasker_t%ld_%d' AND engine = 'InnoDB' AND table_collation LIKE 'utf8mb4%%'",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
-    assert_int_equal(v, 8); /* with nodes (cluster mode) and scheme_version (issue 14) */
+    assert_int_equal(v, 9); /* with nodes (cluster mode), scheme_version (issue 14), exec_unique (schema 7) */
     st->ops->close(st);
 }
 
@@ -140,24 +140,24 @@ static long long count_in_db(const char *what_sql)
 }
 
 /* Takes the database of this test back to schema version 2: without the job lifecycle
- * columns of migration 5, the task policy columns of migration 3 and the nodes table of
+ * columns of migrations 5 and 7, the task policy columns of migration 3 and the nodes table of
  * migration 4. */
 static void undo_migrations_3_and_4(void)
 {
     char sql[512];
     snprintf(sql, sizeof sql,
-             "ALTER TABLE tasker_t%ld_%d.task_execs DROP KEY exec_unique_key,"
-             " DROP KEY exec_queue, DROP COLUMN unique_held,"
+             "ALTER TABLE tasker_t%ld_%d.task_execs DROP KEY exec_queue,"
              " ADD KEY exec_status_oldest (status, queued_us, exec_id),"
              " DROP COLUMN attempt, DROP COLUMN retry_of, DROP COLUMN run_at_us,"
              " DROP COLUMN priority, DROP COLUMN param, DROP COLUMN unique_key,"
-             " DROP COLUMN timeout_ms, DROP COLUMN cancel_requested",
+             " DROP COLUMN timeout_ms, DROP COLUMN cancel_requested, DROP COLUMN held",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_sql(sql), 0);
     snprintf(sql, sizeof sql, "ALTER TABLE tasker_t%ld_%d.task_schemes DROP COLUMN paused",
              (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_sql(sql), 0);
-    snprintf(sql, sizeof sql, "DROP TABLE tasker_t%ld_%d.nodes", (long)getpid(), db_count);
+    snprintf(sql, sizeof sql, "DROP TABLE tasker_t%ld_%d.nodes, tasker_t%ld_%d.exec_unique",
+             (long)getpid(), db_count, (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_sql(sql), 0);
     snprintf(sql, sizeof sql,
              "ALTER TABLE tasker_t%ld_%d.tasks DROP COLUMN max_attempts, DROP COLUMN backoff_ms,"
@@ -263,9 +263,20 @@ static void opening_a_version_5_database_adds_the_change_counter(void **state)
                              .created_us = 1};
     assert_int_equal(st->ops->add_task_scheme(st, &sc, NULL), TASKER_OK);
     st->ops->close(st);
-    char sql[256];
+    char sql[512];
     snprintf(sql, sizeof sql, "DROP TABLE tasker_t%ld_%d.scheme_version", (long)getpid(),
              db_count);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    /* And back from schema 7 to 5's unique keys (the rows of version 5 itself). */
+    snprintf(sql, sizeof sql, "DROP TABLE tasker_t%ld_%d.exec_unique", (long)getpid(),
+             db_count);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    snprintf(sql, sizeof sql,
+             "ALTER TABLE tasker_t%ld_%d.task_execs DROP COLUMN held,"
+             " ADD COLUMN unique_held VARBINARY(255)"
+             " AS (CASE WHEN status < 2 THEN unique_key END) STORED,"
+             " ADD UNIQUE KEY exec_unique_key (task_id, unique_held)",
+             (long)getpid(), db_count);
     assert_int_equal(tasker_test_mariadb_sql(sql), 0);
     snprintf(sql, sizeof sql, "DELETE FROM tasker_t%ld_%d.schema_version WHERE version >= 6",
              (long)getpid(), db_count);

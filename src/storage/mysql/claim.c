@@ -75,14 +75,17 @@ static void free_ids(claim_arg *a)
 
 static int select_ids(my_store *s, my_conn *c, claim_arg *a)
 {
-    /* Due runs of tasks not paused, in the claim's order along exec_queue. */
+    /* Due runs of tasks not paused, in the claim's order along exec_queue. The task is
+     * judged by a scalar subquery, not EXISTS: the optimizer turns an EXISTS into a
+     * semi-join that reads the tasks first, then every pending run, and sorts them all
+     * for each claim; this walks exec_queue and stops at the limit. */
     char *sql = with_placeholders(
         "SELECT e.exec_id, e.task_id, (SELECT t.max_concurrency FROM tasks t"
         " WHERE t.task_id = e.task_id) FROM task_execs e FORCE INDEX (exec_queue)"
-        " WHERE e.status = 0 AND e.run_at_us <= ? AND EXISTS"
-        " (SELECT 1 FROM tasks t WHERE t.task_id = e.task_id AND t.paused = 0"
-        " AND t.handler IN (",
-        a->nh, "))" CLAIM_ORDER " LIMIT ? FOR UPDATE SKIP LOCKED");
+        " WHERE e.status = 0 AND e.run_at_us <= ? AND"
+        " (SELECT t.paused = 0 AND t.handler IN (",
+        a->nh, ") FROM tasks t WHERE t.task_id = e.task_id)" CLAIM_ORDER
+        " LIMIT ? FOR UPDATE SKIP LOCKED");
     MYSQL_BIND *b = calloc(a->nh + 2, sizeof *b);
     unsigned long *len = calloc(a->nh + 1, sizeof *len);
     int64_t limit = (int64_t)a->max;

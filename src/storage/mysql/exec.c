@@ -45,11 +45,117 @@ const my_col my_exec_cols[MY_EXEC_NCOLS] = {
 
 static my_store *store(tasker_storage *st) { return (my_store *)st; }
 
+/* ---- unique keys ------------------------------------------------------------------ */
+
+/* The key a pending or running run holds is a row of exec_unique, (task, key) its
+ * primary key: the store refuses a second holder whatever callers race, as an index
+ * does. A row names the run that last held the key; once that run has finished (or was
+ * pruned) the key is free, and the next run to want it takes the row over. Nothing is
+ * written when a run ends: only runs with a key pay for keys, at their add, and retries
+ * (lifecycle.c), which pass their failed attempt's key on in the same transaction. */
+
+/* Reads the holder of e's key, locking its row (FOR UPDATE) until the transaction ends:
+ * 1 found (*holder malloc'd), 0 none, or a negative tasker code. */
+static int key_holder(my_store *s, my_conn *c, const tasker_task_exec *e, char **holder)
+{
+    MYSQL_BIND b[2];
+    unsigned long len[2];
+    MYSQL_STMT *st;
+    *holder = NULL;
+    my_bind_str(&b[0], e->task_id, &len[0]);
+    my_bind_str(&b[1], e->unique_key, &len[1]);
+    int rc = my_cl_prepare(s, c, "SELECT exec_id FROM exec_unique WHERE task_id = ?"
+                           " AND unique_key = ? FOR UPDATE", b, &st, "locking a unique key");
+    if (rc != TASKER_OK) return rc;
+    my_cl_col col = {.str = holder};
+    int f = my_cl_fetch(s, c, st, &col, 1);
+    mysql_stmt_close(st);
+    return f;
+}
+
+/* Whether the run exec_id is pending or running. A plain read is exact here: the key's
+ * row is locked, and a run that finished stays finished (its retry takes the key over
+ * in the transaction of the failure, through the row locked). */
+static int holds_still(my_store *s, my_conn *c, const char *exec_id, bool *holds)
+{
+    MYSQL_BIND b[1];
+    unsigned long len;
+    MYSQL_STMT *st;
+    int64_t status = -1;
+    my_bind_str(&b[0], exec_id, &len);
+    int rc = my_cl_prepare(s, c, "SELECT status FROM task_execs WHERE exec_id = ?", b, &st,
+                           "reading a unique key's holder");
+    if (rc != TASKER_OK) return rc;
+    my_cl_col col = {.i64 = &status};
+    int f = my_cl_fetch(s, c, st, &col, 1);
+    mysql_stmt_close(st);
+    if (f < 0) return f;
+    *holds = f == 1 && (status == TASKER_EXEC_PENDING || status == TASKER_EXEC_RUNNING);
+    return TASKER_OK;
+}
+
+/* Takes e's key for e (*took), or fails with TASKER_EEXISTS when a pending or running
+ * run holds it. A key whose row names e already (an add replayed) is left as it is: the
+ * add then fails on its id. */
+static int hold_key(my_store *s, my_conn *c, const tasker_task_exec *e, bool *took)
+{
+    *took = false;
+    MYSQL_BIND b[3];
+    unsigned long len[3];
+    my_bind_str(&b[0], e->exec_id, &len[0]);
+    my_bind_str(&b[1], e->task_id, &len[1]);
+    my_bind_str(&b[2], e->unique_key, &len[2]);
+    /* Twice at most: a key first held by a transaction that commits meanwhile is found
+     * the second time. */
+    for (int round = 0; round < 2; round++) {
+        char *holder = NULL;
+        bool holds = false;
+        int f = key_holder(s, c, e, &holder);
+        if (f < 0) return f;
+        if (f == 0) {
+            int rc = my_cl_run(s, c, "INSERT INTO exec_unique (exec_id, task_id, unique_key)"
+                               " VALUES (?, ?, ?)", b, NULL, "holding a unique key");
+            *took = rc == TASKER_OK;
+            if (rc == TASKER_OK || c->last_errno != ER_DUP_ENTRY) return rc;
+            c->last_errno = 0; /* another add took it first: see whether it still holds */
+            continue;
+        }
+        if (strcmp(holder, e->exec_id) == 0) {
+            free(holder);
+            return TASKER_OK;
+        }
+        int rc = holds_still(s, c, holder, &holds);
+        if (rc == TASKER_OK && holds)
+            rc = tasker_fail(TASKER_EEXISTS, "mysql: a pending or running run of task '%s' "
+                             "(%s) holds unique key '%s'", e->task_id, holder, e->unique_key);
+        free(holder);
+        if (rc != TASKER_OK) return rc;
+        /* Its holder has finished (or was pruned): the key is free. */
+        *took = true;
+        return my_cl_run(s, c, "UPDATE exec_unique SET exec_id = ? WHERE task_id = ?"
+                         " AND unique_key = ?", b, NULL, "taking over a unique key");
+    }
+    return tasker_fail(TASKER_EEXISTS, "mysql: a pending or running run of task '%s' holds "
+                       "unique key '%s'", e->task_id, e->unique_key);
+}
+
+/* Lets go of the key hold_key took for an add that then failed: its previous holder, if
+ * any, had finished, so the key is free again either way. */
+static int unhold_key(my_store *s, my_conn *c, const tasker_task_exec *e)
+{
+    MYSQL_BIND b[3];
+    unsigned long len[3];
+    my_bind_str(&b[0], e->task_id, &len[0]);
+    my_bind_str(&b[1], e->unique_key, &len[1]);
+    my_bind_str(&b[2], e->exec_id, &len[2]);
+    return my_cl_run(s, c, "DELETE FROM exec_unique WHERE task_id = ? AND unique_key = ?"
+                     " AND exec_id = ?", b, NULL, "letting go of a unique key");
+}
+
 /* ---- writes ----------------------------------------------------------------------- */
 
-static int w_add_exec(my_store *s, my_conn *c, my_write *w)
+static int insert_exec(my_store *s, my_conn *c, const tasker_task_exec *e)
 {
-    const tasker_task_exec *e = w->arg;
     MYSQL_BIND p[19];
     unsigned long len[10];
     int status = (int)e->status, success = e->success ? 1 : 0;
@@ -80,14 +186,35 @@ static int w_add_exec(my_store *s, my_conn *c, my_write *w)
             return tasker_fail(TASKER_EEXISTS,
                                "mysql: schedule '%s' already has an execution for %lld",
                                e->scheme_id, (long long)e->scheduled_us);
-        if (strstr(tasker_last_error(), "exec_unique_key"))
-            return tasker_fail(TASKER_EEXISTS,
-                               "mysql: a pending or running run of task '%s' holds unique "
-                               "key '%s'", e->task_id, e->unique_key ? e->unique_key : "");
         return tasker_fail(TASKER_EEXISTS, "mysql: execution '%s' exists", e->exec_id);
     }
     if (rc != TASKER_OK) return rc;
     if (n == 0) return tasker_fail(TASKER_ENOTFOUND, "mysql: no task '%s'", e->task_id);
+    return TASKER_OK;
+}
+
+/* A run with a unique key takes it first (the bulk add leaves such runs to this one,
+ * storage/mysql/bulk.c): refused, nothing is written; the key is let go of again when
+ * the run itself cannot be added. */
+static int w_add_exec(my_store *s, my_conn *c, my_write *w)
+{
+    const tasker_task_exec *e = w->arg;
+    bool keyed = e->unique_key &&
+                 (e->status == TASKER_EXEC_PENDING || e->status == TASKER_EXEC_RUNNING);
+    bool took = false;
+    int rc = keyed ? hold_key(s, c, e, &took) : TASKER_OK;
+    if (rc != TASKER_OK) return rc;
+    rc = insert_exec(s, c, e);
+    if (rc != TASKER_OK && took && !my_trx_lost(c)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", tasker_last_error());
+        unsigned err = c->last_errno;
+        int urc = unhold_key(s, c, e);
+        if (urc != TASKER_OK) return urc;
+        c->last_errno = err;
+        return tasker_fail(rc, "%s", why);
+    }
+    if (rc != TASKER_OK) return rc;
     w->task_id_for_retention = e->task_id;
     return TASKER_OK;
 }

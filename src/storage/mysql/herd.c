@@ -254,7 +254,7 @@ int my_tasks_exist(my_store *s, my_conn *c, const char *const *task_ids, size_t 
         /* Locked in share mode: each stays until the transaction ends. */
         size_t pos = (size_t)sprintf(sql, "SELECT COUNT(*) FROM tasks WHERE task_id IN (");
         marks(sql, &pos, k);
-        strcpy(sql + pos, ") LOCK IN SHARE MODE");
+        strcpy(sql + pos, ") AND NOT " HELD_BY_TASK " LOCK IN SHARE MODE");
         for (size_t i = 0; i < k; i++) my_bind_str(&p[i], v[at + i], &len[i]);
         MYSQL_STMT *st;
         int64_t found = 0;

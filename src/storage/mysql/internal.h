@@ -95,7 +95,6 @@ typedef enum {
     MS_MARK_SET,
     MS_MARK_GET,
     MS_MARK_DROP,
-    MS_TASK_LOCK,
     MS_EXEC_CLAIM_GET,
     MS_EXEC_CLAIM_LOCK,
     MS_TASK_RETENTION,
@@ -453,11 +452,18 @@ int my_bump_schemes(my_store *s, my_conn *c);
 int my_retain_tasks(my_store *s, my_conn *c, const char *const *task_ids, size_t n);
 /* In c's open transaction: whether every task of task_ids (duplicates allowed) exists,
  * into *all; those found are locked in share mode until the transaction ends. */
+/* Whether a task's runs are held (schema 7): a start leaves them to claims. SQL on tasks. */
+#define HELD_BY_TASK "(paused <> 0 OR max_concurrency > 0)"
+/* *all: every task exists and none is held (share-locked until the transaction ends);
+ * the bulk add stores held = 0, so a held task's adds go one by one. */
 int my_tasks_exist(my_store *s, my_conn *c, const char *const *task_ids, size_t n, bool *all);
 /* In c's open transaction, after the outcome e was written: stores its retry when it
  * failed or was interrupted, attempts are left, and e->attempt is not negative
  * (tasker_no_retry). */
 int my_store_retry(my_store *s, my_conn *c, const tasker_task_exec *e);
+/* Writes whether the task's pending runs are held (a start leaves them to claims: the
+ * task is paused or limited), after the task's row was written in this transaction. */
+int my_task_held_sync(my_store *s, my_conn *c, const char *task_id);
 /* The same for the outcomes w[0..n) of a bulk statement (storage/mysql/bulk.c). */
 int my_store_retries(my_store *s, my_conn *c, my_write **w, size_t n);
 /* In c's open transaction, before an interrupt marks node's running runs (node_id NULL:

@@ -162,9 +162,10 @@ static int unique_fn(my_store *s, my_conn *c, void *ctx)
     unsigned long len[2];
     my_bind_str(&b[0], a->key1, &len[0]);
     my_bind_str(&b[1], a->key2, &len[1]);
-    /* unique_held is the key while the run is pending or running: exec_unique_key. */
-    return select_execs(s, c, "SELECT " MY_EXEC_COLS " FROM task_execs"
-                        " WHERE task_id = ? AND unique_held = ?", b, 1, &a->rows, &a->n,
+    /* The key's row names its last holder, which holds it while pending or running. */
+    return select_execs(s, c, "SELECT " MY_EXEC_COLS " FROM task_execs WHERE exec_id ="
+                        " (SELECT u.exec_id FROM exec_unique u WHERE u.task_id = ?"
+                        " AND u.unique_key = ?) AND status < 2", b, 1, &a->rows, &a->n,
                         "finding a unique key's run");
 }
 
@@ -276,6 +277,7 @@ typedef struct {
     int64_t now_us;
     uint64_t matched;
     unsigned last_errno; /* of a failed attempt: a deadlock is tried again */
+    bool task;           /* a task: its pending runs' held follows, in the same write */
 } pause_arg;
 
 static int pause_fn(my_store *s, my_conn *c, void *ctx)
@@ -296,6 +298,7 @@ static int pause_fn(my_store *s, my_conn *c, void *ctx)
     if (rc == TASKER_OK)
         rc = my_cl_run(s, c, a->sql, b, &a->matched, a->what); /* matched: CLIENT_FOUND_ROWS */
     if (rc == TASKER_OK && a->matched) rc = my_bump_schemes(s, c);
+    if (rc == TASKER_OK && a->matched && a->task) rc = my_task_held_sync(s, c, a->id);
     if (rc == TASKER_OK && mysql_commit(c->db) != 0) rc = my_fail_conn(s, c, a->what);
     a->last_errno = rc == TASKER_OK ? 0 : c->last_errno;
     if (rc != TASKER_OK && !c->broken) mysql_rollback(c->db);
@@ -314,11 +317,27 @@ static int pause_run(my_store *s, pause_arg *a)
     return rc;
 }
 
+int my_task_held_sync(my_store *s, my_conn *c, const char *task_id)
+{
+    MYSQL_BIND b[1];
+    unsigned long len;
+    my_bind_str(&b[0], task_id, &len);
+    /* Only the runs whose state changes are written (and, in READ COMMITTED, stay
+     * locked); exec_task_done finds the task's pending runs. */
+    return my_cl_run(s, c, "UPDATE task_execs e FORCE INDEX (exec_task_done)"
+                     " JOIN tasks t ON t.task_id = e.task_id"
+                     " SET e.held = (t.paused <> 0 OR t.max_concurrency > 0)"
+                     " WHERE e.task_id = ? AND e.status = 0"
+                     " AND e.held <> (t.paused <> 0 OR t.max_concurrency > 0)", b, NULL,
+                     "writing whether a task's pending runs are held");
+}
+
 int my_set_task_paused(tasker_storage *st, const char *task_id, bool paused)
 {
     if (!task_id) return tasker_fail(TASKER_EINVAL, "mysql: set_task_paused: NULL task id");
     pause_arg a = {.sql = "UPDATE tasks SET paused = ? WHERE task_id = ?",
-                   .what = "pausing a task", .id = task_id, .paused = paused, .now_us = -1};
+                   .what = "pausing a task", .id = task_id, .paused = paused, .now_us = -1,
+                   .task = true};
     int rc = pause_run(store(st), &a);
     if (rc == TASKER_OK && !a.matched)
         return tasker_fail(TASKER_ENOTFOUND, "mysql: no task '%s'", task_id);
@@ -343,9 +362,24 @@ int my_set_scheme_paused(tasker_storage *st, const char *scheme_id, bool paused,
 
 /* ---- retries ------------------------------------------------------------------------- */
 
+/* The retry just stored for the failed run exec_id takes over the unique key the failed
+ * run held (exec.c), in the same transaction: no other run can take it in between. A
+ * run without a key matches nothing (exec_unique_holder). */
+static int pass_key_on(my_store *s, my_conn *c, const char *exec_id)
+{
+    MYSQL_BIND b[1];
+    unsigned long len;
+    my_bind_str(&b[0], exec_id, &len);
+    return my_cl_run(s, c, "UPDATE exec_unique u JOIN task_execs e ON e.exec_id = u.exec_id"
+                     " SET u.exec_id = CONCAT(COALESCE(e.retry_of, e.exec_id), '.',"
+                     " e.attempt + 1) WHERE u.exec_id = ?", b, NULL,
+                     "passing a unique key on to a retry");
+}
+
 /* A retry is an add like any other: the write that stores it applies its task's
- * retention at once (max_execs, max_exec_age_s), as the other drivers do. Failures are
- * the rare path, so the task's id is read back rather than carried by every outcome. */
+ * retention at once (max_execs, max_exec_age_s), as the other drivers do, and takes
+ * over its failed attempt's unique key. Failures are the rare path, so the task's id is
+ * read back rather than carried by every outcome. */
 static int retry_and_retain(my_store *s, my_conn *c, const char *exec_id)
 {
     MYSQL_BIND b[1];
@@ -354,6 +388,7 @@ static int retry_and_retain(my_store *s, my_conn *c, const char *exec_id)
     my_bind_str(&b[0], exec_id, &len);
     int rc = my_run(s, c, MS_EXEC_RETRY, b, &stored); /* only if it failed or was cut off */
     if (rc != TASKER_OK || stored == 0) return rc;
+    if ((rc = pass_key_on(s, c, exec_id)) != TASKER_OK) return rc;
     MYSQL_STMT *st;
     my_bind_str(&b[0], exec_id, &len);
     rc = my_cl_prepare(s, c, "SELECT task_id FROM task_execs WHERE exec_id = ?", b, &st,
@@ -399,8 +434,8 @@ int my_node_running(my_store *s, my_conn *c, const char *node_id, char ***ids, s
     *ids = NULL;
     *n = 0;
     my_bind_str(&b[0], node_id, &len);
-    int rc = my_cl_prepare(s, c, "SELECT exec_id FROM task_execs WHERE status = 1"
-                           " AND node_id <=> ? FOR UPDATE", b, &st, "locking a node's runs");
+    int rc = my_cl_prepare(s, c, "SELECT exec_id FROM task_execs FORCE INDEX (exec_queue)"
+                           " WHERE status = 1 AND node_id <=> ? FOR UPDATE", b, &st, "locking a node's runs");
     if (rc != TASKER_OK) return rc;
     size_t cap = 0;
     for (;;) {

@@ -71,7 +71,7 @@ static int w_add_task(my_store *s, my_conn *c, my_write *w)
     int rc = my_run(s, c, MS_TASK_UPSERT, p, &n);
     /* 2: an existing task changed (1: new, or the same again, which fires nothing new). */
     if (rc == TASKER_OK && n == 2) rc = my_bump_schemes(s, c);
-    return rc;
+    return rc == TASKER_OK ? my_task_held_sync(s, c, t->task_id) : rc; /* a new limit */
 }
 
 static int add_task(tasker_storage *st, const tasker_task *task)

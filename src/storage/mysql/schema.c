@@ -125,9 +125,10 @@ static const char *const migration_4[] = {
 
 /* The job lifecycle (storage version 4): each run's attempt, first attempt, due time,
  * priority, own params, unique key, own timeout and cancel request; schedules' paused
- * state. MySQL has no partial index, so the key a run holds is a generated column,
+ * state. MySQL has no partial index, so the key a run holds was a generated column,
  * unique_key while the run is pending or running and NULL after (NULLs never collide):
- * its unique index makes the store refuse a second holder, whatever callers race.
+ * its unique index made the store refuse a second holder, whatever callers race
+ * (migration 7 replaces it with a table of the keys held).
  * exec_queue serves claims in their order (priority first; DESC is honoured from
  * MariaDB 10.8 and MySQL 8, an older server sorts the due runs instead). It also
  * takes over what exec_status_oldest served (the running runs; the pending ones, which
@@ -166,8 +167,34 @@ static const char *const migration_6[] = {
     NULL,
 };
 
+/* Unique keys move to a table of their own. Through the generated column every run
+ * wrote an entry of exec_unique_key and computed unique_held at each status change,
+ * though almost none has a key; now only a run with a key writes one row, (task, key)
+ * the primary key, naming its holder (storage/mysql/exec.c). The keys held now move
+ * over; the unique index held them, so they cannot collide.
+ * And a run says itself whether a start must leave it to claims (held: its task paused
+ * or limited; storage/mysql/internal.h, HELD_BY_TASK), rather than each start reading its
+ * task in a subquery. */
+static const char *const migration_7[] = {
+    "CREATE TABLE exec_unique ("
+    " task_id VARBINARY(63) NOT NULL,"
+    " unique_key VARBINARY(255) NOT NULL,"
+    " exec_id VARBINARY(63) NOT NULL,"
+    " PRIMARY KEY (task_id, unique_key),"
+    " KEY exec_unique_holder (exec_id)"
+    ")" TABLE_OPTS,
+    "INSERT INTO exec_unique (task_id, unique_key, exec_id)"
+    " SELECT task_id, unique_held, exec_id FROM task_execs WHERE unique_held IS NOT NULL",
+    "ALTER TABLE task_execs DROP KEY exec_unique_key, DROP COLUMN unique_held,"
+    " ADD COLUMN held TINYINT NOT NULL DEFAULT 0",
+    "UPDATE task_execs e JOIN tasks t ON t.task_id = e.task_id SET e.held = 1"
+    " WHERE e.status = 0 AND (t.paused <> 0 OR t.max_concurrency > 0)",
+    NULL,
+};
+
 static const char *const *const migrations[] = {migration_1, migration_2, migration_3,
-                                                migration_4, migration_5, migration_6};
+                                                migration_4, migration_5, migration_6,
+                                                migration_7};
 #define LATEST_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* Runs a one-row, one-integer query (prepared; no parameters). *value stays when no row. */

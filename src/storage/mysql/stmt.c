@@ -19,30 +19,34 @@
 #define OLDEST " ORDER BY queued_us, exec_id"
 #define P8 "?, ?, ?, ?, ?, ?, ?, ?"
 /* Whether a start must leave the run to claims (job lifecycle): its task is paused, or
- * limited (max_concurrency is judged in a claim's transaction, storage/mysql/claim.c). */
-#define HELD_BY_TASK(e)                                                                  \
-    "EXISTS (SELECT 1 FROM tasks t WHERE t.task_id = " e ".task_id"                      \
-    " AND (t.paused <> 0 OR t.max_concurrency > 0))"
+ * limited (max_concurrency is judged in a claim's transaction, storage/mysql/claim.c).
+ * The run's own column `held` says so (schema 7), not a subquery on its task: that
+ * cost each start about as much as the rest of its statement. A run takes it from its
+ * task when added, reading the task's row under a share lock; pausing or limiting a
+ * task writes it, in the same transaction, to the task's pending runs
+ * (my_task_held_sync, lifecycle.c), the task's row locked: so no add can slip between. */
 /* A start's compare-and-set: pending, due (run_at_us <= the start time), not held. */
 #define START_SQL                                                                        \
     "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"                        \
-    " WHERE exec_id = ? AND status = 0 AND run_at_us <= ? AND NOT " HELD_BY_TASK("task_execs")
+    " WHERE exec_id = ? AND status = 0 AND run_at_us <= ? AND held = 0"
 /* The retry of a failed or interrupted run whose task allows more attempts, written in
- * the transaction of the failure (storage.h, version 4). Its id is the first attempt's
+ * the transaction of the failure (storage.h, version 4). Held as its task is, read
+ * under a share lock as an add reads it (see HELD_BY_TASK). Its id is the first attempt's
  * id + "." + its attempt, so the same outcome written twice (a replayed batch) stores
  * one retry (IGNORE). Delay: backoff_ms (0 = 1000) doubled per attempt, capped by
  * backoff_max_ms (0 = 3,600,000), times a jitter uniform in [0.9, 1.1], counted from
  * the failure's end; in floating point, so that no doubling can overflow. */
 #define RETRY_SQL(where)                                                                 \
-    "INSERT IGNORE INTO task_execs (" EXEC_COLS ")"                                      \
+    "INSERT IGNORE INTO task_execs (" EXEC_COLS ", held)"                                \
     " SELECT CONCAT(COALESCE(e.retry_of, e.exec_id), '.', e.attempt + 1), e.task_id,"    \
     " NULL, e.scheduled_us, e.end_us, 0, 0, 0, 0, NULL, NULL, NULL, e.attempt + 1,"      \
     " COALESCE(e.retry_of, e.exec_id), e.end_us + CAST(LEAST("                          \
     "IF(t.backoff_ms > 0, t.backoff_ms, 1000) * POW(2, LEAST(e.attempt - 1, 62)),"       \
     " IF(t.backoff_max_ms > 0, t.backoff_max_ms, 3600000)) * (900 + RAND() * 200)"       \
-    " AS SIGNED), e.priority, e.param, e.unique_key, e.timeout_ms"                       \
+    " AS SIGNED), e.priority, e.param, e.unique_key, e.timeout_ms,"                      \
+    " (t.paused <> 0 OR t.max_concurrency > 0)"                                          \
     " FROM task_execs e JOIN tasks t ON t.task_id = e.task_id WHERE " where              \
-    " AND e.attempt < t.max_attempts"
+    " AND e.attempt < t.max_attempts LOCK IN SHARE MODE"
 
 /* Status values are tasker_exec_status: 0 pending, 1 running, 2 and up finished. */
 static const char *const sql_text[MS_COUNT] = {
@@ -73,9 +77,10 @@ static const char *const sql_text[MS_COUNT] = {
                        " last_fire_us, paused FROM task_schemes ORDER BY scheme_id",
     [MS_SCHEME_FIRE] = "UPDATE task_schemes SET last_fire_us = GREATEST(last_fire_us, ?)"
                        " WHERE scheme_id = ?",
-    [MS_EXEC_INSERT] = "INSERT INTO task_execs (" EXEC_COLS ")"
-                       " SELECT ?, task_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
-                       " FROM tasks WHERE task_id = ?",
+    /* The run is held when its task is (share-locked: see HELD_BY_TASK). */
+    [MS_EXEC_INSERT] = "INSERT INTO task_execs (" EXEC_COLS ", held)"
+                       " SELECT ?, task_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                       HELD_BY_TASK " FROM tasks WHERE task_id = ? LOCK IN SHARE MODE",
     [MS_EXEC_START] = START_SQL,
     [MS_EXEC_STATUS] = "SELECT status FROM task_execs WHERE exec_id = ?",
     /* The outcome, fenced: with the writer's node (bound twice), written only while the
@@ -95,9 +100,13 @@ static const char *const sql_text[MS_COUNT] = {
     [MS_EXEC_PENDING] = "SELECT " EXEC_COLS " FROM task_execs WHERE status = 0" OLDEST,
     [MS_EXEC_PENDING_LIMIT] = "SELECT " EXEC_COLS " FROM task_execs WHERE status = 0" OLDEST
                               " LIMIT ?",
-    [MS_EXEC_RUNNING_NODES] = "SELECT DISTINCT node_id FROM task_execs WHERE status = 1",
-    [MS_EXEC_INTERRUPT_NODE] = "UPDATE task_execs SET status = 4, success = 0, end_us = ?,"
-                               " error = ? WHERE status = 1 AND node_id <=> ?",
+    /* Along the running runs of exec_queue (forced: with statistics of a table that was
+     * small, the optimizer scanned the whole history at each call). */
+    [MS_EXEC_RUNNING_NODES] = "SELECT DISTINCT node_id FROM task_execs FORCE INDEX (exec_queue)"
+                              " WHERE status = 1",
+    [MS_EXEC_INTERRUPT_NODE] = "UPDATE task_execs FORCE INDEX (exec_queue) SET status = 4,"
+                               " success = 0, end_us = ?, error = ?"
+                               " WHERE status = 1 AND node_id <=> ?",
     [MS_RETAIN_BOUNDARY] = "SELECT queued_us, exec_id FROM task_execs WHERE task_id = ?"
                            NEWEST " LIMIT 1 OFFSET ?",
     /* Finished executions past the count boundary or before the age cutoff. The delete
@@ -115,14 +124,12 @@ static const char *const sql_text[MS_COUNT] = {
                       " WHERE exec_id = ? ORDER BY event_id",
     [MS_BEGIN] = "START TRANSACTION",
     /* INSERT ... SELECT cannot be bulk-executed: the bulk add checks its tasks first
-     * (MS_TASK_LOCK), in the parameter order of MS_EXEC_INSERT. */
+     * (my_tasks_exist, storage/mysql/herd.c), in the parameter order of MS_EXEC_INSERT. */
     [MS_EXEC_INSERT_BULK] = "INSERT INTO task_execs (exec_id, scheme_id, scheduled_us,"
                             " queued_us, start_us, end_us, status, success, result, error,"
                             " node_id, attempt, retry_of, run_at_us, priority, param,"
                             " unique_key, timeout_ms, task_id)"
                             " VALUES (" P8 ", " P8 ", ?, ?, ?)",
-    /* The task exists, and stays until the transaction ends. */
-    [MS_TASK_LOCK] = "SELECT 1 FROM tasks WHERE task_id = ? LOCK IN SHARE MODE",
     [MS_EXEC_START_BULK] = START_SQL,
     [MS_EVENT_INSERT_BULK] = "INSERT INTO task_events (exec_id, time_us, level, message)"
                              " VALUES (?, ?, ?, ?)",
@@ -131,11 +138,11 @@ static const char *const sql_text[MS_COUNT] = {
                             " AND (? IS NULL OR (status = 1 AND node_id = ?))",
     /* Claimed rows read back, MY_CLAIM_READ at a time (unused places bound to NULL),
      * with what a start needs besides a pending status (due, not held: exec.c). */
-    [MS_EXEC_CLAIM_GET] = "SELECT exec_id, status, node_id, start_us, run_at_us, "
-                          HELD_BY_TASK("e") " FROM task_execs e"
+    [MS_EXEC_CLAIM_GET] = "SELECT exec_id, status, node_id, start_us, run_at_us, held"
+                          " FROM task_execs e"
                           " WHERE exec_id IN (" P8 ", " P8 ", " P8 ", " P8 ")",
-    [MS_EXEC_CLAIM_LOCK] = "SELECT exec_id, status, node_id, start_us, run_at_us, "
-                           HELD_BY_TASK("e") " FROM task_execs e"
+    [MS_EXEC_CLAIM_LOCK] = "SELECT exec_id, status, node_id, start_us, run_at_us, held"
+                           " FROM task_execs e"
                            " WHERE exec_id IN (" P8 ", " P8 ", " P8 ", " P8 ") FOR UPDATE",
     [MS_EXEC_RETRY] = RETRY_SQL("e.exec_id = ? AND e.status IN (3, 4)"),
 
