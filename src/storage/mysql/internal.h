@@ -21,6 +21,7 @@
 #include <mysql.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -108,6 +109,7 @@ typedef struct my_conn {
     unsigned last_errno; /* of the last failed call, for the group commit's retry */
     int bulk;            /* the server takes array-bound statements: -1 not known yet */
     bool held;           /* a lane's, with autocommit off (storage/mysql/queue.c), not pooled */
+    int wsrep;           /* the server's wsrep_on (a Galera member): -1 not known yet */
     struct my_conn *next_free;
 } my_conn;
 
@@ -207,6 +209,13 @@ typedef struct my_store {
     bool flusher_stopping;
     size_t async_owed;   /* asynchronous writes accepted and not yet reported */
     int64_t last_log_us; /* monotonic: the last failure written to stderr (batch.c) */
+    /* Claims of the cluster path (claim.c) whose COMMIT's outcome is unknown (the
+     * connection was lost during it, or the read after it failed): their rows are put
+     * back to pending, where still as the claim left them, before the next claim. */
+    pthread_mutex_t claims_lock; /* guards claims_unknown and nclaims_unknown */
+    my_claim *claims_unknown;
+    size_t nclaims_unknown;
+    FILE *trace; /* TASKER_MYSQL_TRACE=DIR: claim, commit and verify lines; else NULL */
 } my_store;
 
 /* mysql.c: thread rules, connections and the pool. */
@@ -310,15 +319,23 @@ void my_log_failure(my_store *s, const char *fmt, ...)
  * MY_FAULT_UNKNOWN_COMMITTED, committed but its outcome unknown; MY_FAULT_DEADLOCK,
  * rolled back as by a deadlock or a Galera certification failure at COMMIT. NULL in
  * production. */
-enum { MY_FAULT_LOST = 1, MY_FAULT_UNKNOWN, MY_FAULT_UNKNOWN_COMMITTED, MY_FAULT_DEADLOCK };
+enum { MY_FAULT_LOST = 1, MY_FAULT_UNKNOWN, MY_FAULT_UNKNOWN_COMMITTED, MY_FAULT_DEADLOCK,
+       /* claims only (claim.c): rolled back, its rows taken by another node ("bf-winner")
+        * as a replicated writeset would take them, yet COMMIT answered success: what a
+        * Galera member may answer for a transaction a replicated one aborted. */
+       MY_FAULT_FALSE_SUCCESS };
 extern int (*my_test_before_commit)(const my_write *batch);
 /* For tests: when set, a claim of the cluster path (claim.c) that took runs calls it
  * just before its COMMIT; a nonzero return replaces the COMMIT by that fault, as above
  * (a cut-off COMMIT's runs are then put back to pending). NULL in production. */
 extern int (*my_test_before_claim_commit)(void);
-/* For tests: when set, resolving a cut-off COMMIT's claims (resolve.c) calls it first;
- * a nonzero return makes the resolution fail as if the server stayed away. */
+/* For tests: when set, resolving a cut-off COMMIT's claims (resolve.c), and putting back
+ * a cluster claim of unknown outcome (claim.c), call it first; a nonzero return makes
+ * that fail as if the server stayed away. */
 extern int (*my_test_before_resolve)(void);
+/* For tests: when true, claims (claim.c) read their rows back after COMMIT as on a
+ * Galera member (wsrep_on), also on a single server. False in production. */
+extern bool my_test_verify_claims;
 
 /* storage/mysql/resolve.c: batches that did not, or may not, have committed. */
 /* Drops this store's commit mark, and any left by stores gone for a week (cutoff_us). */
@@ -481,6 +498,23 @@ int my_find_active_exec(tasker_storage *st, const char *scheme_id,
 int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *const *handlers,
                         size_t nh, size_t max, int64_t now_us, tasker_task_exec **out,
                         size_t *n);
+/* Whether c's server is a Galera member with replication on (@@wsrep_on), asked once
+ * per connection; false on a server without wsrep (MySQL). TASKER_OK or the failure. */
+int my_conn_wsrep(my_store *s, my_conn *c, bool *on);
+/* Puts back to pending the rows of the claims of unknown outcome (s->claims_unknown)
+ * still as their claim left them; TASKER_OK when none is left. Called before each
+ * claim, and once at close (closing: a single try). */
+int my_claims_settle(my_store *s);
+/* At close: frees what my_claims_settle could not settle, saying so on stderr. */
+void my_claims_free(my_store *s);
+/* TASKER_MYSQL_TRACE: opens s->trace (DIR/mysql-trace.PID) when the variable is set. */
+void my_trace_open(my_store *s);
+/* Writes one line to s->trace (when open), prefixed with the monotonic time in us. */
+void my_trace(my_store *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 /* Their statement helpers: prepared per call (params may be NULL). */
 typedef struct {
     int64_t *i64; /* an integer column, or */
