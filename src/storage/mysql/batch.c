@@ -287,6 +287,7 @@ void my_run_batch(my_lane *l, my_write **batch, int slot)
             continue;
         }
         if (out == BATCH_COMMITTED) {
+            my_verify_starts(l, *batch, slot); /* Galera: COMMIT's success is read back */
             my_batch_committed(s, batch);
             return;
         }

@@ -582,6 +582,7 @@ static int claim_once(my_store *s, my_conn *c, claim_arg *a)
         if ((rc = mark_running(s, c, a)) == TASKER_OK) rc = read_claimed(s, c, a);
     }
     if (rc == TASKER_OK && !a->n_rows) { /* nothing moved: nothing to commit */
+        trace_claim(s, a, "empty");
         if (mysql_rollback(c->db) != 0) rc = my_fail_conn(s, c, "ending an empty claim");
         return rc;
     }

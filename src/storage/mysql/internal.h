@@ -110,6 +110,7 @@ typedef struct my_conn {
     int bulk;            /* the server takes array-bound statements: -1 not known yet */
     bool held;           /* a lane's, with autocommit off (storage/mysql/queue.c), not pooled */
     int wsrep;           /* the server's wsrep_on (a Galera member): -1 not known yet */
+    bool causal;         /* a lane's, on a Galera member: wsrep_sync_wait = 1 for the session */
     struct my_conn *next_free;
 } my_conn;
 
@@ -347,6 +348,12 @@ int my_mark_batch(my_store *s, my_conn *c, int slot, int64_t token);
  * Claims it could not resolve are answered not started and kept on slot, to be put
  * back to pending should they have committed. */
 void my_resolve_claims(my_lane *l, my_write *batch, int slot);
+/* After a batch's COMMIT answered success, on a Galera member (wsrep_on) only: reads its
+ * claimed starts' rows again, causally (wsrep_sync_wait = 1), and answers each start by
+ * its row, as my_resolve_claims does: a COMMIT success is not taken on trust there (see
+ * storage/mysql/claim.c). Should the read fail, the starts are answered not started and
+ * their claims kept on slot, to be put back to pending. */
+void my_verify_starts(my_lane *l, my_write *batch, int slot);
 /* Before slot commits again: puts back its unresolved claims, resolves its batch of
  * unknown outcome, and puts the writes to replay at the head of *batch. */
 int my_resolve_slot(my_store *s, my_conn *c, int slot, my_write **batch);

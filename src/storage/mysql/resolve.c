@@ -270,6 +270,74 @@ void my_resolve_claims(my_lane *l, my_write *batch, int slot)
     free(w);
 }
 
+/* The lane's connection, made causal (wsrep_sync_wait = 1) when it is a Galera member's;
+ * NULL when it is not one (nothing to verify), or could not be had (*rc says why). */
+static my_conn *causal_conn(my_lane *l, int *rc)
+{
+    my_conn *c = NULL;
+    bool on = false;
+    if ((*rc = my_lane_conn(l, &c)) != TASKER_OK) return NULL;
+    if ((*rc = my_conn_wsrep(l->s, c, &on)) == TASKER_OK && on && !c->causal &&
+        (*rc = my_exec_once(l->s, c, "SET SESSION wsrep_sync_wait = 1")) == TASKER_OK)
+        c->causal = c->held; /* a pooled one is set back after the read */
+    if (*rc == TASKER_OK && on) return c;
+    my_lane_conn_done(l, c);
+    return NULL;
+}
+
+void my_verify_starts(my_lane *l, my_write *batch, int slot)
+{
+    my_store *s = l->s;
+    size_t n = 0;
+    for (my_write *w = batch; w; w = w->next)
+        n += w->kind == MW_START && w->claimed && !w->owned && w->rc == TASKER_OK;
+    if (!n) return;
+    int rc;
+    my_conn *c = causal_conn(l, &rc);
+    if (!c && rc == TASKER_OK) return; /* not a Galera member: COMMIT's answer stands */
+    my_write **w = malloc(n * sizeof *w);
+    my_claim_row *rows = NULL;
+    size_t nrows = 0, k = 0;
+    for (my_write *x = batch; x && w; x = x->next)
+        if (x->kind == MW_START && x->claimed && !x->owned && x->rc == TASKER_OK) w[k++] = x;
+    if (!w) rc = tasker_fail(TASKER_ENOMEM, "mysql: out of memory verifying starts");
+    if (c && rc == TASKER_OK) rc = my_claim_rows(s, c, w, n, &rows, &nrows);
+    if (c && !c->broken) {
+        mysql_rollback(c->db); /* ends the read's transaction (autocommit off) */
+        if (!c->held && my_exec_once(s, c, "SET SESSION wsrep_sync_wait = 0") != TASKER_OK)
+            c->broken = true;
+    }
+    if (c) my_lane_conn_done(l, c);
+    for (size_t i = 0; rc == TASKER_OK && i < n; i++) {
+        const my_start_arg *a = w[i]->arg;
+        const my_claim_row *row = NULL;
+        for (size_t r = 0; r < nrows && !row; r++)
+            if (strcmp(rows[r].exec_id, a->exec_id) == 0) row = &rows[r];
+        if ((w[i]->rc = my_claim_verdict(w[i], row)) == TASKER_OK) continue;
+        my_trace(s, "start-dropped node=%s start_us=%lld %s: COMMIT said claimed, the row says "
+                    "not", a->node_id ? a->node_id : "-", (long long)a->start_us, a->exec_id);
+        fprintf(stderr, "tasker: mysql: %s: run %s not started: its start's COMMIT answered "
+                        "success, but the run was taken by another node's claim\n",
+                s->where, a->exec_id);
+    }
+    my_claim_rows_free(rows, nrows);
+    if (rc != TASKER_OK && w) { /* committed, and what stuck is not known */
+        for (size_t i = 0; i < n; i++) {
+            w[i]->rc = TASKER_ESTORAGE;
+            snprintf(w[i]->err, sizeof w[i]->err,
+                     "mysql: %s: not started: its start committed but could not be read "
+                     "back on the Galera member; it will be put back to pending",
+                     s->where);
+        }
+        keep_claims(&s->unresolved[slot], w, n);
+    } else if (rc != TASKER_OK) { /* cannot even list them: not started, left to the lease */
+        for (my_write *x = batch; x; x = x->next)
+            if (x->kind == MW_START && x->claimed && !x->owned && x->rc == TASKER_OK)
+                x->rc = TASKER_ESTORAGE;
+    }
+    free(w);
+}
+
 /* Moves the leader's copies out of *batch, which keeps the callers' writes. */
 static my_write *take_owned(my_write **batch)
 {
