@@ -227,6 +227,7 @@ static batch_outcome run_on(my_lane *l, my_conn *c, my_write *batch, int slot, i
             return BATCH_COMMITTED;
         }
         my_fail_conn(s, c, "committing");
+        my_trace(s, "batch-commit-failed %s", tasker_last_error());
         if (c->broken) {
             fail_all(batch, TASKER_ESTORAGE, tasker_last_error());
             return BATCH_UNKNOWN; /* COMMIT went out; did it land? */

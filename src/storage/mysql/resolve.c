@@ -149,6 +149,7 @@ static void prepend(my_write **batch, my_write *list)
  * not started, and commits that at once. */
 static int put_back_claims(my_store *s, my_conn *c, my_unresolved *u)
 {
+    my_trace(s, "put-back %zu start(s)", u->nclaims);
     for (size_t i = 0; i < u->nclaims; i++) {
         MYSQL_BIND p[3];
         unsigned long len[2];
@@ -254,6 +255,7 @@ void my_resolve_claims(my_lane *l, my_write *batch, int slot)
                      a->exec_id);
     }
     my_claim_rows_free(rows, nrows);
+    my_trace(s, "resolve-cut-off n=%zu rc=%d", n, rc);
     if (rc != TASKER_OK && n) {
         my_log_failure(s,
                        "mysql: %s: %zu start(s) answered not started: the COMMIT of their "
@@ -321,7 +323,13 @@ void my_verify_starts(my_lane *l, my_write *batch, int slot)
                 s->where, a->exec_id);
     }
     my_claim_rows_free(rows, nrows);
+    my_trace(s, "start-verify n=%zu rc=%d%s%s", n, rc, rc ? " " : "",
+             rc ? tasker_last_error() : "");
     if (rc != TASKER_OK && w) { /* committed, and what stuck is not known */
+        my_log_failure(s, "mysql: %s: %zu start(s) answered not started: their COMMIT "
+                          "succeeded but reading them back failed (%s); put back to pending "
+                          "before the next batch",
+                       s->where, n, tasker_last_error());
         for (size_t i = 0; i < n; i++) {
             w[i]->rc = TASKER_ESTORAGE;
             snprintf(w[i]->err, sizeof w[i]->err,
