@@ -228,7 +228,10 @@ static batch_outcome run_on(my_lane *l, my_conn *c, my_write *batch, int slot, i
         }
         my_fail_conn(s, c, "committing");
         my_trace(s, "batch-commit-failed %s", tasker_last_error());
-        if (c->broken) {
+        /* On a Galera member only a certification failure (1213) is known to have rolled
+         * back; another error at COMMIT may come with the writeset committed. */
+        if (c->broken || (c->wsrep == 1 && c->last_errno != ER_LOCK_DEADLOCK)) {
+            if (!c->broken) mysql_rollback(c->db);
             fail_all(batch, TASKER_ESTORAGE, tasker_last_error());
             return BATCH_UNKNOWN; /* COMMIT went out; did it land? */
         }

@@ -591,9 +591,13 @@ static int claim_once(my_store *s, my_conn *c, claim_arg *a)
     if (fault) {
         if ((rc = claim_fault(s, c, a, fault)) != TASKER_OK) return rc;
     } else if (rc == TASKER_OK && mysql_commit(c->db) != 0) {
-        /* Lost while committing: it may have committed. Any other error rolled back. */
-        a->unknown = my_errno_is_lost(mysql_errno(c->db)) ||
-                     mysql_errno(c->db) == CR_SERVER_LOST;
+        /* Lost while committing: it may have committed. Any other error rolled back,
+         * except on a Galera member, where only a certification failure (a deadlock) is
+         * known to have: an error there (1180, 1047, ...) may come with the writeset
+         * committed, and the rows are then put back as for a lost answer. */
+        unsigned err = mysql_errno(c->db);
+        a->unknown = my_errno_is_lost(err) || err == CR_SERVER_LOST ||
+                     (a->wsrep && err != ER_LOCK_DEADLOCK);
         rc = my_fail_conn(s, c, "committing a claim");
     }
     if (rc != TASKER_OK) {
