@@ -360,11 +360,12 @@ int my_conn_wsrep(my_store *s, my_conn *c, bool *on)
     return TASKER_OK;
 }
 
-/* After the claim's COMMIT answered success on a Galera member: reads the claimed rows
- * again, causally, and keeps of a->rows only the runs whose row still names this node
- * with this claim's start time. The others are dropped: their run was taken by another
- * node's claim, whose writeset aborted this one, whatever COMMIT answered. */
-static int verify_claimed(my_store *s, my_conn *c, claim_arg *a)
+/* After the claim's COMMIT answered (said_ok: success) on a Galera member: reads the
+ * claimed rows again, causally, and keeps of a->rows only the runs whose row still
+ * names this node with this claim's start time. The others are dropped: after a
+ * success, their run was taken by another node's claim, whose writeset aborted this
+ * one, whatever COMMIT answered (said on stderr). */
+static int verify_claimed(my_store *s, my_conn *c, claim_arg *a, bool said_ok)
 {
     char *sql = with_placeholders(CAUSAL "SELECT exec_id FROM task_execs WHERE exec_id IN (",
                                   a->n_rows, ") AND status = 1 AND node_id = ? AND start_us = ?");
@@ -400,6 +401,10 @@ static int verify_claimed(my_store *s, my_conn *c, claim_arg *a)
     for (size_t i = 0; i < a->n_rows; i++) {
         if (kept[i]) {
             a->rows[k++] = a->rows[i];
+            continue;
+        }
+        if (!said_ok) { /* a COMMIT that failed, and did roll back: as expected */
+            tasker_exec_clear(&a->rows[i]);
             continue;
         }
         my_trace(s, "dropped node=%s start_us=%lld %s: COMMIT said claimed, the row says not",
@@ -573,6 +578,31 @@ static int claim_fault(my_store *s, my_conn *c, claim_arg *a, int fault)
     return tasker_fail(TASKER_ESTORAGE, "mysql: committing a claim: injected fault %d", fault);
 }
 
+/* A claim's COMMIT failed with rc on a Galera member (the connection still up): its
+ * rows, read back causally, say what stuck. Those still naming this claim did commit:
+ * they are handed out (TASKER_OK). None: it rolled back, the failure stands. A failed
+ * read leaves the claim unknown. */
+static int commit_failed_on_galera(my_store *s, my_conn *c, claim_arg *a, int rc)
+{
+    char msg[512];
+    unsigned err = c->last_errno;
+    snprintf(msg, sizeof msg, "%s", tasker_last_error());
+    mysql_rollback(c->db);
+    trace_claim(s, a, "commit-failed");
+    if (verify_claimed(s, c, a, false) != TASKER_OK) {
+        a->unknown = true;
+        return rc;
+    }
+    if (a->n_rows) {
+        my_trace(s, "landed node=%s start_us=%lld kept=%zu of %zu: COMMIT failed (%u), "
+                    "the rows say committed", a->node_id, (long long)a->now_us, a->n_rows,
+                 a->n_ids, err);
+        return TASKER_OK;
+    }
+    c->last_errno = err; /* a conflict is retried */
+    return tasker_fail(rc, "%s", msg);
+}
+
 static int claim_once(my_store *s, my_conn *c, claim_arg *a)
 {
     int rc = my_cl_begin(s, c, "starting a claim");
@@ -592,13 +622,13 @@ static int claim_once(my_store *s, my_conn *c, claim_arg *a)
         if ((rc = claim_fault(s, c, a, fault)) != TASKER_OK) return rc;
     } else if (rc == TASKER_OK && mysql_commit(c->db) != 0) {
         /* Lost while committing: it may have committed. Any other error rolled back,
-         * except on a Galera member, where only a certification failure (a deadlock) is
-         * known to have: an error there (1180, 1047, ...) may come with the writeset
-         * committed, and the rows are then put back as for a lost answer. */
+         * except on a Galera member, whose answer is not taken on trust either way: the
+         * rows, read back causally, tell (a certification failure, 1180, 1047, ... may
+         * come with the writeset committed after all). */
         unsigned err = mysql_errno(c->db);
-        a->unknown = my_errno_is_lost(err) || err == CR_SERVER_LOST ||
-                     (a->wsrep && err != ER_LOCK_DEADLOCK);
+        a->unknown = my_errno_is_lost(err) || err == CR_SERVER_LOST;
         rc = my_fail_conn(s, c, "committing a claim");
+        if (a->wsrep && !c->broken) return commit_failed_on_galera(s, c, a, rc);
     }
     if (rc != TASKER_OK) {
         if (!c->broken) mysql_rollback(c->db);
@@ -606,7 +636,7 @@ static int claim_once(my_store *s, my_conn *c, claim_arg *a)
         return rc;
     }
     trace_claim(s, a, "committed");
-    if (a->wsrep && (rc = verify_claimed(s, c, a)) != TASKER_OK)
+    if (a->wsrep && (rc = verify_claimed(s, c, a, true)) != TASKER_OK)
         a->unknown = true; /* committed, and what stuck is not known */
     else if (a->wsrep)
         my_trace(s, "verified node=%s start_us=%lld kept=%zu of %zu", a->node_id,
