@@ -304,6 +304,7 @@ void my_run_batch(my_lane *l, my_write **batch, int slot)
         if (out == BATCH_FAILED) break;
     }
     my_log_failure(s, "mysql: %s: a batch of writes failed: %s", s->where, tasker_last_error());
+    if (!s->closing) my_answer_failed_starts(l, *batch); /* runs others took: ESTATE */
     my_batch_lost(s, batch, slot);
     my_give_up_stale(s, slot);
 }

@@ -354,6 +354,12 @@ void my_resolve_claims(my_lane *l, my_write *batch, int slot);
  * storage/mysql/claim.c). Should the read fail, the starts are answered not started and
  * their claims kept on slot, to be put back to pending. */
 void my_verify_starts(my_lane *l, my_write *batch, int slot);
+/* After a batch failed for good (its attempts spent, as on Galera when other members'
+ * claims of its runs win certification each time): reads the rows of its starts once,
+ * and answers TASKER_ESTATE (not started, not to be tried again) those whose run is no
+ * longer pending under another claim, so that the worker does not back off as from a
+ * store that is away. The others stay TASKER_ESTORAGE. */
+void my_answer_failed_starts(my_lane *l, my_write *batch);
 /* Before slot commits again: puts back its unresolved claims, resolves its batch of
  * unknown outcome, and puts the writes to replay at the head of *batch. */
 int my_resolve_slot(my_store *s, my_conn *c, int slot, my_write **batch);

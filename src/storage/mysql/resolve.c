@@ -346,6 +346,46 @@ void my_verify_starts(my_lane *l, my_write *batch, int slot)
     free(w);
 }
 
+void my_answer_failed_starts(my_lane *l, my_write *batch)
+{
+    my_store *s = l->s;
+    size_t n = 0, k = 0;
+    for (my_write *w = batch; w; w = w->next)
+        n += w->kind == MW_START && !w->owned && w->rc == TASKER_ESTORAGE;
+    my_write **w = n ? malloc(n * sizeof *w) : NULL;
+    if (!w) return;
+    for (my_write *x = batch; x; x = x->next)
+        if (x->kind == MW_START && !x->owned && x->rc == TASKER_ESTORAGE) w[k++] = x;
+    my_conn *c = NULL;
+    my_claim_row *rows = NULL;
+    size_t nrows = 0;
+    int rc = my_lane_conn(l, &c);
+    if (rc == TASKER_OK) {
+        rc = my_claim_rows(s, c, w, n, &rows, &nrows);
+        if (!c->broken) mysql_rollback(c->db); /* ends the read's transaction */
+        my_lane_conn_done(l, c);
+    }
+    size_t taken = 0;
+    for (size_t i = 0; rc == TASKER_OK && i < n; i++) {
+        const my_start_arg *a = w[i]->arg;
+        const my_claim_row *row = NULL;
+        for (size_t r = 0; r < nrows && !row; r++)
+            if (strcmp(rows[r].exec_id, a->exec_id) == 0) row = &rows[r];
+        /* Its own claim (this node, this start time) is left as it is: this start may
+         * share both with another caller's, which did commit. */
+        bool own = row && row->node_id && a->node_id && strcmp(row->node_id, a->node_id) == 0 &&
+                   row->start_us == a->start_us;
+        if (!row || row->status == TASKER_EXEC_PENDING || own) continue;
+        w[i]->rc = TASKER_ESTATE;
+        snprintf(w[i]->err, sizeof w[i]->err, "mysql: execution '%s' is %s, not pending",
+                 a->exec_id, tasker_exec_status_name((tasker_exec_status)row->status));
+        taken++;
+    }
+    if (taken) my_trace(s, "failed-starts n=%zu taken=%zu", n, taken);
+    my_claim_rows_free(rows, nrows);
+    free(w);
+}
+
 /* Moves the leader's copies out of *batch, which keeps the callers' writes. */
 static my_write *take_owned(my_write **batch)
 {
