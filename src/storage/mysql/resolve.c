@@ -10,6 +10,12 @@
  * only repair left of the early answers this driver once gave; a node's lease (cluster
  * mode) would end such a run too, but only once the node is dead.
  *
+ * On a Galera member a COMMIT's success is not taken on trust (storage/mysql/claim.c
+ * says why): after a batch committed, its starts are read back causally and answered by
+ * their rows (my_verify_starts); a read that fails is handled as a cut-off COMMIT that
+ * could not be resolved. A batch that failed for good answers "not pending" for the
+ * runs that another claim holds (my_answer_failed_starts).
+ *
  * Asynchronous writes (outcomes and events submitted without waiting) are the driver's
  * own copies (storage/mysql/copies.c). A batch holding asynchronous events writes its
  * token into this store's commit_marks row for its slot, inside its transaction: the
