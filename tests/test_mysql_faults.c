@@ -386,6 +386,51 @@ static void claim_losing_every_try_to_conflicts_claims_nothing_and_is_no_error(v
     st->ops->close(st);
 }
 
+/* A start batch that fails for good (every COMMIT a certification failure) while
+ * another node claims its run: answered "not pending" (ESTATE), so that the worker does
+ * not back off as from a store that is away. */
+static atomic_int start_commits;
+
+static void *take_run_for_node_b(void *arg)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql, "UPDATE " DB ".task_execs SET status = 1, node_id = 'node-b',"
+             " start_us = 3 WHERE exec_id = '%s'", (const char *)arg);
+    /* Waits for the batch's lock, then takes the row once the injected fault rolled
+     * the batch back. */
+    if (tasker_test_mariadb_sql(sql) != 0) fprintf(stderr, "# taking the run failed\n");
+    return NULL;
+}
+
+static pthread_t taker;
+
+static int deadlock_every_start_batch(const my_write *batch)
+{
+    bool start = false;
+    for (const my_write *w = batch; w; w = w->next)
+        start = start || w->kind == MW_START;
+    if (!start) return 0;
+    if (atomic_fetch_add(&start_commits, 1) == 0)
+        pthread_create(&taker, NULL, take_run_for_node_b, "lost-1");
+    return MY_FAULT_DEADLOCK;
+}
+
+static void start_that_loses_every_try_to_another_claim_is_not_pending(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_store();
+    add_pending(st, "lost", "h-lost", "lost-1");
+    my_test_before_commit = deadlock_every_start_batch;
+    int rc = st->ops->start_task_exec(st, "lost-1", 5, "node-a");
+    my_test_before_commit = NULL;
+    pthread_join(taker, NULL);
+    assert_true(atomic_load(&start_commits) > 1); /* tried again, failed every time */
+    assert_int_equal(row_on_node("lost-1", "node-b"), 1);
+    if (rc != TASKER_ESTATE)
+        fail_msg("start answered %d (%s), not ESTATE", rc, tasker_last_error());
+    st->ops->close(st);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -428,6 +473,7 @@ int main(void)
         cmocka_unit_test(claim_cut_off_at_commit_is_put_back_before_any_later_claim),
         cmocka_unit_test(claim_answered_success_for_a_run_another_node_took_is_not_started),
         cmocka_unit_test(claim_losing_every_try_to_conflicts_claims_nothing_and_is_no_error),
+        cmocka_unit_test(start_that_loses_every_try_to_another_claim_is_not_pending),
     };
     return cmocka_run_group_tests_name("mysql_faults", tests, setup, teardown);
 }
