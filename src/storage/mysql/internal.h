@@ -334,8 +334,9 @@ extern int (*my_test_before_claim_commit)(void);
  * a cluster claim of unknown outcome (claim.c), call it first; a nonzero return makes
  * that fail as if the server stayed away. */
 extern int (*my_test_before_resolve)(void);
-/* For tests: when true, claims (claim.c) read their rows back after COMMIT as on a
- * Galera member (wsrep_on), also on a single server. False in production. */
+/* For tests: when true, claims (claim.c) and the group commit's starts (resolve.c) read
+ * their rows back after COMMIT as on a Galera member (wsrep_on), also on a single
+ * server. False in production. */
 extern bool my_test_verify_claims;
 
 /* storage/mysql/resolve.c: batches that did not, or may not, have committed. */
