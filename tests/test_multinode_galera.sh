@@ -6,6 +6,9 @@
 # started once, every acknowledged trigger run, the work split. Then a member is killed
 # under load and rejoins: the same assertions hold.
 # Needs TASKER_TEST_CLUSTER=1 (make test-cluster) and galera-4; skips otherwise.
+# TASKER_MYSQL_TRACE=DIR (inherited by the nodes) makes each node trace its claims and
+# start read-backs into DIR (docs/cluster.md, "A COMMIT's success is read back");
+# KEEP_TMP=1 keeps the start log and the dump to compare with.
 . "$(dirname "$0")/cluster/lib.sh" galera "$1"
 
 if [ ! -r /usr/lib/galera/libgalera_smm.so ]; then

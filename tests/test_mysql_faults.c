@@ -1,6 +1,9 @@
 /* The MySQL driver when the server goes away: crashes and restarts of the private
  * server under load, calls while it is down, and reconnecting afterwards without
- * losing a committed record or storing an occurrence twice. */
+ * losing a committed record or storing an occurrence twice. And the cluster claim's
+ * faults (storage/mysql/claim.c): a COMMIT cut off, a COMMIT answered success for a
+ * transaction another node's claim aborted (Galera), claims that lose every try. */
+#include "storage/mysql/internal.h"
 #include "support/mariadb.h"
 
 #include <tasker/storage.h>
@@ -219,6 +222,215 @@ static void idle_pool_reconnects_by_itself_after_a_restart(void **state)
     st->ops->close(st);
 }
 
+/* ---- the cluster claim's faults (storage/mysql/claim.c) ----------------------------- */
+
+static atomic_int claim_fault_next; /* the fault for the next claim's COMMIT, then 0 */
+static atomic_bool claim_fault_always; /* the same fault at every COMMIT */
+static atomic_bool put_back_fails;
+
+static int claim_fault_hook(void)
+{
+    if (atomic_load(&claim_fault_always)) return atomic_load(&claim_fault_next);
+    return atomic_exchange(&claim_fault_next, 0);
+}
+
+static int put_back_hook(void)
+{
+    return atomic_load(&put_back_fails) ? 1 : 0;
+}
+
+/* Adds task `task` (handler `handler`) and one pending run of it, due now. */
+static void add_pending(tasker_storage *st, const char *task, const char *handler,
+                        const char *exec_id)
+{
+    tasker_task t = {.task_id = (char *)task, .handler = (char *)handler, .param = "{}"};
+    assert_int_equal(st->ops->add_task(st, &t), TASKER_OK);
+    int64_t now_us = real_clock(NULL);
+    tasker_task_exec e = {.exec_id = (char *)exec_id, .task_id = (char *)task,
+                          .queued_us = now_us, .run_at_us = now_us,
+                          .status = TASKER_EXEC_PENDING};
+    assert_int_equal(st->ops->add_task_exec(st, &e), TASKER_OK);
+}
+
+/* Claims for node with handler; returns the rc, *n the runs handed out (their ids must
+ * be exec_id when any). */
+static int claim_as(tasker_storage *st, const char *node, const char *handler,
+                    const char *exec_id, size_t *n)
+{
+    const char *handlers[] = {handler};
+    tasker_task_exec *v = NULL;
+    int rc = st->ops->claim_task_execs(st, node, handlers, 1, 8, real_clock(NULL) + 1000,
+                                       &v, n);
+    for (size_t i = 0; i < *n; i++) assert_string_equal(v[i].exec_id, exec_id);
+    tasker_free_execs(v, *n);
+    return rc;
+}
+
+/* The status of one run, read on the server. */
+static long long row_status(const char *exec_id)
+{
+    char sql[200];
+    long long v = -1;
+    snprintf(sql, sizeof sql, "SELECT status FROM " DB ".task_execs WHERE exec_id = '%s'",
+             exec_id);
+    assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
+    return v;
+}
+
+static long long row_on_node(const char *exec_id, const char *node)
+{
+    char sql[300];
+    long long v = -1;
+    snprintf(sql, sizeof sql,
+             "SELECT COUNT(*) FROM " DB ".task_execs WHERE exec_id = '%s' AND node_id = '%s'",
+             exec_id, node);
+    assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
+    return v;
+}
+
+static void claim_cut_off_at_commit_is_put_back_before_any_later_claim(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_store(), *other = open_store();
+    add_pending(st, "cut", "h-cut", "cut-1");
+    my_test_before_claim_commit = claim_fault_hook;
+    my_test_before_resolve = put_back_hook;
+    atomic_store(&put_back_fails, true);
+    /* The connection is lost at the claim's COMMIT, which did land: the claim is neither
+     * won nor lost. Its put-back fails (the server "stays away"), so the claim fails. */
+    atomic_store(&claim_fault_next, MY_FAULT_UNKNOWN_COMMITTED);
+    size_t n = 99, handed = 0;
+    assert_int_equal(claim_as(st, "node-a", "h-cut", "cut-1", &n), TASKER_ESTORAGE);
+    assert_non_null(strstr(tasker_last_error(), "not put back yet"));
+    handed += n;
+    assert_int_equal(row_status("cut-1"), TASKER_EXEC_RUNNING); /* as the claim left it */
+    /* Nobody runs it meanwhile: another node finds it running, and this store claims
+     * nothing until the put-back succeeds. */
+    assert_int_equal(claim_as(other, "node-b", "h-cut", "cut-1", &n), TASKER_OK);
+    handed += n;
+    assert_int_equal(claim_as(st, "node-a", "h-cut", "cut-1", &n), TASKER_ESTORAGE);
+    handed += n;
+    assert_int_equal(handed, 0);
+    /* The server answers again: the run goes back to pending first, then is claimed. */
+    atomic_store(&put_back_fails, false);
+    assert_int_equal(claim_as(st, "node-a", "h-cut", "cut-1", &n), TASKER_OK);
+    handed += n;
+    assert_int_equal(row_on_node("cut-1", "node-a"), 1);
+    assert_int_equal(claim_as(st, "node-a", "h-cut", "cut-1", &n), TASKER_OK);
+    handed += n;
+    assert_int_equal(claim_as(other, "node-b", "h-cut", "cut-1", &n), TASKER_OK);
+    handed += n;
+    assert_int_equal(handed, 1); /* handed out, so run, exactly once */
+    /* The same cut-off COMMIT, put back within the call: claimed again there. */
+    add_pending(st, "cut2", "h-cut2", "cut2-1");
+    atomic_store(&claim_fault_next, MY_FAULT_UNKNOWN_COMMITTED);
+    assert_int_equal(claim_as(st, "node-a", "h-cut2", "cut2-1", &n), TASKER_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(claim_as(other, "node-b", "h-cut2", "cut2-1", &n), TASKER_OK);
+    assert_int_equal(n, 0);
+    my_test_before_claim_commit = NULL;
+    my_test_before_resolve = NULL;
+    other->ops->close(other);
+    st->ops->close(st);
+}
+
+static void claim_answered_success_for_a_run_another_node_took_is_not_started(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_store();
+    my_test_before_claim_commit = claim_fault_hook;
+    /* COMMIT says success, but a replicated claim of node "bf-winner" aborted this one
+     * (Galera): the read after COMMIT finds the row on the other node; not handed out. */
+    my_test_verify_claims = true;
+    add_pending(st, "bf", "h-bf", "bf-1");
+    atomic_store(&claim_fault_next, MY_FAULT_FALSE_SUCCESS);
+    size_t n = 99;
+    assert_int_equal(claim_as(st, "node-a", "h-bf", "bf-1", &n), TASKER_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(row_on_node("bf-1", "bf-winner"), 1);
+    /* Without that read (a server that is not a Galera member) the same answer would
+     * start the run on a second node: the rule is what keeps it from running twice. */
+    my_test_verify_claims = false;
+    add_pending(st, "bf2", "h-bf2", "bf2-1");
+    atomic_store(&claim_fault_next, MY_FAULT_FALSE_SUCCESS);
+    assert_int_equal(claim_as(st, "node-a", "h-bf2", "bf2-1", &n), TASKER_OK);
+    assert_int_equal(n, 1);
+    /* With the read, a claim that did stick is handed out as usual. */
+    my_test_verify_claims = true;
+    add_pending(st, "bf3", "h-bf3", "bf3-1");
+    assert_int_equal(claim_as(st, "node-a", "h-bf3", "bf3-1", &n), TASKER_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(row_on_node("bf3-1", "node-a"), 1);
+    my_test_verify_claims = false;
+    my_test_before_claim_commit = NULL;
+    st->ops->close(st);
+}
+
+static void claim_losing_every_try_to_conflicts_claims_nothing_and_is_no_error(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_store();
+    add_pending(st, "dl", "h-dl", "dl-1");
+    my_test_before_claim_commit = claim_fault_hook;
+    atomic_store(&claim_fault_always, true);
+    atomic_store(&claim_fault_next, MY_FAULT_DEADLOCK);
+    size_t n = 99;
+    assert_int_equal(claim_as(st, "node-a", "h-dl", "dl-1", &n), TASKER_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(row_status("dl-1"), TASKER_EXEC_PENDING); /* every try rolled back */
+    atomic_store(&claim_fault_always, false);
+    atomic_store(&claim_fault_next, 0);
+    assert_int_equal(claim_as(st, "node-a", "h-dl", "dl-1", &n), TASKER_OK);
+    assert_int_equal(n, 1);
+    my_test_before_claim_commit = NULL;
+    st->ops->close(st);
+}
+
+/* A start batch that fails for good (every COMMIT a certification failure) while
+ * another node claims its run: answered "not pending" (ESTATE), so that the worker does
+ * not back off as from a store that is away. */
+static atomic_int start_commits;
+
+static void *take_run_for_node_b(void *arg)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql, "UPDATE " DB ".task_execs SET status = 1, node_id = 'node-b',"
+             " start_us = 3 WHERE exec_id = '%s'", (const char *)arg);
+    /* Waits for the batch's lock, then takes the row once the injected fault rolled
+     * the batch back. */
+    if (tasker_test_mariadb_sql(sql) != 0) fprintf(stderr, "# taking the run failed\n");
+    return NULL;
+}
+
+static pthread_t taker;
+
+static int deadlock_every_start_batch(const my_write *batch)
+{
+    bool start = false;
+    for (const my_write *w = batch; w; w = w->next)
+        start = start || w->kind == MW_START;
+    if (!start) return 0;
+    if (atomic_fetch_add(&start_commits, 1) == 0)
+        pthread_create(&taker, NULL, take_run_for_node_b, "lost-1");
+    return MY_FAULT_DEADLOCK;
+}
+
+static void start_that_loses_every_try_to_another_claim_is_not_pending(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_store();
+    add_pending(st, "lost", "h-lost", "lost-1");
+    my_test_before_commit = deadlock_every_start_batch;
+    int rc = st->ops->start_task_exec(st, "lost-1", 5, "node-a");
+    my_test_before_commit = NULL;
+    pthread_join(taker, NULL);
+    assert_true(atomic_load(&start_commits) > 1); /* tried again, failed every time */
+    assert_int_equal(row_on_node("lost-1", "node-b"), 1);
+    if (rc != TASKER_ESTATE)
+        fail_msg("start answered %d (%s), not ESTATE", rc, tasker_last_error());
+    st->ops->close(st);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -258,6 +470,10 @@ int main(void)
         cmocka_unit_test(crash_under_load_loses_nothing_and_stores_nothing_twice),
         cmocka_unit_test(calls_while_down_fail_clearly_and_work_after_restart),
         cmocka_unit_test(idle_pool_reconnects_by_itself_after_a_restart),
+        cmocka_unit_test(claim_cut_off_at_commit_is_put_back_before_any_later_claim),
+        cmocka_unit_test(claim_answered_success_for_a_run_another_node_took_is_not_started),
+        cmocka_unit_test(claim_losing_every_try_to_conflicts_claims_nothing_and_is_no_error),
+        cmocka_unit_test(start_that_loses_every_try_to_another_claim_is_not_pending),
     };
     return cmocka_run_group_tests_name("mysql_faults", tests, setup, teardown);
 }

@@ -227,7 +227,11 @@ static batch_outcome run_on(my_lane *l, my_conn *c, my_write *batch, int slot, i
             return BATCH_COMMITTED;
         }
         my_fail_conn(s, c, "committing");
-        if (c->broken) {
+        my_trace(s, "batch-commit-failed %s", tasker_last_error());
+        /* On a Galera member only a certification failure (1213) is known to have rolled
+         * back; another error at COMMIT may come with the writeset committed. */
+        if (c->broken || (c->wsrep == 1 && c->last_errno != ER_LOCK_DEADLOCK)) {
+            if (!c->broken) mysql_rollback(c->db);
             fail_all(batch, TASKER_ESTORAGE, tasker_last_error());
             return BATCH_UNKNOWN; /* COMMIT went out; did it land? */
         }
@@ -287,6 +291,7 @@ void my_run_batch(my_lane *l, my_write **batch, int slot)
             continue;
         }
         if (out == BATCH_COMMITTED) {
+            my_verify_starts(l, *batch, slot); /* Galera: COMMIT's success is read back */
             my_batch_committed(s, batch);
             return;
         }
@@ -299,6 +304,7 @@ void my_run_batch(my_lane *l, my_write **batch, int slot)
         if (out == BATCH_FAILED) break;
     }
     my_log_failure(s, "mysql: %s: a batch of writes failed: %s", s->where, tasker_last_error());
+    if (!s->closing) my_answer_failed_starts(l, *batch); /* runs others took: ESTATE */
     my_batch_lost(s, batch, slot);
     my_give_up_stale(s, slot);
 }

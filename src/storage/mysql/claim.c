@@ -14,20 +14,38 @@
  *
  * A COMMIT whose answer is lost may have committed: the claimed runs would then be
  * running under this node with nobody running them, and the node's heartbeat would keep
- * them from ever being interrupted. So the claim is undone (back to pending, only rows
- * still exactly as this claim left them), on a fresh connection, retried for a while. */
+ * them from ever being interrupted. Such a claim is neither taken as won nor as lost: it
+ * is kept on the store's list (s->claims_unknown), and before any later claim its rows
+ * are put back to pending, only those still exactly as this claim left them (node and
+ * start time, the claim's token). Until that succeeded no new claim runs.
+ *
+ * On a Galera member (wsrep_on) a COMMIT's success is not taken on trust: after it, the
+ * claimed rows are read again with a causal read (wsrep_sync_wait = 1: the read waits
+ * until the member applied every writeset the cluster ordered before it), and only the
+ * runs whose row still names this node with this claim's start time are handed to the
+ * core; the others are dropped, never started. A claim transaction that a replicated
+ * writeset of another member aborted (a brute-force abort) has been seen answered
+ * COMMIT-success, and two nodes then both ran the run (test_multinode_galera.sh; see
+ * docs/cluster.md, "Running on Galera"). A read after the COMMIT that fails leaves the
+ * claim unknown, as above. A claim that conflicts (certification failure, deadlock) is
+ * tried again after a short random pause, its select then a causal read too, so that it
+ * sees the winner's claims; one that loses every try claimed nothing: TASKER_OK and no
+ * run, not an error (the poller is not to back off as from a store that is away). */
 #include "core/error.h"
 #include "storage/mysql/internal.h"
 
 #include <errmsg.h>
 #include <mysqld_error.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#define CLAIM_ATTEMPTS 3         /* a deadlock or a lost connection: claim again */
-#define UNDO_GIVE_UP_MS 10000    /* how long an unknown claim's undo is retried */
+#define CLAIM_ATTEMPTS 4 /* a conflict or a lost connection: claim again */
+#define CLAIM_PAUSE_MS 4 /* before a claim's second try (random 1x-2x), doubled per try */
+#define CAUSAL "SET STATEMENT wsrep_sync_wait = 1 FOR "
 
 #define CLAIM_EXEC_COLS MY_EXEC_COLS
 /* The claim's order (job lifecycle): priority first, then due time (exec_queue). */
@@ -56,7 +74,9 @@ typedef struct {
     int64_t *limits;   /* each selected run's task's max_concurrency (0 = none) */
     tasker_task_exec *rows;
     size_t n_rows;
-    bool unknown; /* the COMMIT's answer was lost */
+    bool unknown; /* the COMMIT's answer was lost, or the read after it failed */
+    bool wsrep;   /* on a Galera member: verify after COMMIT */
+    bool causal;  /* select with wsrep_sync_wait (a try after a conflict) */
 } claim_arg;
 
 static void free_ids(claim_arg *a)
@@ -73,19 +93,21 @@ static void free_ids(claim_arg *a)
     a->n_ids = 0;
 }
 
+/* Due runs of tasks not paused, in the claim's order along exec_queue. The task is
+ * judged by a scalar subquery, not EXISTS: the optimizer turns an EXISTS into a
+ * semi-join that reads the tasks first, then every pending run, and sorts them all for
+ * each claim; this walks exec_queue and stops at the limit. */
+#define SELECT_DUE                                                                       \
+    "SELECT e.exec_id, e.task_id, (SELECT t.max_concurrency FROM tasks t"                \
+    " WHERE t.task_id = e.task_id) FROM task_execs e FORCE INDEX (exec_queue)"           \
+    " WHERE e.status = 0 AND e.run_at_us <= ? AND"                                       \
+    " (SELECT t.paused = 0 AND t.handler IN ("
+
 static int select_ids(my_store *s, my_conn *c, claim_arg *a)
 {
-    /* Due runs of tasks not paused, in the claim's order along exec_queue. The task is
-     * judged by a scalar subquery, not EXISTS: the optimizer turns an EXISTS into a
-     * semi-join that reads the tasks first, then every pending run, and sorts them all
-     * for each claim; this walks exec_queue and stops at the limit. */
-    char *sql = with_placeholders(
-        "SELECT e.exec_id, e.task_id, (SELECT t.max_concurrency FROM tasks t"
-        " WHERE t.task_id = e.task_id) FROM task_execs e FORCE INDEX (exec_queue)"
-        " WHERE e.status = 0 AND e.run_at_us <= ? AND"
-        " (SELECT t.paused = 0 AND t.handler IN (",
-        a->nh, ") FROM tasks t WHERE t.task_id = e.task_id)" CLAIM_ORDER
-        " LIMIT ? FOR UPDATE SKIP LOCKED");
+    char *sql = with_placeholders(a->causal ? CAUSAL SELECT_DUE : SELECT_DUE, a->nh,
+                                  ") FROM tasks t WHERE t.task_id = e.task_id)" CLAIM_ORDER
+                                  " LIMIT ? FOR UPDATE SKIP LOCKED");
     MYSQL_BIND *b = calloc(a->nh + 2, sizeof *b);
     unsigned long *len = calloc(a->nh + 1, sizeof *len);
     int64_t limit = (int64_t)a->max;
@@ -276,11 +298,280 @@ out:
 }
 
 int (*my_test_before_claim_commit)(void);
+bool my_test_verify_claims;
+
+/* ---- tracing (TASKER_MYSQL_TRACE=DIR) ------------------------------------------------ */
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void my_trace_open(my_store *s)
+{
+    const char *dir = getenv("TASKER_MYSQL_TRACE");
+    if (!dir || !*dir) return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/mysql-trace.%ld", dir, (long)getpid());
+    if (!(s->trace = fopen(path, "a")))
+        fprintf(stderr, "tasker: TASKER_MYSQL_TRACE: cannot open %s\n", path);
+}
+
+void my_trace(my_store *s, const char *fmt, ...)
+{
+    if (!s->trace) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(s->trace, "%lld %s\n", (long long)mono_us(), line); /* one call: one line */
+    fflush(s->trace);
+}
+
+/* The claim's ids on one line for the trace (first few). */
+static void trace_claim(my_store *s, const claim_arg *a, const char *what)
+{
+    if (!s->trace) return;
+    char ids[700] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < a->n_ids && o + 40 < sizeof ids; i++)
+        o += (size_t)snprintf(ids + o, sizeof ids - o, " %s", a->ids[i]);
+    my_trace(s, "%s node=%s start_us=%lld n=%zu%s", what, a->node_id, (long long)a->now_us,
+             a->n_ids, ids);
+}
+
+/* ---- Galera: wsrep_on, and the read after COMMIT ------------------------------------ */
+
+int my_conn_wsrep(my_store *s, my_conn *c, bool *on)
+{
+    if (c->wsrep < 0) {
+        if (mysql_query(c->db, "SELECT @@wsrep_on") != 0) {
+            if (mysql_errno(c->db) != ER_UNKNOWN_SYSTEM_VARIABLE)
+                return my_fail_conn(s, c, "asking whether the server is a Galera member");
+            c->wsrep = 0; /* MySQL, or a MariaDB built without wsrep */
+        } else {
+            MYSQL_RES *res = mysql_store_result(c->db);
+            MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+            c->wsrep = row && row[0] && atoi(row[0]) == 1;
+            mysql_free_result(res);
+        }
+    }
+    *on = c->wsrep == 1 || my_test_verify_claims;
+    return TASKER_OK;
+}
+
+/* After the claim's COMMIT answered (said_ok: success) on a Galera member: reads the
+ * claimed rows again, causally, and keeps of a->rows only the runs whose row still
+ * names this node with this claim's start time. The others are dropped: after a
+ * success, their run was taken by another node's claim, whose writeset aborted this
+ * one, whatever COMMIT answered (said on stderr). */
+static int verify_claimed(my_store *s, my_conn *c, claim_arg *a, bool said_ok)
+{
+    char *sql = with_placeholders(CAUSAL "SELECT exec_id FROM task_execs WHERE exec_id IN (",
+                                  a->n_rows, ") AND status = 1 AND node_id = ? AND start_us = ?");
+    MYSQL_BIND *b = calloc(a->n_rows + 2, sizeof *b);
+    unsigned long *len = calloc(a->n_rows + 1, sizeof *len);
+    bool *kept = calloc(a->n_rows, sizeof *kept);
+    int rc = TASKER_ENOMEM;
+    if (!sql || !b || !len || !kept) {
+        tasker_fail(rc, "mysql: claim: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < a->n_rows; i++) my_bind_str(&b[i], a->rows[i].exec_id, &len[i]);
+    my_bind_str(&b[a->n_rows], a->node_id, &len[a->n_rows]);
+    my_bind_i64(&b[a->n_rows + 1], &a->now_us);
+    MYSQL_STMT *st;
+    if ((rc = my_cl_prepare(s, c, sql, b, &st, "reading claimed runs after COMMIT")) != TASKER_OK)
+        goto out;
+    for (;;) {
+        char *id = NULL;
+        my_cl_col col = {.str = &id};
+        int f = my_cl_fetch(s, c, st, &col, 1);
+        if (f <= 0) {
+            rc = f < 0 ? f : TASKER_OK;
+            break;
+        }
+        for (size_t i = 0; id && i < a->n_rows; i++)
+            if (strcmp(a->rows[i].exec_id, id) == 0) kept[i] = true;
+        free(id);
+    }
+    mysql_stmt_close(st);
+    if (rc != TASKER_OK) goto out;
+    size_t k = 0;
+    for (size_t i = 0; i < a->n_rows; i++) {
+        if (kept[i]) {
+            a->rows[k++] = a->rows[i];
+            continue;
+        }
+        if (!said_ok) { /* a COMMIT that failed, and did roll back: as expected */
+            tasker_exec_clear(&a->rows[i]);
+            continue;
+        }
+        my_trace(s, "dropped node=%s start_us=%lld %s: COMMIT said claimed, the row says not",
+                 a->node_id, (long long)a->now_us, a->rows[i].exec_id);
+        fprintf(stderr, "tasker: mysql: %s: run %s not started: its claim's COMMIT answered "
+                        "success, but the run was taken by another node's claim\n",
+                s->where, a->rows[i].exec_id);
+        tasker_exec_clear(&a->rows[i]);
+    }
+    a->n_rows = k;
+out:
+    free(sql);
+    free(b);
+    free(len);
+    free(kept);
+    return rc;
+}
+
+/* ---- claims of unknown outcome ------------------------------------------------------ */
+
+/* Keeps the claim's runs on the store's list, to be put back before the next claim. */
+static void keep_unknown(my_store *s, const claim_arg *a)
+{
+    trace_claim(s, a, "unknown");
+    pthread_mutex_lock(&s->claims_lock);
+    my_claim *grown = realloc(s->claims_unknown,
+                              (s->nclaims_unknown + a->n_ids) * sizeof *grown);
+    if (grown) s->claims_unknown = grown;
+    for (size_t i = 0; grown && i < a->n_ids; i++) {
+        my_claim *cl = &s->claims_unknown[s->nclaims_unknown];
+        cl->exec_id = strdup(a->ids[i]);
+        cl->node_id = strdup(a->node_id);
+        cl->start_us = a->now_us;
+        if (!cl->exec_id || !cl->node_id) {
+            free(cl->exec_id);
+            free(cl->node_id);
+            grown = NULL;
+            break;
+        }
+        s->nclaims_unknown++;
+    }
+    pthread_mutex_unlock(&s->claims_lock);
+    if (!grown) /* then they stay running under this node until its lease ends */
+        fprintf(stderr, "tasker: mysql: %s: out of memory keeping a claim of unknown outcome: "
+                        "its runs may stay running under node %s until it stops\n",
+                s->where, a->node_id);
+}
+
+static void free_claims(my_claim *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].exec_id);
+        free(v[i].node_id);
+    }
+    free(v);
+}
+
+/* Puts back the n claims on c: each row still as its claim left it goes back to
+ * pending. On a Galera member, then reads causally that none is left so (a put-back
+ * answered success is not taken on trust either). */
+static int put_back(my_store *s, my_conn *c, const my_claim *v, size_t n)
+{
+    bool wsrep = false;
+    int rc = my_conn_wsrep(s, c, &wsrep);
+    for (size_t i = 0; rc == TASKER_OK && i < n; i++) {
+        MYSQL_BIND b[3];
+        unsigned long len[2];
+        my_bind_str(&b[0], v[i].exec_id, &len[0]);
+        my_bind_str(&b[1], v[i].node_id, &len[1]);
+        my_bind_i64(&b[2], &v[i].start_us);
+        rc = my_cl_run(s, c,
+                       "UPDATE task_execs SET status = 0, start_us = 0, node_id = NULL"
+                       " WHERE exec_id = ? AND status = 1 AND node_id = ? AND start_us = ?",
+                       b, NULL, "putting back a claim of unknown outcome");
+        if (rc != TASKER_OK || !wsrep) continue;
+        MYSQL_STMT *st;
+        rc = my_cl_prepare(s, c,
+                           CAUSAL "SELECT COUNT(*) FROM task_execs WHERE exec_id = ?"
+                                  " AND status = 1 AND node_id = ? AND start_us = ?",
+                           b, &st, "checking a claim put back");
+        if (rc != TASKER_OK) continue;
+        int64_t left = 0;
+        my_cl_col col = {.i64 = &left};
+        int f = my_cl_fetch(s, c, st, &col, 1);
+        mysql_stmt_close(st);
+        if (f < 0) rc = f;
+        else if (left)
+            rc = tasker_fail(TASKER_ESTORAGE, "mysql: %s: run %s of a claim of unknown outcome "
+                                              "is still running after it was put back",
+                             s->where, v[i].exec_id);
+    }
+    return rc;
+}
+
+int my_claims_settle(my_store *s)
+{
+    pthread_mutex_lock(&s->claims_lock);
+    my_claim *v = s->claims_unknown;
+    size_t n = s->nclaims_unknown;
+    s->claims_unknown = NULL;
+    s->nclaims_unknown = 0;
+    pthread_mutex_unlock(&s->claims_lock);
+    if (!n) return TASKER_OK;
+    int rc = TASKER_OK;
+    if (my_test_before_resolve && my_test_before_resolve())
+        rc = tasker_fail(TASKER_ESTORAGE, "mysql: putting back claims: injected fault");
+    my_conn *c = NULL;
+    if (rc == TASKER_OK) rc = my_conn_get(s, &c);
+    if (rc == TASKER_OK) rc = put_back(s, c, v, n);
+    if (c) my_conn_put(s, c);
+    if (rc == TASKER_OK) {
+        my_trace(s, "settled %zu run(s) of claims of unknown outcome", n);
+        free_claims(v, n);
+        return TASKER_OK;
+    }
+    /* Still unknown: back on the list (ahead of any kept meanwhile), for the next try. */
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", tasker_last_error());
+    pthread_mutex_lock(&s->claims_lock);
+    my_claim *all = realloc(v, (n + s->nclaims_unknown) * sizeof *all);
+    if (all) {
+        if (s->nclaims_unknown)
+            memcpy(all + n, s->claims_unknown, s->nclaims_unknown * sizeof *all);
+        free(s->claims_unknown);
+        s->claims_unknown = all;
+        s->nclaims_unknown += n;
+    }
+    pthread_mutex_unlock(&s->claims_lock);
+    if (!all) free_claims(v, n); /* out of memory: left to the lease */
+    return tasker_fail(rc, "mysql: %s: %zu run(s) of a claim of unknown outcome not put back "
+                           "yet; no new claim until they are: %s",
+                       s->where, n, msg);
+}
+
+void my_claims_free(my_store *s)
+{
+    if (s->nclaims_unknown)
+        fprintf(stderr, "tasker: mysql: %s: closed with %zu run(s) of claims of unknown "
+                        "outcome not put back: they stay running until this node's lease ends\n",
+                s->where, s->nclaims_unknown);
+    free_claims(s->claims_unknown, s->nclaims_unknown);
+    s->claims_unknown = NULL;
+    s->nclaims_unknown = 0;
+}
+
+/* ---- the claim ---------------------------------------------------------------------- */
 
 /* A fault injected by a test in place of the claim's COMMIT (storage/mysql/internal.h):
  * the transaction ends as the fault would end it, and the claim fails as it would. */
 static int claim_fault(my_store *s, my_conn *c, claim_arg *a, int fault)
 {
+    if (fault == MY_FAULT_FALSE_SUCCESS) { /* rolled back; another node took the rows */
+        if (mysql_rollback(c->db) != 0) return my_fail_conn(s, c, "injecting a fault");
+        for (size_t i = 0; i < a->n_ids; i++) {
+            MYSQL_BIND b[1];
+            unsigned long len;
+            my_bind_str(&b[0], a->ids[i], &len);
+            int rc = my_cl_run(s, c, "UPDATE task_execs SET status = 1, node_id = 'bf-winner',"
+                                     " start_us = 1 WHERE exec_id = ?", b, NULL,
+                               "injecting a fault");
+            if (rc != TASKER_OK) return rc;
+        }
+        return TASKER_OK; /* "COMMIT succeeded" */
+    }
     int failed = fault == MY_FAULT_UNKNOWN_COMMITTED ? mysql_commit(c->db)
                                                      : mysql_rollback(c->db);
     if (failed) return my_fail_conn(s, c, "injecting a fault");
@@ -288,6 +579,31 @@ static int claim_fault(my_store *s, my_conn *c, claim_arg *a, int fault)
     if (fault == MY_FAULT_DEADLOCK) c->last_errno = ER_LOCK_DEADLOCK;
     else c->broken = true; /* the connection is gone, as in the real case */
     return tasker_fail(TASKER_ESTORAGE, "mysql: committing a claim: injected fault %d", fault);
+}
+
+/* A claim's COMMIT failed with rc on a Galera member (the connection still up): its
+ * rows, read back causally, say what stuck. Those still naming this claim did commit:
+ * they are handed out (TASKER_OK). None: it rolled back, the failure stands. A failed
+ * read leaves the claim unknown. */
+static int commit_failed_on_galera(my_store *s, my_conn *c, claim_arg *a, int rc)
+{
+    char msg[512];
+    unsigned err = c->last_errno;
+    snprintf(msg, sizeof msg, "%s", tasker_last_error());
+    mysql_rollback(c->db);
+    trace_claim(s, a, "commit-failed");
+    if (verify_claimed(s, c, a, false) != TASKER_OK) {
+        a->unknown = true;
+        return rc;
+    }
+    if (a->n_rows) {
+        my_trace(s, "landed node=%s start_us=%lld kept=%zu of %zu: COMMIT failed (%u), "
+                    "the rows say committed", a->node_id, (long long)a->now_us, a->n_rows,
+                 a->n_ids, err);
+        return TASKER_OK;
+    }
+    c->last_errno = err; /* a conflict is retried */
+    return tasker_fail(rc, "%s", msg);
 }
 
 static int claim_once(my_store *s, my_conn *c, claim_arg *a)
@@ -298,17 +614,36 @@ static int claim_once(my_store *s, my_conn *c, claim_arg *a)
     if (rc == TASKER_OK && a->n_ids) {
         if ((rc = mark_running(s, c, a)) == TASKER_OK) rc = read_claimed(s, c, a);
     }
-    int fault = rc == TASKER_OK && a->n_ids && my_test_before_claim_commit
-                    ? my_test_before_claim_commit()
-                    : 0;
-    if (fault) return claim_fault(s, c, a, fault);
-    if (rc == TASKER_OK && mysql_commit(c->db) != 0) {
-        /* Lost while committing: it may have committed. Any other error rolled back. */
-        a->unknown = my_errno_is_lost(mysql_errno(c->db)) ||
-                     mysql_errno(c->db) == CR_SERVER_LOST;
-        rc = my_fail_conn(s, c, "committing a claim");
+    if (rc == TASKER_OK && !a->n_rows) { /* nothing moved: nothing to commit */
+        trace_claim(s, a, "empty");
+        if (mysql_rollback(c->db) != 0) rc = my_fail_conn(s, c, "ending an empty claim");
+        return rc;
     }
-    if (rc != TASKER_OK && !c->broken) mysql_rollback(c->db);
+    int fault = rc == TASKER_OK && my_test_before_claim_commit ? my_test_before_claim_commit()
+                                                               : 0;
+    if (fault) {
+        if ((rc = claim_fault(s, c, a, fault)) != TASKER_OK) return rc;
+    } else if (rc == TASKER_OK && mysql_commit(c->db) != 0) {
+        /* Lost while committing: it may have committed. Any other error rolled back,
+         * except on a Galera member, whose answer is not taken on trust either way: the
+         * rows, read back causally, tell (a certification failure, 1180, 1047, ... may
+         * come with the writeset committed after all). */
+        unsigned err = mysql_errno(c->db);
+        a->unknown = my_errno_is_lost(err) || err == CR_SERVER_LOST;
+        rc = my_fail_conn(s, c, "committing a claim");
+        if (a->wsrep && !c->broken) return commit_failed_on_galera(s, c, a, rc);
+    }
+    if (rc != TASKER_OK) {
+        if (!c->broken) mysql_rollback(c->db);
+        trace_claim(s, a, a->unknown ? "commit-unknown" : "commit-failed");
+        return rc;
+    }
+    trace_claim(s, a, "committed");
+    if (a->wsrep && (rc = verify_claimed(s, c, a, true)) != TASKER_OK)
+        a->unknown = true; /* committed, and what stuck is not known */
+    else if (a->wsrep)
+        my_trace(s, "verified node=%s start_us=%lld kept=%zu of %zu", a->node_id,
+                 (long long)a->now_us, a->n_rows, a->n_ids);
     return rc;
 }
 
@@ -318,32 +653,15 @@ static void pause_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Puts back to pending the runs of a claim whose COMMIT's answer was lost, where they
- * are still as the claim left them (nothing to do if it did not commit). */
-static void undo_unknown(my_store *s, const claim_arg *a)
+/* Forgets a failed try's rows and ids; a claim of unknown outcome is kept to settle. */
+static void forget_try(my_store *s, claim_arg *a)
 {
-    int waited_ms = 0;
-    for (int delay_ms = 50; waited_ms < UNDO_GIVE_UP_MS; waited_ms += delay_ms, delay_ms *= 2) {
-        my_conn *c = NULL;
-        int rc = my_conn_get(s, &c);
-        for (size_t i = 0; rc == TASKER_OK && i < a->n_ids; i++) {
-            MYSQL_BIND b[3];
-            unsigned long len[2];
-            my_bind_str(&b[0], a->ids[i], &len[0]);
-            my_bind_str(&b[1], a->node_id, &len[1]);
-            my_bind_i64(&b[2], &a->now_us);
-            rc = my_cl_run(s, c,
-                           "UPDATE task_execs SET status = 0, start_us = 0, node_id = NULL"
-                           " WHERE exec_id = ? AND status = 1 AND node_id = ? AND start_us = ?",
-                           b, NULL, "undoing a claim of unknown outcome");
-        }
-        if (c) my_conn_put(s, c);
-        if (rc == TASKER_OK) return;
-        pause_ms(delay_ms > 1000 ? 1000 : delay_ms);
-    }
-    tasker_fail(TASKER_ESTORAGE, "mysql: %s: a claim of unknown outcome could not be undone "
-                "for %d s: its runs may stay running under node %s until it stops",
-                s->where, UNDO_GIVE_UP_MS / 1000, a->node_id);
+    if (a->unknown) keep_unknown(s, a);
+    tasker_free_execs(a->rows, a->n_rows);
+    a->rows = NULL;
+    a->n_rows = 0;
+    free_ids(a);
+    a->unknown = false;
 }
 
 int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *const *handlers,
@@ -357,28 +675,46 @@ int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *con
     if (!nh || !max) return TASKER_OK;
     my_store *s = (my_store *)st;
     int rc = TASKER_ESTORAGE;
+    bool conflicts_only = true;
     claim_arg a = {.node_id = node_id, .handlers = handlers, .nh = nh, .max = max,
                    .now_us = now_us};
+    unsigned seed = (unsigned)mono_us();
     for (int attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+        if (attempt) { /* apart from the claim it met, and again apart from the others */
+            int base_ms = CLAIM_PAUSE_MS << (attempt - 1);
+            pause_ms(base_ms + (int)(rand_r(&seed) % (unsigned)base_ms));
+        }
+        if ((rc = my_claims_settle(s)) != TASKER_OK) {
+            conflicts_only = false;
+            break;
+        }
         my_conn *c = NULL;
-        if ((rc = my_conn_get(s, &c)) != TASKER_OK) break;
-        rc = claim_once(s, c, &a);
+        if ((rc = my_conn_get(s, &c)) != TASKER_OK) {
+            conflicts_only = false;
+            break;
+        }
+        rc = my_conn_wsrep(s, c, &a.wsrep);
+        a.causal = a.wsrep && attempt > 0;
+        if (rc == TASKER_OK) rc = claim_once(s, c, &a);
         bool lost = c->broken;
         unsigned err = c->last_errno;
         my_conn_put(s, c);
-        if (rc == TASKER_OK) break;
+        if (rc == TASKER_OK && !a.unknown) break;
         char msg[512];
         snprintf(msg, sizeof msg, "%s", tasker_last_error());
-        if (a.unknown) undo_unknown(s, &a);
-        tasker_free_execs(a.rows, a.n_rows);
-        a.rows = NULL;
-        a.n_rows = 0;
-        free_ids(&a);
-        a.unknown = false;
+        forget_try(s, &a);
+        if (rc == TASKER_OK) rc = TASKER_ESTORAGE; /* the read after COMMIT failed */
         tasker_fail(rc, "%s", msg);
-        if (!lost && !my_cl_retryable(err)) break;
+        bool conflict = !lost && my_cl_retryable(err);
+        if (!conflict) conflicts_only = false;
+        if (!lost && !conflict) break;
     }
     free_ids(&a);
+    if (rc != TASKER_OK && conflicts_only) { /* lost every try to other nodes' claims */
+        my_trace(s, "lost node=%s start_us=%lld: %d tries, each a conflict", node_id,
+                 (long long)now_us, CLAIM_ATTEMPTS);
+        return TASKER_OK;
+    }
     if (rc != TASKER_OK) return rc;
     if (!a.n_rows) {
         free(a.rows);

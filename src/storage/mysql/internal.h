@@ -26,6 +26,7 @@
 #include <mysql.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -112,6 +113,8 @@ typedef struct my_conn {
     unsigned last_errno; /* of the last failed call, for the group commit's retry */
     int bulk;            /* the server takes array-bound statements: -1 not known yet */
     bool held;           /* a lane's, with autocommit off (storage/mysql/lanes.c), not pooled */
+    int wsrep;           /* the server's wsrep_on (a Galera member): -1 not known yet */
+    bool causal;         /* wsrep_sync_wait = 1 for the session now (a read after COMMIT) */
     struct my_conn *next_free;
 } my_conn;
 
@@ -204,6 +207,13 @@ typedef struct my_store {
     bool closing;            /* the last batch, at close: one attempt, no reconnecting */
     size_t async_owed;   /* asynchronous writes accepted and not yet reported */
     int64_t last_log_us; /* monotonic: the last failure written to stderr (batch.c) */
+    /* Claims of the cluster path (claim.c) whose COMMIT's outcome is unknown (the
+     * connection was lost during it, or the read after it failed): their rows are put
+     * back to pending, where still as the claim left them, before the next claim. */
+    pthread_mutex_t claims_lock; /* guards claims_unknown and nclaims_unknown */
+    my_claim *claims_unknown;
+    size_t nclaims_unknown;
+    FILE *trace; /* TASKER_MYSQL_TRACE=DIR: claim, commit and verify lines; else NULL */
 } my_store;
 
 /* mysql.c: thread rules, connections and the pool. */
@@ -302,15 +312,24 @@ void my_log_failure(my_store *s, const char *fmt, ...)
  * MY_FAULT_UNKNOWN_COMMITTED, committed but its outcome unknown; MY_FAULT_DEADLOCK,
  * rolled back as by a deadlock or a Galera certification failure at COMMIT. NULL in
  * production. */
-enum { MY_FAULT_LOST = 1, MY_FAULT_UNKNOWN, MY_FAULT_UNKNOWN_COMMITTED, MY_FAULT_DEADLOCK };
+enum { MY_FAULT_LOST = 1, MY_FAULT_UNKNOWN, MY_FAULT_UNKNOWN_COMMITTED, MY_FAULT_DEADLOCK,
+       /* claims only (claim.c): rolled back, its rows taken by another node ("bf-winner")
+        * as a replicated writeset would take them, yet COMMIT answered success: what a
+        * Galera member may answer for a transaction a replicated one aborted. */
+       MY_FAULT_FALSE_SUCCESS };
 extern int (*my_test_before_commit)(const my_write *batch);
 /* For tests: when set, a claim of the cluster path (claim.c) that took runs calls it
  * just before its COMMIT; a nonzero return replaces the COMMIT by that fault, as above
  * (a cut-off COMMIT's runs are then put back to pending). NULL in production. */
 extern int (*my_test_before_claim_commit)(void);
-/* For tests: when set, resolving a cut-off COMMIT's claims (resolve.c) calls it first;
- * a nonzero return makes the resolution fail as if the server stayed away. */
+/* For tests: when set, resolving a cut-off COMMIT's claims (resolve.c), and putting back
+ * a cluster claim of unknown outcome (claim.c), call it first; a nonzero return makes
+ * that fail as if the server stayed away. */
 extern int (*my_test_before_resolve)(void);
+/* For tests: when true, claims (claim.c) and the group commit's starts (resolve.c) read
+ * their rows back after COMMIT as on a Galera member (wsrep_on), also on a single
+ * server. False in production. */
+extern bool my_test_verify_claims;
 
 /* storage/mysql/resolve.c: batches that did not, or may not, have committed. */
 /* Drops this store's commit mark, and any left by stores gone for a week (cutoff_us). */
@@ -322,6 +341,18 @@ int my_mark_batch(my_store *s, my_conn *c, int slot, int64_t token);
  * Claims it could not resolve are answered not started and kept on slot, to be put
  * back to pending should they have committed. */
 void my_resolve_claims(my_lane *l, my_write *batch, int slot);
+/* After a batch's COMMIT answered success, on a Galera member (wsrep_on) only: reads its
+ * claimed starts' rows again, causally (wsrep_sync_wait = 1), and answers each start by
+ * its row, as my_resolve_claims does: a COMMIT success is not taken on trust there (see
+ * storage/mysql/claim.c). Should the read fail, the starts are answered not started and
+ * their claims kept on slot, to be put back to pending. */
+void my_verify_starts(my_lane *l, my_write *batch, int slot);
+/* After a batch failed for good (its attempts spent, as on Galera when other members'
+ * claims of its runs win certification each time): reads the rows of its starts once,
+ * and answers TASKER_ESTATE (not started, not to be tried again) those whose run is no
+ * longer pending under another claim, so that the worker does not back off as from a
+ * store that is away. The others stay TASKER_ESTORAGE. */
+void my_answer_failed_starts(my_lane *l, my_write *batch);
 /* Before slot commits again: puts back its unresolved claims, resolves its batch of
  * unknown outcome, and puts the writes to replay at the head of *batch. */
 int my_resolve_slot(my_store *s, my_conn *c, int slot, my_write **batch);
@@ -496,6 +527,23 @@ int my_find_active_exec(tasker_storage *st, const char *scheme_id,
 int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *const *handlers,
                         size_t nh, size_t max, int64_t now_us, tasker_task_exec **out,
                         size_t *n);
+/* Whether c's server is a Galera member with replication on (@@wsrep_on), asked once
+ * per connection; false on a server without wsrep (MySQL). TASKER_OK or the failure. */
+int my_conn_wsrep(my_store *s, my_conn *c, bool *on);
+/* Puts back to pending the rows of the claims of unknown outcome (s->claims_unknown)
+ * still as their claim left them; TASKER_OK when none is left. Called before each
+ * claim, and once at close (closing: a single try). */
+int my_claims_settle(my_store *s);
+/* At close: frees what my_claims_settle could not settle, saying so on stderr. */
+void my_claims_free(my_store *s);
+/* TASKER_MYSQL_TRACE: opens s->trace (DIR/mysql-trace.PID) when the variable is set. */
+void my_trace_open(my_store *s);
+/* Writes one line to s->trace (when open), prefixed with the monotonic time in us. */
+void my_trace(my_store *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 /* Their statement helpers: prepared per call (params may be NULL). */
 typedef struct {
     int64_t *i64; /* an integer column, or */

@@ -153,6 +153,7 @@ static int conn_open(my_store *s, my_conn **out)
         return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a connection");
     }
     c->bulk = -1;
+    c->wsrep = -1;
     if ((rc = set_options(s, c->db)) != TASKER_OK) goto fail;
     /* CLIENT_FOUND_ROWS: an UPDATE reports the rows it matched, so "not found" differs
      * from "already so". */
@@ -236,6 +237,10 @@ static void store_free(my_store *s)
 {
     my_thread_enter();
     my_writer_stop(s); /* it commits what is queued, then what the lanes owe */
+    /* Claims of unknown outcome: one try to put their runs back to pending (else they
+     * stay running under this node until its lease ends: docs/cluster.md). */
+    if (s->nclaims_unknown && my_conn_at_hand(s)) my_claims_settle(s);
+    my_claims_free(s);
     if (s->free_list && s->free_list->generation == s->generation)
         my_marks_drop(s, s->free_list, 0);
     while (s->free_list) {
@@ -245,6 +250,8 @@ static void store_free(my_store *s)
     }
     pthread_mutex_destroy(&s->pool_lock);
     pthread_cond_destroy(&s->pool_cond);
+    pthread_mutex_destroy(&s->claims_lock);
+    if (s->trace) fclose(s->trace);
     my_commit_free(s);
     pthread_mutex_destroy(&s->commit_lock);
     my_url_clear(&s->url);
@@ -290,10 +297,12 @@ tasker_storage *tasker_mysql_storage(const char *url)
     }
     pthread_mutex_init(&s->pool_lock, NULL);
     pthread_cond_init(&s->pool_cond, NULL);
+    pthread_mutex_init(&s->claims_lock, NULL);
     my_commit_init(s);
     s->base.ops = &my_ops;
     if (my_url_parse(url, &s->url) != TASKER_OK) goto fail;
     describe(s);
+    my_trace_open(s);
     if (my_conn_get(s, &c) != TASKER_OK) goto fail;
     if (my_migrate(s, c) != TASKER_OK) goto fail;
     s->store_id = new_store_id();

@@ -10,6 +10,12 @@
  * only repair left of the early answers this driver once gave; a node's lease (cluster
  * mode) would end such a run too, but only once the node is dead.
  *
+ * On a Galera member a COMMIT's success is not taken on trust (storage/mysql/claim.c
+ * says why): after a batch committed, its starts are read back causally and answered by
+ * their rows (my_verify_starts); a read that fails is handled as a cut-off COMMIT that
+ * could not be resolved. A batch that failed for good answers "not pending" for the
+ * runs that another claim holds (my_answer_failed_starts).
+ *
  * Asynchronous writes (outcomes and events submitted without waiting) are the driver's
  * own copies (storage/mysql/copies.c). A batch holding asynchronous events writes its
  * token into this store's commit_marks row for its slot, inside its transaction: the
@@ -149,6 +155,7 @@ static void prepend(my_write **batch, my_write *list)
  * not started, and commits that at once. */
 static int put_back_claims(my_store *s, my_conn *c, my_unresolved *u)
 {
+    my_trace(s, "put-back %zu start(s)", u->nclaims);
     for (size_t i = 0; i < u->nclaims; i++) {
         MYSQL_BIND p[3];
         unsigned long len[2];
@@ -254,6 +261,7 @@ void my_resolve_claims(my_lane *l, my_write *batch, int slot)
                      a->exec_id);
     }
     my_claim_rows_free(rows, nrows);
+    my_trace(s, "resolve-cut-off n=%zu rc=%d", n, rc);
     if (rc != TASKER_OK && n) {
         my_log_failure(s,
                        "mysql: %s: %zu start(s) answered not started: the COMMIT of their "
@@ -267,6 +275,123 @@ void my_resolve_claims(my_lane *l, my_write *batch, int slot)
                      s->where);
         keep_claims(&s->unresolved[slot], w, n);
     }
+    free(w);
+}
+
+/* The lane's connection, made causal (wsrep_sync_wait = 1) when it is a Galera member's;
+ * NULL when it is not one (nothing to verify), or could not be had (*rc says why). */
+static my_conn *causal_conn(my_lane *l, int *rc)
+{
+    my_conn *c = NULL;
+    bool on = false;
+    if ((*rc = my_lane_conn(l, &c)) != TASKER_OK) return NULL;
+    /* Causal for this read only: a write transaction of the lane must not wait for the
+     * member to apply writesets that may need its own locks. */
+    if ((*rc = my_conn_wsrep(l->s, c, &on)) == TASKER_OK && on &&
+        (*rc = my_exec_once(l->s, c, "SET SESSION wsrep_sync_wait = 1")) == TASKER_OK)
+        c->causal = true;
+    if (*rc == TASKER_OK && on) return c;
+    my_lane_conn_done(l, c);
+    return NULL;
+}
+
+void my_verify_starts(my_lane *l, my_write *batch, int slot)
+{
+    my_store *s = l->s;
+    size_t n = 0;
+    for (my_write *w = batch; w; w = w->next)
+        n += w->kind == MW_START && w->claimed && !w->owned && w->rc == TASKER_OK;
+    if (!n) return;
+    int rc;
+    my_conn *c = causal_conn(l, &rc);
+    if (!c && rc == TASKER_OK) return; /* not a Galera member: COMMIT's answer stands */
+    my_write **w = malloc(n * sizeof *w);
+    my_claim_row *rows = NULL;
+    size_t nrows = 0, k = 0;
+    for (my_write *x = batch; x && w; x = x->next)
+        if (x->kind == MW_START && x->claimed && !x->owned && x->rc == TASKER_OK) w[k++] = x;
+    if (!w) rc = tasker_fail(TASKER_ENOMEM, "mysql: out of memory verifying starts");
+    if (c && rc == TASKER_OK) rc = my_claim_rows(s, c, w, n, &rows, &nrows);
+    if (c && !c->broken) {
+        mysql_rollback(c->db); /* ends the read's transaction (autocommit off) */
+        if (my_exec_once(s, c, "SET SESSION wsrep_sync_wait = 0") != TASKER_OK)
+            c->broken = true; /* not to be used causal: closed */
+        c->causal = false;
+    }
+    if (c) my_lane_conn_done(l, c);
+    for (size_t i = 0; rc == TASKER_OK && i < n; i++) {
+        const my_start_arg *a = w[i]->arg;
+        const my_claim_row *row = NULL;
+        for (size_t r = 0; r < nrows && !row; r++)
+            if (strcmp(rows[r].exec_id, a->exec_id) == 0) row = &rows[r];
+        if ((w[i]->rc = my_claim_verdict(w[i], row)) == TASKER_OK) continue;
+        my_trace(s, "start-dropped node=%s start_us=%lld %s: COMMIT said claimed, the row says "
+                    "not", a->node_id ? a->node_id : "-", (long long)a->start_us, a->exec_id);
+        fprintf(stderr, "tasker: mysql: %s: run %s not started: its start's COMMIT answered "
+                        "success, but the run was taken by another node's claim\n",
+                s->where, a->exec_id);
+    }
+    my_claim_rows_free(rows, nrows);
+    my_trace(s, "start-verify n=%zu rc=%d%s%s", n, rc, rc ? " " : "",
+             rc ? tasker_last_error() : "");
+    if (rc != TASKER_OK && w) { /* committed, and what stuck is not known */
+        my_log_failure(s, "mysql: %s: %zu start(s) answered not started: their COMMIT "
+                          "succeeded but reading them back failed (%s); put back to pending "
+                          "before the next batch",
+                       s->where, n, tasker_last_error());
+        for (size_t i = 0; i < n; i++) {
+            w[i]->rc = TASKER_ESTORAGE;
+            snprintf(w[i]->err, sizeof w[i]->err,
+                     "mysql: %s: not started: its start committed but could not be read "
+                     "back on the Galera member; it will be put back to pending",
+                     s->where);
+        }
+        keep_claims(&s->unresolved[slot], w, n);
+    } else if (rc != TASKER_OK) { /* cannot even list them: not started, left to the lease */
+        for (my_write *x = batch; x; x = x->next)
+            if (x->kind == MW_START && x->claimed && !x->owned && x->rc == TASKER_OK)
+                x->rc = TASKER_ESTORAGE;
+    }
+    free(w);
+}
+
+void my_answer_failed_starts(my_lane *l, my_write *batch)
+{
+    my_store *s = l->s;
+    size_t n = 0, k = 0;
+    for (my_write *w = batch; w; w = w->next)
+        n += w->kind == MW_START && !w->owned && w->rc == TASKER_ESTORAGE;
+    my_write **w = n ? malloc(n * sizeof *w) : NULL;
+    if (!w) return;
+    for (my_write *x = batch; x; x = x->next)
+        if (x->kind == MW_START && !x->owned && x->rc == TASKER_ESTORAGE) w[k++] = x;
+    my_conn *c = NULL;
+    my_claim_row *rows = NULL;
+    size_t nrows = 0;
+    int rc = my_lane_conn(l, &c);
+    if (rc == TASKER_OK) {
+        rc = my_claim_rows(s, c, w, n, &rows, &nrows);
+        if (!c->broken) mysql_rollback(c->db); /* ends the read's transaction */
+        my_lane_conn_done(l, c);
+    }
+    size_t taken = 0;
+    for (size_t i = 0; rc == TASKER_OK && i < n; i++) {
+        const my_start_arg *a = w[i]->arg;
+        const my_claim_row *row = NULL;
+        for (size_t r = 0; r < nrows && !row; r++)
+            if (strcmp(rows[r].exec_id, a->exec_id) == 0) row = &rows[r];
+        /* Its own claim (this node, this start time) is left as it is: this start may
+         * share both with another caller's, which did commit. */
+        bool own = row && row->node_id && a->node_id && strcmp(row->node_id, a->node_id) == 0 &&
+                   row->start_us == a->start_us;
+        if (!row || row->status == TASKER_EXEC_PENDING || own) continue;
+        w[i]->rc = TASKER_ESTATE;
+        snprintf(w[i]->err, sizeof w[i]->err, "mysql: execution '%s' is %s, not pending",
+                 a->exec_id, tasker_exec_status_name((tasker_exec_status)row->status));
+        taken++;
+    }
+    if (taken) my_trace(s, "failed-starts n=%zu taken=%zu", n, taken);
+    my_claim_rows_free(rows, nrows);
     free(w);
 }
 
