@@ -26,13 +26,6 @@
 #define LOG_EVERY_US (30 * 1000000LL)
 #define DOWN_FIRST_RETRY_US 250000LL
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static bool store_keeps_nodes(const tasker_storage_ops *ops)
 {
     return ops->version >= 3 && ops->node_beat && ops->list_nodes && ops->node_gone &&
@@ -100,7 +93,7 @@ void tasker_cluster_judge(tasker_t *t)
 static int64_t after_beat(tasker_t *t, int rc, int64_t *down_retry_us)
 {
     cluster *c = &t->cl;
-    int64_t now = mono_us();
+    int64_t now = tasker_mono_us();
     if (rc == TASKER_OK) {
         if (c->down_since_mono_us)
             fprintf(stderr, "tasker: node %s: the store is back after %.1f s\n", t->node_id,
@@ -129,7 +122,7 @@ static int64_t after_beat(tasker_t *t, int rc, int64_t *down_retry_us)
  * the others' runs interrupted after any outage longer than the lease. */
 static bool may_judge(tasker_t *t, int rc, int64_t *steady_since_us, int64_t *last_ok_us)
 {
-    int64_t now = mono_us(), grace_us = t->cl.lease_us + TASKER_BACKOFF_MAX_US;
+    int64_t now = tasker_mono_us(), grace_us = t->cl.lease_us + TASKER_BACKOFF_MAX_US;
     if (rc != TASKER_OK) {
         *steady_since_us = now;
         *last_ok_us = 0;
@@ -148,7 +141,7 @@ static void *heartbeat_main(void *arg)
     pthread_setname_np(pthread_self(), "tasker-beat");
     int64_t pause_us = heartbeat_us(t), down_retry_us = DOWN_FIRST_RETRY_US;
     /* Opened with the store up (the first beat was in tasker_cluster_start): no grace. */
-    int64_t last_ok_us = mono_us();
+    int64_t last_ok_us = tasker_mono_us();
     int64_t steady_since_us = last_ok_us - c->lease_us - TASKER_BACKOFF_MAX_US;
     pthread_mutex_lock(&c->lock);
     for (;;) {

@@ -24,6 +24,13 @@ void tasker_cond_init_mono(pthread_cond_t *c)
     pthread_condattr_destroy(&ca);
 }
 
+int64_t tasker_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 struct timespec tasker_mono_after_us(int64_t delay_us)
 {
     struct timespec ts;

@@ -108,6 +108,10 @@ typedef struct sched {
     bool have_version;            /* version was read */
     int64_t last_now_us;          /* the clock at the previous pass, to see it jump */
     int64_t backoff_us;           /* the pause after a failed reload; 0 = the store is up */
+    /* This node's place among the live nodes (schedule.c, node_place), read from the
+     * store at most once per PLACE_TTL_US (monotonic place_read_us). */
+    size_t place_rank, place_count;
+    int64_t place_read_us;
     /* running scheduled executions per scheme, for overlap forbid */
     strset running_schemes;
 } sched;
@@ -202,6 +206,7 @@ struct tasker_ctx {
 void tasker_cond_init_mono(pthread_cond_t *c);
 /* The CLOCK_MONOTONIC instant delay_us from now, for pthread_cond_timedwait. */
 struct timespec tasker_mono_after_us(int64_t delay_us);
+int64_t tasker_mono_us(void); /* the monotonic clock, in microseconds */
 int64_t tasker_real_clock_us(void *udata);
 int64_t tasker_now_us(tasker_t *t);
 /* A new time-ordered id (UUIDv7 layout, 36 chars) into out. */

@@ -220,17 +220,10 @@ void tasker_no_retry(tasker_ctx *c)
     pthread_mutex_unlock(&c->lock);
 }
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void tasker_life_join(tasker_t *t, tasker_ctx *c, int64_t timeout_ms)
 {
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
-    c->deadline_mono_us = c->timeout_ms ? mono_us() + c->timeout_ms * 1000 : 0;
+    c->deadline_mono_us = c->timeout_ms ? tasker_mono_us() + c->timeout_ms * 1000 : 0;
     pthread_mutex_lock(&t->life.lock);
     c->run_next = t->life.running;
     t->life.running = c;
@@ -278,7 +271,7 @@ void tasker_life_read_cancels(tasker_t *t)
 
 bool tasker_life_timed_out(const tasker_ctx *c)
 {
-    return c->deadline_mono_us && mono_us() >= c->deadline_mono_us;
+    return c->deadline_mono_us && tasker_mono_us() >= c->deadline_mono_us;
 }
 int tasker_attempt(tasker_ctx *c) { return c ? (c->attempt > 0 ? c->attempt : 1) : 0; }
 

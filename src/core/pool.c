@@ -25,13 +25,6 @@ void tasker_job_free(job *j)
  * since idle workers take from the ready list first. */
 #define FAST_RUN_US 1000
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* How many runs to claim next: as many as one claim's round trip could have run, up to
  * max; one when runs are long or claims cheap. */
 static size_t claim_size(int64_t last_run_us, int64_t last_claim_us, size_t max)
@@ -221,9 +214,9 @@ static void poll_store(tasker_t *t)
         p->poll_at.tv_sec = 0; /* the next turn waits a whole pause from now */
         size_t max = poll_claim_max(p);
         pthread_mutex_unlock(&p->queue_lock);
-        int64_t claim_start_us = mono_us();
+        int64_t claim_start_us = tasker_mono_us();
         tasker_pool_claim(t, max);
-        int64_t claim_us = mono_us() - claim_start_us;
+        int64_t claim_us = tasker_mono_us() - claim_start_us;
         pthread_mutex_lock(&p->queue_lock);
         p->last_poll_us = claim_us;
     }
@@ -270,14 +263,14 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&p->queue_lock);
 
         if (!j) {
-            int64_t claim_start_us = mono_us();
+            int64_t claim_start_us = tasker_mono_us();
             j = claim(t, jobs, k);
-            last_claim_us = mono_us() - claim_start_us;
+            last_claim_us = tasker_mono_us() - claim_start_us;
             if (!j) continue;
         }
-        int64_t start_us = mono_us();
+        int64_t start_us = tasker_mono_us();
         bool async = tasker_run_started(t, j);
-        last_run_us = mono_us() - start_us;
+        last_run_us = tasker_mono_us() - start_us;
         atomic_store(&p->last_run_us, last_run_us);
         if (!async) tasker_pool_job_finished(t, j);
     }

@@ -439,7 +439,9 @@ static void process_entry(tasker_t *t, fire_batch *b, sched_entry *e, int64_t no
  * walk a herd in the same order, they would write the same batches at once: one wins
  * each, the others' whole batches are refused and redone item by item, and the first
  * node ends up firing nearly everything (and running it: a node runs what it stored).
- * So a pass over more than FIRE_BATCH_MAX due schedules walks them in scheme id order
+ * That holds for any pass of several schedules, not only for herds: sixty schedules
+ * due each second went, each second, to the node whose batch committed first.
+ * So a pass over more than one due schedule walks them in scheme id order
  * from a point of its own: node k of the n live nodes (by node id) starts k/n of the
  * way along and wraps around. Each node first fires its own share, then goes over the
  * others' (their occurrences are refused by the key; any a node that died left are
@@ -451,14 +453,25 @@ static int by_scheme_id(const void *a, const void *b)
     return strcmp((*(sched_entry *const *)a)->scheme_id, (*(sched_entry *const *)b)->scheme_id);
 }
 
+/* How long a node's place is kept: it changes only when nodes come or go, which the
+ * lease takes seconds to tell anyway; every pass would otherwise read the nodes. */
+#define PLACE_TTL_US INT64_C(1000000)
+
 /* This node's place among the live nodes sharing the store: *rank of *count (0 of 1
  * when alone, or when the store keeps no nodes). */
 static void node_place(tasker_t *t, size_t *rank, size_t *count)
 {
     const tasker_storage_ops *ops = t->st->ops;
+    sched *s = &t->sched;
     *rank = 0;
     *count = 1;
     if (!t->cl.on || !t->cl.member || ops->version < 3 || !ops->list_nodes) return;
+    int64_t mono_now_us = tasker_mono_us();
+    if (s->place_read_us && mono_now_us - s->place_read_us < PLACE_TTL_US) {
+        *rank = s->place_rank;
+        *count = s->place_count;
+        return;
+    }
     tasker_node *v = NULL;
     size_t n = 0;
     int64_t store_us = 0;
@@ -482,6 +495,9 @@ static void node_place(tasker_t *t, size_t *rank, size_t *count)
         *rank = mine;
         *count = live;
     }
+    s->place_rank = *rank;
+    s->place_count = *count;
+    s->place_read_us = mono_now_us;
 }
 
 /* Handles every schedule due at now_us: a herd (more than a batch) in this node's
@@ -504,7 +520,7 @@ static void process_due(tasker_t *t, fire_batch *b, int64_t now_us)
         v[n++] = (sched_entry *)top;
     }
     size_t start = 0, rank = 0, count = 1;
-    if (n > FIRE_BATCH_MAX) {
+    if (n > 1) {
         node_place(t, &rank, &count);
         if (count > 1) {
             qsort(v, n, sizeof *v, by_scheme_id);
