@@ -393,6 +393,111 @@ static void every_counts_from_schedule_creation(void **state)
     tasker_free_execs(v, n);
 }
 
+/* ---- a store that refuses writes for a while --------------------------------------- */
+
+static tasker_storage_ops down_ops;
+static const tasker_storage_ops *up_ops;
+static atomic_bool store_down;
+static atomic_int refused; /* occurrences the store refused */
+
+static int down_add(tasker_storage *st, const tasker_task_exec *e)
+{
+    if (atomic_load(&store_down)) {
+        atomic_fetch_add(&refused, 1);
+        return TASKER_ESTORAGE;
+    }
+    return up_ops->add_task_exec(st, e);
+}
+
+static int down_add_many(tasker_storage *st, const tasker_task_exec *v, size_t n)
+{
+    if (atomic_load(&store_down)) return TASKER_ESTORAGE;
+    return up_ops->add_task_execs(st, v, n);
+}
+
+static int down_fire(tasker_storage *st, const char *scheme_id, int64_t fire_us)
+{
+    return atomic_load(&store_down) ? TASKER_ESTORAGE : up_ops->set_scheme_fire(st, scheme_id, fire_us);
+}
+
+static int down_list(tasker_storage *st, tasker_task_scheme **out, size_t *n)
+{
+    return atomic_load(&store_down) ? TASKER_ESTORAGE : up_ops->list_task_schemes(st, out, n);
+}
+
+/* The schedules do not change in this test: a counter that says so, as MySQL's does
+ * (recording fires does not move it), so that only the lost fires can make the loop
+ * reread the schedules. */
+static int same_version(tasker_storage *st, uint64_t *version)
+{
+    (void)st;
+    *version = 7;
+    return TASKER_OK;
+}
+
+static bool refused_at_least(void *arg)
+{
+    return atomic_load(&refused) >= *(int *)arg;
+}
+
+/* Occurrences the store could not take (it was away, or a Galera member without
+ * quorum refused writes) are not lost: once it is back, the loop rereads the schedules,
+ * whose last recorded fire is before them, and handles them by the misfire policy (all:
+ * each one runs). Before, they were forgotten. */
+static void occurrences_refused_by_the_store_run_when_it_is_back(void **state)
+{
+    (void)state;
+    fake_clock_set(&clock_, test_utc_us("2026-01-01 00:00:00"));
+    atomic_store(&runs, 0);
+    atomic_store(&store_down, false);
+    atomic_store(&refused, 0);
+    tasker_storage *st = tasker_storage_open(test_dsn("down"));
+    assert_non_null(st);
+    up_ops = st->ops;
+    down_ops = *st->ops;
+    down_ops.add_task_exec = down_add;
+    if (up_ops->add_task_execs) down_ops.add_task_execs = down_add_many;
+    down_ops.set_scheme_fire = down_fire;
+    down_ops.set_scheme_fires = NULL; /* one by one, through down_fire */
+    down_ops.list_task_schemes = down_list;
+    if (up_ops->version >= 4) down_ops.schemes_version = same_version;
+    st->ops = &down_ops;
+    tasker_options o = {.workers = 2, .max_execs_per_task = -1, .max_exec_age_s = -1,
+                        .clock = fake_clock_read, .clock_udata = &clock_};
+    t = tasker_new(st, &o);
+    assert_non_null(t);
+    assert_int_equal(tasker_register(t, "count", count_handler, NULL), TASKER_OK);
+    assert_int_equal(tasker_add_task(t, "a", "count", NULL), TASKER_OK);
+    tasker_schedule_opts so = {.misfire = TASKER_MISFIRE_ALL};
+    assert_int_equal(tasker_add_task_schedule_opts(t, "a", "* * * * * *", &so, NULL), TASKER_OK);
+    assert_int_equal(tasker_start(t), TASKER_OK);
+    move_clock_to("2026-01-01 00:00:01");
+    wait_execs("a", TASKER_EXEC_SUCCESS, 1);
+    /* From here the clock moves without tasker_wake(), which would make the loop reread
+     * the schedules anyway: the loop finds the time at its next look (within a second). */
+    atomic_store(&store_down, true);
+    int want = 1;
+    fake_clock_set(&clock_, test_utc_us("2026-01-01 00:00:02"));
+    assert_true(test_wait_for(refused_at_least, &want, 10000));
+    want = atomic_load(&refused) + 1;
+    fake_clock_set(&clock_, test_utc_us("2026-01-01 00:00:03"));
+    assert_true(test_wait_for(refused_at_least, &want, 10000));
+    atomic_store(&store_down, false);
+    fake_clock_set(&clock_, test_utc_us("2026-01-01 00:00:04"));
+    wait_execs("a", TASKER_EXEC_SUCCESS, 4);
+    assert_int_equal(tasker_drain(t, 10000), TASKER_OK);
+    size_t n;
+    tasker_task_exec *v = execs_oldest_first("a", &n);
+    assert_int_equal(n, 4); /* 00:00:01 to 00:00:04, each once */
+    for (int64_t sec = 1; sec <= 4; sec++) {
+        bool found = false;
+        for (size_t i = 0; i < n; i++)
+            found |= v[i].scheduled_us == test_utc_us("2026-01-01 00:00:00") + sec * S;
+        if (!found) fail_msg("the occurrence of 00:00:0%lld did not run", (long long)sec);
+    }
+    tasker_free_execs(v, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +513,8 @@ int main(void)
         cmocka_unit_test_teardown(clock_jump_forward_gives_one_run_not_a_burst, teardown),
         cmocka_unit_test_teardown(clock_set_back_neither_repeats_nor_stalls, teardown),
         cmocka_unit_test_teardown(every_counts_from_schedule_creation, teardown),
+        cmocka_unit_test_teardown(occurrences_refused_by_the_store_run_when_it_is_back,
+                                  teardown),
     };
     return cmocka_run_group_tests_name("schedule", tests, NULL, NULL);
 }

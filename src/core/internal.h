@@ -108,6 +108,7 @@ typedef struct sched {
     bool have_version;            /* version was read */
     int64_t last_now_us;          /* the clock at the previous pass, to see it jump */
     int64_t backoff_us;           /* the pause after a failed reload; 0 = the store is up */
+    bool fires_lost;              /* the store refused occurrences this pass (schedule.c) */
     /* This node's place among the live nodes (schedule.c, node_place), read from the
      * store at most once per PLACE_TTL_US (monotonic place_read_us). */
     size_t place_rank, place_count;

@@ -244,13 +244,17 @@ static void flush_batch(tasker_t *t, fire_batch *b, bool fires)
         bool all = xs && b->n > 1 && ops->version >= 2 && ops->add_task_execs &&
                    ops->add_task_execs(t->st, xs, b->n) == TASKER_OK;
         bool *stored = all ? NULL : calloc(b->n, sizeof *stored);
+        bool lost = false;
         for (size_t i = 0; stored && i < b->n; i++) {
             tasker_task_exec x;
             item_exec(&b->v[i], &x);
             /* EEXISTS on its own: handled already, by us or a peer */
-            stored[i] = ops->add_task_exec(t->st, &x) == TASKER_OK;
+            int rc = ops->add_task_exec(t->st, &x);
+            stored[i] = rc == TASKER_OK;
+            lost |= rc == TASKER_ESTORAGE;
         }
         pthread_mutex_lock(&s->lock);
+        if (lost) s->fires_lost = true;
         for (size_t i = 0; i < b->n; i++) {
             tasker_task_exec x;
             item_exec(&b->v[i], &x);
@@ -260,7 +264,19 @@ static void flush_batch(tasker_t *t, fire_batch *b, bool fires)
         free(xs);
         b->n = 0;
     }
-    if (!fires || b->nf == 0) return;
+    if (!fires) return;
+    if (s->fires_lost) {
+        /* The store could not take some occurrences (it was away, or refused writes: a
+         * Galera member without quorum). None of this pass's fires is recorded, and the
+         * schedules are reread from the store: their last recorded fires say which
+         * occurrences to handle again, by each schedule's misfire policy (those stored
+         * meanwhile, here or by a peer, are refused by the key). Else they were lost. */
+        s->fires_lost = false;
+        b->nf = 0;
+        s->reload = true;
+        return;
+    }
+    if (b->nf == 0) return;
     pthread_mutex_unlock(&s->lock);
     flush_fires(t, b);
     pthread_mutex_lock(&s->lock);
