@@ -516,8 +516,8 @@ static void node_place(tasker_t *t, size_t *rank, size_t *count)
     s->place_read_us = mono_now_us;
 }
 
-/* Handles every schedule due at now_us: a herd (more than a batch) in this node's
- * order, others as the heap gives them. Called with sched.lock held. */
+/* Handles every schedule due at now_us: several in this node's order (see above), one
+ * as the heap gives it. Called with sched.lock held. */
 static void process_due(tasker_t *t, fire_batch *b, int64_t now_us)
 {
     sched *s = &t->sched;
