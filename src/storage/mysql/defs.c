@@ -26,7 +26,7 @@
 
 #define DEFS_ROWS 500           /* rows of one multi-row INSERT */
 #define DEFS_BYTES (4u << 20)   /* and about this many bytes of values at most */
-#define TASK_NCOLS 13
+#define TASK_NCOLS MY_TASK_NCOLS
 #define SCHEME_NCOLS 7
 /* The column sizes of schema.c's tables. */
 #define ID_MAX 63
@@ -133,24 +133,6 @@ static const insert_shape scheme_shape = {
     /* As MS_SCHEME_UPSERT: the same task and cron keeps its id, takes the policies. */
     " ON DUPLICATE KEY UPDATE misfire = VALUES(misfire), overlap = VALUES(overlap)",
     SCHEME_NCOLS, "schedules"};
-
-static void bind_task(MYSQL_BIND *p, row_vals *v, const tasker_task *t)
-{
-    my_bind_str(&p[0], t->task_id, &v->len[0]);
-    my_bind_str(&p[1], t->handler, &v->len[1]);
-    my_bind_str(&p[2], t->param ? t->param : "null", &v->len[2]);
-    my_bind_str(&p[3], t->desc, &v->len[3]);
-    my_bind_int(&p[4], &t->max_attempts);
-    my_bind_i64(&p[5], &t->backoff_ms);
-    my_bind_i64(&p[6], &t->backoff_max_ms);
-    my_bind_i64(&p[7], &t->timeout_ms);
-    my_bind_int(&p[8], &t->max_concurrency);
-    my_bind_int(&p[9], &t->priority);
-    my_bind_int(&p[10], &t->max_execs);
-    my_bind_i64(&p[11], &t->max_exec_age_s);
-    v->i32[0] = t->paused ? 1 : 0;
-    my_bind_int(&p[12], &v->i32[0]);
-}
 
 static void bind_scheme(MYSQL_BIND *p, row_vals *v, const tasker_task_scheme *sc,
                         int64_t now_us)
@@ -275,7 +257,7 @@ static int insert_all(my_store *s, my_conn *c, const insert_shape *sh, const voi
         if ((rc = chunk_prepare(s, c, sh, k, &cs)) != TASKER_OK) break;
         for (size_t i = 0; i < k; i++) {
             MYSQL_BIND *p = cs.p + i * (size_t)sh->ncols;
-            if (is_task) bind_task(p, &cs.v[i], &tasks[from + i]);
+            if (is_task) my_bind_task(p, cs.v[i].len, &cs.v[i].i32[0], &tasks[from + i]);
             else bind_scheme(p, &cs.v[i], &schemes[from + i], now_us);
         }
         if (mysql_stmt_bind_param(cs.st, cs.p) != 0 || mysql_stmt_execute(cs.st) != 0) {

@@ -407,6 +407,10 @@ int my_bulk_starts(my_store *s, my_conn *c, my_write **w, size_t n, bool careful
 typedef int (*my_read_fn)(my_store *s, my_conn *c, void *ctx);
 /* Runs a read on a pooled connection; retried once if the connection was lost. */
 int my_read(my_store *s, my_read_fn fn, void *ctx);
+/* A task's columns in MS_TASK_UPSERT's order (task_id, handler, param, descr, the
+ * policy columns, paused): p[MY_TASK_NCOLS]; len and *paused must outlive the binds. */
+#define MY_TASK_NCOLS 13
+void my_bind_task(MYSQL_BIND *p, unsigned long len[4], int *paused, const tasker_task *t);
 int64_t my_now_us(my_store *s);
 int64_t my_real_now_us(void); /* the system clock, whatever the core's clock says */
 extern const tasker_storage_ops my_ops;

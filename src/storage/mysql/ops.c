@@ -48,16 +48,12 @@ static my_store *store(tasker_storage *st) { return (my_store *)st; }
 
 /* ---- tasks ------------------------------------------------------------------------ */
 
-static int w_add_task(my_store *s, my_conn *c, my_write *w)
+void my_bind_task(MYSQL_BIND *p, unsigned long len[4], int *paused, const tasker_task *t)
 {
-    const tasker_task *t = w->arg;
-    MYSQL_BIND p[13];
-    unsigned long len[4];
     my_bind_str(&p[0], t->task_id, &len[0]);
     my_bind_str(&p[1], t->handler, &len[1]);
     my_bind_str(&p[2], t->param ? t->param : "null", &len[2]);
     my_bind_str(&p[3], t->desc, &len[3]);
-    int paused = t->paused ? 1 : 0;
     my_bind_int(&p[4], &t->max_attempts);
     my_bind_i64(&p[5], &t->backoff_ms);
     my_bind_i64(&p[6], &t->backoff_max_ms);
@@ -66,7 +62,17 @@ static int w_add_task(my_store *s, my_conn *c, my_write *w)
     my_bind_int(&p[9], &t->priority);
     my_bind_int(&p[10], &t->max_execs);
     my_bind_i64(&p[11], &t->max_exec_age_s);
-    my_bind_int(&p[12], &paused);
+    *paused = t->paused ? 1 : 0;
+    my_bind_int(&p[12], paused);
+}
+
+static int w_add_task(my_store *s, my_conn *c, my_write *w)
+{
+    const tasker_task *t = w->arg;
+    MYSQL_BIND p[MY_TASK_NCOLS];
+    unsigned long len[4];
+    int paused;
+    my_bind_task(p, len, &paused, t);
     uint64_t n = 0;
     int rc = my_run(s, c, MS_TASK_UPSERT, p, &n);
     /* 2: an existing task changed (1: new, or the same again, which fires nothing new). */
