@@ -37,6 +37,7 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,13 @@
 #define CLAIM_ATTEMPTS 4 /* a conflict or a lost connection: claim again */
 #define CLAIM_PAUSE_MS 4 /* before a claim's second try (random 1x-2x), doubled per try */
 #define CAUSAL "SET STATEMENT wsrep_sync_wait = 1 FOR "
+/* On a Galera member, a claim that follows a conflict (its retry, or any claim within
+ * SPREAD_AFTER_US of one) selects CLAIM_SPREAD times its max and claims a random slice
+ * of them: members do not see each other's row locks, so claims of several nodes at
+ * once all picked the head of the queue, and all but one lost certification, try after
+ * try (a burst of 100 runs then went whole to one node). */
+#define CLAIM_SPREAD 4
+#define SPREAD_AFTER_US INT64_C(1000000)
 
 #define CLAIM_EXEC_COLS MY_EXEC_COLS
 /* The claim's order (job lifecycle): priority first, then due time (exec_queue). */
@@ -77,6 +85,8 @@ typedef struct {
     bool unknown; /* the COMMIT's answer was lost, or the read after it failed */
     bool wsrep;   /* on a Galera member: verify after COMMIT */
     bool causal;  /* select with wsrep_sync_wait (a try after a conflict) */
+    size_t spread; /* select max * spread runs and claim a slice of max (see above) */
+    unsigned *seed;
 } claim_arg;
 
 static void free_ids(claim_arg *a)
@@ -103,6 +113,24 @@ static void free_ids(claim_arg *a)
     " WHERE e.status = 0 AND e.run_at_us <= ? AND"                                       \
     " (SELECT t.paused = 0 AND t.handler IN ("
 
+/* Keeps max of the selected runs: a random slice of max, in the claim's order (the
+ * last max when the last slice is short); frees the others. */
+static void take_slice(claim_arg *a)
+{
+    size_t slices = (a->n_ids + a->max - 1) / a->max;
+    size_t start = (size_t)rand_r(a->seed) % slices * a->max;
+    if (start + a->max > a->n_ids) start = a->n_ids - a->max;
+    for (size_t i = 0; i < a->n_ids; i++) {
+        if (i >= start && i < start + a->max) continue;
+        free(a->ids[i]);
+        free(a->task_ids[i]);
+    }
+    memmove(a->ids, a->ids + start, a->max * sizeof *a->ids);
+    memmove(a->task_ids, a->task_ids + start, a->max * sizeof *a->task_ids);
+    memmove(a->limits, a->limits + start, a->max * sizeof *a->limits);
+    a->n_ids = a->max;
+}
+
 static int select_ids(my_store *s, my_conn *c, claim_arg *a)
 {
     char *sql = with_placeholders(a->causal ? CAUSAL SELECT_DUE : SELECT_DUE, a->nh,
@@ -110,11 +138,12 @@ static int select_ids(my_store *s, my_conn *c, claim_arg *a)
                                   " LIMIT ? FOR UPDATE SKIP LOCKED");
     MYSQL_BIND *b = calloc(a->nh + 2, sizeof *b);
     unsigned long *len = calloc(a->nh + 1, sizeof *len);
-    int64_t limit = (int64_t)a->max;
+    size_t window = a->max * (a->spread > 1 ? a->spread : 1);
+    int64_t limit = (int64_t)window;
     int rc = TASKER_ENOMEM;
-    if (!sql || !b || !len || !(a->ids = calloc(a->max, sizeof *a->ids)) ||
-        !(a->task_ids = calloc(a->max, sizeof *a->task_ids)) ||
-        !(a->limits = calloc(a->max, sizeof *a->limits))) {
+    if (!sql || !b || !len || !(a->ids = calloc(window, sizeof *a->ids)) ||
+        !(a->task_ids = calloc(window, sizeof *a->task_ids)) ||
+        !(a->limits = calloc(window, sizeof *a->limits))) {
         tasker_fail(rc, "mysql: claim: out of memory");
         goto out;
     }
@@ -128,7 +157,7 @@ static int select_ids(my_store *s, my_conn *c, claim_arg *a)
         int64_t max_conc = 0;
         my_cl_col cols[] = {{.str = &id}, {.str = &task_id}, {.i64 = &max_conc}};
         int f = my_cl_fetch(s, c, st, cols, 3);
-        if (f <= 0 || a->n_ids == a->max) {
+        if (f <= 0 || a->n_ids == window) {
             free(id);
             free(task_id);
             rc = f < 0 ? f : TASKER_OK;
@@ -139,6 +168,7 @@ static int select_ids(my_store *s, my_conn *c, claim_arg *a)
         a->ids[a->n_ids++] = id;
     }
     mysql_stmt_close(st);
+    if (rc == TASKER_OK && a->n_ids > a->max) take_slice(a);
 out:
     free(sql);
     free(b);
@@ -679,6 +709,7 @@ int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *con
     claim_arg a = {.node_id = node_id, .handlers = handlers, .nh = nh, .max = max,
                    .now_us = now_us};
     unsigned seed = (unsigned)mono_us();
+    a.seed = &seed;
     for (int attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
         if (attempt) { /* apart from the claim it met, and again apart from the others */
             int base_ms = CLAIM_PAUSE_MS << (attempt - 1);
@@ -695,6 +726,11 @@ int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *con
         }
         rc = my_conn_wsrep(s, c, &a.wsrep);
         a.causal = a.wsrep && attempt > 0;
+        int64_t conflict_us = atomic_load(&s->claim_conflict_us);
+        a.spread = a.wsrep && (attempt > 0 || (conflict_us &&
+                                                mono_us() - conflict_us < SPREAD_AFTER_US))
+                       ? CLAIM_SPREAD
+                       : 1;
         if (rc == TASKER_OK) rc = claim_once(s, c, &a);
         bool lost = c->broken;
         unsigned err = c->last_errno;
@@ -706,6 +742,7 @@ int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *con
         if (rc == TASKER_OK) rc = TASKER_ESTORAGE; /* the read after COMMIT failed */
         tasker_fail(rc, "%s", msg);
         bool conflict = !lost && my_cl_retryable(err);
+        if (conflict) atomic_store(&s->claim_conflict_us, mono_us());
         if (!conflict) conflicts_only = false;
         if (!lost && !conflict) break;
     }

@@ -210,6 +210,8 @@ typedef struct my_store {
     /* Claims of the cluster path (claim.c) whose COMMIT's outcome is unknown (the
      * connection was lost during it, or the read after it failed): their rows are put
      * back to pending, where still as the claim left them, before the next claim. */
+    /* When a claim last met a conflict (monotonic; claim.c spreads claims after one). */
+    _Atomic int64_t claim_conflict_us;
     pthread_mutex_t claims_lock; /* guards claims_unknown and nclaims_unknown */
     my_claim *claims_unknown;
     size_t nclaims_unknown;
