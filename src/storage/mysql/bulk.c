@@ -17,7 +17,7 @@
  *
  * Servers without bulk support (MySQL) always go one by one. */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/batch.h"
 
 #include <mysqld_error.h>
 #include <stddef.h>

@@ -32,7 +32,8 @@
  * sees the winner's claims; one that loses every try claimed nothing: TASKER_OK and no
  * run, not an error (the poller is not to back off as from a store that is away). */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/ops.h"
+#include "storage/mysql/stmt.h"
 
 #include <errmsg.h>
 #include <mysqld_error.h>
@@ -298,38 +299,9 @@ out:
 }
 
 int (*my_test_before_claim_commit)(void);
-bool my_test_verify_claims;
 
 /* ---- tracing (TASKER_MYSQL_TRACE=DIR) ------------------------------------------------ */
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-void my_trace_open(my_store *s)
-{
-    const char *dir = getenv("TASKER_MYSQL_TRACE");
-    if (!dir || !*dir) return;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/mysql-trace.%ld", dir, (long)getpid());
-    if (!(s->trace = fopen(path, "a")))
-        fprintf(stderr, "tasker: TASKER_MYSQL_TRACE: cannot open %s\n", path);
-}
-
-void my_trace(my_store *s, const char *fmt, ...)
-{
-    if (!s->trace) return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(s->trace, "%lld %s\n", (long long)mono_us(), line); /* one call: one line */
-    fflush(s->trace);
-}
 
 /* The claim's ids on one line for the trace (first few). */
 static void trace_claim(my_store *s, const claim_arg *a, const char *what)
@@ -344,24 +316,6 @@ static void trace_claim(my_store *s, const claim_arg *a, const char *what)
 }
 
 /* ---- Galera: wsrep_on, and the read after COMMIT ------------------------------------ */
-
-int my_conn_wsrep(my_store *s, my_conn *c, bool *on)
-{
-    if (c->wsrep < 0) {
-        if (mysql_query(c->db, "SELECT @@wsrep_on") != 0) {
-            if (mysql_errno(c->db) != ER_UNKNOWN_SYSTEM_VARIABLE)
-                return my_fail_conn(s, c, "asking whether the server is a Galera member");
-            c->wsrep = 0; /* MySQL, or a MariaDB built without wsrep */
-        } else {
-            MYSQL_RES *res = mysql_store_result(c->db);
-            MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
-            c->wsrep = row && row[0] && atoi(row[0]) == 1;
-            mysql_free_result(res);
-        }
-    }
-    *on = c->wsrep == 1 || my_test_verify_claims;
-    return TASKER_OK;
-}
 
 /* After the claim's COMMIT answered (said_ok: success) on a Galera member: reads the
  * claimed rows again, causally, and keeps of a->rows only the runs whose row still
@@ -678,7 +632,7 @@ int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *con
     bool conflicts_only = true;
     claim_arg a = {.node_id = node_id, .handlers = handlers, .nh = nh, .max = max,
                    .now_us = now_us};
-    unsigned seed = (unsigned)mono_us();
+    unsigned seed = (unsigned)my_mono_us();
     for (int attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
         if (attempt) { /* apart from the claim it met, and again apart from the others */
             int base_ms = CLAIM_PAUSE_MS << (attempt - 1);

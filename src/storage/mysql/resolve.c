@@ -28,7 +28,7 @@
  * away that long) is reported failed and dropped; the core then writes an outcome
  * again itself, with backoff, until it is stored (src/core/exec.c). */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/batch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,12 +94,6 @@ bool my_slot_owed(const my_store *s, int slot)
     return u->pending || u->replay || u->replay_if_lost || u->nclaims;
 }
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* Moves out of *list the asynchronous writes failing for too long, onto *stale. */
 static void take_stale(my_write **list, int64_t now_us, my_write ***stale)
@@ -126,7 +120,7 @@ void my_give_up_stale(my_store *s, int slot)
 {
     my_unresolved *u = &s->unresolved[slot];
     my_write *stale = NULL, **tail = &stale;
-    int64_t now_us = mono_us();
+    int64_t now_us = my_mono_us();
     take_stale(&u->replay_if_lost, now_us, &tail);
     take_stale(&u->replay, now_us, &tail);
     if (!stale) return;
@@ -242,9 +236,9 @@ void my_resolve_claims(my_lane *l, my_write *batch, int slot)
     my_claim_row *rows = NULL;
     size_t nrows = 0;
     int rc = TASKER_ESTORAGE;
-    int64_t until_us = mono_us() + (s->closing ? 0 : MY_RESOLVE_US);
+    int64_t until_us = my_mono_us() + (s->closing ? 0 : MY_RESOLVE_US);
     for (int pause_ms = 20; n; pause_ms = pause_ms * 2 > 500 ? 500 : pause_ms * 2) {
-        if ((rc = read_claims(l, w, n, &rows, &nrows)) == TASKER_OK || mono_us() >= until_us) break;
+        if ((rc = read_claims(l, w, n, &rows, &nrows)) == TASKER_OK || my_mono_us() >= until_us) break;
         struct timespec ts = {pause_ms / 1000, (long)(pause_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
