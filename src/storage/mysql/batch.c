@@ -24,18 +24,16 @@
  * hold asynchronous events) before the slot commits again, and replayed if the batch
  * did not commit (or wrote no mark: outcomes only, which a replay cannot harm). */
 #include "core/error.h"
-#include "storage/mysql/batch.h"
+#include "storage/mysql/group.h"
 
 #include <errmsg.h>
 #include <mysqld_error.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define BATCH_ATTEMPTS 5
-#define LOG_EVERY_US 5000000 /* my_log_failure: at most one line per store this often */
 
 /* Fails the callers' writes. The driver's copies keep their statements' results: they
  * are replayed (and then run again) unless their batch turns out to have committed. */

@@ -32,12 +32,11 @@
  * sees the winner's claims; one that loses every try claimed nothing: TASKER_OK and no
  * run, not an error (the poller is not to back off as from a store that is away). */
 #include "core/error.h"
-#include "storage/mysql/ops.h"
+#include "storage/mysql/operations.h"
 #include "storage/mysql/stmt.h"
 
 #include <errmsg.h>
 #include <mysqld_error.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

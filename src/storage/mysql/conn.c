@@ -389,7 +389,10 @@ void my_trace(my_store *s, const char *fmt, ...)
 
 /* ---- Galera ------------------------------------------------------------------------ */
 
+/* Test seams that both the group commit (resolve.c) and the cluster claim (claim.c)
+ * read (internal.h). */
 bool my_test_verify_claims;
+int (*my_test_before_resolve)(void);
 
 int my_conn_wsrep(my_store *s, my_conn *c, bool *on)
 {

@@ -1,6 +1,7 @@
 /* The MySQL driver's bulk definitions (storage version 4, issue 14): many tasks and
- * schedules in one write (add_definitions), and the schedules' change counter
- * (schemes_version) that lets the schedule loop reread them only when they changed.
+ * schedules in one write (add_definitions), a herd's fires recorded at once
+ * (set_scheme_fires), and the schedules' change counter (schemes_version) that lets
+ * the schedule loop reread them only when they changed.
  *
  * add_definitions is one write of the group commit, so one transaction, inside a
  * savepoint of its own: a failure part way undoes every row it wrote, and nothing else
@@ -12,12 +13,16 @@
  * neither the call nor the store is found, after the foreign key refused its chunk, by
  * looking its chunk's tasks up one by one.
  *
+ * Fires (my_set_scheme_fires): one UPDATE per FIRES_CHUNK schedules, each moved to its
+ * own time by a CASE, only forward (GREATEST), schedules gone meanwhile matching
+ * nothing. Recording fires does not bump the schedules' change counter.
+ *
  * The change counter is the one row of scheme_version (migration 6), bumped by
- * my_bump_schemes in the transaction of every change that alters what fires: a task
+ * my_bump_schemes (storage/mysql/rows.c) in the transaction of every change that alters what fires: a task
  * or schedule added, replaced or removed, a pause or resume, a bulk add. Recording a
  * fire does not bump it. */
 #include "core/error.h"
-#include "storage/mysql/ops.h"
+#include "storage/mysql/operations.h"
 #include "storage/mysql/write.h"
 
 #include <mysqld_error.h>

@@ -1,6 +1,6 @@
-/* The MySQL driver's executions: adding (with retention), claiming (the compare-and-set
- * start, and reading claims back), fenced outcomes, queries, and marking the executions
- * of dead nodes interrupted.
+/* The MySQL driver's executions: adding (with retention), starting (the compare-and-set
+ * start; its row read back is rows.c's), fenced outcomes, queries, and marking the
+ * executions of dead nodes interrupted.
  *
  * Fencing: an outcome with a node (tasker_task_exec.node_id) is written only while its
  * run is `running` and held by that node; one without (tools, tests) is written as is.
@@ -10,7 +10,7 @@
  * very write replayed: TASKER_OK.
  * Retention is storage/mysql/retain.c's. */
 #include "core/error.h"
-#include "storage/mysql/ops.h"
+#include "storage/mysql/operations.h"
 #include "storage/mysql/write.h"
 
 #include <mysqld_error.h>
@@ -30,7 +30,7 @@ static my_store *store(tasker_storage *st) { return (my_store *)st; }
  * does. A row names the run that last held the key; once that run has finished (or was
  * pruned) the key is free, and the next run to want it takes the row over. Nothing is
  * written when a run ends: only runs with a key pay for keys, at their add, and retries
- * (lifecycle.c), which pass their failed attempt's key on in the same transaction. */
+ * (rows.c), which pass their failed attempt's key on in the same transaction. */
 
 /* Reads the holder of e's key, locking its row (FOR UPDATE) until the transaction ends:
  * 1 found (*holder malloc'd), 0 none, or a negative tasker code. */

@@ -1,7 +1,7 @@
 /* The MySQL driver's side of a herd (issue 14): thousands of schedules firing in the
  * same second. The schedule loop stores their runs with add_task_execs, 512 at a time,
  * and then records their fires with set_scheme_fires; both cost a few statements per
- * chunk here instead of a few per schedule.
+ * chunk instead of a few per schedule. Here: the rows of such a bulk add.
  *
  * Retention of a bulk add (my_retain_tasks): each task of the add used to be pruned on
  * its own (its limits, its count boundary, a delete: three round trips), 1,500
@@ -16,11 +16,10 @@
  * The tasks of a bulk add (my_tasks_exist, for storage/mysql/bulk.c): one locking read
  * per chunk of tasks, not one per task.
  *
- * Fires (my_set_scheme_fires): one UPDATE per FIRES_CHUNK schedules, each moved to its
- * own time by a CASE, only forward (GREATEST), schedules gone meanwhile matching
- * nothing. Recording fires does not bump the schedules' change counter. */
+ * Both run in the caller's transaction (retain.h). The herd's fires are recorded by
+ * storage/mysql/defs.c. */
 #include "core/error.h"
-#include "storage/mysql/rows.h"
+#include "storage/mysql/retain.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,23 +2,26 @@
  * and the seams the tests reach (they include this header alone). The driver is read
  * as layers; a part calls only the parts below it, through their headers:
  *
- *   5  mysql.c                     opening and closing the store, the operations table
- *   4  ops.h      ops.c exec.c     the operations: tasks, schedules and events (ops.c),
- *                 defs.c           executions (exec.c), bulk definitions and fires
- *                 lifecycle.c      (defs.c), cancel, pause and the filtered history
- *                 nodes.c claim.c  (lifecycle.c), nodes and leases (nodes.c), the
- *                                  cluster claim (claim.c); none calls another
- *   3  write.h    lanes.c          the group commit: lanes on the shared writer
- *      batch.h    batch.c bulk.c   (storage/commit.h), one batch as one transaction,
- *                 resolve.c        its writes in bulk, cut-off COMMITs resolved, the
- *                 copies.c         driver's copies of asynchronous writes
- *   2  rows.h     rows.c retain.c  rows several parts write in their transaction: a
- *                 herd.c           start's row read back, retries, holds, the change
- *                                  counter, retention (per task, per batch, per herd)
- *   1  stmt.h     stmt.c schema.c  every statement's SQL, binding, reading rows; the
- *                                  schema and its migrations
- *      conn.h     conn.c url.c     the URL, connections and their pool, what a failure
- *                                  means, clocks, the trace
+ *   5                mysql.c      opening and closing the store, the operations table
+ *   4  operations.h  ops.c        the operations: tasks, schedules and events (ops.c),
+ *                    exec.c       executions (exec.c), bulk definitions and fires
+ *                    defs.c       (defs.c), cancel, pause and the filtered history
+ *                    lifecycle.c  (lifecycle.c), nodes and leases (nodes.c), the
+ *                    nodes.c      cluster claim (claim.c); none calls another
+ *                    claim.c
+ *   3  write.h       lanes.c      the group commit: lanes on the shared writer
+ *      group.h       batch.c      (storage/commit.h), one batch as one transaction,
+ *                    bulk.c       its writes in bulk, cut-off COMMITs resolved, the
+ *                    resolve.c    driver's copies of asynchronous writes; write.h is
+ *                    copies.c     what it offers, group.h its inside
+ *   2  rows.h        rows.c       rows several parts write in their transaction: a
+ *                                 start's row read back, retries, holds, the counter
+ *      retain.h      retain.c     retention: per task, per batch, and a bulk add's
+ *                    herd.c       (a herd's) a chunk at a time
+ *   1  stmt.h        stmt.c       every statement's SQL, binding, reading rows; the
+ *                    schema.c     schema and its migrations
+ *      conn.h        conn.c       connections and their pool, what a failure means,
+ *                    url.c        clocks, the trace; the URL
  *
  * A start (claim) is answered only after the COMMIT that moved its run to running. */
 #ifndef TASKER_SRC_MYSQL_INTERNAL_H
@@ -221,10 +224,9 @@ typedef struct my_store {
     FILE *trace; /* TASKER_MYSQL_TRACE=DIR: claim, commit and verify lines; else NULL */
 } my_store;
 
-/* ---- reached by the tests too ---------------------------------------------------- */
+/* ---- reached by the tests too (the URL is above, with my_url) ---------------------- */
 
-/* url.c: above, with my_url. conn.c: */
-/* True when the last failed statement on c may have ended its transaction, so that the
+/* conn.c: true when the last failed statement on c may have ended its transaction, so that the
  * batch must fail (and run again) rather than go on: a lost connection, or any server
  * error but the few known to undo only the statement (a duplicate key, a missing or
  * referenced row, a value that does not fit). A lane's connection has autocommit off:
@@ -253,16 +255,15 @@ extern int (*my_test_before_commit)(const my_write *batch);
  * just before its COMMIT; a nonzero return replaces the COMMIT by that fault, as above
  * (a cut-off COMMIT's runs are then put back to pending). NULL in production. */
 extern int (*my_test_before_claim_commit)(void);
-/* For tests: when set, resolving a cut-off COMMIT's claims (resolve.c), and putting back
+/* For tests (defined in conn.c): when set, resolving a cut-off COMMIT's claims (resolve.c), and putting back
  * a cluster claim of unknown outcome (claim.c), call it first; a nonzero return makes
  * that fail as if the server stayed away. */
 extern int (*my_test_before_resolve)(void);
-/* For tests: when true, claims (claim.c) and the group commit's starts (resolve.c) read
+/* For tests (conn.c): when true, claims (claim.c) and the group commit's starts (resolve.c) read
  * their rows back after COMMIT as on a Galera member (wsrep_on), also on a single
  * server. False in production. */
 extern bool my_test_verify_claims;
-/* schema.c: */
-/* For tests: when set (1 .. latest - 1), a store opened migrates only up to that
+/* For tests (schema.c): when set (1 .. latest - 1), a store opened migrates only up to that
  * version, so that an upgrade from it can be tested. 0 in production. */
 extern int my_test_schema_target;
 

@@ -37,7 +37,7 @@
  * by itself after a pause, growing from MY_RETRY_MIN_MS to MY_RETRY_MAX_MS, so that a
  * server away is not hammered (or at once, with the next writes queued). */
 #include "core/error.h"
-#include "storage/mysql/batch.h"
+#include "storage/mysql/group.h"
 
 #include <stddef.h>
 #include <stdio.h>

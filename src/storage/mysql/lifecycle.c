@@ -1,7 +1,7 @@
 /* The MySQL driver's job lifecycle (storage version 4, design section 6): cancel,
- * pausing tasks and schedules, the filtered history, the holder of a unique key, the
- * cancel requests a node reads at its heartbeat, and the retries stored in the
- * transaction of the failure they follow.
+ * pausing tasks and schedules, the filtered history, the holder of a unique key, and the
+ * cancel requests a node reads at its heartbeat. The retries stored in the transaction
+ * of the failure they follow are storage/mysql/rows.c's.
  *
  * Cancel and pause are one short transaction each on a pooled connection: they are
  * rare, and going around the group commit keeps them out of the start path's batches.
@@ -9,7 +9,7 @@
  * bound), so that each filter present becomes a range on exec_task_newest or
  * exec_newest and the scan stops at the limit. */
 #include "core/error.h"
-#include "storage/mysql/ops.h"
+#include "storage/mysql/operations.h"
 #include "storage/mysql/rows.h"
 
 #include <stdio.h>
@@ -275,7 +275,7 @@ static int pause_fn(my_store *s, my_conn *c, void *ctx)
     }
     my_bind_int(&b[nb++], &a->paused);
     my_bind_str(&b[nb++], a->id, &len);
-    /* With the schedules' change counter in the same transaction (storage/mysql/defs.c). */
+    /* With the schedules' change counter in the same transaction (my_bump_schemes, storage/mysql/rows.c). */
     int rc = my_cl_begin(s, c, a->what);
     if (rc == TASKER_OK)
         rc = my_cl_run(s, c, a->sql, b, &a->matched, a->what); /* matched: CLIENT_FOUND_ROWS */

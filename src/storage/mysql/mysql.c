@@ -1,17 +1,11 @@
-/* The MySQL / MariaDB driver: opening and closing the store, Connector/C's thread
- * rules, connections, the connection pool, and turning client errors into messages.
- *
- * Reconnecting: MYSQL_OPT_RECONNECT stays off, since it silently drops session state
- * (prepared statements, an open transaction). Instead a call that finds the server gone
- * fails with TASKER_ESTORAGE, its connection is closed with its statements, and the
- * pool's generation moves on so that every idle connection made before the failure is
- * dropped too; the next call connects afresh and prepares its statements again. */
+/* The MySQL / MariaDB driver's top (layer 5): opening and closing the store, and the
+ * operations table, which wires every part's operations (operations.h). The only file
+ * that sees every part; storage/mysql/internal.h draws the layers. Connections and
+ * their pool are storage/mysql/conn.c's. */
 #include "core/error.h"
-#include "storage/mysql/ops.h"
+#include "storage/mysql/operations.h"
 #include "storage/mysql/write.h"
 
-#include <errmsg.h>
-#include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +67,7 @@ static int64_t new_store_id(void)
 /* The operations table: every part's operations (ops.h). */
 static const tasker_storage_ops my_ops = {
     /* Version 4: the job lifecycle (storage/mysql/lifecycle.c), and the bulk
-     * definitions (storage/mysql/defs.c, storage/mysql/herd.c). */
+     * definitions and fires (storage/mysql/defs.c, storage/mysql/herd.c). */
     .version = 4,
     .name = "mysql",
     .add_task = my_add_task,

@@ -6,7 +6,7 @@
  * UPDATE): a second node applying it at the same time waits for the first's COMMIT and
  * then finds their runs no longer running, so each run is marked once. */
 #include "core/error.h"
-#include "storage/mysql/ops.h"
+#include "storage/mysql/operations.h"
 #include "storage/mysql/rows.h"
 
 #include <mysqld_error.h>

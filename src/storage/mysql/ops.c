@@ -1,12 +1,12 @@
-/* The MySQL driver's operations on tasks, schedules and events, and the driver's
- * operations table. Executions are in storage/mysql/exec.c.
+/* The MySQL driver's operations on tasks, schedules and events. Executions are in
+ * storage/mysql/exec.c; the operations table is storage/mysql/mysql.c's.
  *
  * Writes go through the group commit (storage/mysql/lanes.c, storage/mysql/batch.c):
  * each is a my_write whose function runs inside the batch's transaction. Reads take a
  * pooled connection and run in autocommit; a read whose connection turns out to be lost is retried once on a new
  * connection, since reading twice is harmless. */
 #include "core/error.h"
-#include "storage/mysql/ops.h"
+#include "storage/mysql/operations.h"
 #include "storage/mysql/write.h"
 
 #include <mysqld_error.h>

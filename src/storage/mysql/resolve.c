@@ -28,7 +28,7 @@
  * away that long) is reported failed and dropped; the core then writes an outcome
  * again itself, with backoff, until it is stored (src/core/exec.c). */
 #include "core/error.h"
-#include "storage/mysql/batch.h"
+#include "storage/mysql/group.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,8 +183,6 @@ int my_resolve_slot(my_store *s, my_conn *c, int slot, my_write **batch)
     u->replay = NULL;
     return TASKER_OK;
 }
-
-int (*my_test_before_resolve)(void);
 
 /* Reads the claimed rows on a connection of the lane's, once. */
 static int read_claims(my_lane *l, my_write **w, size_t n, my_claim_row **rows, size_t *nrows)

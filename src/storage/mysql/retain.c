@@ -18,7 +18,7 @@
  * executions at or below it, or older than max_exec_age_s, are deleted by one
  * statement; their events go with them by the foreign key's cascade. */
 #include "core/error.h"
-#include "storage/mysql/rows.h"
+#include "storage/mysql/retain.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,13 +1,12 @@
 /* The MySQL driver's rows (layer 2): what several parts write or read inside their
- * transaction, on the caller's connection. rows.c: a start's row read back, a task's
- * columns and whether its runs are held, the schedules' change counter, the retry
- * stored with a failure. retain.c: retention of a task, and per group-commit batch.
- * herd.c: a bulk add's retention and tasks, a chunk at a time. It calls only stmt.h
- * and conn.h. */
+ * transaction, on the caller's connection: a start's row read back, a task's columns
+ * and whether its runs are held, the schedules' change counter, the retry stored with
+ * a failure (rows.c); and retention (retain.h, below it in the same layer). rows.c
+ * calls only retain.h, stmt.h and conn.h. */
 #ifndef TASKER_SRC_MYSQL_ROWS_H
 #define TASKER_SRC_MYSQL_ROWS_H
 
-#include "storage/mysql/stmt.h"
+#include "storage/mysql/retain.h"
 
 /* ---- a start's row, read back (rows.c) ---- */
 /* A claimed start's row (bulk.c, resolve.c, exec.c). */
@@ -58,23 +57,5 @@ int my_store_retries(my_store *s, my_conn *c, my_write **w, size_t n);
 int my_node_running(my_store *s, my_conn *c, const char *node_id, char ***ids, size_t *n);
 int my_store_retries_of(my_store *s, my_conn *c, char **ids, size_t n);
 void my_free_ids(char **ids, size_t n);
-
-/* ---- retention (retain.c) ---- */
-/* Per batch: prunes the tasks that got new executions, now or (with one committer,
- * under load) a little later; *pruned when it did prune the remembered tasks, which
- * my_retain_forget() drops once the batch committed. */
-int my_retain_batch(my_store *s, my_conn *c, my_write *batch, bool *pruned);
-void my_retain_forget(my_store *s);
-/* Prunes one task now. */
-int my_retain_task(my_store *s, my_conn *c, const char *task_id);
-
-/* ---- a herd: a bulk add, a chunk at a time (herd.c) ---- */
-/* Retention for the tasks of a bulk add (duplicates allowed), a few statements per 512
- * tasks rather than a few per task. */
-int my_retain_tasks(my_store *s, my_conn *c, const char *const *task_ids, size_t n);
-/* *all: every task of task_ids (duplicates allowed) exists and none is held (those
- * found share-locked until the transaction ends); the bulk add stores held = 0, so a
- * held task's adds go one by one. */
-int my_tasks_exist(my_store *s, my_conn *c, const char *const *task_ids, size_t n, bool *all);
 
 #endif

@@ -30,7 +30,7 @@
  * cost each start about as much as the rest of its statement. A run takes it from its
  * task when added, reading the task's row under a share lock; pausing or limiting a
  * task writes it, in the same transaction, to the task's pending runs
- * (my_task_held_sync, lifecycle.c), the task's row locked: so no add can slip between. */
+ * (my_task_held_sync, rows.c), the task's row locked: so no add can slip between. */
 /* A start's compare-and-set: pending, due (run_at_us <= the start time), not held. */
 #define START_SQL                                                                        \
     "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"                        \

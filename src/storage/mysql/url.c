@@ -6,7 +6,7 @@
  * and committers (group-commit transactions at once).
  * mariadb:// is accepted as the same thing. */
 #include "core/error.h"
-#include "storage/mysql/conn.h"
+#include "storage/mysql/internal.h"
 
 #include <ctype.h>
 #include <stdlib.h>

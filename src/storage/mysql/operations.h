@@ -3,8 +3,8 @@
  * only write.h, rows.h, stmt.h and conn.h. Writes go through the group commit
  * (write.h); reads take a pooled connection (my_read); cancel, pause and the cluster
  * paths run short transactions of their own. */
-#ifndef TASKER_SRC_MYSQL_OPS_H
-#define TASKER_SRC_MYSQL_OPS_H
+#ifndef TASKER_SRC_MYSQL_OPERATIONS_H
+#define TASKER_SRC_MYSQL_OPERATIONS_H
 
 #include "storage/mysql/internal.h"
 

@@ -1,10 +1,10 @@
-/* Inside the MySQL driver's write path (layer 3; only its own files include this):
+/* Inside the MySQL driver's group commit (layer 3; only its own files include this):
  * lanes.c runs a batch (batch.c), which runs its writes in bulk (bulk.c), resolves
  * batches cut off or failed (resolve.c) and keeps the driver's copies of asynchronous
  * writes (copies.c). Calls go down that list: lanes.c > batch.c > bulk.c, resolve.c >
  * copies.c; and to rows.h, stmt.h, conn.h. */
-#ifndef TASKER_SRC_MYSQL_BATCH_H
-#define TASKER_SRC_MYSQL_BATCH_H
+#ifndef TASKER_SRC_MYSQL_GROUP_H
+#define TASKER_SRC_MYSQL_GROUP_H
 
 #include "storage/mysql/write.h"
 
