@@ -122,7 +122,6 @@ typedef struct my_conn {
     int bulk;            /* the server takes array-bound statements: -1 not known yet */
     bool held;           /* a lane's, with autocommit off (storage/mysql/lanes.c), not pooled */
     int wsrep;           /* the server's wsrep_on (a Galera member): -1 not known yet */
-    bool causal;         /* wsrep_sync_wait = 1 for the session now (a read after COMMIT) */
     struct my_conn *next_free;
 } my_conn;
 

@@ -70,21 +70,6 @@ static int beat_on(my_store *s, my_conn *c, const tasker_node *n, int64_t *now_u
                      p, NULL, "writing the heartbeat");
 }
 
-/* Runs fn on a pooled connection, once more on a fresh one if the first was lost. */
-static int with_conn(my_store *s, int (*fn)(my_store *, my_conn *, void *), void *arg)
-{
-    int rc = TASKER_ESTORAGE;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        my_conn *c = NULL;
-        if ((rc = my_conn_get(s, &c)) != TASKER_OK) return rc;
-        rc = fn(s, c, arg);
-        bool lost = c->broken;
-        my_conn_put(s, c);
-        if (rc == TASKER_OK || !lost) return rc;
-    }
-    return rc;
-}
-
 typedef struct {
     const tasker_node *self;
     int64_t now_us;
@@ -101,7 +86,7 @@ int my_node_beat(tasker_storage *st, const tasker_node *self, int64_t *store_now
     if (!self || !self->node_id || !*self->node_id)
         return tasker_fail(TASKER_EINVAL, "mysql: node_beat: node id missing");
     beat_arg a = {self, 0};
-    int rc = with_conn((my_store *)st, beat_fn, &a);
+    int rc = my_read((my_store *)st, beat_fn, &a);
     if (rc == TASKER_OK && store_now_us) *store_now_us = a.now_us;
     return rc;
 }
@@ -122,7 +107,7 @@ static int gone_fn(my_store *s, my_conn *c, void *p)
 int my_node_gone(tasker_storage *st, const char *node_id)
 {
     if (!node_id) return tasker_fail(TASKER_EINVAL, "mysql: node_gone: NULL node id");
-    return with_conn((my_store *)st, gone_fn, (void *)node_id);
+    return my_read((my_store *)st, gone_fn, (void *)node_id);
 }
 
 /* ---- listing ------------------------------------------------------------------------ */
@@ -193,7 +178,7 @@ int my_list_nodes(tasker_storage *st, int64_t since_us, tasker_node **out, size_
     list_arg a = {.since_us = since_us};
     *out = NULL;
     *n = 0;
-    int rc = with_conn((my_store *)st, list_fn, &a);
+    int rc = my_read((my_store *)st, list_fn, &a);
     if (rc != TASKER_OK) return rc;
     if (store_now_us) *store_now_us = a.now_us;
     if (a.n == 0) {
@@ -375,7 +360,7 @@ int my_interrupt_expired(tasker_storage *st, int64_t lease_us, size_t *n)
     if (lease_us < 0) return tasker_fail(TASKER_EINVAL, "mysql: negative lease");
     my_store *s = (my_store *)st;
     expire_arg a = {.lease_us = lease_us};
-    int rc = with_conn(s, expire_fn, &a);
+    int rc = my_read(s, expire_fn, &a);
     if (rc == TASKER_OK && n) *n = a.marked;
     if (rc == TASKER_OK) sweep_aged(s);
     return rc;
@@ -413,7 +398,7 @@ int my_find_active_exec(tasker_storage *st, const char *scheme_id,
         return tasker_fail(TASKER_EINVAL, "mysql: find_active_exec: NULL argument");
     my_store *s = (my_store *)st;
     active_arg a = {scheme_id, NULL};
-    int rc = with_conn(s, active_fn, &a);
+    int rc = my_read(s, active_fn, &a);
     if (rc != TASKER_OK) return rc;
     if (!a.exec_id)
         return tasker_fail(TASKER_ENOTFOUND, "mysql: schedule '%s' has no pending or running "

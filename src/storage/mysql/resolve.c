@@ -279,9 +279,8 @@ static my_conn *causal_conn(my_lane *l, int *rc)
     if ((*rc = my_lane_conn(l, &c)) != TASKER_OK) return NULL;
     /* Causal for this read only: a write transaction of the lane must not wait for the
      * member to apply writesets that may need its own locks. */
-    if ((*rc = my_conn_wsrep(l->s, c, &on)) == TASKER_OK && on &&
-        (*rc = my_exec_once(l->s, c, "SET SESSION wsrep_sync_wait = 1")) == TASKER_OK)
-        c->causal = true;
+    if ((*rc = my_conn_wsrep(l->s, c, &on)) == TASKER_OK && on)
+        *rc = my_exec_once(l->s, c, "SET SESSION wsrep_sync_wait = 1");
     if (*rc == TASKER_OK && on) return c;
     my_lane_conn_done(l, c);
     return NULL;
@@ -308,7 +307,6 @@ void my_verify_starts(my_lane *l, my_write *batch, int slot)
         mysql_rollback(c->db); /* ends the read's transaction (autocommit off) */
         if (my_exec_once(s, c, "SET SESSION wsrep_sync_wait = 0") != TASKER_OK)
             c->broken = true; /* not to be used causal: closed */
-        c->causal = false;
     }
     if (c) my_lane_conn_done(l, c);
     for (size_t i = 0; rc == TASKER_OK && i < n; i++) {
