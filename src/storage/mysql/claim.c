@@ -299,8 +299,7 @@ out:
 
 int (*my_test_before_claim_commit)(void);
 
-/* ---- tracing (TASKER_MYSQL_TRACE=DIR) ------------------------------------------------ */
-
+/* ---- tracing (TASKER_MYSQL_TRACE=DIR; the file is conn.c's) ----------------------- */
 
 /* The claim's ids on one line for the trace (first few). */
 static void trace_claim(my_store *s, const claim_arg *a, const char *what)
@@ -314,7 +313,7 @@ static void trace_claim(my_store *s, const claim_arg *a, const char *what)
              a->n_ids, ids);
 }
 
-/* ---- Galera: wsrep_on, and the read after COMMIT ------------------------------------ */
+/* ---- Galera: the read after COMMIT -------------------------------------------------- */
 
 /* After the claim's COMMIT answered (said_ok: success) on a Galera member: reads the
  * claimed rows again, causally, and keeps of a->rows only the runs whose row still

@@ -18,9 +18,9 @@
  * nothing. Recording fires does not bump the schedules' change counter.
  *
  * The change counter is the one row of scheme_version (migration 6), bumped by
- * my_bump_schemes (storage/mysql/rows.c) in the transaction of every change that alters what fires: a task
- * or schedule added, replaced or removed, a pause or resume, a bulk add. Recording a
- * fire does not bump it. */
+ * my_bump_schemes (storage/mysql/rows.c) in the transaction of every change that
+ * alters what fires: a task or schedule added, replaced or removed, a pause or resume,
+ * a bulk add. Recording a fire does not bump it. */
 #include "core/error.h"
 #include "storage/mysql/operations.h"
 #include "storage/mysql/write.h"

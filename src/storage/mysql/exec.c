@@ -20,7 +20,6 @@
 #include <string.h>
 #include <time.h>
 
-
 static my_store *store(tasker_storage *st) { return (my_store *)st; }
 
 /* ---- unique keys ------------------------------------------------------------------ */
@@ -205,8 +204,7 @@ int my_add_task_exec(tasker_storage *st, const tasker_task_exec *e)
     return my_write_submit(store(st), &w);
 }
 
-
-/* ---- claims (starts) --------------------------------------------------------------- */
+/* ---- starts ------------------------------------------------------------------------ */
 
 /* One start alone: the compare-and-set, and when it matched nothing, why. */
 static int w_start_exec(my_store *s, my_conn *c, my_write *w)

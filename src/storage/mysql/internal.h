@@ -254,9 +254,9 @@ extern int (*my_test_before_commit)(const my_write *batch);
  * just before its COMMIT; a nonzero return replaces the COMMIT by that fault, as above
  * (a cut-off COMMIT's runs are then put back to pending). NULL in production. */
 extern int (*my_test_before_claim_commit)(void);
-/* For tests (defined in conn.c): when set, resolving a cut-off COMMIT's claims (resolve.c), and putting back
- * a cluster claim of unknown outcome (claim.c), call it first; a nonzero return makes
- * that fail as if the server stayed away. */
+/* For tests (defined in conn.c): when set, resolving a cut-off COMMIT's claims
+ * (resolve.c), and putting back a cluster claim of unknown outcome (claim.c), call it
+ * first; a nonzero return makes that fail as if the server stayed away. */
 extern int (*my_test_before_resolve)(void);
 /* For tests (conn.c): when true, claims (claim.c) and the group commit's starts (resolve.c) read
  * their rows back after COMMIT as on a Galera member (wsrep_on), also on a single

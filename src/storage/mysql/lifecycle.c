@@ -275,7 +275,8 @@ static int pause_fn(my_store *s, my_conn *c, void *ctx)
     }
     my_bind_int(&b[nb++], &a->paused);
     my_bind_str(&b[nb++], a->id, &len);
-    /* With the schedules' change counter in the same transaction (my_bump_schemes, storage/mysql/rows.c). */
+    /* With the schedules' change counter in the same transaction (my_bump_schemes,
+     * storage/mysql/rows.c). */
     int rc = my_cl_begin(s, c, a->what);
     if (rc == TASKER_OK)
         rc = my_cl_run(s, c, a->sql, b, &a->matched, a->what); /* matched: CLIENT_FOUND_ROWS */

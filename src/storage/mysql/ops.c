@@ -16,7 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-
 static my_store *store(tasker_storage *st) { return (my_store *)st; }
 
 /* ---- tasks ------------------------------------------------------------------------ */

@@ -94,7 +94,6 @@ bool my_slot_owed(const my_store *s, int slot)
     return u->pending || u->replay || u->replay_if_lost || u->nclaims;
 }
 
-
 /* Moves out of *list the asynchronous writes failing for too long, onto *stale. */
 static void take_stale(my_write **list, int64_t now_us, my_write ***stale)
 {
@@ -236,7 +235,9 @@ void my_resolve_claims(my_lane *l, my_write *batch, int slot)
     int rc = TASKER_ESTORAGE;
     int64_t until_us = my_mono_us() + (s->closing ? 0 : MY_RESOLVE_US);
     for (int pause_ms = 20; n; pause_ms = pause_ms * 2 > 500 ? 500 : pause_ms * 2) {
-        if ((rc = read_claims(l, w, n, &rows, &nrows)) == TASKER_OK || my_mono_us() >= until_us) break;
+        if ((rc = read_claims(l, w, n, &rows, &nrows)) == TASKER_OK ||
+            my_mono_us() >= until_us)
+            break;
         struct timespec ts = {pause_ms / 1000, (long)(pause_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }

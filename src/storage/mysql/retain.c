@@ -114,8 +114,6 @@ int my_retain_task(my_store *s, my_conn *c, const char *task_id)
     return rc;
 }
 
-
-
 /* Remembers task_id for a later prune; false when out of memory. */
 static bool remember(my_store *s, const char *task_id)
 {
