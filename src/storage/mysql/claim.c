@@ -32,11 +32,11 @@
  * sees the winner's claims; one that loses every try claimed nothing: TASKER_OK and no
  * run, not an error (the poller is not to back off as from a store that is away). */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/operations.h"
+#include "storage/mysql/stmt.h"
 
 #include <errmsg.h>
 #include <mysqld_error.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,38 +328,8 @@ out:
 }
 
 int (*my_test_before_claim_commit)(void);
-bool my_test_verify_claims;
 
-/* ---- tracing (TASKER_MYSQL_TRACE=DIR) ------------------------------------------------ */
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-void my_trace_open(my_store *s)
-{
-    const char *dir = getenv("TASKER_MYSQL_TRACE");
-    if (!dir || !*dir) return;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/mysql-trace.%ld", dir, (long)getpid());
-    if (!(s->trace = fopen(path, "a")))
-        fprintf(stderr, "tasker: TASKER_MYSQL_TRACE: cannot open %s\n", path);
-}
-
-void my_trace(my_store *s, const char *fmt, ...)
-{
-    if (!s->trace) return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(s->trace, "%lld %s\n", (long long)mono_us(), line); /* one call: one line */
-    fflush(s->trace);
-}
+/* ---- tracing (TASKER_MYSQL_TRACE=DIR; the file is conn.c's) ----------------------- */
 
 /* The claim's ids on one line for the trace (first few). */
 static void trace_claim(my_store *s, const claim_arg *a, const char *what)
@@ -373,25 +343,7 @@ static void trace_claim(my_store *s, const claim_arg *a, const char *what)
              a->n_ids, ids);
 }
 
-/* ---- Galera: wsrep_on, and the read after COMMIT ------------------------------------ */
-
-int my_conn_wsrep(my_store *s, my_conn *c, bool *on)
-{
-    if (c->wsrep < 0) {
-        if (mysql_query(c->db, "SELECT @@wsrep_on") != 0) {
-            if (mysql_errno(c->db) != ER_UNKNOWN_SYSTEM_VARIABLE)
-                return my_fail_conn(s, c, "asking whether the server is a Galera member");
-            c->wsrep = 0; /* MySQL, or a MariaDB built without wsrep */
-        } else {
-            MYSQL_RES *res = mysql_store_result(c->db);
-            MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
-            c->wsrep = row && row[0] && atoi(row[0]) == 1;
-            mysql_free_result(res);
-        }
-    }
-    *on = c->wsrep == 1 || my_test_verify_claims;
-    return TASKER_OK;
-}
+/* ---- Galera: the read after COMMIT -------------------------------------------------- */
 
 /* After the claim's COMMIT answered (said_ok: success) on a Galera member: reads the
  * claimed rows again, causally, and keeps of a->rows only the runs whose row still
@@ -708,7 +660,7 @@ int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *con
     bool conflicts_only = true;
     claim_arg a = {.node_id = node_id, .handlers = handlers, .nh = nh, .max = max,
                    .now_us = now_us};
-    unsigned seed = (unsigned)mono_us();
+    unsigned seed = (unsigned)my_mono_us();
     a.seed = &seed;
     for (int attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
         if (attempt) { /* apart from the claim it met, and again apart from the others */
@@ -728,7 +680,7 @@ int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *con
         a.causal = a.wsrep && attempt > 0;
         int64_t conflict_us = atomic_load(&s->claim_conflict_us);
         a.spread = a.wsrep && (attempt > 0 || (conflict_us &&
-                                                mono_us() - conflict_us < SPREAD_AFTER_US))
+                                                my_mono_us() - conflict_us < SPREAD_AFTER_US))
                        ? CLAIM_SPREAD
                        : 1;
         if (rc == TASKER_OK) rc = claim_once(s, c, &a);
@@ -742,7 +694,7 @@ int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *con
         if (rc == TASKER_OK) rc = TASKER_ESTORAGE; /* the read after COMMIT failed */
         tasker_fail(rc, "%s", msg);
         bool conflict = !lost && my_cl_retryable(err);
-        if (conflict) atomic_store(&s->claim_conflict_us, mono_us());
+        if (conflict) atomic_store(&s->claim_conflict_us, my_mono_us());
         if (!conflict) conflicts_only = false;
         if (!lost && !conflict) break;
     }
