@@ -76,11 +76,5 @@ int my_find_active_exec(tasker_storage *st, const char *scheme_id,
 int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *const *handlers,
                         size_t nh, size_t max, int64_t now_us, tasker_task_exec **out,
                         size_t *n);
-/* Puts back to pending the rows of the claims of unknown outcome (s->claims_unknown)
- * still as their claim left them; TASKER_OK when none is left. Called before each
- * claim, and once at close (closing: a single try). */
-int my_claims_settle(my_store *s);
-/* At close: frees what my_claims_settle could not settle, saying so on stderr. */
-void my_claims_free(my_store *s);
 
 #endif

@@ -1,8 +1,9 @@
 /* The MySQL driver's rows (layer 2): what several parts write or read inside their
  * transaction, on the caller's connection: a start's row read back, a task's columns
  * and whether its runs are held, the schedules' change counter, the retry stored with
- * a failure (rows.c); and retention (retain.h, below it in the same layer). rows.c
- * calls only retain.h, stmt.h and conn.h. */
+ * a failure (rows.c); the claims of unknown outcome, put back before the next claim
+ * (unknown.c); and retention (retain.h, below it in the same layer). rows.c and
+ * unknown.c call only retain.h, stmt.h and conn.h. */
 #ifndef TASKER_SRC_MYSQL_ROWS_H
 #define TASKER_SRC_MYSQL_ROWS_H
 
@@ -57,5 +58,17 @@ int my_store_retries(my_store *s, my_conn *c, my_write **w, size_t n);
 int my_node_running(my_store *s, my_conn *c, const char *node_id, char ***ids, size_t *n);
 int my_store_retries_of(my_store *s, my_conn *c, char **ids, size_t n);
 void my_free_ids(char **ids, size_t n);
+
+/* ---- claims of unknown outcome (unknown.c) ---- */
+/* Keeps the n runs of a claim of unknown outcome (claimed for node_id at start_us) on
+ * the store's list, to be put back before the next claim. Thread-safe. */
+void my_claims_keep(my_store *s, const char *node_id, int64_t start_us, char *const *ids,
+                    size_t n);
+/* Puts back to pending the rows of the claims of unknown outcome (s->claims_unknown)
+ * still as their claim left them; TASKER_OK when none is left. Called before each
+ * claim, and once at close (closing: a single try). */
+int my_claims_settle(my_store *s);
+/* At close: frees what my_claims_settle could not settle, saying so on stderr. */
+void my_claims_free(my_store *s);
 
 #endif

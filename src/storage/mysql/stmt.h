@@ -8,6 +8,9 @@
 #include "storage/mysql/conn.h"
 
 #define MY_NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+/* Prefixed to a read on a Galera member that must see every writeset the cluster
+ * ordered before it (a read after COMMIT); ignored by a server without wsrep. */
+#define MY_CAUSAL "SET STATEMENT wsrep_sync_wait = 1 FOR "
 
 /* ---- the statement table (my_stmt_id, internal.h) ---- */
 MYSQL_STMT *my_stmt(my_store *s, my_conn *c, my_stmt_id id);
