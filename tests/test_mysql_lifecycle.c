@@ -646,6 +646,45 @@ static void concurrent_adds_with_one_key_admit_exactly_one(void **state)
     for (int i = 0; i < RACERS; i++) stores[i]->ops->close(stores[i]);
 }
 
+/* The heartbeat's sweep deletes the keys of runs since pruned, and only those: the key
+ * a pending run holds and the one a finished run still stored names stay. It reads a
+ * bounded batch a heartbeat (500 rows) and goes on from where it stopped. */
+static void keys_of_pruned_runs_are_swept_at_the_heartbeat(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_db(true);
+    add_task(st, "t", 0, 0);
+    add_keyed(st, "a", "t", "A", TASKER_OK); /* pending: holds A */
+    add_keyed(st, "b", "t", "B", TASKER_OK);
+    finish(st, "b", TASKER_EXEC_SUCCESS); /* finished and stored: B is free, row kept */
+    add_keyed(st, "c", "t", "C", TASKER_OK);
+    finish(st, "c", TASKER_EXEC_SUCCESS);
+    char sql[1200];
+    snprintf(sql, sizeof sql, "DELETE FROM %s.task_execs WHERE exec_id = 'c'", db);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0); /* pruned, as retention would */
+    /* 1,200 more keys of runs long gone (a store of an older build, say). */
+#define DIGITS "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3" \
+               " UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL"  \
+               " SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
+    snprintf(sql, sizeof sql, "INSERT INTO %s.exec_unique (task_id, unique_key, exec_id)"
+             " SELECT 't', CONCAT('k', n), CONCAT('gone', n) FROM (SELECT"
+             " a.d * 1000 + b.d * 100 + c.d * 10 + e.d AS n FROM " DIGITS " a, " DIGITS
+             " b, " DIGITS " c, " DIGITS " e) nums WHERE n < 1200", db);
+#undef DIGITS
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    assert_int_equal(count("exec_unique"), 1203);
+    OK(st->ops->interrupt_expired(st, 10000 * MS, NULL));
+    long long left = count("exec_unique");
+    assert_true(left < 1203 && left > 2); /* one bounded batch */
+    for (int beat = 0; beat < 3; beat++) OK(st->ops->interrupt_expired(st, 10000 * MS, NULL));
+    assert_int_equal(count("exec_unique"), 2);
+    holder_is(st, "t", "A", "a");
+    add_keyed(st, "a2", "t", "A", TASKER_EEXISTS); /* still held */
+    add_keyed(st, "c2", "t", "C", TASKER_OK);     /* free, and taken anew */
+    holder_is(st, "t", "C", "c2");
+    st->ops->close(st);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -679,6 +718,7 @@ int main(void)
         cmocka_unit_test(a_schema_5_store_moves_its_held_keys_over),
         cmocka_unit_test(a_key_is_held_until_its_run_ends_retries_included),
         cmocka_unit_test(concurrent_adds_with_one_key_admit_exactly_one),
+        cmocka_unit_test(keys_of_pruned_runs_are_swept_at_the_heartbeat),
     };
     return cmocka_run_group_tests_name("mysql_lifecycle", tests, setup, teardown);
 }

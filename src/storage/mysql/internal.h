@@ -222,6 +222,9 @@ typedef struct my_store {
     pthread_mutex_t claims_lock; /* guards claims_unknown and nclaims_unknown */
     my_claim *claims_unknown;
     size_t nclaims_unknown;
+    /* Where the heartbeat's sweep of unique keys of gone runs stopped (nodes.c):
+     * the last (task_id, unique_key) read, NULL to start from the first. */
+    char *key_sweep_task, *key_sweep_key;
     FILE *trace; /* TASKER_MYSQL_TRACE=DIR: claim, commit and verify lines; else NULL */
 } my_store;
 

@@ -31,6 +31,8 @@ static void store_free(my_store *s)
     pthread_cond_destroy(&s->pool_cond);
     pthread_mutex_destroy(&s->claims_lock);
     if (s->trace) fclose(s->trace);
+    free(s->key_sweep_task);
+    free(s->key_sweep_key);
     my_commit_free(s);
     pthread_mutex_destroy(&s->commit_lock);
     my_url_clear(&s->url);

@@ -1,6 +1,7 @@
 /* The MySQL driver's nodes table (storage version 3): heartbeats on the server's clock
- * (UTC_TIMESTAMP(6)), listing the nodes, the lease rule, the overlap check, and the age
- * limit applied to idle tasks. Its statements are prepared per call (my_cl_*, stmt.c).
+ * (UTC_TIMESTAMP(6)), listing the nodes, the lease rule, the overlap check, and the
+ * heartbeat's housekeeping (the age limit applied to idle tasks, the unique keys of
+ * runs since pruned). Its statements are prepared per call (my_cl_*, stmt.c).
  *
  * The lease rule is one transaction that first locks the rows of the dead nodes (FOR
  * UPDATE): a second node applying it at the same time waits for the first's COMMIT and
@@ -17,6 +18,8 @@
 
 /* Rows of finished executions the idle-task age sweep deletes per heartbeat. */
 #define AGE_SWEEP_BATCH 1000
+/* Rows of exec_unique the key sweep reads per heartbeat. */
+#define KEY_SWEEP_BATCH 500
 
 /* ---- the server's clock ------------------------------------------------------------ */
 
@@ -318,34 +321,133 @@ static int expire_fn(my_store *s, my_conn *c, void *p)
 }
 
 /* The age limit for tasks that get no new runs (add_task_exec prunes only the task it
- * adds to): one node at a time (a server lock taken without waiting), a bounded batch
- * per heartbeat. Failures are left for the next heartbeat. */
-static void sweep_aged(my_store *s)
+ * adds to): a bounded batch per heartbeat. */
+static void sweep_aged(my_store *s, my_conn *c)
 {
     if (s->base.env.max_exec_age_s <= 0) return;
+    int64_t cutoff_us = my_now_us(s) - s->base.env.max_exec_age_s * 1000000;
+    int limit = AGE_SWEEP_BATCH;
+    MYSQL_BIND b[2];
+    my_bind_i64(&b[0], &cutoff_us);
+    my_bind_int(&b[1], &limit);
+    my_cl_run(s, c,
+              "DELETE FROM task_execs WHERE queued_us < ? AND status >= 2"
+              " ORDER BY queued_us LIMIT ?",
+              b, NULL, "deleting aged executions");
+}
+
+typedef struct {
+    char *task_id, *unique_key, *exec_id;
+    int64_t gone; /* its run no longer exists */
+} key_row;
+
+static void key_rows_free(key_row *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].task_id);
+        free(v[i].unique_key);
+        free(v[i].exec_id);
+    }
+    free(v);
+}
+
+/* Reads the next KEY_SWEEP_BATCH keys along the primary key after the sweep's cursor,
+ * each with whether its run is gone, into *v; TASKER_OK or a failure. */
+static int read_keys(my_store *s, my_conn *c, key_row **v, size_t *n)
+{
+    const char *task = s->key_sweep_task ? s->key_sweep_task : "";
+    const char *key = s->key_sweep_key ? s->key_sweep_key : "";
+    int limit = KEY_SWEEP_BATCH;
+    MYSQL_BIND b[4];
+    unsigned long len[3];
+    my_bind_str(&b[0], task, &len[0]);
+    my_bind_str(&b[1], task, &len[1]);
+    my_bind_str(&b[2], key, &len[2]);
+    my_bind_int(&b[3], &limit);
+    MYSQL_STMT *st;
+    *v = NULL;
+    *n = 0;
+    int rc = my_cl_prepare(s, c,
+                           "SELECT u.task_id, u.unique_key, u.exec_id, e.exec_id IS NULL"
+                           " FROM exec_unique u LEFT JOIN task_execs e ON e.exec_id = u.exec_id"
+                           " WHERE u.task_id > ? OR (u.task_id = ? AND u.unique_key > ?)"
+                           " ORDER BY u.task_id, u.unique_key LIMIT ?",
+                           b, &st, "reading unique keys");
+    if (rc != TASKER_OK) return rc;
+    if (!(*v = calloc(KEY_SWEEP_BATCH, sizeof **v))) {
+        mysql_stmt_close(st);
+        return tasker_fail(TASKER_ENOMEM, "mysql: key sweep: out of memory");
+    }
+    for (;;) {
+        key_row *r = &(*v)[*n];
+        my_cl_col cols[] = {{.str = &r->task_id}, {.str = &r->unique_key}, {.str = &r->exec_id},
+                            {.i64 = &r->gone}};
+        int f = *n < KEY_SWEEP_BATCH ? my_cl_fetch(s, c, st, cols, 4) : 0;
+        if (f <= 0) {
+            rc = f < 0 ? f : TASKER_OK;
+            break;
+        }
+        (*n)++;
+    }
+    mysql_stmt_close(st);
+    return rc;
+}
+
+/* Keys whose run is gone: exec_unique keeps a row per (task, key) a run held, and
+ * nothing is written when a run ends (exec.c), so the rows of runs since pruned are
+ * deleted here, KEY_SWEEP_BATCH rows read per heartbeat along the primary key (the
+ * cursor wraps at the end). A row is deleted only while it still names the gone run:
+ * a key taken over meanwhile by a new run (its exec_id changed, in a transaction this
+ * delete waits for) is left alone. */
+static void sweep_keys(my_store *s, my_conn *c)
+{
+    key_row *v = NULL;
+    size_t n = 0;
+    if (read_keys(s, c, &v, &n) != TASKER_OK) {
+        key_rows_free(v, n);
+        return;
+    }
+    for (size_t i = 0; i < n && !c->broken; i++) {
+        if (!v[i].gone || !v[i].task_id || !v[i].unique_key || !v[i].exec_id) continue;
+        MYSQL_BIND b[3];
+        unsigned long len[3];
+        my_bind_str(&b[0], v[i].task_id, &len[0]);
+        my_bind_str(&b[1], v[i].unique_key, &len[1]);
+        my_bind_str(&b[2], v[i].exec_id, &len[2]);
+        my_cl_run(s, c, "DELETE FROM exec_unique WHERE task_id = ? AND unique_key = ?"
+                  " AND exec_id = ?", b, NULL, "deleting a key of a gone run");
+    }
+    free(s->key_sweep_task);
+    free(s->key_sweep_key);
+    s->key_sweep_task = s->key_sweep_key = NULL;
+    if (n == KEY_SWEEP_BATCH && v[n - 1].task_id && v[n - 1].unique_key) { /* else wrap */
+        s->key_sweep_task = v[n - 1].task_id;
+        s->key_sweep_key = v[n - 1].unique_key;
+        v[n - 1].task_id = v[n - 1].unique_key = NULL;
+    }
+    key_rows_free(v, n);
+}
+
+/* The heartbeat's housekeeping: one node at a time (a server lock taken without
+ * waiting). Failures are left for the next heartbeat. */
+static void sweep(my_store *s)
+{
     my_conn *c = NULL;
     if (my_conn_get(s, &c) != TASKER_OK) return;
     MYSQL_STMT *st;
     int64_t got = 0;
     if (my_cl_prepare(s, c, "SELECT GET_LOCK(CONCAT('tasker_age.', DATABASE()), 0)", NULL, &st,
-                      "taking the age sweep lock") == TASKER_OK) {
+                      "taking the sweep lock") == TASKER_OK) {
         my_cl_col col = {.i64 = &got};
         my_cl_fetch(s, c, st, &col, 1);
         mysql_stmt_close(st);
     }
     if (got == 1) {
-        int64_t cutoff_us = my_now_us(s) - s->base.env.max_exec_age_s * 1000000;
-        int limit = AGE_SWEEP_BATCH;
-        MYSQL_BIND b[2];
-        my_bind_i64(&b[0], &cutoff_us);
-        my_bind_int(&b[1], &limit);
-        my_cl_run(s, c,
-                  "DELETE FROM task_execs WHERE queued_us < ? AND status >= 2"
-                  " ORDER BY queued_us LIMIT ?",
-                  b, NULL, "deleting aged executions");
+        sweep_aged(s, c);
+        if (!c->broken) sweep_keys(s, c);
         if (!c->broken && my_cl_prepare(s, c,
                                         "SELECT RELEASE_LOCK(CONCAT('tasker_age.', DATABASE()))",
-                                        NULL, &st, "releasing the age sweep lock") == TASKER_OK) {
+                                        NULL, &st, "releasing the sweep lock") == TASKER_OK) {
             my_cl_col col = {.i64 = &got};
             my_cl_fetch(s, c, st, &col, 1);
             mysql_stmt_close(st);
@@ -362,7 +464,7 @@ int my_interrupt_expired(tasker_storage *st, int64_t lease_us, size_t *n)
     expire_arg a = {.lease_us = lease_us};
     int rc = my_read(s, expire_fn, &a);
     if (rc == TASKER_OK && n) *n = a.marked;
-    if (rc == TASKER_OK) sweep_aged(s);
+    if (rc == TASKER_OK) sweep(s);
     return rc;
 }
 
