@@ -519,6 +519,45 @@ static void a_schema_5_store_moves_its_held_keys_over(void **state)
     st->ops->close(st);
 }
 
+/* Migration 7 cut off half way (DDL cannot be rolled back: a crash after some of its
+ * steps) runs again at the next open and ends as a whole one does. */
+static void a_migration_cut_off_half_way_completes_at_the_next_open(void **state)
+{
+    (void)state;
+    my_test_schema_target = 6;
+    tasker_storage *st = open_db(true);
+    my_test_schema_target = 0;
+    st->ops->close(st);
+    char sql[600];
+    add_task_sql("t");
+    snprintf(sql, sizeof sql, "INSERT INTO %s.task_execs (exec_id, task_id, queued_us, status,"
+             " end_us, unique_key) VALUES ('held', 't', 1, 0, 0, 'K'), ('done', 't', 3, 2, 5, 'F')",
+             db);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    /* Its first four steps, as a cut-off run would have left them. */
+    snprintf(sql, sizeof sql, "CREATE TABLE %s.exec_unique (task_id VARBINARY(63) NOT NULL,"
+             " unique_key VARBINARY(255) NOT NULL, exec_id VARBINARY(63) NOT NULL,"
+             " PRIMARY KEY (task_id, unique_key), KEY exec_unique_holder (exec_id))", db);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    snprintf(sql, sizeof sql, "INSERT INTO %s.exec_unique VALUES ('t', 'K', 'held')", db);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    snprintf(sql, sizeof sql, "ALTER TABLE %s.task_execs DROP KEY exec_unique_key", db);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    snprintf(sql, sizeof sql, "ALTER TABLE %s.task_execs DROP COLUMN unique_held", db);
+    assert_int_equal(tasker_test_mariadb_sql(sql), 0);
+    assert_int_equal(count("schema_version WHERE version = 7"), 0);
+
+    st = open_db(false);
+    assert_int_equal(count("schema_version WHERE version = 7"), 1);
+    assert_int_equal(count("exec_unique"), 1);
+    assert_int_equal(count("task_execs WHERE held = 0"), 2); /* the column is there */
+    holder_is(st, "t", "K", "held");
+    holder_is(st, "t", "F", NULL);
+    add_keyed(st, "k2", "t", "K", TASKER_EEXISTS);
+    add_keyed(st, "f2", "t", "F", TASKER_OK);
+    st->ops->close(st);
+}
+
 /* What ends a run frees its key (an outcome, a cancel); a retry takes it over from its
  * failed attempt; an add refused or failing leaves no key held; a bulk add takes each
  * run's key, all or nothing. */
@@ -716,6 +755,7 @@ int main(void)
         cmocka_unit_test(a_batch_of_starts_takes_only_the_runs_that_may_start),
         cmocka_unit_test(pausing_or_limiting_a_task_holds_its_queued_runs),
         cmocka_unit_test(a_schema_5_store_moves_its_held_keys_over),
+        cmocka_unit_test(a_migration_cut_off_half_way_completes_at_the_next_open),
         cmocka_unit_test(a_key_is_held_until_its_run_ends_retries_included),
         cmocka_unit_test(concurrent_adds_with_one_key_admit_exactly_one),
         cmocka_unit_test(keys_of_pruned_runs_are_swept_at_the_heartbeat),

@@ -12,11 +12,19 @@
 #include "core/error.h"
 #include "storage/mysql/stmt.h"
 
+#include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TABLE_OPTS " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+/* DDL cannot be rolled back, so a migration cut off half way (a crash, a lost
+ * connection) runs again from its first step at the next open. Steps from migration 7
+ * on are written to allow that: IF NOT EXISTS, INSERT IGNORE, and ALTERs of one clause
+ * each marked ONCE, whose "already done" errors (a column or key that exists, or is
+ * gone already) count as done. MySQL has no ADD COLUMN IF NOT EXISTS, hence the mark. */
+#define ONCE "/* once */ "
 
 static const char *const migration_1[] = {
     "CREATE TABLE tasks ("
@@ -176,17 +184,20 @@ static const char *const migration_6[] = {
  * or limited; storage/mysql/internal.h, HELD_BY_TASK), rather than each start reading its
  * task in a subquery. */
 static const char *const migration_7[] = {
-    "CREATE TABLE exec_unique ("
+    "CREATE TABLE IF NOT EXISTS exec_unique ("
     " task_id VARBINARY(63) NOT NULL,"
     " unique_key VARBINARY(255) NOT NULL,"
     " exec_id VARBINARY(63) NOT NULL,"
     " PRIMARY KEY (task_id, unique_key),"
     " KEY exec_unique_holder (exec_id)"
     ")" TABLE_OPTS,
-    "INSERT INTO exec_unique (task_id, unique_key, exec_id)"
-    " SELECT task_id, unique_held, exec_id FROM task_execs WHERE unique_held IS NOT NULL",
-    "ALTER TABLE task_execs DROP KEY exec_unique_key, DROP COLUMN unique_held,"
-    " ADD COLUMN held TINYINT NOT NULL DEFAULT 0",
+    /* What unique_held held, read without it: this step runs again after a cut-off. */
+    "INSERT IGNORE INTO exec_unique (task_id, unique_key, exec_id)"
+    " SELECT task_id, unique_key, exec_id FROM task_execs"
+    " WHERE status < 2 AND unique_key IS NOT NULL",
+    ONCE "ALTER TABLE task_execs DROP KEY exec_unique_key",
+    ONCE "ALTER TABLE task_execs DROP COLUMN unique_held",
+    ONCE "ALTER TABLE task_execs ADD COLUMN held TINYINT NOT NULL DEFAULT 0",
     "UPDATE task_execs e JOIN tasks t ON t.task_id = e.task_id SET e.held = 1"
     " WHERE e.status = 0 AND (t.paused <> 0 OR t.max_concurrency > 0)",
     NULL,
@@ -222,11 +233,21 @@ out:
     return rc;
 }
 
+/* Whether a ONCE step failed because it was done before: its one clause's column or
+ * key exists already, or is gone already. */
+static bool done_before(const my_conn *c, const char *step)
+{
+    unsigned e = c->last_errno;
+    return strncmp(step, ONCE, strlen(ONCE)) == 0 &&
+           (e == ER_DUP_FIELDNAME || e == ER_DUP_KEYNAME || e == ER_CANT_DROP_FIELD_OR_KEY);
+}
+
 static int apply(my_store *s, my_conn *c, int version)
 {
     char sql[128];
     for (const char *const *step = migrations[version - 1]; *step; step++) {
         int rc = my_exec_once(s, c, *step);
+        if (rc != TASKER_OK && done_before(c, *step)) rc = TASKER_OK;
         if (rc != TASKER_OK) {
             char why[512];
             snprintf(why, sizeof why, "%s", tasker_last_error());
