@@ -172,6 +172,43 @@ size_t tasker_pool_claim(tasker_t *t, size_t max)
     return queued;
 }
 
+/* ---- runs started by this node's fires ----------------------------------------------
+ * A fire stores the runs this node will begin soon already started (storage op
+ * add_started_execs): no claim per run. "Soon" is within poll_ms: a run left pending
+ * waits that long anyway before an idle node looks for it, so a run this node's
+ * workers reach by then is taken from no one. While runs are short, that is poll_ms
+ * over a run's time (smoothed: one slow run must not stop it) per worker (claim_size,
+ * at most FIRE_AHEAD_MAX); when runs
+ * are long or not yet measured, one per free worker. The runs this node holds (claimed
+ * or started, running or about to) count against it; those queued here pending do not:
+ * any node may still take them. The rest is stored pending, for any node with room,
+ * this one's workers included (through the usual start). */
+#define FIRE_AHEAD_MAX 2048
+
+size_t tasker_pool_fire_room(tasker_t *t)
+{
+    pool *p = &t->pool;
+    if (p->nthreads == 0) return 0;
+    size_t per = claim_size(atomic_load(&p->avg_run_us), t->opt.poll_ms * 1000, FIRE_AHEAD_MAX);
+    pthread_mutex_lock(&p->queue_lock);
+    size_t cap = (size_t)p->nthreads * per, busy = p->running > 0 ? (size_t)p->running : 0;
+    size_t room = p->stopping || busy >= cap ? 0 : cap - busy;
+    pthread_mutex_unlock(&p->queue_lock);
+    return room;
+}
+
+void tasker_pool_add_started(tasker_t *t, job *j)
+{
+    pool *p = &t->pool;
+    pthread_mutex_lock(&p->queue_lock);
+    /* Out of memory here costs only the duplicate check: the run is ours, it must run. */
+    strset_add(&p->queued_ids, j->exec_id);
+    p->running++;
+    ready_push(p, j);
+    pthread_cond_signal(&p->queue_cond);
+    pthread_mutex_unlock(&p->queue_lock);
+}
+
 void tasker_pool_poke(tasker_t *t)
 {
     pool *p = &t->pool;
@@ -272,6 +309,10 @@ static void *worker_main(void *arg)
         bool async = tasker_run_started(t, j);
         last_run_us = tasker_mono_us() - start_us;
         atomic_store(&p->last_run_us, last_run_us);
+        /* Racing workers may lose an update: it only smooths. */
+        int64_t avg_us = atomic_load(&p->avg_run_us);
+        atomic_store(&p->avg_run_us,
+                     avg_us == INT64_MAX ? last_run_us : avg_us + (last_run_us - avg_us) / 8);
         if (!async) tasker_pool_job_finished(t, j);
     }
 }
@@ -296,6 +337,7 @@ int tasker_pool_init(tasker_t *t)
     strset_init(&p->queued_ids);
     p->poll_pause_us = t->opt.poll_ms * 1000;
     atomic_init(&p->last_run_us, INT64_MAX);
+    atomic_init(&p->avg_run_us, INT64_MAX);
     p->can_claim = t->cl.on && t->st->ops->claim_task_execs && !t->opt.no_pickup &&
                    t->opt.workers > 0;
     t->pool_ready = true;

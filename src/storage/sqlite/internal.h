@@ -70,6 +70,7 @@ enum {
     W_TASK_RETENTION,
     W_TASKS_WITH_AGE,
     W_EXEC_HOLDER,
+    W_FIRE_TASK, /* a fire's task, to store its run started (storage/sqlite/fire.c) */
     W_COUNT
 };
 
@@ -103,6 +104,7 @@ typedef enum {
     SQ_INTERRUPT,
     SQ_SET_FIRES, /* version 4: bulk definitions */
     SQ_DEFINE,
+    SQ_ADD_STARTED, /* version 4: a herd's fires stored and started (storage/sqlite/fire.c) */
     SQ_CLUSTER /* version 3 operations: u.cluster says which (storage/sqlite/cluster.c) */
 } sq_kind;
 
@@ -150,6 +152,16 @@ typedef struct sq_req {
             const tasker_task_scheme *schemes;
             size_t ns;
         } define;
+        struct { /* SQ_ADD_STARTED */
+            const tasker_task_exec *v;
+            size_t n;
+            int64_t us;
+            const char *node_id;
+            const char *const *handlers; /* NULL: any handler */
+            size_t nh;
+            size_t max_start;
+            bool *started;
+        } fire;
         struct { /* SQ_SET_FIRES */
             const char *const *ids;
             const int64_t *us;
@@ -246,6 +258,14 @@ int sq_submit(sq_store *s, sq_req *r);
 /* storage/sqlite/write.c: runs one request inside the leader's transaction; fills r->rc and
  * r->msg. Returns r->rc. */
 int sq_exec_req(sq_store *s, sq_req *r);
+/* Inserts execution e (W_ADD_EXEC); fills r: EEXISTS saying which key clashed,
+ * ENOTFOUND for a missing task. Returns r->rc. */
+int sq_add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e);
+/* Checks an id argument: TASKER_EINVAL with the thread's message when empty or long. */
+int sq_check_id(const char *what, const char *id);
+
+/* storage/sqlite/fire.c: runs an SQ_ADD_STARTED request (leader). */
+int sq_exec_add_started(sq_store *s, sq_req *r);
 /* Retention for the tasks that gained executions in this batch, and age pruning when
  * due. Runs inside the transaction; TASKER_OK or TASKER_ESTORAGE with msg filled. */
 int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t msg_size);
@@ -281,6 +301,9 @@ int sq_set_scheme_fires(tasker_storage *st, const char *const *ids, const int64_
                         size_t n);
 int sq_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
 int sq_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
+int sq_add_started_execs(tasker_storage *st, const tasker_task_exec *v, size_t n,
+                         int64_t start_us, const char *node_id, const char *const *handlers,
+                         size_t nh, size_t max_start, bool *started);
 int sq_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
                        const char *node_id);
 int sq_update_task_exec(tasker_storage *st, const tasker_task_exec *e);

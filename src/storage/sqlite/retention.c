@@ -65,35 +65,44 @@ static int prune_task_age(sq_store *s, const char *task_id, int64_t cutoff_us, c
     return step_done(s, st, "retention by age", msg, size);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* The distinct tasks that gained executions in the batch, into a malloc'd array
- * (NULL with *n 0 when none). Batches hold few tasks; a linear search is enough. */
+ * (NULL with *n 0 when none), in task id order. A herd of fires brings hundreds of
+ * tasks in one batch: collected, then sorted and made unique (a linear search for
+ * each was quadratic, a few ms per batch). */
 static int batch_tasks(sq_req *batch, const char ***out, size_t *n)
 {
-    const char **v = NULL;
-    size_t cap = 0;
+    size_t total = 0;
+    *out = NULL;
     *n = 0;
+    for (sq_req *r = batch; r; r = r->next)
+        if (r->rc == TASKER_OK && !r->final)
+            total += r->kind == SQ_ADD_EXEC      ? 1
+                     : r->kind == SQ_ADD_EXECS   ? r->u.execs.n
+                     : r->kind == SQ_ADD_STARTED ? r->u.fire.n
+                                                 : 0;
+    if (total == 0) return TASKER_OK;
+    const char **v = malloc(total * sizeof *v);
+    if (!v) return TASKER_ENOMEM;
+    size_t k = 0;
     for (sq_req *r = batch; r; r = r->next) {
         if (r->rc != TASKER_OK || r->final) continue;
-        size_t k = r->kind == SQ_ADD_EXEC ? 1 : r->kind == SQ_ADD_EXECS ? r->u.execs.n : 0;
-        for (size_t i = 0; i < k; i++) {
-            const char *id = r->kind == SQ_ADD_EXEC ? r->u.exec->task_id
-                                                    : r->u.execs.v[i].task_id;
-            size_t seen = 0;
-            while (seen < *n && strcmp(v[seen], id) != 0) seen++;
-            if (seen < *n) continue;
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 8;
-                const char **grown = realloc(v, cap * sizeof *v);
-                if (!grown) {
-                    free(v);
-                    return TASKER_ENOMEM;
-                }
-                v = grown;
-            }
-            v[(*n)++] = id;
-        }
+        if (r->kind == SQ_ADD_EXEC) v[k++] = r->u.exec->task_id;
+        else if (r->kind == SQ_ADD_EXECS)
+            for (size_t i = 0; i < r->u.execs.n; i++) v[k++] = r->u.execs.v[i].task_id;
+        else if (r->kind == SQ_ADD_STARTED)
+            for (size_t i = 0; i < r->u.fire.n; i++) v[k++] = r->u.fire.v[i].task_id;
     }
+    if (k > 1) qsort(v, k, sizeof *v, cmp_str);
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++)
+        if (m == 0 || strcmp(v[m - 1], v[i]) != 0) v[m++] = v[i];
     *out = v;
+    *n = m;
     return TASKER_OK;
 }
 

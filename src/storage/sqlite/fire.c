@@ -1,0 +1,102 @@
+/* The SQLite driver's herd writes (storage version 4, add_started_execs): a schedule
+ * loop's fires stored, and those this node will run started, in the group commit's
+ * transaction. A run started here is inserted running, instead of inserted pending and
+ * then updated by a claim: one row write and no claim per run. The caller runs it only
+ * once the transaction has committed (the writer answers after its COMMIT,
+ * storage/sqlite/commit.c), and a failed COMMIT rolls the starts back with the rows.
+ *
+ * Whether a run is started is decided as W_START_EXEC decides (due, of a task neither
+ * paused nor limited), by reading its task in the same transaction: the write lock is
+ * held from BEGIN IMMEDIATE, so no other process changes the task in between.
+ */
+#include "storage/sqlite/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool handler_listed(const sq_req *r, const char *handler)
+{
+    if (!r->u.fire.handlers) return true;
+    for (size_t i = 0; handler && i < r->u.fire.nh; i++)
+        if (r->u.fire.handlers[i] && strcmp(r->u.fire.handlers[i], handler) == 0) return true;
+    return false;
+}
+
+/* Whether e may be stored started: TASKER_OK with *go set, or TASKER_ESTORAGE. */
+static int may_start(sq_store *s, sq_req *r, const tasker_task_exec *e, bool *go)
+{
+    *go = false;
+    if (e->status != TASKER_EXEC_PENDING || e->run_at_us > r->u.fire.us) return TASKER_OK;
+    sqlite3_stmt *st = s->wstmt[W_FIRE_TASK];
+    sqlite3_bind_text(st, 1, e->task_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *go = sqlite3_column_int(st, 0) == 0 && sqlite3_column_int(st, 1) == 0 &&
+              handler_listed(r, (const char *)sqlite3_column_text(st, 2));
+    else if (rc != SQLITE_DONE) /* a missing task is the insert's to report */
+        sq_format_error(s, s->wdb, r->msg, sizeof r->msg, "reading a fire's task");
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? TASKER_OK : (r->rc = TASKER_ESTORAGE);
+}
+
+static int add_one(sq_store *s, sq_req *r, const tasker_task_exec *e, bool want, bool *started)
+{
+    bool go = false;
+    if (want && may_start(s, r, e, &go) != TASKER_OK) return r->rc;
+    if (!go) return sq_add_one_exec(s, r, e);
+    tasker_task_exec x = *e;
+    x.status = TASKER_EXEC_RUNNING;
+    x.start_us = r->u.fire.us;
+    x.node_id = (char *)r->u.fire.node_id;
+    *started = sq_add_one_exec(s, r, &x) == TASKER_OK;
+    return r->rc;
+}
+
+/* All or nothing, under a savepoint as exec_add_execs. Run again from the start when the
+ * leader replays the batch (a rolled-back transaction): started[] is recounted. */
+int sq_exec_add_started(sq_store *s, sq_req *r)
+{
+    size_t n = r->u.fire.n, left = r->u.fire.max_start;
+    bool *started = r->u.fire.started;
+    memset(started, 0, n * sizeof *started);
+    sqlite3_stmt *sp = s->wstmt[W_SAVEPOINT];
+    int rc = sqlite3_step(sp);
+    sqlite3_reset(sp);
+    if (rc != SQLITE_DONE) {
+        sq_format_error(s, s->wdb, r->msg, sizeof r->msg, "adding executions");
+        return r->rc = TASKER_ESTORAGE;
+    }
+    for (size_t i = 0; i < n && r->rc == TASKER_OK; i++)
+        if (add_one(s, r, &r->u.fire.v[i], left > 0, &started[i]) == TASKER_OK && started[i])
+            left--;
+    if (r->rc != TASKER_OK) memset(started, 0, n * sizeof *started);
+    if (sqlite3_get_autocommit(s->wdb)) return r->rc; /* all rolled back anyway */
+    if (r->rc != TASKER_OK) {
+        sqlite3_step(s->wstmt[W_ROLLBACK_TO]);
+        sqlite3_reset(s->wstmt[W_ROLLBACK_TO]);
+    }
+    sqlite3_step(s->wstmt[W_RELEASE]);
+    sqlite3_reset(s->wstmt[W_RELEASE]);
+    return r->rc;
+}
+
+int sq_add_started_execs(tasker_storage *st, const tasker_task_exec *v, size_t n,
+                         int64_t start_us, const char *node_id, const char *const *handlers,
+                         size_t nh, size_t max_start, bool *started)
+{
+    int rc;
+    if (n == 0) return TASKER_OK;
+    if (!v || !started || (nh && !handlers))
+        return tasker_set_error(TASKER_EINVAL, "sqlite: add_started_execs: NULL argument");
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = sq_check_id("execution id", v[i].exec_id)) != TASKER_OK) return rc;
+        if ((rc = sq_check_id("task id", v[i].task_id)) != TASKER_OK) return rc;
+    }
+    sq_req r = {.kind = SQ_ADD_STARTED,
+                .u.fire = {.v = v, .n = n, .us = start_us, .node_id = node_id,
+                           .handlers = handlers, .nh = nh, .max_start = max_start,
+                           .started = started}};
+    rc = sq_submit((sq_store *)st, &r);
+    if (rc != TASKER_OK) memset(started, 0, n * sizeof *started); /* not committed */
+    return rc;
+}
