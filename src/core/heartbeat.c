@@ -194,6 +194,52 @@ void tasker_cluster_handlers_changed(tasker_t *t)
     if (t->cl.ready && t->cl.member) beat(t);
 }
 
+/* How long a node's place is kept: it changes only when nodes come or go, which the
+ * lease takes seconds to tell anyway; every schedule pass and poll would otherwise read
+ * the nodes. */
+#define PLACE_TTL_US INT64_C(1000000)
+
+void tasker_cluster_place(tasker_t *t, size_t *rank, size_t *count)
+{
+    cluster *c = &t->cl;
+    *rank = 0;
+    *count = 1;
+    if (!c->on || !c->ready || !c->member) return;
+    int64_t mono_now_us = tasker_mono_us();
+    pthread_mutex_lock(&c->lock);
+    bool fresh = c->place_read_us && mono_now_us - c->place_read_us < PLACE_TTL_US;
+    if (fresh) {
+        *rank = c->place_rank;
+        *count = c->place_count;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (fresh) return;
+    tasker_node *v = NULL;
+    size_t n = 0;
+    int64_t store_us = 0;
+    if (t->st->ops->list_nodes(t->st, 0, &v, &n, &store_us) != TASKER_OK) return;
+    size_t live = 0, mine = 0;
+    bool found = false;
+    for (size_t i = 0; i < n; i++) { /* ordered by node_id */
+        if (v[i].stopped_us || v[i].heartbeat_us < store_us - c->lease_us) continue;
+        if (strcmp(v[i].node_id, t->node_id) == 0) {
+            mine = live;
+            found = true;
+        }
+        live++;
+    }
+    tasker_free_nodes(v, n);
+    if (found) {
+        *rank = mine;
+        *count = live;
+    }
+    pthread_mutex_lock(&c->lock);
+    c->place_rank = *rank;
+    c->place_count = *count;
+    c->place_read_us = mono_now_us;
+    pthread_mutex_unlock(&c->lock);
+}
+
 void tasker_cluster_stop(tasker_t *t)
 {
     cluster *c = &t->cl;

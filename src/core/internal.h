@@ -85,6 +85,10 @@ typedef struct pool {
     _Atomic int64_t last_run_us; /* the last run's length, on any worker; INT64_MAX = none */
     _Atomic int64_t avg_run_us;  /* runs' length, smoothed (1/8 per run); INT64_MAX = none */
     int64_t last_poll_us;        /* the last poll's claim, round trip included */
+    /* This node's place among the nodes, as of the last poll (tasker_cluster_place):
+     * with others, polls are jittered and never claim ahead (pool.c, poll_wait_us). */
+    size_t place_rank, place_count;
+    unsigned poll_seed; /* rand_r state of the jitter */
 } pool;
 
 /* ---- the schedule loop (schedule.c) ---- */
@@ -110,10 +114,6 @@ typedef struct sched {
     int64_t last_now_us;          /* the clock at the previous pass, to see it jump */
     int64_t backoff_us;           /* the pause after a failed reload; 0 = the store is up */
     bool fires_lost;              /* the store refused occurrences this pass (schedule.c) */
-    /* This node's place among the live nodes (schedule.c, node_place), read from the
-     * store at most once per PLACE_TTL_US (monotonic place_read_us). */
-    size_t place_rank, place_count;
-    int64_t place_read_us;
     /* running scheduled executions per scheme, for overlap forbid */
     strset running_schemes;
 } sched;
@@ -137,6 +137,10 @@ typedef struct cluster {
     /* The heartbeat thread's own: the store being down, for backoff and logging. */
     int64_t down_since_mono_us; /* 0 = up */
     int64_t last_log_mono_us;
+    /* This node's place among the live nodes (tasker_cluster_place), read from the
+     * store at most once per PLACE_TTL_US (monotonic place_read_us); guarded by lock. */
+    size_t place_rank, place_count;
+    int64_t place_read_us;
 } cluster;
 
 /* Job lifecycle: the contexts of the runs executing here, so that a cancel reaches
@@ -300,6 +304,10 @@ void tasker_cluster_judge(tasker_t *t);
  * before tasker_register returns (`tasker trigger` and `tasker status` judge from the
  * rows whether a live process has a handler). A failure is left to the next beat. */
 void tasker_cluster_handlers_changed(tasker_t *t);
+/* This node's place among the live member nodes sharing the store, ordered by node id:
+ * *rank of *count (0 of 1 when alone, for a client, or when the store keeps no nodes).
+ * Read from the store at most once a second; thread-safe. */
+void tasker_cluster_place(tasker_t *t, size_t *rank, size_t *count);
 /* The registered handler names as a JSON array (malloc'd), or NULL. */
 char *tasker_handlers_json(tasker_t *t);
 /* The registered handler names: a malloc'd array of *n strdup'd names. */

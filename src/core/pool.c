@@ -119,7 +119,15 @@ static job *claim(tasker_t *t, job **jobs, size_t k)
  * claim's round trip could have run (claim_size, as the local path does): a claim then
  * costs the store one write per that many runs instead of one per free worker, and a
  * claimed run waits on the ready list about one round trip at most. The store returns
- * claimed runs after its commit: they are running already. */
+ * claimed runs after its commit: they are running already.
+ *
+ * With other live nodes, a backlog is shared rather than taken by whoever polls first:
+ * a node claims one run per free worker, never ahead, so a burst of short runs is still
+ * being claimed when the other nodes' polls come; and each pause is poll_ms times a
+ * random factor in [0.5, 1.5), so that a producer in step with poll_ms does not always
+ * meet the same node's poll first. Claiming ahead, the first node took a burst of 100
+ * whole in 25-70 ms on Galera, and the split of a test of 8 bursts was a lottery
+ * (docs/cluster.md, "Work sharing"). */
 
 /* A job for the pending or claimed run e, taking e's scheme id and params. */
 static job *job_from_exec(tasker_task_exec *e)
@@ -228,9 +236,20 @@ static size_t poll_claim_max(const pool *p)
 {
     int free_workers = p->nthreads - p->running;
     size_t max = free_workers < 1 ? 1 : (size_t)free_workers;
-    if (p->store_has_more)
+    if (p->store_has_more && p->place_count < 2)
         max *= claim_size(atomic_load(&p->last_run_us), p->last_poll_us, TASKER_CLAIM_MAX);
     return max < TASKER_POLL_CLAIM_MAX ? max : TASKER_POLL_CLAIM_MAX;
+}
+
+/* How long the poller waits for its next poll (see above); called with queue_lock held. */
+static int64_t poll_wait_us(tasker_t *t)
+{
+    pool *p = &t->pool;
+    int64_t pause_us = p->poll_pause_us;
+    if (p->place_count < 2 || pause_us <= 0) return pause_us;
+    /* Never 0: rand_r's state is 0 only before the first turn. */
+    if (!p->poll_seed) p->poll_seed = (unsigned)tasker_mono_us() | 1u;
+    return pause_us / 2 + (int64_t)((uint64_t)rand_r(&p->poll_seed) % (uint64_t)pause_us);
 }
 
 /* The poller's turn, called with queue_lock held and no work at hand: waits for the
@@ -241,7 +260,7 @@ static void poll_store(tasker_t *t)
     p->poller = true;
     bool due = p->store_has_more || p->claim_wake;
     if (!due) {
-        if (!p->poll_at.tv_sec) p->poll_at = tasker_mono_after_us(p->poll_pause_us);
+        if (!p->poll_at.tv_sec) p->poll_at = tasker_mono_after_us(poll_wait_us(t));
         while (!has_work(p) && !p->claim_wake &&
                pthread_cond_timedwait(&p->queue_cond, &p->queue_lock, &p->poll_at) != ETIMEDOUT) {
         }
@@ -254,8 +273,12 @@ static void poll_store(tasker_t *t)
         int64_t claim_start_us = tasker_mono_us();
         tasker_pool_claim(t, max);
         int64_t claim_us = tasker_mono_us() - claim_start_us;
+        size_t rank, count;
+        tasker_cluster_place(t, &rank, &count);
         pthread_mutex_lock(&p->queue_lock);
         p->last_poll_us = claim_us;
+        p->place_rank = rank;
+        p->place_count = count;
     }
     p->poller = false;
     /* Leaving the turn for work: an idle worker, if any, takes it over (it may find a

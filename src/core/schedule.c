@@ -506,53 +506,6 @@ static int by_scheme_id(const void *a, const void *b)
     return strcmp((*(sched_entry *const *)a)->scheme_id, (*(sched_entry *const *)b)->scheme_id);
 }
 
-/* How long a node's place is kept: it changes only when nodes come or go, which the
- * lease takes seconds to tell anyway; every pass would otherwise read the nodes. */
-#define PLACE_TTL_US INT64_C(1000000)
-
-/* This node's place among the live nodes sharing the store: *rank of *count (0 of 1
- * when alone, or when the store keeps no nodes). */
-static void node_place(tasker_t *t, size_t *rank, size_t *count)
-{
-    const tasker_storage_ops *ops = t->st->ops;
-    sched *s = &t->sched;
-    *rank = 0;
-    *count = 1;
-    if (!t->cl.on || !t->cl.member || ops->version < 3 || !ops->list_nodes) return;
-    int64_t mono_now_us = tasker_mono_us();
-    if (s->place_read_us && mono_now_us - s->place_read_us < PLACE_TTL_US) {
-        *rank = s->place_rank;
-        *count = s->place_count;
-        return;
-    }
-    tasker_node *v = NULL;
-    size_t n = 0;
-    int64_t store_us = 0;
-    /* Unlocked: the store's answer may take a while, and the loop owns the entries. */
-    pthread_mutex_unlock(&t->sched.lock);
-    int rc = ops->list_nodes(t->st, 0, &v, &n, &store_us);
-    pthread_mutex_lock(&t->sched.lock);
-    if (rc != TASKER_OK) return;
-    size_t live = 0, mine = 0;
-    bool found = false;
-    for (size_t i = 0; i < n; i++) { /* ordered by node_id */
-        if (v[i].stopped_us || v[i].heartbeat_us < store_us - t->cl.lease_us) continue;
-        if (strcmp(v[i].node_id, t->node_id) == 0) {
-            mine = live;
-            found = true;
-        }
-        live++;
-    }
-    tasker_free_nodes(v, n);
-    if (found) {
-        *rank = mine;
-        *count = live;
-    }
-    s->place_rank = *rank;
-    s->place_count = *count;
-    s->place_read_us = mono_now_us;
-}
-
 /* Handles every schedule due at now_us: several in this node's order (see above), one
  * as the heap gives it. Called with sched.lock held. */
 static void process_due(tasker_t *t, fire_batch *b, int64_t now_us)
@@ -574,7 +527,10 @@ static void process_due(tasker_t *t, fire_batch *b, int64_t now_us)
     }
     size_t start = 0, rank = 0, count = 1;
     if (n > 1) {
-        node_place(t, &rank, &count);
+        /* Unlocked: the store's answer may take a while, and the loop owns the entries. */
+        pthread_mutex_unlock(&s->lock);
+        tasker_cluster_place(t, &rank, &count);
+        pthread_mutex_lock(&s->lock);
         /* Alone too: the rows of one batch then land side by side in the store's
          * occurrence index (scheme_id, scheduled_us), fewer pages written per commit. */
         qsort(v, n, sizeof *v, by_scheme_id);
