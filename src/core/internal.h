@@ -64,6 +64,7 @@ typedef struct pool {
     /* Runs claimed (started in the store) by a worker for the pool, not yet running:
      * any idle worker takes one before claiming more. Counted in running. */
     job *ready_head, *ready_tail;
+    size_t ready_n; /* jobs on the ready list: claimed or started, not yet begun */
     int running;
     bool stopping;
     strset queued_ids; /* exec ids queued or running here, so a rescan does not requeue */

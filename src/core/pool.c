@@ -40,6 +40,7 @@ static void ready_push(pool *p, job *j)
     if (p->ready_tail) p->ready_tail->next = j;
     else p->ready_head = j;
     p->ready_tail = j;
+    p->ready_n++;
 }
 
 /* Takes up to max queued jobs into jobs[]; called with queue_lock held. */
@@ -183,14 +184,14 @@ size_t tasker_pool_claim(tasker_t *t, size_t max)
 /* ---- runs started by this node's fires ----------------------------------------------
  * A fire stores the runs this node will begin soon already started (storage op
  * add_started_execs): no claim per run. "Soon" is within poll_ms: a run left pending
- * waits that long anyway before an idle node looks for it, so a run this node's
- * workers reach by then is taken from no one. While runs are short, that is poll_ms
- * over a run's time (smoothed: one slow run must not stop it) per worker (claim_size,
- * at most FIRE_AHEAD_MAX); when runs
- * are long or not yet measured, one per free worker. The runs this node holds (claimed
- * or started, running or about to) count against it; those queued here pending do not:
- * any node may still take them. The rest is stored pending, for any node with room,
- * this one's workers included (through the usual start). */
+ * waits that long anyway before an idle node looks for it, so a run this node's workers
+ * reach by then is taken from no one. While runs are short, that is poll_ms over a
+ * run's time (smoothed: one slow run must not stop it) per worker (claim_size, at most
+ * FIRE_AHEAD_MAX), less the runs this node holds and has not begun (its ready list);
+ * runs queued here pending do not count (any node may still take them), nor those
+ * whose outcome is still being written. When runs are long or not yet measured: one per
+ * free worker, nothing ahead. The rest is stored pending, for any node with room, this
+ * one's workers included (through the usual start). */
 #define FIRE_AHEAD_MAX 2048
 
 size_t tasker_pool_fire_room(tasker_t *t)
@@ -199,8 +200,9 @@ size_t tasker_pool_fire_room(tasker_t *t)
     if (p->nthreads == 0) return 0;
     size_t per = claim_size(atomic_load(&p->avg_run_us), t->opt.poll_ms * 1000, FIRE_AHEAD_MAX);
     pthread_mutex_lock(&p->queue_lock);
-    size_t cap = (size_t)p->nthreads * per, busy = p->running > 0 ? (size_t)p->running : 0;
-    size_t room = p->stopping || busy >= cap ? 0 : cap - busy;
+    size_t cap = (size_t)p->nthreads * per, held = per > 1 ? p->ready_n
+                                                  : (size_t)(p->running > 0 ? p->running : 0);
+    size_t room = p->stopping || held >= cap ? 0 : cap - held;
     pthread_mutex_unlock(&p->queue_lock);
     return room;
 }
@@ -314,6 +316,7 @@ static void *worker_main(void *arg)
             j = p->ready_head;
             p->ready_head = j->next;
             if (!p->ready_head) p->ready_tail = NULL;
+            p->ready_n--;
         } else if (p->stopping) {
             pthread_mutex_unlock(&p->queue_lock);
             return NULL;
