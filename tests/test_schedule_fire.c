@@ -38,6 +38,9 @@ static int checking_handler(tasker_ctx *c)
         e.status != TASKER_EXEC_RUNNING || !e.node_id || e.start_us == 0)
         atomic_fetch_add(&early, 1);
     tasker_exec_clear(&e);
+    /* An event, then the outcome: both asynchronous, held back during a herd on SQLite
+     * (storage/sqlite/commit.c), and they must still land in that order. */
+    tasker_event(c, TASKER_NORMAL, "ran");
     atomic_fetch_add(&runs, 1);
     return 0;
 }
@@ -154,6 +157,13 @@ static size_t check_execs(const char *prefix, int n, tasker_exec_status want)
         size_t k;
         assert_int_equal(tasker_list_execs(t, id, &v, &k), TASKER_OK);
         for (size_t a = 0; a < k; a++) {
+            if (want == TASKER_EXEC_SUCCESS) { /* its event is stored with it */
+                tasker_task_event *ev;
+                size_t nev;
+                assert_int_equal(tasker_list_events(t, v[a].exec_id, &ev, &nev), TASKER_OK);
+                if (nev != 1) fail_msg("%s: %zu events, not 1", id, nev);
+                tasker_free_events(ev, nev);
+            }
             if (v[a].status != want)
                 fail_msg("%s: an execution is %s, not %s", id,
                          tasker_exec_status_name(v[a].status), tasker_exec_status_name(want));
@@ -239,6 +249,36 @@ static void a_fire_whose_write_fails_starts_nothing_sqlite(void **state)
     a_fire_whose_write_fails_starts_nothing(true);
 }
 
+/* Closing right after a herd's handlers ran: outcomes held back while it was stored
+ * (SQLite, storage/sqlite/commit.c) are written before the store closes. Reopened, every
+ * run is finished; none is left running. */
+static void closing_after_a_herd_leaves_nothing_running(bool sqlite)
+{
+    open_store(sqlite, "2026-01-01 00:00:05");
+    add_many("c", N, "check", "*/10 * * * * *", NULL);
+    assert_int_equal(tasker_start(t), TASKER_OK);
+    fire_herd_at("2026-01-01 00:00:10");
+    int want = N;
+    if (!test_wait_for(runs_at_least, &want, 30000))
+        fail_msg("%d runs, wanted %d", atomic_load(&runs), want);
+    tasker_close(t); /* no drain: what is in flight is close's to finish */
+    t = NULL;
+    if (!sqlite) return; /* a memory store is gone with its handle */
+    tasker_options o = {.workers = 1, .max_execs_per_task = -1, .max_exec_age_s = -1,
+                        .clock = fake_clock_read, .clock_udata = &clock_};
+    char dsn[600];
+    snprintf(dsn, sizeof dsn, "sqlite:%s", db_path);
+    t = tasker_open_opts(dsn, &o); /* not started: it only reads */
+    assert_non_null(t);
+    assert_int_equal(check_execs("c", N, TASKER_EXEC_SUCCESS), N);
+}
+
+static void closing_after_a_herd_leaves_nothing_running_sqlite(void **state)
+{
+    (void)state;
+    closing_after_a_herd_leaves_nothing_running(true);
+}
+
 /* A paused task's fires are held pending, whoever stores them; resumed, they run. And
  * on SQLite (cluster mode: a store shared by processes) a fire of a task whose handler
  * this node lacks stays pending for a node that has it, rather than failing here. */
@@ -292,6 +332,8 @@ int main(void)
         cmocka_unit_test_teardown(herd_runs_begin_only_once_stored_running_sqlite, teardown),
         cmocka_unit_test_teardown(a_fire_whose_write_fails_starts_nothing_memory, teardown),
         cmocka_unit_test_teardown(a_fire_whose_write_fails_starts_nothing_sqlite, teardown),
+        cmocka_unit_test_teardown(closing_after_a_herd_leaves_nothing_running_sqlite,
+                                  teardown),
         cmocka_unit_test_teardown(held_and_foreign_fires_stay_pending_memory, teardown),
         cmocka_unit_test_teardown(held_and_foreign_fires_stay_pending_sqlite, teardown),
     };

@@ -185,20 +185,23 @@ size_t tasker_pool_claim(tasker_t *t, size_t max)
  * A fire stores the runs this node will begin soon already started (storage op
  * add_started_execs): no claim per run. "Soon" is within poll_ms: a run left pending
  * waits that long anyway before an idle node looks for it, so a run this node's workers
- * reach by then is taken from no one. While runs are short, that is poll_ms over a
- * run's time (smoothed: one slow run must not stop it) per worker (claim_size, at most
- * FIRE_AHEAD_MAX), less the runs this node holds and has not begun (its ready list);
- * runs queued here pending do not count (any node may still take them), nor those
- * whose outcome is still being written. When runs are long or not yet measured: one per
- * free worker, nothing ahead. The rest is stored pending, for any node with room, this
- * one's workers included (through the usual start). */
+ * reach by then is taken from no one. That is poll_ms over a run's time (smoothed: one
+ * slow run must not stop it) per worker, at most FIRE_AHEAD_MAX, less the runs this node
+ * holds and has not begun (its ready list); runs queued here pending do not count (any
+ * node may still take them), nor those whose outcome is still being written. When runs
+ * last poll_ms or more, or are not yet measured: one per free worker, nothing ahead.
+ * The rest is stored pending, for any node with room, this one's workers included
+ * (through the usual start). */
 #define FIRE_AHEAD_MAX 2048
 
 size_t tasker_pool_fire_room(tasker_t *t)
 {
     pool *p = &t->pool;
     if (p->nthreads == 0) return 0;
-    size_t per = claim_size(atomic_load(&p->avg_run_us), t->opt.poll_ms * 1000, FIRE_AHEAD_MAX);
+    int64_t avg_us = atomic_load(&p->avg_run_us), poll_us = t->opt.poll_ms * 1000;
+    size_t per = avg_us == INT64_MAX || avg_us >= poll_us ? 1
+                 : (size_t)(poll_us / (avg_us > 0 ? avg_us : 1));
+    if (per > FIRE_AHEAD_MAX) per = FIRE_AHEAD_MAX;
     pthread_mutex_lock(&p->queue_lock);
     size_t cap = (size_t)p->nthreads * per, held = per > 1 ? p->ready_n
                                                   : (size_t)(p->running > 0 ? p->running : 0);

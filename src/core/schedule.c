@@ -134,14 +134,19 @@ static int count_occurrences(const tasker_cron *c, int64_t after_us, int64_t unt
 /* ---- firing, in batches ----
  *
  * A pass collects the executions its fires create (pending runs and skipped records)
- * and stores them with one add_task_execs per FIRE_BATCH_MAX, all or nothing; the runs
- * of a stored batch are queued at once, so workers start while the next batch is
- * written. When a batch is refused (say EEXISTS: a peer sharing the store fired some of
+ * and stores them with one write per FIRE_BATCH_MAX (the first FIRE_BATCH_FIRST), all
+ * or nothing; the runs of a stored batch are queued at once, so workers start while the
+ * next batch is written. Where the store can (add_started_execs), the write also starts
+ * the runs this node will begin soon (pool.c, tasker_pool_fire_room), and those go
+ * straight to the workers once it has committed: no claim each. When a batch is refused (say EEXISTS: a peer sharing the store fired some of
  * these occurrences already) each item is stored on its own, and the store's
  * (scheme_id, scheduled_us) key decides which are ours, as when firing one by one. The
  * schedules' last fires are recorded after their executions, in one write where the
  * driver can (set_scheme_fires, storage version 4). */
 #define FIRE_BATCH_MAX 512
+/* A pass's first batch is smaller: its runs start sooner, and by the second batch this
+ * node has measured a run (how many it may store started depends on it, pool.c). */
+#define FIRE_BATCH_FIRST 32
 
 typedef struct fire_item {
     sched_entry *e;
@@ -154,6 +159,7 @@ typedef struct fire_item {
 typedef struct fire_batch {
     fire_item *v;
     size_t n, cap;
+    size_t limit; /* flushed at this many: FIRE_BATCH_FIRST, then FIRE_BATCH_MAX */
     const char **fire_ids; /* schedules whose last fire moved, and to when */
     int64_t *fire_us;
     size_t nf, capf;
@@ -482,7 +488,10 @@ static void process_entry(tasker_t *t, fire_batch *b, sched_entry *e, int64_t no
     }
     /* Between schedules, never within one: a run of e must not finish (the lock is let
      * go during the write) while later fires of e in this pass are decided. */
-    if (b->n >= FIRE_BATCH_MAX) flush_batch(t, b, false);
+    if (b->n >= (b->limit ? b->limit : FIRE_BATCH_MAX)) {
+        flush_batch(t, b, false);
+        b->limit = FIRE_BATCH_MAX;
+    }
 }
 
 /* ---- a herd shared among nodes ----
@@ -637,6 +646,7 @@ static void *sched_main(void *arg)
         }
         if (s->reload) reload(t); /* first pass, a schedule change, a clock step */
         s->last_now_us = now_us;
+        batch.limit = FIRE_BATCH_FIRST;
         process_due(t, &batch, now_us);
         heap_item *top;
         flush_batch(t, &batch, true);

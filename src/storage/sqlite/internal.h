@@ -32,6 +32,11 @@
 #define SQ_WAL_AUTOCHECKPOINT_PAGES 4000
 /* How long the leader waits for writers it answered early to queue their next write. */
 #define SQ_GATHER_US 50
+/* Asynchronous writes held back while a herd's fires are stored (commit.c): at most
+ * this long, at most this many, and an end looked for this often. */
+#define SQ_HOLD_MAX_US 500000
+#define SQ_HOLD_MAX 16384
+#define SQ_HOLD_CHECK_MS 50
 /* Age pruning over all tasks runs at most once per this interval. */
 #define SQ_AGE_PRUNE_INTERVAL_US 1000000
 
@@ -176,6 +181,7 @@ typedef struct sq_req {
     char *id_out;       /* SQ_ADD_SCHEME: receives the stored scheme id */
     size_t count_out;   /* SQ_INTERRUPT: executions marked */
     uint64_t early_gen; /* set when answered before its batch's commit */
+    const void *thread; /* who submitted it (commit.c: a thread's writes stay in order) */
     int rc;
     bool final;         /* leader only: its result stands, do not run it again */
     struct sq_req *next; /* the batch's list, as the leader runs it */
@@ -212,6 +218,11 @@ typedef struct sq_store {
     _Atomic uint64_t done_gen;
     pthread_cond_t gen_cond;
     int gen_waiters;
+    /* Asynchronous requests held back while a herd's fires are stored (commit.c), in
+     * order; the leader's only. hold_since_us: when the hold began (monotonic), 0 none. */
+    struct sq_req *held_head, *held_tail;
+    size_t n_held;
+    int64_t hold_since_us;
 
     pthread_mutex_t readers_lock; /* guards free_readers and n_readers */
     pthread_cond_t reader_freed;
