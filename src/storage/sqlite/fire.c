@@ -22,33 +22,36 @@ static bool handler_listed(const sq_req *r, const char *handler)
     return false;
 }
 
-/* Whether e may be stored started: TASKER_OK with *go set, or TASKER_ESTORAGE. */
-static int may_start(sq_store *s, sq_req *r, const tasker_task_exec *e, bool *go)
+/* Reads e's task: *known when it exists, *go when e may be stored started. TASKER_OK,
+ * or TASKER_ESTORAGE with r filled. */
+static int read_task(sq_store *s, sq_req *r, const tasker_task_exec *e, bool want, bool *known,
+                     bool *go)
 {
-    *go = false;
-    if (e->status != TASKER_EXEC_PENDING || e->run_at_us > r->u.fire.us) return TASKER_OK;
     sqlite3_stmt *st = s->wstmt[W_FIRE_TASK];
     sqlite3_bind_text(st, 1, e->task_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *go = sqlite3_column_int(st, 0) == 0 && sqlite3_column_int(st, 1) == 0 &&
-              handler_listed(r, (const char *)sqlite3_column_text(st, 2));
-    else if (rc != SQLITE_DONE) /* a missing task is the insert's to report */
+    *known = rc == SQLITE_ROW;
+    *go = *known && want && e->status == TASKER_EXEC_PENDING && e->run_at_us <= r->u.fire.us &&
+          sqlite3_column_int(st, 0) == 0 && sqlite3_column_int(st, 1) == 0 &&
+          handler_listed(r, (const char *)sqlite3_column_text(st, 2));
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) /* a missing task is the insert's to report */
         sq_format_error(s, s->wdb, r->msg, sizeof r->msg, "reading a fire's task");
     sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? TASKER_OK : (r->rc = TASKER_ESTORAGE);
 }
 
+/* Inserts e, started when want and a start would start it; *started says whether. Its
+ * task is read first anyway: the insert then need not look for it (W_ADD_EXEC_KNOWN). */
 static int add_one(sq_store *s, sq_req *r, const tasker_task_exec *e, bool want, bool *started)
 {
-    bool go = false;
-    if (want && may_start(s, r, e, &go) != TASKER_OK) return r->rc;
-    if (!go) return sq_add_one_exec(s, r, e);
+    bool known, go;
+    if (read_task(s, r, e, want, &known, &go) != TASKER_OK) return r->rc;
+    if (!go) return sq_add_one_exec(s, r, e, known);
     tasker_task_exec x = *e;
     x.status = TASKER_EXEC_RUNNING;
     x.start_us = r->u.fire.us;
     x.node_id = (char *)r->u.fire.node_id;
-    *started = sq_add_one_exec(s, r, &x) == TASKER_OK;
+    *started = sq_add_one_exec(s, r, &x, true) == TASKER_OK;
     return r->rc;
 }
 

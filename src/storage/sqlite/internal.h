@@ -76,6 +76,7 @@ enum {
     W_TASKS_WITH_AGE,
     W_EXEC_HOLDER,
     W_FIRE_TASK, /* a fire's task, to store its run started (storage/sqlite/fire.c) */
+    W_ADD_EXEC_KNOWN, /* W_ADD_EXEC for a task just read in the transaction (fire.c) */
     W_COUNT
 };
 
@@ -269,9 +270,10 @@ int sq_submit(sq_store *s, sq_req *r);
 /* storage/sqlite/write.c: runs one request inside the leader's transaction; fills r->rc and
  * r->msg. Returns r->rc. */
 int sq_exec_req(sq_store *s, sq_req *r);
-/* Inserts execution e (W_ADD_EXEC); fills r: EEXISTS saying which key clashed,
- * ENOTFOUND for a missing task. Returns r->rc. */
-int sq_add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e);
+/* Inserts execution e (W_ADD_EXEC; W_ADD_EXEC_KNOWN when its task was read in this
+ * transaction); fills r: EEXISTS saying which key clashed, ENOTFOUND for a missing task.
+ * Returns r->rc. */
+int sq_add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e, bool task_known);
 /* Checks an id argument: TASKER_EINVAL with the thread's message when empty or long. */
 int sq_check_id(const char *what, const char *id);
 

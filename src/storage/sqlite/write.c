@@ -181,9 +181,9 @@ static int exec_define(sq_store *s, sq_req *r)
     return r->rc;
 }
 
-int sq_add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e)
+int sq_add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e, bool task_known)
 {
-    sqlite3_stmt *st = s->wstmt[W_ADD_EXEC];
+    sqlite3_stmt *st = s->wstmt[task_known ? W_ADD_EXEC_KNOWN : W_ADD_EXEC];
     bind_text(st, 1, e->exec_id);
     bind_text(st, 2, e->task_id);
     bind_text(st, 3, e->scheme_id);
@@ -220,7 +220,7 @@ int sq_add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e)
 
 static int exec_add_exec(sq_store *s, sq_req *r)
 {
-    return sq_add_one_exec(s, r, r->u.exec);
+    return sq_add_one_exec(s, r, r->u.exec, false);
 }
 
 /* Several statements: a savepoint makes them one, so a failure leaves none. */
@@ -230,7 +230,7 @@ static int exec_add_execs(sq_store *s, sq_req *r)
         TASKER_OK)
         return r->rc;
     for (size_t i = 0; i < r->u.execs.n && r->rc == TASKER_OK; i++)
-        sq_add_one_exec(s, r, &r->u.execs.v[i]);
+        sq_add_one_exec(s, r, &r->u.execs.v[i], false);
     if (sqlite3_get_autocommit(s->wdb)) return r->rc; /* all rolled back anyway */
     if (r->rc != TASKER_OK) {
         sqlite3_step(s->wstmt[W_ROLLBACK_TO]);
