@@ -41,7 +41,10 @@ for n in hostA hostB hostC; do node_ready "$n" || cl_finish; done
 t0=$(now_s)
 
 echo "== steady load"
-"$CLIENT" "${DSNS[0]}" bursts burst 100 2000 8 >"$TMP/bursts1.out" || fail "bursts"
+# 16 bursts, 32 s: the split is a property of the long run, and each burst of short
+# runs is a lump that two nodes may share unevenly; 8 bursts made the check a lottery
+# of a few lumps (docs/cluster.md, "Work split on Galera").
+"$CLIENT" "${DSNS[0]}" bursts burst 100 2000 16 >"$TMP/bursts1.out" || fail "bursts"
 "$CLIENT" "${DSNS[0]}" wait burst open eq 0 60000 >/dev/null || fail "triggered runs still open after 60 s"
 
 echo "== member 2 killed under load, then rejoins"

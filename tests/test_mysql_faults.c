@@ -386,6 +386,64 @@ static void claim_losing_every_try_to_conflicts_claims_nothing_and_is_no_error(v
     st->ops->close(st);
 }
 
+/* On a Galera member, claims after a conflict take a random slice of the first 4x
+ * max due runs instead of the head, so that nodes claiming at once stop picking the
+ * same rows. Each run is still handed out exactly once, in the claim's order within
+ * its slice, and a slice never reaches past the window. */
+static void claims_after_a_conflict_spread_over_the_queue(void **state)
+{
+    (void)state;
+    enum { RUNS = 48, MAX = 4 };
+    tasker_storage *st = open_store();
+    tasker_task t = {.task_id = "spread", .handler = "h-spread", .param = "{}"};
+    assert_int_equal(st->ops->add_task(st, &t), TASKER_OK);
+    int64_t now_us = real_clock(NULL);
+    char ids[RUNS][16];
+    for (int i = 0; i < RUNS; i++) { /* claim order: queued_us, then exec_id */
+        snprintf(ids[i], sizeof ids[i], "spread-%02d", i);
+        tasker_task_exec e = {.exec_id = ids[i], .task_id = "spread", .queued_us = now_us + i,
+                              .run_at_us = now_us, .status = TASKER_EXEC_PENDING};
+        assert_int_equal(st->ops->add_task_exec(st, &e), TASKER_OK);
+    }
+    my_test_verify_claims = true; /* as on a Galera member */
+    my_test_before_claim_commit = claim_fault_hook;
+    atomic_store(&claim_fault_next, MY_FAULT_DEADLOCK); /* the first try conflicts */
+    int handed[RUNS] = {0};
+    int not_head = 0, claims = 0;
+    const char *handlers[] = {"h-spread"};
+    for (int round = 0; round < RUNS; round++) {
+        tasker_task_exec *v = NULL;
+        size_t n = 0;
+        assert_int_equal(st->ops->claim_task_execs(st, "node-a", handlers, 1, MAX,
+                                                   real_clock(NULL) + 1000, &v, &n),
+                         TASKER_OK);
+        if (!n) break;
+        claims++;
+        int head = -1, first = -1;
+        for (int i = 0; i < RUNS && head < 0; i++)
+            if (!handed[i]) head = i;
+        for (size_t k = 0; k < n; k++) {
+            int i = atoi(v[k].exec_id + strlen("spread-"));
+            if (!k) first = i;
+            else assert_true(i > atoi(v[k - 1].exec_id + strlen("spread-")));
+            handed[i]++;
+        }
+        /* Within the window of 4 x max still pending from the head. */
+        int pending_before = 0;
+        for (int i = head; i < first; i++) pending_before += handed[i] == 0;
+        assert_true(pending_before <= 3 * MAX);
+        not_head += first != head;
+        tasker_free_execs(v, n);
+        if (claims == 6) atomic_store(&claim_fault_next, MY_FAULT_DEADLOCK); /* keep it recent */
+    }
+    for (int i = 0; i < RUNS; i++) assert_int_equal(handed[i], 1);
+    /* Random slices: all taken at the head would be a chance of (1/4)^6 or less. */
+    assert_true(not_head > 0);
+    my_test_verify_claims = false;
+    my_test_before_claim_commit = NULL;
+    st->ops->close(st);
+}
+
 /* A start batch that fails for good (every COMMIT a certification failure) while
  * another node claims its run: answered "not pending" (ESTATE), so that the worker does
  * not back off as from a store that is away. */
@@ -473,6 +531,7 @@ int main(void)
         cmocka_unit_test(claim_cut_off_at_commit_is_put_back_before_any_later_claim),
         cmocka_unit_test(claim_answered_success_for_a_run_another_node_took_is_not_started),
         cmocka_unit_test(claim_losing_every_try_to_conflicts_claims_nothing_and_is_no_error),
+        cmocka_unit_test(claims_after_a_conflict_spread_over_the_queue),
         cmocka_unit_test(start_that_loses_every_try_to_another_claim_is_not_pending),
     };
     return cmocka_run_group_tests_name("mysql_faults", tests, setup, teardown);

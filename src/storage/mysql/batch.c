@@ -24,64 +24,16 @@
  * hold asynchronous events) before the slot commits again, and replayed if the batch
  * did not commit (or wrote no mark: outcomes only, which a replay cannot harm). */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/group.h"
 
 #include <errmsg.h>
 #include <mysqld_error.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define BATCH_ATTEMPTS 5
-#define LOG_EVERY_US 5000000 /* my_log_failure: at most one line per store this often */
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-bool my_errno_retries(unsigned err)
-{
-    return err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT || err == ER_UNKNOWN_COM_ERROR;
-}
-
-bool my_trx_lost(const my_conn *c)
-{
-    switch (c->last_errno) {
-    case 0:                         /* no server error: the driver's own verdict */
-    case ER_DUP_ENTRY:              /* the statement is undone alone (InnoDB) */
-    case ER_DUP_ENTRY_WITH_KEY_NAME:
-    case ER_NO_REFERENCED_ROW_2:
-    case ER_ROW_IS_REFERENCED_2:
-    case ER_DATA_TOO_LONG:
-    case ER_BAD_NULL_ERROR:
-    case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:
-    case ER_WARN_DATA_OUT_OF_RANGE:
-        return c->broken;
-    default:
-        return true;
-    }
-}
-
-void my_log_failure(my_store *s, const char *fmt, ...)
-{
-    int64_t now_us = mono_us();
-    int64_t last_us = __atomic_load_n(&s->last_log_us, __ATOMIC_RELAXED);
-    if (last_us && now_us - last_us < LOG_EVERY_US) return;
-    if (!__atomic_compare_exchange_n(&s->last_log_us, &last_us, now_us, false, __ATOMIC_RELAXED,
-                                     __ATOMIC_RELAXED))
-        return; /* another thread logs now */
-    char line[800];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "tasker: %s\n", line);
-}
 
 /* Fails the callers' writes. The driver's copies keep their statements' results: they
  * are replayed (and then run again) unless their batch turns out to have committed. */
@@ -258,7 +210,7 @@ static void say_unknown(my_write *batch)
  * batches that deadlocked do not meet again at once. */
 static void retry_pause(int attempt)
 {
-    struct timespec ts = {0, (long)attempt * 2000000L + (long)(mono_us() % 1000) * 1000L};
+    struct timespec ts = {0, (long)attempt * 2000000L + (long)(my_mono_us() % 1000) * 1000L};
     nanosleep(&ts, NULL);
 }
 

@@ -17,7 +17,7 @@
  *
  * Servers without bulk support (MySQL) always go one by one. */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/group.h"
 
 #include <mysqld_error.h>
 #include <stddef.h>
@@ -343,7 +343,7 @@ static int group_run(my_store *s, my_conn *c, my_write_kind kind, my_write **w, 
     int rc = bulk_run(s, c, kind, w, n);
     if (rc == TASKER_OK) {
         bulk_took_effect(kind, w, n);
-        /* The failures' retries, in this transaction (job lifecycle, lifecycle.c). */
+        /* The failures' retries, in this transaction (job lifecycle, rows.c). */
         return kind == MW_UPDATE ? my_store_retries(s, c, w, n) : TASKER_OK;
     }
     if (my_trx_lost(c)) return TASKER_ESTORAGE;

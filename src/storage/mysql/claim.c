@@ -32,11 +32,12 @@
  * sees the winner's claims; one that loses every try claimed nothing: TASKER_OK and no
  * run, not an error (the poller is not to back off as from a store that is away). */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/operations.h"
+#include "storage/mysql/stmt.h"
 
 #include <errmsg.h>
 #include <mysqld_error.h>
-#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,13 @@
 #define CLAIM_ATTEMPTS 4 /* a conflict or a lost connection: claim again */
 #define CLAIM_PAUSE_MS 4 /* before a claim's second try (random 1x-2x), doubled per try */
 #define CAUSAL "SET STATEMENT wsrep_sync_wait = 1 FOR "
+/* On a Galera member, a claim that follows a conflict (its retry, or any claim within
+ * SPREAD_AFTER_US of one) selects CLAIM_SPREAD times its max and claims a random slice
+ * of them: members do not see each other's row locks, so claims of several nodes at
+ * once all picked the head of the queue, and all but one lost certification, try after
+ * try (a burst of 100 runs then went whole to one node). */
+#define CLAIM_SPREAD 4
+#define SPREAD_AFTER_US INT64_C(1000000)
 
 #define CLAIM_EXEC_COLS MY_EXEC_COLS
 /* The claim's order (job lifecycle): priority first, then due time (exec_queue). */
@@ -77,6 +85,8 @@ typedef struct {
     bool unknown; /* the COMMIT's answer was lost, or the read after it failed */
     bool wsrep;   /* on a Galera member: verify after COMMIT */
     bool causal;  /* select with wsrep_sync_wait (a try after a conflict) */
+    size_t spread; /* select max * spread runs and claim a slice of max (see above) */
+    unsigned *seed;
 } claim_arg;
 
 static void free_ids(claim_arg *a)
@@ -103,6 +113,24 @@ static void free_ids(claim_arg *a)
     " WHERE e.status = 0 AND e.run_at_us <= ? AND"                                       \
     " (SELECT t.paused = 0 AND t.handler IN ("
 
+/* Keeps max of the selected runs: a random slice of max, in the claim's order (the
+ * last max when the last slice is short); frees the others. */
+static void take_slice(claim_arg *a)
+{
+    size_t slices = (a->n_ids + a->max - 1) / a->max;
+    size_t start = (size_t)rand_r(a->seed) % slices * a->max;
+    if (start + a->max > a->n_ids) start = a->n_ids - a->max;
+    for (size_t i = 0; i < a->n_ids; i++) {
+        if (i >= start && i < start + a->max) continue;
+        free(a->ids[i]);
+        free(a->task_ids[i]);
+    }
+    memmove(a->ids, a->ids + start, a->max * sizeof *a->ids);
+    memmove(a->task_ids, a->task_ids + start, a->max * sizeof *a->task_ids);
+    memmove(a->limits, a->limits + start, a->max * sizeof *a->limits);
+    a->n_ids = a->max;
+}
+
 static int select_ids(my_store *s, my_conn *c, claim_arg *a)
 {
     char *sql = with_placeholders(a->causal ? CAUSAL SELECT_DUE : SELECT_DUE, a->nh,
@@ -110,11 +138,12 @@ static int select_ids(my_store *s, my_conn *c, claim_arg *a)
                                   " LIMIT ? FOR UPDATE SKIP LOCKED");
     MYSQL_BIND *b = calloc(a->nh + 2, sizeof *b);
     unsigned long *len = calloc(a->nh + 1, sizeof *len);
-    int64_t limit = (int64_t)a->max;
+    size_t window = a->max * (a->spread > 1 ? a->spread : 1);
+    int64_t limit = (int64_t)window;
     int rc = TASKER_ENOMEM;
-    if (!sql || !b || !len || !(a->ids = calloc(a->max, sizeof *a->ids)) ||
-        !(a->task_ids = calloc(a->max, sizeof *a->task_ids)) ||
-        !(a->limits = calloc(a->max, sizeof *a->limits))) {
+    if (!sql || !b || !len || !(a->ids = calloc(window, sizeof *a->ids)) ||
+        !(a->task_ids = calloc(window, sizeof *a->task_ids)) ||
+        !(a->limits = calloc(window, sizeof *a->limits))) {
         tasker_fail(rc, "mysql: claim: out of memory");
         goto out;
     }
@@ -128,7 +157,7 @@ static int select_ids(my_store *s, my_conn *c, claim_arg *a)
         int64_t max_conc = 0;
         my_cl_col cols[] = {{.str = &id}, {.str = &task_id}, {.i64 = &max_conc}};
         int f = my_cl_fetch(s, c, st, cols, 3);
-        if (f <= 0 || a->n_ids == a->max) {
+        if (f <= 0 || a->n_ids == window) {
             free(id);
             free(task_id);
             rc = f < 0 ? f : TASKER_OK;
@@ -139,6 +168,7 @@ static int select_ids(my_store *s, my_conn *c, claim_arg *a)
         a->ids[a->n_ids++] = id;
     }
     mysql_stmt_close(st);
+    if (rc == TASKER_OK && a->n_ids > a->max) take_slice(a);
 out:
     free(sql);
     free(b);
@@ -298,38 +328,8 @@ out:
 }
 
 int (*my_test_before_claim_commit)(void);
-bool my_test_verify_claims;
 
-/* ---- tracing (TASKER_MYSQL_TRACE=DIR) ------------------------------------------------ */
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-void my_trace_open(my_store *s)
-{
-    const char *dir = getenv("TASKER_MYSQL_TRACE");
-    if (!dir || !*dir) return;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/mysql-trace.%ld", dir, (long)getpid());
-    if (!(s->trace = fopen(path, "a")))
-        fprintf(stderr, "tasker: TASKER_MYSQL_TRACE: cannot open %s\n", path);
-}
-
-void my_trace(my_store *s, const char *fmt, ...)
-{
-    if (!s->trace) return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(s->trace, "%lld %s\n", (long long)mono_us(), line); /* one call: one line */
-    fflush(s->trace);
-}
+/* ---- tracing (TASKER_MYSQL_TRACE=DIR; the file is conn.c's) ----------------------- */
 
 /* The claim's ids on one line for the trace (first few). */
 static void trace_claim(my_store *s, const claim_arg *a, const char *what)
@@ -343,25 +343,7 @@ static void trace_claim(my_store *s, const claim_arg *a, const char *what)
              a->n_ids, ids);
 }
 
-/* ---- Galera: wsrep_on, and the read after COMMIT ------------------------------------ */
-
-int my_conn_wsrep(my_store *s, my_conn *c, bool *on)
-{
-    if (c->wsrep < 0) {
-        if (mysql_query(c->db, "SELECT @@wsrep_on") != 0) {
-            if (mysql_errno(c->db) != ER_UNKNOWN_SYSTEM_VARIABLE)
-                return my_fail_conn(s, c, "asking whether the server is a Galera member");
-            c->wsrep = 0; /* MySQL, or a MariaDB built without wsrep */
-        } else {
-            MYSQL_RES *res = mysql_store_result(c->db);
-            MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
-            c->wsrep = row && row[0] && atoi(row[0]) == 1;
-            mysql_free_result(res);
-        }
-    }
-    *on = c->wsrep == 1 || my_test_verify_claims;
-    return TASKER_OK;
-}
+/* ---- Galera: the read after COMMIT -------------------------------------------------- */
 
 /* After the claim's COMMIT answered (said_ok: success) on a Galera member: reads the
  * claimed rows again, causally, and keeps of a->rows only the runs whose row still
@@ -678,7 +660,8 @@ int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *con
     bool conflicts_only = true;
     claim_arg a = {.node_id = node_id, .handlers = handlers, .nh = nh, .max = max,
                    .now_us = now_us};
-    unsigned seed = (unsigned)mono_us();
+    unsigned seed = (unsigned)my_mono_us();
+    a.seed = &seed;
     for (int attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
         if (attempt) { /* apart from the claim it met, and again apart from the others */
             int base_ms = CLAIM_PAUSE_MS << (attempt - 1);
@@ -695,6 +678,11 @@ int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *con
         }
         rc = my_conn_wsrep(s, c, &a.wsrep);
         a.causal = a.wsrep && attempt > 0;
+        int64_t conflict_us = atomic_load(&s->claim_conflict_us);
+        a.spread = a.wsrep && (attempt > 0 || (conflict_us &&
+                                                my_mono_us() - conflict_us < SPREAD_AFTER_US))
+                       ? CLAIM_SPREAD
+                       : 1;
         if (rc == TASKER_OK) rc = claim_once(s, c, &a);
         bool lost = c->broken;
         unsigned err = c->last_errno;
@@ -706,6 +694,7 @@ int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *con
         if (rc == TASKER_OK) rc = TASKER_ESTORAGE; /* the read after COMMIT failed */
         tasker_fail(rc, "%s", msg);
         bool conflict = !lost && my_cl_retryable(err);
+        if (conflict) atomic_store(&s->claim_conflict_us, my_mono_us());
         if (!conflict) conflicts_only = false;
         if (!lost && !conflict) break;
     }

@@ -3,7 +3,7 @@
  * submitted, queued with nobody waiting, replayed until they commit (or are reported
  * failed, storage/mysql/resolve.c), and reported through their done callback. */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/group.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 /* The MySQL driver's bulk definitions (storage version 4, issue 14): many tasks and
- * schedules in one write (add_definitions), and the schedules' change counter
- * (schemes_version) that lets the schedule loop reread them only when they changed.
+ * schedules in one write (add_definitions), a herd's fires recorded at once
+ * (set_scheme_fires), and the schedules' change counter (schemes_version) that lets
+ * the schedule loop reread them only when they changed.
  *
  * add_definitions is one write of the group commit, so one transaction, inside a
  * savepoint of its own: a failure part way undoes every row it wrote, and nothing else
@@ -12,12 +13,17 @@
  * neither the call nor the store is found, after the foreign key refused its chunk, by
  * looking its chunk's tasks up one by one.
  *
+ * Fires (my_set_scheme_fires): one UPDATE per FIRES_CHUNK schedules, each moved to its
+ * own time by a CASE, only forward (GREATEST), schedules gone meanwhile matching
+ * nothing. Recording fires does not bump the schedules' change counter.
+ *
  * The change counter is the one row of scheme_version (migration 6), bumped by
- * my_bump_schemes in the transaction of every change that alters what fires: a task
- * or schedule added, replaced or removed, a pause or resume, a bulk add. Recording a
- * fire does not bump it. */
+ * my_bump_schemes (storage/mysql/rows.c) in the transaction of every change that
+ * alters what fires: a task or schedule added, replaced or removed, a pause or resume,
+ * a bulk add. Recording a fire does not bump it. */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/operations.h"
+#include "storage/mysql/write.h"
 
 #include <mysqld_error.h>
 #include <stdio.h>
@@ -28,29 +34,13 @@
 #define DEFS_BYTES (4u << 20)   /* and about this many bytes of values at most */
 #define TASK_NCOLS MY_TASK_NCOLS
 #define SCHEME_NCOLS 7
+#define FIRES_CHUNK 256 /* schedules of one UPDATE recording fires */
 /* The column sizes of schema.c's tables. */
 #define ID_MAX 63
 #define HANDLER_MAX 1024
 #define CRON_MAX 2048
 
 static my_store *store(tasker_storage *st) { return (my_store *)st; }
-
-int my_bump_schemes(my_store *s, my_conn *c)
-{
-    int rc = my_exec_once(s, c, "UPDATE scheme_version SET v = v + 1");
-    if (rc != TASKER_OK && c->last_errno == ER_NO_SUCH_TABLE) {
-        /* A store held below version 6 by a test (my_test_schema_target) has no counter:
-         * nothing to bump (the statement failed alone; readers reread every second). */
-        c->last_errno = 0;
-        return TASKER_OK;
-    }
-    if (rc != TASKER_OK) {
-        char why[400];
-        snprintf(why, sizeof why, "%s", tasker_last_error());
-        return tasker_fail(rc, "mysql: bumping the schedules' change counter: %s", why);
-    }
-    return TASKER_OK;
-}
 
 /* ---- checks before anything is written ------------------------------------------------ */
 
@@ -316,6 +306,90 @@ int my_add_definitions(tasker_storage *st, const tasker_task *tasks, size_t nt,
     defs_arg a = {tasks, nt, schemes, ns};
     my_write w = {.fn = w_define, .arg = &a};
     return my_write_submit(store(st), &w);
+}
+
+/* ---- recording fires ------------------------------------------------------------------- */
+
+typedef struct {
+    const char *id;
+    int64_t us;
+} fire_pair;
+
+static int by_id_latest_first(const void *a, const void *b)
+{
+    const fire_pair *x = a, *y = b;
+    int d = strcmp(x->id, y->id);
+    if (d) return d;
+    return x->us > y->us ? -1 : x->us < y->us;
+}
+
+static int fires_chunk(my_store *s, my_conn *c, const fire_pair *v, size_t n)
+{
+    char *sql = malloc(200 + 20 * n);
+    MYSQL_BIND *p = calloc(3 * n, sizeof *p);
+    unsigned long *len = calloc(2 * n, sizeof *len);
+    int rc = TASKER_OK;
+    if (!sql || !p || !len) {
+        rc = tasker_fail(TASKER_ENOMEM, "mysql: out of memory recording %zu fires", n);
+        goto out;
+    }
+    size_t at = (size_t)sprintf(sql, "UPDATE task_schemes SET last_fire_us ="
+                                     " GREATEST(last_fire_us, CASE scheme_id");
+    for (size_t i = 0; i < n; i++) at += (size_t)sprintf(sql + at, " WHEN ? THEN ?");
+    at += (size_t)sprintf(sql + at, " ELSE last_fire_us END) WHERE scheme_id IN (");
+    my_sql_marks(sql, &at, n);
+    strcpy(sql + at, ")");
+    for (size_t i = 0; i < n; i++) {
+        my_bind_str(&p[2 * i], v[i].id, &len[2 * i]);
+        my_bind_i64(&p[2 * i + 1], &v[i].us);
+        my_bind_str(&p[2 * n + i], v[i].id, &len[2 * i + 1]);
+    }
+    rc = my_cl_run(s, c, sql, p, NULL, "recording fires");
+out:
+    free(sql);
+    free(p);
+    free(len);
+    return rc;
+}
+
+typedef struct {
+    fire_pair *v;
+    size_t n;
+} fires_arg;
+
+static int w_set_fires(my_store *s, my_conn *c, my_write *w)
+{
+    const fires_arg *a = w->arg;
+    int rc = TASKER_OK;
+    for (size_t at = 0; at < a->n && rc == TASKER_OK; at += FIRES_CHUNK)
+        rc = fires_chunk(s, c, a->v + at, a->n - at < FIRES_CHUNK ? a->n - at : FIRES_CHUNK);
+    return rc;
+}
+
+int my_set_scheme_fires(tasker_storage *st, const char *const *ids, const int64_t *fire_us,
+                        size_t n)
+{
+    if (n == 0) return TASKER_OK;
+    if (!ids || !fire_us) return tasker_fail(TASKER_EINVAL, "mysql: set_scheme_fires: NULL");
+    fire_pair *v = malloc(n * sizeof *v);
+    if (!v) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory recording %zu fires", n);
+    for (size_t i = 0; i < n; i++) {
+        if (!ids[i]) {
+            free(v);
+            return tasker_fail(TASKER_EINVAL, "mysql: set_scheme_fires: ids[%zu] is NULL", i);
+        }
+        v[i] = (fire_pair){ids[i], fire_us[i]};
+    }
+    /* One CASE arm per schedule: of an id given twice, the latest time. */
+    qsort(v, n, sizeof *v, by_id_latest_first);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!m || strcmp(v[m - 1].id, v[i].id) != 0) v[m++] = v[i];
+    fires_arg a = {v, m};
+    my_write w = {.fn = w_set_fires, .arg = &a};
+    int rc = my_write_submit(store(st), &w);
+    free(v);
+    return rc;
 }
 
 /* ---- the change counter ----------------------------------------------------------------- */

@@ -1,6 +1,6 @@
-/* The MySQL driver's executions: adding (with retention), claiming (the compare-and-set
- * start, and reading claims back), fenced outcomes, queries, and marking the executions
- * of dead nodes interrupted.
+/* The MySQL driver's executions: adding (with retention), starting (the compare-and-set
+ * start; its row read back is rows.c's), fenced outcomes, queries, and marking the
+ * executions of dead nodes interrupted.
  *
  * Fencing: an outcome with a node (tasker_task_exec.node_id) is written only while its
  * run is `running` and held by that node; one without (tools, tests) is written as is.
@@ -10,7 +10,8 @@
  * very write replayed: TASKER_OK.
  * Retention is storage/mysql/retain.c's. */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/operations.h"
+#include "storage/mysql/write.h"
 
 #include <mysqld_error.h>
 #include <stddef.h>
@@ -18,30 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-const my_col my_exec_cols[MY_EXEC_NCOLS] = {
-    {MC_STR, offsetof(tasker_task_exec, exec_id)},
-    {MC_STR, offsetof(tasker_task_exec, task_id)},
-    {MC_STR, offsetof(tasker_task_exec, scheme_id)},
-    {MC_I64, offsetof(tasker_task_exec, scheduled_us)},
-    {MC_I64, offsetof(tasker_task_exec, queued_us)},
-    {MC_I64, offsetof(tasker_task_exec, start_us)},
-    {MC_I64, offsetof(tasker_task_exec, end_us)},
-    {MC_INT, offsetof(tasker_task_exec, status)},
-    {MC_BOOL, offsetof(tasker_task_exec, success)},
-    {MC_STR, offsetof(tasker_task_exec, result)},
-    {MC_STR, offsetof(tasker_task_exec, error)},
-    {MC_STR, offsetof(tasker_task_exec, node_id)},
-    {MC_INT, offsetof(tasker_task_exec, attempt)},
-    {MC_STR, offsetof(tasker_task_exec, retry_of)},
-    {MC_I64, offsetof(tasker_task_exec, run_at_us)},
-    {MC_INT, offsetof(tasker_task_exec, priority)},
-    {MC_STR, offsetof(tasker_task_exec, param)},
-    {MC_STR, offsetof(tasker_task_exec, unique_key)},
-    {MC_I64, offsetof(tasker_task_exec, timeout_ms)},
-};
 
 static my_store *store(tasker_storage *st) { return (my_store *)st; }
 
@@ -52,7 +29,7 @@ static my_store *store(tasker_storage *st) { return (my_store *)st; }
  * does. A row names the run that last held the key; once that run has finished (or was
  * pruned) the key is free, and the next run to want it takes the row over. Nothing is
  * written when a run ends: only runs with a key pay for keys, at their add, and retries
- * (lifecycle.c), which pass their failed attempt's key on in the same transaction. */
+ * (rows.c), which pass their failed attempt's key on in the same transaction. */
 
 /* Reads the holder of e's key, locking its row (FOR UPDATE) until the transaction ends:
  * 1 found (*holder malloc'd), 0 none, or a negative tasker code. */
@@ -227,114 +204,7 @@ int my_add_task_exec(tasker_storage *st, const tasker_task_exec *e)
     return my_write_submit(store(st), &w);
 }
 
-
-/* ---- claims (starts) --------------------------------------------------------------- */
-
-int my_claim_verdict(my_write *w, const my_claim_row *row)
-{
-    const my_start_arg *a = w->arg;
-    if (!row) {
-        snprintf(w->err, sizeof w->err, "mysql: no execution '%s'", a->exec_id);
-        return TASKER_ENOTFOUND;
-    }
-    if (row->status == TASKER_EXEC_RUNNING && row->start_us == a->start_us && row->node_id &&
-        a->node_id && strcmp(row->node_id, a->node_id) == 0)
-        return TASKER_OK;
-    if (row->status == TASKER_EXEC_PENDING) { /* its claim did not stick: not started */
-        snprintf(w->err, sizeof w->err, "mysql: execution '%s' was not started: its claim "
-                 "was rolled back; it stays pending", a->exec_id);
-        return TASKER_ESTORAGE;
-    }
-    snprintf(w->err, sizeof w->err, "mysql: execution '%s' is %s, not pending", a->exec_id,
-             tasker_exec_status_name((tasker_exec_status)row->status));
-    return TASKER_ESTATE;
-}
-
-void my_claim_rows_free(my_claim_row *rows, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(rows[i].exec_id);
-        free(rows[i].node_id);
-    }
-    free(rows);
-}
-
-/* Appends the rows of up to MY_CLAIM_READ starts to *rows. */
-static int claim_rows_part(my_store *s, my_conn *c, my_stmt_id id, my_write **w, size_t n,
-                           my_claim_row **rows, size_t *nrows)
-{
-    static const my_col cols[] = {
-        {MC_STR, offsetof(my_claim_row, exec_id)},
-        {MC_INT, offsetof(my_claim_row, status)},
-        {MC_STR, offsetof(my_claim_row, node_id)},
-        {MC_I64, offsetof(my_claim_row, start_us)},
-        {MC_I64, offsetof(my_claim_row, run_at_us)},
-        {MC_BOOL, offsetof(my_claim_row, held)},
-    };
-    MYSQL_BIND p[MY_CLAIM_READ];
-    unsigned long len[MY_CLAIM_READ];
-    for (size_t i = 0; i < MY_CLAIM_READ; i++)
-        my_bind_str(&p[i], i < n ? ((const my_start_arg *)w[i]->arg)->exec_id : NULL, &len[i]);
-    my_claim_row *part = NULL;
-    size_t k = 0;
-    int rc = my_query(s, c, id, p, cols, NCOLS(cols), sizeof *part,
-                      (void **)&part, &k);
-    if (rc != TASKER_OK || k == 0) return rc;
-    my_claim_row *grown = realloc(*rows, (*nrows + k) * sizeof *grown);
-    if (!grown) {
-        my_claim_rows_free(part, k);
-        return tasker_fail(TASKER_ENOMEM, "mysql: out of memory reading claims back");
-    }
-    memcpy(grown + *nrows, part, k * sizeof *part);
-    free(part);
-    *rows = grown;
-    *nrows += k;
-    return TASKER_OK;
-}
-
-static int claim_rows(my_store *s, my_conn *c, my_stmt_id id, my_write **w, size_t n,
-                      my_claim_row **rows, size_t *nrows)
-{
-    *rows = NULL;
-    *nrows = 0;
-    int rc = TASKER_OK;
-    for (size_t at = 0; at < n && rc == TASKER_OK; at += MY_CLAIM_READ)
-        rc = claim_rows_part(s, c, id, w + at,
-                             n - at < MY_CLAIM_READ ? n - at : MY_CLAIM_READ, rows, nrows);
-    if (rc != TASKER_OK) {
-        my_claim_rows_free(*rows, *nrows);
-        *rows = NULL;
-        *nrows = 0;
-    }
-    return rc;
-}
-
-int my_claim_rows(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
-                  size_t *nrows)
-{
-    return claim_rows(s, c, MS_EXEC_CLAIM_GET, w, n, rows, nrows);
-}
-
-/* Whether the start w may take the pending run of row (job lifecycle). */
-static bool startable(const my_write *w, const my_claim_row *row)
-{
-    return row->run_at_us <= ((const my_start_arg *)w->arg)->start_us && !row->held;
-}
-
-int my_claim_rows_locked(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
-                         size_t *nrows)
-{
-    int rc = claim_rows(s, c, MS_EXEC_CLAIM_LOCK, w, n, rows, nrows);
-    for (size_t r = 0; rc == TASKER_OK && r < *nrows; r++) {
-        my_claim_row *row = &(*rows)[r];
-        if (row->status != TASKER_EXEC_PENDING) continue;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(((const my_start_arg *)w[i]->arg)->exec_id, row->exec_id) == 0 &&
-                !startable(w[i], row))
-                row->status = MY_STATUS_HELD;
-    }
-    return rc;
-}
+/* ---- starts ------------------------------------------------------------------------ */
 
 /* One start alone: the compare-and-set, and when it matched nothing, why. */
 static int w_start_exec(my_store *s, my_conn *c, my_write *w)

@@ -1,7 +1,7 @@
 /* The MySQL driver's side of a herd (issue 14): thousands of schedules firing in the
  * same second. The schedule loop stores their runs with add_task_execs, 512 at a time,
  * and then records their fires with set_scheme_fires; both cost a few statements per
- * chunk here instead of a few per schedule.
+ * chunk instead of a few per schedule. Here: the rows of such a bulk add.
  *
  * Retention of a bulk add (my_retain_tasks): each task of the add used to be pruned on
  * its own (its limits, its count boundary, a delete: three round trips), 1,500
@@ -16,30 +16,16 @@
  * The tasks of a bulk add (my_tasks_exist, for storage/mysql/bulk.c): one locking read
  * per chunk of tasks, not one per task.
  *
- * Fires (my_set_scheme_fires): one UPDATE per FIRES_CHUNK schedules, each moved to its
- * own time by a CASE, only forward (GREATEST), schedules gone meanwhile matching
- * nothing. Recording fires does not bump the schedules' change counter. */
+ * Both run in the caller's transaction (retain.h). The herd's fires are recorded by
+ * storage/mysql/defs.c. */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/retain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define RETAIN_CHUNK 512
-#define FIRES_CHUNK 256
-
-static my_store *store(tasker_storage *st) { return (my_store *)st; }
-
-/* "?, ?, ..., ?" (n marks) appended to sql at *at. */
-static void marks(char *sql, size_t *at, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        memcpy(sql + *at, i ? ", ?" : "?", i ? 3 : 1);
-        *at += i ? 3 : 1;
-    }
-    sql[*at] = '\0';
-}
 
 /* ---- retention of a bulk add ---------------------------------------------------------- */
 
@@ -142,7 +128,7 @@ static int delete_aged(my_store *s, my_conn *c, const task_limit *v, size_t n, i
     static const char del[] = "DELETE e FROM task_execs AS e FORCE INDEX (exec_task_done)";
     _Static_assert(sizeof probe == sizeof del, "the delete takes the probe's place");
     size_t at = (size_t)sprintf(sql, "%s WHERE e.task_id IN (", probe);
-    marks(sql, &at, k);
+    my_sql_marks(sql, &at, k);
     at += (size_t)sprintf(sql + at, ") AND e.status IN (2, 3, 4, 5, 6) AND e.queued_us < ?");
     for (size_t i = 0, j = 0; i < n; i++) {
         if (v[i].age_s != age_s) continue;
@@ -185,7 +171,7 @@ static int retain_chunk(my_store *s, my_conn *c, task_limit *v, size_t n)
     /* Their own limits (tasker_task_opts), where set. */
     size_t at = (size_t)sprintf(sql, "SELECT task_id, max_execs, max_exec_age_s FROM tasks"
                                      " WHERE task_id IN (");
-    marks(sql, &at, n);
+    my_sql_marks(sql, &at, n);
     strcpy(sql + at, ")");
     int rc = select_per_task(s, c, sql, v, n, 3, take_limits, "reading tasks' limits");
     /* By age: one delete per distinct limit, the first task of each leading. */
@@ -201,7 +187,7 @@ static int retain_chunk(my_store *s, my_conn *c, task_limit *v, size_t n)
     if (rc == TASKER_OK) {
         at = (size_t)sprintf(sql, "SELECT task_id, COUNT(*) FROM task_execs"
                                   " FORCE INDEX (exec_task_newest) WHERE task_id IN (");
-        marks(sql, &at, n);
+        my_sql_marks(sql, &at, n);
         strcpy(sql + at, ") GROUP BY task_id");
         rc = select_per_task(s, c, sql, v, n, 2, take_count, "counting tasks' executions");
     }
@@ -253,7 +239,7 @@ int my_tasks_exist(my_store *s, my_conn *c, const char *const *task_ids, size_t 
         size_t k = m - at < RETAIN_CHUNK ? m - at : RETAIN_CHUNK;
         /* Locked in share mode: each stays until the transaction ends. */
         size_t pos = (size_t)sprintf(sql, "SELECT COUNT(*) FROM tasks WHERE task_id IN (");
-        marks(sql, &pos, k);
+        my_sql_marks(sql, &pos, k);
         strcpy(sql + pos, ") AND NOT " HELD_BY_TASK " LOCK IN SHARE MODE");
         for (size_t i = 0; i < k; i++) my_bind_str(&p[i], v[at + i], &len[i]);
         MYSQL_STMT *st;
@@ -269,90 +255,6 @@ int my_tasks_exist(my_store *s, my_conn *c, const char *const *task_ids, size_t 
     free(sql);
     free(p);
     free(len);
-    free(v);
-    return rc;
-}
-
-/* ---- recording fires ------------------------------------------------------------------- */
-
-typedef struct {
-    const char *id;
-    int64_t us;
-} fire_pair;
-
-static int by_id_latest_first(const void *a, const void *b)
-{
-    const fire_pair *x = a, *y = b;
-    int d = strcmp(x->id, y->id);
-    if (d) return d;
-    return x->us > y->us ? -1 : x->us < y->us;
-}
-
-static int fires_chunk(my_store *s, my_conn *c, const fire_pair *v, size_t n)
-{
-    char *sql = malloc(200 + 20 * n);
-    MYSQL_BIND *p = calloc(3 * n, sizeof *p);
-    unsigned long *len = calloc(2 * n, sizeof *len);
-    int rc = TASKER_OK;
-    if (!sql || !p || !len) {
-        rc = tasker_fail(TASKER_ENOMEM, "mysql: out of memory recording %zu fires", n);
-        goto out;
-    }
-    size_t at = (size_t)sprintf(sql, "UPDATE task_schemes SET last_fire_us ="
-                                     " GREATEST(last_fire_us, CASE scheme_id");
-    for (size_t i = 0; i < n; i++) at += (size_t)sprintf(sql + at, " WHEN ? THEN ?");
-    at += (size_t)sprintf(sql + at, " ELSE last_fire_us END) WHERE scheme_id IN (");
-    marks(sql, &at, n);
-    strcpy(sql + at, ")");
-    for (size_t i = 0; i < n; i++) {
-        my_bind_str(&p[2 * i], v[i].id, &len[2 * i]);
-        my_bind_i64(&p[2 * i + 1], &v[i].us);
-        my_bind_str(&p[2 * n + i], v[i].id, &len[2 * i + 1]);
-    }
-    rc = my_cl_run(s, c, sql, p, NULL, "recording fires");
-out:
-    free(sql);
-    free(p);
-    free(len);
-    return rc;
-}
-
-typedef struct {
-    fire_pair *v;
-    size_t n;
-} fires_arg;
-
-static int w_set_fires(my_store *s, my_conn *c, my_write *w)
-{
-    const fires_arg *a = w->arg;
-    int rc = TASKER_OK;
-    for (size_t at = 0; at < a->n && rc == TASKER_OK; at += FIRES_CHUNK)
-        rc = fires_chunk(s, c, a->v + at, a->n - at < FIRES_CHUNK ? a->n - at : FIRES_CHUNK);
-    return rc;
-}
-
-int my_set_scheme_fires(tasker_storage *st, const char *const *ids, const int64_t *fire_us,
-                        size_t n)
-{
-    if (n == 0) return TASKER_OK;
-    if (!ids || !fire_us) return tasker_fail(TASKER_EINVAL, "mysql: set_scheme_fires: NULL");
-    fire_pair *v = malloc(n * sizeof *v);
-    if (!v) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory recording %zu fires", n);
-    for (size_t i = 0; i < n; i++) {
-        if (!ids[i]) {
-            free(v);
-            return tasker_fail(TASKER_EINVAL, "mysql: set_scheme_fires: ids[%zu] is NULL", i);
-        }
-        v[i] = (fire_pair){ids[i], fire_us[i]};
-    }
-    /* One CASE arm per schedule: of an id given twice, the latest time. */
-    qsort(v, n, sizeof *v, by_id_latest_first);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!m || strcmp(v[m - 1].id, v[i].id) != 0) v[m++] = v[i];
-    fires_arg a = {v, m};
-    my_write w = {.fn = w_set_fires, .arg = &a};
-    int rc = my_write_submit(store(st), &w);
     free(v);
     return rc;
 }

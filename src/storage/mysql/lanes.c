@@ -37,7 +37,7 @@
  * by itself after a pause, growing from MY_RETRY_MIN_MS to MY_RETRY_MAX_MS, so that a
  * server away is not hammered (or at once, with the next writes queued). */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/group.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -201,64 +201,6 @@ void my_write_submit_async(my_store *s, my_write *w)
         w->next = NULL;
         my_owned_release(s, w, not_open(s), tasker_last_error());
     }
-}
-
-/* The lane's connection: kept from batch to batch with autocommit off, so that each
- * transaction begins with its first statement (no BEGIN round trip). A new one after
- * the server was lost. */
-int my_lane_conn(my_lane *l, my_conn **out)
-{
-    my_store *s = l->s;
-    my_conn *c = l->conn;
-    if (c) {
-        pthread_mutex_lock(&s->pool_lock);
-        bool stale = c->generation != s->generation;
-        pthread_mutex_unlock(&s->pool_lock);
-        if (!stale && !c->broken) {
-            *out = c;
-            return TASKER_OK;
-        }
-        l->conn = NULL;
-        c->broken = true;
-        my_conn_put(s, c); /* closes it */
-    }
-    int rc = my_conn_get(s, &c);
-    if (rc != TASKER_OK) return rc;
-    if (mysql_autocommit(c->db, 0) != 0) {
-        rc = my_fail_conn(s, c, "turning autocommit off");
-        c->broken = true;
-        my_conn_put(s, c);
-        return rc;
-    }
-    c->held = true;
-    l->conn = c;
-    *out = c;
-    return TASKER_OK;
-}
-
-/* After a batch: a connection found lost is closed. */
-void my_lane_conn_done(my_lane *l, my_conn *c)
-{
-    if (!c->held) {
-        my_conn_put(l->s, c);
-        return;
-    }
-    if (!c->broken) return;
-    l->conn = NULL;
-    my_conn_put(l->s, c);
-}
-
-bool my_conn_at_hand(my_store *s)
-{
-    bool at_hand = false;
-    pthread_mutex_lock(&s->pool_lock);
-    if (s->free_list && s->free_list->generation == s->generation) at_hand = true;
-    for (int i = 0; i <= MY_COMMITTERS_MAX && !at_hand; i++) {
-        my_conn *c = s->lane[i].conn;
-        at_hand = c && !c->broken && c->generation == s->generation;
-    }
-    pthread_mutex_unlock(&s->pool_lock);
-    return at_hand;
 }
 
 /* Sets the lanes up (see my_lane) and starts their writers. */

@@ -1,7 +1,7 @@
 /* The MySQL driver's job lifecycle (storage version 4, design section 6): cancel,
- * pausing tasks and schedules, the filtered history, the holder of a unique key, the
- * cancel requests a node reads at its heartbeat, and the retries stored in the
- * transaction of the failure they follow.
+ * pausing tasks and schedules, the filtered history, the holder of a unique key, and the
+ * cancel requests a node reads at its heartbeat. The retries stored in the transaction
+ * of the failure they follow are storage/mysql/rows.c's.
  *
  * Cancel and pause are one short transaction each on a pooled connection: they are
  * rare, and going around the group commit keeps them out of the start path's batches.
@@ -9,7 +9,8 @@
  * bound), so that each filter present becomes a range on exec_task_newest or
  * exec_newest and the scan stops at the limit. */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/operations.h"
+#include "storage/mysql/rows.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,25 +19,6 @@
 static my_store *store(tasker_storage *st) { return (my_store *)st; }
 
 /* ---- reading executions ------------------------------------------------------------ */
-
-int my_fetch_exec(my_store *s, my_conn *c, MYSQL_STMT *st, tasker_task_exec *e)
-{
-    int64_t status = 0, success = 0, attempt = 0, priority = 0;
-    my_cl_col cols[MY_EXEC_NCOLS] = {
-        {.str = &e->exec_id},   {.str = &e->task_id},    {.str = &e->scheme_id},
-        {.i64 = &e->scheduled_us}, {.i64 = &e->queued_us}, {.i64 = &e->start_us},
-        {.i64 = &e->end_us},    {.i64 = &status},        {.i64 = &success},
-        {.str = &e->result},    {.str = &e->error},      {.str = &e->node_id},
-        {.i64 = &attempt},      {.str = &e->retry_of},   {.i64 = &e->run_at_us},
-        {.i64 = &priority},     {.str = &e->param},      {.str = &e->unique_key},
-        {.i64 = &e->timeout_ms}};
-    int f = my_cl_fetch(s, c, st, cols, MY_EXEC_NCOLS);
-    e->status = (tasker_exec_status)status;
-    e->success = success != 0;
-    e->attempt = (int)attempt;
-    e->priority = (int)priority;
-    return f;
-}
 
 /* Runs sql (selecting MY_EXEC_COLS) with params and reads at most max rows (0 = all)
  * into a new array. */
@@ -293,7 +275,8 @@ static int pause_fn(my_store *s, my_conn *c, void *ctx)
     }
     my_bind_int(&b[nb++], &a->paused);
     my_bind_str(&b[nb++], a->id, &len);
-    /* With the schedules' change counter in the same transaction (storage/mysql/defs.c). */
+    /* With the schedules' change counter in the same transaction (my_bump_schemes,
+     * storage/mysql/rows.c). */
     int rc = my_cl_begin(s, c, a->what);
     if (rc == TASKER_OK)
         rc = my_cl_run(s, c, a->sql, b, &a->matched, a->what); /* matched: CLIENT_FOUND_ROWS */
@@ -315,21 +298,6 @@ static int pause_run(my_store *s, pause_arg *a)
         if (rc == TASKER_OK || !my_cl_retryable(a->last_errno)) break;
     }
     return rc;
-}
-
-int my_task_held_sync(my_store *s, my_conn *c, const char *task_id)
-{
-    MYSQL_BIND b[1];
-    unsigned long len;
-    my_bind_str(&b[0], task_id, &len);
-    /* Only the runs whose state changes are written (and, in READ COMMITTED, stay
-     * locked); exec_task_done finds the task's pending runs. */
-    return my_cl_run(s, c, "UPDATE task_execs e FORCE INDEX (exec_task_done)"
-                     " JOIN tasks t ON t.task_id = e.task_id"
-                     " SET e.held = (t.paused <> 0 OR t.max_concurrency > 0)"
-                     " WHERE e.task_id = ? AND e.status = 0"
-                     " AND e.held <> (t.paused <> 0 OR t.max_concurrency > 0)", b, NULL,
-                     "writing whether a task's pending runs are held");
 }
 
 int my_set_task_paused(tasker_storage *st, const char *task_id, bool paused)
@@ -358,125 +326,4 @@ int my_set_scheme_paused(tasker_storage *st, const char *scheme_id, bool paused,
     if (rc == TASKER_OK && !a.matched)
         return tasker_fail(TASKER_ENOTFOUND, "mysql: no schedule '%s'", scheme_id);
     return rc;
-}
-
-/* ---- retries ------------------------------------------------------------------------- */
-
-/* The retry just stored for the failed run exec_id takes over the unique key the failed
- * run held (exec.c), in the same transaction: no other run can take it in between. A
- * run without a key matches nothing (exec_unique_holder). */
-static int pass_key_on(my_store *s, my_conn *c, const char *exec_id)
-{
-    MYSQL_BIND b[1];
-    unsigned long len;
-    my_bind_str(&b[0], exec_id, &len);
-    return my_cl_run(s, c, "UPDATE exec_unique u JOIN task_execs e ON e.exec_id = u.exec_id"
-                     " SET u.exec_id = CONCAT(COALESCE(e.retry_of, e.exec_id), '.',"
-                     " e.attempt + 1) WHERE u.exec_id = ?", b, NULL,
-                     "passing a unique key on to a retry");
-}
-
-/* A retry is an add like any other: the write that stores it applies its task's
- * retention at once (max_execs, max_exec_age_s), as the other drivers do, and takes
- * over its failed attempt's unique key. Failures are the rare path, so the task's id is
- * read back rather than carried by every outcome. */
-static int retry_and_retain(my_store *s, my_conn *c, const char *exec_id)
-{
-    MYSQL_BIND b[1];
-    unsigned long len;
-    uint64_t stored = 0;
-    my_bind_str(&b[0], exec_id, &len);
-    int rc = my_run(s, c, MS_EXEC_RETRY, b, &stored); /* only if it failed or was cut off */
-    if (rc != TASKER_OK || stored == 0) return rc;
-    if ((rc = pass_key_on(s, c, exec_id)) != TASKER_OK) return rc;
-    MYSQL_STMT *st;
-    my_bind_str(&b[0], exec_id, &len);
-    rc = my_cl_prepare(s, c, "SELECT task_id FROM task_execs WHERE exec_id = ?", b, &st,
-                       "reading a retried run's task");
-    if (rc != TASKER_OK) return rc;
-    char *task_id = NULL;
-    my_cl_col col = {.str = &task_id};
-    int f = my_cl_fetch(s, c, st, &col, 1);
-    mysql_stmt_close(st);
-    if (f < 0) return f;
-    if (f > 0 && task_id) rc = my_retain_task(s, c, task_id);
-    free(task_id);
-    return rc;
-}
-
-int my_store_retry(my_store *s, my_conn *c, const tasker_task_exec *e)
-{
-    if ((e->status != TASKER_EXEC_FAILED && e->status != TASKER_EXEC_INTERRUPTED) ||
-        e->attempt < 0) /* tasker_no_retry() */
-        return TASKER_OK;
-    int rc = retry_and_retain(s, c, e->exec_id);
-    if (rc != TASKER_OK) {
-        char why[400];
-        snprintf(why, sizeof why, "%s", tasker_last_error());
-        return tasker_fail(rc, "mysql: storing the retry of '%s': %s", e->exec_id, why);
-    }
-    return TASKER_OK;
-}
-
-int my_store_retries(my_store *s, my_conn *c, my_write **w, size_t n)
-{
-    int rc = TASKER_OK;
-    for (size_t i = 0; i < n && rc == TASKER_OK; i++)
-        rc = my_store_retry(s, c, (const tasker_task_exec *)w[i]->arg);
-    return rc;
-}
-
-int my_node_running(my_store *s, my_conn *c, const char *node_id, char ***ids, size_t *n)
-{
-    MYSQL_BIND b[1];
-    unsigned long len;
-    MYSQL_STMT *st;
-    *ids = NULL;
-    *n = 0;
-    my_bind_str(&b[0], node_id, &len);
-    int rc = my_cl_prepare(s, c, "SELECT exec_id FROM task_execs FORCE INDEX (exec_queue)"
-                           " WHERE status = 1 AND node_id <=> ? FOR UPDATE", b, &st, "locking a node's runs");
-    if (rc != TASKER_OK) return rc;
-    size_t cap = 0;
-    for (;;) {
-        char *id = NULL;
-        my_cl_col col = {.str = &id};
-        int f = my_cl_fetch(s, c, st, &col, 1);
-        if (f <= 0) {
-            rc = f;
-            break;
-        }
-        if (*n == cap) {
-            char **nv = realloc(*ids, (cap = cap ? cap * 2 : 8) * sizeof *nv);
-            if (!nv) {
-                free(id);
-                rc = tasker_fail(TASKER_ENOMEM, "mysql: out of memory reading a node's runs");
-                break;
-            }
-            *ids = nv;
-        }
-        (*ids)[(*n)++] = id;
-    }
-    mysql_stmt_close(st);
-    if (rc != TASKER_OK) {
-        my_free_ids(*ids, *n);
-        *ids = NULL;
-        *n = 0;
-    }
-    return rc;
-}
-
-int my_store_retries_of(my_store *s, my_conn *c, char **ids, size_t n)
-{
-    int rc = TASKER_OK;
-    for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
-        rc = retry_and_retain(s, c, ids[i]);
-    }
-    return rc;
-}
-
-void my_free_ids(char **ids, size_t n)
-{
-    for (size_t i = 0; i < n; i++) free(ids[i]);
-    free(ids);
 }

@@ -1,15 +1,13 @@
 /* The MySQL driver's nodes table (storage version 3): heartbeats on the server's clock
  * (UTC_TIMESTAMP(6)), listing the nodes, the lease rule, the overlap check, and the age
- * limit applied to idle tasks. Also the small statement helpers that this file and
- * storage/mysql/claim.c share: their statements run a few times a second per node, so
- * they are prepared per call on a pooled connection (autocommit on) rather than kept in
- * the per-connection statement table of the start path.
+ * limit applied to idle tasks. Its statements are prepared per call (my_cl_*, stmt.c).
  *
  * The lease rule is one transaction that first locks the rows of the dead nodes (FOR
  * UPDATE): a second node applying it at the same time waits for the first's COMMIT and
  * then finds their runs no longer running, so each run is marked once. */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/operations.h"
+#include "storage/mysql/rows.h"
 
 #include <mysqld_error.h>
 #include <stdio.h>
@@ -20,83 +18,9 @@
 /* Rows of finished executions the idle-task age sweep deletes per heartbeat. */
 #define AGE_SWEEP_BATCH 1000
 
-/* ---- shared helpers (storage/mysql/internal.h) ------------------------------------ */
+/* ---- the server's clock ------------------------------------------------------------ */
 
-int my_cl_prepare(my_store *s, my_conn *c, const char *sql, MYSQL_BIND *params,
-                  MYSQL_STMT **out, const char *what)
-{
-    MYSQL_STMT *st = mysql_stmt_init(c->db);
-    *out = NULL;
-    if (!st) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a statement");
-    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0 ||
-        (params && mysql_stmt_bind_param(st, params) != 0) || mysql_stmt_execute(st) != 0) {
-        int rc = my_fail_stmt(s, c, st, what);
-        mysql_stmt_close(st);
-        return rc;
-    }
-    *out = st;
-    return TASKER_OK;
-}
-
-int my_cl_run(my_store *s, my_conn *c, const char *sql, MYSQL_BIND *params,
-              uint64_t *affected, const char *what)
-{
-    MYSQL_STMT *st;
-    int rc = my_cl_prepare(s, c, sql, params, &st, what);
-    if (rc != TASKER_OK) return rc;
-    if (affected) *affected = mysql_stmt_affected_rows(st);
-    mysql_stmt_close(st);
-    return TASKER_OK;
-}
-
-/* Fetches the next row: 1 = a row (strings malloc'd into *cols[i].str, NULL for NULL),
- * 0 = no more rows, or a negative tasker code. */
-int my_cl_fetch(my_store *s, my_conn *c, MYSQL_STMT *st, my_cl_col *cols, int n)
-{
-    MYSQL_BIND b[24];
-    unsigned long len[24];
-    my_bool is_null[24];
-    int64_t ints[24];
-    if (n > 24) return tasker_fail(TASKER_EINVAL, "mysql: too many columns");
-    memset(b, 0, sizeof b);
-    for (int i = 0; i < n; i++) {
-        b[i].is_null = &is_null[i];
-        b[i].length = &len[i];
-        if (cols[i].str) {
-            b[i].buffer_type = MYSQL_TYPE_STRING; /* length only: fetched by column below */
-        } else {
-            b[i].buffer_type = MYSQL_TYPE_LONGLONG;
-            b[i].buffer = &ints[i];
-        }
-    }
-    if (mysql_stmt_bind_result(st, b) != 0) return my_fail_stmt(s, c, st, "reading rows");
-    int f = mysql_stmt_fetch(st);
-    if (f == MYSQL_NO_DATA) return 0;
-    if (f == 1) return my_fail_stmt(s, c, st, "reading rows");
-    for (int i = 0; i < n; i++) {
-        if (!cols[i].str) {
-            *cols[i].i64 = is_null[i] ? 0 : ints[i];
-            continue;
-        }
-        *cols[i].str = NULL;
-        if (is_null[i]) continue;
-        char *v = malloc(len[i] + 1);
-        if (!v) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory reading rows");
-        MYSQL_BIND one = {0};
-        one.buffer_type = MYSQL_TYPE_STRING;
-        one.buffer = v;
-        one.buffer_length = len[i] + 1;
-        if (len[i] && mysql_stmt_fetch_column(st, &one, (unsigned)i, 0) != 0) {
-            free(v);
-            return my_fail_stmt(s, c, st, "reading a column");
-        }
-        v[len[i]] = '\0';
-        *cols[i].str = v;
-    }
-    return 1;
-}
-
-int my_cl_store_now(my_store *s, my_conn *c, int64_t *now_us)
+static int store_now(my_store *s, my_conn *c, int64_t *now_us)
 {
     MYSQL_STMT *st;
     /* Microseconds since the epoch of the server's UTC clock, whatever the session's
@@ -114,26 +38,11 @@ int my_cl_store_now(my_store *s, my_conn *c, int64_t *now_us)
                   : tasker_fail(TASKER_ESTORAGE, "mysql: %s: no clock reading", s->where);
 }
 
-/* READ COMMITTED: a locking scan keeps locks only on the rows it matched, so that
- * nodes claiming or judging at once skip or wait for each other's rows only. */
-int my_cl_begin(my_store *s, my_conn *c, const char *what)
-{
-    if (mysql_query(c->db, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED") != 0 ||
-        mysql_query(c->db, "START TRANSACTION") != 0)
-        return my_fail_conn(s, c, what);
-    return TASKER_OK;
-}
-
-bool my_cl_retryable(unsigned err)
-{
-    return err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT;
-}
-
 /* ---- heartbeats ------------------------------------------------------------------- */
 
 static int beat_on(my_store *s, my_conn *c, const tasker_node *n, int64_t *now_us)
 {
-    int rc = my_cl_store_now(s, c, now_us);
+    int rc = store_now(s, c, now_us);
     if (rc != TASKER_OK) return rc;
     MYSQL_BIND p[8];
     unsigned long len[3];
@@ -161,21 +70,6 @@ static int beat_on(my_store *s, my_conn *c, const tasker_node *n, int64_t *now_u
                      p, NULL, "writing the heartbeat");
 }
 
-/* Runs fn on a pooled connection, once more on a fresh one if the first was lost. */
-static int with_conn(my_store *s, int (*fn)(my_store *, my_conn *, void *), void *arg)
-{
-    int rc = TASKER_ESTORAGE;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        my_conn *c = NULL;
-        if ((rc = my_conn_get(s, &c)) != TASKER_OK) return rc;
-        rc = fn(s, c, arg);
-        bool lost = c->broken;
-        my_conn_put(s, c);
-        if (rc == TASKER_OK || !lost) return rc;
-    }
-    return rc;
-}
-
 typedef struct {
     const tasker_node *self;
     int64_t now_us;
@@ -192,7 +86,7 @@ int my_node_beat(tasker_storage *st, const tasker_node *self, int64_t *store_now
     if (!self || !self->node_id || !*self->node_id)
         return tasker_fail(TASKER_EINVAL, "mysql: node_beat: node id missing");
     beat_arg a = {self, 0};
-    int rc = with_conn((my_store *)st, beat_fn, &a);
+    int rc = my_read((my_store *)st, beat_fn, &a);
     if (rc == TASKER_OK && store_now_us) *store_now_us = a.now_us;
     return rc;
 }
@@ -200,7 +94,7 @@ int my_node_beat(tasker_storage *st, const tasker_node *self, int64_t *store_now
 static int gone_fn(my_store *s, my_conn *c, void *p)
 {
     int64_t now_us;
-    int rc = my_cl_store_now(s, c, &now_us);
+    int rc = store_now(s, c, &now_us);
     if (rc != TASKER_OK) return rc;
     MYSQL_BIND b[2];
     unsigned long len;
@@ -213,7 +107,7 @@ static int gone_fn(my_store *s, my_conn *c, void *p)
 int my_node_gone(tasker_storage *st, const char *node_id)
 {
     if (!node_id) return tasker_fail(TASKER_EINVAL, "mysql: node_gone: NULL node id");
-    return with_conn((my_store *)st, gone_fn, (void *)node_id);
+    return my_read((my_store *)st, gone_fn, (void *)node_id);
 }
 
 /* ---- listing ------------------------------------------------------------------------ */
@@ -227,7 +121,7 @@ typedef struct {
 static int list_fn(my_store *s, my_conn *c, void *p)
 {
     list_arg *a = p;
-    int rc = my_cl_store_now(s, c, &a->now_us);
+    int rc = store_now(s, c, &a->now_us);
     if (rc != TASKER_OK) return rc;
     MYSQL_BIND b[1];
     my_bind_i64(&b[0], &a->since_us);
@@ -284,7 +178,7 @@ int my_list_nodes(tasker_storage *st, int64_t since_us, tasker_node **out, size_
     list_arg a = {.since_us = since_us};
     *out = NULL;
     *n = 0;
-    int rc = with_conn((my_store *)st, list_fn, &a);
+    int rc = my_read((my_store *)st, list_fn, &a);
     if (rc != TASKER_OK) return rc;
     if (store_now_us) *store_now_us = a.now_us;
     if (a.n == 0) {
@@ -404,7 +298,7 @@ static int expire_fn(my_store *s, my_conn *c, void *p)
 {
     expire_arg *a = p;
     a->marked = 0;
-    int rc = my_cl_store_now(s, c, &a->now_us);
+    int rc = store_now(s, c, &a->now_us);
     if (rc != TASKER_OK) return rc;
     if ((rc = my_cl_begin(s, c, "starting the lease transaction")) != TASKER_OK) return rc;
     dead_node *dead = NULL;
@@ -466,7 +360,7 @@ int my_interrupt_expired(tasker_storage *st, int64_t lease_us, size_t *n)
     if (lease_us < 0) return tasker_fail(TASKER_EINVAL, "mysql: negative lease");
     my_store *s = (my_store *)st;
     expire_arg a = {.lease_us = lease_us};
-    int rc = with_conn(s, expire_fn, &a);
+    int rc = my_read(s, expire_fn, &a);
     if (rc == TASKER_OK && n) *n = a.marked;
     if (rc == TASKER_OK) sweep_aged(s);
     return rc;
@@ -504,7 +398,7 @@ int my_find_active_exec(tasker_storage *st, const char *scheme_id,
         return tasker_fail(TASKER_EINVAL, "mysql: find_active_exec: NULL argument");
     my_store *s = (my_store *)st;
     active_arg a = {scheme_id, NULL};
-    int rc = with_conn(s, active_fn, &a);
+    int rc = my_read(s, active_fn, &a);
     if (rc != TASKER_OK) return rc;
     if (!a.exec_id)
         return tasker_fail(TASKER_ENOTFOUND, "mysql: schedule '%s' has no pending or running "

@@ -1,12 +1,13 @@
-/* The MySQL driver's operations on tasks, schedules and events, and the driver's
- * operations table. Executions are in storage/mysql/exec.c.
+/* The MySQL driver's operations on tasks, schedules and events. Executions are in
+ * storage/mysql/exec.c; the operations table is storage/mysql/mysql.c's.
  *
  * Writes go through the group commit (storage/mysql/lanes.c, storage/mysql/batch.c):
  * each is a my_write whose function runs inside the batch's transaction. Reads take a
  * pooled connection and run in autocommit; a read whose connection turns out to be lost is retried once on a new
  * connection, since reading twice is harmless. */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/operations.h"
+#include "storage/mysql/write.h"
 
 #include <mysqld_error.h>
 #include <stddef.h>
@@ -15,56 +16,9 @@
 #include <string.h>
 #include <time.h>
 
-#define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-int my_read(my_store *s, my_read_fn fn, void *ctx)
-{
-    int rc = TASKER_ESTORAGE;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        my_conn *c = NULL;
-        if ((rc = my_conn_get(s, &c)) != TASKER_OK) return rc;
-        rc = fn(s, c, ctx);
-        bool lost = c->broken;
-        my_conn_put(s, c);
-        if (rc == TASKER_OK || !lost) return rc;
-    }
-    return rc;
-}
-
-int64_t my_now_us(my_store *s)
-{
-    if (s->base.env.clock) return tasker_storage_now_us(&s->base);
-    return my_real_now_us();
-}
-
-int64_t my_real_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static my_store *store(tasker_storage *st) { return (my_store *)st; }
 
 /* ---- tasks ------------------------------------------------------------------------ */
-
-void my_bind_task(MYSQL_BIND *p, unsigned long len[4], int *paused, const tasker_task *t)
-{
-    my_bind_str(&p[0], t->task_id, &len[0]);
-    my_bind_str(&p[1], t->handler, &len[1]);
-    my_bind_str(&p[2], t->param ? t->param : "null", &len[2]);
-    my_bind_str(&p[3], t->desc, &len[3]);
-    my_bind_int(&p[4], &t->max_attempts);
-    my_bind_i64(&p[5], &t->backoff_ms);
-    my_bind_i64(&p[6], &t->backoff_max_ms);
-    my_bind_i64(&p[7], &t->timeout_ms);
-    my_bind_int(&p[8], &t->max_concurrency);
-    my_bind_int(&p[9], &t->priority);
-    my_bind_int(&p[10], &t->max_execs);
-    my_bind_i64(&p[11], &t->max_exec_age_s);
-    *paused = t->paused ? 1 : 0;
-    my_bind_int(&p[12], paused);
-}
 
 static int w_add_task(my_store *s, my_conn *c, my_write *w)
 {
@@ -80,7 +34,7 @@ static int w_add_task(my_store *s, my_conn *c, my_write *w)
     return rc == TASKER_OK ? my_task_held_sync(s, c, t->task_id) : rc; /* a new limit */
 }
 
-static int add_task(tasker_storage *st, const tasker_task *task)
+int my_add_task(tasker_storage *st, const tasker_task *task)
 {
     if (!task || !task->task_id || !task->handler)
         return tasker_fail(TASKER_EINVAL, "mysql: add_task: task id and handler are required");
@@ -101,7 +55,7 @@ static int w_remove_task(my_store *s, my_conn *c, my_write *w)
     return rc;
 }
 
-static int remove_task(tasker_storage *st, const char *task_id)
+int my_remove_task(tasker_storage *st, const char *task_id)
 {
     if (!task_id) return tasker_fail(TASKER_EINVAL, "mysql: remove_task: task id is NULL");
     my_write w = {.fn = w_remove_task, .arg = task_id};
@@ -136,11 +90,11 @@ static int r_get_task(my_store *s, my_conn *c, void *ctx)
     MYSQL_BIND p[1];
     unsigned long len;
     my_bind_str(&p[0], r->key, &len);
-    return my_query(s, c, MS_TASK_GET, p, task_cols, NCOLS(task_cols), sizeof(tasker_task),
+    return my_query(s, c, MS_TASK_GET, p, task_cols, MY_NCOLS(task_cols), sizeof(tasker_task),
                     &r->rows, &r->n);
 }
 
-static int get_task(tasker_storage *st, const char *task_id, tasker_task *out)
+int my_get_task(tasker_storage *st, const char *task_id, tasker_task *out)
 {
     if (!task_id || !out) return tasker_fail(TASKER_EINVAL, "mysql: get_task: NULL argument");
     read_ctx r = {.key = task_id};
@@ -155,11 +109,11 @@ static int get_task(tasker_storage *st, const char *task_id, tasker_task *out)
 static int r_list_tasks(my_store *s, my_conn *c, void *ctx)
 {
     read_ctx *r = ctx;
-    return my_query(s, c, MS_TASK_LIST, NULL, task_cols, NCOLS(task_cols), sizeof(tasker_task),
+    return my_query(s, c, MS_TASK_LIST, NULL, task_cols, MY_NCOLS(task_cols), sizeof(tasker_task),
                     &r->rows, &r->n);
 }
 
-static int list_tasks(tasker_storage *st, tasker_task **out, size_t *n)
+int my_list_tasks(tasker_storage *st, tasker_task **out, size_t *n)
 {
     if (!out || !n) return tasker_fail(TASKER_EINVAL, "mysql: list_tasks: NULL argument");
     read_ctx r = {0};
@@ -213,8 +167,8 @@ static int w_add_scheme(my_store *s, my_conn *c, my_write *w)
     return scheme_id_of(s, c, sc, w->out);
 }
 
-static int add_task_scheme(tasker_storage *st, const tasker_task_scheme *sc,
-                           char id_out[TASKER_ID_SIZE])
+int my_add_task_scheme(tasker_storage *st, const tasker_task_scheme *sc,
+                       char id_out[TASKER_ID_SIZE])
 {
     char id[TASKER_ID_SIZE];
     if (!sc || !sc->scheme_id || !sc->task_id || !sc->cron)
@@ -239,7 +193,7 @@ static int w_remove_scheme(my_store *s, my_conn *c, my_write *w)
     return rc;
 }
 
-static int remove_task_scheme(tasker_storage *st, const char *scheme_id)
+int my_remove_task_scheme(tasker_storage *st, const char *scheme_id)
 {
     if (!scheme_id)
         return tasker_fail(TASKER_EINVAL, "mysql: remove_task_scheme: scheme id is NULL");
@@ -260,11 +214,11 @@ static int r_list_schemes(my_store *s, my_conn *c, void *ctx)
         {MC_BOOL, offsetof(tasker_task_scheme, paused)},
     };
     read_ctx *r = ctx;
-    return my_query(s, c, MS_SCHEME_LIST, NULL, cols, NCOLS(cols), sizeof(tasker_task_scheme),
+    return my_query(s, c, MS_SCHEME_LIST, NULL, cols, MY_NCOLS(cols), sizeof(tasker_task_scheme),
                     &r->rows, &r->n);
 }
 
-static int list_task_schemes(tasker_storage *st, tasker_task_scheme **out, size_t *n)
+int my_list_task_schemes(tasker_storage *st, tasker_task_scheme **out, size_t *n)
 {
     if (!out || !n) return tasker_fail(TASKER_EINVAL, "mysql: list_task_schemes: NULL argument");
     read_ctx r = {0};
@@ -294,7 +248,7 @@ static int w_scheme_fire(my_store *s, my_conn *c, my_write *w)
     return rc;
 }
 
-static int set_scheme_fire(tasker_storage *st, const char *scheme_id, int64_t fire_us)
+int my_set_scheme_fire(tasker_storage *st, const char *scheme_id, int64_t fire_us)
 {
     if (!scheme_id) return tasker_fail(TASKER_EINVAL, "mysql: set_scheme_fire: scheme id is NULL");
     fire_arg a = {scheme_id, fire_us};
@@ -321,7 +275,7 @@ static int w_add_event(my_store *s, my_conn *c, my_write *w)
     return rc;
 }
 
-static int add_task_event(tasker_storage *st, const tasker_task_event *ev)
+int my_add_task_event(tasker_storage *st, const tasker_task_event *ev)
 {
     if (!ev || !ev->exec_id)
         return tasker_fail(TASKER_EINVAL, "mysql: add_task_event: exec id is required");
@@ -329,8 +283,8 @@ static int add_task_event(tasker_storage *st, const tasker_task_event *ev)
     return my_write_submit(store(st), &w);
 }
 
-static int add_task_event_async(tasker_storage *st, const tasker_task_event *ev,
-                                tasker_storage_done_fn done, void *udata)
+int my_add_task_event_async(tasker_storage *st, const tasker_task_event *ev,
+                            tasker_storage_done_fn done, void *udata)
 {
     if (!ev || !ev->exec_id)
         return tasker_fail(TASKER_EINVAL, "mysql: add_task_event: exec id is required");
@@ -354,7 +308,7 @@ static int r_list_events(my_store *s, my_conn *c, void *ctx)
     MYSQL_BIND p[1];
     unsigned long len;
     my_bind_str(&p[0], r->key, &len);
-    int rc = my_query(s, c, MS_EVENT_LIST, p, cols, NCOLS(cols), sizeof(tasker_task_event),
+    int rc = my_query(s, c, MS_EVENT_LIST, p, cols, MY_NCOLS(cols), sizeof(tasker_task_event),
                       &r->rows, &r->n);
     if (rc != TASKER_OK || r->n > 0) return rc;
     /* No events: an execution without any, or no such execution? */
@@ -369,8 +323,8 @@ static int r_list_events(my_store *s, my_conn *c, void *ctx)
     return rc;
 }
 
-static int list_task_events(tasker_storage *st, const char *exec_id, tasker_task_event **out,
-                            size_t *n)
+int my_list_task_events(tasker_storage *st, const char *exec_id, tasker_task_event **out,
+                        size_t *n)
 {
     if (!exec_id || !out || !n)
         return tasker_fail(TASKER_EINVAL, "mysql: list_task_events: NULL argument");
@@ -381,47 +335,3 @@ static int list_task_events(tasker_storage *st, const char *exec_id, tasker_task
     *n = r.n;
     return TASKER_OK;
 }
-
-const tasker_storage_ops my_ops = {
-    /* Version 4: the job lifecycle (storage/mysql/lifecycle.c), and the bulk
-     * definitions (storage/mysql/defs.c, storage/mysql/herd.c). */
-    .version = 4,
-    .name = "mysql",
-    .add_task = add_task,
-    .remove_task = remove_task,
-    .get_task = get_task,
-    .list_tasks = list_tasks,
-    .add_task_scheme = add_task_scheme,
-    .remove_task_scheme = remove_task_scheme,
-    .list_task_schemes = list_task_schemes,
-    .set_scheme_fire = set_scheme_fire,
-    .add_task_exec = my_add_task_exec,
-    .start_task_exec = my_start_task_exec,
-    .update_task_exec = my_update_task_exec,
-    .get_task_exec = my_get_task_exec,
-    .list_task_execs = my_list_task_execs,
-    .list_pending_execs = my_list_pending_execs,
-    .interrupt_dead = my_interrupt_dead,
-    .add_task_event = add_task_event,
-    .list_task_events = list_task_events,
-    .close = my_store_close,
-    .add_task_event_async = add_task_event_async,
-    .update_task_exec_async = my_update_task_exec_async,
-    .add_task_execs = my_add_task_execs,
-    .start_task_execs = my_start_task_execs,
-    .node_beat = my_node_beat,
-    .list_nodes = my_list_nodes,
-    .node_gone = my_node_gone,
-    .interrupt_expired = my_interrupt_expired,
-    .claim_task_execs = my_claim_task_execs,
-    .find_active_exec = my_find_active_exec,
-    .cancel_task_exec = my_cancel_task_exec,
-    .set_task_paused = my_set_task_paused,
-    .set_scheme_paused = my_set_scheme_paused,
-    .list_task_execs_filter = my_list_task_execs_filter,
-    .find_unique_exec = my_find_unique_exec,
-    .list_cancel_requests = my_list_cancel_requests,
-    .set_scheme_fires = my_set_scheme_fires,
-    .add_definitions = my_add_definitions,
-    .schemes_version = my_schemes_version,
-};

@@ -28,7 +28,7 @@
  * away that long) is reported failed and dropped; the core then writes an outcome
  * again itself, with backoff, until it is stored (src/core/exec.c). */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/group.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,13 +94,6 @@ bool my_slot_owed(const my_store *s, int slot)
     return u->pending || u->replay || u->replay_if_lost || u->nclaims;
 }
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Moves out of *list the asynchronous writes failing for too long, onto *stale. */
 static void take_stale(my_write **list, int64_t now_us, my_write ***stale)
 {
@@ -126,7 +119,7 @@ void my_give_up_stale(my_store *s, int slot)
 {
     my_unresolved *u = &s->unresolved[slot];
     my_write *stale = NULL, **tail = &stale;
-    int64_t now_us = mono_us();
+    int64_t now_us = my_mono_us();
     take_stale(&u->replay_if_lost, now_us, &tail);
     take_stale(&u->replay, now_us, &tail);
     if (!stale) return;
@@ -190,8 +183,6 @@ int my_resolve_slot(my_store *s, my_conn *c, int slot, my_write **batch)
     return TASKER_OK;
 }
 
-int (*my_test_before_resolve)(void);
-
 /* Reads the claimed rows on a connection of the lane's, once. */
 static int read_claims(my_lane *l, my_write **w, size_t n, my_claim_row **rows, size_t *nrows)
 {
@@ -242,9 +233,11 @@ void my_resolve_claims(my_lane *l, my_write *batch, int slot)
     my_claim_row *rows = NULL;
     size_t nrows = 0;
     int rc = TASKER_ESTORAGE;
-    int64_t until_us = mono_us() + (s->closing ? 0 : MY_RESOLVE_US);
+    int64_t until_us = my_mono_us() + (s->closing ? 0 : MY_RESOLVE_US);
     for (int pause_ms = 20; n; pause_ms = pause_ms * 2 > 500 ? 500 : pause_ms * 2) {
-        if ((rc = read_claims(l, w, n, &rows, &nrows)) == TASKER_OK || mono_us() >= until_us) break;
+        if ((rc = read_claims(l, w, n, &rows, &nrows)) == TASKER_OK ||
+            my_mono_us() >= until_us)
+            break;
         struct timespec ts = {pause_ms / 1000, (long)(pause_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -287,9 +280,8 @@ static my_conn *causal_conn(my_lane *l, int *rc)
     if ((*rc = my_lane_conn(l, &c)) != TASKER_OK) return NULL;
     /* Causal for this read only: a write transaction of the lane must not wait for the
      * member to apply writesets that may need its own locks. */
-    if ((*rc = my_conn_wsrep(l->s, c, &on)) == TASKER_OK && on &&
-        (*rc = my_exec_once(l->s, c, "SET SESSION wsrep_sync_wait = 1")) == TASKER_OK)
-        c->causal = true;
+    if ((*rc = my_conn_wsrep(l->s, c, &on)) == TASKER_OK && on)
+        *rc = my_exec_once(l->s, c, "SET SESSION wsrep_sync_wait = 1");
     if (*rc == TASKER_OK && on) return c;
     my_lane_conn_done(l, c);
     return NULL;
@@ -316,7 +308,6 @@ void my_verify_starts(my_lane *l, my_write *batch, int slot)
         mysql_rollback(c->db); /* ends the read's transaction (autocommit off) */
         if (my_exec_once(s, c, "SET SESSION wsrep_sync_wait = 0") != TASKER_OK)
             c->broken = true; /* not to be used causal: closed */
-        c->causal = false;
     }
     if (c) my_lane_conn_done(l, c);
     for (size_t i = 0; rc == TASKER_OK && i < n; i++) {

@@ -18,15 +18,13 @@
  * executions at or below it, or older than max_exec_age_s, are deleted by one
  * statement; their events go with them by the foreign key's cascade. */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/retain.h"
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 typedef struct {
     int64_t queued_us;
@@ -45,8 +43,38 @@ static int find_boundary(my_store *s, my_conn *c, const char *task_id, int64_t k
     unsigned long len;
     my_bind_str(&p[0], task_id, &len);
     my_bind_i64(&p[1], &keep);
-    return my_query(s, c, MS_RETAIN_BOUNDARY, p, cols, NCOLS(cols), sizeof **row,
+    return my_query(s, c, MS_RETAIN_BOUNDARY, p, cols, MY_NCOLS(cols), sizeof **row,
                     (void **)row, n);
+}
+
+typedef struct {
+    int max_execs;
+    int64_t max_exec_age_s;
+} task_limits_row;
+
+/* The task's retention limits, its own (tasker_task_opts) where set, else the handle's;
+ * a removed task's are the handle's. */
+static int task_limits(my_store *s, my_conn *c, const char *task_id, int *keep, int64_t *age_s)
+{
+    static const my_col cols[] = {
+        {MC_INT, offsetof(task_limits_row, max_execs)},
+        {MC_I64, offsetof(task_limits_row, max_exec_age_s)},
+    };
+    *keep = s->base.env.max_execs_per_task;
+    *age_s = s->base.env.max_exec_age_s;
+    MYSQL_BIND p[1];
+    unsigned long len;
+    my_bind_str(&p[0], task_id, &len);
+    task_limits_row *row = NULL;
+    size_t n = 0;
+    int ncols = (int)(sizeof cols / sizeof *cols);
+    int rc = my_query(s, c, MS_TASK_RETENTION, p, cols, ncols, sizeof *row, (void **)&row, &n);
+    if (rc == TASKER_OK && n == 1) {
+        if (row->max_execs != 0) *keep = row->max_execs;
+        if (row->max_exec_age_s != 0) *age_s = row->max_exec_age_s;
+    }
+    free(row);
+    return rc;
 }
 
 /* Deletes, in one statement, the task's finished executions at or below the boundary
@@ -58,7 +86,7 @@ int my_retain_task(my_store *s, my_conn *c, const char *task_id)
     int64_t bound_us = INT64_MIN, cutoff_us = INT64_MIN;
     int keep;
     int64_t max_age_s;
-    int rc = my_task_limits(s, c, task_id, &keep, &max_age_s);
+    int rc = task_limits(s, c, task_id, &keep, &max_age_s);
     if (rc != TASKER_OK) return rc;
     if (keep >= 0 && (rc = find_boundary(s, c, task_id, keep, &row, &n)) != TASKER_OK)
         return rc;
@@ -86,14 +114,6 @@ int my_retain_task(my_store *s, my_conn *c, const char *task_id)
     return rc;
 }
 
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Remembers task_id for a later prune; false when out of memory. */
 static bool remember(my_store *s, const char *task_id)
 {
@@ -103,7 +123,7 @@ static bool remember(my_store *s, const char *task_id)
     if (!grown) return false;
     s->retain_tasks = grown;
     if (!(grown[s->retain_n] = strdup(task_id))) return false;
-    if (s->retain_n++ == 0) s->retain_since_us = mono_us();
+    if (s->retain_n++ == 0) s->retain_since_us = my_mono_us();
     return true;
 }
 
@@ -137,7 +157,7 @@ int my_retain_batch(my_store *s, my_conn *c, my_write *batch, bool *pruned)
     /* Several callers in one batch: writers are busy, so the prune can wait a little. */
     size_t callers = 0;
     for (my_write *w = batch; w && callers < 2; w = w->next) callers += !w->owned;
-    if (callers > 1 && mono_us() - s->retain_since_us < MY_RETAIN_LAG_US) return TASKER_OK;
+    if (callers > 1 && my_mono_us() - s->retain_since_us < MY_RETAIN_LAG_US) return TASKER_OK;
     for (size_t i = 0; i < s->retain_n; i++) {
         int rc = my_retain_task(s, c, s->retain_tasks[i]);
         if (rc != TASKER_OK) return rc;
@@ -152,32 +172,4 @@ void my_retain_forget(my_store *s)
     free(s->retain_tasks);
     s->retain_tasks = NULL;
     s->retain_n = 0;
-}
-
-typedef struct {
-    int max_execs;
-    int64_t max_exec_age_s;
-} task_limits_row;
-
-int my_task_limits(my_store *s, my_conn *c, const char *task_id, int *keep, int64_t *age_s)
-{
-    static const my_col cols[] = {
-        {MC_INT, offsetof(task_limits_row, max_execs)},
-        {MC_I64, offsetof(task_limits_row, max_exec_age_s)},
-    };
-    *keep = s->base.env.max_execs_per_task;
-    *age_s = s->base.env.max_exec_age_s;
-    MYSQL_BIND p[1];
-    unsigned long len;
-    my_bind_str(&p[0], task_id, &len);
-    task_limits_row *row = NULL;
-    size_t n = 0;
-    int ncols = (int)(sizeof cols / sizeof *cols);
-    int rc = my_query(s, c, MS_TASK_RETENTION, p, cols, ncols, sizeof *row, (void **)&row, &n);
-    if (rc == TASKER_OK && n == 1) {
-        if (row->max_execs != 0) *keep = row->max_execs;
-        if (row->max_exec_age_s != 0) *age_s = row->max_exec_age_s;
-    }
-    free(row);
-    return rc;
 }

@@ -10,7 +10,7 @@
  * free text that the core may cut mid-character (errors, messages, descriptions) is
  * kept as bytes. Times are BIGINT microseconds since the epoch, UTC. */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/stmt.h"
 
 #include <stdio.h>
 #include <stdlib.h>

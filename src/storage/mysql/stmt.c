@@ -1,16 +1,22 @@
-/* The MySQL driver's SQL: the text of every statement, preparing it once per
- * connection, binding parameters, and reading result rows into records.
+/* The MySQL driver's SQL (the base part, above conn.c): the text of every statement,
+ * preparing it once per connection, binding parameters, and reading result rows into
+ * records; and the statements prepared per call of the cluster paths (nodes, claims,
+ * the lifecycle), whose statements run a few times a second per node, so they are
+ * prepared per call on a pooled connection (autocommit on) rather than kept in the
+ * per-connection statement table of the start path.
  *
  * Every statement is a server-side prepared statement (mysql_stmt_*): data never
  * travels inside SQL text. A connection prepares a statement the first time it needs
  * it and keeps it until the connection closes. */
 #include "core/error.h"
-#include "storage/mysql/internal.h"
+#include "storage/mysql/stmt.h"
 
+#include <mysqld_error.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define EXEC_COLS MY_EXEC_COLS /* in the order of my_exec_cols (exec.c) */
+#define EXEC_COLS MY_EXEC_COLS /* in the order of my_exec_cols (below) */
 /* The policy columns of tasks, in the order of tasker_task's fields. */
 #define TASK_POLICY_COLS                                                                 \
     "max_attempts, backoff_ms, backoff_max_ms, timeout_ms, max_concurrency, priority, "   \
@@ -24,7 +30,7 @@
  * cost each start about as much as the rest of its statement. A run takes it from its
  * task when added, reading the task's row under a share lock; pausing or limiting a
  * task writes it, in the same transaction, to the task's pending runs
- * (my_task_held_sync, lifecycle.c), the task's row locked: so no add can slip between. */
+ * (my_task_held_sync, rows.c), the task's row locked: so no add can slip between. */
 /* A start's compare-and-set: pending, due (run_at_us <= the start time), not held. */
 #define START_SQL                                                                        \
     "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"                        \
@@ -47,6 +53,29 @@
     " (t.paused <> 0 OR t.max_concurrency > 0)"                                          \
     " FROM task_execs e JOIN tasks t ON t.task_id = e.task_id WHERE " where              \
     " AND e.attempt < t.max_attempts LOCK IN SHARE MODE"
+
+/* An execution's columns as my_query reads them, in EXEC_COLS's order. */
+const my_col my_exec_cols[MY_EXEC_NCOLS] = {
+    {MC_STR, offsetof(tasker_task_exec, exec_id)},
+    {MC_STR, offsetof(tasker_task_exec, task_id)},
+    {MC_STR, offsetof(tasker_task_exec, scheme_id)},
+    {MC_I64, offsetof(tasker_task_exec, scheduled_us)},
+    {MC_I64, offsetof(tasker_task_exec, queued_us)},
+    {MC_I64, offsetof(tasker_task_exec, start_us)},
+    {MC_I64, offsetof(tasker_task_exec, end_us)},
+    {MC_INT, offsetof(tasker_task_exec, status)},
+    {MC_BOOL, offsetof(tasker_task_exec, success)},
+    {MC_STR, offsetof(tasker_task_exec, result)},
+    {MC_STR, offsetof(tasker_task_exec, error)},
+    {MC_STR, offsetof(tasker_task_exec, node_id)},
+    {MC_INT, offsetof(tasker_task_exec, attempt)},
+    {MC_STR, offsetof(tasker_task_exec, retry_of)},
+    {MC_I64, offsetof(tasker_task_exec, run_at_us)},
+    {MC_INT, offsetof(tasker_task_exec, priority)},
+    {MC_STR, offsetof(tasker_task_exec, param)},
+    {MC_STR, offsetof(tasker_task_exec, unique_key)},
+    {MC_I64, offsetof(tasker_task_exec, timeout_ms)},
+};
 
 /* Status values are tasker_exec_status: 0 pending, 1 running, 2 and up finished. */
 static const char *const sql_text[MS_COUNT] = {
@@ -170,17 +199,6 @@ MYSQL_STMT *my_stmt(my_store *s, my_conn *c, my_stmt_id id)
     }
     c->stmt[id] = st;
     return st;
-}
-
-int my_exec_once(my_store *s, my_conn *c, const char *sql)
-{
-    int rc = TASKER_OK;
-    MYSQL_STMT *st = mysql_stmt_init(c->db);
-    if (!st) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a statement");
-    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0 || mysql_stmt_execute(st) != 0)
-        rc = my_fail_stmt(s, c, st, "setting up the connection or schema");
-    mysql_stmt_close(st);
-    return rc;
 }
 
 void my_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
@@ -338,4 +356,125 @@ int my_query(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, const m
     *out = arr;
     *n = count;
     return TASKER_OK;
+}
+
+/* ---- statements prepared per call -------------------------------------------------- */
+
+/* "?, ?, ..., ?" (n marks) appended to sql at *at. */
+void my_sql_marks(char *sql, size_t *at, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        memcpy(sql + *at, i ? ", ?" : "?", i ? 3 : 1);
+        *at += i ? 3 : 1;
+    }
+    sql[*at] = '\0';
+}
+
+int my_cl_prepare(my_store *s, my_conn *c, const char *sql, MYSQL_BIND *params,
+                  MYSQL_STMT **out, const char *what)
+{
+    MYSQL_STMT *st = mysql_stmt_init(c->db);
+    *out = NULL;
+    if (!st) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory for a statement");
+    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0 ||
+        (params && mysql_stmt_bind_param(st, params) != 0) || mysql_stmt_execute(st) != 0) {
+        int rc = my_fail_stmt(s, c, st, what);
+        mysql_stmt_close(st);
+        return rc;
+    }
+    *out = st;
+    return TASKER_OK;
+}
+
+int my_cl_run(my_store *s, my_conn *c, const char *sql, MYSQL_BIND *params,
+              uint64_t *affected, const char *what)
+{
+    MYSQL_STMT *st;
+    int rc = my_cl_prepare(s, c, sql, params, &st, what);
+    if (rc != TASKER_OK) return rc;
+    if (affected) *affected = mysql_stmt_affected_rows(st);
+    mysql_stmt_close(st);
+    return TASKER_OK;
+}
+
+/* Fetches the next row: 1 = a row (strings malloc'd into *cols[i].str, NULL for NULL),
+ * 0 = no more rows, or a negative tasker code. */
+int my_cl_fetch(my_store *s, my_conn *c, MYSQL_STMT *st, my_cl_col *cols, int n)
+{
+    MYSQL_BIND b[24];
+    unsigned long len[24];
+    my_bool is_null[24];
+    int64_t ints[24];
+    if (n > 24) return tasker_fail(TASKER_EINVAL, "mysql: too many columns");
+    memset(b, 0, sizeof b);
+    for (int i = 0; i < n; i++) {
+        b[i].is_null = &is_null[i];
+        b[i].length = &len[i];
+        if (cols[i].str) {
+            b[i].buffer_type = MYSQL_TYPE_STRING; /* length only: fetched by column below */
+        } else {
+            b[i].buffer_type = MYSQL_TYPE_LONGLONG;
+            b[i].buffer = &ints[i];
+        }
+    }
+    if (mysql_stmt_bind_result(st, b) != 0) return my_fail_stmt(s, c, st, "reading rows");
+    int f = mysql_stmt_fetch(st);
+    if (f == MYSQL_NO_DATA) return 0;
+    if (f == 1) return my_fail_stmt(s, c, st, "reading rows");
+    for (int i = 0; i < n; i++) {
+        if (!cols[i].str) {
+            *cols[i].i64 = is_null[i] ? 0 : ints[i];
+            continue;
+        }
+        *cols[i].str = NULL;
+        if (is_null[i]) continue;
+        char *v = malloc(len[i] + 1);
+        if (!v) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory reading rows");
+        MYSQL_BIND one = {0};
+        one.buffer_type = MYSQL_TYPE_STRING;
+        one.buffer = v;
+        one.buffer_length = len[i] + 1;
+        if (len[i] && mysql_stmt_fetch_column(st, &one, (unsigned)i, 0) != 0) {
+            free(v);
+            return my_fail_stmt(s, c, st, "reading a column");
+        }
+        v[len[i]] = '\0';
+        *cols[i].str = v;
+    }
+    return 1;
+}
+
+/* READ COMMITTED: a locking scan keeps locks only on the rows it matched, so that
+ * nodes claiming or judging at once skip or wait for each other's rows only. */
+int my_cl_begin(my_store *s, my_conn *c, const char *what)
+{
+    if (mysql_query(c->db, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED") != 0 ||
+        mysql_query(c->db, "START TRANSACTION") != 0)
+        return my_fail_conn(s, c, what);
+    return TASKER_OK;
+}
+
+bool my_cl_retryable(unsigned err)
+{
+    return err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT;
+}
+
+/* Fetches the next row of st (selecting MY_EXEC_COLS) into *e. */
+int my_fetch_exec(my_store *s, my_conn *c, MYSQL_STMT *st, tasker_task_exec *e)
+{
+    int64_t status = 0, success = 0, attempt = 0, priority = 0;
+    my_cl_col cols[MY_EXEC_NCOLS] = {
+        {.str = &e->exec_id},   {.str = &e->task_id},    {.str = &e->scheme_id},
+        {.i64 = &e->scheduled_us}, {.i64 = &e->queued_us}, {.i64 = &e->start_us},
+        {.i64 = &e->end_us},    {.i64 = &status},        {.i64 = &success},
+        {.str = &e->result},    {.str = &e->error},      {.str = &e->node_id},
+        {.i64 = &attempt},      {.str = &e->retry_of},   {.i64 = &e->run_at_us},
+        {.i64 = &priority},     {.str = &e->param},      {.str = &e->unique_key},
+        {.i64 = &e->timeout_ms}};
+    int f = my_cl_fetch(s, c, st, cols, MY_EXEC_NCOLS);
+    e->status = (tasker_exec_status)status;
+    e->success = success != 0;
+    e->attempt = (int)attempt;
+    e->priority = (int)priority;
+    return f;
 }
