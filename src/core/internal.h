@@ -246,9 +246,10 @@ void tasker_pool_submit_many(tasker_t *t, job **jobs, size_t n);
  * add_started_execs): as many as they begin within poll_ms while runs are short, else
  * one per free worker (pool.c). */
 size_t tasker_pool_fire_room(tasker_t *t);
-/* Takes j, a run this node's fire stored started (its commit succeeded), to run as a
- * claimed run: it runs even when the pool is stopping. Takes ownership of j. */
-void tasker_pool_add_started(tasker_t *t, job *j);
+/* Takes jobs[0..n), runs this node's fire stored started (its commit succeeded), to run
+ * as claimed runs: they run even when the pool is stopping. Takes ownership of them and
+ * sets each jobs[i] to NULL. */
+void tasker_pool_add_started(tasker_t *t, job **jobs, size_t n);
 /* Queues the store's pending executions not queued here yet (not with no_pickup). */
 int tasker_pool_pickup_pending(tasker_t *t);
 /* Queues the executions left pending before open, once, at the first run call. */

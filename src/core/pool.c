@@ -210,15 +210,23 @@ size_t tasker_pool_fire_room(tasker_t *t)
     return room;
 }
 
-void tasker_pool_add_started(tasker_t *t, job *j)
+void tasker_pool_add_started(tasker_t *t, job **jobs, size_t n)
 {
     pool *p = &t->pool;
+    if (n == 0) return;
     pthread_mutex_lock(&p->queue_lock);
-    /* Out of memory here costs only the duplicate check: the run is ours, it must run. */
-    strset_add(&p->queued_ids, j->exec_id);
-    p->running++;
-    ready_push(p, j);
-    pthread_cond_signal(&p->queue_cond);
+    for (size_t i = 0; i < n; i++) {
+        /* Out of memory here costs only the duplicate check: the run is ours, it must
+         * run. */
+        strset_add(&p->queued_ids, jobs[i]->exec_id);
+        p->running++;
+        ready_push(p, jobs[i]);
+        jobs[i] = NULL;
+    }
+    /* One wake-up per job would be a system call each, on the loop's path. */
+    if (n >= (size_t)p->nthreads) pthread_cond_broadcast(&p->queue_cond);
+    else
+        for (size_t i = 0; i < n; i++) pthread_cond_signal(&p->queue_cond);
     pthread_mutex_unlock(&p->queue_lock);
 }
 

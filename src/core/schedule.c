@@ -201,16 +201,12 @@ static void item_exec(const fire_item *it, tasker_task_exec *x)
     }
 }
 
-/* Queues a stored run (to run at once when the store started it for this node), or
- * forgets one the store refused. Called with sched.lock held. */
-static void item_done(tasker_t *t, fire_item *it, const tasker_task_exec *x, bool stored,
-                      bool started)
+/* Queues a stored run, or forgets one the store refused (the runs it started for this
+ * node are the caller's to hand over). Called with sched.lock held. */
+static void item_done(tasker_t *t, fire_item *it, const tasker_task_exec *x, bool stored)
 {
     sched *s = &t->sched;
-    if (it->j && started) {
-        tasker_pool_add_started(t, it->j);
-        it->j = NULL;
-    } else if (it->j) {
+    if (it->j) {
         if (stored && tasker_pool_submit(t, it->j)) {
             it->j = NULL;
         } else {
@@ -297,11 +293,23 @@ static void flush_batch(tasker_t *t, fire_batch *b, bool fires)
         }
         pthread_mutex_lock(&s->lock);
         if (lost) s->fires_lost = true;
+        /* The runs started for this node go to its workers in one hand-over (out of
+         * memory: one by one). */
+        job **go = started ? malloc(b->n * sizeof *go) : NULL;
+        size_t ngo = 0;
         for (size_t i = 0; i < b->n; i++) {
+            if (started && started[i] && b->v[i].j) { /* a run: nothing else to free */
+                if (go) go[ngo++] = b->v[i].j;
+                else tasker_pool_add_started(t, &b->v[i].j, 1);
+                b->v[i].j = NULL;
+                continue;
+            }
             tasker_task_exec x;
             item_exec(&b->v[i], &x);
-            item_done(t, &b->v[i], &x, all || (stored && stored[i]), started && started[i]);
+            item_done(t, &b->v[i], &x, all || (stored && stored[i]));
         }
+        if (go) tasker_pool_add_started(t, go, ngo);
+        free(go);
         free(started);
         free(stored);
         free(xs);
