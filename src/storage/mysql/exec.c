@@ -308,6 +308,129 @@ int my_start_task_execs(tasker_storage *st, const char *const *ids, size_t n,
     return TASKER_OK;
 }
 
+/* ---- a herd's fires (storage version 4, add_started_execs) ---------------------------
+ * Stored as add_task_execs stores them, then the runs this node may begin started as
+ * start_task_execs starts them: each a claim's compare-and-set, answered only once
+ * committed, resolved after a cut-off COMMIT and read back on a Galera member as any
+ * claim is. So two writes per batch of fires, where the workers made a claim per
+ * handful of runs. Another node may claim some in between: the start then says they are
+ * not pending, and they are that node's. The handlers of their tasks are read first (a
+ * read per FIRE_CHUNK tasks): a node starts only runs whose handler it has. */
+#define FIRE_CHUNK 512
+
+typedef struct {
+    const char **tasks; /* sorted, unique */
+    bool *ok;           /* tasks[i]'s handler is listed */
+    size_t n;
+    const char *const *handlers;
+    size_t nh;
+} fire_read;
+
+static int by_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int r_fire_handlers(my_store *s, my_conn *c, void *ctx)
+{
+    fire_read *f = ctx;
+    char *sql = malloc(100 + 3 * FIRE_CHUNK);
+    MYSQL_BIND *p = calloc(FIRE_CHUNK, sizeof *p);
+    unsigned long *len = calloc(FIRE_CHUNK, sizeof *len);
+    int rc = sql && p && len ? TASKER_OK : tasker_fail(TASKER_ENOMEM, "mysql: out of memory");
+    for (size_t at = 0; at < f->n && rc == TASKER_OK; at += FIRE_CHUNK) {
+        size_t k = f->n - at < FIRE_CHUNK ? f->n - at : FIRE_CHUNK;
+        size_t pos = (size_t)sprintf(sql, "SELECT task_id, handler FROM tasks WHERE task_id IN (");
+        my_sql_marks(sql, &pos, k);
+        strcpy(sql + pos, ")");
+        for (size_t i = 0; i < k; i++) my_bind_str(&p[i], f->tasks[at + i], &len[i]);
+        MYSQL_STMT *st = NULL;
+        rc = my_cl_prepare(s, c, sql, p, &st, "reading the handlers of fires");
+        while (rc == TASKER_OK) {
+            char *id = NULL, *handler = NULL;
+            my_cl_col cols[2] = {{.str = &id}, {.str = &handler}};
+            int got = my_cl_fetch(s, c, st, cols, 2);
+            if (got <= 0) rc = got;
+            const char **hit = got > 0 && id ? bsearch(&id, f->tasks, f->n, sizeof *f->tasks,
+                                                       by_str)
+                                             : NULL;
+            for (size_t h = 0; hit && handler && h < f->nh; h++)
+                if (f->handlers[h] && strcmp(f->handlers[h], handler) == 0)
+                    f->ok[hit - f->tasks] = true;
+            free(id);
+            free(handler);
+            if (got <= 0) break;
+        }
+        if (st) mysql_stmt_close(st);
+    }
+    free(sql);
+    free(p);
+    free(len);
+    return rc;
+}
+
+/* Which of the n candidates' tasks have a handler of handlers: ok[i] for cand[i]. */
+static int fire_handlers(my_store *s, const tasker_task_exec *const *cand, size_t n,
+                         const char *const *handlers, size_t nh, bool *ok)
+{
+    fire_read f = {.tasks = malloc(n * sizeof *f.tasks), .ok = calloc(n, sizeof *f.ok),
+                   .handlers = handlers, .nh = nh};
+    int rc = f.tasks && f.ok ? TASKER_OK : tasker_fail(TASKER_ENOMEM, "mysql: out of memory");
+    for (size_t i = 0; rc == TASKER_OK && i < n; i++) f.tasks[i] = cand[i]->task_id;
+    if (rc == TASKER_OK) {
+        qsort(f.tasks, n, sizeof *f.tasks, by_str);
+        for (size_t i = 0; i < n; i++)
+            if (!f.n || strcmp(f.tasks[f.n - 1], f.tasks[i]) != 0) f.tasks[f.n++] = f.tasks[i];
+        rc = my_read(s, r_fire_handlers, &f);
+    }
+    for (size_t i = 0; rc == TASKER_OK && i < n; i++) {
+        const char **hit = bsearch(&cand[i]->task_id, f.tasks, f.n, sizeof *f.tasks, by_str);
+        ok[i] = hit && f.ok[hit - f.tasks];
+    }
+    free(f.tasks);
+    free(f.ok);
+    return rc;
+}
+
+int my_add_started_execs(tasker_storage *st, const tasker_task_exec *v, size_t n,
+                         int64_t start_us, const char *node_id, const char *const *handlers,
+                         size_t nh, size_t max_start, bool *started)
+{
+    if (n > 0 && (!started || (nh && !handlers)))
+        return tasker_fail(TASKER_EINVAL, "mysql: add_started_execs: NULL argument");
+    for (size_t i = 0; i < n; i++) started[i] = false;
+    int rc = my_add_task_execs(st, v, n);
+    if (rc != TASKER_OK || n == 0 || max_start == 0) return rc;
+    /* Stored. From here a failure only leaves runs pending, for any node to claim. */
+    const tasker_task_exec **cand = malloc(n * sizeof *cand);
+    size_t *at = malloc(n * sizeof *at);
+    bool *ok = calloc(n, sizeof *ok);
+    const char **ids = malloc(n * sizeof *ids);
+    int *rcs = calloc(n, sizeof *rcs);
+    size_t k = 0, m = 0;
+    for (size_t i = 0; cand && at && i < n; i++)
+        if (v[i].status == TASKER_EXEC_PENDING && v[i].run_at_us <= start_us) {
+            cand[k] = &v[i];
+            at[k++] = i;
+        }
+    bool read = cand && at && ok && ids && rcs &&
+                (!handlers || fire_handlers((my_store *)st, cand, k, handlers, nh, ok) ==
+                                  TASKER_OK);
+    for (size_t i = 0; read && i < k && m < max_start; i++)
+        if (!handlers || ok[i]) {
+            at[m] = at[i];
+            ids[m++] = cand[i]->exec_id;
+        }
+    if (m && my_start_task_execs(st, ids, m, start_us, node_id, rcs) == TASKER_OK)
+        for (size_t i = 0; i < m; i++) started[at[i]] = rcs[i] == TASKER_OK;
+    free(cand);
+    free(at);
+    free(ok);
+    free(ids);
+    free(rcs);
+    return TASKER_OK;
+}
+
 int my_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
                        const char *node_id)
 {
