@@ -489,98 +489,6 @@ static void start_that_loses_every_try_to_another_claim_is_not_pending(void **st
     st->ops->close(st);
 }
 
-/* ---- a herd's fires stored, then started (add_started_execs) ---------------------------- */
-
-static atomic_int fire_fault_add, fire_fault_start; /* the next such batch's fault, then 0 */
-
-static int fire_fault_hook(const my_write *batch)
-{
-    bool start = false;
-    for (const my_write *w = batch; w; w = w->next) start = start || w->kind == MW_START;
-    return atomic_exchange(start ? &fire_fault_start : &fire_fault_add, 0);
-}
-
-static void fire_execs(tasker_storage *st, const char *prefix, tasker_task_exec *v,
-                       char ids[][32], size_t n)
-{
-    int64_t now_us = real_clock(NULL);
-    for (size_t i = 0; i < n; i++) {
-        snprintf(ids[i], 32, "%s-%zu", prefix, i);
-        v[i] = (tasker_task_exec){.exec_id = ids[i], .task_id = i == n - 1 ? "fo" : "ff",
-                                  .queued_us = now_us, .status = TASKER_EXEC_PENDING};
-    }
-}
-
-/* What a fire left: refused, nothing started (and nothing stored, or, after a COMMIT
- * cut off that landed, stored pending as add_task_execs leaves it); stored, each run
- * answered started is running on node-a and every other one pending (none left running
- * unanswered), and the run of a handler the node lacks (the last) is never started. */
-static long long rows_of(const char *exec_id)
-{
-    char sql[200];
-    long long v = -1;
-    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM " DB ".task_execs WHERE exec_id = '%s'",
-             exec_id);
-    assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
-    return v;
-}
-
-static void check_fire(int rc, char ids[][32], const bool *started, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (rc != TASKER_OK) { /* a COMMIT cut off that landed leaves them pending */
-            assert_false(started[i]);
-            if (rows_of(ids[i]) != 0) assert_int_equal(row_status(ids[i]), TASKER_EXEC_PENDING);
-        } else if (started[i]) {
-            assert_int_equal(row_status(ids[i]), TASKER_EXEC_RUNNING);
-            assert_int_equal(row_on_node(ids[i], "node-a"), 1);
-        } else {
-            assert_int_equal(row_status(ids[i]), TASKER_EXEC_PENDING);
-        }
-    }
-    assert_false(started[n - 1]);
-}
-
-/* A fire's add, then its start, with each fault injected at the COMMIT (a lost
- * connection, a COMMIT cut off that did or did not land, a deadlock): whatever the
- * driver answers, what it says started is running on this node, and nothing it did not
- * say started is left running. */
-static void fire_cut_off_at_commit_starts_only_what_landed(void **state)
-{
-    (void)state;
-    tasker_storage *st = open_store();
-    tasker_task ff = {.task_id = "ff", .handler = "h-fire", .param = "{}"};
-    tasker_task fo = {.task_id = "fo", .handler = "h-other", .param = "{}"};
-    assert_int_equal(st->ops->add_task(st, &ff), TASKER_OK);
-    assert_int_equal(st->ops->add_task(st, &fo), TASKER_OK);
-    const char *handlers[] = {"h-fire"};
-    tasker_task_exec v[4];
-    char ids[4][32];
-    bool started[4];
-    int faults[] = {MY_FAULT_LOST, MY_FAULT_UNKNOWN, MY_FAULT_UNKNOWN_COMMITTED,
-                    MY_FAULT_DEADLOCK};
-    my_test_before_commit = fire_fault_hook;
-    for (int f = 0; f < 8; f++) { /* the add's COMMIT, then the start's */
-        char prefix[16];
-        snprintf(prefix, sizeof prefix, "f%d", f);
-        fire_execs(st, prefix, v, ids, 4);
-        atomic_store(f < 4 ? &fire_fault_add : &fire_fault_start, faults[f % 4]);
-        int rc = st->ops->add_started_execs(st, v, 4, real_clock(NULL), "node-a", handlers, 1,
-                                            4, started);
-        check_fire(rc, ids, started, 4);
-        assert_int_equal(atomic_load(f < 4 ? &fire_fault_add : &fire_fault_start), 0);
-    }
-    my_test_before_commit = NULL;
-    /* No fault: the three of h-fire started, the fourth pending. */
-    fire_execs(st, "fn", v, ids, 4);
-    assert_int_equal(st->ops->add_started_execs(st, v, 4, real_clock(NULL), "node-a", handlers,
-                                                1, 4, started),
-                     TASKER_OK);
-    check_fire(TASKER_OK, ids, started, 4);
-    for (int i = 0; i < 3; i++) assert_true(started[i]);
-    st->ops->close(st);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -625,7 +533,6 @@ int main(void)
         cmocka_unit_test(claim_losing_every_try_to_conflicts_claims_nothing_and_is_no_error),
         cmocka_unit_test(claims_after_a_conflict_spread_over_the_queue),
         cmocka_unit_test(start_that_loses_every_try_to_another_claim_is_not_pending),
-        cmocka_unit_test(fire_cut_off_at_commit_starts_only_what_landed),
     };
     return cmocka_run_group_tests_name("mysql_faults", tests, setup, teardown);
 }

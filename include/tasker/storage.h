@@ -315,10 +315,9 @@ struct tasker_storage_ops {
      * others stay pending. TASKER_OK only once the write is durable (committed): the
      * caller then runs the started ones, so, as for start_task_exec, an answer before a
      * commit that could still be undone would let another node run them too. Otherwise
-     * nothing is started (a start cut off at its COMMIT is resolved before the answer,
-     * as start_task_exec's), and nothing is stored but what add_task_execs would leave
-     * after the same failure (pending, for any node). A driver may store and then start
-     * in two writes: runs another node claimed in between are then not started here. */
+     * nothing is stored and nothing started (a driver that lost the connection at its
+     * commit finds out which it was before it answers), with the code and message of
+     * add_task_execs. */
     int (*add_started_execs)(tasker_storage *st, const tasker_task_exec *v, size_t n,
                              int64_t start_us, const char *node_id,
                              const char *const *handlers, size_t nh, size_t max_start,

@@ -107,8 +107,6 @@ static const tasker_storage_ops my_ops = {
     .set_scheme_fires = my_set_scheme_fires,
     .add_definitions = my_add_definitions,
     .schemes_version = my_schemes_version,
-    /* version 4: a herd's fires stored, then started (exec.c) */
-    .add_started_execs = my_add_started_execs,
 };
 
 /* Opens the store: parses the URL, connects once (so that a wrong password or an

@@ -31,10 +31,6 @@ int my_start_task_execs(tasker_storage *st, const char *const *ids, size_t n,
                         int64_t start_us, const char *node_id, int *rcs);
 int my_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
                        const char *node_id);
-/* A herd's fires stored, then those this node may begin started (storage version 4). */
-int my_add_started_execs(tasker_storage *st, const tasker_task_exec *v, size_t n,
-                         int64_t start_us, const char *node_id, const char *const *handlers,
-                         size_t nh, size_t max_start, bool *started);
 int my_update_task_exec(tasker_storage *st, const tasker_task_exec *e);
 int my_update_task_exec_async(tasker_storage *st, const tasker_task_exec *e,
                               tasker_storage_done_fn done, void *udata);
