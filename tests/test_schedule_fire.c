@@ -80,6 +80,8 @@ static int failing_add_started(tasker_storage *st, const tasker_task_exec *v, si
     return rc;
 }
 
+static int keep_execs = -1; /* max_execs_per_task of the next open_store */
+
 static void open_store(bool sqlite, const char *when)
 {
     fake_clock_set(&clock_, test_utc_us(when));
@@ -102,8 +104,9 @@ static void open_store(bool sqlite, const char *when)
     wrap_ops = *st->ops;
     wrap_ops.add_started_execs = failing_add_started;
     st->ops = &wrap_ops;
-    tasker_options o = {.workers = 4, .max_execs_per_task = -1, .max_exec_age_s = -1,
+    tasker_options o = {.workers = 4, .max_execs_per_task = keep_execs, .max_exec_age_s = -1,
                         .clock = fake_clock_read, .clock_udata = &clock_};
+    keep_execs = -1;
     t = tasker_new(st, &o);
     assert_non_null(t);
     assert_int_equal(tasker_register(t, "check", checking_handler, NULL), TASKER_OK);
@@ -279,6 +282,44 @@ static void closing_after_a_herd_leaves_nothing_running_sqlite(void **state)
     closing_after_a_herd_leaves_nothing_running(true);
 }
 
+/* Retention holds for fires stored started (SQLite prunes for them in the fire's own
+ * request): with 2 kept per task, three herds leave each task its 2 newest runs. */
+static void fires_keep_retention(bool sqlite)
+{
+    keep_execs = 2;
+    open_store(sqlite, "2026-01-01 00:00:05");
+    add_many("r", 100, "check", "*/10 * * * * *", NULL);
+    assert_int_equal(tasker_start(t), TASKER_OK);
+    const char *when[] = {"2026-01-01 00:00:10", "2026-01-01 00:00:20", "2026-01-01 00:00:30"};
+    for (int h = 0; h < 3; h++) {
+        fire_herd_at(when[h]);
+        wait_runs(100 * (h + 1));
+    }
+    for (int i = 0; i < 100; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "r-%d", i);
+        tasker_task_exec *v;
+        size_t k;
+        assert_int_equal(tasker_list_execs(t, id, &v, &k), TASKER_OK);
+        assert_int_equal(k, 2);
+        assert_int_equal(v[0].scheduled_us, test_utc_us(when[2])); /* newest first */
+        assert_int_equal(v[1].scheduled_us, test_utc_us(when[1]));
+        tasker_free_execs(v, k);
+    }
+}
+
+static void fires_keep_retention_memory(void **state)
+{
+    (void)state;
+    fires_keep_retention(false);
+}
+
+static void fires_keep_retention_sqlite(void **state)
+{
+    (void)state;
+    fires_keep_retention(true);
+}
+
 /* A paused task's fires are held pending, whoever stores them; resumed, they run. And
  * on SQLite (cluster mode: a store shared by processes) a fire of a task whose handler
  * this node lacks stays pending for a node that has it, rather than failing here. */
@@ -334,6 +375,8 @@ int main(void)
         cmocka_unit_test_teardown(a_fire_whose_write_fails_starts_nothing_sqlite, teardown),
         cmocka_unit_test_teardown(closing_after_a_herd_leaves_nothing_running_sqlite,
                                   teardown),
+        cmocka_unit_test_teardown(fires_keep_retention_memory, teardown),
+        cmocka_unit_test_teardown(fires_keep_retention_sqlite, teardown),
         cmocka_unit_test_teardown(held_and_foreign_fires_stay_pending_memory, teardown),
         cmocka_unit_test_teardown(held_and_foreign_fires_stay_pending_sqlite, teardown),
     };

@@ -7,7 +7,9 @@
  *
  * Whether a run is started is decided as W_START_EXEC decides (due, of a task neither
  * paused nor limited), by reading its task in the same transaction: the write lock is
- * held from BEGIN IMMEDIATE, so no other process changes the task in between.
+ * held from BEGIN IMMEDIATE, so no other process changes the task in between. The same
+ * read gives the task's retention limits, applied right after its row (retention.c's
+ * pass over a batch's adds leaves fires out), inside the request's savepoint.
  */
 #include "storage/sqlite/internal.h"
 
@@ -22,18 +24,27 @@ static bool handler_listed(const sq_req *r, const char *handler)
     return false;
 }
 
-/* Reads e's task: *known when it exists, *go when e may be stored started. TASKER_OK,
- * or TASKER_ESTORAGE with r filled. */
-static int read_task(sq_store *s, sq_req *r, const tasker_task_exec *e, bool want, bool *known,
-                     bool *go)
+/* What a fire needs of its task. */
+typedef struct {
+    bool known; /* it exists */
+    bool go;    /* its run may be stored started */
+    int keep;   /* its own retention (0: the handle's) */
+    int64_t age_s;
+} fire_task;
+
+/* Reads e's task into *ft. TASKER_OK, or TASKER_ESTORAGE with r filled. */
+static int read_task(sq_store *s, sq_req *r, const tasker_task_exec *e, bool want, fire_task *ft)
 {
     sqlite3_stmt *st = s->wstmt[W_FIRE_TASK];
     sqlite3_bind_text(st, 1, e->task_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    *known = rc == SQLITE_ROW;
-    *go = *known && want && e->status == TASKER_EXEC_PENDING && e->run_at_us <= r->u.fire.us &&
-          sqlite3_column_int(st, 0) == 0 && sqlite3_column_int(st, 1) == 0 &&
-          handler_listed(r, (const char *)sqlite3_column_text(st, 2));
+    ft->known = rc == SQLITE_ROW;
+    ft->go = ft->known && want && e->status == TASKER_EXEC_PENDING &&
+             e->run_at_us <= r->u.fire.us && sqlite3_column_int(st, 0) == 0 &&
+             sqlite3_column_int(st, 1) == 0 &&
+             handler_listed(r, (const char *)sqlite3_column_text(st, 2));
+    ft->keep = ft->known ? sqlite3_column_int(st, 3) : 0;
+    ft->age_s = ft->known ? sqlite3_column_int64(st, 4) : 0;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) /* a missing task is the insert's to report */
         sq_format_error(s, s->wdb, r->msg, sizeof r->msg, "reading a fire's task");
     sqlite3_reset(st);
@@ -41,17 +52,27 @@ static int read_task(sq_store *s, sq_req *r, const tasker_task_exec *e, bool wan
 }
 
 /* Inserts e, started when want and a start would start it; *started says whether. Its
- * task is read first anyway: the insert then need not look for it (W_ADD_EXEC_KNOWN). */
-static int add_one(sq_store *s, sq_req *r, const tasker_task_exec *e, bool want, bool *started)
+ * task is read first anyway: the insert then need not look for it (W_ADD_EXEC_KNOWN),
+ * and its retention, applied here (the batch's pass over its adds leaves fires out),
+ * need not read its limits. */
+static int add_one(sq_store *s, sq_req *r, const tasker_task_exec *e, bool want,
+                   int64_t now_us, bool *started)
 {
-    bool known, go;
-    if (read_task(s, r, e, want, &known, &go) != TASKER_OK) return r->rc;
-    if (!go) return sq_add_one_exec(s, r, e, known);
-    tasker_task_exec x = *e;
-    x.status = TASKER_EXEC_RUNNING;
-    x.start_us = r->u.fire.us;
-    x.node_id = (char *)r->u.fire.node_id;
-    *started = sq_add_one_exec(s, r, &x, true) == TASKER_OK;
+    fire_task ft;
+    if (read_task(s, r, e, want, &ft) != TASKER_OK) return r->rc;
+    if (!ft.go) {
+        sq_add_one_exec(s, r, e, ft.known);
+    } else {
+        tasker_task_exec x = *e;
+        x.status = TASKER_EXEC_RUNNING;
+        x.start_us = r->u.fire.us;
+        x.node_id = (char *)r->u.fire.node_id;
+        *started = sq_add_one_exec(s, r, &x, true) == TASKER_OK;
+    }
+    if (r->rc == TASKER_OK &&
+        sq_retain_known(s, e->task_id, ft.keep, ft.age_s, now_us, r->msg, sizeof r->msg) !=
+            TASKER_OK)
+        r->rc = TASKER_ESTORAGE;
     return r->rc;
 }
 
@@ -69,8 +90,10 @@ int sq_exec_add_started(sq_store *s, sq_req *r)
         sq_format_error(s, s->wdb, r->msg, sizeof r->msg, "adding executions");
         return r->rc = TASKER_ESTORAGE;
     }
+    int64_t now_us = sq_now_us(s);
     for (size_t i = 0; i < n && r->rc == TASKER_OK; i++)
-        if (add_one(s, r, &r->u.fire.v[i], left > 0, &started[i]) == TASKER_OK && started[i])
+        if (add_one(s, r, &r->u.fire.v[i], left > 0, now_us, &started[i]) == TASKER_OK &&
+            started[i])
             left--;
     if (r->rc != TASKER_OK) memset(started, 0, n * sizeof *started);
     if (sqlite3_get_autocommit(s->wdb)) return r->rc; /* all rolled back anyway */

@@ -285,6 +285,10 @@ int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t msg_size);
 /* Retention for one task that gained an execution outside the batch's adds (a retry),
  * inside the transaction. TASKER_OK or TASKER_ESTORAGE with msg filled. */
 int sq_retain_task(sq_store *s, const char *task_id, char *msg, size_t msg_size);
+/* Retention for one task just added to whose own limits are known (0: the handle's),
+ * inside the transaction (a fire's task was read already, storage/sqlite/fire.c). */
+int sq_retain_known(sq_store *s, const char *task_id, int own_keep, int64_t own_age_s,
+                    int64_t now_us, char *msg, size_t msg_size);
 
 /* storage/sqlite/commit.c: waits until every write acknowledged so far is committed. */
 void sq_read_barrier(sq_store *s);

@@ -189,9 +189,10 @@ const char *const sq_write_sql[W_COUNT] = {
                      " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.task_id = execs.task_id"
                      " AND (t.paused != 0 OR t.max_concurrency > 0))",
     [W_EXEC_STATUS] = "SELECT status FROM execs WHERE exec_id = ?1",
-    /* A fire's task, for whether a start would start its run (W_START_EXEC's rule)
-     * and whether this node has its handler (storage/sqlite/fire.c). */
-    [W_FIRE_TASK] = "SELECT paused, max_concurrency, handler FROM tasks WHERE task_id = ?1",
+    /* A fire's task, for whether a start would start its run (W_START_EXEC's rule),
+     * whether this node has its handler, and its retention (storage/sqlite/fire.c). */
+    [W_FIRE_TASK] = "SELECT paused, max_concurrency, handler, max_execs, max_exec_age_s"
+                    " FROM tasks WHERE task_id = ?1",
     /* The plain form costs about half: SQLite's INSERT .. SELECT .. WHERE EXISTS took
      * 20 us a row where this takes 9 (10,000 rows of a herd). */
     [W_ADD_EXEC_KNOWN] = "INSERT INTO execs(" SQ_EXEC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
