@@ -138,11 +138,12 @@ static int count_occurrences(const tasker_cron *c, int64_t after_us, int64_t unt
  * or nothing; the runs of a stored batch are queued at once, so workers start while the
  * next batch is written. Where the store can (add_started_execs), the write also starts
  * the runs this node will begin soon (pool.c, tasker_pool_fire_room), and those go
- * straight to the workers once it has committed: no claim each. When a batch is refused (say EEXISTS: a peer sharing the store fired some of
- * these occurrences already) each item is stored on its own, and the store's
- * (scheme_id, scheduled_us) key decides which are ours, as when firing one by one. The
- * schedules' last fires are recorded after their executions, in one write where the
- * driver can (set_scheme_fires, storage version 4). */
+ * straight to the workers once it has committed: no claim each. When a batch is refused
+ * (say EEXISTS: a peer sharing the store fired some of these occurrences already) each
+ * item is stored on its own, and the store's (scheme_id, scheduled_us) key decides
+ * which are ours, as when firing one by one. The schedules' last fires are recorded
+ * after their executions, in one write where the driver can (set_scheme_fires, storage
+ * version 4). */
 #define FIRE_BATCH_MAX 512
 /* A pass's first batch is smaller: its runs start sooner, and by the second batch this
  * node has measured a run (how many it may store started depends on it, pool.c). */
