@@ -34,8 +34,8 @@ static int checking_handler(tasker_ctx *c)
 {
     tasker_task_exec e = {0};
     tasker_t *h = tasker_handle(c);
-    if (tasker_get_exec(h, tasker_exec_id(c), &e) != TASKER_OK ||
-        e.status != TASKER_EXEC_RUNNING || !e.node_id || e.start_us == 0)
+    if (tasker_get_exec(h, tasker_exec_id(c), &e) != TASKER_OK || e.status != TASKER_EXEC_RUNNING ||
+        !e.node_id || e.start_us == 0)
         atomic_fetch_add(&early, 1);
     tasker_exec_clear(&e);
     /* An event, then the outcome: both asynchronous, held back during a herd on SQLite
@@ -51,9 +51,8 @@ static int checking_handler(tasker_ctx *c)
  * started the runs is rolled back at its COMMIT. Memory has no commit to fail: the
  * write is refused before it is made. */
 static int failing_add_started(tasker_storage *st, const tasker_task_exec *v, size_t n,
-                               int64_t start_us, const char *node_id,
-                               const char *const *handlers, size_t nh, size_t max_start,
-                               bool *started)
+                               int64_t start_us, const char *node_id, const char *const *handlers,
+                               size_t nh, size_t max_start, bool *started)
 {
     atomic_fetch_add(&calls, 1);
     int rc;
@@ -62,8 +61,8 @@ static int failing_add_started(tasker_storage *st, const tasker_task_exec *v, si
         if (db_path) {
             char *away = tmpdir_join(dir, "away.db");
             assert_int_equal(rename(db_path, away), 0);
-            rc = real_ops->add_started_execs(st, v, n, start_us, node_id, handlers, nh,
-                                             max_start, started);
+            rc = real_ops->add_started_execs(st, v, n, start_us, node_id, handlers, nh, max_start,
+                                             started);
             assert_int_equal(rename(away, db_path), 0);
             free(away);
         } else {
@@ -74,9 +73,9 @@ static int failing_add_started(tasker_storage *st, const tasker_task_exec *v, si
             if (rc != TASKER_OK && started[i]) fail_msg("a refused fire reported a start");
         return rc;
     }
-    rc = real_ops->add_started_execs(st, v, n, start_us, node_id, handlers, nh, max_start,
-                                     started);
-    for (size_t i = 0; rc == TASKER_OK && i < n; i++) atomic_fetch_add(&started_total, started[i]);
+    rc = real_ops->add_started_execs(st, v, n, start_us, node_id, handlers, nh, max_start, started);
+    for (size_t i = 0; rc == TASKER_OK && i < n; i++)
+        atomic_fetch_add(&started_total, started[i]);
     return rc;
 }
 
@@ -104,8 +103,11 @@ static void open_store(bool sqlite, const char *when)
     wrap_ops = *st->ops;
     wrap_ops.add_started_execs = failing_add_started;
     st->ops = &wrap_ops;
-    tasker_options o = {.workers = 4, .max_execs_per_task = keep_execs, .max_exec_age_s = -1,
-                        .clock = fake_clock_read, .clock_udata = &clock_};
+    tasker_options o = {.workers = 4,
+                        .max_execs_per_task = keep_execs,
+                        .max_exec_age_s = -1,
+                        .clock = fake_clock_read,
+                        .clock_udata = &clock_};
     keep_execs = -1;
     t = tasker_new(st, &o);
     assert_non_null(t);
@@ -168,8 +170,8 @@ static size_t check_execs(const char *prefix, int n, tasker_exec_status want)
                 tasker_free_events(ev, nev);
             }
             if (v[a].status != want)
-                fail_msg("%s: an execution is %s, not %s", id,
-                         tasker_exec_status_name(v[a].status), tasker_exec_status_name(want));
+                fail_msg("%s: an execution is %s, not %s", id, tasker_exec_status_name(v[a].status),
+                         tasker_exec_status_name(want));
             for (size_t b = a + 1; b < k; b++)
                 if (v[a].scheduled_us == v[b].scheduled_us)
                     fail_msg("%s: occurrence %lld stored twice", id, (long long)v[a].scheduled_us);
@@ -267,8 +269,11 @@ static void closing_after_a_herd_leaves_nothing_running(bool sqlite)
     tasker_close(t); /* no drain: what is in flight is close's to finish */
     t = NULL;
     if (!sqlite) return; /* a memory store is gone with its handle */
-    tasker_options o = {.workers = 1, .max_execs_per_task = -1, .max_exec_age_s = -1,
-                        .clock = fake_clock_read, .clock_udata = &clock_};
+    tasker_options o = {.workers = 1,
+                        .max_execs_per_task = -1,
+                        .max_exec_age_s = -1,
+                        .clock = fake_clock_read,
+                        .clock_udata = &clock_};
     char dsn[600];
     snprintf(dsn, sizeof dsn, "sqlite:%s", db_path);
     t = tasker_open_opts(dsn, &o); /* not started: it only reads */
@@ -373,8 +378,7 @@ int main(void)
         cmocka_unit_test_teardown(herd_runs_begin_only_once_stored_running_sqlite, teardown),
         cmocka_unit_test_teardown(a_fire_whose_write_fails_starts_nothing_memory, teardown),
         cmocka_unit_test_teardown(a_fire_whose_write_fails_starts_nothing_sqlite, teardown),
-        cmocka_unit_test_teardown(closing_after_a_herd_leaves_nothing_running_sqlite,
-                                  teardown),
+        cmocka_unit_test_teardown(closing_after_a_herd_leaves_nothing_running_sqlite, teardown),
         cmocka_unit_test_teardown(fires_keep_retention_memory, teardown),
         cmocka_unit_test_teardown(fires_keep_retention_sqlite, teardown),
         cmocka_unit_test_teardown(held_and_foreign_fires_stay_pending_memory, teardown),

@@ -55,8 +55,8 @@ static int read_task(sq_store *s, sq_req *r, const tasker_task_exec *e, bool wan
  * task is read first anyway: the insert then need not look for it (W_ADD_EXEC_KNOWN),
  * and its retention, applied here (the batch's pass over its adds leaves fires out),
  * need not read its limits. */
-static int add_one(sq_store *s, sq_req *r, const tasker_task_exec *e, bool want,
-                   int64_t now_us, bool *started)
+static int add_one(sq_store *s, sq_req *r, const tasker_task_exec *e, bool want, int64_t now_us,
+                   bool *started)
 {
     fire_task ft;
     if (read_task(s, r, e, want, &ft) != TASKER_OK) return r->rc;
@@ -69,9 +69,8 @@ static int add_one(sq_store *s, sq_req *r, const tasker_task_exec *e, bool want,
         x.node_id = (char *)r->u.fire.node_id;
         *started = sq_add_one_exec(s, r, &x, true) == TASKER_OK;
     }
-    if (r->rc == TASKER_OK &&
-        sq_retain_known(s, e->task_id, ft.keep, ft.age_s, now_us, r->msg, sizeof r->msg) !=
-            TASKER_OK)
+    if (r->rc == TASKER_OK && sq_retain_known(s, e->task_id, ft.keep, ft.age_s, now_us, r->msg,
+                                              sizeof r->msg) != TASKER_OK)
         r->rc = TASKER_ESTORAGE;
     return r->rc;
 }
@@ -106,9 +105,9 @@ int sq_exec_add_started(sq_store *s, sq_req *r)
     return r->rc;
 }
 
-int sq_add_started_execs(tasker_storage *st, const tasker_task_exec *v, size_t n,
-                         int64_t start_us, const char *node_id, const char *const *handlers,
-                         size_t nh, size_t max_start, bool *started)
+int sq_add_started_execs(tasker_storage *st, const tasker_task_exec *v, size_t n, int64_t start_us,
+                         const char *node_id, const char *const *handlers, size_t nh,
+                         size_t max_start, bool *started)
 {
     int rc;
     if (n == 0) return TASKER_OK;
@@ -119,8 +118,13 @@ int sq_add_started_execs(tasker_storage *st, const tasker_task_exec *v, size_t n
         if ((rc = sq_check_id("task id", v[i].task_id)) != TASKER_OK) return rc;
     }
     sq_req r = {.kind = SQ_ADD_STARTED,
-                .u.fire = {.v = v, .n = n, .us = start_us, .node_id = node_id,
-                           .handlers = handlers, .nh = nh, .max_start = max_start,
+                .u.fire = {.v = v,
+                           .n = n,
+                           .us = start_us,
+                           .node_id = node_id,
+                           .handlers = handlers,
+                           .nh = nh,
+                           .max_start = max_start,
                            .started = started}};
     rc = sq_submit((sq_store *)st, &r);
     if (rc != TASKER_OK) memset(started, 0, n * sizeof *started); /* not committed */
