@@ -415,6 +415,15 @@ static int down_add_many(tasker_storage *st, const tasker_task_exec *v, size_t n
     return up_ops->add_task_execs(st, v, n);
 }
 
+static int down_add_started(tasker_storage *st, const tasker_task_exec *v, size_t n,
+                            int64_t start_us, const char *node_id, const char *const *handlers,
+                            size_t nh, size_t max_start, bool *started)
+{
+    if (atomic_load(&store_down)) return TASKER_ESTORAGE; /* then one by one: refused */
+    return up_ops->add_started_execs(st, v, n, start_us, node_id, handlers, nh, max_start,
+                                     started);
+}
+
 static int down_fire(tasker_storage *st, const char *scheme_id, int64_t fire_us)
 {
     return atomic_load(&store_down) ? TASKER_ESTORAGE : up_ops->set_scheme_fire(st, scheme_id, fire_us);
@@ -457,6 +466,7 @@ static void occurrences_refused_by_the_store_run_when_it_is_back(void **state)
     down_ops = *st->ops;
     down_ops.add_task_exec = down_add;
     if (up_ops->add_task_execs) down_ops.add_task_execs = down_add_many;
+    if (up_ops->add_started_execs) down_ops.add_started_execs = down_add_started;
     down_ops.set_scheme_fire = down_fire;
     down_ops.set_scheme_fires = NULL; /* one by one, through down_fire */
     down_ops.list_task_schemes = down_list;

@@ -305,6 +305,23 @@ struct tasker_storage_ops {
      * change it). The schedule loop rereads the schedules only when it moved; NULL: it
      * rereads them every second. */
     int (*schemes_version)(tasker_storage *st, uint64_t *out);
+
+    /* ---- version 4: firing a herd (issue 14). May be NULL: the core then stores fires
+     * with add_task_execs and starts them as any run (a claim each). ---- */
+    /* add_task_execs, and in the same write start_task_exec (start_us, node_id) for the
+     * first max_start of the new pending executions that it would start (due, of a task
+     * neither paused nor limited) and, when handlers is not NULL, whose task's handler is
+     * one of the nh handlers. started[i] (n entries) says which were started; the
+     * others stay pending. TASKER_OK only once the write is durable (committed): the
+     * caller then runs the started ones, so, as for start_task_exec, an answer before a
+     * commit that could still be undone would let another node run them too. Otherwise
+     * nothing is stored and nothing started (a driver that lost the connection at its
+     * commit finds out which it was before it answers), with the code and message of
+     * add_task_execs. */
+    int (*add_started_execs)(tasker_storage *st, const tasker_task_exec *v, size_t n,
+                             int64_t start_us, const char *node_id,
+                             const char *const *handlers, size_t nh, size_t max_start,
+                             bool *started);
 };
 
 /* How long the rows of stopped or silent nodes are kept for listings (one day). */

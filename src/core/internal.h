@@ -64,6 +64,7 @@ typedef struct pool {
     /* Runs claimed (started in the store) by a worker for the pool, not yet running:
      * any idle worker takes one before claiming more. Counted in running. */
     job *ready_head, *ready_tail;
+    size_t ready_n; /* jobs on the ready list: claimed or started, not yet begun */
     int running;
     bool stopping;
     strset queued_ids; /* exec ids queued or running here, so a rescan does not requeue */
@@ -83,6 +84,7 @@ typedef struct pool {
     bool claim_wake;      /* a poll is asked for now (tasker_wake, a local trigger) */
     /* Sizing a poll's claim under a backlog of short runs (pool.c, poll_claim_max). */
     _Atomic int64_t last_run_us; /* the last run's length, on any worker; INT64_MAX = none */
+    _Atomic int64_t avg_run_us;  /* runs' length, smoothed (1/8 per run); INT64_MAX = none */
     int64_t last_poll_us;        /* the last poll's claim, round trip included */
     /* This node's place among the nodes, as of the last poll (tasker_cluster_place):
      * with others, polls are jittered and never claim ahead (pool.c, poll_wait_us). */
@@ -240,6 +242,14 @@ bool tasker_pool_submit(tasker_t *t, job *j);
 /* Queues jobs[0..n) (as tasker_pool_submit each) under one lock; frees those not
  * queued, and sets every jobs[i] to NULL. */
 void tasker_pool_submit_many(tasker_t *t, job **jobs, size_t n);
+/* How many runs a fire may store started for this node's workers (storage op
+ * add_started_execs): as many as they begin within poll_ms while runs are short, else
+ * one per free worker (pool.c). */
+size_t tasker_pool_fire_room(tasker_t *t);
+/* Takes jobs[0..n), runs this node's fire stored started (its commit succeeded), to run
+ * as claimed runs: they run even when the pool is stopping. Takes ownership of them and
+ * sets each jobs[i] to NULL. */
+void tasker_pool_add_started(tasker_t *t, job **jobs, size_t n);
 /* Queues the store's pending executions not queued here yet (not with no_pickup). */
 int tasker_pool_pickup_pending(tasker_t *t);
 /* Queues the executions left pending before open, once, at the first run call. */

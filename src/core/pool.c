@@ -40,6 +40,7 @@ static void ready_push(pool *p, job *j)
     if (p->ready_tail) p->ready_tail->next = j;
     else p->ready_head = j;
     p->ready_tail = j;
+    p->ready_n++;
 }
 
 /* Takes up to max queued jobs into jobs[]; called with queue_lock held. */
@@ -180,6 +181,55 @@ size_t tasker_pool_claim(tasker_t *t, size_t max)
     return queued;
 }
 
+/* ---- runs started by this node's fires ----------------------------------------------
+ * A fire stores the runs this node will begin soon already started (storage op
+ * add_started_execs): no claim per run. "Soon" is within poll_ms: a run left pending
+ * waits that long anyway before an idle node looks for it, so a run this node's workers
+ * reach by then is taken from no one. That is poll_ms over a run's time (smoothed: one
+ * slow run must not stop it) per worker, at most FIRE_AHEAD_MAX, less the runs this node
+ * holds and has not begun (its ready list); runs queued here pending do not count (any
+ * node may still take them), nor those whose outcome is still being written. When runs
+ * last poll_ms or more, or are not yet measured: one per free worker, nothing ahead.
+ * The rest is stored pending, for any node with room, this one's workers included
+ * (through the usual start). */
+#define FIRE_AHEAD_MAX 2048
+
+size_t tasker_pool_fire_room(tasker_t *t)
+{
+    pool *p = &t->pool;
+    if (p->nthreads == 0) return 0;
+    int64_t avg_us = atomic_load(&p->avg_run_us), poll_us = t->opt.poll_ms * 1000;
+    size_t per = avg_us == INT64_MAX || avg_us >= poll_us ? 1
+                 : (size_t)(poll_us / (avg_us > 0 ? avg_us : 1));
+    if (per > FIRE_AHEAD_MAX) per = FIRE_AHEAD_MAX;
+    pthread_mutex_lock(&p->queue_lock);
+    size_t cap = (size_t)p->nthreads * per, held = per > 1 ? p->ready_n
+                                                  : (size_t)(p->running > 0 ? p->running : 0);
+    size_t room = p->stopping || held >= cap ? 0 : cap - held;
+    pthread_mutex_unlock(&p->queue_lock);
+    return room;
+}
+
+void tasker_pool_add_started(tasker_t *t, job **jobs, size_t n)
+{
+    pool *p = &t->pool;
+    if (n == 0) return;
+    pthread_mutex_lock(&p->queue_lock);
+    for (size_t i = 0; i < n; i++) {
+        /* Out of memory here costs only the duplicate check: the run is ours, it must
+         * run. */
+        strset_add(&p->queued_ids, jobs[i]->exec_id);
+        p->running++;
+        ready_push(p, jobs[i]);
+        jobs[i] = NULL;
+    }
+    /* One wake-up per job would be a system call each, on the loop's path. */
+    if (n >= (size_t)p->nthreads) pthread_cond_broadcast(&p->queue_cond);
+    else
+        for (size_t i = 0; i < n; i++) pthread_cond_signal(&p->queue_cond);
+    pthread_mutex_unlock(&p->queue_lock);
+}
+
 void tasker_pool_poke(tasker_t *t)
 {
     pool *p = &t->pool;
@@ -277,6 +327,7 @@ static void *worker_main(void *arg)
             j = p->ready_head;
             p->ready_head = j->next;
             if (!p->ready_head) p->ready_tail = NULL;
+            p->ready_n--;
         } else if (p->stopping) {
             pthread_mutex_unlock(&p->queue_lock);
             return NULL;
@@ -295,6 +346,10 @@ static void *worker_main(void *arg)
         bool async = tasker_run_started(t, j);
         last_run_us = tasker_mono_us() - start_us;
         atomic_store(&p->last_run_us, last_run_us);
+        /* Racing workers may lose an update: it only smooths. */
+        int64_t avg_us = atomic_load(&p->avg_run_us);
+        atomic_store(&p->avg_run_us,
+                     avg_us == INT64_MAX ? last_run_us : avg_us + (last_run_us - avg_us) / 8);
         if (!async) tasker_pool_job_finished(t, j);
     }
 }
@@ -319,6 +374,7 @@ int tasker_pool_init(tasker_t *t)
     strset_init(&p->queued_ids);
     p->poll_pause_us = t->opt.poll_ms * 1000;
     atomic_init(&p->last_run_us, INT64_MAX);
+    atomic_init(&p->avg_run_us, INT64_MAX);
     p->can_claim = t->cl.on && t->st->ops->claim_task_execs && !t->opt.no_pickup &&
                    t->opt.workers > 0;
     t->pool_ready = true;

@@ -134,14 +134,20 @@ static int count_occurrences(const tasker_cron *c, int64_t after_us, int64_t unt
 /* ---- firing, in batches ----
  *
  * A pass collects the executions its fires create (pending runs and skipped records)
- * and stores them with one add_task_execs per FIRE_BATCH_MAX, all or nothing; the runs
- * of a stored batch are queued at once, so workers start while the next batch is
- * written. When a batch is refused (say EEXISTS: a peer sharing the store fired some of
- * these occurrences already) each item is stored on its own, and the store's
- * (scheme_id, scheduled_us) key decides which are ours, as when firing one by one. The
- * schedules' last fires are recorded after their executions, in one write where the
- * driver can (set_scheme_fires, storage version 4). */
+ * and stores them with one write per FIRE_BATCH_MAX (the first FIRE_BATCH_FIRST), all
+ * or nothing; the runs of a stored batch are queued at once, so workers start while the
+ * next batch is written. Where the store can (add_started_execs), the write also starts
+ * the runs this node will begin soon (pool.c, tasker_pool_fire_room), and those go
+ * straight to the workers once it has committed: no claim each. When a batch is refused
+ * (say EEXISTS: a peer sharing the store fired some of these occurrences already) each
+ * item is stored on its own, and the store's (scheme_id, scheduled_us) key decides
+ * which are ours, as when firing one by one. The schedules' last fires are recorded
+ * after their executions, in one write where the driver can (set_scheme_fires, storage
+ * version 4). */
 #define FIRE_BATCH_MAX 512
+/* A pass's first batch is smaller: its runs start sooner, and by the second batch this
+ * node has measured a run (how many it may store started depends on it, pool.c). */
+#define FIRE_BATCH_FIRST 32
 
 typedef struct fire_item {
     sched_entry *e;
@@ -154,6 +160,7 @@ typedef struct fire_item {
 typedef struct fire_batch {
     fire_item *v;
     size_t n, cap;
+    size_t limit; /* flushed at this many: FIRE_BATCH_FIRST, then FIRE_BATCH_MAX */
     const char **fire_ids; /* schedules whose last fire moved, and to when */
     int64_t *fire_us;
     size_t nf, capf;
@@ -195,7 +202,8 @@ static void item_exec(const fire_item *it, tasker_task_exec *x)
     }
 }
 
-/* Queues a stored run, or forgets one the store refused. Called with sched.lock held. */
+/* Queues a stored run, or forgets one the store refused (the runs it started for this
+ * node are the caller's to hand over). Called with sched.lock held. */
 static void item_done(tasker_t *t, fire_item *it, const tasker_task_exec *x, bool stored)
 {
     sched *s = &t->sched;
@@ -226,6 +234,27 @@ static void flush_fires(tasker_t *t, fire_batch *b)
     b->nf = 0;
 }
 
+/* Stores the n executions xs and starts those of them this node will run soon, in one
+ * write (storage op add_started_execs): started[i] says which. 1 when stored; 0 when
+ * not tried (the store cannot, or this node has no room); -1 when the store refused
+ * the write (then nothing is stored, and nothing started). */
+static int store_started(tasker_t *t, const fire_batch *b, const tasker_task_exec *xs,
+                         bool *started)
+{
+    const tasker_storage_ops *ops = t->st->ops;
+    if (ops->version < 4 || !ops->add_started_execs) return 0;
+    size_t room = tasker_pool_fire_room(t);
+    if (room == 0) return 0;
+    /* A node starts only runs whose handler it has (design section 5), as claims do. */
+    size_t nh = 0;
+    char **names = t->cl.on ? tasker_handler_names(t, &nh) : NULL;
+    if (t->cl.on && !names) return 0;
+    int rc = ops->add_started_execs(t->st, xs, b->n, tasker_now_us(t), t->node_id,
+                                    (const char *const *)names, nh, room, started);
+    tasker_free_names(names, nh);
+    return rc == TASKER_OK ? 1 : -1;
+}
+
 /* Stores the collected executions and queues their runs; with fires, then records the
  * schedules' last fires (once per pass: after the runs they cover, so that a crash
  * between the two makes the next start handle those occurrences again, which the key
@@ -241,8 +270,18 @@ static void flush_batch(tasker_t *t, fire_batch *b, bool fires)
         if (xs)
             for (size_t i = 0; i < b->n; i++) item_exec(&b->v[i], &xs[i]);
         pthread_mutex_unlock(&s->lock);
-        bool all = xs && b->n > 1 && ops->version >= 2 && ops->add_task_execs &&
-                   ops->add_task_execs(t->st, xs, b->n) == TASKER_OK;
+        bool *started = xs ? calloc(b->n, sizeof *started) : NULL;
+        int how = started ? store_started(t, b, xs, started) : 0;
+        bool all = how > 0;
+        if (!all) {
+            free(started);
+            started = NULL;
+        }
+        /* Refused as a whole (say a peer fired some of these already): one by one below,
+         * where the occurrence key decides which are ours. */
+        if (how == 0)
+            all = xs && b->n > 1 && ops->version >= 2 && ops->add_task_execs &&
+                  ops->add_task_execs(t->st, xs, b->n) == TASKER_OK;
         bool *stored = all ? NULL : calloc(b->n, sizeof *stored);
         bool lost = false;
         for (size_t i = 0; stored && i < b->n; i++) {
@@ -255,11 +294,24 @@ static void flush_batch(tasker_t *t, fire_batch *b, bool fires)
         }
         pthread_mutex_lock(&s->lock);
         if (lost) s->fires_lost = true;
+        /* The runs started for this node go to its workers in one hand-over (out of
+         * memory: one by one). */
+        job **go = started ? malloc(b->n * sizeof *go) : NULL;
+        size_t ngo = 0;
         for (size_t i = 0; i < b->n; i++) {
+            if (started && started[i] && b->v[i].j) { /* a run: nothing else to free */
+                if (go) go[ngo++] = b->v[i].j;
+                else tasker_pool_add_started(t, &b->v[i].j, 1);
+                b->v[i].j = NULL;
+                continue;
+            }
             tasker_task_exec x;
             item_exec(&b->v[i], &x);
             item_done(t, &b->v[i], &x, all || (stored && stored[i]));
         }
+        if (go) tasker_pool_add_started(t, go, ngo);
+        free(go);
+        free(started);
         free(stored);
         free(xs);
         b->n = 0;
@@ -445,7 +497,10 @@ static void process_entry(tasker_t *t, fire_batch *b, sched_entry *e, int64_t no
     }
     /* Between schedules, never within one: a run of e must not finish (the lock is let
      * go during the write) while later fires of e in this pass are decided. */
-    if (b->n >= FIRE_BATCH_MAX) flush_batch(t, b, false);
+    if (b->n >= (b->limit ? b->limit : FIRE_BATCH_MAX)) {
+        flush_batch(t, b, false);
+        b->limit = FIRE_BATCH_MAX;
+    }
 }
 
 /* ---- a herd shared among nodes ----
@@ -494,10 +549,10 @@ static void process_due(tasker_t *t, fire_batch *b, int64_t now_us)
         pthread_mutex_unlock(&s->lock);
         tasker_cluster_place(t, &rank, &count);
         pthread_mutex_lock(&s->lock);
-        if (count > 1) {
-            qsort(v, n, sizeof *v, by_scheme_id);
-            start = n * rank / count;
-        }
+        /* Alone too: the rows of one batch then land side by side in the store's
+         * occurrence index (scheme_id, scheduled_us), fewer pages written per commit. */
+        qsort(v, n, sizeof *v, by_scheme_id);
+        if (count > 1) start = n * rank / count;
     }
     for (size_t i = 0; i < n; i++) {
         size_t at = (start + i) % n;
@@ -600,6 +655,7 @@ static void *sched_main(void *arg)
         }
         if (s->reload) reload(t); /* first pass, a schedule change, a clock step */
         s->last_now_us = now_us;
+        batch.limit = FIRE_BATCH_FIRST;
         process_due(t, &batch, now_us);
         heap_item *top;
         flush_batch(t, &batch, true);

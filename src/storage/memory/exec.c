@@ -152,8 +152,50 @@ static int check_within(const tasker_task_exec *v, size_t i)
     return TASKER_OK;
 }
 
-/* All or nothing: every check is made before the first insert. */
-int mem_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
+/* What add_started_execs asks of an add: which new runs to start, and as whom. */
+typedef struct start_req {
+    int64_t start_us;
+    char *node_id; /* owned */
+    const char *const *handlers; /* NULL: any */
+    size_t nh, max_start;
+    bool *started;
+} start_req;
+
+static bool handler_listed(const start_req *sr, const char *handler)
+{
+    if (!sr->handlers) return true;
+    for (size_t i = 0; handler && i < sr->nh; i++)
+        if (sr->handlers[i] && strcmp(sr->handlers[i], handler) == 0) return true;
+    return false;
+}
+
+/* Starts, in order, the first sr->max_start of the just stored xs[0..n) that a start
+ * would start and whose handler is listed. The caller holds the lock; the adds and
+ * these starts are one write (nobody sees them pending). */
+static void start_new(mem_store *m, mexec **xs, size_t n, start_req *sr)
+{
+    size_t left = sr->max_start;
+    for (size_t i = 0; i < n && left > 0; i++) {
+        mexec *x = xs[i];
+        mtask *task = mem_find_task(m, x->rec.task_id);
+        if (x->rec.status != TASKER_EXEC_PENDING || !task ||
+            !handler_listed(sr, task->rec.handler) || !mem_startable(m, x, sr->start_us))
+            continue;
+        char *node = NULL;
+        if (sr->node_id && !(node = strdup(sr->node_id))) break; /* stays pending */
+        free(x->rec.node_id);
+        x->rec.node_id = node;
+        x->rec.start_us = sr->start_us;
+        x->rec.status = TASKER_EXEC_RUNNING;
+        mem_place_on_list(m, x);
+        sr->started[i] = true;
+        left--;
+    }
+}
+
+/* All or nothing: every check is made before the first insert. With sr, the new runs
+ * it asks for are started under the same lock. */
+static int add_execs(tasker_storage *st, const tasker_task_exec *v, size_t n, start_req *sr)
 {
     if (n > 0 && !v) return tasker_fail(TASKER_EINVAL, "memory: add_task_execs: NULL");
     for (size_t i = 0; i < n; i++)
@@ -164,7 +206,10 @@ int mem_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
                                TASKER_ID_SIZE - 1);
     mem_store *m = mem(st);
     mexec **xs = calloc(n ? n : 1, sizeof *xs);
-    int rc = xs ? TASKER_OK : tasker_fail(TASKER_ENOMEM, "memory: add_task_execs: out of memory");
+    mexec **added = sr ? calloc(n ? n : 1, sizeof *added) : NULL;
+    int rc = xs && (added || !sr)
+                 ? TASKER_OK
+                 : tasker_fail(TASKER_ENOMEM, "memory: add_task_execs: out of memory");
     for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
         xs[i] = calloc(1, sizeof *xs[i]);
         if (!xs[i] || !mem_exec_copy(&xs[i]->rec, &v[i]))
@@ -186,13 +231,39 @@ int mem_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
         mem_group_link(g, x);
         mem_place_on_list(m, x);
         mem_group_admit(m, x);
-        mem_apply_retention(m, g);
+        if (added) added[i] = x;
         xs[i] = NULL;
     }
+    /* Retention after the starts: it never prunes a pending or running run, and the
+     * runs just added are all still one or the other. */
+    if (rc == TASKER_OK && sr) start_new(m, added, n, sr);
+    for (size_t i = 0; i < n && rc == TASKER_OK; i++)
+        mem_apply_retention(m, mem_group_get(m, v[i].task_id));
     pthread_mutex_unlock(&m->lock);
     for (size_t i = 0; xs && i < n; i++)
         if (xs[i]) mem_exec_free_fields(xs[i]);
     free(xs);
+    free(added);
+    return rc;
+}
+
+int mem_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
+{
+    return add_execs(st, v, n, NULL);
+}
+
+int mem_add_started_execs(tasker_storage *st, const tasker_task_exec *v, size_t n,
+                          int64_t start_us, const char *node_id, const char *const *handlers,
+                          size_t nh, size_t max_start, bool *started)
+{
+    if (n > 0 && (!started || (nh && !handlers)))
+        return tasker_fail(TASKER_EINVAL, "memory: add_started_execs: NULL argument");
+    for (size_t i = 0; i < n; i++) started[i] = false;
+    start_req sr = {.start_us = start_us, .node_id = (char *)node_id, .handlers = handlers,
+                    .nh = nh, .max_start = max_start, .started = started};
+    int rc = add_execs(st, v, n, &sr);
+    if (rc != TASKER_OK)
+        for (size_t i = 0; i < n; i++) started[i] = false;
     return rc;
 }
 

@@ -161,6 +161,9 @@ void mem_exec_free_fields(mexec *x);
 /* storage/memory/exec.c: the operations on executions and events */
 int mem_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
 int mem_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
+int mem_add_started_execs(tasker_storage *st, const tasker_task_exec *v, size_t n,
+                          int64_t start_us, const char *node_id, const char *const *handlers,
+                          size_t nh, size_t max_start, bool *started);
 int mem_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
                         const char *node_id);
 int mem_update_task_exec(tasker_storage *st, const tasker_task_exec *e);

@@ -452,6 +452,8 @@ static const tasker_storage_ops memory_ops = {
     .find_unique_exec = mem_find_unique_exec,
     /* version 4: bulk definitions */
     .set_scheme_fires = mem_set_scheme_fires,
+    /* version 4: firing a herd */
+    .add_started_execs = mem_add_started_execs,
 };
 
 /* Until tasker_new() sets the core's clock, ages are read from the real clock. */

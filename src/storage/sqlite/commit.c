@@ -22,6 +22,18 @@
  * other threads learn of a run's start and events through its outcome, which is
  * answered after its commit.
  *
+ * Holding: a herd's fires are stored batch after batch (add_started_execs), and the runs
+ * one batch started finish while the next is written. Their outcomes and events
+ * (asynchronous) would share the one writer with the fires, and every later run of the
+ * herd would start that much later. So from a fire on, asynchronous requests are held
+ * back, in order, and written once the pass ends (its fires recorded), once
+ * SQ_HOLD_MAX_US have passed since the hold began, or once SQ_HOLD_MAX are held. A
+ * thread's writes stay in the order it made them: when it submits another synchronous
+ * request meanwhile (a worker's claim), its held ones go first, in the same
+ * transaction. A held write is not durable yet and not reported: its run still counts
+ * as running, and close writes what is held (sq_finish). At most SQ_HOLD_MAX requests
+ * (about 700 bytes each) wait.
+ *
  * Every request is one statement (interrupt_dead, the one exception, wraps itself in a
  * savepoint), and SQLite undoes a failed statement on its own, so a request that fails
  * (a duplicate id, a missing task) leaves the others' writes in the transaction. An
@@ -217,15 +229,93 @@ static void report_async(tasker_commit_job *j)
     free(r);
 }
 
+/* Moves the held requests that keep() wants, in their order, to the front of *batchp. */
+static void release(sq_store *s, sq_req **batchp, const void *const *threads, size_t nt)
+{
+    sq_req *out = NULL, **out_tail = &out;
+    s->held_tail = NULL;
+    for (sq_req **link = &s->held_head; *link;) {
+        sq_req *r = *link;
+        bool go = nt == 0;
+        for (size_t i = 0; !go && i < nt; i++) go = r->thread == threads[i];
+        if (!go) {
+            s->held_tail = r;
+            link = &r->next;
+            continue;
+        }
+        *link = r->next;
+        r->next = NULL;
+        *out_tail = r;
+        out_tail = &r->next;
+        s->n_held--;
+    }
+    if (!out) return;
+    *out_tail = *batchp;
+    *batchp = out;
+}
+
+#define HOLD_THREADS 8 /* threads looked at in one batch; more release everything */
+
+/* Holding (see the top of the file): decides for the batch *batchp which held requests
+ * go now (ahead of it), and holds the batch's asynchronous ones when a hold is on. */
+static void hold_or_release(sq_store *s, sq_req **batchp)
+{
+    const void *threads[HOLD_THREADS];
+    size_t nt = 0;
+    bool fire = false, end = false, all = false;
+    for (sq_req *r = *batchp; r; r = r->next) {
+        if (r->async) continue;
+        if (r->kind == SQ_ADD_STARTED) {
+            fire = true;
+        } else if (r->kind == SQ_SET_FIRES || r->kind == SQ_SET_FIRE) {
+            end = true; /* the pass recorded its fires: it is over */
+        } else {
+            size_t i = 0;
+            while (i < nt && threads[i] != r->thread) i++;
+            if (i == nt && nt < HOLD_THREADS) threads[nt++] = r->thread;
+            else if (i == nt) all = true;
+        }
+    }
+    int64_t now_us = mono_us();
+    if (s->hold_since_us && (end || all || s->n_held >= SQ_HOLD_MAX ||
+                             now_us - s->hold_since_us >= SQ_HOLD_MAX_US)) {
+        release(s, batchp, NULL, 0);
+        s->hold_since_us = 0;
+    } else if (s->held_head && nt) {
+        release(s, batchp, threads, nt);
+    }
+    if (fire && !s->hold_since_us) s->hold_since_us = now_us;
+    if (!s->hold_since_us) return;
+    for (sq_req **link = batchp; *link;) {
+        sq_req *r = *link;
+        bool theirs = false; /* a thread with a synchronous write here keeps its order */
+        for (size_t i = 0; r->async && i < nt; i++) theirs = r->thread == threads[i];
+        if (!r->async || theirs) {
+            link = &r->next;
+            continue;
+        }
+        *link = r->next;
+        r->next = NULL;
+        if (s->held_tail) s->held_tail->next = r;
+        else s->held_head = r;
+        s->held_tail = r;
+        s->n_held++;
+    }
+}
+
 /* The shared writer's run hook: runs the batch, then hands back the requests to
- * answer (those answered early are gone from it). A caller that leads on an idle store
- * takes in nothing more: what it writes next waits for it to return anyway. */
+ * answer (those answered early are gone from it, and those held back are the
+ * driver's: it is owed, and runs again soon). A caller that leads on an idle store
+ * takes in nothing more: what it writes next waits for it to return anyway; nor does a
+ * batch while writes are held (it would take in asynchronous ones past those held). */
 static int sq_run(tasker_commit_batch *b)
 {
     sq_store *s = b->ctx;
     uint64_t gen = ++s->batch_gen; /* one seat: one batch at a time */
     sq_req *batch = reqs_of(b->jobs);
-    run_batch(s, b, b->by_caller ? 1 : SQ_BATCH_ROUNDS, &batch, gen);
+    hold_or_release(s, &batch);
+    if (batch)
+        run_batch(s, b, b->by_caller || s->hold_since_us ? 1 : SQ_BATCH_ROUNDS, &batch, gen);
 
     pthread_mutex_lock(&s->gen_lock);
     atomic_store(&s->done_gen, gen);
@@ -238,18 +328,44 @@ static int sq_run(tasker_commit_batch *b)
     }
     *link = NULL;
     b->jobs = first;
-    return TASKER_COMMIT_DONE;
+    return s->held_head ? TASKER_COMMIT_OWED : TASKER_COMMIT_DONE;
 }
 
+/* At close, after the last batch: writes what is still held, and reports it. */
+static void sq_finish(void *ctx, int seat)
+{
+    (void)seat;
+    sq_store *s = ctx;
+    sq_req *batch = s->held_head;
+    s->held_head = s->held_tail = NULL;
+    s->n_held = 0;
+    s->hold_since_us = 0;
+    if (!batch) return;
+    tasker_commit_batch b = {.writer = s->writer, .ctx = s};
+    run_batch(s, &b, 1, &batch, ++s->batch_gen);
+    for (sq_req *r = batch, *next; r; r = next) {
+        next = r->next;
+        report_async(&r->job);
+    }
+}
+
+/* An owed seat (writes held) runs again after retry_min_ms, at once when a request
+ * comes: often enough to end a hold about on time. */
 static const tasker_commit_driver sq_commit_driver = {
     .version = TASKER_COMMIT_VERSION,
     .thread_name = "tasker-sqlite",
     .flags = TASKER_COMMIT_CALLER_LEADS,
+    .retry_min_ms = SQ_HOLD_CHECK_MS,
+    .retry_max_ms = SQ_HOLD_CHECK_MS,
     .run = sq_run,
+    .finish = sq_finish,
 };
+
+static _Thread_local char thread_tag; /* its address tells threads apart */
 
 static void reset(sq_req *r)
 {
+    r->thread = &thread_tag;
     r->rc = TASKER_OK;
     r->final = false;
     r->early_gen = 0;

@@ -32,6 +32,11 @@
 #define SQ_WAL_AUTOCHECKPOINT_PAGES 4000
 /* How long the leader waits for writers it answered early to queue their next write. */
 #define SQ_GATHER_US 50
+/* Asynchronous writes held back while a herd's fires are stored (commit.c): at most
+ * this long, at most this many, and an end looked for this often. */
+#define SQ_HOLD_MAX_US 500000
+#define SQ_HOLD_MAX 16384
+#define SQ_HOLD_CHECK_MS 50
 /* Age pruning over all tasks runs at most once per this interval. */
 #define SQ_AGE_PRUNE_INTERVAL_US 1000000
 
@@ -70,6 +75,8 @@ enum {
     W_TASK_RETENTION,
     W_TASKS_WITH_AGE,
     W_EXEC_HOLDER,
+    W_FIRE_TASK, /* a fire's task, to store its run started (storage/sqlite/fire.c) */
+    W_ADD_EXEC_KNOWN, /* W_ADD_EXEC for a task just read in the transaction (fire.c) */
     W_COUNT
 };
 
@@ -103,6 +110,7 @@ typedef enum {
     SQ_INTERRUPT,
     SQ_SET_FIRES, /* version 4: bulk definitions */
     SQ_DEFINE,
+    SQ_ADD_STARTED, /* version 4: a herd's fires stored and started (storage/sqlite/fire.c) */
     SQ_CLUSTER /* version 3 operations: u.cluster says which (storage/sqlite/cluster.c) */
 } sq_kind;
 
@@ -150,6 +158,16 @@ typedef struct sq_req {
             const tasker_task_scheme *schemes;
             size_t ns;
         } define;
+        struct { /* SQ_ADD_STARTED */
+            const tasker_task_exec *v;
+            size_t n;
+            int64_t us;
+            const char *node_id;
+            const char *const *handlers; /* NULL: any handler */
+            size_t nh;
+            size_t max_start;
+            bool *started;
+        } fire;
         struct { /* SQ_SET_FIRES */
             const char *const *ids;
             const int64_t *us;
@@ -164,6 +182,7 @@ typedef struct sq_req {
     char *id_out;       /* SQ_ADD_SCHEME: receives the stored scheme id */
     size_t count_out;   /* SQ_INTERRUPT: executions marked */
     uint64_t early_gen; /* set when answered before its batch's commit */
+    const void *thread; /* who submitted it (commit.c: a thread's writes stay in order) */
     int rc;
     bool final;         /* leader only: its result stands, do not run it again */
     struct sq_req *next; /* the batch's list, as the leader runs it */
@@ -200,6 +219,11 @@ typedef struct sq_store {
     _Atomic uint64_t done_gen;
     pthread_cond_t gen_cond;
     int gen_waiters;
+    /* Asynchronous requests held back while a herd's fires are stored (commit.c), in
+     * order; the leader's only. hold_since_us: when the hold began (monotonic), 0 none. */
+    struct sq_req *held_head, *held_tail;
+    size_t n_held;
+    int64_t hold_since_us;
 
     pthread_mutex_t readers_lock; /* guards free_readers and n_readers */
     pthread_cond_t reader_freed;
@@ -246,12 +270,25 @@ int sq_submit(sq_store *s, sq_req *r);
 /* storage/sqlite/write.c: runs one request inside the leader's transaction; fills r->rc and
  * r->msg. Returns r->rc. */
 int sq_exec_req(sq_store *s, sq_req *r);
+/* Inserts execution e (W_ADD_EXEC; W_ADD_EXEC_KNOWN when its task was read in this
+ * transaction); fills r: EEXISTS saying which key clashed, ENOTFOUND for a missing task.
+ * Returns r->rc. */
+int sq_add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e, bool task_known);
+/* Checks an id argument: TASKER_EINVAL with the thread's message when empty or long. */
+int sq_check_id(const char *what, const char *id);
+
+/* storage/sqlite/fire.c: runs an SQ_ADD_STARTED request (leader). */
+int sq_exec_add_started(sq_store *s, sq_req *r);
 /* Retention for the tasks that gained executions in this batch, and age pruning when
  * due. Runs inside the transaction; TASKER_OK or TASKER_ESTORAGE with msg filled. */
 int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t msg_size);
 /* Retention for one task that gained an execution outside the batch's adds (a retry),
  * inside the transaction. TASKER_OK or TASKER_ESTORAGE with msg filled. */
 int sq_retain_task(sq_store *s, const char *task_id, char *msg, size_t msg_size);
+/* Retention for one task just added to whose own limits are known (0: the handle's),
+ * inside the transaction (a fire's task was read already, storage/sqlite/fire.c). */
+int sq_retain_known(sq_store *s, const char *task_id, int own_keep, int64_t own_age_s,
+                    int64_t now_us, char *msg, size_t msg_size);
 
 /* storage/sqlite/commit.c: waits until every write acknowledged so far is committed. */
 void sq_read_barrier(sq_store *s);
@@ -281,6 +318,9 @@ int sq_set_scheme_fires(tasker_storage *st, const char *const *ids, const int64_
                         size_t n);
 int sq_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
 int sq_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
+int sq_add_started_execs(tasker_storage *st, const tasker_task_exec *v, size_t n,
+                         int64_t start_us, const char *node_id, const char *const *handlers,
+                         size_t nh, size_t max_start, bool *started);
 int sq_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,
                        const char *node_id);
 int sq_update_task_exec(tasker_storage *st, const tasker_task_exec *e);

@@ -65,35 +65,44 @@ static int prune_task_age(sq_store *s, const char *task_id, int64_t cutoff_us, c
     return step_done(s, st, "retention by age", msg, size);
 }
 
-/* The distinct tasks that gained executions in the batch, into a malloc'd array
- * (NULL with *n 0 when none). Batches hold few tasks; a linear search is enough. */
-static int batch_tasks(sq_req *batch, const char ***out, size_t *n)
+static int cmp_str(const void *a, const void *b)
 {
-    const char **v = NULL;
-    size_t cap = 0;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The distinct tasks that gained executions in the batch, into a malloc'd array
+ * (NULL with *n 0 when none), in task id order. A herd of fires brings hundreds of
+ * tasks in one batch: collected, then sorted and made unique (a linear search for
+ * each was quadratic, a few ms per batch). */
+static int batch_tasks(sq_req *batch, const char ***out, size_t *n, bool *added)
+{
+    size_t total = 0;
+    *out = NULL;
     *n = 0;
+    *added = false;
+    for (sq_req *r = batch; r; r = r->next)
+        if (r->rc == TASKER_OK && !r->final) {
+            /* A fire's adds were pruned for in its own request (storage/sqlite/fire.c). */
+            *added |= r->kind == SQ_ADD_STARTED && r->u.fire.n > 0;
+            total += r->kind == SQ_ADD_EXEC ? 1 : r->kind == SQ_ADD_EXECS ? r->u.execs.n : 0;
+        }
+    *added |= total > 0;
+    if (total == 0) return TASKER_OK;
+    const char **v = malloc(total * sizeof *v);
+    if (!v) return TASKER_ENOMEM;
+    size_t k = 0;
     for (sq_req *r = batch; r; r = r->next) {
         if (r->rc != TASKER_OK || r->final) continue;
-        size_t k = r->kind == SQ_ADD_EXEC ? 1 : r->kind == SQ_ADD_EXECS ? r->u.execs.n : 0;
-        for (size_t i = 0; i < k; i++) {
-            const char *id = r->kind == SQ_ADD_EXEC ? r->u.exec->task_id
-                                                    : r->u.execs.v[i].task_id;
-            size_t seen = 0;
-            while (seen < *n && strcmp(v[seen], id) != 0) seen++;
-            if (seen < *n) continue;
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 8;
-                const char **grown = realloc(v, cap * sizeof *v);
-                if (!grown) {
-                    free(v);
-                    return TASKER_ENOMEM;
-                }
-                v = grown;
-            }
-            v[(*n)++] = id;
-        }
+        if (r->kind == SQ_ADD_EXEC) v[k++] = r->u.exec->task_id;
+        else if (r->kind == SQ_ADD_EXECS)
+            for (size_t i = 0; i < r->u.execs.n; i++) v[k++] = r->u.execs.v[i].task_id;
     }
+    if (k > 1) qsort(v, k, sizeof *v, cmp_str);
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++)
+        if (m == 0 || strcmp(v[m - 1], v[i]) != 0) v[m++] = v[i];
     *out = v;
+    *n = m;
     return TASKER_OK;
 }
 
@@ -172,6 +181,24 @@ static int sweep_ages(sq_store *s, int64_t now_us, char *msg, size_t size)
     return rc;
 }
 
+/* A task's limits by count then by age, keep and age_s its own or the handle's. */
+static int prune_task(sq_store *s, const char *task_id, int keep, int64_t age_s,
+                      int64_t now_us, char *msg, size_t size)
+{
+    int rc;
+    if (keep >= 0 && (rc = prune_count(s, task_id, keep, msg, size)) != TASKER_OK) return rc;
+    int64_t cutoff_us = cutoff_for(now_us, age_s);
+    return cutoff_us != INT64_MIN ? prune_task_age(s, task_id, cutoff_us, msg, size) : TASKER_OK;
+}
+
+int sq_retain_known(sq_store *s, const char *task_id, int own_keep, int64_t own_age_s,
+                    int64_t now_us, char *msg, size_t size)
+{
+    const tasker_storage_env *env = &s->base.env;
+    return prune_task(s, task_id, own_keep ? own_keep : env->max_execs_per_task,
+                      own_age_s ? own_age_s : env->max_exec_age_s, now_us, msg, size);
+}
+
 /* One task's limits, by count then by age. */
 static int retain_task(sq_store *s, const char *task_id, int64_t now_us, char *msg, size_t size)
 {
@@ -194,7 +221,8 @@ int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t size)
     int64_t now_us = sq_now_us(s);
     const char **tasks = NULL;
     size_t n_tasks = 0;
-    if (batch_tasks(batch, &tasks, &n_tasks) != TASKER_OK) {
+    bool added;
+    if (batch_tasks(batch, &tasks, &n_tasks, &added) != TASKER_OK) {
         snprintf(msg, size, "sqlite: %s: retention: out of memory", s->path);
         return TASKER_ESTORAGE;
     }
@@ -202,7 +230,7 @@ int sq_retention(sq_store *s, sq_req *batch, char *msg, size_t size)
     for (size_t i = 0; i < n_tasks && rc == TASKER_OK; i++)
         rc = retain_task(s, tasks[i], now_us, msg, size);
     free(tasks);
-    if (rc != TASKER_OK || n_tasks == 0) return rc;
+    if (rc != TASKER_OK || !added) return rc;
     /* A clock that went back also sweeps, so a stepped clock cannot stop the sweeps. */
     if (s->last_age_prune_us != 0 && now_us >= s->last_age_prune_us &&
         now_us - s->last_age_prune_us < SQ_AGE_PRUNE_INTERVAL_US)

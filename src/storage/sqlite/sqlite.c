@@ -275,6 +275,8 @@ static const tasker_storage_ops sqlite_ops = {
     .set_scheme_fires = sq_set_scheme_fires,
     .add_definitions = sq_add_definitions,
     .schemes_version = sq_schemes_version,
+    /* version 4: firing a herd */
+    .add_started_execs = sq_add_started_execs,
 };
 
 static sq_store *store_new(void)

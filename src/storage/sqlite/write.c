@@ -181,9 +181,9 @@ static int exec_define(sq_store *s, sq_req *r)
     return r->rc;
 }
 
-static int add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e)
+int sq_add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e, bool task_known)
 {
-    sqlite3_stmt *st = s->wstmt[W_ADD_EXEC];
+    sqlite3_stmt *st = s->wstmt[task_known ? W_ADD_EXEC_KNOWN : W_ADD_EXEC];
     bind_text(st, 1, e->exec_id);
     bind_text(st, 2, e->task_id);
     bind_text(st, 3, e->scheme_id);
@@ -220,7 +220,7 @@ static int add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e)
 
 static int exec_add_exec(sq_store *s, sq_req *r)
 {
-    return add_one_exec(s, r, r->u.exec);
+    return sq_add_one_exec(s, r, r->u.exec, false);
 }
 
 /* Several statements: a savepoint makes them one, so a failure leaves none. */
@@ -230,7 +230,7 @@ static int exec_add_execs(sq_store *s, sq_req *r)
         TASKER_OK)
         return r->rc;
     for (size_t i = 0; i < r->u.execs.n && r->rc == TASKER_OK; i++)
-        add_one_exec(s, r, &r->u.execs.v[i]);
+        sq_add_one_exec(s, r, &r->u.execs.v[i], false);
     if (sqlite3_get_autocommit(s->wdb)) return r->rc; /* all rolled back anyway */
     if (r->rc != TASKER_OK) {
         sqlite3_step(s->wstmt[W_ROLLBACK_TO]);
@@ -389,6 +389,7 @@ int sq_exec_req(sq_store *s, sq_req *r)
     case SQ_SET_FIRE: return exec_set_fire(s, r);
     case SQ_SET_FIRES: return exec_set_fires(s, r);
     case SQ_DEFINE: return exec_define(s, r);
+    case SQ_ADD_STARTED: return sq_exec_add_started(s, r);
     case SQ_ADD_EXEC: return exec_add_exec(s, r);
     case SQ_ADD_EXECS: return exec_add_execs(s, r);
     case SQ_START_EXEC: return exec_start(s, r);
@@ -403,7 +404,7 @@ int sq_exec_req(sq_store *s, sq_req *r)
 
 /* ---- the ops: check arguments, queue, wait ------------------------------------- */
 
-static int check_id(const char *what, const char *id)
+int sq_check_id(const char *what, const char *id)
 {
     if (!id || !*id) return tasker_set_error(TASKER_EINVAL, "sqlite: %s is empty", what);
     if (strlen(id) >= TASKER_ID_SIZE)
@@ -416,7 +417,7 @@ int sq_add_task(tasker_storage *st, const tasker_task *task)
 {
     int rc;
     if (!task) return tasker_set_error(TASKER_EINVAL, "sqlite: add_task: task is NULL");
-    if ((rc = check_id("task id", task->task_id)) != TASKER_OK) return rc;
+    if ((rc = sq_check_id("task id", task->task_id)) != TASKER_OK) return rc;
     if (!task->handler || !*task->handler)
         return tasker_set_error(TASKER_EINVAL, "sqlite: task '%s': handler is empty",
                                 task->task_id);
@@ -427,7 +428,7 @@ int sq_add_task(tasker_storage *st, const tasker_task *task)
 int sq_remove_task(tasker_storage *st, const char *task_id)
 {
     int rc;
-    if ((rc = check_id("task id", task_id)) != TASKER_OK) return rc;
+    if ((rc = sq_check_id("task id", task_id)) != TASKER_OK) return rc;
     sq_req r = {.kind = SQ_REMOVE_TASK, .u.key.id = task_id};
     return sq_submit((sq_store *)st, &r);
 }
@@ -437,8 +438,8 @@ int sq_add_task_scheme(tasker_storage *st, const tasker_task_scheme *sc,
 {
     int rc;
     if (!sc) return tasker_set_error(TASKER_EINVAL, "sqlite: add_task_scheme: NULL");
-    if ((rc = check_id("schedule id", sc->scheme_id)) != TASKER_OK) return rc;
-    if ((rc = check_id("task id", sc->task_id)) != TASKER_OK) return rc;
+    if ((rc = sq_check_id("schedule id", sc->scheme_id)) != TASKER_OK) return rc;
+    if ((rc = sq_check_id("task id", sc->task_id)) != TASKER_OK) return rc;
     if (!sc->cron)
         return tasker_set_error(TASKER_EINVAL, "sqlite: schedule '%s': cron is NULL",
                                 sc->scheme_id);
@@ -449,7 +450,7 @@ int sq_add_task_scheme(tasker_storage *st, const tasker_task_scheme *sc,
 int sq_remove_task_scheme(tasker_storage *st, const char *scheme_id)
 {
     int rc;
-    if ((rc = check_id("schedule id", scheme_id)) != TASKER_OK) return rc;
+    if ((rc = sq_check_id("schedule id", scheme_id)) != TASKER_OK) return rc;
     sq_req r = {.kind = SQ_REMOVE_SCHEME, .u.key.id = scheme_id};
     return sq_submit((sq_store *)st, &r);
 }
@@ -457,7 +458,7 @@ int sq_remove_task_scheme(tasker_storage *st, const char *scheme_id)
 int sq_set_scheme_fire(tasker_storage *st, const char *scheme_id, int64_t fire_us)
 {
     int rc;
-    if ((rc = check_id("schedule id", scheme_id)) != TASKER_OK) return rc;
+    if ((rc = sq_check_id("schedule id", scheme_id)) != TASKER_OK) return rc;
     sq_req r = {.kind = SQ_SET_FIRE, .u.key = {.id = scheme_id, .us = fire_us}};
     return sq_submit((sq_store *)st, &r);
 }
@@ -470,10 +471,10 @@ int sq_add_definitions(tasker_storage *st, const tasker_task *tasks, size_t nt,
     if ((nt && !tasks) || (ns && !schemes))
         return tasker_set_error(TASKER_EINVAL, "sqlite: add_definitions: NULL");
     for (size_t i = 0; i < nt; i++)
-        if ((rc = check_id("task id", tasks[i].task_id)) != TASKER_OK) return rc;
+        if ((rc = sq_check_id("task id", tasks[i].task_id)) != TASKER_OK) return rc;
     for (size_t i = 0; i < ns; i++)
-        if ((rc = check_id("schedule id", schemes[i].scheme_id)) != TASKER_OK ||
-            (rc = check_id("task id", schemes[i].task_id)) != TASKER_OK)
+        if ((rc = sq_check_id("schedule id", schemes[i].scheme_id)) != TASKER_OK ||
+            (rc = sq_check_id("task id", schemes[i].task_id)) != TASKER_OK)
             return rc;
     sq_req r = {.kind = SQ_DEFINE,
                 .u.define = {.tasks = tasks, .nt = nt, .schemes = schemes, .ns = ns}};
@@ -487,7 +488,7 @@ int sq_set_scheme_fires(tasker_storage *st, const char *const *ids, const int64_
     if (n == 0) return TASKER_OK;
     if (!ids || !fire_us) return tasker_set_error(TASKER_EINVAL, "sqlite: set_scheme_fires: NULL");
     for (size_t i = 0; i < n; i++)
-        if ((rc = check_id("schedule id", ids[i])) != TASKER_OK) return rc;
+        if ((rc = sq_check_id("schedule id", ids[i])) != TASKER_OK) return rc;
     sq_req r = {.kind = SQ_SET_FIRES, .u.fires = {.ids = ids, .us = fire_us, .n = n}};
     return sq_submit((sq_store *)st, &r);
 }
@@ -496,8 +497,8 @@ int sq_add_task_exec(tasker_storage *st, const tasker_task_exec *e)
 {
     int rc;
     if (!e) return tasker_set_error(TASKER_EINVAL, "sqlite: add_task_exec: NULL");
-    if ((rc = check_id("execution id", e->exec_id)) != TASKER_OK) return rc;
-    if ((rc = check_id("task id", e->task_id)) != TASKER_OK) return rc;
+    if ((rc = sq_check_id("execution id", e->exec_id)) != TASKER_OK) return rc;
+    if ((rc = sq_check_id("task id", e->task_id)) != TASKER_OK) return rc;
     sq_req r = {.kind = SQ_ADD_EXEC, .u.exec = e};
     return sq_submit((sq_store *)st, &r);
 }
@@ -508,8 +509,8 @@ int sq_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
     if (n == 0) return TASKER_OK;
     if (!v) return tasker_set_error(TASKER_EINVAL, "sqlite: add_task_execs: NULL");
     for (size_t i = 0; i < n; i++) {
-        if ((rc = check_id("execution id", v[i].exec_id)) != TASKER_OK) return rc;
-        if ((rc = check_id("task id", v[i].task_id)) != TASKER_OK) return rc;
+        if ((rc = sq_check_id("execution id", v[i].exec_id)) != TASKER_OK) return rc;
+        if ((rc = sq_check_id("task id", v[i].task_id)) != TASKER_OK) return rc;
     }
     sq_req r = {.kind = SQ_ADD_EXECS, .u.execs = {.v = v, .n = n}};
     return sq_submit((sq_store *)st, &r);
@@ -519,7 +520,7 @@ int sq_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us
                        const char *node_id)
 {
     int rc;
-    if ((rc = check_id("execution id", exec_id)) != TASKER_OK) return rc;
+    if ((rc = sq_check_id("execution id", exec_id)) != TASKER_OK) return rc;
     sq_req r = {.kind = SQ_START_EXEC,
                 .u.key = {.id = exec_id, .us = start_us, .node_id = node_id}};
     return sq_submit((sq_store *)st, &r);
@@ -532,7 +533,7 @@ int sq_start_task_execs(tasker_storage *st, const char *const *ids, size_t n, in
     if (n == 0) return TASKER_OK;
     if (!ids || !rcs) return tasker_set_error(TASKER_EINVAL, "sqlite: start_task_execs: NULL");
     for (size_t i = 0; i < n; i++)
-        if ((rc = check_id("execution id", ids[i])) != TASKER_OK) return rc;
+        if ((rc = sq_check_id("execution id", ids[i])) != TASKER_OK) return rc;
     sq_req r = {.kind = SQ_START_EXECS,
                 .u.starts = {.ids = ids, .n = n, .us = start_us, .node_id = node_id, .rcs = rcs}};
     return sq_submit((sq_store *)st, &r);
@@ -542,7 +543,7 @@ int sq_update_task_exec(tasker_storage *st, const tasker_task_exec *e)
 {
     int rc;
     if (!e) return tasker_set_error(TASKER_EINVAL, "sqlite: update_task_exec: NULL");
-    if ((rc = check_id("execution id", e->exec_id)) != TASKER_OK) return rc;
+    if ((rc = sq_check_id("execution id", e->exec_id)) != TASKER_OK) return rc;
     sq_req r = {.kind = SQ_UPDATE_EXEC, .u.exec = e};
     return sq_submit((sq_store *)st, &r);
 }
@@ -551,7 +552,7 @@ int sq_add_task_event(tasker_storage *st, const tasker_task_event *ev)
 {
     int rc;
     if (!ev) return tasker_set_error(TASKER_EINVAL, "sqlite: add_task_event: NULL");
-    if ((rc = check_id("execution id", ev->exec_id)) != TASKER_OK) return rc;
+    if ((rc = sq_check_id("execution id", ev->exec_id)) != TASKER_OK) return rc;
     sq_req r = {.kind = SQ_ADD_EVENT, .u.event = ev};
     return sq_submit((sq_store *)st, &r);
 }
@@ -577,7 +578,7 @@ int sq_add_task_event_async(tasker_storage *st, const tasker_task_event *ev,
 {
     int rc;
     if (!ev) return tasker_set_error(TASKER_EINVAL, "sqlite: add_task_event: NULL");
-    if ((rc = check_id("execution id", ev->exec_id)) != TASKER_OK) return rc;
+    if ((rc = sq_check_id("execution id", ev->exec_id)) != TASKER_OK) return rc;
     sq_req *r = async_req(SQ_ADD_EVENT, done, udata);
     if (!r) return TASKER_ENOMEM;
     r->own.event = *ev;
@@ -599,7 +600,7 @@ int sq_update_task_exec_async(tasker_storage *st, const tasker_task_exec *e,
 {
     int rc;
     if (!e) return tasker_set_error(TASKER_EINVAL, "sqlite: update_task_exec: NULL");
-    if ((rc = check_id("execution id", e->exec_id)) != TASKER_OK) return rc;
+    if ((rc = sq_check_id("execution id", e->exec_id)) != TASKER_OK) return rc;
     sq_req *r = async_req(SQ_UPDATE_EXEC, done, udata);
     if (!r) return TASKER_ENOMEM;
     r->own.exec = (tasker_task_exec){.status = e->status, .end_us = e->end_us,
