@@ -444,110 +444,6 @@ static void claims_after_a_conflict_spread_over_the_queue(void **state)
     st->ops->close(st);
 }
 
-/* ---- fires stored started (add_started_execs) --------------------------------------- */
-
-static void add_task_h(tasker_storage *st, const char *task, const char *handler, bool paused)
-{
-    tasker_task t = {.task_id = (char *)task, .handler = (char *)handler, .param = "{}",
-                     .paused = paused};
-    assert_int_equal(st->ops->add_task(st, &t), TASKER_OK);
-}
-
-/* Fires of tasks f-ok (handler h-f), f-paused (paused), f-other (handler h-x), and one of
- * f-ok not due yet: as a start would, only f-ok's due fire is started, and only while
- * the COMMIT stands. */
-static tasker_task_exec fire(const char *id, const char *task, int64_t at_us, int64_t now_us)
-{
-    return (tasker_task_exec){.exec_id = (char *)id, .task_id = (char *)task,
-                              .queued_us = now_us, .run_at_us = at_us, .attempt = 1,
-                              .status = TASKER_EXEC_PENDING};
-}
-
-static void fires_are_started_only_as_a_start_would_and_only_once_committed(void **state)
-{
-    (void)state;
-    tasker_storage *st = open_store();
-    add_task_h(st, "f-ok", "h-f", false);
-    add_task_h(st, "f-paused", "h-f", true);
-    add_task_h(st, "f-other", "h-x", false);
-    const char *handlers[] = {"h-f"};
-    int64_t now_us = real_clock(NULL);
-    tasker_task_exec v[] = {fire("fs-1", "f-ok", now_us, now_us),
-                            fire("fs-2", "f-paused", now_us, now_us),
-                            fire("fs-3", "f-other", now_us, now_us),
-                            fire("fs-4", "f-ok", now_us + 60 * 1000000LL, now_us),
-                            fire("fs-5", "f-ok", now_us, now_us)};
-    bool started[5];
-    assert_int_equal(st->ops->add_started_execs(st, v, 5, now_us, "node-a", handlers, 1, 8,
-                                                started),
-                     TASKER_OK);
-    assert_true(started[0] && !started[1] && !started[2] && !started[3] && started[4]);
-    assert_int_equal(row_on_node("fs-1", "node-a"), 1);
-    assert_int_equal(row_status("fs-1"), TASKER_EXEC_RUNNING);
-    for (int i = 1; i < 4; i++) assert_int_equal(row_status(v[i].exec_id), TASKER_EXEC_PENDING);
-    /* At most max_start of them. */
-    tasker_task_exec w[] = {fire("fm-1", "f-ok", now_us, now_us),
-                            fire("fm-2", "f-ok", now_us, now_us),
-                            fire("fm-3", "f-ok", now_us, now_us)};
-    bool ws[3];
-    assert_int_equal(st->ops->add_started_execs(st, w, 3, now_us, "node-a", handlers, 1, 2, ws),
-                     TASKER_OK);
-    assert_int_equal(ws[0] + ws[1] + ws[2], 2);
-
-    /* The COMMIT rolled back (lost before it was sent): nothing stored, nothing started. */
-    my_test_before_fire_commit = claim_fault_hook;
-    tasker_task_exec x[] = {fire("fx-1", "f-ok", now_us, now_us)};
-    bool xs[1] = {true};
-    atomic_store(&claim_fault_next, MY_FAULT_LOST);
-    assert_int_equal(st->ops->add_started_execs(st, x, 1, now_us, "node-a", handlers, 1, 8, xs),
-                     TASKER_ESTORAGE);
-    assert_false(xs[0]);
-    long long rows = -1;
-    assert_int_equal(tasker_test_mariadb_query_int(
-                         "SELECT COUNT(*) FROM " DB ".task_execs WHERE exec_id = 'fx-1'", &rows),
-                     0);
-    assert_int_equal(rows, 0); /* no row */
-
-    /* The COMMIT landed but its answer was lost: the call fails and starts nothing, and
-     * the run, running under node-a with nobody running it, goes back to pending before
-     * the next claim, and is then claimed exactly once. */
-    add_task_h(st, "f-unk", "h-unk", false);
-    const char *hs[] = {"h-unk"};
-    tasker_task_exec y[] = {fire("fy-1", "f-unk", now_us, now_us)};
-    bool ys[1] = {true};
-    atomic_store(&claim_fault_next, MY_FAULT_UNKNOWN_COMMITTED);
-    assert_int_equal(st->ops->add_started_execs(st, y, 1, now_us, "node-a", hs, 1, 8, ys),
-                     TASKER_ESTORAGE);
-    assert_false(ys[0]);
-    assert_int_equal(row_on_node("fy-1", "node-a"), 1); /* it landed, running */
-    my_test_before_fire_commit = NULL;
-    tasker_storage *other = open_store();
-    size_t n = 99, handed = 0;
-    assert_int_equal(claim_as(other, "node-b", "h-unk", "fy-1", &n), TASKER_OK);
-    assert_int_equal(n, 0); /* still running under node-a: not node-b's */
-    /* node-a's next claim first puts it back, then takes it. */
-    tasker_task_exec *got = NULL;
-    assert_int_equal(st->ops->claim_task_execs(st, "node-a", hs, 1, 8, real_clock(NULL) + 1000,
-                                               &got, &n),
-                     TASKER_OK);
-    for (size_t i = 0; i < n; i++) handed += strcmp(got[i].exec_id, "fy-1") == 0;
-    tasker_free_execs(got, n);
-    assert_int_equal(claim_as(other, "node-b", "h-unk", "fy-1", &n), TASKER_OK);
-    handed += n;
-    assert_int_equal(handed, 1);
-    other->ops->close(other);
-
-    /* On a Galera member the started rows are read back after COMMIT: kept as started. */
-    my_test_verify_claims = true;
-    tasker_task_exec z[] = {fire("fz-1", "f-ok", now_us, now_us)};
-    bool zs[1];
-    assert_int_equal(st->ops->add_started_execs(st, z, 1, now_us, "node-a", handlers, 1, 8, zs),
-                     TASKER_OK);
-    assert_true(zs[0]);
-    my_test_verify_claims = false;
-    st->ops->close(st);
-}
-
 /* A start batch that fails for good (every COMMIT a certification failure) while
  * another node claims its run: answered "not pending" (ESTATE), so that the worker does
  * not back off as from a store that is away. */
@@ -636,7 +532,6 @@ int main(void)
         cmocka_unit_test(claim_answered_success_for_a_run_another_node_took_is_not_started),
         cmocka_unit_test(claim_losing_every_try_to_conflicts_claims_nothing_and_is_no_error),
         cmocka_unit_test(claims_after_a_conflict_spread_over_the_queue),
-        cmocka_unit_test(fires_are_started_only_as_a_start_would_and_only_once_committed),
         cmocka_unit_test(start_that_loses_every_try_to_another_claim_is_not_pending),
     };
     return cmocka_run_group_tests_name("mysql_faults", tests, setup, teardown);

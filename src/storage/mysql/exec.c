@@ -13,7 +13,6 @@
 #include "storage/mysql/operations.h"
 #include "storage/mysql/write.h"
 
-#include <errmsg.h>
 #include <mysqld_error.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -246,36 +245,29 @@ typedef struct {
     size_t n;
 } execs_arg;
 
-/* Adds the n executions of v on c, in its transaction, all or nothing, and applies
- * their tasks' retention. */
-static int add_execs_on(my_store *s, my_conn *c, const tasker_task_exec *v, size_t n)
+static int w_add_execs(my_store *s, my_conn *c, my_write *w)
 {
-    my_write *adds = calloc(n, sizeof *adds);
-    my_write **ptrs = calloc(n, sizeof *ptrs);
+    const execs_arg *a = w->arg;
+    my_write *adds = calloc(a->n, sizeof *adds);
+    my_write **ptrs = calloc(a->n, sizeof *ptrs);
     int rc = adds && ptrs ? TASKER_OK
                           : tasker_fail(TASKER_ENOMEM, "mysql: out of memory for %zu executions",
-                                        n);
-    for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
-        adds[i] = (my_write){.fn = w_add_exec, .kind = MW_ADD, .arg = &v[i]};
+                                        a->n);
+    for (size_t i = 0; i < a->n && rc == TASKER_OK; i++) {
+        adds[i] = (my_write){.fn = w_add_exec, .kind = MW_ADD, .arg = &a->v[i]};
         ptrs[i] = &adds[i];
     }
-    if (rc == TASKER_OK) rc = my_bulk_whole(s, c, MW_ADD, ptrs, n);
+    if (rc == TASKER_OK) rc = my_bulk_whole(s, c, MW_ADD, ptrs, a->n);
     /* Retention of all their tasks at once (storage/mysql/herd.c): a herd's fires are
      * of as many tasks as runs. */
-    const char **ids = rc == TASKER_OK ? malloc(n * sizeof *ids) : NULL;
+    const char **ids = rc == TASKER_OK ? malloc(a->n * sizeof *ids) : NULL;
     if (rc == TASKER_OK && !ids) rc = tasker_fail(TASKER_ENOMEM, "mysql: out of memory");
-    for (size_t i = 0; ids && i < n; i++) ids[i] = v[i].task_id;
-    if (rc == TASKER_OK) rc = my_retain_tasks(s, c, ids, n);
+    for (size_t i = 0; ids && i < a->n; i++) ids[i] = a->v[i].task_id;
+    if (rc == TASKER_OK) rc = my_retain_tasks(s, c, ids, a->n);
     free(ids);
     free(adds);
     free(ptrs);
     return rc;
-}
-
-static int w_add_execs(my_store *s, my_conn *c, my_write *w)
-{
-    const execs_arg *a = w->arg;
-    return add_execs_on(s, c, a->v, a->n);
 }
 
 int my_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
@@ -289,249 +281,6 @@ int my_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
     execs_arg a = {v, n};
     my_write w = {.fn = w_add_execs, .kind = MW_SINGLE, .arg = &a};
     return my_write_submit(store(st), &w);
-}
-
-/* ---- fires stored started (add_started_execs, issue 14) -------------------------------
- *
- * A schedule loop's batch of fires is inserted, and those of its runs this node will
- * begin soon are started, in one transaction of its own connection: the add's rows,
- * then one locking read picking the runs a start may take (due, not held by a paused
- * or limited task, of a listed handler), then one UPDATE marking them running, as a
- * claim does. The caller runs them only once the COMMIT succeeded. On a Galera member
- * the started rows are read back causally after it, as a claim's are. A COMMIT whose
- * answer is lost (or, on Galera, any failed COMMIT) may have landed: its starts are kept
- * as claims of unknown outcome (unknown.c), put back to pending before the next claim,
- * and the call fails: the loop then stores the batch item by item, where the
- * occurrence key finds what landed. */
-
-int (*my_test_before_fire_commit)(void);
-
-typedef struct {
-    const tasker_task_exec *v;
-    size_t n;
-    int64_t start_us;
-    const char *node_id;
-    const char *const *handlers;
-    size_t nh, max_start;
-    char **ids; /* picked to start, then the started ones */
-    size_t n_ids;
-} fire_arg;
-
-static void fire_ids_free(fire_arg *a)
-{
-    for (size_t i = 0; i < a->n_ids; i++) free(a->ids[i]);
-    free(a->ids);
-    a->ids = NULL;
-    a->n_ids = 0;
-}
-
-/* Selects into a->ids, locking them, up to a->max_start of the new runs that a start
- * may take: due, not held, and of a listed handler (any, without a list). */
-static int pick_starts(my_store *s, my_conn *c, fire_arg *a)
-{
-    size_t due = 0;
-    for (size_t i = 0; i < a->n; i++) due += a->v[i].run_at_us <= a->start_us;
-    if (!due || !a->max_start) return TASKER_OK;
-    size_t nh = a->handlers ? a->nh : 0;
-    char *sql = malloc(400 + 3 * (due + nh));
-    MYSQL_BIND *b = calloc(due + nh + 2, sizeof *b);
-    unsigned long *len = calloc(due + nh, sizeof *len);
-    int64_t limit = (int64_t)a->max_start;
-    int rc = TASKER_ENOMEM;
-    if (!sql || !b || !len || !(a->ids = calloc(a->max_start, sizeof *a->ids))) {
-        tasker_fail(rc, "mysql: add_started_execs: out of memory");
-        goto out;
-    }
-    size_t at = (size_t)sprintf(sql, "SELECT e.exec_id FROM task_execs e JOIN tasks t"
-                                     " ON t.task_id = e.task_id WHERE e.exec_id IN (");
-    my_sql_marks(sql, &at, due);
-    at += (size_t)sprintf(sql + at, ") AND e.status = 0 AND e.held = 0 AND e.run_at_us <= ?");
-    if (a->handlers) {
-        at += (size_t)sprintf(sql + at, " AND t.handler IN (");
-        my_sql_marks(sql, &at, nh ? nh : 1);
-        at += (size_t)sprintf(sql + at, ")");
-    }
-    sprintf(sql + at, " LIMIT ? FOR UPDATE");
-    size_t k = 0;
-    for (size_t i = 0; i < a->n; i++) {
-        if (a->v[i].run_at_us > a->start_us) continue;
-        my_bind_str(&b[k], a->v[i].exec_id, &len[k]);
-        k++;
-    }
-    my_bind_i64(&b[k++], &a->start_us);
-    if (a->handlers && !nh) b[k++].buffer_type = MYSQL_TYPE_NULL; /* no handler: none */
-    for (size_t i = 0; i < nh; i++, k++) my_bind_str(&b[k], a->handlers[i], &len[due + i]);
-    my_bind_i64(&b[k], &limit);
-    MYSQL_STMT *st;
-    if ((rc = my_cl_prepare(s, c, sql, b, &st, "picking fires to start")) != TASKER_OK) goto out;
-    for (;;) {
-        char *id = NULL;
-        my_cl_col col = {.str = &id};
-        int f = a->n_ids < a->max_start ? my_cl_fetch(s, c, st, &col, 1) : 0;
-        if (f <= 0) {
-            free(id);
-            rc = f < 0 ? f : TASKER_OK;
-            break;
-        }
-        a->ids[a->n_ids++] = id;
-    }
-    mysql_stmt_close(st);
-out:
-    free(sql);
-    free(b);
-    free(len);
-    return rc;
-}
-
-/* Binds a->ids from b[first]. */
-static void bind_fire_ids(const fire_arg *a, MYSQL_BIND *b, unsigned long *len, size_t first)
-{
-    for (size_t i = 0; i < a->n_ids; i++) my_bind_str(&b[first + i], a->ids[i], &len[i]);
-}
-
-/* verify false: marks a->ids running (in the transaction); true: keeps in a->ids only
- * those whose row says running under this node since this start (after COMMIT, on a
- * Galera member). */
-static int mark_or_verify(my_store *s, my_conn *c, fire_arg *a, bool verify)
-{
-    char *sql = malloc(200 + 3 * a->n_ids);
-    MYSQL_BIND *b = calloc(a->n_ids + 2, sizeof *b);
-    unsigned long *len = calloc(a->n_ids + 1, sizeof *len);
-    int rc = TASKER_ENOMEM;
-    if (!sql || !b || !len) {
-        tasker_fail(rc, "mysql: add_started_execs: out of memory");
-        goto out;
-    }
-    size_t at;
-    if (!verify) {
-        my_bind_i64(&b[0], &a->start_us);
-        my_bind_str(&b[1], a->node_id, &len[a->n_ids]);
-        bind_fire_ids(a, b, len, 2);
-        at = (size_t)sprintf(sql, "UPDATE task_execs SET status = 1, start_us = ?, node_id = ?"
-                                  " WHERE status = 0 AND exec_id IN (");
-        my_sql_marks(sql, &at, a->n_ids);
-        strcpy(sql + at, ")");
-        uint64_t moved = 0;
-        rc = my_cl_run(s, c, sql, b, &moved, "starting fires");
-        if (rc == TASKER_OK && moved != a->n_ids) /* rows locked above: cannot happen */
-            rc = tasker_fail(TASKER_ESTORAGE, "mysql: starting fires: %llu of %zu moved",
-                             (unsigned long long)moved, a->n_ids);
-        goto out;
-    }
-    bind_fire_ids(a, b, len, 0);
-    my_bind_str(&b[a->n_ids], a->node_id, &len[a->n_ids]);
-    my_bind_i64(&b[a->n_ids + 1], &a->start_us);
-    at = (size_t)sprintf(sql, MY_CAUSAL "SELECT exec_id FROM task_execs WHERE exec_id IN (");
-    my_sql_marks(sql, &at, a->n_ids);
-    strcpy(sql + at, ") AND status = 1 AND node_id = ? AND start_us = ?");
-    MYSQL_STMT *st;
-    if ((rc = my_cl_prepare(s, c, sql, b, &st, "reading started fires back")) != TASKER_OK)
-        goto out;
-    char **kept = calloc(a->n_ids, sizeof *kept);
-    size_t nk = 0;
-    for (rc = kept ? TASKER_OK : TASKER_ENOMEM; rc == TASKER_OK;) {
-        char *id = NULL;
-        my_cl_col col = {.str = &id};
-        int f = nk < a->n_ids ? my_cl_fetch(s, c, st, &col, 1) : 0;
-        if (f <= 0) {
-            free(id);
-            rc = f;
-            break;
-        }
-        kept[nk++] = id;
-    }
-    mysql_stmt_close(st);
-    if (rc < 0) {
-        for (size_t i = 0; i < nk; i++) free(kept[i]);
-        free(kept);
-        goto out;
-    }
-    fire_ids_free(a);
-    a->ids = kept;
-    a->n_ids = nk;
-    rc = TASKER_OK;
-out:
-    free(sql);
-    free(b);
-    free(len);
-    return rc;
-}
-
-/* The COMMIT, or a test's fault in its place (MY_FAULT_*, internal.h). TASKER_OK when
- * it committed; else *unknown says whether it may have. */
-static int fire_commit(my_store *s, my_conn *c, bool wsrep, bool *unknown)
-{
-    int fault = my_test_before_fire_commit ? my_test_before_fire_commit() : 0;
-    if (fault) {
-        int failed = fault == MY_FAULT_UNKNOWN_COMMITTED ? mysql_commit(c->db)
-                                                         : mysql_rollback(c->db);
-        if (failed) return my_fail_conn(s, c, "injecting a fault");
-        *unknown = fault == MY_FAULT_UNKNOWN || fault == MY_FAULT_UNKNOWN_COMMITTED;
-        if (fault == MY_FAULT_DEADLOCK) c->last_errno = ER_LOCK_DEADLOCK;
-        else c->broken = true; /* the connection is gone, as in the real case */
-        return tasker_fail(TASKER_ESTORAGE, "mysql: committing fires: injected fault %d",
-                           fault);
-    }
-    if (mysql_commit(c->db) == 0) return TASKER_OK;
-    unsigned err = mysql_errno(c->db);
-    /* On a Galera member a failed COMMIT is not taken on trust either (claim.c). */
-    *unknown = my_errno_is_lost(err) || err == CR_SERVER_LOST || wsrep;
-    return my_fail_conn(s, c, "committing fires");
-}
-
-int my_add_started_execs(tasker_storage *st, const tasker_task_exec *v, size_t n,
-                         int64_t start_us, const char *node_id, const char *const *handlers,
-                         size_t nh, size_t max_start, bool *started)
-{
-    if (n == 0) return TASKER_OK;
-    if (!v || !started || !node_id || (nh && !handlers))
-        return tasker_fail(TASKER_EINVAL, "mysql: add_started_execs: NULL argument");
-    for (size_t i = 0; i < n; i++) {
-        if (!v[i].exec_id || !v[i].task_id)
-            return tasker_fail(TASKER_EINVAL,
-                               "mysql: add_started_execs: exec id and task id are required");
-        started[i] = false;
-    }
-    my_store *s = store(st);
-    fire_arg a = {.v = v, .n = n, .start_us = start_us, .node_id = node_id,
-                  .handlers = handlers, .nh = nh, .max_start = max_start};
-    int rc = my_claims_settle(s); /* no claim of unknown outcome left under this one */
-    my_conn *c = NULL;
-    bool wsrep = false, unknown = false;
-    if (rc == TASKER_OK) rc = my_conn_get(s, &c);
-    if (rc == TASKER_OK) rc = my_conn_wsrep(s, c, &wsrep);
-    if (rc == TASKER_OK) rc = my_cl_begin(s, c, "starting a batch of fires");
-    bool begun = rc == TASKER_OK;
-    if (rc == TASKER_OK) rc = add_execs_on(s, c, v, n);
-    if (rc == TASKER_OK) rc = pick_starts(s, c, &a);
-    if (rc == TASKER_OK && a.n_ids) rc = mark_or_verify(s, c, &a, false);
-    if (rc == TASKER_OK) {
-        rc = fire_commit(s, c, wsrep, &unknown);
-        if (rc == TASKER_OK && wsrep && a.n_ids && mark_or_verify(s, c, &a, true) != TASKER_OK) {
-            unknown = true; /* committed, and what stuck is not known */
-            rc = TASKER_ESTORAGE;
-        }
-    } else if (begun && !c->broken) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", tasker_last_error());
-        mysql_rollback(c->db);
-        tasker_fail(rc, "%s", msg);
-    }
-    if (c) my_conn_put(s, c);
-    if (rc != TASKER_OK) {
-        if (unknown && a.n_ids) my_claims_keep(s, node_id, start_us, a.ids, a.n_ids);
-        fire_ids_free(&a);
-        return rc;
-    }
-    /* Mark started[] by id: a.ids are the started ones. */
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < a.n_ids; k++)
-            if (strcmp(v[i].exec_id, a.ids[k]) == 0) {
-                started[i] = true;
-                break;
-            }
-    fire_ids_free(&a);
-    return TASKER_OK;
 }
 
 int my_start_task_execs(tasker_storage *st, const char *const *ids, size_t n,

@@ -259,8 +259,6 @@ extern int (*my_test_before_commit)(const my_write *batch);
  * just before its COMMIT; a nonzero return replaces the COMMIT by that fault, as above
  * (a cut-off COMMIT's runs are then put back to pending). NULL in production. */
 extern int (*my_test_before_claim_commit)(void);
-/* The same in place of the COMMIT of a batch of fires stored started (exec.c). */
-extern int (*my_test_before_fire_commit)(void);
 /* For tests (defined in conn.c): when set, resolving a cut-off COMMIT's claims
  * (resolve.c), and putting back a cluster claim of unknown outcome (claim.c), call it
  * first; a nonzero return makes that fail as if the server stayed away. */
