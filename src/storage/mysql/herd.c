@@ -33,7 +33,8 @@ typedef struct {
     const char *task_id;
     int keep;         /* max executions kept; negative = unlimited */
     int64_t age_s;    /* max age; negative = unlimited */
-    int64_t count;    /* its executions once pruned by age */
+    int64_t count;     /* its executions, before pruning by age */
+    int64_t oldest_us; /* its oldest execution's queued_us (INT64_MAX: none) */
 } task_limit;
 
 static int by_task(const void *a, const void *b)
@@ -89,11 +90,13 @@ static void take_limits(task_limit *v, size_t n, const char *task_id, int64_t ke
 }
 
 static void take_count(task_limit *v, size_t n, const char *task_id, int64_t count,
-                       int64_t unused)
+                       int64_t oldest_us)
 {
-    (void)unused;
     task_limit *t = find(v, n, task_id);
-    if (t) t->count = count;
+    if (t) {
+        t->count = count;
+        t->oldest_us = oldest_us;
+    }
 }
 
 /* The cutoff of an age limit (INT64_MIN: none), as retain.c computes it. */
@@ -114,7 +117,8 @@ static int delete_aged(my_store *s, my_conn *c, const task_limit *v, size_t n, i
                        int64_t cutoff_us)
 {
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) k += v[i].age_s == age_s;
+    for (size_t i = 0; i < n; i++) k += v[i].age_s == age_s && v[i].oldest_us < cutoff_us;
+    if (!k) return TASKER_OK; /* none of them has an execution that old */
     char *sql = malloc(300 + 3 * k);
     MYSQL_BIND *p = calloc(k + 1, sizeof *p);
     unsigned long *len = calloc(k, sizeof *len);
@@ -131,7 +135,7 @@ static int delete_aged(my_store *s, my_conn *c, const task_limit *v, size_t n, i
     my_sql_marks(sql, &at, k);
     at += (size_t)sprintf(sql + at, ") AND e.status IN (2, 3, 4, 5, 6) AND e.queued_us < ?");
     for (size_t i = 0, j = 0; i < n; i++) {
-        if (v[i].age_s != age_s) continue;
+        if (v[i].age_s != age_s || v[i].oldest_us >= cutoff_us) continue;
         my_bind_str(&p[j], v[i].task_id, &len[j]);
         j++;
     }
@@ -167,6 +171,7 @@ static int retain_chunk(my_store *s, my_conn *c, task_limit *v, size_t n)
         v[i].keep = s->base.env.max_execs_per_task;
         v[i].age_s = s->base.env.max_exec_age_s;
         v[i].count = 0;
+        v[i].oldest_us = INT64_MAX;
     }
     /* Their own limits (tasker_task_opts), where set. */
     size_t at = (size_t)sprintf(sql, "SELECT task_id, max_execs, max_exec_age_s FROM tasks"
@@ -174,7 +179,17 @@ static int retain_chunk(my_store *s, my_conn *c, task_limit *v, size_t n)
     my_sql_marks(sql, &at, n);
     strcpy(sql + at, ")");
     int rc = select_per_task(s, c, sql, v, n, 3, take_limits, "reading tasks' limits");
-    /* By age: one delete per distinct limit, the first task of each leading. */
+    /* How many each has, and since when: one pass along exec_task_newest, which also
+     * tells which tasks have anything old enough to prune by age (a probe over every
+     * task and finished status cost more than the rest of the chunk's retention). */
+    if (rc == TASKER_OK) {
+        at = (size_t)sprintf(sql, "SELECT task_id, COUNT(*), MIN(queued_us) FROM task_execs"
+                                  " FORCE INDEX (exec_task_newest) WHERE task_id IN (");
+        my_sql_marks(sql, &at, n);
+        strcpy(sql + at, ") GROUP BY task_id");
+        rc = select_per_task(s, c, sql, v, n, 3, take_count, "counting tasks' executions");
+    }
+    /* By age: one delete per distinct limit, over the tasks with executions that old. */
     int64_t now_us = my_now_us(s);
     for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
         bool seen = false;
@@ -183,14 +198,7 @@ static int retain_chunk(my_store *s, my_conn *c, task_limit *v, size_t n)
         if (!seen && cutoff_us != INT64_MIN)
             rc = delete_aged(s, c, v, n, v[i].age_s, cutoff_us);
     }
-    /* By count: what is left of each, and the few above their limit one by one. */
-    if (rc == TASKER_OK) {
-        at = (size_t)sprintf(sql, "SELECT task_id, COUNT(*) FROM task_execs"
-                                  " FORCE INDEX (exec_task_newest) WHERE task_id IN (");
-        my_sql_marks(sql, &at, n);
-        strcpy(sql + at, ") GROUP BY task_id");
-        rc = select_per_task(s, c, sql, v, n, 2, take_count, "counting tasks' executions");
-    }
+    /* By count: the few above their limit one by one (exactly, past what the age took). */
     for (size_t i = 0; i < n && rc == TASKER_OK; i++)
         if (v[i].keep >= 0 && v[i].count > v[i].keep) rc = my_retain_task(s, c, v[i].task_id);
     free(sql);
