@@ -1,6 +1,6 @@
 /* The memory driver's part of cluster mode (storage version 3): claiming pending runs
- * for the handlers a node has, the overlap check, and the text of a refused late
- * outcome. A memory store belongs to one handle, so it keeps no nodes table: the
+ * for the handlers a node has, the overlap check, the text of a refused late outcome,
+ * and interrupting the runs of dead processes. A memory store belongs to one handle, so it keeps no nodes table: the
  * heartbeat operations stay NULL and the core lists its own handle as the only node. */
 #include "storage/memory/internal.h"
 
@@ -119,4 +119,95 @@ char *mem_refusal_message(const tasker_task_exec *e, const tasker_task_exec *cur
                        tasker_exec_status_name(e->status), e->error ? ": " : "",
                        e->error ? e->error : "");
     return len < 0 ? NULL : msg;
+}
+
+/* ---- interrupting the executions of dead nodes ------------------------------------ */
+
+typedef struct node_verdict {
+    char *node_id;
+    bool dead;
+} node_verdict;
+
+static const char *node_name(const mexec *x)
+{
+    return x->rec.node_id ? x->rec.node_id : "";
+}
+
+/* The distinct nodes of the running executions; the caller holds the lock. */
+static int running_nodes(mem_store *m, node_verdict **out, size_t *n)
+{
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    for (mexec *x = m->running.head; x; x = x->next) cap++;
+    if (!cap) return TASKER_OK;
+    node_verdict *v = calloc(cap, sizeof *v);
+    if (!v) return tasker_fail(TASKER_ENOMEM, "memory: interrupt_dead: out of memory");
+    size_t count = 0;
+    for (mexec *x = m->running.head; x; x = x->next) {
+        size_t i = 0;
+        while (i < count && strcmp(v[i].node_id, node_name(x)) != 0) i++;
+        if (i < count) continue;
+        if (!(v[count].node_id = strdup(node_name(x)))) {
+            for (i = 0; i < count; i++) free(v[i].node_id);
+            free(v);
+            return tasker_fail(TASKER_ENOMEM, "memory: interrupt_dead: out of memory");
+        }
+        count++;
+    }
+    *out = v;
+    *n = count;
+    return TASKER_OK;
+}
+
+static bool node_is_dead(const node_verdict *v, size_t n, const char *node_id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].node_id, node_id) == 0) return v[i].dead;
+    return false; /* started after we asked: its node is alive */
+}
+
+/* Marks one running execution interrupted; the caller holds the lock. */
+static int interrupt_exec(mem_store *m, mexec *x, int64_t now_us)
+{
+    size_t len = strlen(node_name(x)) + 40;
+    char *error = malloc(len);
+    if (!error) return tasker_fail(TASKER_ENOMEM, "memory: interrupt_dead: out of memory");
+    snprintf(error, len, "interrupted: node %s stopped", node_name(x));
+    free(x->rec.error);
+    x->rec.error = error;
+    x->rec.end_us = now_us;
+    x->rec.success = false;
+    x->rec.status = TASKER_EXEC_INTERRUPTED;
+    mem_place_on_list(m, x);
+    mem_add_retry(m, x);
+    return TASKER_OK;
+}
+
+/* alive() is called without the lock held, so it may use the store. */
+int mem_interrupt_dead(tasker_storage *st, tasker_node_alive_fn alive, void *udata,
+                       size_t *n)
+{
+    if (!alive) return tasker_fail(TASKER_EINVAL, "memory: interrupt_dead: alive is NULL");
+    mem_store *m = mem(st);
+    node_verdict *nodes = NULL;
+    size_t n_nodes = 0, marked = 0;
+    pthread_mutex_lock(&m->lock);
+    int rc = running_nodes(m, &nodes, &n_nodes);
+    pthread_mutex_unlock(&m->lock);
+    if (rc != TASKER_OK) goto out;
+    for (size_t i = 0; i < n_nodes; i++) nodes[i].dead = !alive(nodes[i].node_id, udata);
+    pthread_mutex_lock(&m->lock);
+    int64_t now_us = tasker_storage_now_us(st);
+    for (mexec *x = m->running.head, *next; x && rc == TASKER_OK; x = next) {
+        next = x->next;
+        if (!node_is_dead(nodes, n_nodes, node_name(x))) continue;
+        if ((rc = interrupt_exec(m, x, now_us)) == TASKER_OK) marked++;
+    }
+    pthread_mutex_unlock(&m->lock);
+out:
+    for (size_t i = 0; i < n_nodes; i++) free(nodes[i].node_id);
+    free(nodes);
+    if (n) *n = marked;
+    return rc;
 }
