@@ -95,14 +95,7 @@ int sq_exec_add_started(sq_store *s, sq_req *r)
             started[i])
             left--;
     if (r->rc != TASKER_OK) memset(started, 0, n * sizeof *started);
-    if (sqlite3_get_autocommit(s->wdb)) return r->rc; /* all rolled back anyway */
-    if (r->rc != TASKER_OK) {
-        sqlite3_step(s->wstmt[W_ROLLBACK_TO]);
-        sqlite3_reset(s->wstmt[W_ROLLBACK_TO]);
-    }
-    sqlite3_step(s->wstmt[W_RELEASE]);
-    sqlite3_reset(s->wstmt[W_RELEASE]);
-    return r->rc;
+    return sq_savepoint_end(s, r);
 }
 
 int sq_add_started_execs(tasker_storage *st, const tasker_task_exec *v, size_t n, int64_t start_us,

@@ -270,6 +270,9 @@ int sq_submit(sq_store *s, sq_req *r);
 /* storage/sqlite/write.c: runs one request inside the leader's transaction; fills r->rc and
  * r->msg. Returns r->rc. */
 int sq_exec_req(sq_store *s, sq_req *r);
+/* Ends a request's savepoint: released when r->rc is TASKER_OK, else rolled back to;
+ * returns r->rc (write.c). */
+int sq_savepoint_end(sq_store *s, sq_req *r);
 /* Inserts execution e (W_ADD_EXEC; W_ADD_EXEC_KNOWN when its task was read in this
  * transaction); fills r: EEXISTS saying which key clashed, ENOTFOUND for a missing task.
  * Returns r->rc. */

@@ -145,6 +145,20 @@ static int exec_set_fires(sq_store *s, sq_req *r)
     return TASKER_OK;
 }
 
+/* Ends a request's savepoint "req": released when r->rc is TASKER_OK, else rolled back
+ * to (nothing to do when the whole transaction was rolled back); returns r->rc. */
+int sq_savepoint_end(sq_store *s, sq_req *r)
+{
+    if (sqlite3_get_autocommit(s->wdb)) return r->rc; /* all rolled back anyway */
+    if (r->rc != TASKER_OK) {
+        sqlite3_step(s->wstmt[W_ROLLBACK_TO]);
+        sqlite3_reset(s->wstmt[W_ROLLBACK_TO]);
+    }
+    sqlite3_step(s->wstmt[W_RELEASE]);
+    sqlite3_reset(s->wstmt[W_RELEASE]);
+    return r->rc;
+}
+
 /* version 4: tasks then schedules under one savepoint, as exec_add_execs. Each item goes
  * through the single-item code with r->u pointed at it, restored after. */
 static int exec_define(sq_store *s, sq_req *r)
@@ -171,14 +185,7 @@ static int exec_define(sq_store *s, sq_req *r)
     r->u.define.schemes = schemes;
     r->u.define.nt = nt;
     r->u.define.ns = ns;
-    if (sqlite3_get_autocommit(s->wdb)) return r->rc; /* all rolled back anyway */
-    if (r->rc != TASKER_OK) {
-        sqlite3_step(s->wstmt[W_ROLLBACK_TO]);
-        sqlite3_reset(s->wstmt[W_ROLLBACK_TO]);
-    }
-    sqlite3_step(s->wstmt[W_RELEASE]);
-    sqlite3_reset(s->wstmt[W_RELEASE]);
-    return r->rc;
+    return sq_savepoint_end(s, r);
 }
 
 int sq_add_one_exec(sq_store *s, sq_req *r, const tasker_task_exec *e, bool task_known)
@@ -231,14 +238,7 @@ static int exec_add_execs(sq_store *s, sq_req *r)
         return r->rc;
     for (size_t i = 0; i < r->u.execs.n && r->rc == TASKER_OK; i++)
         sq_add_one_exec(s, r, &r->u.execs.v[i], false);
-    if (sqlite3_get_autocommit(s->wdb)) return r->rc; /* all rolled back anyway */
-    if (r->rc != TASKER_OK) {
-        sqlite3_step(s->wstmt[W_ROLLBACK_TO]);
-        sqlite3_reset(s->wstmt[W_ROLLBACK_TO]);
-    }
-    sqlite3_step(s->wstmt[W_RELEASE]);
-    sqlite3_reset(s->wstmt[W_RELEASE]);
-    return r->rc;
+    return sq_savepoint_end(s, r);
 }
 
 /* The compare-and-set of one start: its code, with r->msg filled when not TASKER_OK. */
