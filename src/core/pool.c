@@ -128,7 +128,7 @@ static job *claim(tasker_t *t, job **jobs, size_t k)
  * random factor in [0.5, 1.5), so that a producer in step with poll_ms does not always
  * meet the same node's poll first. Claiming ahead, the first node took a burst of 100
  * whole in 25-70 ms on Galera, and the split of a test of 8 bursts was a lottery
- * (docs/cluster.md, "Work sharing"). */
+ * (docs/cluster.md, "Work split on Galera"). */
 
 /* A job for the pending or claimed run e, taking e's scheme id and params. */
 static job *job_from_exec(tasker_task_exec *e)
@@ -198,7 +198,7 @@ size_t tasker_pool_fire_room(tasker_t *t)
 {
     pool *p = &t->pool;
     if (p->nthreads == 0) return 0;
-    int64_t avg_us = atomic_load(&p->avg_run_us), poll_us = t->opt.poll_ms * 1000;
+    int64_t avg_us = atomic_load(&p->avg_run_us), poll_us = (int64_t)t->opt.poll_ms * 1000;
     size_t per = avg_us == INT64_MAX || avg_us >= poll_us ? 1
                  : (size_t)(poll_us / (avg_us > 0 ? avg_us : 1));
     if (per > FIRE_AHEAD_MAX) per = FIRE_AHEAD_MAX;
