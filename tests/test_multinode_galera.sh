@@ -75,7 +75,7 @@ check_occurrences "$LOG" $((t0 + 2)) $((t1 - 2)) 60 galera
 # The split of the steady phase: while member 2 is away its node starts nothing.
 awk -v end="$steady_end_us" '$3 < end' "$LOG" >"$TMP/steady.log"
 # TASKER_GALERA_SPLIT=record (CI) reports the steady split without failing on it: the
-# check failed in 1 of 16 runs since claims spread (docs/cluster.md, "Work split on
+# check failed in 1 of 13 runs since claims spread (docs/cluster.md, "Work split on
 # Galera"), and a red CI for a share is worse than a recorded one; run without it, the
 # check is asserted (make test-galera).
 if [ "${TASKER_GALERA_SPLIT:-assert}" = record ]; then
