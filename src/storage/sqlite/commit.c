@@ -34,6 +34,10 @@
  * as running, and close writes what is held (sq_finish). At most SQ_HOLD_MAX requests
  * (about 700 bytes each) wait.
  *
+ * The same hold keeps an asynchronous request whose transaction failed as a whole (not
+ * on its own): it is tried again with the next writes, SQ_ASYNC_TRIES transactions in
+ * all, before its failure is reported (hold_lost).
+ *
  * Every request is one statement (interrupt_dead, the one exception, wraps itself in a
  * savepoint), and SQLite undoes a failed statement on its own, so a request that fails
  * (a duplicate id, a missing task) leaves the others' writes in the transaction. An
@@ -207,6 +211,7 @@ static void run_batch(sq_store *s, tasker_commit_batch *b, int rounds, sq_req **
         for (sq_req *r = batch; r; r = r->next) {
             if (r->final || r->rc != TASKER_OK) continue;
             r->rc = rc;
+            r->lost_commit = true;
             snprintf(r->msg, sizeof r->msg, "%s", msg);
         }
         return;
@@ -303,6 +308,33 @@ static void hold_or_release(sq_store *s, sq_req **batchp)
     }
 }
 
+/* Asynchronous requests whose transaction failed as a whole (not on their own) are
+ * held, in their order, to be tried again once the hold ends (SQ_HOLD_MAX_US), up to
+ * SQ_ASYNC_TRIES transactions; nobody waits for them, and an event has nobody to retry
+ * it, so reporting the failure lost it. Their threads' later asynchronous writes are
+ * held behind them (the hold is on), so each thread's order stays. */
+static void hold_lost(sq_store *s, sq_req **batchp)
+{
+    for (sq_req **link = batchp; *link;) {
+        sq_req *r = *link;
+        bool again = r->async && r->lost_commit && ++r->commit_tries < SQ_ASYNC_TRIES;
+        r->lost_commit = false;
+        if (!again) {
+            link = &r->next;
+            continue;
+        }
+        *link = r->next;
+        r->next = NULL;
+        r->rc = TASKER_OK;
+        r->final = false;
+        if (s->held_tail) s->held_tail->next = r;
+        else s->held_head = r;
+        s->held_tail = r;
+        s->n_held++;
+        if (!s->hold_since_us) s->hold_since_us = mono_us();
+    }
+}
+
 /* The shared writer's run hook: runs the batch, then hands back the requests to
  * answer (those answered early are gone from it, and those held back are the
  * driver's: it is owed, and runs again soon). A caller that leads on an idle store
@@ -321,6 +353,7 @@ static int sq_run(tasker_commit_batch *b)
     atomic_store(&s->done_gen, gen);
     if (s->gen_waiters) pthread_cond_broadcast(&s->gen_cond);
     pthread_mutex_unlock(&s->gen_lock);
+    hold_lost(s, &batch);
     tasker_commit_job *first = NULL, **link = &first;
     for (sq_req *r = batch; r; r = r->next) {
         *link = &r->job;

@@ -37,6 +37,9 @@
 #define SQ_HOLD_MAX_US 500000
 #define SQ_HOLD_MAX 16384
 #define SQ_HOLD_CHECK_MS 50
+/* An asynchronous write whose transaction failed as a whole (its COMMIT refused, the
+ * file replaced) is held and tried again, up to this many transactions in all. */
+#define SQ_ASYNC_TRIES 8
 /* Age pruning over all tasks runs at most once per this interval. */
 #define SQ_AGE_PRUNE_INTERVAL_US 1000000
 
@@ -185,6 +188,8 @@ typedef struct sq_req {
     const void *thread; /* who submitted it (commit.c: a thread's writes stay in order) */
     int rc;
     bool final;         /* leader only: its result stands, do not run it again */
+    bool lost_commit;   /* its transaction, not itself, failed: an async one is retried */
+    int commit_tries;   /* transactions of an async request that failed (SQ_ASYNC_TRIES) */
     struct sq_req *next; /* the batch's list, as the leader runs it */
     char msg[SQ_MSG_SIZE];
 } sq_req;
