@@ -84,6 +84,8 @@ if [ "${TASKER_GALERA_SPLIT:-assert}" = record ]; then
 else
     check_split "$TMP/steady.log" 20 50 "galera (steady)" "${node_id[hostA]}" "${node_id[hostB]}" "${node_id[hostC]}"
 fi
+echo "galera: starts per node (hostA hostB hostC) per 2 s of the steady phase:"
+split_by_window "$TMP/steady.log" 2 "${node_id[hostA]}" "${node_id[hostB]}" "${node_id[hostC]}"
 check_split "$LOG" 0 100 "galera (all, for the record)" "${node_id[hostA]}" "${node_id[hostB]}" "${node_id[hostC]}"
 echo "galera: lateness of scheduled starts (ms, min p50 p99 max): $(lateness_stats "$LOG")"
 echo "galera: $(($(now_ms) - started)) ms in all"

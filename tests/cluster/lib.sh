@@ -201,6 +201,23 @@ check_split() {
     [ "$bad" = 0 ] && ok "$what: work split$line" ||
         fail "$what: work split$line (each should run $low-$high %)"
 }
+# split_by_window LOG WINDOW_S NODE_ID...: one line per WINDOW_S seconds of LOG, the starts
+# of each node in it, scheduled and triggered apart: a share that is off overall shows
+# here whether one node was away for a while or got less all along.
+split_by_window() {
+    local log=$1 win=$2
+    shift 2
+    awk -v win="$win" -v ids="$*" '
+        BEGIN { n = split(ids, id, " ") }
+        { w = int($3 / (win * 1000000)); if (NR == 1 || w < lo) lo = w; if (NR == 1 || w > hi) hi = w
+          c[w, $2, ($4 > 0 ? "s" : "t")]++ }
+        END { for (w = lo; NR && w <= hi; w++) {
+                  line = sprintf("  +%3ds scheduled", (w - lo) * win)
+                  for (j = 1; j <= n; j++) line = line sprintf(" %4d", c[w, id[j], "s"] + 0)
+                  line = line "  triggered"
+                  for (j = 1; j <= n; j++) line = line sprintf(" %4d", c[w, id[j], "t"] + 0)
+                  print line } }' "$log"
+}
 # lateness_stats LOG: "min p50 p99 max" of start_us - scheduled_us in ms over the
 # scheduled starts (the handler's real clock against the occurrence).
 lateness_stats() {
