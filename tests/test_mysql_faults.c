@@ -444,6 +444,159 @@ static void claims_after_a_conflict_spread_over_the_queue(void **state)
     st->ops->close(st);
 }
 
+/* ---- fires stored started (add_started_execs, storage/mysql/exec.c) -------------------- */
+
+static void add_task_h(tasker_storage *st, const char *task, const char *handler, bool paused)
+{
+    tasker_task t = {.task_id = (char *)task, .handler = (char *)handler, .param = "{}",
+                     .paused = paused};
+    assert_int_equal(st->ops->add_task(st, &t), TASKER_OK);
+}
+
+static tasker_task_exec fire(const char *id, const char *task, int64_t at_us, int64_t now_us)
+{
+    return (tasker_task_exec){.exec_id = (char *)id, .task_id = (char *)task,
+                              .queued_us = now_us, .run_at_us = at_us, .attempt = 1,
+                              .status = TASKER_EXEC_PENDING};
+}
+
+static long long rows_of(const char *exec_id)
+{
+    char sql[200];
+    long long v = -1;
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM " DB ".task_execs WHERE exec_id = '%s'",
+             exec_id);
+    assert_int_equal(tasker_test_mariadb_query_int(sql, &v), 0);
+    return v;
+}
+
+/* A batch with a run of a listed handler (started), one of another handler and one not
+ * yet due (stored pending), then at most max_start started. */
+static void fires_are_started_as_a_start_would_start_them(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_store();
+    add_task_h(st, "f-ok", "h-f", false);
+    add_task_h(st, "f-other", "h-x", false);
+    const char *handlers[] = {"h-f"};
+    int64_t now_us = real_clock(NULL);
+    tasker_task_exec v[] = {fire("fs-1", "f-ok", 0, now_us), fire("fs-2", "f-other", 0, now_us),
+                            fire("fs-3", "f-ok", now_us + 60 * 1000000LL, now_us),
+                            fire("fs-4", "f-ok", now_us, now_us)};
+    bool started[4];
+    assert_int_equal(st->ops->add_started_execs(st, v, 4, now_us, "node-a", handlers, 1, 8,
+                                                started),
+                     TASKER_OK);
+    assert_true(started[0] && !started[1] && !started[2] && started[3]);
+    assert_int_equal(row_on_node("fs-1", "node-a"), 1);
+    assert_int_equal(row_status("fs-1"), TASKER_EXEC_RUNNING);
+    assert_int_equal(row_status("fs-2"), TASKER_EXEC_PENDING);
+    assert_int_equal(row_status("fs-3"), TASKER_EXEC_PENDING);
+    /* At most max_start of them; no handler list: any handler. */
+    tasker_task_exec w[] = {fire("fm-1", "f-ok", 0, now_us), fire("fm-2", "f-other", 0, now_us),
+                            fire("fm-3", "f-ok", 0, now_us)};
+    bool ws[3];
+    assert_int_equal(st->ops->add_started_execs(st, w, 3, now_us, "node-a", NULL, 0, 2, ws),
+                     TASKER_OK);
+    assert_true(ws[0] && ws[1] && !ws[2]);
+    assert_int_equal(row_status("fm-3"), TASKER_EXEC_PENDING);
+    /* A paused task in the batch: stored, nothing started (as add_task_execs stores it). */
+    add_task_h(st, "f-paused", "h-f", true);
+    tasker_task_exec x[] = {fire("fp-1", "f-ok", 0, now_us), fire("fp-2", "f-paused", 0, now_us)};
+    bool xs[2] = {true, true};
+    assert_int_equal(st->ops->add_started_execs(st, x, 2, now_us, "node-a", handlers, 1, 8, xs),
+                     TASKER_OK);
+    assert_true(!xs[0] && !xs[1]);
+    assert_int_equal(row_status("fp-1"), TASKER_EXEC_PENDING);
+    assert_int_equal(row_status("fp-2"), TASKER_EXEC_PENDING);
+    /* A missing task: the whole batch refused, nothing stored. */
+    tasker_task_exec y[] = {fire("fn-1", "f-ok", 0, now_us), fire("fn-2", "no-such", 0, now_us)};
+    bool ys[2];
+    assert_int_not_equal(st->ops->add_started_execs(st, y, 2, now_us, "node-a", handlers, 1, 8,
+                                                    ys),
+                         TASKER_OK);
+    assert_int_equal(rows_of("fn-1"), 0);
+    st->ops->close(st);
+}
+
+/* The COMMIT's faults: rolled back, nothing stored nor started; landed with its answer
+ * lost, found out and answered as it was; landed and not found out (the server stays
+ * away), the call fails and the run, running under node-a with nobody running it, is put
+ * back before the next claim and then claimed exactly once. On a Galera member the
+ * started rows are read back after the COMMIT. */
+static void fires_are_started_only_once_committed(void **state)
+{
+    (void)state;
+    tasker_storage *st = open_store();
+    add_task_h(st, "g-ok", "h-g", false);
+    const char *handlers[] = {"h-g"};
+    int64_t now_us = real_clock(NULL);
+    my_test_before_fire_commit = claim_fault_hook;
+
+    tasker_task_exec x[] = {fire("gx-1", "g-ok", 0, now_us)};
+    bool xs[1] = {true};
+    atomic_store(&claim_fault_next, MY_FAULT_LOST);
+    assert_int_equal(st->ops->add_started_execs(st, x, 1, now_us, "node-a", handlers, 1, 8, xs),
+                     TASKER_ESTORAGE);
+    assert_false(xs[0]);
+    assert_int_equal(rows_of("gx-1"), 0);
+
+    tasker_task_exec d[] = {fire("gd-1", "g-ok", 0, now_us)};
+    bool ds[1] = {true};
+    atomic_store(&claim_fault_next, MY_FAULT_DEADLOCK);
+    assert_int_equal(st->ops->add_started_execs(st, d, 1, now_us, "node-a", handlers, 1, 8, ds),
+                     TASKER_ESTORAGE);
+    assert_false(ds[0]);
+    assert_int_equal(rows_of("gd-1"), 0);
+
+    tasker_task_exec y[] = {fire("gy-1", "g-ok", 0, now_us)};
+    bool ys[1] = {false};
+    atomic_store(&claim_fault_next, MY_FAULT_UNKNOWN_COMMITTED);
+    assert_int_equal(st->ops->add_started_execs(st, y, 1, now_us, "node-a", handlers, 1, 8, ys),
+                     TASKER_OK);
+    assert_true(ys[0]);
+    assert_int_equal(row_on_node("gy-1", "node-a"), 1);
+
+    tasker_task_exec u[] = {fire("gu-1", "g-ok", 0, now_us)};
+    bool us[1] = {true};
+    add_task_h(st, "g-unk", "h-unk", false);
+    u[0].task_id = "g-unk";
+    const char *hs[] = {"h-unk"};
+    my_test_before_resolve = put_back_hook;
+    atomic_store(&put_back_fails, true);
+    atomic_store(&claim_fault_next, MY_FAULT_UNKNOWN_COMMITTED);
+    assert_int_equal(st->ops->add_started_execs(st, u, 1, now_us, "node-a", hs, 1, 8, us),
+                     TASKER_ESTORAGE);
+    assert_false(us[0]);
+    assert_int_equal(row_on_node("gu-1", "node-a"), 1); /* it landed, running */
+    atomic_store(&put_back_fails, false);
+    my_test_before_fire_commit = NULL;
+    tasker_storage *other = open_store();
+    size_t n = 99, handed = 0;
+    assert_int_equal(claim_as(other, "node-b", "h-unk", "gu-1", &n), TASKER_OK);
+    assert_int_equal(n, 0); /* still running under node-a: not node-b's */
+    tasker_task_exec *got = NULL;
+    assert_int_equal(st->ops->claim_task_execs(st, "node-a", hs, 1, 8, real_clock(NULL) + 1000,
+                                               &got, &n),
+                     TASKER_OK);
+    for (size_t i = 0; i < n; i++) handed += strcmp(got[i].exec_id, "gu-1") == 0;
+    tasker_free_execs(got, n);
+    assert_int_equal(claim_as(other, "node-b", "h-unk", "gu-1", &n), TASKER_OK);
+    handed += n;
+    assert_int_equal(handed, 1);
+    my_test_before_resolve = NULL;
+    other->ops->close(other);
+
+    my_test_verify_claims = true;
+    tasker_task_exec z[] = {fire("gz-1", "g-ok", 0, now_us)};
+    bool zs[1];
+    assert_int_equal(st->ops->add_started_execs(st, z, 1, now_us, "node-a", handlers, 1, 8, zs),
+                     TASKER_OK);
+    assert_true(zs[0]);
+    my_test_verify_claims = false;
+    st->ops->close(st);
+}
+
 /* A start batch that fails for good (every COMMIT a certification failure) while
  * another node claims its run: answered "not pending" (ESTATE), so that the worker does
  * not back off as from a store that is away. */
@@ -532,6 +685,8 @@ int main(void)
         cmocka_unit_test(claim_answered_success_for_a_run_another_node_took_is_not_started),
         cmocka_unit_test(claim_losing_every_try_to_conflicts_claims_nothing_and_is_no_error),
         cmocka_unit_test(claims_after_a_conflict_spread_over_the_queue),
+        cmocka_unit_test(fires_are_started_as_a_start_would_start_them),
+        cmocka_unit_test(fires_are_started_only_once_committed),
         cmocka_unit_test(start_that_loses_every_try_to_another_claim_is_not_pending),
     };
     return cmocka_run_group_tests_name("mysql_faults", tests, setup, teardown);

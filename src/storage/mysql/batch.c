@@ -161,6 +161,7 @@ static batch_outcome run_on(my_lane *l, my_conn *c, my_write *batch, int slot, i
                             bool careful)
 {
     my_store *s = l->s;
+    int64_t run_start_us = s->trace ? my_mono_us() : 0;
     c->last_errno = 0;
     int rc = c->held ? TASKER_OK : my_run(s, c, MS_BEGIN, NULL, NULL);
     if (rc == TASKER_OK) rc = run_writes(s, c, batch, careful);
@@ -174,8 +175,16 @@ static batch_outcome run_on(my_lane *l, my_conn *c, my_write *batch, int slot, i
     int fault = rc == TASKER_OK && my_test_before_commit ? my_test_before_commit(batch) : 0;
     if (fault) return injected(s, c, batch, fault);
     if (rc == TASKER_OK) {
+        int64_t commit_us = s->trace ? my_mono_us() : 0;
         if (mysql_commit(c->db) == 0) {
             if (pruned) my_retain_forget(s);
+            if (s->trace) {
+                size_t n = 0;
+                for (my_write *w = batch; w; w = w->next) n++;
+                my_trace(s, "batch slot=%d writes=%zu run_us=%lld commit_us=%lld", slot, n,
+                         (long long)(commit_us - run_start_us),
+                         (long long)(my_mono_us() - commit_us));
+            }
             return BATCH_COMMITTED;
         }
         my_fail_conn(s, c, "committing");

@@ -216,8 +216,8 @@ static int bulk_run(my_store *s, my_conn *c, my_write_kind kind, my_write **w, s
     if (kind == MW_ADD) {
         for (size_t i = 0; i < n; i++) /* a run's unique key is taken one by one (exec.c) */
             if (((const tasker_task_exec *)w[i]->arg)->unique_key) goto out;
-        bool all = false;
-        if (tasks_exist(s, c, w, n, &all) != TASKER_OK) {
+        bool all = w[0]->task_known; /* read by the caller: every write's, or none's */
+        if (!all && tasks_exist(s, c, w, n, &all) != TASKER_OK) {
             rc = c->broken ? TASKER_ESTORAGE : TASKER_EINVAL;
             goto out;
         }

@@ -577,7 +577,11 @@ int my_claim_task_execs(tasker_storage *st, const char *node_id, const char *con
                  (long long)now_us, CLAIM_ATTEMPTS);
         return TASKER_OK;
     }
-    if (rc != TASKER_OK) return rc;
+    if (rc != TASKER_OK) {
+        my_trace(s, "claim-failed node=%s start_us=%lld rc=%d: %s", node_id, (long long)now_us,
+                 rc, tasker_last_error());
+        return rc;
+    }
     if (!a.n_rows) {
         free(a.rows);
         return TASKER_OK;

@@ -128,6 +128,10 @@ int my_fail_conn(my_store *s, my_conn *c, const char *what)
 int my_fail_stmt(my_store *s, my_conn *c, MYSQL_STMT *st, const char *what)
 {
     unsigned err = mysql_stmt_errno(st);
+    /* A fetch that failed mid-result (a Galera member aborting the transaction under
+     * it) can leave its error on the connection only: read as "0", a conflict looked
+     * like an unknown failure, and a claim was given up instead of tried again. */
+    if (err == 0 && mysql_errno(c->db) != 0) return my_fail_conn(s, c, what);
     c->last_errno = err;
     if (my_errno_is_lost(err)) {
         tasker_fail(TASKER_ESTORAGE,

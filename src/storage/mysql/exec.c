@@ -245,29 +245,44 @@ typedef struct {
     size_t n;
 } execs_arg;
 
-static int w_add_execs(my_store *s, my_conn *c, my_write *w)
+/* Adds the n executions of v on c, in its transaction, all or nothing, and applies their
+ * tasks' retention; task_known: their tasks were read (share-locked) already and all
+ * exist unheld. */
+static int add_execs_on(my_store *s, my_conn *c, const tasker_task_exec *v, size_t n,
+                        bool task_known)
 {
-    const execs_arg *a = w->arg;
-    my_write *adds = calloc(a->n, sizeof *adds);
-    my_write **ptrs = calloc(a->n, sizeof *ptrs);
+    my_write *adds = calloc(n, sizeof *adds);
+    my_write **ptrs = calloc(n, sizeof *ptrs);
     int rc = adds && ptrs ? TASKER_OK
                           : tasker_fail(TASKER_ENOMEM, "mysql: out of memory for %zu executions",
-                                        a->n);
-    for (size_t i = 0; i < a->n && rc == TASKER_OK; i++) {
-        adds[i] = (my_write){.fn = w_add_exec, .kind = MW_ADD, .arg = &a->v[i]};
+                                        n);
+    for (size_t i = 0; i < n && rc == TASKER_OK; i++) {
+        adds[i] = (my_write){.fn = w_add_exec, .kind = MW_ADD, .arg = &v[i],
+                             .task_known = task_known};
         ptrs[i] = &adds[i];
     }
-    if (rc == TASKER_OK) rc = my_bulk_whole(s, c, MW_ADD, ptrs, a->n);
+    int64_t t0_us = s->trace ? my_mono_us() : 0;
+    if (rc == TASKER_OK) rc = my_bulk_whole(s, c, MW_ADD, ptrs, n);
+    int64_t t1_us = s->trace ? my_mono_us() : 0;
     /* Retention of all their tasks at once (storage/mysql/herd.c): a herd's fires are
      * of as many tasks as runs. */
-    const char **ids = rc == TASKER_OK ? malloc(a->n * sizeof *ids) : NULL;
+    const char **ids = rc == TASKER_OK ? malloc(n * sizeof *ids) : NULL;
     if (rc == TASKER_OK && !ids) rc = tasker_fail(TASKER_ENOMEM, "mysql: out of memory");
-    for (size_t i = 0; ids && i < a->n; i++) ids[i] = a->v[i].task_id;
-    if (rc == TASKER_OK) rc = my_retain_tasks(s, c, ids, a->n);
+    for (size_t i = 0; ids && i < n; i++) ids[i] = v[i].task_id;
+    if (rc == TASKER_OK) rc = my_retain_tasks(s, c, ids, n);
+    if (s->trace)
+        my_trace(s, "bulk-add n=%zu rc=%d insert_us=%lld retain_us=%lld", n, rc,
+                 (long long)(t1_us - t0_us), (long long)(my_mono_us() - t1_us));
     free(ids);
     free(adds);
     free(ptrs);
     return rc;
+}
+
+static int w_add_execs(my_store *s, my_conn *c, my_write *w)
+{
+    const execs_arg *a = w->arg;
+    return add_execs_on(s, c, a->v, a->n, false);
 }
 
 int my_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
@@ -281,6 +296,221 @@ int my_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n)
     execs_arg a = {v, n};
     my_write w = {.fn = w_add_execs, .kind = MW_SINGLE, .arg = &a};
     return my_write_submit(store(st), &w);
+}
+
+/* ---- fires stored started (add_started_execs, issue 14) -------------------------------
+ *
+ * A schedule loop's batch of fires is stored, with the runs this node will begin soon
+ * inserted already running under it, in one transaction on a connection of its own (not
+ * a lane's: lane 0 keeps taking triggers, lane 1 the outcomes, meanwhile). The tasks are
+ * read first, share-locked until the COMMIT (they cannot be paused, limited or removed
+ * under it): when every one exists and is neither paused nor limited, each due run of a
+ * listed handler, up to max_start, is inserted with status running, this node and the
+ * start time; a start of its own (an UPDATE, or a claim round of lane 1) is saved. When
+ * not, the batch is stored as add_task_execs stores it, nothing started.
+ *
+ * Only a COMMIT that succeeded lets the caller run them (design section 5). On a Galera
+ * member the started rows are read back after it, causally, as a claim's are (claim.c).
+ * A COMMIT whose answer was lost may have landed: a new connection reads whether it did
+ * (one row tells, the write being all or nothing) and answers accordingly. Should that
+ * read fail too, the call fails, and the starts are kept as claims of unknown outcome
+ * (unknown.c): put back to pending before the next claim, so that they run once, by
+ * whichever node claims them. */
+
+int (*my_test_before_fire_commit)(void);
+
+typedef struct {
+    tasker_task_exec *v; /* the batch, the started ones marked running */
+    size_t n;
+    char **ids;          /* the started ones' exec ids (pointers into v) */
+    size_t n_ids;
+    int64_t start_us;
+    const char *node_id;
+} fire_batch;
+
+/* Marks running the runs of b a start would take (due, of a listed handler: any when
+ * handlers is NULL), up to max_start, given each one's task handler[i]. */
+static void pick_starts(fire_batch *b, char **handler, const char *const *handlers, size_t nh,
+                        size_t max_start)
+{
+    for (size_t i = 0; i < b->n && b->n_ids < max_start; i++) {
+        tasker_task_exec *e = &b->v[i];
+        if (e->status != TASKER_EXEC_PENDING || e->run_at_us > b->start_us || !handler[i] ||
+            e->unique_key) /* a unique key is taken as an add takes it, one by one */
+            continue;
+        bool listed = !handlers;
+        for (size_t k = 0; k < nh && !listed; k++) listed = strcmp(handlers[k], handler[i]) == 0;
+        if (!listed) continue;
+        e->status = TASKER_EXEC_RUNNING;
+        e->start_us = b->start_us;
+        e->node_id = (char *)b->node_id;
+        b->ids[b->n_ids++] = e->exec_id;
+    }
+}
+
+/* Keeps in b->ids only the runs whose row reads running under this node since this
+ * start: a causal read, after the COMMIT (Galera) or in place of its lost answer. *found
+ * tells whether the batch's first row is there at all (the write landed). */
+static int read_back(my_store *s, my_conn *c, fire_batch *b, bool *found)
+{
+    bool wsrep = false;
+    int rc = my_conn_wsrep(s, c, &wsrep);
+    if (rc != TASKER_OK) return rc;
+    size_t n = b->n_ids + 1;
+    char *sql = malloc(200 + 3 * n);
+    MYSQL_BIND *p = calloc(n + 2, sizeof *p);
+    unsigned long *len = calloc(n + 1, sizeof *len);
+    bool *kept = calloc(n, sizeof *kept);
+    rc = sql && p && len && kept ? TASKER_OK : tasker_fail(TASKER_ENOMEM, "mysql: out of memory");
+    *found = false;
+    MYSQL_STMT *st = NULL;
+    if (rc == TASKER_OK) {
+        my_bind_str(&p[0], b->node_id, &len[0]);
+        my_bind_i64(&p[1], &b->start_us);
+        my_bind_str(&p[2], b->v[0].exec_id, &len[1]);
+        for (size_t i = 0; i < b->n_ids; i++) my_bind_str(&p[3 + i], b->ids[i], &len[2 + i]);
+        size_t at = (size_t)sprintf(sql, "%sSELECT exec_id, status = 1 AND node_id = ? AND"
+                                         " start_us = ? FROM task_execs WHERE exec_id IN (",
+                                    wsrep ? MY_CAUSAL : "");
+        my_sql_marks(sql, &at, n);
+        strcpy(sql + at, ")");
+        rc = my_cl_prepare(s, c, sql, p, &st, "reading started fires back");
+    }
+    while (rc == TASKER_OK) {
+        char *id = NULL;
+        int64_t ours = 0;
+        my_cl_col cols[2] = {{.str = &id}, {.i64 = &ours}};
+        int f = my_cl_fetch(s, c, st, cols, 2);
+        if (f <= 0) {
+            free(id);
+            rc = f;
+            break;
+        }
+        *found |= strcmp(id, b->v[0].exec_id) == 0;
+        for (size_t i = 0; ours && i < b->n_ids; i++)
+            kept[i] |= strcmp(b->ids[i], id) == 0;
+        free(id);
+    }
+    if (st) mysql_stmt_close(st);
+    if (rc == TASKER_OK) { /* in their order: started[] is matched along it */
+        size_t nk = 0;
+        for (size_t i = 0; i < b->n_ids; i++)
+            if (kept[i]) b->ids[nk++] = b->ids[i];
+        b->n_ids = nk;
+    }
+    free(kept);
+    free(sql);
+    free(p);
+    free(len);
+    return rc;
+}
+
+/* The COMMIT, or a test's fault in its place (MY_FAULT_*, internal.h). TASKER_OK when it
+ * committed; else *unknown says whether it may have. */
+static int fire_commit(my_store *s, my_conn *c, bool wsrep, bool *unknown)
+{
+    int fault = my_test_before_fire_commit ? my_test_before_fire_commit() : 0;
+    *unknown = false;
+    if (fault) {
+        int failed = fault == MY_FAULT_UNKNOWN_COMMITTED ? mysql_commit(c->db)
+                                                         : mysql_rollback(c->db);
+        if (failed) return my_fail_conn(s, c, "injecting a fault");
+        *unknown = fault == MY_FAULT_UNKNOWN || fault == MY_FAULT_UNKNOWN_COMMITTED;
+        if (fault == MY_FAULT_DEADLOCK) c->last_errno = ER_LOCK_DEADLOCK;
+        else c->broken = true; /* the connection is gone, as in the real case */
+        return tasker_fail(TASKER_ESTORAGE, "mysql: committing fires: injected fault %d", fault);
+    }
+    if (mysql_commit(c->db) == 0) return TASKER_OK;
+    int rc = my_fail_conn(s, c, "committing fires");
+    /* Only a deadlock, or on Galera a certification failure, surely rolled back (as at a
+     * lane's COMMIT, batch.c). */
+    *unknown = c->broken || (wsrep && c->last_errno != ER_LOCK_DEADLOCK);
+    return rc;
+}
+
+/* After a COMMIT of unknown outcome: whether it landed, read on a new connection. */
+static int resolve_fires(my_store *s, fire_batch *b, bool *landed)
+{
+    my_conn *c = NULL;
+    int rc = my_test_before_resolve && my_test_before_resolve()
+                 ? tasker_fail(TASKER_ESTORAGE, "mysql: resolving fires: injected fault")
+                 : my_conn_get(s, &c);
+    if (rc == TASKER_OK) rc = read_back(s, c, b, landed);
+    if (c && !c->broken) mysql_rollback(c->db);
+    my_conn_put(s, c);
+    return rc;
+}
+
+int my_add_started_execs(tasker_storage *st, const tasker_task_exec *v, size_t n,
+                         int64_t start_us, const char *node_id, const char *const *handlers,
+                         size_t nh, size_t max_start, bool *started)
+{
+    if (n == 0) return TASKER_OK;
+    if (!v || !started || !node_id || (nh && !handlers))
+        return tasker_fail(TASKER_EINVAL, "mysql: add_started_execs: NULL argument");
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].exec_id || !v[i].task_id)
+            return tasker_fail(TASKER_EINVAL,
+                               "mysql: add_started_execs: exec id and task id are required");
+        started[i] = false;
+    }
+    my_store *s = store(st);
+    fire_batch b = {.n = n, .start_us = start_us, .node_id = node_id};
+    b.v = malloc(n * sizeof *b.v);
+    b.ids = calloc(n, sizeof *b.ids);
+    const char **task_ids = malloc(n * sizeof *task_ids);
+    char **handler = NULL;
+    my_conn *c = NULL;
+    bool wsrep = false, all = false, unknown = false, begun = false;
+    int rc = b.v && b.ids && task_ids ? TASKER_OK
+                                      : tasker_fail(TASKER_ENOMEM, "mysql: out of memory");
+    for (size_t i = 0; rc == TASKER_OK && i < n; i++) {
+        b.v[i] = v[i];
+        task_ids[i] = v[i].task_id;
+    }
+    /* No claim of unknown outcome left under this one: keep the list short. */
+    if (rc == TASKER_OK) rc = my_claims_settle(s);
+    if (rc == TASKER_OK) rc = my_conn_get(s, &c);
+    if (rc == TASKER_OK) rc = my_conn_wsrep(s, c, &wsrep);
+    if (rc == TASKER_OK && (rc = my_cl_begin(s, c, "storing a batch of fires")) == TASKER_OK)
+        begun = true;
+    if (rc == TASKER_OK) rc = my_tasks_handlers(s, c, task_ids, n, &all, &handler);
+    if (rc == TASKER_OK && all) pick_starts(&b, handler, handlers, nh, max_start);
+    if (rc == TASKER_OK) rc = add_execs_on(s, c, b.v, n, all);
+    if (rc == TASKER_OK) {
+        rc = fire_commit(s, c, wsrep, &unknown);
+        bool landed = rc == TASKER_OK;
+        if (rc == TASKER_OK && wsrep && b.n_ids && read_back(s, c, &b, &landed) != TASKER_OK)
+            unknown = true, rc = TASKER_ESTORAGE; /* committed: which stuck is not known */
+        if (rc == TASKER_OK && !landed) /* cannot be: it committed; start nothing */
+            b.n_ids = 0;
+        if (unknown && rc != TASKER_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", tasker_last_error());
+            if (resolve_fires(s, &b, &landed) == TASKER_OK) {
+                unknown = false;
+                rc = landed ? TASKER_OK : tasker_fail(TASKER_ESTORAGE, "%s", why);
+            } else {
+                tasker_fail(TASKER_ESTORAGE, "%s", why);
+            }
+        }
+    } else if (begun && !c->broken) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", tasker_last_error());
+        mysql_rollback(c->db);
+        tasker_fail(rc, "%s", why);
+    }
+    my_conn_put(s, c);
+    if (unknown && b.n_ids) my_claims_keep(s, node_id, start_us, b.ids, b.n_ids);
+    if (rc == TASKER_OK)
+        for (size_t i = 0, k = 0; i < n && k < b.n_ids; i++)
+            if (b.v[i].exec_id == b.ids[k]) started[i] = true, k++;
+    for (size_t i = 0; handler && i < n; i++) free(handler[i]);
+    free(handler);
+    free(task_ids);
+    free(b.ids);
+    free(b.v);
+    return rc;
 }
 
 int my_start_task_execs(tasker_storage *st, const char *const *ids, size_t n,

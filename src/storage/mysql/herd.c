@@ -223,21 +223,22 @@ int my_retain_tasks(my_store *s, my_conn *c, const char *const *task_ids, size_t
 
 /* ---- the tasks of a bulk add ------------------------------------------------------------ */
 
-static int by_str(const void *a, const void *b)
+typedef struct {
+    const char *task_id;
+    char *handler; /* read, when asked for; NULL: not found (or held) */
+} task_row;
+
+static int by_row(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(((const task_row *)a)->task_id, ((const task_row *)b)->task_id);
 }
 
-int my_tasks_exist(my_store *s, my_conn *c, const char *const *task_ids, size_t n, bool *all)
+/* Reads the distinct tasks v[0..m) a chunk at a time, share-locked until the transaction
+ * ends: *all says whether each exists and is not held; with handlers, each found row's
+ * handler is read too (else only counted). */
+static int read_tasks(my_store *s, my_conn *c, task_row *v, size_t m, bool handlers, bool *all)
 {
     *all = true;
-    const char **v = malloc((n ? n : 1) * sizeof *v);
-    if (!v) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory checking %zu tasks", n);
-    memcpy(v, task_ids, n * sizeof *v);
-    qsort(v, n, sizeof *v, by_str);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!m || strcmp(v[m - 1], v[i]) != 0) v[m++] = v[i];
     char *sql = malloc(200 + 3 * RETAIN_CHUNK);
     MYSQL_BIND *p = calloc(RETAIN_CHUNK, sizeof *p);
     unsigned long *len = calloc(RETAIN_CHUNK, sizeof *len);
@@ -245,24 +246,96 @@ int my_tasks_exist(my_store *s, my_conn *c, const char *const *task_ids, size_t 
                              : tasker_fail(TASKER_ENOMEM, "mysql: out of memory checking tasks");
     for (size_t at = 0; at < m && rc == TASKER_OK && *all; at += RETAIN_CHUNK) {
         size_t k = m - at < RETAIN_CHUNK ? m - at : RETAIN_CHUNK;
-        /* Locked in share mode: each stays until the transaction ends. */
-        size_t pos = (size_t)sprintf(sql, "SELECT COUNT(*) FROM tasks WHERE task_id IN (");
+        size_t pos = (size_t)sprintf(sql, handlers ? "SELECT task_id, handler FROM tasks"
+                                                     " WHERE task_id IN ("
+                                                   : "SELECT COUNT(*) FROM tasks WHERE task_id IN (");
         my_sql_marks(sql, &pos, k);
         strcpy(sql + pos, ") AND NOT " HELD_BY_TASK " LOCK IN SHARE MODE");
-        for (size_t i = 0; i < k; i++) my_bind_str(&p[i], v[at + i], &len[i]);
+        for (size_t i = 0; i < k; i++) my_bind_str(&p[i], v[at + i].task_id, &len[i]);
         MYSQL_STMT *st;
-        int64_t found = 0;
         rc = my_cl_prepare(s, c, sql, p, &st, "checking the tasks of new executions");
         if (rc != TASKER_OK) break;
-        my_cl_col col = {.i64 = &found};
-        int f = my_cl_fetch(s, c, st, &col, 1);
+        int64_t found = 0;
+        for (;;) {
+            char *id = NULL, *handler = NULL;
+            my_cl_col cols[2] = {{.str = &id}, {.str = &handler}};
+            my_cl_col count = {.i64 = &found};
+            int f = handlers ? my_cl_fetch(s, c, st, cols, 2) : my_cl_fetch(s, c, st, &count, 1);
+            if (f <= 0 || !handlers) {
+                if (f < 0) rc = f;
+                break;
+            }
+            task_row key = {.task_id = id}, *row = bsearch(&key, v + at, k, sizeof *v, by_row);
+            if (row && !row->handler && handler) {
+                row->handler = handler;
+                handler = NULL;
+                found++;
+            }
+            free(id);
+            free(handler);
+        }
         mysql_stmt_close(st);
-        if (f < 0) rc = f;
-        else *all = f == 1 && found == (int64_t)k;
+        if (rc == TASKER_OK) *all = found == (int64_t)k;
     }
     free(sql);
     free(p);
     free(len);
+    return rc;
+}
+
+/* The distinct task ids of task_ids, sorted, in *out (m of them). */
+static int distinct_tasks(const char *const *task_ids, size_t n, task_row **out, size_t *m)
+{
+    task_row *v = calloc(n ? n : 1, sizeof *v);
+    if (!v) return tasker_fail(TASKER_ENOMEM, "mysql: out of memory checking %zu tasks", n);
+    for (size_t i = 0; i < n; i++) v[i].task_id = task_ids[i];
+    qsort(v, n, sizeof *v, by_row);
+    *m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!*m || strcmp(v[*m - 1].task_id, v[i].task_id) != 0) v[(*m)++] = v[i];
+    *out = v;
+    return TASKER_OK;
+}
+
+static void rows_free(task_row *v, size_t m)
+{
+    for (size_t i = 0; i < m; i++) free(v[i].handler);
     free(v);
+}
+
+int my_tasks_exist(my_store *s, my_conn *c, const char *const *task_ids, size_t n, bool *all)
+{
+    task_row *v = NULL;
+    size_t m = 0;
+    *all = false;
+    int rc = distinct_tasks(task_ids, n, &v, &m);
+    if (rc == TASKER_OK) rc = read_tasks(s, c, v, m, false, all);
+    rows_free(v, m);
+    return rc;
+}
+
+int my_tasks_handlers(my_store *s, my_conn *c, const char *const *task_ids, size_t n,
+                      bool *all, char ***handler)
+{
+    task_row *v = NULL;
+    size_t m = 0;
+    *all = false;
+    *handler = NULL;
+    int rc = distinct_tasks(task_ids, n, &v, &m);
+    if (rc == TASKER_OK) rc = read_tasks(s, c, v, m, true, all);
+    char **h = rc == TASKER_OK && *all ? calloc(n ? n : 1, sizeof *h) : NULL;
+    if (rc == TASKER_OK && *all && !h) rc = tasker_fail(TASKER_ENOMEM, "mysql: out of memory");
+    for (size_t i = 0; h && i < n; i++) {
+        task_row key = {.task_id = task_ids[i]}, *row = bsearch(&key, v, m, sizeof *v, by_row);
+        if (row && row->handler && !(h[i] = strdup(row->handler))) {
+            for (size_t j = 0; j < i; j++) free(h[j]);
+            free(h);
+            h = NULL;
+            rc = tasker_fail(TASKER_ENOMEM, "mysql: out of memory");
+        }
+    }
+    *handler = h;
+    if (!h) *all = false;
+    rows_free(v, m);
     return rc;
 }

@@ -154,6 +154,9 @@ struct my_write {
     int64_t failing_since_us; /* async: monotonic time of its first batch that failed */
     char err[512];     /* the message for the caller's thread when rc != OK */
     const char *task_id_for_retention; /* set by add_task_exec: prune this task */
+    /* An add whose task was read already, share-locked, in this transaction (fires
+     * stored started, exec.c): the bulk statement need not read it again. */
+    bool task_known;
     my_write *next;
 };
 
@@ -259,6 +262,8 @@ extern int (*my_test_before_commit)(const my_write *batch);
  * just before its COMMIT; a nonzero return replaces the COMMIT by that fault, as above
  * (a cut-off COMMIT's runs are then put back to pending). NULL in production. */
 extern int (*my_test_before_claim_commit)(void);
+/* The same in place of the COMMIT of fires stored started (exec.c, add_started_execs). */
+extern int (*my_test_before_fire_commit)(void);
 /* For tests (defined in conn.c): when set, resolving a cut-off COMMIT's claims
  * (resolve.c), and putting back a cluster claim of unknown outcome (claim.c), call it
  * first; a nonzero return makes that fail as if the server stayed away. */

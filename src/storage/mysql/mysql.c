@@ -93,6 +93,7 @@ static const tasker_storage_ops my_ops = {
     .add_task_event_async = my_add_task_event_async,
     .update_task_exec_async = my_update_task_exec_async,
     .add_task_execs = my_add_task_execs,
+    .add_started_execs = my_add_started_execs,
     .start_task_execs = my_start_task_execs,
     .node_beat = my_node_beat,
     .list_nodes = my_list_nodes,

@@ -27,6 +27,9 @@ int my_list_task_events(tasker_storage *st, const char *exec_id, tasker_task_eve
 /* ---- executions: adds, starts, fenced outcomes, reads (exec.c) ---- */
 int my_add_task_exec(tasker_storage *st, const tasker_task_exec *e);
 int my_add_task_execs(tasker_storage *st, const tasker_task_exec *v, size_t n);
+int my_add_started_execs(tasker_storage *st, const tasker_task_exec *v, size_t n,
+                         int64_t start_us, const char *node_id, const char *const *handlers,
+                         size_t nh, size_t max_start, bool *started);
 int my_start_task_execs(tasker_storage *st, const char *const *ids, size_t n,
                         int64_t start_us, const char *node_id, int *rcs);
 int my_start_task_exec(tasker_storage *st, const char *exec_id, int64_t start_us,

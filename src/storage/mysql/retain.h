@@ -24,5 +24,9 @@ int my_retain_tasks(my_store *s, my_conn *c, const char *const *task_ids, size_t
  * found share-locked until the transaction ends); the bulk add stores held = 0, so a
  * held task's adds go one by one. */
 int my_tasks_exist(my_store *s, my_conn *c, const char *const *task_ids, size_t n, bool *all);
+/* As my_tasks_exist, and each task's handler: handler[i] (n entries, malloc'd, the
+ * caller frees each and the array) is task_ids[i]'s; NULL when *all is false. */
+int my_tasks_handlers(my_store *s, my_conn *c, const char *const *task_ids, size_t n,
+                      bool *all, char ***handler);
 
 #endif
