@@ -337,6 +337,8 @@ static int fetch_all(my_store *s, my_conn *c, MYSQL_STMT *st, const my_col *cols
     }
 }
 
+#define MY_BIG_RESULT 1024 /* rows */
+
 int my_query(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, const my_col *cols,
              int ncols, size_t rec_size, void **out, size_t *n)
 {
@@ -349,6 +351,13 @@ int my_query(my_store *s, my_conn *c, my_stmt_id id, MYSQL_BIND *params, const m
     if (mysql_stmt_store_result(st) != 0) rc = my_fail_stmt(s, c, st, "reading rows");
     else rc = fetch_all(s, c, st, cols, ncols, rec_size, &arr, &count);
     mysql_stmt_free_result(st);
+    if (count >= MY_BIG_RESULT) {
+        /* The client library keeps a statement's result memory for its next execution:
+         * after reading every schedule that was about 100 bytes a schedule for as long as
+         * the statement stayed prepared. A big read is rare (a reload): prepared anew. */
+        mysql_stmt_close(st);
+        c->stmt[id] = NULL;
+    }
     if (rc != TASKER_OK) {
         free_records(arr, count, rec_size, cols, ncols);
         return rc;
