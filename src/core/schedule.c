@@ -7,7 +7,7 @@
  * forward: none of them causes a burst. A clock set back re-arms from the expression;
  * occurrences already stored are refused by the store's (scheme_id, scheduled_us) key,
  * so nothing runs twice. */
-#include "core/internal.h"
+#include "core/schedule.h"
 
 #include <poll.h>
 #include <stdio.h>
@@ -25,21 +25,6 @@
 #define RESCAN_US (1000000LL)
 /* The first pause of a loop whose store failed; it doubles each failure. */
 #define BACKOFF_FIRST_US 100000LL
-
-/* One loaded schedule: about 128 bytes with its ids (issue 14 asks at most 256), the
- * parsed expression shared with the schedules of the same text where it can be. */
-struct sched_entry {
-    heap_item item; /* key = next fire, microseconds */
-    const char *scheme_id, *task_id; /* into ids */
-    tasker_cron *cron;
-    int64_t last_us; /* last occurrence handled */
-    sched_entry *next;
-    uint8_t misfire, overlap; /* tasker_misfire, tasker_overlap */
-    bool armed;      /* in the heap */
-    bool paused;     /* job lifecycle: tasker_pause_schedule(), no fires */
-    bool own_cron;   /* cron is this entry's, not sched.crons' */
-    char ids[];      /* scheme id, NUL, task id, NUL */
-};
 
 static void entry_free(sched_entry *e)
 {
@@ -131,209 +116,6 @@ static int count_occurrences(const tasker_cron *c, int64_t after_us, int64_t unt
     return n;
 }
 
-/* ---- firing, in batches ----
- *
- * A pass collects the executions its fires create (pending runs and skipped records)
- * and stores them with one write per FIRE_BATCH_MAX (the first FIRE_BATCH_FIRST), all
- * or nothing; the runs of a stored batch are queued at once, so workers start while the
- * next batch is written. Where the store can (add_started_execs), the write also starts
- * the runs this node will begin soon (pool.c, tasker_pool_fire_room), and those go
- * straight to the workers once it has committed: no claim each. When a batch is refused
- * (say EEXISTS: a peer sharing the store fired some of these occurrences already) each
- * item is stored on its own, and the store's (scheme_id, scheduled_us) key decides
- * which are ours, as when firing one by one. The schedules' last fires are recorded
- * after their executions, in one write where the driver can (set_scheme_fires, storage
- * version 4). */
-#define FIRE_BATCH_MAX 512
-/* A pass's first batch is smaller: its runs start sooner, and by the second batch this
- * node has measured a run (how many it may store started depends on it, pool.c). */
-#define FIRE_BATCH_FIRST 32
-
-typedef struct fire_item {
-    sched_entry *e;
-    int64_t occ_us, now_us;
-    job *j;      /* a run; NULL for a skipped record */
-    char *why;   /* a skipped record's reason, owned */
-    char id[TASKER_ID_SIZE];
-} fire_item;
-
-typedef struct fire_batch {
-    fire_item *v;
-    size_t n, cap;
-    size_t limit; /* flushed at this many: FIRE_BATCH_FIRST, then FIRE_BATCH_MAX */
-    const char **fire_ids; /* schedules whose last fire moved, and to when */
-    int64_t *fire_us;
-    size_t nf, capf;
-} fire_batch;
-
-static void batch_free(fire_batch *b)
-{
-    free(b->v);
-    free(b->fire_ids);
-    free(b->fire_us);
-    *b = (fire_batch){0};
-}
-
-static fire_item *batch_slot(fire_batch *b)
-{
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        fire_item *v = realloc(b->v, cap * sizeof *v);
-        if (!v) return NULL;
-        b->v = v;
-        b->cap = cap;
-    }
-    fire_item *it = &b->v[b->n++];
-    *it = (fire_item){0};
-    return it;
-}
-
-static void item_exec(const fire_item *it, tasker_task_exec *x)
-{
-    *x = (tasker_task_exec){.exec_id = (char *)it->id, .task_id = (char *)it->e->task_id,
-                            .scheme_id = (char *)it->e->scheme_id, .scheduled_us = it->occ_us,
-                            .queued_us = it->now_us};
-    if (it->j) {
-        x->status = TASKER_EXEC_PENDING;
-    } else {
-        x->start_us = x->end_us = it->now_us;
-        x->status = TASKER_EXEC_SKIPPED;
-        x->error = it->why;
-    }
-}
-
-/* Queues a stored run, or forgets one the store refused (the runs it started for this
- * node are the caller's to hand over). Called with sched.lock held. */
-static void item_done(tasker_t *t, fire_item *it, const tasker_task_exec *x, bool stored)
-{
-    sched *s = &t->sched;
-    if (it->j) {
-        if (stored && tasker_pool_submit(t, it->j)) {
-            it->j = NULL;
-        } else {
-            if (it->j->counted) strset_remove(&s->running_schemes, it->e->scheme_id);
-            tasker_job_free(it->j);
-            it->j = NULL;
-        }
-    } else if (stored) {
-        tasker_call_hook(t, x);
-    }
-    free(it->why);
-    it->why = NULL;
-}
-
-static void flush_fires(tasker_t *t, fire_batch *b)
-{
-    const tasker_storage_ops *ops = t->st->ops;
-    if (b->nf == 0) return;
-    if (ops->version >= 4 && ops->set_scheme_fires) {
-        ops->set_scheme_fires(t->st, b->fire_ids, b->fire_us, b->nf);
-    } else {
-        for (size_t i = 0; i < b->nf; i++) ops->set_scheme_fire(t->st, b->fire_ids[i], b->fire_us[i]);
-    }
-    b->nf = 0;
-}
-
-/* Stores the n executions xs and starts those of them this node will run soon, in one
- * write (storage op add_started_execs): started[i] says which. 1 when stored; 0 when
- * not tried (the store cannot, or this node has no room); -1 when the store refused
- * the write (then nothing is stored, and nothing started). */
-static int store_started(tasker_t *t, const fire_batch *b, const tasker_task_exec *xs,
-                         bool *started)
-{
-    const tasker_storage_ops *ops = t->st->ops;
-    if (ops->version < 4 || !ops->add_started_execs) return 0;
-    size_t room = tasker_pool_fire_room(t);
-    if (room == 0) return 0;
-    /* A node starts only runs whose handler it has (design section 5), as claims do. */
-    size_t nh = 0;
-    char **names = t->cl.on ? tasker_handler_names(t, &nh) : NULL;
-    if (t->cl.on && !names) return 0;
-    int rc = ops->add_started_execs(t->st, xs, b->n, tasker_now_us(t), t->node_id,
-                                    (const char *const *)names, nh, room, started);
-    tasker_free_names(names, nh);
-    return rc == TASKER_OK ? 1 : -1;
-}
-
-/* Stores the collected executions and queues their runs; with fires, then records the
- * schedules' last fires (once per pass: after the runs they cover, so that a crash
- * between the two makes the next start handle those occurrences again, which the key
- * refuses). Called with sched.lock held; releases it while the store writes, so that
- * workers finishing runs (they take it to release a schedule) are not held up by the
- * write. The entries stay: only this thread frees them, in reload(). */
-static void flush_batch(tasker_t *t, fire_batch *b, bool fires)
-{
-    const tasker_storage_ops *ops = t->st->ops;
-    sched *s = &t->sched;
-    if (b->n > 0) {
-        tasker_task_exec *xs = malloc(b->n * sizeof *xs);
-        if (xs)
-            for (size_t i = 0; i < b->n; i++) item_exec(&b->v[i], &xs[i]);
-        pthread_mutex_unlock(&s->lock);
-        bool *started = xs ? calloc(b->n, sizeof *started) : NULL;
-        int how = started ? store_started(t, b, xs, started) : 0;
-        bool all = how > 0;
-        if (!all) {
-            free(started);
-            started = NULL;
-        }
-        /* Refused as a whole (say a peer fired some of these already): one by one below,
-         * where the occurrence key decides which are ours. */
-        if (how == 0)
-            all = xs && b->n > 1 && ops->version >= 2 && ops->add_task_execs &&
-                  ops->add_task_execs(t->st, xs, b->n) == TASKER_OK;
-        bool *stored = all ? NULL : calloc(b->n, sizeof *stored);
-        bool lost = false;
-        for (size_t i = 0; stored && i < b->n; i++) {
-            tasker_task_exec x;
-            item_exec(&b->v[i], &x);
-            /* EEXISTS on its own: handled already, by us or a peer */
-            int rc = ops->add_task_exec(t->st, &x);
-            stored[i] = rc == TASKER_OK;
-            lost |= rc == TASKER_ESTORAGE;
-        }
-        pthread_mutex_lock(&s->lock);
-        if (lost) s->fires_lost = true;
-        /* The runs started for this node go to its workers in one hand-over (out of
-         * memory: one by one). */
-        job **go = started ? malloc(b->n * sizeof *go) : NULL;
-        size_t ngo = 0;
-        for (size_t i = 0; i < b->n; i++) {
-            if (started && started[i] && b->v[i].j) { /* a run: nothing else to free */
-                if (go) go[ngo++] = b->v[i].j;
-                else tasker_pool_add_started(t, &b->v[i].j, 1);
-                b->v[i].j = NULL;
-                continue;
-            }
-            tasker_task_exec x;
-            item_exec(&b->v[i], &x);
-            item_done(t, &b->v[i], &x, all || (stored && stored[i]));
-        }
-        if (go) tasker_pool_add_started(t, go, ngo);
-        free(go);
-        free(started);
-        free(stored);
-        free(xs);
-        b->n = 0;
-    }
-    if (!fires) return;
-    if (s->fires_lost) {
-        /* The store could not take some occurrences (it was away, or refused writes: a
-         * Galera member without quorum). None of this pass's fires is recorded, and the
-         * schedules are reread from the store: their last recorded fires say which
-         * occurrences to handle again, by each schedule's misfire policy (those stored
-         * meanwhile, here or by a peer, are refused by the key). Else they were lost. */
-        s->fires_lost = false;
-        b->nf = 0;
-        s->reload = true;
-        return;
-    }
-    if (b->nf == 0) return;
-    pthread_mutex_unlock(&s->lock);
-    flush_fires(t, b);
-    pthread_mutex_lock(&s->lock);
-}
-
 /* Notes that e's last handled occurrence is now fire_us, for the store. */
 static void note_fire(tasker_t *t, fire_batch *b, sched_entry *e, int64_t fire_us)
 {
@@ -358,7 +140,7 @@ static void record_skipped(tasker_t *t, fire_batch *b, sched_entry *e, int64_t o
                            const char *why)
 {
     char *copy = strdup(why);
-    fire_item *it = copy ? batch_slot(b) : NULL;
+    fire_item *it = copy ? tasker_fires_slot(b) : NULL;
     if (!it) {
         free(copy);
         return;
@@ -418,7 +200,7 @@ static void fire(tasker_t *t, fire_batch *b, sched_entry *e, int64_t occ_us)
         return;
     }
     job *j = calloc(1, sizeof *j);
-    fire_item *it = j && (j->scheme_id = strdup(e->scheme_id)) ? batch_slot(b) : NULL;
+    fire_item *it = j && (j->scheme_id = strdup(e->scheme_id)) ? tasker_fires_slot(b) : NULL;
     if (!it) {
         if (j) tasker_job_free(j);
         return;
@@ -498,7 +280,7 @@ static void process_entry(tasker_t *t, fire_batch *b, sched_entry *e, int64_t no
     /* Between schedules, never within one: a run of e must not finish (the lock is let
      * go during the write) while later fires of e in this pass are decided. */
     if (b->n >= (b->limit ? b->limit : FIRE_BATCH_MAX)) {
-        flush_batch(t, b, false);
+        tasker_fires_flush(t, b, false);
         b->limit = FIRE_BATCH_MAX;
     }
 }
@@ -561,7 +343,7 @@ static void process_due(tasker_t *t, fire_batch *b, int64_t now_us)
          * occurrence key), in a circle: a deadlock. */
         for (size_t k = 0; i > 0 && count > 1 && k < count; k++)
             if (at == n * k / count) {
-                flush_batch(t, b, false);
+                tasker_fires_flush(t, b, false);
                 break;
             }
         process_entry(t, b, v[at], now_us);
@@ -658,7 +440,7 @@ static void *sched_main(void *arg)
         batch.limit = FIRE_BATCH_FIRST;
         process_due(t, &batch, now_us);
         heap_item *top;
-        flush_batch(t, &batch, true);
+        tasker_fires_flush(t, &batch, true);
         if (s->wake_at_us && now_us >= s->wake_at_us) { /* job lifecycle: a run came due */
             s->wake_at_us = 0;
             s->rescan = true;
@@ -694,7 +476,7 @@ static void *sched_main(void *arg)
     }
     s->exited = true;
     pthread_mutex_unlock(&s->lock);
-    batch_free(&batch);
+    tasker_fires_free(&batch);
     return NULL;
 }
 
