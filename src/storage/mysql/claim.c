@@ -349,35 +349,12 @@ static void trace_claim(my_store *s, const claim_arg *a, const char *what)
  * one, whatever COMMIT answered (said on stderr). */
 static int verify_claimed(my_store *s, my_conn *c, claim_arg *a, bool said_ok)
 {
-    char *sql = with_placeholders(CAUSAL "SELECT exec_id FROM task_execs WHERE exec_id IN (",
-                                  a->n_rows, ") AND status = 1 AND node_id = ? AND start_us = ?");
-    MYSQL_BIND *b = calloc(a->n_rows + 2, sizeof *b);
-    unsigned long *len = calloc(a->n_rows + 1, sizeof *len);
-    bool *kept = calloc(a->n_rows, sizeof *kept);
-    int rc = TASKER_ENOMEM;
-    if (!sql || !b || !len || !kept) {
-        tasker_fail(rc, "mysql: claim: out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < a->n_rows; i++) my_bind_str(&b[i], a->rows[i].exec_id, &len[i]);
-    my_bind_str(&b[a->n_rows], a->node_id, &len[a->n_rows]);
-    my_bind_i64(&b[a->n_rows + 1], &a->now_us);
-    MYSQL_STMT *st;
-    if ((rc = my_cl_prepare(s, c, sql, b, &st, "reading claimed runs after COMMIT")) != TASKER_OK)
-        goto out;
-    for (;;) {
-        char *id = NULL;
-        my_cl_col col = {.str = &id};
-        int f = my_cl_fetch(s, c, st, &col, 1);
-        if (f <= 0) {
-            rc = f < 0 ? f : TASKER_OK;
-            break;
-        }
-        for (size_t i = 0; id && i < a->n_rows; i++)
-            if (strcmp(a->rows[i].exec_id, id) == 0) kept[i] = true;
-        free(id);
-    }
-    mysql_stmt_close(st);
+    char **ids = calloc(a->n_rows ? a->n_rows : 1, sizeof *ids);
+    bool *kept = calloc(a->n_rows ? a->n_rows : 1, sizeof *kept);
+    int rc = ids && kept ? TASKER_OK : tasker_fail(TASKER_ENOMEM, "mysql: claim: out of memory");
+    for (size_t i = 0; rc == TASKER_OK && i < a->n_rows; i++) ids[i] = a->rows[i].exec_id;
+    if (rc == TASKER_OK)
+        rc = my_runs_ours(s, c, ids, a->n_rows, a->node_id, a->now_us, true, NULL, kept);
     if (rc != TASKER_OK) goto out;
     size_t k = 0;
     for (size_t i = 0; i < a->n_rows; i++) {
@@ -398,9 +375,7 @@ static int verify_claimed(my_store *s, my_conn *c, claim_arg *a, bool said_ok)
     }
     a->n_rows = k;
 out:
-    free(sql);
-    free(b);
-    free(len);
+    free(ids);
     free(kept);
     return rc;
 }

@@ -354,54 +354,26 @@ static void pick_starts(fire_batch *b, char **handler, const char *const *handle
 static int read_back(my_store *s, my_conn *c, fire_batch *b, bool *found)
 {
     bool wsrep = false;
-    int rc = my_conn_wsrep(s, c, &wsrep);
-    if (rc != TASKER_OK) return rc;
-    size_t n = b->n_ids + 1;
-    char *sql = malloc(200 + 3 * n);
-    MYSQL_BIND *p = calloc(n + 2, sizeof *p);
-    unsigned long *len = calloc(n + 1, sizeof *len);
-    bool *kept = calloc(n, sizeof *kept);
-    rc = sql && p && len && kept ? TASKER_OK : tasker_fail(TASKER_ENOMEM, "mysql: out of memory");
-    *found = false;
-    MYSQL_STMT *st = NULL;
+    size_t n = b->n_ids + 1; /* the batch's first run, then the started ones */
+    char **ids = malloc(n * sizeof *ids);
+    bool *exists = calloc(n, sizeof *exists), *ours = calloc(n, sizeof *ours);
+    int rc = ids && exists && ours ? my_conn_wsrep(s, c, &wsrep)
+                                   : tasker_fail(TASKER_ENOMEM, "mysql: out of memory");
     if (rc == TASKER_OK) {
-        my_bind_str(&p[0], b->node_id, &len[0]);
-        my_bind_i64(&p[1], &b->start_us);
-        my_bind_str(&p[2], b->v[0].exec_id, &len[1]);
-        for (size_t i = 0; i < b->n_ids; i++) my_bind_str(&p[3 + i], b->ids[i], &len[2 + i]);
-        size_t at = (size_t)sprintf(sql, "%sSELECT exec_id, status = 1 AND node_id = ? AND"
-                                         " start_us = ? FROM task_execs WHERE exec_id IN (",
-                                    wsrep ? MY_CAUSAL : "");
-        my_sql_marks(sql, &at, n);
-        strcpy(sql + at, ")");
-        rc = my_cl_prepare(s, c, sql, p, &st, "reading started fires back");
+        ids[0] = b->v[0].exec_id;
+        memcpy(ids + 1, b->ids, b->n_ids * sizeof *ids);
+        rc = my_runs_ours(s, c, ids, n, b->node_id, b->start_us, wsrep, exists, ours);
     }
-    while (rc == TASKER_OK) {
-        char *id = NULL;
-        int64_t ours = 0;
-        my_cl_col cols[2] = {{.str = &id}, {.i64 = &ours}};
-        int f = my_cl_fetch(s, c, st, cols, 2);
-        if (f <= 0) {
-            free(id);
-            rc = f;
-            break;
-        }
-        *found |= strcmp(id, b->v[0].exec_id) == 0;
-        for (size_t i = 0; ours && i < b->n_ids; i++)
-            kept[i] |= strcmp(b->ids[i], id) == 0;
-        free(id);
-    }
-    if (st) mysql_stmt_close(st);
     if (rc == TASKER_OK) { /* in their order: started[] is matched along it */
+        *found = exists[0];
         size_t nk = 0;
         for (size_t i = 0; i < b->n_ids; i++)
-            if (kept[i]) b->ids[nk++] = b->ids[i];
+            if (ours[1 + i]) b->ids[nk++] = b->ids[i];
         b->n_ids = nk;
     }
-    free(kept);
-    free(sql);
-    free(p);
-    free(len);
+    free(ids);
+    free(exists);
+    free(ours);
     return rc;
 }
 

@@ -13,8 +13,9 @@
  * pruning each task alone: the runs old enough to go by age are the oldest of their
  * task, so deleting them first moves no newer run's rank.
  *
- * The tasks of a bulk add (my_tasks_exist, for storage/mysql/bulk.c): one locking read
- * per chunk of tasks, not one per task.
+ * The tasks of a bulk add (my_tasks_exist, for storage/mysql/bulk.c; my_tasks_handlers,
+ * with each task's handler, for fires stored started, exec.c): one locking read per
+ * chunk of tasks, not one per task.
  *
  * Both run in the caller's transaction (retain.h). The herd's fires are recorded by
  * storage/mysql/defs.c. */

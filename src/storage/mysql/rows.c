@@ -36,6 +36,55 @@ int my_claim_verdict(my_write *w, const my_claim_row *row)
     return TASKER_ESTATE;
 }
 
+int my_runs_ours(my_store *s, my_conn *c, char *const *ids, size_t n, const char *node_id,
+                 int64_t start_us, bool causal, bool *exists, bool *ours)
+{
+    for (size_t i = 0; i < n; i++) {
+        ours[i] = false;
+        if (exists) exists[i] = false;
+    }
+    if (!n) return TASKER_OK;
+    char *sql = malloc(200 + 3 * n);
+    MYSQL_BIND *p = calloc(n + 2, sizeof *p);
+    unsigned long *len = calloc(n + 1, sizeof *len);
+    int rc = sql && p && len ? TASKER_OK
+                             : tasker_fail(TASKER_ENOMEM, "mysql: out of memory reading runs back");
+    MYSQL_STMT *st = NULL;
+    if (rc == TASKER_OK) {
+        my_bind_str(&p[0], node_id, &len[0]);
+        my_bind_i64(&p[1], &start_us);
+        for (size_t i = 0; i < n; i++) my_bind_str(&p[2 + i], ids[i], &len[1 + i]);
+        size_t at = (size_t)sprintf(sql, "%sSELECT exec_id, status = 1 AND node_id = ? AND"
+                                         " start_us = ? FROM task_execs WHERE exec_id IN (",
+                                    causal ? MY_CAUSAL : "");
+        my_sql_marks(sql, &at, n);
+        strcpy(sql + at, ")");
+        rc = my_cl_prepare(s, c, sql, p, &st, "reading runs back after COMMIT");
+    }
+    while (rc == TASKER_OK) {
+        char *id = NULL;
+        int64_t mine = 0;
+        my_cl_col cols[2] = {{.str = &id}, {.i64 = &mine}};
+        int f = my_cl_fetch(s, c, st, cols, 2);
+        if (f <= 0) {
+            free(id);
+            rc = f;
+            break;
+        }
+        for (size_t i = 0; id && i < n; i++) {
+            if (strcmp(ids[i], id) != 0) continue;
+            if (exists) exists[i] = true;
+            ours[i] = mine != 0;
+        }
+        free(id);
+    }
+    if (st) mysql_stmt_close(st);
+    free(sql);
+    free(p);
+    free(len);
+    return rc;
+}
+
 void my_claim_rows_free(my_claim_row *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

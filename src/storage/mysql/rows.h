@@ -32,6 +32,12 @@ int my_claim_rows(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row 
 int my_claim_rows_locked(my_store *s, my_conn *c, my_write **w, size_t n, my_claim_row **rows,
                          size_t *nrows);
 void my_claim_rows_free(my_claim_row *rows, size_t n);
+/* Reads the runs ids[0..n) back after a COMMIT, causally when causal (a Galera member:
+ * the read waits for the member to have applied everything before it): exists[i] (may
+ * be NULL) says whether ids[i] has a row, ours[i] whether it is running under node_id
+ * since start_us. An id may be given twice. */
+int my_runs_ours(my_store *s, my_conn *c, char *const *ids, size_t n, const char *node_id,
+                 int64_t start_us, bool causal, bool *exists, bool *ours);
 
 /* ---- tasks and the schedules' change counter (rows.c) ---- */
 /* A task's columns in MS_TASK_UPSERT's order (task_id, handler, param, descr, the
