@@ -5,8 +5,8 @@
  *
  *   tasker-test-client DSN setup N [all]   tasks s000.. (handler mark), each with the
  *                                          every-second schedule "* * * * * *" (misfire
- *                                          policy all when asked); tasks burst (mark)
- *                                          and long (sleep 60 s)
+ *                                          policy all when asked); tasks burst (mark),
+ *                                          work (sleep 20 ms) and long (sleep 60 s)
  *   tasker-test-client DSN trigger TASK N  N runs, in bulk (tasker_trigger_many)
  *   tasker-test-client DSN bursts TASK N EVERY_MS COUNT
  *                                          COUNT bulk triggers of N runs, EVERY_MS apart;
@@ -67,6 +67,8 @@ static int setup(tasker_t *t, int n, bool misfire_all)
             return fail(id, err);
     }
     if ((err = tasker_add_task(t, "burst", "mark", NULL)) != TASKER_OK) return fail("burst", err);
+    if ((err = tasker_add_task(t, "work", "sleep", "{\"ms\": 20}")) != TASKER_OK)
+        return fail("work", err);
     if ((err = tasker_add_task(t, "long", "sleep", "{\"ms\": 60000}")) != TASKER_OK)
         return fail("long", err);
     return 0;
