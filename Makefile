@@ -47,11 +47,9 @@ test-cluster: deps
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && TASKER_TEST_CLUSTER=1 ctest --output-on-failure -L cluster $(CTEST_FLAGS)
 
-# Three nodes on a private 3-member Galera cluster. CI runs it with
-# TASKER_GALERA_SPLIT=record: the work split is reported, not asserted (docs/cluster.md).
+# Three nodes on a private 3-member Galera cluster (docs/cluster.md).
 # TASKER_MYSQL_TRACE=DIR makes each node trace its claims into DIR. The test's output is
-# shown even when it passes (-V): the split, and each node's starts per 2 s, are what a
-# recorded split is read from.
+# shown even when it passes (-V): the split and each node's starts per 2 s, in CI's log.
 .PHONY: test-galera
 test-galera: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTASKER_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
